@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs (fonts so Qt can render text offscreen, libs Qt loads).
+set -euo pipefail
+need=()
+for pkg in fonts-dejavu-core libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "missing Debian packages: ${need[*]} (install them with apt-get)" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,63 @@
+# Order Desk — all set-up happens here; a fresh clone needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat requirements-bench.lock | sha256sum | cut -c1-16)
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: run test lint typecheck contracts pytest test-long bench demo screenshots package clean system-deps
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bench.lock
+	rm -f $(VENV)/.bench-*
+	touch $@
+
+## Start the program on the default database in the user's data folder.
+run: $(STAMP)
+	env -u QT_QPA_PLATFORM $(BIN)/python -m desktop_app $(ARGS)
+
+## Everything CI checks: lint, format, types, architecture walls, the test suite (headless).
+test: $(STAMP) system-deps lint typecheck contracts pytest
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check desktop_app tests benchmarks packaging
+	$(BIN)/ruff format --check desktop_app tests benchmarks packaging
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+
+## Longer randomised reliability runs.
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+## Benchmarks: project beside raw sqlite3 and eventsourcing, ratios from the same run.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(ARGS)
+
+## Load realistic sample data into the default database.
+demo: $(STAMP)
+	$(BIN)/desktop-app-admin demo
+
+format: $(STAMP)
+	$(BIN)/ruff format desktop_app tests benchmarks packaging
+	$(BIN)/ruff check --fix desktop_app tests benchmarks packaging
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache screenshots

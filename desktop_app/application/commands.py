@@ -1,0 +1,177 @@
+"""Commands: what a clerk asks the system to do (imperative, frozen, keyword-only).
+
+Every command carries a ``command_id``; a form creates one when it opens, so pressing Save again
+after a lost reply re-sends the same id and nothing is written twice. ``expected_version`` is the
+version the clerk was looking at (None: whatever is current).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+def new_id() -> str:
+    """A fresh unique id (uuid4 as text)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Command:
+    """Base of all commands."""
+
+    command_id: str = field(default_factory=new_id)
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LineInput:
+    """One order line as typed in a form. ``unit_price`` None means the catalog price."""
+
+    product_id: str
+    quantity: int
+    unit_price: Decimal | None = None
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlaceOrder(Command):
+    """Create an order for a customer with one or more lines."""
+
+    customer_id: str
+    lines: tuple[LineInput, ...]
+    currency: str | None = None  # None: the currency of the first product's price
+    order_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCommand(Command):
+    """A command on an existing order."""
+
+    order_id: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddOrderLine(OrderCommand):
+    """Add a product line to a pending order."""
+
+    line: LineInput
+    line_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RemoveOrderLine(OrderCommand):
+    """Remove a line from a pending order."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeLineQuantity(OrderCommand):
+    """Change the quantity of a line of a pending order."""
+
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfirmOrder(OrderCommand):
+    """Confirm a pending order."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShipOrder(OrderCommand):
+    """Ship a confirmed order; a tracking number is required."""
+
+    tracking_number: str
+    carrier: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeliverOrder(OrderCommand):
+    """Mark a shipped order delivered."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelOrder(OrderCommand):
+    """Cancel an order that is not yet delivered; a reason is required."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TakeSnapshot(OrderCommand):
+    """Store a snapshot of the order's current state now (the inspector's button)."""
+
+
+# --- catalog -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RegisterCustomer(Command):
+    """Add a customer to the catalog."""
+
+    name: str
+    customer_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenameCustomer(Command):
+    """Change a customer's name."""
+
+    customer_id: str
+    name: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddProduct(Command):
+    """Add a product with a SKU and a price."""
+
+    sku: str
+    name: str
+    price: Decimal
+    currency: str
+    product_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenameProduct(Command):
+    """Change a product's name."""
+
+    product_id: str
+    name: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeProductPrice(Command):
+    """Change a product's catalog price (existing orders keep theirs)."""
+
+    product_id: str
+    price: Decimal
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DiscontinueProduct(Command):
+    """Stop selling a product; it can no longer be added to orders."""
+
+    product_id: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandResult:
+    """Where a command's events landed. ``duplicate``: the command id was seen before."""
+
+    stream_id: str
+    aggregate_id: str
+    version: int
+    first_position: int
+    position: int
+    duplicate: bool = False

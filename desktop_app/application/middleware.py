@@ -1,0 +1,228 @@
+"""Command-bus middleware. Each is ``(command, next) -> result``; the bootstrap orders them."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import logging
+import time
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any, Union
+
+from desktop_app.application.buses import Middleware, Next
+from desktop_app.application.commands import Command, CommandResult
+from desktop_app.application.ports import ConcurrencyError, EventStore
+from desktop_app.domain.errors import DomainError
+
+log = logging.getLogger("desktop_app.commands")
+
+
+class InvalidCommandError(DomainError):
+    """A command whose fields have the wrong shape (a wrong type, a float for money…)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandContext:
+    """Ids of the command being handled, for the events' metadata."""
+
+    command_id: str
+    correlation_id: str
+
+
+_current: contextvars.ContextVar[CommandContext | None] = contextvars.ContextVar(
+    "desktop_app_command_context", default=None
+)
+
+
+def current_context(command: Command) -> CommandContext:
+    """The context set by :func:`with_ids`, or one derived from the command itself."""
+    context = _current.get()
+    if context is not None and context.command_id == command.command_id:
+        return context
+    return CommandContext(
+        command_id=command.command_id,
+        correlation_id=command.correlation_id or command.command_id,
+    )
+
+
+# --- shape validation ----------------------------------------------------------------------
+
+
+@cache
+def _field_types(command_type: type[Any]) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(command_type)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(command_type))
+
+
+def _check(value: object, expected: Any, path: str) -> None:
+    origin = typing.get_origin(expected)
+    if origin in (Union, types.UnionType):
+        errors: list[InvalidCommandError] = []
+        for option in typing.get_args(expected):
+            try:
+                _check(value, option, path)
+                return
+            except InvalidCommandError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if expected is type(None):
+        if value is not None:
+            raise InvalidCommandError(f"{path} must be empty.", field=path)
+        return
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            raise InvalidCommandError(f"{path} must be a list of entries.", field=path)
+        (item_type, *_rest) = typing.get_args(expected)
+        for index, item in enumerate(value):
+            _check(item, item_type, f"{path}[{index}]")
+        return
+    if origin is frozenset:
+        if not isinstance(value, frozenset):
+            raise InvalidCommandError(f"{path} must be a set.", field=path)
+        return
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidCommandError(f"{path} must be a whole number.", field=path)
+        return
+    if expected is Decimal:
+        if not isinstance(value, Decimal):
+            # Floats are refused outright: 0.1 is not a price anyone typed.
+            raise InvalidCommandError(f"{path} must be an exact decimal amount.", field=path)
+        return
+    if expected is str:
+        if not isinstance(value, str):
+            raise InvalidCommandError(f"{path} must be text.", field=path)
+        return
+    if dataclasses.is_dataclass(expected) and isinstance(expected, type):
+        if not isinstance(value, expected):
+            raise InvalidCommandError(f"{path} has the wrong shape.", field=path)
+        for name, hint in _field_types(expected):
+            _check(getattr(value, name), hint, f"{path}.{name}")
+        return
+    if isinstance(expected, type) and not isinstance(value, expected):
+        raise InvalidCommandError(f"{path} has the wrong type.", field=path)
+
+
+def validate_shape(command: Command, next: Next) -> CommandResult:
+    """Refuse commands whose field values do not have the declared types."""
+    for name, hint in _field_types(type(command)):
+        _check(getattr(command, name), hint, name)
+    if not command.command_id.strip():
+        raise InvalidCommandError("The command has no id.", field="command_id")
+    return next(command)
+
+
+# --- ids, logging, idempotency, retry ------------------------------------------------------
+
+
+def with_ids(command: Command, next: Next) -> CommandResult:
+    """Make the command's ids available to the handler for the events' metadata."""
+    token = _current.set(
+        CommandContext(
+            command_id=command.command_id,
+            correlation_id=command.correlation_id or command.command_id,
+        )
+    )
+    try:
+        return next(command)
+    finally:
+        _current.reset(token)
+
+
+def log_with_timing(logger: logging.Logger = log) -> Middleware:
+    """Log each command's outcome and duration (no field values: they may be personal)."""
+
+    def middleware(command: Command, next: Next) -> CommandResult:
+        started = time.perf_counter()
+        name = type(command).__name__
+        try:
+            result = next(command)
+        except Exception as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.info(
+                "%s %s failed after %.1f ms: %s: %s",
+                name,
+                command.command_id,
+                elapsed,
+                type(exc).__name__,
+                exc,
+            )
+            raise
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug(
+                "%s %s -> %s v%d @%d in %.2f ms%s",
+                name,
+                command.command_id,
+                result.stream_id,
+                result.version,
+                result.position,
+                elapsed,
+                " (duplicate)" if result.duplicate else "",
+            )
+        return result
+
+    return middleware
+
+
+def result_from_store(events: EventStore, command_id: str) -> CommandResult | None:
+    """The recorded outcome of an earlier run of this command id, if any."""
+    recorded = events.find_command(command_id)
+    if recorded is None:
+        return None
+    _, _, aggregate_id = recorded.stream_id.partition("-")
+    return CommandResult(
+        stream_id=recorded.stream_id,
+        aggregate_id=aggregate_id,
+        version=recorded.version,
+        first_position=recorded.first_position,
+        position=recorded.last_position,
+        duplicate=True,
+    )
+
+
+def deduplicate(events: EventStore) -> Middleware:
+    """A command id that already ran returns its first result and writes nothing (R2).
+
+    The happy path costs nothing: the store checks the id inside the append transaction. Only
+    when a re-run fails (the order is already confirmed, the version moved on) do we look the
+    id up, so a lost reply followed by a retry still reports success.
+    """
+
+    def middleware(command: Command, next: Next) -> CommandResult:
+        try:
+            return next(command)
+        except (DomainError, ConcurrencyError):
+            earlier = result_from_store(events, command.command_id)
+            if earlier is not None:
+                return earlier
+            raise
+
+    return middleware
+
+
+def retry_safe(command: Command) -> bool:
+    """A command may be re-run against newer state when the clerk did not pin a version and
+    it changes an existing record (creating commands conflict only on a duplicate id)."""
+    return hasattr(command, "expected_version") and command.expected_version is None
+
+
+def retry_on_conflict(command: Command, next: Next) -> CommandResult:
+    """One automatic retry after a ConcurrencyError, only for commands safe to re-run."""
+    try:
+        return next(command)
+    except ConcurrencyError:
+        if not retry_safe(command):
+            raise
+        log.info("%s %s: version conflict, retrying once", type(command).__name__, command.command_id)
+        return next(command)
+
+
+def default_chain(events: EventStore) -> list[Callable[[Command, Next], CommandResult]]:
+    """The production order: validate, ids, log, deduplicate, retry."""
+    return [validate_shape, with_ids, log_with_timing(), deduplicate(events), retry_on_conflict]

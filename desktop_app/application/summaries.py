@@ -1,0 +1,88 @@
+"""One-line human summaries of events for the timeline and the CLI ("Added 3 × Blue Mug at
+4.50 EUR"). Locale-aware formatting of amounts is the UI's job; this is the plain form."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from desktop_app.domain import events as e
+
+
+@singledispatch
+def describe(event: e.DomainEvent) -> str:
+    """A short sentence saying what happened."""
+    return event.type_name
+
+
+@describe.register
+def _(event: e.OrderPlaced) -> str:
+    return f"Placed order {event.order_number} for {event.customer_name} ({event.currency})"
+
+
+@describe.register
+def _(event: e.OrderLineAdded) -> str:
+    return (
+        f"Added {event.quantity} × {event.product_name} ({event.sku}) at "
+        f"{event.unit_price.amount} {event.unit_price.currency}"
+    )
+
+
+@describe.register
+def _(event: e.OrderLineRemoved) -> str:
+    return f"Removed line {event.line_id[:8]}"
+
+
+@describe.register
+def _(event: e.OrderLineQuantityChanged) -> str:
+    return f"Changed quantity of line {event.line_id[:8]} to {event.quantity}"
+
+
+@describe.register
+def _(event: e.OrderConfirmed) -> str:
+    return "Confirmed the order"
+
+
+@describe.register
+def _(event: e.OrderShipped) -> str:
+    carrier = f" with {event.carrier}" if event.carrier else ""
+    return f"Shipped{carrier}, tracking number {event.tracking_number}"
+
+
+@describe.register
+def _(event: e.OrderDelivered) -> str:
+    return "Delivered"
+
+
+@describe.register
+def _(event: e.OrderCancelled) -> str:
+    return f"Cancelled: {event.reason}"
+
+
+@describe.register
+def _(event: e.CustomerRegistered) -> str:
+    return f"Registered customer {event.name}"
+
+
+@describe.register
+def _(event: e.CustomerRenamed) -> str:
+    return f"Renamed customer to {event.name}"
+
+
+@describe.register
+def _(event: e.ProductAdded) -> str:
+    return f"Added product {event.sku} {event.name} at {event.price.amount} {event.price.currency}"
+
+
+@describe.register
+def _(event: e.ProductRenamed) -> str:
+    return f"Renamed product to {event.name}"
+
+
+@describe.register
+def _(event: e.ProductPriceChanged) -> str:
+    return f"Changed price to {event.price.amount} {event.price.currency}"
+
+
+@describe.register
+def _(event: e.ProductDiscontinued) -> str:
+    return "Discontinued the product"

@@ -1,0 +1,185 @@
+"""Composition root: engine -> stores -> repositories -> handlers -> buses. No Qt here, and
+nothing runs at import time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from desktop_app.application import commands as c
+from desktop_app.application import handlers as h
+from desktop_app.application import queries as q
+from desktop_app.application.buses import CommandBus, CommandHandler, QueryBus, QueryHandler
+from desktop_app.application.middleware import default_chain
+from desktop_app.application.ports import EventStore, SnapshotStore, StoreInfo
+from desktop_app.application.repository import Repository, SnapshotPolicy
+from desktop_app.config import Settings
+from desktop_app.domain.catalog import Customer, Product
+from desktop_app.domain.order import Order
+from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.store.engine import Database, open_database
+from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
+from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (timezone-aware)."""
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    """A fresh uuid4 as text."""
+    return str(uuid.uuid4())
+
+
+@dataclass(kw_only=True)
+class App:
+    """The composed application: buses for the UI and CLI, stores for admin tools."""
+
+    settings: Settings | None
+    database: Database | None
+    events: EventStore
+    snapshots: SnapshotStore
+    commands: CommandBus
+    queries: QueryBus
+    deps: h.Deps
+    info: StoreInfo
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def read_only(self) -> bool:
+        """True when the database cannot be written (read-only file, newer version…)."""
+        return self.info.read_only
+
+    def close(self) -> None:
+        """Stop background work and release the database."""
+        while self.closers:
+            self.closers.pop()()
+        if self.database is not None:
+            self.database.close()
+
+
+def command_handlers(deps: h.Deps) -> dict[type[c.Command], CommandHandler]:
+    """One handler per command type, bound to its dependencies."""
+    table: dict[type[c.Command], Callable[[h.Deps, Any], c.CommandResult]] = {
+        c.PlaceOrder: h.place_order,
+        c.AddOrderLine: h.add_order_line,
+        c.RemoveOrderLine: h.remove_order_line,
+        c.ChangeLineQuantity: h.change_line_quantity,
+        c.ConfirmOrder: h.confirm_order,
+        c.ShipOrder: h.ship_order,
+        c.DeliverOrder: h.deliver_order,
+        c.CancelOrder: h.cancel_order,
+        c.TakeSnapshot: h.take_snapshot,
+        c.RegisterCustomer: h.register_customer,
+        c.RenameCustomer: h.rename_customer,
+        c.AddProduct: h.add_product,
+        c.RenameProduct: h.rename_product,
+        c.ChangeProductPrice: h.change_product_price,
+        c.DiscontinueProduct: h.discontinue_product,
+    }
+    return {kind: partial(handler, deps) for kind, handler in table.items()}
+
+
+def query_handlers(deps: h.Deps) -> dict[type[q.Query[Any]], QueryHandler]:
+    """One handler per query type, bound to its dependencies."""
+    table: dict[type[q.Query[Any]], Callable[[h.Deps, Any], Any]] = {
+        q.GetOrderHistory: h.get_order_history,
+        q.GetOrderAtVersion: h.get_order_at_version,
+        q.GetOrderDiff: h.get_order_diff,
+        q.ListOrderSnapshots: h.list_order_snapshots,
+        q.GetOrderSnapshot: h.get_order_snapshot,
+        q.VerifyOrderSnapshot: h.verify_order_snapshot,
+    }
+    return {kind: partial(handler, deps) for kind, handler in table.items()}
+
+
+def compose(
+    events: EventStore,
+    snapshots: SnapshotStore,
+    *,
+    source: str,
+    snapshot_interval: int = 50,
+    new_id: Callable[[], str] = new_uuid,
+    user: str | None = None,
+) -> tuple[h.Deps, CommandBus, QueryBus]:
+    """Wire repositories, handlers and buses over a pair of stores."""
+    policy = SnapshotPolicy(interval=snapshot_interval)
+    deps = h.Deps(
+        events=events,
+        snapshots=snapshots,
+        orders=Repository(Order, events, snapshots, new_event_id=new_id, policy=policy),
+        customers=Repository(Customer, events, snapshots, new_event_id=new_id, policy=policy),
+        products=Repository(Product, events, snapshots, new_event_id=new_id, policy=policy),
+        identity=h.Identity(
+            user=user or os_user(), host=host_name(), app_version=app_version(), source=source
+        ),
+        new_id=new_id,
+        order_numbers=h.OrderNumbers(events),
+    )
+    commands = CommandBus(command_handlers(deps), default_chain(events))
+    queries = QueryBus(query_handlers(deps))
+    return deps, commands, queries
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    source: str = "gui",
+    clock: Clock = utc_now,
+    create: bool = True,
+) -> App:
+    """Open (or create) the database in ``settings`` and compose the application on it."""
+    database = open_database(
+        settings.db_path,
+        create=create,
+        synchronous=settings.synchronous,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        read_only=settings.read_only,
+    )
+    try:
+        events = SqliteEventStore(database, clock=clock)
+        snapshots = SqliteSnapshotStore(database, clock=clock)
+        deps, commands, queries = compose(
+            events, snapshots, source=source, snapshot_interval=settings.snapshot_interval
+        )
+    except BaseException:
+        database.close()
+        raise
+    return App(
+        settings=settings,
+        database=database,
+        events=events,
+        snapshots=snapshots,
+        commands=commands,
+        queries=queries,
+        deps=deps,
+        info=database.info,
+    )
+
+
+def bootstrap_in_memory(
+    *, source: str = "test", clock: Clock = utc_now, snapshot_interval: int = 50
+) -> App:
+    """The same application over the in-memory stores (tests, demos)."""
+    events = InMemoryEventStore(clock=clock)
+    snapshots = InMemorySnapshotStore(clock=clock)
+    deps, commands, queries = compose(
+        events, snapshots, source=source, snapshot_interval=snapshot_interval
+    )
+    return App(
+        settings=None,
+        database=None,
+        events=events,
+        snapshots=snapshots,
+        commands=commands,
+        queries=queries,
+        deps=deps,
+        info=StoreInfo(location=":memory:", read_only=False),
+    )

@@ -118,9 +118,7 @@ def _save(
     return _result(aggregate, appended)
 
 
-def _check_version(
-    repository: Repository[A], aggregate: A, expected: int | None
-) -> None:
+def _check_version(repository: Repository[A], aggregate: A, expected: int | None) -> None:
     if expected is not None and expected != aggregate.version:
         raise ConcurrencyError(repository.stream_id(aggregate.id), expected, aggregate.version)
 

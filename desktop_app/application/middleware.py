@@ -11,7 +11,6 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from typing import Any, Union
 
 from desktop_app.application.buses import Middleware, Next
@@ -53,10 +52,16 @@ def current_context(command: Command) -> CommandContext:
 # --- shape validation ----------------------------------------------------------------------
 
 
-@cache
+_FIELD_TYPES: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
 def _field_types(command_type: type[Any]) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(command_type)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(command_type))
+    cached = _FIELD_TYPES.get(command_type)
+    if cached is None:
+        hints = typing.get_type_hints(command_type)
+        cached = tuple((f.name, hints[f.name]) for f in dataclasses.fields(command_type))
+        _FIELD_TYPES[command_type] = cached
+    return cached
 
 
 def _check(value: object, expected: Any, path: str) -> None:
@@ -219,7 +224,9 @@ def retry_on_conflict(command: Command, next: Next) -> CommandResult:
     except ConcurrencyError:
         if not retry_safe(command):
             raise
-        log.info("%s %s: version conflict, retrying once", type(command).__name__, command.command_id)
+        log.info(
+            "%s %s: version conflict, retrying once", type(command).__name__, command.command_id
+        )
         return next(command)
 
 

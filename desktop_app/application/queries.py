@@ -133,3 +133,182 @@ class VerifyOrderSnapshot(Query[SnapshotCheck]):
 
     order_id: str
     version: int
+
+
+# --- read-model rows (kept current by the projector) ---------------------------------------
+
+T = TypeVar("T")
+
+ORDER_SORT_COLUMNS = (
+    "order_number",
+    "customer_name",
+    "status",
+    "line_count",
+    "total",
+    "placed_at",
+    "updated_at",
+    "version",
+)
+"""The only columns the order list may be sorted by (an allow-list, never SQL text)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderRow:
+    """One row of the order list. Amounts are integer minor units of ``currency``."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    customer_name: str
+    status: str
+    line_count: int
+    total_minor: int
+    currency: str
+    placed_at: datetime
+    updated_at: datetime
+    version: int
+    last_position: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLineRow:
+    """One line of an order, with the product's current SKU and name."""
+
+    order_id: str
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price_minor: int
+    line_total_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderDetail:
+    """An order's header and lines from the read model."""
+
+    order: OrderRow
+    lines: tuple[OrderLineRow, ...]
+    tracking_number: str | None = None
+    carrier: str | None = None
+    cancel_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerRow:
+    """A customer with order count and lifetime value (minor units per currency)."""
+
+    customer_id: str
+    name: str
+    order_count: int
+    lifetime_value: tuple[tuple[str, int], ...]  # ((currency, minor units), ...)
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductRow:
+    """A product with its catalog price and units sold."""
+
+    product_id: str
+    sku: str
+    name: str
+    price_minor: int
+    currency: str
+    discontinued: bool
+    units_sold: int
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list. ``total`` is the count of all matching rows (None if not asked).
+    ``next_after`` is an opaque keyset cursor for the following page (None at the end)."""
+
+    rows: tuple[T, ...]
+    total: int | None
+    offset: int
+    next_after: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProjectorStatus:
+    """How current the read model is. ``lag`` = head - checkpoint."""
+
+    checkpoint: int
+    head: int
+    lag: int
+    events_per_second: float
+    running: bool
+    last_error: str | None = None
+    failed_position: int | None = None
+    updated_at: datetime | None = None
+
+
+# --- read-model queries --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrders(Query[Page[OrderRow]]):
+    """Filter, search, sort and page the order list.
+
+    ``search`` matches order number, customer name and SKU as a plain substring (wildcards are
+    literal). ``sort`` must be one of ``ORDER_SORT_COLUMNS``. Use ``after`` (keyset, from the
+    previous page's ``next_after``) or ``offset`` paging.
+    """
+
+    statuses: frozenset[str] | None = None
+    customer_id: str | None = None
+    search: str | None = None
+    sort: str = "placed_at"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 100
+    after: str | None = None
+    with_total: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrder(Query[OrderDetail | None]):
+    """One order's header and lines (None when the read model does not have it yet)."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindOrderByNumber(Query[OrderRow | None]):
+    """Look an order up by its human number, e.g. SO-000042."""
+
+    order_number: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListCustomers(Query[list[CustomerRow]]):
+    """Customers by name; ``search`` is a plain substring of the name."""
+
+    search: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListProducts(Query[list[ProductRow]]):
+    """Products by SKU; ``search`` is a plain substring of SKU or name."""
+
+    search: str | None = None
+    include_discontinued: bool = True
+    limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetProjectorStatus(Query[ProjectorStatus]):
+    """Checkpoint, head, lag, speed and last error of the projector."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WaitForPosition(Query[bool]):
+    """Block until the read model has reached ``position`` (read-your-writes); False on
+    timeout. Not for the GUI thread."""
+
+    position: int
+    timeout_seconds: float = 5.0

@@ -1,0 +1,198 @@
+"""Domain events (past tense). Type names are stable strings, never module paths.
+
+Each event class carries `type_name` and `schema_version`. When a payload shape changes, bump the
+version and add an upcaster in serialization.UPCASTERS from the old version to the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from desktop_app.domain.values import Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DomainEvent:
+    """Base of all events: an immutable fact, identified by a stable type name and version."""
+
+    type_name: ClassVar[str] = ""
+    schema_version: ClassVar[int] = 1
+
+
+# --- Order ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderPlaced(DomainEvent):
+    """An order was opened for a customer in a currency (its lines follow as OrderLineAdded)."""
+
+    type_name: ClassVar[str] = "OrderPlaced"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    order_number: str
+    customer_id: str
+    customer_name: str
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLineAdded(DomainEvent):
+    """A line was added to a pending order, with the product details as they were then."""
+
+    type_name: ClassVar[str] = "OrderLineAdded"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLineRemoved(DomainEvent):
+    """A line was removed from a pending order."""
+
+    type_name: ClassVar[str] = "OrderLineRemoved"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    line_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLineQuantityChanged(DomainEvent):
+    """The quantity of a line of a pending order was changed."""
+
+    type_name: ClassVar[str] = "OrderLineQuantityChanged"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderConfirmed(DomainEvent):
+    """A pending order was confirmed; its lines are now fixed."""
+
+    type_name: ClassVar[str] = "OrderConfirmed"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderShipped(DomainEvent):
+    """A confirmed order was shipped. v1 stored "tracking" and had no carrier."""
+
+    type_name: ClassVar[str] = "OrderShipped"
+    schema_version: ClassVar[int] = 2
+    order_id: str
+    tracking_number: str
+    carrier: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderDelivered(DomainEvent):
+    """A shipped order was delivered."""
+
+    type_name: ClassVar[str] = "OrderDelivered"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCancelled(DomainEvent):
+    """An order was cancelled. v1 had no reason."""
+
+    type_name: ClassVar[str] = "OrderCancelled"
+    schema_version: ClassVar[int] = 2
+    order_id: str
+    reason: str
+
+
+# --- Customer ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerRegistered(DomainEvent):
+    """A customer was registered."""
+
+    type_name: ClassVar[str] = "CustomerRegistered"
+    schema_version: ClassVar[int] = 1
+    customer_id: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerRenamed(DomainEvent):
+    """A customer's name was changed."""
+
+    type_name: ClassVar[str] = "CustomerRenamed"
+    schema_version: ClassVar[int] = 1
+    customer_id: str
+    name: str
+
+
+# --- Product -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductAdded(DomainEvent):
+    """A product was added to the catalog."""
+
+    type_name: ClassVar[str] = "ProductAdded"
+    schema_version: ClassVar[int] = 1
+    product_id: str
+    sku: str
+    name: str
+    price: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductRenamed(DomainEvent):
+    """A product's name was changed."""
+
+    type_name: ClassVar[str] = "ProductRenamed"
+    schema_version: ClassVar[int] = 1
+    product_id: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductPriceChanged(DomainEvent):
+    """A product's catalog price was changed (existing order lines keep their price)."""
+
+    type_name: ClassVar[str] = "ProductPriceChanged"
+    schema_version: ClassVar[int] = 1
+    product_id: str
+    price: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductDiscontinued(DomainEvent):
+    """A product was discontinued; it can no longer be added to orders."""
+
+    type_name: ClassVar[str] = "ProductDiscontinued"
+    schema_version: ClassVar[int] = 1
+    product_id: str
+
+
+ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
+    OrderPlaced,
+    OrderLineAdded,
+    OrderLineRemoved,
+    OrderLineQuantityChanged,
+    OrderConfirmed,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+)
+CUSTOMER_EVENTS: tuple[type[DomainEvent], ...] = (CustomerRegistered, CustomerRenamed)
+PRODUCT_EVENTS: tuple[type[DomainEvent], ...] = (
+    ProductAdded,
+    ProductRenamed,
+    ProductPriceChanged,
+    ProductDiscontinued,
+)
+ALL_EVENTS: tuple[type[DomainEvent], ...] = ORDER_EVENTS + CUSTOMER_EVENTS + PRODUCT_EVENTS

@@ -1,0 +1,551 @@
+"""The Order aggregate: a customer's sales order with lines, moving pending -> confirmed ->
+shipped -> delivered, or cancelled.
+
+Every state rule is written once, in `_state_refusal`; `why_not` (for disabled-button tooltips)
+and the command methods both use it, so the UI and the domain cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from desktop_app.domain.aggregate import (
+    Aggregate,
+    snapshot_list,
+    snapshot_mapping,
+    snapshot_money,
+    snapshot_optional_str,
+    snapshot_str,
+)
+from desktop_app.domain.errors import InvalidValue, RuleViolation, SnapshotFormatError
+from desktop_app.domain.events import (
+    DomainEvent,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderLineAdded,
+    OrderLineQuantityChanged,
+    OrderLineRemoved,
+    OrderPlaced,
+    OrderShipped,
+)
+from desktop_app.domain.values import (
+    CURRENCY_PLACES,
+    JSON,
+    MAX_AMOUNT,
+    Money,
+    validate_price,
+    validate_quantity,
+    validate_text,
+)
+
+MAX_LINES = 500
+MAX_ORDER_NUMBER_LENGTH = 40
+MAX_ID_LENGTH = 100
+MAX_NAME_LENGTH = 120
+MAX_TRACKING_LENGTH = 60
+MAX_CARRIER_LENGTH = 60
+MAX_REASON_LENGTH = 500
+
+ACTIONS: tuple[str, ...] = (
+    "add_line",
+    "remove_line",
+    "change_quantity",
+    "confirm",
+    "ship",
+    "deliver",
+    "cancel",
+)
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """The customer an order is placed for, as the catalog knows it now."""
+
+    customer_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    """A product as the catalog knows it now (price, and whether it may still be sold)."""
+
+    product_id: str
+    sku: str
+    name: str
+    price: Money
+    discontinued: bool
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """A line to add. unit_price None means the catalog price; clerks may set another."""
+
+    line_id: str
+    product: ProductRef
+    quantity: int
+    unit_price: Money | None = None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A line of an order, with the product details copied at the time it was added."""
+
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price: Money
+
+    @property
+    def total(self) -> Money:
+        """quantity x unit price, exact."""
+        return self.unit_price.times(self.quantity)
+
+
+_LINES_ONLY_WHILE_PENDING = (
+    "Lines can only be changed while the order is pending. This order is {}."
+)
+
+
+class Order(Aggregate):
+    """A sales order."""
+
+    AGGREGATE_TYPE: ClassVar[str] = "order"
+    SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 1
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self._order_number = ""
+        self._customer_id = ""
+        self._customer_name = ""
+        self._currency = ""
+        self._status = OrderStatus.PENDING
+        self._lines: dict[str, OrderLine] = {}
+        self._tracking_number: str | None = None
+        self._carrier: str | None = None
+        self._cancel_reason: str | None = None
+
+    # --- read properties ------------------------------------------------------------------
+
+    @property
+    def order_number(self) -> str:
+        """The clerk-facing order number."""
+        return self._order_number
+
+    @property
+    def customer_id(self) -> str:
+        """The customer's id."""
+        return self._customer_id
+
+    @property
+    def customer_name(self) -> str:
+        """The customer's name as it was when the order was placed."""
+        return self._customer_name
+
+    @property
+    def currency(self) -> str:
+        """The order's currency; every line is priced in it."""
+        return self._currency
+
+    @property
+    def status(self) -> OrderStatus:
+        """The current status."""
+        return self._status
+
+    @property
+    def lines(self) -> tuple[OrderLine, ...]:
+        """The lines in the order they were added."""
+        return tuple(self._lines.values())
+
+    @property
+    def total(self) -> Money:
+        """Exact sum of the line totals."""
+        return Money(_sum_lines(self._lines.values()), self._currency)
+
+    @property
+    def tracking_number(self) -> str | None:
+        """The tracking number once shipped, else None."""
+        return self._tracking_number
+
+    @property
+    def carrier(self) -> str | None:
+        """The carrier once shipped ("" if none was given), else None."""
+        return self._carrier
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """The reason given when the order was cancelled, else None."""
+        return self._cancel_reason
+
+    # --- rules ----------------------------------------------------------------------------
+
+    def _state_refusal(self, action: str) -> tuple[str, str | None] | None:
+        """The one place state rules live: (message, field) if `action` is refused now."""
+        status = self._status
+        if action in ("add_line", "remove_line", "change_quantity"):
+            if status is not OrderStatus.PENDING:
+                return _LINES_ONLY_WHILE_PENDING.format(status.value), "lines"
+            if action == "add_line" and len(self._lines) >= MAX_LINES:
+                return f"An order can have at most {MAX_LINES} lines.", "lines"
+            if action != "add_line" and not self._lines:
+                return "This order has no lines.", "lines"
+            return None
+        if action == "confirm":
+            if status is not OrderStatus.PENDING:
+                return f"Only a pending order can be confirmed. This order is {status.value}.", None
+            if not self._lines:
+                return "Add at least one line before confirming the order.", "lines"
+            return None
+        if action == "ship":
+            if status is OrderStatus.CONFIRMED:
+                return None
+            if status is OrderStatus.PENDING:
+                return "An order can only be shipped once it is confirmed.", None
+            if status is OrderStatus.CANCELLED:
+                return "A cancelled order cannot be shipped.", None
+            return "This order has already been shipped.", None
+        if action == "deliver":
+            if status is OrderStatus.SHIPPED:
+                return None
+            if status is OrderStatus.DELIVERED:
+                return "This order has already been delivered.", None
+            if status is OrderStatus.CANCELLED:
+                return "A cancelled order cannot be delivered.", None
+            return "An order can only be marked delivered once it has been shipped.", None
+        if action == "cancel":
+            if status is OrderStatus.DELIVERED:
+                return "A delivered order cannot be cancelled.", None
+            if status is OrderStatus.CANCELLED:
+                return "This order is already cancelled.", None
+            return None
+        raise ValueError(f"unknown order action {action!r}; expected one of {ACTIONS}")
+
+    def why_not(self, action: str) -> str | None:
+        """None if `action` is allowed in the current state, else the reason a clerk can read."""
+        refusal = self._state_refusal(action)
+        return None if refusal is None else refusal[0]
+
+    def _require(self, action: str) -> None:
+        refusal = self._state_refusal(action)
+        if refusal is not None:
+            raise RuleViolation(refusal[0], field=refusal[1])
+
+    def _line(self, line_id: object) -> OrderLine:
+        line = self._lines.get(line_id) if isinstance(line_id, str) else None
+        if line is None:
+            raise RuleViolation("That line is not on this order (any more).", field="lines")
+        return line
+
+    def _check_total(self, lines: Mapping[str, OrderLine]) -> None:
+        # Refused here so that a stored history can never hold a total Money cannot represent.
+        if abs(_sum_lines(lines.values())) > MAX_AMOUNT:
+            raise RuleViolation(
+                f"The order total would exceed the largest amount allowed "
+                f"({MAX_AMOUNT:,} {self._currency}). Lower the quantity or split the order.",
+                field="quantity",
+            )
+
+    # --- commands -------------------------------------------------------------------------
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: str,
+        order_number: str,
+        customer: CustomerRef,
+        currency: str,
+        lines: Sequence[NewLine],
+    ) -> Order:
+        """Open a pending order with at least one line."""
+        order_id = validate_text(order_id, field="order_id", max_length=MAX_ID_LENGTH, label="id")
+        number = validate_text(
+            order_number,
+            field="order_number",
+            max_length=MAX_ORDER_NUMBER_LENGTH,
+            label="order number",
+        )
+        if not isinstance(customer, CustomerRef):
+            raise InvalidValue("Choose a customer.", field="customer")
+        customer_id = validate_text(
+            customer.customer_id, field="customer", max_length=MAX_ID_LENGTH, label="customer"
+        )
+        customer_name = validate_text(
+            customer.name, field="customer", max_length=MAX_NAME_LENGTH, label="customer name"
+        )
+        if not isinstance(currency, str) or currency not in CURRENCY_PLACES:
+            known = ", ".join(sorted(CURRENCY_PLACES))
+            raise InvalidValue(f"Unknown currency {currency!r}. Use one of {known}.", "currency")
+        if isinstance(lines, str) or not isinstance(lines, Sequence) or not lines:
+            raise InvalidValue("Add at least one line to the order.", field="lines")
+        if len(lines) > MAX_LINES:
+            raise InvalidValue(f"An order can have at most {MAX_LINES} lines.", field="lines")
+        order = cls(order_id)
+        order._record(
+            OrderPlaced(
+                order_id=order_id,
+                order_number=number,
+                customer_id=customer_id,
+                customer_name=customer_name,
+                currency=currency,
+            )
+        )
+        # A refusal here discards the whole new order, so no partial history escapes.
+        for line in lines:
+            order.add_line(line)
+        return order
+
+    def add_line(self, line: NewLine) -> None:
+        """Add a product line to a pending order."""
+        self._require("add_line")
+        if not isinstance(line, NewLine) or not isinstance(line.product, ProductRef):
+            raise InvalidValue("Choose a product.", field="product")
+        line_id = validate_text(
+            line.line_id, field="line_id", max_length=MAX_ID_LENGTH, label="line id"
+        )
+        if line_id in self._lines:
+            raise RuleViolation("This order already has a line with that id.", field="line_id")
+        product = line.product
+        if product.discontinued:
+            raise RuleViolation(
+                f"{product.name} is discontinued and cannot be added to an order.",
+                field="product",
+            )
+        quantity = validate_quantity(line.quantity)
+        price = validate_price(product.price if line.unit_price is None else line.unit_price)
+        if price.currency != self._currency:
+            raise InvalidValue(
+                f"The price must be in {self._currency}, the currency of this order "
+                f"(not {price.currency}).",
+                field="price",
+            )
+        new = OrderLine(
+            line_id=line_id,
+            product_id=product.product_id,
+            sku=product.sku,
+            product_name=product.name,
+            quantity=quantity,
+            unit_price=price,
+        )
+        self._check_total({**self._lines, line_id: new})
+        self._record(
+            OrderLineAdded(
+                order_id=self.id,
+                line_id=line_id,
+                product_id=new.product_id,
+                sku=new.sku,
+                product_name=new.product_name,
+                quantity=quantity,
+                unit_price=price,
+            )
+        )
+
+    def remove_line(self, line_id: str) -> None:
+        """Remove a line from a pending order."""
+        self._require("remove_line")
+        line = self._line(line_id)
+        self._record(OrderLineRemoved(order_id=self.id, line_id=line.line_id))
+
+    def change_quantity(self, line_id: str, quantity: int) -> None:
+        """Change the quantity of a line of a pending order."""
+        self._require("change_quantity")
+        line = self._line(line_id)
+        new_quantity = validate_quantity(quantity)
+        if new_quantity == line.quantity:
+            raise RuleViolation(f"The quantity is already {new_quantity}.", field="quantity")
+        changed = OrderLine(
+            line.line_id,
+            line.product_id,
+            line.sku,
+            line.product_name,
+            new_quantity,
+            line.unit_price,
+        )
+        self._check_total({**self._lines, line.line_id: changed})
+        self._record(
+            OrderLineQuantityChanged(order_id=self.id, line_id=line.line_id, quantity=new_quantity)
+        )
+
+    def confirm(self) -> None:
+        """Confirm a pending order that has at least one line."""
+        self._require("confirm")
+        self._record(OrderConfirmed(order_id=self.id))
+
+    def ship(self, tracking_number: str, carrier: str = "") -> None:
+        """Ship a confirmed order; a tracking number is required, the carrier is optional."""
+        self._require("ship")
+        tracking = validate_text(
+            tracking_number,
+            field="tracking_number",
+            max_length=MAX_TRACKING_LENGTH,
+            label="tracking number",
+        )
+        if isinstance(carrier, str) and not carrier.strip():
+            carrier_text = ""
+        else:
+            carrier_text = validate_text(
+                carrier, field="carrier", max_length=MAX_CARRIER_LENGTH, label="carrier"
+            )
+        self._record(OrderShipped(order_id=self.id, tracking_number=tracking, carrier=carrier_text))
+
+    def deliver(self) -> None:
+        """Mark a shipped order as delivered."""
+        self._require("deliver")
+        self._record(OrderDelivered(order_id=self.id))
+
+    def cancel(self, reason: str) -> None:
+        """Cancel an order that is not delivered or cancelled yet; a reason is required."""
+        self._require("cancel")
+        text = validate_text(
+            reason,
+            field="reason",
+            max_length=MAX_REASON_LENGTH,
+            label="reason for the cancellation",
+        )
+        self._record(OrderCancelled(order_id=self.id, reason=text))
+
+    # --- apply ----------------------------------------------------------------------------
+
+    def _when(self, event: DomainEvent) -> None:
+        match event:
+            case OrderPlaced():
+                self._order_number = event.order_number
+                self._customer_id = event.customer_id
+                self._customer_name = event.customer_name
+                self._currency = event.currency
+                self._status = OrderStatus.PENDING
+            case OrderLineAdded():
+                self._lines[event.line_id] = OrderLine(
+                    line_id=event.line_id,
+                    product_id=event.product_id,
+                    sku=event.sku,
+                    product_name=event.product_name,
+                    quantity=event.quantity,
+                    unit_price=event.unit_price,
+                )
+            case OrderLineRemoved():
+                self._lines.pop(event.line_id, None)
+            case OrderLineQuantityChanged():
+                old = self._lines[event.line_id]
+                self._lines[event.line_id] = OrderLine(
+                    old.line_id,
+                    old.product_id,
+                    old.sku,
+                    old.product_name,
+                    event.quantity,
+                    old.unit_price,
+                )
+            case OrderConfirmed():
+                self._status = OrderStatus.CONFIRMED
+            case OrderShipped():
+                self._status = OrderStatus.SHIPPED
+                self._tracking_number = event.tracking_number
+                self._carrier = event.carrier
+            case OrderDelivered():
+                self._status = OrderStatus.DELIVERED
+            case OrderCancelled():
+                self._status = OrderStatus.CANCELLED
+                self._cancel_reason = event.reason
+            case _:
+                raise TypeError(f"Order cannot apply {type(event).__name__}")
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def to_snapshot(self) -> dict[str, JSON]:
+        """Readable state: ids, status, customer, lines with totals, total, shipping, cancel."""
+        lines: list[JSON] = [
+            {
+                "line_id": line.line_id,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "product_name": line.product_name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.amount_text(),
+                "line_total": line.total.amount_text(),
+            }
+            for line in self._lines.values()
+        ]
+        return {
+            "order_id": self.id,
+            "order_number": self._order_number,
+            "status": self._status.value,
+            "customer": {"customer_id": self._customer_id, "name": self._customer_name},
+            "currency": self._currency,
+            "lines": lines,
+            "total": self.total.amount_text(),
+            "tracking_number": self._tracking_number,
+            "carrier": self._carrier,
+            "cancel_reason": self._cancel_reason,
+        }
+
+    def _restore(self, state: Mapping[str, object]) -> None:
+        if snapshot_str(state, "order_id") != self.id:
+            raise SnapshotFormatError("The snapshot belongs to another order.")
+        self._order_number = snapshot_str(state, "order_number")
+        self._status = OrderStatus(snapshot_str(state, "status"))
+        customer = snapshot_mapping(state, "customer")
+        self._customer_id = snapshot_str(customer, "customer_id")
+        self._customer_name = snapshot_str(customer, "name")
+        currency = snapshot_str(state, "currency")
+        if currency not in CURRENCY_PLACES:
+            raise SnapshotFormatError(f"Unknown currency {currency!r} in snapshot.")
+        self._currency = currency
+        self._lines = {}
+        for item in snapshot_list(state, "lines"):
+            quantity = item.get("quantity")
+            if isinstance(quantity, bool) or not isinstance(quantity, int):
+                raise SnapshotFormatError("Snapshot line quantity must be a whole number.")
+            line = OrderLine(
+                line_id=snapshot_str(item, "line_id"),
+                product_id=snapshot_str(item, "product_id"),
+                sku=snapshot_str(item, "sku"),
+                product_name=snapshot_str(item, "product_name"),
+                quantity=quantity,
+                unit_price=snapshot_money(item, "unit_price", currency),
+            )
+            # Derived values must agree: a mismatch means the snapshot was damaged.
+            if snapshot_money(item, "line_total", currency) != line.total:
+                raise SnapshotFormatError("A snapshot line total does not match its line.")
+            if line.line_id in self._lines:
+                raise SnapshotFormatError("A snapshot has two lines with the same id.")
+            self._lines[line.line_id] = line
+        if snapshot_money(state, "total", currency) != self.total:
+            raise SnapshotFormatError("The snapshot total does not match its lines.")
+        self._tracking_number = snapshot_optional_str(state, "tracking_number")
+        self._carrier = snapshot_optional_str(state, "carrier")
+        self._cancel_reason = snapshot_optional_str(state, "cancel_reason")
+
+
+def _sum_lines(lines: Iterable[OrderLine]) -> Decimal:
+    total = Decimal(0)
+    for line in lines:
+        total += line.unit_price.amount * line.quantity
+    return total
+
+
+__all__ = [
+    "ACTIONS",
+    "MAX_LINES",
+    "CustomerRef",
+    "NewLine",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "ProductRef",
+]

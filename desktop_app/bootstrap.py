@@ -13,17 +13,27 @@ from typing import Any
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
-from desktop_app.application.buses import CommandBus, CommandHandler, QueryBus, QueryHandler
+from desktop_app.application import read_handlers as rh
+from desktop_app.application.buses import (
+    CommandBus,
+    CommandHandler,
+    Middleware,
+    Next,
+    QueryBus,
+    QueryHandler,
+)
 from desktop_app.application.middleware import default_chain
-from desktop_app.application.ports import EventStore, SnapshotStore, StoreInfo
+from desktop_app.application.ports import EventStore, ReadModelStore, SnapshotStore, StoreInfo
 from desktop_app.application.repository import Repository, SnapshotPolicy
 from desktop_app.config import Settings
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.order import Order
 from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.projector.runner import Projector
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+from desktop_app.store.read_model import SqliteReadModelStore
 
 Clock = Callable[[], datetime]
 
@@ -50,6 +60,9 @@ class App:
     queries: QueryBus
     deps: h.Deps
     info: StoreInfo
+    read_model: ReadModelStore | None = None
+    projector: Projector | None = None
+    """Not started here: the scheduler runs ``projector.run_once`` and installs its wake hook."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -96,8 +109,26 @@ def query_handlers(deps: h.Deps) -> dict[type[q.Query[Any]], QueryHandler]:
         q.ListOrderSnapshots: h.list_order_snapshots,
         q.GetOrderSnapshot: h.get_order_snapshot,
         q.VerifyOrderSnapshot: h.verify_order_snapshot,
+        q.GetOrderActions: h.get_order_actions,
     }
     return {kind: partial(handler, deps) for kind, handler in table.items()}
+
+
+def read_query_handlers(deps: rh.ReadDeps) -> dict[type[q.Query[Any]], QueryHandler]:
+    """The read-model queries (lists, one order, projector status, wait, rebuild)."""
+    return {kind: partial(handler, deps) for kind, handler in rh.READ_HANDLERS.items()}
+
+
+def wake_after_commit(wake: Callable[[], None]) -> Middleware:
+    """Tell the projector at once when a command wrote something (not for duplicates)."""
+
+    def middleware(command: c.Command, next: Next) -> c.CommandResult:
+        result = next(command)
+        if not result.duplicate:
+            wake()
+        return result
+
+    return middleware
 
 
 def compose(
@@ -108,8 +139,11 @@ def compose(
     snapshot_interval: int = 50,
     new_id: Callable[[], str] = new_uuid,
     user: str | None = None,
+    read_model: ReadModelStore | None = None,
+    projector: Projector | None = None,
 ) -> tuple[h.Deps, CommandBus, QueryBus]:
-    """Wire repositories, handlers and buses over a pair of stores."""
+    """Wire repositories, handlers and buses over a pair of stores (and the read side, when
+    given: its query handlers, and a middleware that wakes the projector after a commit)."""
     policy = SnapshotPolicy(interval=snapshot_interval)
     deps = h.Deps(
         events=events,
@@ -123,8 +157,16 @@ def compose(
         new_id=new_id,
         order_numbers=h.OrderNumbers(events),
     )
-    commands = CommandBus(command_handlers(deps), default_chain(events))
-    queries = QueryBus(query_handlers(deps))
+    chain: list[Middleware] = list(default_chain(events))
+    handlers = query_handlers(deps)
+    if projector is not None:
+        chain.insert(0, wake_after_commit(projector.wake))
+        if read_model is not None:
+            handlers.update(
+                read_query_handlers(rh.ReadDeps(read_model=read_model, projector=projector))
+            )
+    commands = CommandBus(command_handlers(deps), chain)
+    queries = QueryBus(handlers)
     return deps, commands, queries
 
 
@@ -134,6 +176,7 @@ def bootstrap(
     source: str = "gui",
     clock: Clock = utc_now,
     create: bool = True,
+    projector_name: str = "main",
 ) -> App:
     """Open (or create) the database in ``settings`` and compose the application on it."""
     database = open_database(
@@ -146,13 +189,32 @@ def bootstrap(
     try:
         events = SqliteEventStore(database, clock=clock)
         snapshots = SqliteSnapshotStore(database, clock=clock)
+        read_model = SqliteReadModelStore(database)
+        projector = Projector(
+            events,
+            read_model,
+            name=projector_name,
+            batch_size=settings.projector_batch,
+            clock=clock,
+        )
+        # Creates the read-model tables; after a read-model schema change they are reset and
+        # the projector's first run_once is a full rebuild. Nothing is started here.
+        projector.prepare()
         deps, commands, queries = compose(
-            events, snapshots, source=source, snapshot_interval=settings.snapshot_interval
+            events,
+            snapshots,
+            source=source,
+            snapshot_interval=settings.snapshot_interval,
+            read_model=read_model,
+            projector=projector,
         )
     except BaseException:
         database.close()
         raise
     return App(
+        read_model=read_model,
+        projector=projector,
+        closers=[read_model.close],
         settings=settings,
         database=database,
         events=events,

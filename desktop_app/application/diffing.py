@@ -40,7 +40,10 @@ def _label(item: JsonValue, key: str, others: Sequence[JsonValue]) -> str:
     if isinstance(item, Mapping):
         sku = item.get("sku")
         if isinstance(sku, str):
-            same = [o for o in others if isinstance(o, Mapping) and o.get("sku") == sku]
+            # ``others`` holds both states, so one line appears twice: count distinct records.
+            same = {
+                _record_key(o) for o in others if isinstance(o, Mapping) and o.get("sku") == sku
+            }
             if len(same) <= 1:
                 return sku
     return key

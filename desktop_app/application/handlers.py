@@ -30,7 +30,7 @@ from desktop_app.application.summaries import describe
 from desktop_app.domain.aggregate import Aggregate
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.errors import DomainError
-from desktop_app.domain.order import NewLine, Order
+from desktop_app.domain.order import ACTIONS, NewLine, Order
 from desktop_app.domain.values import Money
 
 A = TypeVar("A", bound=Aggregate)
@@ -403,4 +403,15 @@ def verify_order_snapshot(deps: Deps, query: q.VerifyOrderSnapshot) -> q.Snapsho
         usable=True,
         equal=not differences,
         differences=differences,
+    )
+
+
+def get_order_actions(deps: Deps, query: q.GetOrderActions) -> q.OrderActions:
+    """Allowed actions for the order's current state, with reasons for the others."""
+    order = deps.orders.load(query.order_id)
+    return q.OrderActions(
+        order_id=order.id,
+        version=order.version,
+        status=order.status.value,
+        refusals=tuple((action, order.why_not(action)) for action in ACTIONS),
     )

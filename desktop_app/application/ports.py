@@ -9,9 +9,10 @@ string, times are ISO-8601 strings; floats never appear.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 JsonValue = Any
 """A JSON-compatible value (no floats): str, int, bool, None, list or dict of those."""
@@ -282,3 +283,256 @@ class IdFactory(Protocol):
     """Source of new unique ids (uuid4 strings in production)."""
 
     def __call__(self) -> str: ...
+
+
+# --- read side -----------------------------------------------------------------------------
+
+
+class CheckpointConflictError(StoreError):
+    """Another projector moved the checkpoint first (compare-and-set lost); nothing was written."""
+
+    def __init__(self, name: str, expected: int, actual: int) -> None:
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"Projector checkpoint {name!r} moved from {expected} to {actual} meanwhile."
+        )
+
+
+class EventRecord(NamedTuple):
+    """A stored event as the projector needs it: cheap to read, payload already decoded.
+
+    ``recorded_at`` is the stored UTC text (fixed width, sorts as time). A named tuple because
+    a rebuild makes a million of them.
+    """
+
+    position: int
+    stream_id: str
+    version: int
+    type_name: str
+    schema_version: int
+    payload: JsonObject
+    recorded_at: str
+
+
+@dataclass(slots=True)
+class OrderState:
+    """Mutable read-model row of one order inside a projector batch."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    customer_name: str
+    status: str
+    line_count: int
+    total_minor: int
+    currency: str
+    placed_at: str
+    updated_at: str
+    version: int
+    last_position: int
+    tracking_number: str | None = None
+    carrier: str | None = None
+    cancel_reason: str | None = None
+
+
+@dataclass(slots=True)
+class LineState:
+    """Mutable read-model row of one order line inside a projector batch."""
+
+    order_id: str
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price_minor: int
+    currency: str
+    seq: int
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Mutable read-model row of one customer inside a projector batch."""
+
+    customer_id: str
+    name: str
+    order_count: int
+    lifetime_value: dict[str, int]
+    version: int
+
+
+@dataclass(slots=True)
+class ProductState:
+    """Mutable read-model row of one product inside a projector batch."""
+
+    product_id: str
+    sku: str
+    name: str
+    price_minor: int
+    currency: str
+    discontinued: bool
+    units_sold: int
+    version: int
+
+
+@dataclass(slots=True)
+class ReadModelKeys:
+    """Which rows a batch of events touches (the store also loads the customers of loaded
+    orders and the products of loaded lines)."""
+
+    orders: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class WorkingSet:
+    """The rows one batch works on, in memory. Projections change these dicts and record what
+    they changed; the store writes the changes back in the batch's transaction.
+
+    ``lines`` maps order id -> line id -> line (every line of each loaded order).
+    ``customer_renames``/``product_renames`` are applied to rows *not* loaded (the
+    denormalised names in other orders and lines) before the loaded rows are written.
+    """
+
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    lines: dict[str, dict[str, LineState]] = field(default_factory=dict)
+    customers: dict[str, CustomerState] = field(default_factory=dict)
+    products: dict[str, ProductState] = field(default_factory=dict)
+    dirty_orders: set[str] = field(default_factory=set)
+    dirty_lines: set[tuple[str, str]] = field(default_factory=set)
+    removed_lines: set[tuple[str, str]] = field(default_factory=set)
+    dirty_customers: set[str] = field(default_factory=set)
+    dirty_products: set[str] = field(default_factory=set)
+    customer_renames: dict[str, str] = field(default_factory=dict)
+    product_renames: dict[str, str] = field(default_factory=dict)
+
+
+class ReadModelBatch(Protocol):
+    """One projector batch: an open write transaction whose checkpoint was checked."""
+
+    def load(self, keys: ReadModelKeys) -> WorkingSet:
+        """Read the touched rows into memory."""
+        ...
+
+    def save(self, work: WorkingSet, new_checkpoint: int) -> None:
+        """Write the changed rows and move the checkpoint (compare-and-set on the old one)."""
+        ...
+
+
+class ReadModelStore(Protocol):
+    """The read-model tables: the projector's side (batches, checkpoint) and the query side."""
+
+    def prepare(self) -> bool:
+        """Create the read-model tables if missing; if they were made by another read-model
+        schema version, drop them and start again from position 0. True when reset."""
+        ...
+
+    def checkpoint(self, name: str) -> int:
+        """Position of the last event the named projector applied (0: none)."""
+        ...
+
+    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events after a position, decoded cheaply, in position order."""
+        ...
+
+    def head_position(self) -> int:
+        """Position of the newest event (0 when empty)."""
+        ...
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (cheap; no disk scan)."""
+        ...
+
+    def batch(self, name: str, expected_checkpoint: int) -> AbstractContextManager[ReadModelBatch]:
+        """Open a write transaction; raise ``CheckpointConflictError`` if the checkpoint is no
+        longer ``expected_checkpoint``. Commits on a clean exit, rolls back on an exception."""
+        ...
+
+    def reset(self, name: str) -> None:
+        """Delete every read-model row and set the checkpoint to 0 (start of a rebuild)."""
+        ...
+
+    def begin_bulk(self) -> None:
+        """Drop the list's secondary indexes before a full rebuild (speed)."""
+        ...
+
+    def end_bulk(self) -> None:
+        """Recreate the secondary indexes after a full rebuild."""
+        ...
+
+    # --- queries
+
+    def list_orders(
+        self, query: ListOrdersSpec
+    ) -> tuple[list[OrderRecord], int | None, str | None]:
+        """Rows of one page, the total count (if asked) and the next keyset cursor."""
+        ...
+
+    def get_order(self, order_id: str) -> OrderDetailRecord | None:
+        """One order's header, lines and shipping/cancel details."""
+        ...
+
+    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+        """The order with this human number."""
+        ...
+
+    def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
+        """Customers by name; ``search`` is a case-insensitive literal substring."""
+        ...
+
+    def list_products(
+        self, search: str | None, include_discontinued: bool, limit: int
+    ) -> list[ProductState]:
+        """Products by SKU; ``search`` matches SKU or name as a literal substring."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrdersSpec:
+    """A validated order-list request (the sort is already one of the allow-listed names)."""
+
+    statuses: frozenset[str] | None
+    customer_id: str | None
+    search: str | None
+    sort: str
+    descending: bool
+    offset: int
+    limit: int
+    after: str | None
+    with_total: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderRecord:
+    """One order row as stored (times as UTC text)."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    customer_name: str
+    status: str
+    line_count: int
+    total_minor: int
+    currency: str
+    placed_at: str
+    updated_at: str
+    version: int
+    last_position: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderDetailRecord:
+    """An order with its lines and details as stored."""
+
+    order: OrderRecord
+    lines: tuple[LineState, ...]
+    tracking_number: str | None
+    carrier: str | None
+    cancel_reason: str | None
+
+
+class InvalidCursorError(StoreError):
+    """A keyset cursor that this list did not hand out (or for another sort)."""

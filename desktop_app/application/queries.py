@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from desktop_app.application.ports import EventMetadata, JsonObject, JsonValue, SnapshotInfo
+from desktop_app.application.ports import (
+    EventMetadata,
+    JsonObject,
+    JsonValue,
+    Progress,
+    SnapshotInfo,
+    StoreInfo,
+    VerifyResult,
+)
 
 R = TypeVar("R")
 
@@ -312,3 +320,54 @@ class WaitForPosition(Query[bool]):
 
     position: int
     timeout_seconds: float = 5.0
+
+
+# --- maintenance operations the GUI's Tools menu runs (through the query bus) ---------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetStoreInfo(Query[StoreInfo]):
+    """Where the database is and whether it is read-only (and why)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyHistory(Query[VerifyResult]):
+    """Recompute the whole hash chain; ``progress(done, total)`` is called from the caller's
+    thread as it goes."""
+
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RebuildReadModels(Query[int]):
+    """Drop and rebuild the read models from the first event; returns events applied."""
+
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BackupNow(Query[str]):
+    """Take an online backup into the configured folder; returns the backup file's path."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderActions:
+    """Which actions an order allows now: action name -> None (allowed) or the reason it is
+    not, in words for a disabled button's tooltip. Actions: add_line, remove_line,
+    change_quantity, confirm, ship, deliver, cancel."""
+
+    order_id: str
+    version: int
+    status: str
+    refusals: tuple[tuple[str, str | None], ...]
+
+    def why_not(self, action: str) -> str | None:
+        """None when ``action`` is allowed, else the reason."""
+        return dict(self.refusals).get(action, "Unknown action.")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderActions(Query[OrderActions]):
+    """The order's allowed actions, from the domain's own rules (the UI does not restate them)."""
+
+    order_id: str

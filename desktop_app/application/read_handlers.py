@@ -1,0 +1,221 @@
+"""Query handlers over the read model (lists, searches, one order) and the projector's state.
+
+Validation happens here, before the store sees a request: the sort must be one of
+``ORDER_SORT_COLUMNS`` (an allow-list), paging numbers must be sane. Search text is passed on
+as a value and matched literally (``%``, ``_`` and ``\\`` are ordinary characters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from desktop_app.application import queries as q
+from desktop_app.application.ports import (
+    CustomerState,
+    InvalidCursorError,
+    LineState,
+    ListOrdersSpec,
+    OrderRecord,
+    ProductState,
+    Progress,
+    ReadModelStore,
+)
+from desktop_app.domain.errors import DomainError
+
+MAX_PAGE = 10_000
+
+
+class InvalidQueryError(DomainError):
+    """A list request that cannot be answered as asked (unknown sort, bad paging…)."""
+
+
+class ProjectorControl(Protocol):
+    """What the query side needs from the projector."""
+
+    def status(self) -> q.ProjectorStatus: ...
+
+    def wait_until(self, position: int, timeout: float) -> bool: ...
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReadDeps:
+    """What the read handlers need; built once by the bootstrap."""
+
+    read_model: ReadModelStore
+    projector: ProjectorControl
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def order_row(record: OrderRecord) -> q.OrderRow:
+    """A stored order row as the frozen query result."""
+    return q.OrderRow(
+        order_id=record.order_id,
+        order_number=record.order_number,
+        customer_id=record.customer_id,
+        customer_name=record.customer_name,
+        status=record.status,
+        line_count=record.line_count,
+        total_minor=record.total_minor,
+        currency=record.currency,
+        placed_at=_time(record.placed_at),
+        updated_at=_time(record.updated_at),
+        version=record.version,
+        last_position=record.last_position,
+    )
+
+
+def line_row(line: LineState) -> q.OrderLineRow:
+    """A stored order line as the frozen query result."""
+    return q.OrderLineRow(
+        order_id=line.order_id,
+        line_id=line.line_id,
+        product_id=line.product_id,
+        sku=line.sku,
+        product_name=line.product_name,
+        quantity=line.quantity,
+        unit_price_minor=line.unit_price_minor,
+        line_total_minor=line.quantity * line.unit_price_minor,
+        currency=line.currency,
+    )
+
+
+def customer_row(customer: CustomerState) -> q.CustomerRow:
+    """A stored customer as the frozen query result."""
+    return q.CustomerRow(
+        customer_id=customer.customer_id,
+        name=customer.name,
+        order_count=customer.order_count,
+        lifetime_value=tuple(sorted(customer.lifetime_value.items())),
+        version=customer.version,
+    )
+
+
+def product_row(product: ProductState) -> q.ProductRow:
+    """A stored product as the frozen query result."""
+    return q.ProductRow(
+        product_id=product.product_id,
+        sku=product.sku,
+        name=product.name,
+        price_minor=product.price_minor,
+        currency=product.currency,
+        discontinued=product.discontinued,
+        units_sold=product.units_sold,
+        version=product.version,
+    )
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidQueryError(f"A page holds between 1 and {MAX_PAGE} rows.", field="limit")
+
+
+def _check_search(search: str | None) -> None:
+    if search is not None and not isinstance(search, str):
+        raise InvalidQueryError("Search text must be text.", field="search")
+
+
+def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
+    """Filter, search, sort and page the order list."""
+    if query.sort not in q.ORDER_SORT_COLUMNS:
+        allowed = ", ".join(q.ORDER_SORT_COLUMNS)
+        raise InvalidQueryError(
+            f"The order list cannot be sorted by {query.sort!r}; use one of {allowed}.",
+            field="sort",
+        )
+    _check_limit(query.limit)
+    _check_search(query.search)
+    if isinstance(query.offset, bool) or not isinstance(query.offset, int) or query.offset < 0:
+        raise InvalidQueryError("The page offset must be 0 or more.", field="offset")
+    spec = ListOrdersSpec(
+        statuses=query.statuses,
+        customer_id=query.customer_id,
+        search=query.search,
+        sort=query.sort,
+        descending=bool(query.descending),
+        offset=query.offset,
+        limit=query.limit,
+        after=query.after,
+        with_total=query.with_total,
+    )
+    try:
+        records, total, next_after = deps.read_model.list_orders(spec)
+    except InvalidCursorError as exc:
+        raise InvalidQueryError(str(exc), field="after") from exc
+    return q.Page(
+        rows=tuple(order_row(r) for r in records),
+        total=total,
+        offset=query.offset,
+        next_after=next_after,
+    )
+
+
+def get_order(deps: ReadDeps, query: q.GetOrder) -> q.OrderDetail | None:
+    """One order's header and lines (None when the read model does not have it yet)."""
+    record = deps.read_model.get_order(query.order_id)
+    if record is None:
+        return None
+    return q.OrderDetail(
+        order=order_row(record.order),
+        lines=tuple(line_row(line) for line in record.lines),
+        tracking_number=record.tracking_number,
+        carrier=record.carrier,
+        cancel_reason=record.cancel_reason,
+    )
+
+
+def find_order_by_number(deps: ReadDeps, query: q.FindOrderByNumber) -> q.OrderRow | None:
+    """Look an order up by its human number."""
+    record = deps.read_model.find_order_by_number(query.order_number.strip())
+    return None if record is None else order_row(record)
+
+
+def list_customers(deps: ReadDeps, query: q.ListCustomers) -> list[q.CustomerRow]:
+    """Customers by name; ``search`` is a literal, case-insensitive substring."""
+    _check_limit(query.limit)
+    _check_search(query.search)
+    return [customer_row(c) for c in deps.read_model.list_customers(query.search, query.limit)]
+
+
+def list_products(deps: ReadDeps, query: q.ListProducts) -> list[q.ProductRow]:
+    """Products by SKU; ``search`` is a literal, case-insensitive substring of SKU or name."""
+    _check_limit(query.limit)
+    _check_search(query.search)
+    rows = deps.read_model.list_products(query.search, query.include_discontinued, query.limit)
+    return [product_row(p) for p in rows]
+
+
+def get_projector_status(deps: ReadDeps, query: q.GetProjectorStatus) -> q.ProjectorStatus:
+    """The projector's latest status."""
+    return deps.projector.status()
+
+
+def wait_for_position(deps: ReadDeps, query: q.WaitForPosition) -> bool:
+    """Read-your-writes: block until the read model reached ``position`` (False on timeout)."""
+    return deps.projector.wait_until(query.position, query.timeout_seconds)
+
+
+def rebuild_read_models(deps: ReadDeps, query: q.RebuildReadModels) -> int:
+    """Drop and rebuild the read models; returns the events applied."""
+    progress: Progress | None = query.progress
+    return deps.projector.rebuild(progress)
+
+
+READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
+    q.ListOrders: list_orders,
+    q.GetOrder: get_order,
+    q.FindOrderByNumber: find_order_by_number,
+    q.ListCustomers: list_customers,
+    q.ListProducts: list_products,
+    q.GetProjectorStatus: get_projector_status,
+    q.WaitForPosition: wait_for_position,
+    q.RebuildReadModels: rebuild_read_models,
+}
+"""Query type -> handler (the bootstrap binds them to their ``ReadDeps``)."""

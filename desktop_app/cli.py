@@ -1,0 +1,332 @@
+"""``desktop-app-admin``: the administrator's command line (no Qt).
+
+Exit codes: 0 success, 1 verification failed (the log was tampered with or no longer extends a
+saved digest), 2 any other error (bad usage, missing or unusable database, unknown order…).
+Errors are one line on stderr; a missing database is never created except by ``init``/``demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from desktop_app.application.ports import Digest, StoreError, VerifyResult
+from desktop_app.application.queries import GetOrderHistory, HistoryEntry
+from desktop_app.bootstrap import App, bootstrap
+from desktop_app.cli_maintenance import add_maintenance_commands
+from desktop_app.config import Settings, default_db_path
+from desktop_app.demo_data import load_demo
+from desktop_app.domain.errors import DomainError
+
+PROG = "desktop-app-admin"
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+DIGEST_FORMAT = "order-desk-digest"
+_ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
+
+
+class CliError(Exception):
+    """A problem to report as one line on stderr, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _open(db: Path, *, create: bool = False, read_only: bool = False) -> Iterator[App]:
+    if not create and not db.exists():
+        raise CliError(f"no database at {db} — create one with `{PROG} init`")
+    settings = Settings(db_path=db.absolute(), read_only=read_only)
+    app = bootstrap(settings, source="cli", create=create)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _progress(label: str, stream: TextIO, *, always: bool) -> Callable[[int, int], None] | None:
+    """A progress printer: a rewritten line on a terminal, a line per 10% otherwise."""
+    tty = stream.isatty()
+    if not tty and not always:
+        return None
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        if tty:
+            end = "\n" if done >= total else ""
+            stream.write(f"\r{label}: {done:,} / {total:,}{end}")
+        else:
+            tenth = done * 10 // total if total else 10
+            if tenth == last[0]:
+                return
+            last[0] = tenth
+            stream.write(f"{label}: {done:,} / {total:,}\n")
+        stream.flush()
+
+    return show
+
+
+# --- init and demo -------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    db: Path = args.db
+    if db.exists():
+        with _open(db, read_only=True) as app:
+            count = app.events.head_position()
+        print(f"{db} is already an Order Desk database ({count:,} events); nothing to do.")
+        return EXIT_OK
+    with _open(db, create=True):
+        pass
+    print(f"Created a new Order Desk database at {db}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.orders < 0:
+        raise CliError("--orders must be zero or more")
+    with _open(args.db, create=True) as app:
+        summary = load_demo(
+            app.commands,
+            orders=args.orders,
+            seed=args.seed,
+            queries=app.queries,
+            progress=_progress("Loading demo data", sys.stderr, always=True),
+        )
+    statuses = ", ".join(f"{count} {status}" for status, count in summary.orders_by_status)
+    print(
+        f"Loaded demo data into {args.db}: {summary.customers} customers, "
+        f"{summary.products} products, {summary.orders} orders ({statuses}); "
+        f"{summary.events:,} events written."
+    )
+    if summary.duplicates:
+        print(f"{summary.duplicates:,} commands had already been recorded and were skipped.")
+    return EXIT_OK
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def _find_order(app: App, ref: str) -> str:
+    """The order id for an id or an order number such as SO-000123."""
+    ref = ref.strip()
+    if _ORDER_NUMBER.fullmatch(ref):
+        number = f"SO-{int(ref[3:]):06d}"  # "so-42" means SO-000042
+        # A read-model lookup will replace this scan; numbers are unique, so stop at the first.
+        after = 0
+        while batch := app.events.read_all(after_position=after, limit=1000):
+            for event in batch:
+                if event.type_name == "OrderPlaced" and event.payload.get("order_number") == number:
+                    return str(event.payload["order_id"])
+            after = batch[-1].position
+        raise CliError(f"no order with number {number}")
+    order_id = ref.removeprefix("order-")
+    if not order_id or app.events.stream_version(f"order-{order_id}") == 0:
+        raise CliError(f"no order with id {ref}")
+    return order_id
+
+
+def _local(when: datetime) -> str:
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "position": entry.position,
+        "version": entry.version,
+        "event_id": entry.event_id,
+        "type_name": entry.type_name,
+        "schema_version": entry.schema_version,
+        "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
+        "summary": entry.summary,
+        "metadata": entry.metadata.to_json(),
+        "payload": entry.payload,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with _open(args.db, read_only=True) as app:
+        order_id = _find_order(app, args.order)
+        entries = app.queries.ask(GetOrderHistory(order_id=order_id))
+    if args.json:
+        for entry in entries:
+            print(json.dumps(_entry_json(entry), ensure_ascii=False, sort_keys=True))
+        return EXIT_OK
+    if entries and entries[0].type_name == "OrderPlaced":
+        print(f"Order {entries[0].payload.get('order_number')} ({order_id}): {len(entries)} events")
+    for entry in entries:
+        print(
+            f"{entry.version:>4}  {_local(entry.recorded_at)}  {entry.metadata.user:<12}  "
+            f"{entry.type_name:<24}  {entry.summary}"
+        )
+    return EXIT_OK
+
+
+# --- verify --------------------------------------------------------------------------------
+
+
+def _read_digest(path: Path) -> Digest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read digest {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CliError(f"{path} is not a digest file (invalid JSON: {exc})") from exc
+    try:
+        if data.get("format") != DIGEST_FORMAT:
+            raise ValueError("wrong format marker")
+        position, head, count = data["head_position"], data["head_hash"], data["event_count"]
+        if not (isinstance(position, int) and isinstance(count, int) and isinstance(head, str)):
+            raise ValueError("wrong field types")
+        taken_at = datetime.fromisoformat(data["taken_at"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CliError(f"{path} is not an Order Desk digest file ({exc})") from exc
+    return Digest(head_position=position, head_hash=head, event_count=count, taken_at=taken_at)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write temp file, fsync, rename over ``path``, fsync the folder: old or new, never half."""
+    folder = path.absolute().parent
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise CliError(f"cannot write digest {path}: {exc.strerror or exc}") from exc
+
+
+def _digest_json(digest: Digest, db: Path) -> str:
+    data = {
+        "format": DIGEST_FORMAT,
+        "head_position": digest.head_position,
+        "head_hash": digest.head_hash,
+        "event_count": digest.event_count,
+        "taken_at": digest.taken_at.astimezone(UTC).isoformat(),
+        "db_path": str(db.absolute()),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
+    if result.ok:
+        print(ok_text)
+    else:
+        print(f"{bad_text}: first bad position {result.first_bad_position}: {result.problem}")
+    return result.ok
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    against = _read_digest(args.against) if args.against is not None else None
+    with _open(args.db, read_only=True) as app:
+        result = app.events.verify(progress=_progress("Verifying", sys.stderr, always=False))
+        ok = _report(
+            result,
+            f"OK: {result.checked:,} events, head #{result.head_position} hash {result.head_hash}",
+            "TAMPERED",
+        )
+        if against is not None:
+            when = _local(against.taken_at)
+            checked = app.events.check_digest(against)
+            ok = (
+                _report(
+                    checked,
+                    f"OK: the log still extends the digest of {when} "
+                    f"(#{against.head_position} hash {against.head_hash}); "
+                    f"{max(result.head_position - against.head_position, 0):,} events added since",
+                    f"TAMPERED: the log no longer extends the digest of {when}",
+                )
+                and ok
+            )
+        if args.export_digest is not None:
+            if not ok:
+                raise CliError("not exporting a digest of a log that failed verification", 1)
+            digest = app.events.digest()
+            _write_atomically(args.export_digest, _digest_json(digest, args.db))
+            print(f"Digest written to {args.export_digest}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the database file (default: the user's Order Desk database)",
+    )
+    parser = argparse.ArgumentParser(prog=PROG, description="Order Desk administration.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = sub.add_parser("init", parents=[common], help="create a new database")
+    init.set_defaults(run=cmd_init)
+    demo = sub.add_parser("demo", parents=[common], help="load realistic sample data")
+    demo.add_argument("--orders", type=int, default=300, help="orders to create (300)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    demo.set_defaults(run=cmd_demo)
+    history = sub.add_parser("history", parents=[common], help="print an order's events")
+    history.add_argument("order", metavar="ORDER", help="order id or number (SO-000123)")
+    history.add_argument("--json", action="store_true", help="full entries as JSON lines")
+    history.set_defaults(run=cmd_history)
+    verify = sub.add_parser("verify", parents=[common], help="check the audit hash chain")
+    verify.add_argument("--export-digest", type=Path, metavar="FILE", help="save the head")
+    verify.add_argument("--against", type=Path, metavar="FILE", help="check a saved digest")
+    verify.set_defaults(run=cmd_verify)
+    add_maintenance_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error (argparse already printed it)
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    if args.db is None:
+        args.db = default_db_path()
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except CliError as exc:
+        message, code = str(exc), exc.code
+    except (DomainError, StoreError) as exc:
+        message, code = str(exc), EXIT_ERROR
+    except KeyboardInterrupt:
+        message, code = "interrupted", 130
+    sys.stdout.flush()
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

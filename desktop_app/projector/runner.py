@@ -1,0 +1,305 @@
+"""The projector: catches the read model up with the event log, one transaction per batch.
+
+Each batch reads events after the checkpoint, loads the rows they touch, applies the pure
+projections in memory and writes the rows plus the new checkpoint in ONE transaction whose
+checkpoint update is a compare-and-set on the old value (R4, R5). A failing projection stops the
+projector at that event (everything before it is applied and checkpointed) and is reported in
+:class:`ProjectorStatus`; the next run retries from there.
+
+Nothing here starts a thread: the scheduler calls :meth:`Projector.run_once` (and installs a
+wake hook); the headless runner in ``__main__`` loops on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from desktop_app.application.ports import (
+    CheckpointConflictError,
+    EventRecord,
+    EventStore,
+    ReadModelStore,
+    WorkingSet,
+)
+from desktop_app.application.queries import ProjectorStatus
+from desktop_app.projector.projections import PROJECTIONS, Projection, ProjectionError, keys_for
+from desktop_app.projector.projections import project as apply_events
+
+log = logging.getLogger("desktop_app.projector")
+
+REBUILD_BATCH = 25_000
+"""Events per transaction during a full rebuild."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Projector:
+    """Keeps the read model current; safe to call from several threads (one run at a time)."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        read_model: ReadModelStore,
+        *,
+        name: str = "main",
+        batch_size: int = 1000,
+        clock: Callable[[], datetime] = _utc_now,
+        projections: Mapping[str, Projection] = PROJECTIONS,
+    ) -> None:
+        self._events = events
+        self._read_model = read_model
+        self._name = name
+        self._batch_size = batch_size
+        self._clock = clock
+        self._projections = projections
+        self._run_lock = threading.RLock()
+        self._changed = threading.Condition()
+        self._listeners: list[Callable[[ProjectorStatus], None]] = []
+        self._wake_hook: Callable[[], None] | None = None
+        self.woken = threading.Event()
+        """Set by :meth:`wake`; a simple loop may wait on it."""
+        self._last_data_version: int | None = None
+        self._needs_rebuild = False
+        self._status = ProjectorStatus(
+            checkpoint=0, head=0, lag=0, events_per_second=0.0, running=False
+        )
+
+    # --- status and listeners
+
+    @property
+    def name(self) -> str:
+        """The checkpoint's name."""
+        return self._name
+
+    def status(self) -> ProjectorStatus:
+        """The latest status (frozen; safe to hand to another thread)."""
+        return self._status
+
+    def add_listener(self, callback: Callable[[ProjectorStatus], None]) -> None:
+        """Call ``callback(status)`` from the projector's thread after every batch/state change."""
+        self._listeners.append(callback)
+
+    def _publish(self, status: ProjectorStatus) -> None:
+        with self._changed:
+            self._status = status
+            self._changed.notify_all()
+        for callback in list(self._listeners):
+            try:
+                callback(status)
+            except Exception:  # a broken listener must not stop the projector
+                log.exception("projector status listener failed")
+
+    def _status_with(
+        self,
+        *,
+        checkpoint: int,
+        head: int,
+        rate: float,
+        running: bool,
+        error: str | None = None,
+        failed: int | None = None,
+    ) -> ProjectorStatus:
+        return ProjectorStatus(
+            checkpoint=checkpoint,
+            head=head,
+            lag=max(0, head - checkpoint),
+            events_per_second=rate,
+            running=running,
+            last_error=error,
+            failed_position=failed,
+            updated_at=self._clock(),
+        )
+
+    # --- waking
+
+    def wake(self) -> None:
+        """A commit happened in this process: run soon."""
+        self.woken.set()
+        hook = self._wake_hook
+        if hook is not None:
+            hook()
+
+    def set_wake_hook(self, hook: Callable[[], None]) -> None:
+        """Install how to run the job now (the scheduler's business)."""
+        self._wake_hook = hook
+
+    def has_news(self) -> bool:
+        """Cheap: has another connection committed since the last look, or is there a lag?"""
+        version = self._read_model.data_version()
+        changed = version != self._last_data_version
+        self._last_data_version = version
+        return changed or self._status.head > self._status.checkpoint
+
+    # --- running
+
+    def run_once(self) -> int:
+        """Catch up fully in batches; returns events applied. Never raises for a failed
+        projection or a store problem: both are recorded in :meth:`status`."""
+        if self._needs_rebuild:
+            self._needs_rebuild = False
+            return self.rebuild()
+        return self._run(self._batch_size)
+
+    def prepare(self) -> bool:
+        """Create the read-model tables; True when a read-model schema change reset them, in
+        which case the next :meth:`run_once` is a full :meth:`rebuild`."""
+        reset = self._read_model.prepare()
+        self._needs_rebuild = self._needs_rebuild or reset
+        return reset
+
+    def _run(self, batch_size: int, progress: Callable[[int, int], None] | None = None) -> int:
+        with self._run_lock:
+            self.woken.clear()
+            applied = 0
+            started = time.perf_counter()
+            try:
+                checkpoint = self._read_model.checkpoint(self._name)
+                head = self._read_model.head_position()
+            except Exception as exc:
+                self._publish(
+                    self._status_with(
+                        checkpoint=self._status.checkpoint,
+                        head=self._status.head,
+                        rate=0.0,
+                        running=False,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+                return 0
+            self._publish(
+                self._status_with(
+                    checkpoint=checkpoint, head=head, rate=0.0, running=checkpoint < head
+                )
+            )
+            if head - checkpoint > 10 * batch_size:
+                batch_size = max(batch_size, REBUILD_BATCH)  # far behind: catch up in bulk
+            error: str | None = None
+            failed: int | None = None
+            while True:
+                try:
+                    events = self._read_model.read_events(
+                        after_position=checkpoint, limit=batch_size
+                    )
+                    if not events:
+                        break
+                    try:
+                        checkpoint = self._apply(checkpoint, events)
+                    except ProjectionError as exc:
+                        checkpoint = self._apply_prefix(checkpoint, events, exc)
+                        failed = exc.event.position
+                        error = str(exc)
+                        log.error("projector %s stopped: %s", self._name, exc)
+                        applied += self._count_upto(events, checkpoint)
+                        break
+                    applied += len(events)
+                    head = max(head, events[-1].position)
+                except CheckpointConflictError as exc:
+                    # Another projector got there first; continue from where it is now.
+                    log.info("projector %s: %s", self._name, exc)
+                    checkpoint = exc.actual
+                    continue
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.warning("projector %s: %s", self._name, error)
+                    break
+                elapsed = time.perf_counter() - started
+                rate = applied / elapsed if elapsed > 0 else 0.0
+                if progress is not None:
+                    progress(checkpoint, max(head, checkpoint))
+                self._publish(
+                    self._status_with(
+                        checkpoint=checkpoint, head=head, rate=rate, running=checkpoint < head
+                    )
+                )
+            elapsed = time.perf_counter() - started
+            rate = applied / elapsed if elapsed > 0 and applied else 0.0
+            try:
+                head = max(head, self._read_model.head_position())
+            except Exception as exc:  # keep the older head
+                error = error or f"{type(exc).__name__}: {exc}"
+            self._publish(
+                self._status_with(
+                    checkpoint=checkpoint,
+                    head=head,
+                    rate=rate,
+                    running=False,
+                    error=error,
+                    failed=failed,
+                )
+            )
+            return applied
+
+    @staticmethod
+    def _count_upto(events: Sequence[EventRecord], checkpoint: int) -> int:
+        return sum(1 for e in events if e.position <= checkpoint)
+
+    def _apply(self, checkpoint: int, events: Sequence[EventRecord]) -> int:
+        """One transaction: load rows, project, write rows and the checkpoint (CAS)."""
+        new_checkpoint = events[-1].position
+        with self._read_model.batch(self._name, checkpoint) as batch:
+            work: WorkingSet = batch.load(keys_for(events))
+            apply_events(work, events, self._projections)
+            batch.save(work, new_checkpoint)
+        return new_checkpoint
+
+    def _apply_prefix(
+        self, checkpoint: int, events: Sequence[EventRecord], failure: ProjectionError
+    ) -> int:
+        """Apply the events before the failing one so the projector stops exactly there."""
+        prefix = [e for e in events if e.position < failure.event.position]
+        if not prefix:
+            return checkpoint
+        return self._apply(checkpoint, prefix)
+
+    # --- read-your-writes
+
+    def wait_until(self, position: int, timeout: float) -> bool:
+        """Block until the read model has reached ``position``; False on timeout.
+
+        Without a scheduler (no wake hook) the caller's thread runs the catch-up itself.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._status.checkpoint >= position:
+                return True
+            try:
+                if self._read_model.checkpoint(self._name) >= position:
+                    return True
+            except Exception:
+                log.debug("checkpoint read failed while waiting", exc_info=True)
+            if self._wake_hook is None:
+                self.run_once()
+                if self._status.checkpoint >= position:
+                    return True
+                if self._status.failed_position is not None:
+                    return False
+            else:
+                self.wake()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                self._changed.wait(min(remaining, 0.05))
+
+    # --- rebuild
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop every read-model row and rebuild from position 0; returns events applied."""
+        with self._run_lock:
+            head = self._read_model.head_position()
+            self._read_model.reset(self._name)
+            self._publish(self._status_with(checkpoint=0, head=head, rate=0.0, running=True))
+            if progress is not None:
+                progress(0, head)
+            self._read_model.begin_bulk()
+            try:
+                applied = self._run(max(self._batch_size, REBUILD_BATCH), progress)
+            finally:
+                self._read_model.end_bulk()
+            return applied

@@ -1,0 +1,689 @@
+"""Opening the Order Desk database: file safety, pragmas, BEGIN IMMEDIATE, error translation.
+
+Every connection the engine makes (and every raw connection this module opens) has the driver's
+own transaction handling switched off (``isolation_level=None``), ``journal_mode=WAL`` (checked),
+``synchronous`` (FULL unless asked), ``foreign_keys=ON``, a ``busy_timeout`` and a
+``journal_size_limit``. Transactions are begun explicitly: ``BEGIN`` for reads, ``BEGIN
+IMMEDIATE`` for writes, so a writer waits for the lock up front instead of failing half way
+with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import QueuePool
+
+from desktop_app.application.ports import (
+    StoreBusyError,
+    StoreError,
+    StoreInfo,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
+from desktop_app.store.schema import (
+    APPLICATION_ID,
+    CORE_TABLES,
+    SCHEMA_VERSION,
+    create_schema,
+)
+
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes the WAL file is truncated to after a checkpoint (R9: the WAL stays bounded)."""
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_BEGIN_OPTION = "order_desk_begin"
+
+_MAX_IDLE = 8
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+Migration = Callable[[Connection], None]
+
+MIGRATIONS: dict[int, Migration] = {1: create_schema}
+"""Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
+
+Version 1 is the first release: its step creates whatever core table is missing. Add a step
+(and bump ``schema.SCHEMA_VERSION``) for every later change of the file format.
+"""
+
+_SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+_BACKUP_HINT = (
+    "Restore the most recent backup of the database (see the 'backups' folder next to it)."
+)
+
+OpenErrorKind = Literal[
+    "not_found", "empty", "not_sqlite", "corrupt", "foreign", "no_access", "unavailable"
+]
+
+
+class DatabaseOpenError(StoreUnavailableError):
+    """The file cannot be opened as an Order Desk database; it was not written to."""
+
+    def __init__(self, kind: OpenErrorKind, path: Path, message: str) -> None:
+        self.kind: OpenErrorKind = kind
+        self.path = path
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _sqlite_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def translate_error(exc: BaseException) -> StoreError:
+    """A store error, with words a clerk can read, for any sqlite3 or SQLAlchemy exception."""
+    if isinstance(exc, StoreError):
+        return exc
+    orig: BaseException = exc
+    if isinstance(exc, sa_exc.DBAPIError) and isinstance(exc.orig, BaseException):
+        orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = _sqlite_code(orig)
+        text = str(orig).lower()
+        if code in (5, 6) or "locked" in text or "busy" in text:
+            return StoreBusyError()
+        if code == 8 or "readonly" in text or "read-only" in text:
+            return StoreReadOnlyError(
+                "The database is read-only, so changes cannot be saved. "
+                "You can still look at orders, their history and verify them."
+            )
+        if code == 13 or "full" in text:
+            return StoreUnavailableError(
+                "The disk is full, so the change was not saved. Free some space and try again."
+            )
+        if code == 10 or "i/o" in text:
+            return StoreUnavailableError(
+                "The database file could not be read or written (a disk input/output error). "
+                "Check the disk or network drive. " + _BACKUP_HINT
+            )
+        if code in (11, 26) or "malformed" in text or "not a database" in text:
+            return StoreUnavailableError(
+                "The database file is damaged and cannot be used. " + _BACKUP_HINT
+            )
+        if code == 14:
+            return StoreUnavailableError(
+                "The database file could not be opened. Check that the drive is available."
+            )
+        if code == 19 and "append-only" in text:
+            return StoreError("Recorded events can never be changed or deleted.")
+        if code == 19:
+            return StoreError(f"The database refused the change ({orig}).")
+        return StoreUnavailableError(f"The database reported an unexpected problem ({orig}).")
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        return StoreUnavailableError(f"The database reported an unexpected problem ({exc}).")
+    if isinstance(exc, OSError):
+        return StoreUnavailableError(f"The database file could not be used ({exc}).")
+    return StoreUnavailableError(f"The database reported an unexpected problem ({exc}).")
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Re-raise any sqlite3/SQLAlchemy exception as a store error (nothing else leaks)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+        raise translate_error(exc) from exc
+
+
+# ---------------------------------------------------------------------------- connections
+
+
+def _uri(path: Path, *, read_only: bool, immutable: bool) -> str:
+    uri = path.absolute().as_uri()
+    if read_only:
+        uri += "?mode=ro"
+        if immutable:
+            uri += "&immutable=1"
+    else:
+        uri += "?mode=rw"  # never let a connection create the file: creation is done 0600 first
+    return uri
+
+
+def _connect(
+    path: Path,
+    *,
+    read_only: bool,
+    immutable: bool,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+) -> sqlite3.Connection:
+    """A raw sqlite3 connection with every pragma Order Desk requires."""
+    con = sqlite3.connect(
+        _uri(path, read_only=read_only, immutable=immutable),
+        uri=True,
+        isolation_level=None,  # we issue BEGIN / BEGIN IMMEDIATE ourselves
+        check_same_thread=False,  # pooled: used by one thread at a time, not always the same
+        timeout=busy_timeout_ms / 1000,
+        cached_statements=256,
+    )
+    try:
+        con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        if mode != "wal" and not read_only:
+            raise StoreUnavailableError(
+                f"The database could not be switched to WAL journaling (it reports {mode!r}); "
+                "it may be on a network drive that SQLite cannot share safely."
+            )
+        con.execute(f"PRAGMA synchronous = {synchronous}")
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _read_pragmas(con: sqlite3.Connection) -> dict[str, object]:
+    sync = int(con.execute("PRAGMA synchronous").fetchone()[0])
+    return {
+        "journal_mode": str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower(),
+        "synchronous": _SYNC_NAMES.get(sync, str(sync)),
+        "foreign_keys": bool(con.execute("PRAGMA foreign_keys").fetchone()[0]),
+        "busy_timeout": int(con.execute("PRAGMA busy_timeout").fetchone()[0]),
+        "journal_size_limit": int(con.execute("PRAGMA journal_size_limit").fetchone()[0]),
+        "isolation_level": con.isolation_level,
+    }
+
+
+# ---------------------------------------------------------------------------- database
+
+
+class Database:
+    """An open Order Desk database file: the engine plus how it was opened."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        engine: Engine,
+        read_only_reason: str | None,
+        schema_version: int,
+        synchronous: Synchronous,
+        busy_timeout_ms: int,
+        connect_raw: Callable[[], sqlite3.Connection],
+    ) -> None:
+        self.path = path
+        self.engine = engine
+        self.read_only = read_only_reason is not None
+        self.read_only_reason = read_only_reason
+        self.schema_version = schema_version
+        self.synchronous: Synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._connect_raw = connect_raw
+        # Free list for the hot paths: a SQLAlchemy pool checkout + return costs ~15-25 µs,
+        # a tenth of a whole append. Same creator, so the same pragmas (R3).
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+
+    @property
+    def info(self) -> StoreInfo:
+        """Location, read-only state and versions, for the status bar and the CLI."""
+        return StoreInfo(
+            location=str(self.path),
+            read_only=self.read_only,
+            read_only_reason=self.read_only_reason,
+            schema_version=self.schema_version,
+            details={
+                "sqlite_version": sqlite3.sqlite_version,
+                "synchronous": self.synchronous,
+                "application_id": hex(APPLICATION_ID),
+            },
+        )
+
+    def ensure_writable(self) -> None:
+        """Raise ``StoreReadOnlyError`` (with the reason) when the file is open read-only."""
+        if self.read_only_reason is not None:
+            raise StoreReadOnlyError(
+                f"Changes cannot be saved: {self.read_only_reason} "
+                "You can still look at orders, their history and verify them."
+            )
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A SQLAlchemy connection inside a ``BEGIN`` (read) transaction."""
+        with store_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{_BEGIN_OPTION: "deferred"})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A SQLAlchemy connection inside a ``BEGIN IMMEDIATE`` transaction (commits on exit)."""
+        self.ensure_writable()
+        with store_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{_BEGIN_OPTION: "immediate"})
+            with conn.begin():
+                yield conn
+
+    def acquire(self) -> sqlite3.Connection:
+        """Take a raw connection (autocommit mode) for this thread; give it back with release.
+
+        Raises ``StoreUnavailableError`` if a new connection cannot be made.
+        """
+        try:
+            return self._idle.pop()  # list.pop is atomic under the GIL
+        except IndexError:
+            pass
+        if self._closed:
+            raise StoreUnavailableError("The database has been closed.")
+        with store_errors():
+            return self._connect_raw()
+
+    def release(self, con: sqlite3.Connection) -> None:
+        """Return a connection taken with :meth:`acquire` (rolls back anything left open)."""
+        if con.in_transaction:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+        if self._closed or len(self._idle) >= _MAX_IDLE:
+            con.close()
+        else:
+            self._idle.append(con)
+
+    @contextmanager
+    def raw(self) -> Iterator[sqlite3.Connection]:
+        """A raw sqlite3 connection in autocommit mode (one statement = one snapshot).
+
+        For hot paths: no SQLAlchemy per-statement overhead; same creator, same pragmas.
+        """
+        con = self.acquire()
+        try:
+            with store_errors():
+                yield con
+        finally:
+            self.release(con)
+
+    @contextmanager
+    def raw_read(self) -> Iterator[sqlite3.Connection]:
+        """A raw connection inside ``BEGIN``: several statements see one snapshot."""
+        with self.raw() as con:
+            con.execute("BEGIN")
+            try:
+                yield con
+            finally:
+                if con.in_transaction:
+                    con.execute("COMMIT")
+
+    @contextmanager
+    def raw_write(self) -> Iterator[sqlite3.Connection]:
+        """A raw connection inside ``BEGIN IMMEDIATE``; commits on success, rolls back on error."""
+        self.ensure_writable()
+        with self.raw() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                if con.in_transaction:
+                    with suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def pragma_report(self) -> dict[str, object]:
+        """Pragmas as read back from live connections (R3: asserted, not assumed).
+
+        Read from a SQLAlchemy pool connection; ``raw_connections`` holds the same facts read
+        from a hot-path raw connection (they come from one creator and must agree).
+        """
+        with store_errors():
+            fairy = self.engine.raw_connection()
+            try:
+                con = fairy.driver_connection
+                assert isinstance(con, sqlite3.Connection)
+                report = _read_pragmas(con)
+            finally:
+                fairy.close()
+        with self.raw() as raw:
+            report["raw_connections"] = _read_pragmas(raw)
+        report["read_only"] = self.read_only
+        report["pool"] = type(self.engine.pool).__name__
+        return report
+
+    def checkpoint(
+        self, mode: Literal["PASSIVE", "FULL", "RESTART", "TRUNCATE"] = "PASSIVE"
+    ) -> None:
+        """Checkpoint the WAL into the main file (scheduled job; keeps the WAL small)."""
+        if self.read_only:
+            return
+        with self.raw() as con:
+            con.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
+    def close(self) -> None:
+        """Close every pooled connection (ones in use are closed when released)."""
+        self._closed = True
+        while self._idle:
+            with suppress(IndexError, sqlite3.Error):
+                self._idle.pop().close()
+        self.engine.dispose()
+
+
+def _make_engine(
+    path: Path,
+    *,
+    read_only: bool,
+    immutable: bool,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+) -> tuple[Engine, Callable[[], sqlite3.Connection]]:
+    def creator() -> sqlite3.Connection:
+        return _connect(
+            path,
+            read_only=read_only,
+            immutable=immutable,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+
+    engine = create_engine(
+        URL.create("sqlite+pysqlite", database=str(path)),
+        creator=creator,
+        poolclass=QueuePool,  # file database: one connection per thread, never StaticPool
+        pool_size=5,
+        max_overflow=10,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
+
+    return engine, creator
+
+
+# ---------------------------------------------------------------------------- opening rules
+
+
+def _open_error(kind: OpenErrorKind, path: Path, what: str) -> DatabaseOpenError:
+    return DatabaseOpenError(
+        kind,
+        path,
+        f"{path} cannot be opened: {what} Order Desk has not changed the file. " + _BACKUP_HINT,
+    )
+
+
+def _inspect_header(path: Path) -> tuple[int, int]:
+    """Check the file with plain reads before SQLite touches it; returns (app id, user version)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except PermissionError as exc:
+        raise _open_error("no_access", path, "you do not have permission to read it.") from exc
+    except OSError as exc:
+        raise _open_error("unavailable", path, f"it could not be read ({exc.strerror}).") from exc
+    if size == 0:
+        raise _open_error(
+            "empty",
+            path,
+            "the file is empty (0 bytes); it may have been cut short by a crash or a copy.",
+        )
+    if not head.startswith(SQLITE_MAGIC):
+        raise _open_error("not_sqlite", path, "it is not an Order Desk database file.")
+    if len(head) < 100:
+        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
+    page_size = int.from_bytes(head[16:18], "big")
+    if page_size == 1:
+        page_size = 65536
+    if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
+        raise _open_error("corrupt", path, "the file is damaged (its header is invalid).")
+    if size % page_size:
+        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
+    pages = int.from_bytes(head[28:32], "big")
+    if head[24:28] == head[92:96] and pages and size < pages * page_size:
+        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
+    user_version = int.from_bytes(head[60:64], "big", signed=True)
+    app_id = int.from_bytes(head[68:72], "big", signed=True)
+    return app_id, user_version
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def _foreign(path: Path) -> DatabaseOpenError:
+    return _open_error(
+        "foreign",
+        path,
+        "it is a database of another program, not of Order Desk. Choose the Order Desk file.",
+    )
+
+
+def _check_existing(path: Path) -> int:
+    """Read the stamps and the table list through a read-only connection; returns user_version.
+
+    Without a -wal file the check uses ``immutable=1`` so SQLite creates no -wal/-shm next to
+    a file that may not be ours.
+    """
+    header_app_id, _ = _inspect_header(path)
+    has_wal = _wal_path(path).exists()
+    if header_app_id != APPLICATION_ID and not has_wal:
+        raise _foreign(path)
+    try:
+        con = sqlite3.connect(
+            _uri(path, read_only=True, immutable=not has_wal), uri=True, isolation_level=None
+        )
+    except sqlite3.Error as exc:
+        raise _open_error("unavailable", path, f"SQLite could not open it ({exc}).") from exc
+    try:
+        app_id = int(con.execute("PRAGMA application_id").fetchone()[0])
+        user_version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if app_id != APPLICATION_ID:
+            raise _foreign(path)
+        names = {
+            str(row[0]) for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if user_version >= 1 and not set(CORE_TABLES) <= names:
+            raise _open_error("corrupt", path, "the file is damaged (tables are missing).")
+        if "events" in names:
+            con.execute("SELECT max(position) FROM events").fetchone()
+    except sqlite3.DatabaseError as exc:
+        code = _sqlite_code(exc)
+        if code in (11, 26) or "malformed" in str(exc) or "not a database" in str(exc):
+            raise _open_error("corrupt", path, "the file is damaged.") from exc
+        if code in (5, 6):
+            raise StoreBusyError() from exc
+        raise _open_error("unavailable", path, f"SQLite reported a problem ({exc}).") from exc
+    finally:
+        con.close()
+    return user_version
+
+
+def _media_read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def _read_only_reason(path: Path, requested: bool, user_version: int) -> str | None:
+    if requested:
+        return "the database was opened read-only as requested."
+    folder = path.parent
+    if _media_read_only(folder):
+        return "the disk or media holding the database is read-only."
+    if not os.access(path, os.W_OK):
+        return "the database file is read-only (you do not have permission to change it)."
+    if not os.access(folder, os.W_OK):
+        return "the folder holding the database is read-only (SQLite needs to write next to it)."
+    if user_version > SCHEMA_VERSION:
+        return (
+            "the database was written by a newer version of Order Desk "
+            f"(file format {user_version}, this program understands {SCHEMA_VERSION}); "
+            "update Order Desk to make changes."
+        )
+    return None
+
+
+def _create_file(path: Path) -> None:
+    """Create the file 0600 (in a 0700 folder if the folder is new) before SQLite opens it."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _remove_files(path: Path) -> None:
+    for p in (path, _wal_path(path), path.with_name(path.name + "-shm")):
+        with suppress(FileNotFoundError):
+            p.unlink()
+
+
+def backup_folder(path: Path) -> Path:
+    """Where backups of ``path`` are kept (created 0700 on first use)."""
+    return path.parent / "backups"
+
+
+def backup_copy(path: Path, target: Path) -> Path:
+    """Copy the live database to ``target`` with the SQLite backup API (never a file copy)."""
+    folder = target.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+        os.chmod(folder, 0o700)
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    try:
+        src = sqlite3.connect(_uri(path, read_only=True, immutable=False), uri=True)
+        try:
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        with target.open("rb+") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        _remove_files(target)
+        raise
+    return target
+
+
+def _stamp_and_migrate(db: Database, from_version: int) -> None:
+    """Run migration steps ``from_version+1..SCHEMA_VERSION`` and stamp, in ONE transaction."""
+    with db.write() as conn:
+        for version in range(from_version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](conn)
+        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    # Put page 1 (the stamps) into the main file so plain header reads see them.
+    with suppress(StoreError):
+        db.checkpoint("TRUNCATE")
+
+
+def open_database(
+    path: Path,
+    *,
+    create: bool = True,
+    synchronous: Synchronous = "FULL",
+    busy_timeout_ms: int = 5000,
+    read_only: bool = False,
+) -> Database:
+    """Open (or create) the Order Desk database at ``path`` following the opening rules.
+
+    Raises ``DatabaseOpenError`` (never writing the file) for a missing, empty, non-SQLite,
+    corrupt or foreign file. A newer file, or a read-only file/folder/media, opens read-only.
+    An older file is upgraded in one transaction after a backup copy.
+    """
+    path = Path(path).absolute()
+    fresh = False
+    user_version = SCHEMA_VERSION
+    if not path.exists():
+        if not create or read_only:
+            raise _open_error("not_found", path, "the file does not exist.")
+        try:
+            _create_file(path)
+        except OSError as exc:
+            raise _open_error(
+                "unavailable", path, f"the file could not be created ({exc.strerror})."
+            ) from exc
+        fresh = True
+    else:
+        user_version = _check_existing(path)
+
+    reason = None if fresh else _read_only_reason(path, read_only, user_version)
+    immutable = False
+    if reason is not None and not _wal_path(path).exists():
+        # Nothing may be created next to the file on read-only media or in a read-only folder.
+        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
+    with store_errors():
+        engine, creator = _make_engine(
+            path,
+            read_only=reason is not None,
+            immutable=immutable,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+    db = Database(
+        path=path,
+        engine=engine,
+        read_only_reason=reason,
+        schema_version=user_version,
+        synchronous=synchronous,
+        busy_timeout_ms=busy_timeout_ms,
+        connect_raw=creator,
+    )
+    try:
+        if fresh:
+            _stamp_and_migrate(db, 0)
+        elif reason is None and user_version < SCHEMA_VERSION:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            target = backup_folder(path) / f"{path.stem}-v{user_version}-before-upgrade-{stamp}"
+            with store_errors():
+                backup_copy(path, target.with_suffix(path.suffix or ".sqlite3"))
+            _stamp_and_migrate(db, user_version)
+            db.schema_version = SCHEMA_VERSION
+        else:
+            with db.raw() as con:  # open one connection now: pragma failures surface here
+                con.execute("SELECT 1").fetchone()
+    except BaseException:
+        db.close()
+        if fresh:
+            _remove_files(path)  # our own half-made file; an empty one would be refused later
+        raise
+    return db
+
+
+def sqlite_details(db: Database) -> dict[str, Any]:
+    """Extra facts for the About box / CLI: file sizes of the database and its WAL."""
+    wal = _wal_path(db.path)
+    return {
+        "db_bytes": db.path.stat().st_size if db.path.exists() else 0,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "backups": str(backup_folder(db.path)),
+    }
+
+
+__all__ = [
+    "JOURNAL_SIZE_LIMIT",
+    "MIGRATIONS",
+    "Database",
+    "DatabaseOpenError",
+    "backup_copy",
+    "backup_folder",
+    "open_database",
+    "store_errors",
+    "translate_error",
+]

@@ -1,0 +1,372 @@
+"""SQLite event store and snapshot store.
+
+Hot paths (append, read_stream, read_all) use the pooled raw sqlite3 connection: each
+SQLAlchemy Core round trip costs ~20 µs, a whole append at synchronous=FULL ~150 µs, so
+the append is BEGIN IMMEDIATE + one SELECT + executemany + (one INSERT) + COMMIT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import exc as sa_exc
+
+from desktop_app.application.ports import (
+    AppendResult,
+    ConcurrencyError,
+    Digest,
+    NewEvent,
+    Progress,
+    Snapshot,
+    SnapshotInfo,
+    StoredEvent,
+    StoreError,
+    VerifyResult,
+)
+from desktop_app.store.engine import Database, store_errors, translate_error
+from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_utc
+from desktop_app.store.records import (
+    MAX_VERSION,
+    Clock,
+    SnapshotRow,
+    append_result,
+    build_rows,
+    check_append,
+    clock_text,
+    decode_rows,
+    decode_snapshot,
+    digest_result,
+    encode_events,
+    snapshot_info,
+    snapshot_row,
+    utc_now,
+    verify_result,
+)
+
+_COLUMNS = (
+    "position, stream_id, version, event_id, type_name, schema_version, "
+    "payload, metadata, recorded_at, prev_hash, hash"
+)
+
+# One SELECT gives the stream's version, the chain head and a recorded command (if any).
+_HEAD_SQL = """
+SELECT
+  (SELECT max(version) FROM events WHERE stream_id = ?1),
+  (SELECT hash FROM events ORDER BY position DESC LIMIT 1),
+  (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
+  c.stream_id, c.version, c.first_position, c.last_position
+FROM (SELECT 1) AS one LEFT JOIN commands AS c ON c.command_id = ?2
+"""
+
+_INSERT_EVENT = f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
+_INSERT_COMMAND = (
+    "INSERT INTO commands (command_id, stream_id, version, first_position, last_position) "
+    "VALUES (?,?,?,?,?)"
+)
+_READ_STREAM = (
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? "  # noqa: S608
+    "ORDER BY version"
+)
+_READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608
+_FIND_COMMAND = (
+    "SELECT stream_id, version, first_position, last_position FROM commands WHERE command_id = ?"
+)
+_NEXT_NUMBER = (
+    "INSERT INTO sequences (name, value) VALUES (?1, ?2) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + ?2 RETURNING value"
+)
+_SNAPSHOT_COLUMNS = (
+    "stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at"
+)
+
+VERIFY_BATCH = 20_000
+
+
+def _conflict_or_error(exc: sqlite3.IntegrityError, stream_id: str, expected: int) -> StoreError:
+    text = str(exc)
+    if "events.stream_id" in text:
+        return ConcurrencyError(stream_id, expected)
+    if "events.event_id" in text:
+        return StoreError("An event with the same id was already recorded.")
+    if "commands.command_id" in text:
+        return StoreError("This command was already recorded.")
+    return StoreError(f"The database refused the change ({exc}).")
+
+
+class SqliteEventStore:
+    """``EventStore`` on an Order Desk SQLite file."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        self._db = db
+        self._clock: Clock = clock or utc_now
+
+    @property
+    def database(self) -> Database:
+        """The open database (for the CLI and the status bar)."""
+        return self._db
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        command_id: str | None = None,
+    ) -> AppendResult:
+        """Append atomically in one ``BEGIN IMMEDIATE`` transaction (see ``EventStore``)."""
+        check_append(stream_id, expected_version, events)
+        encoded = encode_events(events)  # JSON work before the write lock is taken
+        recorded_at = clock_text(self._clock)
+        db = self._db
+        db.ensure_writable()
+        # Explicit try/finally rather than nested context managers: this is the hottest path.
+        con = db.acquire()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            (current, head_hash, seq, c_stream, c_version, c_first, c_last) = con.execute(
+                _HEAD_SQL, (stream_id, command_id)
+            ).fetchone()
+            if c_stream is not None:
+                con.execute("ROLLBACK")
+                return AppendResult(
+                    stream_id=c_stream,
+                    version=c_version,
+                    first_position=c_first,
+                    last_position=c_last,
+                    duplicate=True,
+                )
+            current = current or 0
+            if current != expected_version:
+                con.execute("ROLLBACK")
+                raise ConcurrencyError(stream_id, expected_version, current)
+            rows = build_rows(
+                stream_id,
+                current + 1,
+                (seq or 0) + 1,
+                head_hash or GENESIS_HASH,
+                recorded_at,
+                encoded,
+            )
+            con.executemany(_INSERT_EVENT, rows)
+            result = append_result(stream_id, rows)
+            if command_id is not None:
+                con.execute(
+                    _INSERT_COMMAND,
+                    (
+                        command_id,
+                        stream_id,
+                        result.version,
+                        result.first_position,
+                        result.last_position,
+                    ),
+                )
+            con.execute("COMMIT")
+            return result
+        except sqlite3.IntegrityError as exc:
+            raise _conflict_or_error(exc, stream_id, expected_version) from exc
+        except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+            raise translate_error(exc) from exc
+        finally:
+            db.release(con)  # rolls back whatever is still open
+
+    def find_command(self, command_id: str) -> AppendResult | None:
+        """The recorded result of ``command_id`` (``duplicate=True``), or None."""
+        with store_errors(), self._db.raw() as con:
+            row = con.execute(_FIND_COMMAND, (command_id,)).fetchone()
+        if row is None:
+            return None
+        return AppendResult(
+            stream_id=row[0],
+            version=row[1],
+            first_position=row[2],
+            last_position=row[3],
+            duplicate=True,
+        )
+
+    def read_stream(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        """One stream in version order (a single query; never ordered by time)."""
+        upper = MAX_VERSION if to_version is None else to_version
+        with store_errors(), self._db.raw() as con:
+            rows: list[Row] = con.execute(_READ_STREAM, (stream_id, from_version, upper)).fetchall()
+        return decode_rows(rows)
+
+    def stream_version(self, stream_id: str) -> int:
+        """Current version of a stream (0 when it does not exist)."""
+        with store_errors(), self._db.raw() as con:
+            row = con.execute(
+                "SELECT max(version) FROM events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+        return int(row[0] or 0)
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Up to ``limit`` events after ``after_position``, in position order (for tailing)."""
+        if limit <= 0:
+            return []
+        with store_errors(), self._db.raw() as con:
+            rows: list[Row] = con.execute(_READ_ALL, (after_position, limit)).fetchall()
+        return decode_rows(rows)
+
+    def head_position(self) -> int:
+        """Position of the newest event (0 when empty)."""
+        with store_errors(), self._db.raw() as con:
+            row = con.execute("SELECT max(position) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def verify(self, *, progress: Progress | None = None) -> VerifyResult:
+        """Recompute the whole chain in batches inside one read snapshot."""
+        verifier = ChainVerifier()
+        with store_errors(), self._db.raw_read() as con:
+            total = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+            if progress is not None:
+                progress(0, total)
+            after = 0
+            while True:
+                rows: list[Row] = con.execute(_READ_ALL, (after, VERIFY_BATCH)).fetchall()
+                if not rows:
+                    break
+                ok = verifier.feed(rows)
+                if progress is not None:
+                    progress(min(verifier.checked, total), total)
+                if not ok:
+                    break
+                after = rows[-1][0]
+        return verify_result(verifier)
+
+    def digest(self) -> Digest:
+        """The chain head now; keep it elsewhere to catch truncation or a rewritten chain."""
+        with store_errors(), self._db.raw_read() as con:
+            head = con.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            count = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        return Digest(
+            head_position=int(head[0]) if head else 0,
+            head_hash=str(head[1]) if head else GENESIS_HASH,
+            event_count=count,
+            taken_at=self._now(),
+        )
+
+    def check_digest(self, digest: Digest) -> VerifyResult:
+        """Is the log still an extension of ``digest``? Then verify the whole chain."""
+        with store_errors(), self._db.raw_read() as con:
+            row = con.execute(
+                "SELECT hash FROM events WHERE position = ?", (digest.head_position,)
+            ).fetchone()
+            count = int(
+                con.execute(
+                    "SELECT count(*) FROM events WHERE position <= ?", (digest.head_position,)
+                ).fetchone()[0]
+            )
+            head = con.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+        stored = None if digest.head_position == 0 else (str(row[0]) if row else None)
+        return digest_result(
+            digest,
+            stored,
+            count,
+            int(head[0]) if head else 0,
+            str(head[1]) if head else GENESIS_HASH,
+            self.verify,
+        )
+
+    def next_number(self, sequence: str, count: int = 1) -> int:
+        """Reserve ``count`` consecutive values of a counter (own write transaction); the first."""
+        if type(count) is not int or count < 1:
+            raise ValueError("count must be an integer >= 1")
+        with store_errors(), self._db.raw_write() as con:
+            rows = con.execute(_NEXT_NUMBER, (sequence, count)).fetchall()
+        return int(rows[0][0]) - count + 1
+
+    def iter_stream_ids(self, prefix: str = "") -> Iterator[str]:
+        """Stream ids starting with ``prefix``, in order; pages of 1000, no open transaction."""
+        last: str | None = None
+        while True:
+            with store_errors(), self._db.raw() as con:
+                if last is None:
+                    rows = con.execute(
+                        "SELECT DISTINCT stream_id FROM events WHERE stream_id >= ? "
+                        "ORDER BY stream_id LIMIT 1000",
+                        (prefix,),
+                    ).fetchall()
+                else:
+                    rows = con.execute(
+                        "SELECT DISTINCT stream_id FROM events WHERE stream_id > ? "
+                        "ORDER BY stream_id LIMIT 1000",
+                        (last,),
+                    ).fetchall()
+            if not rows:
+                return
+            for (stream_id,) in rows:
+                if not stream_id.startswith(prefix):
+                    return
+                yield stream_id
+            last = rows[-1][0]
+
+    def _now(self) -> datetime:
+        return parse_utc(clock_text(self._clock))
+
+
+class SqliteSnapshotStore:
+    """``SnapshotStore`` on an Order Desk SQLite file; bad rows are skipped, never trusted."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        self._db = db
+        self._clock: Clock = clock or utc_now
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store (or replace) the snapshot at its version."""
+        row = snapshot_row(snapshot, clock_text(self._clock))
+        with store_errors(), self._db.raw_write() as con:
+            con.execute(
+                f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) "  # noqa: S608
+                "VALUES (?,?,?,?,?,?,?,?)",
+                row,
+            )
+
+    def latest_snapshot(
+        self, stream_id: str, *, at_or_below_version: int | None = None
+    ) -> Snapshot | None:
+        """Newest valid snapshot at or below a version."""
+        upper = MAX_VERSION if at_or_below_version is None else at_or_below_version
+        with store_errors(), self._db.raw() as con:
+            cur = con.execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
+                "WHERE stream_id = ? AND version <= ? ORDER BY version DESC",
+                (stream_id, upper),
+            )
+            try:
+                while True:
+                    batch: list[SnapshotRow] = cur.fetchmany(8)
+                    if not batch:
+                        return None
+                    for row in batch:
+                        snap = decode_snapshot(row)
+                        if snap is not None:
+                            return snap
+            finally:
+                cur.close()
+
+    def list_snapshots(self, stream_id: str) -> list[SnapshotInfo]:
+        """All snapshots of a stream, newest first, valid or not."""
+        with store_errors(), self._db.raw() as con:
+            rows: list[SnapshotRow] = con.execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
+                "WHERE stream_id = ? ORDER BY version DESC",
+                (stream_id,),
+            ).fetchall()
+        return [snapshot_info(row) for row in rows]
+
+    def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
+        """One snapshot, or None when missing or unreadable."""
+        with store_errors(), self._db.raw() as con:
+            row: SnapshotRow | None = con.execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
+                "WHERE stream_id = ? AND version = ?",
+                (stream_id, version),
+            ).fetchone()
+        return None if row is None else decode_snapshot(row)

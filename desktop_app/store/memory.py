@@ -1,0 +1,260 @@
+"""In-memory fakes of the event and snapshot stores, for unit tests and the contract suite.
+
+They keep the very rows the SQLite store writes (JSON text), so hashing, duplicates,
+concurrency errors, verify, digests and snapshot validity behave identically, and a caller can
+never mutate a stored payload (every read decodes a fresh copy). Thread-safe with one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from desktop_app.application.ports import (
+    AppendResult,
+    ConcurrencyError,
+    Digest,
+    NewEvent,
+    Progress,
+    Snapshot,
+    SnapshotInfo,
+    StoredEvent,
+    StoreError,
+    VerifyResult,
+)
+from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_utc
+from desktop_app.store.records import (
+    MAX_VERSION,
+    Clock,
+    SnapshotRow,
+    append_result,
+    build_rows,
+    check_append,
+    clock_text,
+    decode_rows,
+    decode_snapshot,
+    digest_result,
+    encode_events,
+    snapshot_info,
+    snapshot_row,
+    utc_now,
+    verify_result,
+)
+
+_VERIFY_BATCH = 20_000
+
+
+class InMemoryEventStore:
+    """``EventStore`` held in memory; same behaviour as ``SqliteEventStore``."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or utc_now
+        self._lock = threading.Lock()
+        self._rows: list[Row] = []  # index = position - 1
+        self._streams: dict[str, list[Row]] = {}
+        self._commands: dict[str, AppendResult] = {}
+        self._event_ids: set[str] = set()
+        self._sequences: dict[str, int] = {}
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        command_id: str | None = None,
+    ) -> AppendResult:
+        """Append atomically (see ``EventStore``)."""
+        check_append(stream_id, expected_version, events)
+        encoded = encode_events(events)
+        with self._lock:
+            if command_id is not None and command_id in self._commands:
+                recorded = self._commands[command_id]
+                return AppendResult(
+                    stream_id=recorded.stream_id,
+                    version=recorded.version,
+                    first_position=recorded.first_position,
+                    last_position=recorded.last_position,
+                    duplicate=True,
+                )
+            stream = self._streams.get(stream_id, [])
+            current = len(stream)
+            if current != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, current)
+            if any(e[0] in self._event_ids for e in encoded):
+                raise StoreError("An event with the same id was already recorded.")
+            head = self._rows[-1][10] if self._rows else GENESIS_HASH
+            rows = build_rows(
+                stream_id,
+                current + 1,
+                len(self._rows) + 1,
+                head,
+                clock_text(self._clock),
+                encoded,
+            )
+            self._rows.extend(rows)
+            self._streams.setdefault(stream_id, []).extend(rows)
+            self._event_ids.update(e[0] for e in encoded)
+            result = append_result(stream_id, rows)
+            if command_id is not None:
+                self._commands[command_id] = result
+            return result
+
+    def find_command(self, command_id: str) -> AppendResult | None:
+        """The recorded result of ``command_id`` (``duplicate=True``), or None."""
+        with self._lock:
+            recorded = self._commands.get(command_id)
+        if recorded is None:
+            return None
+        return AppendResult(
+            stream_id=recorded.stream_id,
+            version=recorded.version,
+            first_position=recorded.first_position,
+            last_position=recorded.last_position,
+            duplicate=True,
+        )
+
+    def read_stream(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        """One stream in version order."""
+        upper = MAX_VERSION if to_version is None else to_version
+        with self._lock:
+            stream = self._streams.get(stream_id, [])
+            rows = [r for r in stream[max(from_version, 1) - 1 :] if r[2] <= upper]
+        return decode_rows(rows)
+
+    def stream_version(self, stream_id: str) -> int:
+        """Current version of a stream (0 when it does not exist)."""
+        with self._lock:
+            return len(self._streams.get(stream_id, ()))
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Up to ``limit`` events after ``after_position``, in position order."""
+        if limit <= 0:
+            return []
+        start = max(after_position, 0)
+        with self._lock:
+            rows = self._rows[start : start + limit]
+        return decode_rows(rows)
+
+    def head_position(self) -> int:
+        """Position of the newest event (0 when empty)."""
+        with self._lock:
+            return len(self._rows)
+
+    def verify(self, *, progress: Progress | None = None) -> VerifyResult:
+        """Recompute the whole chain."""
+        with self._lock:
+            rows = list(self._rows)
+        verifier = ChainVerifier()
+        total = len(rows)
+        if progress is not None:
+            progress(0, total)
+        for start in range(0, total, _VERIFY_BATCH):
+            ok = verifier.feed(rows[start : start + _VERIFY_BATCH])
+            if progress is not None:
+                progress(min(verifier.checked, total), total)
+            if not ok:
+                break
+        return verify_result(verifier)
+
+    def digest(self) -> Digest:
+        """The chain head now."""
+        with self._lock:
+            count = len(self._rows)
+            head = self._rows[-1][10] if self._rows else GENESIS_HASH
+        return Digest(
+            head_position=count,
+            head_hash=head,
+            event_count=count,
+            taken_at=parse_utc(clock_text(self._clock)),
+        )
+
+    def check_digest(self, digest: Digest) -> VerifyResult:
+        """Is the log still an extension of ``digest``? Then verify the whole chain."""
+        with self._lock:
+            rows = self._rows
+            pos = digest.head_position
+            stored = rows[pos - 1][10] if 0 < pos <= len(rows) else None
+            count = sum(1 for r in rows if r[0] <= pos)
+            head_position = rows[-1][0] if rows else 0
+            head_hash = rows[-1][10] if rows else GENESIS_HASH
+        return digest_result(digest, stored, count, head_position, head_hash, self.verify)
+
+    def next_number(self, sequence: str, count: int = 1) -> int:
+        """Reserve ``count`` consecutive values of a counter; returns the first."""
+        if type(count) is not int or count < 1:
+            raise ValueError("count must be an integer >= 1")
+        with self._lock:
+            first = self._sequences.get(sequence, 0) + 1
+            self._sequences[sequence] = first + count - 1
+            return first
+
+    def iter_stream_ids(self, prefix: str = "") -> Iterator[str]:
+        """Stream ids starting with ``prefix``, in order."""
+        with self._lock:
+            ids = sorted(s for s in self._streams if s.startswith(prefix))
+        return iter(ids)
+
+    def _replace_row(self, position: int, row: Row) -> None:
+        """Test-only: overwrite a stored row, as an attacker with file access would."""
+        with self._lock:
+            old = self._rows[position - 1]
+            self._rows[position - 1] = row
+            stream = self._streams[old[1]]
+            stream[stream.index(old)] = row
+
+
+class InMemorySnapshotStore:
+    """``SnapshotStore`` held in memory; bad rows are skipped like in SQLite."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or utc_now
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, int], SnapshotRow] = {}
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store (or replace) the snapshot at its version."""
+        row = snapshot_row(snapshot, clock_text(self._clock))
+        with self._lock:
+            self._rows[(snapshot.stream_id, snapshot.version)] = row
+
+    def _stream_rows(self, stream_id: str) -> list[SnapshotRow]:
+        with self._lock:
+            rows = [r for (s, _), r in self._rows.items() if s == stream_id]
+        rows.sort(key=lambda r: r[1], reverse=True)
+        return rows
+
+    def latest_snapshot(
+        self, stream_id: str, *, at_or_below_version: int | None = None
+    ) -> Snapshot | None:
+        """Newest valid snapshot at or below a version."""
+        upper = MAX_VERSION if at_or_below_version is None else at_or_below_version
+        for row in self._stream_rows(stream_id):
+            if row[1] <= upper:
+                snap = decode_snapshot(row)
+                if snap is not None:
+                    return snap
+        return None
+
+    def list_snapshots(self, stream_id: str) -> list[SnapshotInfo]:
+        """All snapshots of a stream, newest first, valid or not."""
+        return [snapshot_info(row) for row in self._stream_rows(stream_id)]
+
+    def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
+        """One snapshot, or None when missing or unreadable."""
+        with self._lock:
+            row = self._rows.get((stream_id, version))
+        return None if row is None else decode_snapshot(row)
+
+    def _corrupt_snapshot(self, stream_id: str, version: int, *, state: str | None = None) -> None:
+        """Test-only: damage a stored snapshot's bytes (checksum no longer matches)."""
+        with self._lock:
+            row = self._rows[(stream_id, version)]
+            new_state = state if state is not None else row[4][:-1] + "X"
+            self._rows[(stream_id, version)] = (*row[:4], new_state, *row[5:])
+
+    def _now(self) -> datetime:
+        return parse_utc(clock_text(self._clock))

@@ -1,0 +1,739 @@
+"""Read-model tables in the same SQLite file: the projector's batches and the list queries.
+
+Raw sqlite3 (through :class:`Database`'s raw helpers) is used on purpose: a projector batch reads
+its rows with a few ``IN (SELECT value FROM json_each(?))`` queries and writes them back with
+``executemany`` upserts, so a rebuild costs a handful of statements per batch, not per event.
+
+Every SQL text here is a constant or a join of constant fragments chosen from allow-lists; values
+only ever travel as bound parameters (R20).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from desktop_app.application.ports import (
+    CheckpointConflictError,
+    CustomerState,
+    EventRecord,
+    InvalidCursorError,
+    LineState,
+    ListOrdersSpec,
+    OrderDetailRecord,
+    OrderRecord,
+    OrderState,
+    ProductState,
+    ReadModelKeys,
+    WorkingSet,
+)
+from desktop_app.store.engine import Database, store_errors
+
+READ_MODEL_SCHEMA_VERSION = 1
+"""Bump when the read-model tables change: the next start drops them and rebuilds."""
+
+FaultHook = Callable[[str], None]
+"""Called with a step name inside a batch (tests inject crashes there)."""
+
+_TABLES = (
+    "rm_orders",
+    "rm_order_lines",
+    "rm_customers",
+    "rm_products",
+    "rm_checkpoints",
+    "rm_meta",
+)
+
+_CREATE_TABLES = (
+    """CREATE TABLE IF NOT EXISTS rm_meta (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rm_checkpoints (
+        name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rm_orders (
+        order_id TEXT PRIMARY KEY,
+        order_number TEXT NOT NULL,
+        number_fold TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        customer_name TEXT NOT NULL,
+        customer_fold TEXT NOT NULL,
+        status TEXT NOT NULL,
+        line_count INTEGER NOT NULL,
+        total_minor INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        placed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        last_position INTEGER NOT NULL,
+        tracking_number TEXT,
+        carrier TEXT,
+        cancel_reason TEXT)""",
+    """CREATE TABLE IF NOT EXISTS rm_order_lines (
+        order_id TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        sku_fold TEXT NOT NULL,
+        product_name TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        unit_price_minor INTEGER NOT NULL,
+        line_total_minor INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (order_id, line_id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rm_customers (
+        customer_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_fold TEXT NOT NULL,
+        order_count INTEGER NOT NULL,
+        lifetime_value TEXT NOT NULL,
+        version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rm_products (
+        product_id TEXT PRIMARY KEY,
+        sku TEXT NOT NULL,
+        sku_fold TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_fold TEXT NOT NULL,
+        price_minor INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        discontinued INTEGER NOT NULL,
+        units_sold INTEGER NOT NULL,
+        version INTEGER NOT NULL)""",
+    # Needed by the projector itself (renames): kept during a rebuild.
+    "CREATE INDEX IF NOT EXISTS rm_orders_customer ON rm_orders (customer_id, placed_at)",
+    "CREATE INDEX IF NOT EXISTS rm_order_lines_product ON rm_order_lines (product_id)",
+)
+
+_LIST_INDEXES = (
+    (
+        "rm_orders_status",
+        "CREATE INDEX IF NOT EXISTS rm_orders_status ON rm_orders (status, placed_at)",
+    ),
+    (
+        "rm_orders_number",
+        "CREATE INDEX IF NOT EXISTS rm_orders_number ON rm_orders (order_number, order_id)",
+    ),
+    (
+        "rm_orders_cname",
+        "CREATE INDEX IF NOT EXISTS rm_orders_cname ON rm_orders (customer_fold, order_id)",
+    ),
+    (
+        "rm_orders_sstatus",
+        "CREATE INDEX IF NOT EXISTS rm_orders_sstatus ON rm_orders (status, order_id)",
+    ),
+    (
+        "rm_orders_lines",
+        "CREATE INDEX IF NOT EXISTS rm_orders_lines ON rm_orders (line_count, order_id)",
+    ),
+    (
+        "rm_orders_total",
+        "CREATE INDEX IF NOT EXISTS rm_orders_total ON rm_orders (total_minor, order_id)",
+    ),
+    (
+        "rm_orders_placed",
+        "CREATE INDEX IF NOT EXISTS rm_orders_placed ON rm_orders (placed_at, order_id)",
+    ),
+    (
+        "rm_orders_updated",
+        "CREATE INDEX IF NOT EXISTS rm_orders_updated ON rm_orders (updated_at, order_id)",
+    ),
+    (
+        "rm_orders_version",
+        "CREATE INDEX IF NOT EXISTS rm_orders_version ON rm_orders (version, order_id)",
+    ),
+    (
+        "rm_customers_name",
+        "CREATE INDEX IF NOT EXISTS rm_customers_name ON rm_customers (name_fold, customer_id)",
+    ),
+    (
+        "rm_products_sku",
+        "CREATE INDEX IF NOT EXISTS rm_products_sku ON rm_products (sku, product_id)",
+    ),
+)
+
+_DROP_INDEX = (
+    "DROP INDEX IF EXISTS rm_orders_status",
+    "DROP INDEX IF EXISTS rm_orders_number",
+    "DROP INDEX IF EXISTS rm_orders_cname",
+    "DROP INDEX IF EXISTS rm_orders_sstatus",
+    "DROP INDEX IF EXISTS rm_orders_lines",
+    "DROP INDEX IF EXISTS rm_orders_total",
+    "DROP INDEX IF EXISTS rm_orders_placed",
+    "DROP INDEX IF EXISTS rm_orders_updated",
+    "DROP INDEX IF EXISTS rm_orders_version",
+    "DROP INDEX IF EXISTS rm_customers_name",
+    "DROP INDEX IF EXISTS rm_products_sku",
+)
+_DROP_TABLES = (
+    "DROP TABLE IF EXISTS rm_orders",
+    "DROP TABLE IF EXISTS rm_order_lines",
+    "DROP TABLE IF EXISTS rm_customers",
+    "DROP TABLE IF EXISTS rm_products",
+    "DROP TABLE IF EXISTS rm_checkpoints",
+    "DROP TABLE IF EXISTS rm_meta",
+)
+_DELETE_ALL = (
+    "DELETE FROM rm_orders",
+    "DELETE FROM rm_order_lines",
+    "DELETE FROM rm_customers",
+    "DELETE FROM rm_products",
+    "DELETE FROM rm_checkpoints",
+)
+
+_ORDER_COLS = (
+    "o.order_id, o.order_number, o.customer_id, o.customer_name, o.status, o.line_count, "
+    "o.total_minor, o.currency, o.placed_at, o.updated_at, o.version, o.last_position, "
+    "o.tracking_number, o.carrier, o.cancel_reason"
+)
+_SELECT_ORDERS_IN = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name,
+    o.status, o.line_count, o.total_minor, o.currency, o.placed_at, o.updated_at, o.version,
+    o.last_position, o.tracking_number, o.carrier, o.cancel_reason
+    FROM rm_orders AS o WHERE o.order_id IN (SELECT value FROM json_each(?))"""
+_SELECT_LINES_IN = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
+    unit_price_minor, currency, seq
+    FROM rm_order_lines WHERE order_id IN (SELECT value FROM json_each(?))"""
+_SELECT_CUSTOMERS_IN = """SELECT customer_id, name, order_count, lifetime_value, version
+    FROM rm_customers WHERE customer_id IN (SELECT value FROM json_each(?))"""
+_SELECT_PRODUCTS_IN = """SELECT product_id, sku, name, price_minor, currency, discontinued,
+    units_sold, version
+    FROM rm_products WHERE product_id IN (SELECT value FROM json_each(?))"""
+_GET_ORDER = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name, o.status,
+    o.line_count, o.total_minor, o.currency, o.placed_at, o.updated_at, o.version,
+    o.last_position, o.tracking_number, o.carrier, o.cancel_reason
+    FROM rm_orders AS o WHERE o.order_id = ?"""
+_GET_LINES = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
+    unit_price_minor, currency, seq
+    FROM rm_order_lines WHERE order_id = ? ORDER BY seq, line_id"""
+_FIND_BY_NUMBER = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name,
+    o.status, o.line_count, o.total_minor, o.currency, o.placed_at, o.updated_at, o.version,
+    o.last_position, o.tracking_number, o.carrier, o.cancel_reason
+    FROM rm_orders AS o WHERE o.order_number = ? ORDER BY o.order_id LIMIT 1"""
+_CUSTOMERS_ALL = """SELECT customer_id, name, order_count, lifetime_value, version
+    FROM rm_customers ORDER BY name_fold, customer_id LIMIT ?"""
+_CUSTOMERS_SEARCH = """SELECT customer_id, name, order_count, lifetime_value, version
+    FROM rm_customers WHERE instr(name_fold, ?) > 0 ORDER BY name_fold, customer_id LIMIT ?"""
+_PRODUCTS = """SELECT product_id, sku, name, price_minor, currency, discontinued, units_sold,
+    version
+    FROM rm_products WHERE (? = '' OR instr(sku_fold, ?) > 0 OR instr(name_fold, ?) > 0)
+    AND (? OR discontinued = 0) ORDER BY sku, product_id LIMIT ?"""
+
+_UPSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id,
+    customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
+    updated_at, version, last_position, tracking_number, carrier, cancel_reason)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (order_id) DO UPDATE SET order_number = excluded.order_number,
+    number_fold = excluded.number_fold, customer_id = excluded.customer_id,
+    customer_name = excluded.customer_name, customer_fold = excluded.customer_fold,
+    status = excluded.status, line_count = excluded.line_count,
+    total_minor = excluded.total_minor, currency = excluded.currency,
+    placed_at = excluded.placed_at, updated_at = excluded.updated_at,
+    version = excluded.version, last_position = excluded.last_position,
+    tracking_number = excluded.tracking_number, carrier = excluded.carrier,
+    cancel_reason = excluded.cancel_reason"""
+
+_UPSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku, sku_fold,
+    product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (order_id, line_id) DO UPDATE SET product_id = excluded.product_id,
+    sku = excluded.sku, sku_fold = excluded.sku_fold, product_name = excluded.product_name,
+    quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor,
+    line_total_minor = excluded.line_total_minor, currency = excluded.currency,
+    seq = excluded.seq"""
+
+_UPSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
+    lifetime_value, version) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,
+    name_fold = excluded.name_fold, order_count = excluded.order_count,
+    lifetime_value = excluded.lifetime_value, version = excluded.version"""
+
+_UPSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
+    price_minor, currency, discontinued, units_sold, version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (product_id) DO UPDATE SET sku = excluded.sku, sku_fold = excluded.sku_fold,
+    name = excluded.name, name_fold = excluded.name_fold, price_minor = excluded.price_minor,
+    currency = excluded.currency, discontinued = excluded.discontinued,
+    units_sold = excluded.units_sold, version = excluded.version"""
+
+_RENAME_CUSTOMER = "UPDATE rm_orders SET customer_name = ?, customer_fold = ? WHERE customer_id = ?"
+_RENAME_PRODUCT = "UPDATE rm_order_lines SET product_name = ? WHERE product_id = ?"
+_DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = ? AND line_id = ?"
+_GET_CHECKPOINT = "SELECT position FROM rm_checkpoints WHERE name = ?"
+_ENSURE_CHECKPOINT = "INSERT OR IGNORE INTO rm_checkpoints (name, position) VALUES (?, 0)"
+_CAS_CHECKPOINT = "UPDATE rm_checkpoints SET position = ? WHERE name = ? AND position = ?"
+
+_CACHE_SIZE = "PRAGMA cache_size = -32768"
+"""32 MB page cache on a connection that runs a projector batch (random-key upserts)."""
+
+_READ_EVENTS = (
+    "SELECT position, stream_id, version, type_name, schema_version, payload, recorded_at "
+    "FROM events WHERE position > ? ORDER BY position LIMIT ?"
+)
+
+# The allow-list: sort name -> constant SQL expression. Nothing else ever reaches ORDER BY.
+SORT_SQL = {
+    "order_number": "o.order_number",
+    "customer_name": "o.customer_fold",
+    "status": "o.status",
+    "line_count": "o.line_count",
+    "total": "o.total_minor",
+    "placed_at": "o.placed_at",
+    "updated_at": "o.updated_at",
+    "version": "o.version",
+}
+
+_SEARCH_ORDERS = (
+    "(instr(o.number_fold, ?) > 0 OR instr(o.customer_fold, ?) > 0 OR EXISTS "
+    "(SELECT 1 FROM rm_order_lines AS l WHERE l.order_id = o.order_id "
+    "AND instr(l.sku_fold, ?) > 0))"
+)
+
+
+def fold(text: str) -> str:
+    """The case-insensitive form searches compare (Unicode case folding)."""
+    return text.casefold()
+
+
+def _ids(values: set[str] | list[str]) -> str:
+    return json.dumps(sorted(values), ensure_ascii=False)
+
+
+def _order_state(row: Any) -> OrderState:
+    return OrderState(*row)
+
+
+def _line_state(row: Any) -> LineState:
+    return LineState(*row)
+
+
+def _customer_state(row: Any) -> CustomerState:
+    cid, name, count, ltv, version = row
+    return CustomerState(
+        customer_id=str(cid),
+        name=str(name),
+        order_count=int(count),
+        lifetime_value=dict(json.loads(str(ltv))),
+        version=int(version),
+    )
+
+
+def _product_state(row: Any) -> ProductState:
+    pid, sku, name, price, currency, discontinued, sold, version = row
+    return ProductState(
+        product_id=str(pid),
+        sku=str(sku),
+        name=str(name),
+        price_minor=int(price),
+        currency=str(currency),
+        discontinued=bool(discontinued),
+        units_sold=int(sold),
+        version=int(version),
+    )
+
+
+def _order_record(row: Any) -> OrderRecord:
+    return OrderRecord(
+        order_id=str(row[0]),
+        order_number=str(row[1]),
+        customer_id=str(row[2]),
+        customer_name=str(row[3]),
+        status=str(row[4]),
+        line_count=int(row[5]),
+        total_minor=int(row[6]),
+        currency=str(row[7]),
+        placed_at=str(row[8]),
+        updated_at=str(row[9]),
+        version=int(row[10]),
+        last_position=int(row[11]),
+    )
+
+
+def encode_cursor(sort: str, descending: bool, value: object, order_id: str) -> str:
+    """An opaque keyset cursor: the sort it belongs to and the last row's key."""
+    raw = json.dumps([sort, descending, value, order_id], ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[object, str]:
+    """The (sort value, order id) in a cursor; refuses one made for another sort."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
+        c_sort, c_desc, value, order_id = data
+    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
+        raise InvalidCursorError("The page cursor is not valid for this list.") from exc
+    if c_sort != sort or c_desc != descending or not isinstance(order_id, str):
+        raise InvalidCursorError("The page cursor belongs to another sort order.")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidCursorError("The page cursor is not valid for this list.")
+    return value, order_id
+
+
+class _Batch:
+    """One projector batch on an open ``BEGIN IMMEDIATE`` connection."""
+
+    def __init__(
+        self, con: sqlite3.Connection, name: str, expected: int, fault: FaultHook | None
+    ) -> None:
+        self._con = con
+        self._name = name
+        self._expected = expected
+        self._fault = fault
+
+    def _step(self, step: str) -> None:
+        if self._fault is not None:
+            self._fault(step)
+
+    def load(self, keys: ReadModelKeys) -> WorkingSet:
+        con = self._con
+        work = WorkingSet()
+        if keys.orders:
+            ids = _ids(keys.orders)
+            for row in con.execute(_SELECT_ORDERS_IN, (ids,)):
+                order = _order_state(row)
+                work.orders[order.order_id] = order
+            for row in con.execute(_SELECT_LINES_IN, (ids,)):
+                line = _line_state(row)
+                work.lines.setdefault(line.order_id, {})[line.line_id] = line
+        customers = set(keys.customers)
+        customers.update(o.customer_id for o in work.orders.values())
+        if customers:
+            for row in con.execute(_SELECT_CUSTOMERS_IN, (_ids(customers),)):
+                customer = _customer_state(row)
+                work.customers[customer.customer_id] = customer
+        products = set(keys.products)
+        for lines in work.lines.values():
+            products.update(line.product_id for line in lines.values())
+        if products:
+            for row in con.execute(_SELECT_PRODUCTS_IN, (_ids(products),)):
+                product = _product_state(row)
+                work.products[product.product_id] = product
+        self._step("loaded")
+        return work
+
+    def save(self, work: WorkingSet, new_checkpoint: int) -> None:
+        con = self._con
+        self._step("before_rows")
+        if work.customer_renames:
+            con.executemany(
+                _RENAME_CUSTOMER,
+                [(name, fold(name), cid) for cid, name in work.customer_renames.items()],
+            )
+        if work.product_renames:
+            con.executemany(
+                _RENAME_PRODUCT, [(name, pid) for pid, name in work.product_renames.items()]
+            )
+        if work.removed_lines:
+            con.executemany(_DELETE_LINE, sorted(work.removed_lines))
+        orders = work.orders
+        con.executemany(
+            _UPSERT_ORDER,
+            [
+                (
+                    o.order_id,
+                    o.order_number,
+                    fold(o.order_number),
+                    o.customer_id,
+                    o.customer_name,
+                    fold(o.customer_name),
+                    o.status,
+                    o.line_count,
+                    o.total_minor,
+                    o.currency,
+                    o.placed_at,
+                    o.updated_at,
+                    o.version,
+                    o.last_position,
+                    o.tracking_number,
+                    o.carrier,
+                    o.cancel_reason,
+                )
+                for o in (orders[k] for k in work.dirty_orders)
+            ],
+        )
+        self._step("orders_written")
+        lines = work.lines
+        con.executemany(
+            _UPSERT_LINE,
+            [
+                (
+                    ln.order_id,
+                    ln.line_id,
+                    ln.product_id,
+                    ln.sku,
+                    fold(ln.sku),
+                    ln.product_name,
+                    ln.quantity,
+                    ln.unit_price_minor,
+                    ln.quantity * ln.unit_price_minor,
+                    ln.currency,
+                    ln.seq,
+                )
+                for ln in (lines[o][li] for o, li in work.dirty_lines)
+            ],
+        )
+        customers = work.customers
+        con.executemany(
+            _UPSERT_CUSTOMER,
+            [
+                (
+                    c.customer_id,
+                    c.name,
+                    fold(c.name),
+                    c.order_count,
+                    json.dumps(c.lifetime_value, sort_keys=True),
+                    c.version,
+                )
+                for c in (customers[k] for k in work.dirty_customers)
+            ],
+        )
+        products = work.products
+        con.executemany(
+            _UPSERT_PRODUCT,
+            [
+                (
+                    p.product_id,
+                    p.sku,
+                    fold(p.sku),
+                    p.name,
+                    fold(p.name),
+                    p.price_minor,
+                    p.currency,
+                    int(p.discontinued),
+                    p.units_sold,
+                    p.version,
+                )
+                for p in (products[k] for k in work.dirty_products)
+            ],
+        )
+        self._step("rows_written")
+        moved = con.execute(_CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
+        if moved.rowcount != 1:
+            actual = con.execute(_GET_CHECKPOINT, (self._name,)).fetchone()
+            raise CheckpointConflictError(
+                self._name, self._expected, int(actual[0]) if actual else 0
+            )
+        self._step("checkpoint_written")
+
+
+class SqliteReadModelStore:
+    """The read model in the Order Desk SQLite file (implements ``ReadModelStore``)."""
+
+    def __init__(self, database: Database, *, fault: FaultHook | None = None) -> None:
+        self._db = database
+        self.fault = fault
+        self._kept: sqlite3.Connection | None = None
+        self._kept_fairy: Any = None
+        self._kept_lock = threading.Lock()
+
+    # --- schema
+
+    def prepare(self) -> bool:
+        """Create missing tables; drop and recreate them when made by another schema version."""
+        if self._db.read_only:
+            return False
+        with self._db.raw_write() as con:
+            names = {
+                str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            reset = False
+            if "rm_meta" in names:
+                row = con.execute(
+                    "SELECT value FROM rm_meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if row is None or row[0] != str(READ_MODEL_SCHEMA_VERSION):
+                    for ddl in _DROP_TABLES:
+                        con.execute(ddl)
+                    reset = True
+            elif names & set(_TABLES):
+                for ddl in _DROP_TABLES:
+                    con.execute(ddl)
+                reset = True
+            for ddl in _CREATE_TABLES:
+                con.execute(ddl)
+            for _, ddl in _LIST_INDEXES:
+                con.execute(ddl)
+            con.execute(
+                "INSERT OR REPLACE INTO rm_meta (key, value) VALUES ('schema_version', ?)",
+                (str(READ_MODEL_SCHEMA_VERSION),),
+            )
+        return reset
+
+    def reset(self, name: str) -> None:
+        with self._db.raw_write() as con:
+            for sql in _DELETE_ALL:
+                con.execute(sql)
+            con.execute(_ENSURE_CHECKPOINT, (name,))
+
+    def begin_bulk(self) -> None:
+        with self._db.raw_write() as con:
+            for index in _DROP_INDEX:
+                con.execute(index)
+
+    def end_bulk(self) -> None:
+        with self._db.raw_write() as con:
+            for _, ddl in _LIST_INDEXES:
+                con.execute(ddl)
+            con.execute("ANALYZE")
+
+    # --- projector side
+
+    def checkpoint(self, name: str) -> int:
+        with self._db.raw() as con:
+            row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def head_position(self) -> int:
+        with self._db.raw() as con:
+            row = con.execute("SELECT max(position) FROM events").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
+        with self._db.raw() as con:
+            rows = con.execute(_READ_EVENTS, (after_position, limit)).fetchall()
+        if not rows:
+            return []
+        # One json.loads for the whole batch: the per-call overhead dominates small payloads.
+        payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+        make = EventRecord._make
+        return [
+            make((pos, sid, ver, tname, sver, payload, rec))
+            for (pos, sid, ver, tname, sver, _, rec), payload in zip(rows, payloads, strict=True)
+        ]
+
+    def data_version(self) -> int:
+        with self._kept_lock, store_errors():
+            if self._kept is None:
+                fairy = self._db.engine.raw_connection()
+                con = fairy.driver_connection
+                assert isinstance(con, sqlite3.Connection)
+                self._kept_fairy, self._kept = fairy, con
+            return int(self._kept.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Give back the connection kept for ``data_version``."""
+        with self._kept_lock:
+            fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
+        if fairy is not None:
+            fairy.close()
+
+    @contextmanager
+    def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
+        with self._db.raw_write() as con:
+            con.execute(_CACHE_SIZE)
+            con.execute(_ENSURE_CHECKPOINT, (name,))
+            row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
+            actual = int(row[0]) if row else 0
+            if actual != expected_checkpoint:
+                raise CheckpointConflictError(name, expected_checkpoint, actual)
+            yield _Batch(con, name, expected_checkpoint, self.fault)
+
+    # --- queries
+
+    def list_orders(
+        self, query: ListOrdersSpec
+    ) -> tuple[list[OrderRecord], int | None, str | None]:
+        sort_sql = SORT_SQL[query.sort]  # KeyError here means the handler skipped validation
+        where: list[str] = []
+        params: list[object] = []
+        if query.statuses is not None:
+            where.append("o.status IN (SELECT value FROM json_each(?))")
+            params.append(_ids(set(query.statuses)))
+        if query.customer_id is not None:
+            where.append("o.customer_id = ?")
+            params.append(query.customer_id)
+        if query.search:
+            needle = fold(query.search)
+            where.append(_SEARCH_ORDERS)
+            params.extend((needle, needle, needle))
+        filter_sql = " ".join(("WHERE", " AND ".join(where))) if where else ""
+        page_where = list(where)
+        page_params = list(params)
+        if query.after is not None:
+            value, order_id = decode_cursor(query.after, query.sort, query.descending)
+            cmp = " < " if query.descending else " > "
+            page_where.append("(" + sort_sql + ", o.order_id)" + cmp + "(?, ?)")
+            page_params.extend((value, order_id))
+        direction = " DESC" if query.descending else " ASC"
+        sql = " ".join(
+            (
+                "SELECT",
+                _ORDER_COLS + ",",
+                sort_sql,
+                "FROM rm_orders AS o",
+                ("WHERE " + " AND ".join(page_where)) if page_where else "",
+                "ORDER BY",
+                sort_sql + direction + ", o.order_id" + direction,
+                "LIMIT ? OFFSET ?",
+            )
+        )
+        page_params.extend((query.limit + 1, query.offset))
+        with self._db.raw_read() as con:
+            rows = con.execute(sql, page_params).fetchall()
+            total: int | None = None
+            if query.with_total:
+                count_sql = " ".join(("SELECT count(*) FROM rm_orders AS o", filter_sql))
+                total = int(con.execute(count_sql, params).fetchone()[0])
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_after = None
+        if more and rows:
+            last = rows[-1]
+            next_after = encode_cursor(query.sort, query.descending, last[-1], str(last[0]))
+        return [_order_record(r) for r in rows], total, next_after
+
+    def get_order(self, order_id: str) -> OrderDetailRecord | None:
+        with self._db.raw_read() as con:
+            row = con.execute(
+                _GET_ORDER,
+                (order_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            lines = con.execute(
+                _GET_LINES,
+                (order_id,),
+            ).fetchall()
+        return OrderDetailRecord(
+            order=_order_record(row),
+            lines=tuple(_line_state(r) for r in lines),
+            tracking_number=row[12],
+            carrier=row[13],
+            cancel_reason=row[14],
+        )
+
+    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+        with self._db.raw() as con:
+            row = con.execute(
+                _FIND_BY_NUMBER,
+                (order_number,),
+            ).fetchone()
+        return None if row is None else _order_record(row)
+
+    def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
+        with self._db.raw() as con:
+            if search:
+                rows = con.execute(
+                    _CUSTOMERS_SEARCH,
+                    (fold(search), limit),
+                ).fetchall()
+            else:
+                rows = con.execute(
+                    _CUSTOMERS_ALL,
+                    (limit,),
+                ).fetchall()
+        return [_customer_state(r) for r in rows]
+
+    def list_products(
+        self, search: str | None, include_discontinued: bool, limit: int
+    ) -> list[ProductState]:
+        needle = fold(search) if search else ""
+        with self._db.raw() as con:
+            rows = con.execute(
+                _PRODUCTS,
+                (needle, needle, needle, int(include_discontinued), limit),
+            ).fetchall()
+        return [_product_state(r) for r in rows]

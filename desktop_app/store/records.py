@@ -1,0 +1,355 @@
+"""Rows shared by the SQLite and in-memory stores: encoding, hashing, decoding, checks.
+
+Both stores keep exactly the same row shape (texts as written to SQLite), so they hash,
+verify and decode identically and pass one contract suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from desktop_app.application.ports import (
+    AppendResult,
+    Digest,
+    EventMetadata,
+    NewEvent,
+    Snapshot,
+    SnapshotInfo,
+    StoredEvent,
+    VerifyResult,
+)
+from desktop_app.store.hashing import (
+    ChainVerifier,
+    Row,
+    row_hash,
+    to_json_text,
+    utc_text,
+)
+
+Clock = Callable[[], datetime]
+
+MAX_VERSION = 2**62
+
+_loads = json.loads
+_fromiso = datetime.fromisoformat
+
+
+def utc_now() -> datetime:
+    """Default clock: the current UTC time."""
+    return datetime.now(UTC)
+
+
+def clock_text(clock: Clock) -> str:
+    """The clock's reading as stored text; a naive clock is a programming error."""
+    return utc_text(clock())
+
+
+def check_append(stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> None:
+    """Refuse malformed appends before any work (same rules for every store)."""
+    if not isinstance(stream_id, str) or not stream_id:
+        raise ValueError("stream_id must be a non-empty string")
+    if type(expected_version) is not int or expected_version < 0:
+        raise ValueError("expected_version must be an integer >= 0")
+    if not events:
+        raise ValueError("append needs at least one event")
+    seen: set[str] = set()
+    for ev in events:
+        if not ev.event_id or ev.event_id in seen:
+            raise ValueError(f"event ids must be non-empty and unique: {ev.event_id!r}")
+        seen.add(ev.event_id)
+        if not ev.type_name:
+            raise ValueError("type_name must not be empty")
+        if type(ev.schema_version) is not int:
+            raise ValueError("schema_version must be an integer")
+
+
+Encoded = tuple[str, str, int, str, str]
+"""(event_id, type_name, schema_version, payload_text, metadata_text)."""
+
+
+_meta_text_cache: dict[EventMetadata, str] = {}
+
+
+def encode_events(events: Sequence[NewEvent]) -> list[Encoded]:
+    """JSON-encode payloads and metadata (done before taking the write lock)."""
+    meta_cache = _meta_text_cache
+    out: list[Encoded] = []
+    for ev in events:
+        meta_text = meta_cache.get(ev.metadata)
+        if meta_text is None:
+            if len(meta_cache) > 1024:
+                meta_cache.clear()
+            meta_text = meta_cache[ev.metadata] = to_json_text(ev.metadata.to_json())
+        out.append(
+            (ev.event_id, ev.type_name, ev.schema_version, to_json_text(ev.payload), meta_text)
+        )
+    return out
+
+
+def build_rows(
+    stream_id: str,
+    first_version: int,
+    first_position: int,
+    prev_hash: str,
+    recorded_at: str,
+    encoded: Sequence[Encoded],
+) -> list[Row]:
+    """Rows with positions, versions and the extended hash chain."""
+    rows: list[Row] = []
+    position = first_position
+    version = first_version
+    for event_id, type_name, schema_version, payload, metadata in encoded:
+        digest = row_hash(
+            prev_hash,
+            position,
+            stream_id,
+            version,
+            event_id,
+            type_name,
+            schema_version,
+            payload,
+            metadata,
+            recorded_at,
+        )
+        rows.append(
+            (
+                position,
+                stream_id,
+                version,
+                event_id,
+                type_name,
+                schema_version,
+                payload,
+                metadata,
+                recorded_at,
+                prev_hash,
+                digest,
+            )
+        )
+        prev_hash = digest
+        position += 1
+        version += 1
+    return rows
+
+
+def append_result(stream_id: str, rows: Sequence[Row]) -> AppendResult:
+    """The result of a successful append."""
+    return AppendResult(
+        stream_id=stream_id,
+        version=rows[-1][2],
+        first_position=rows[0][0],
+        last_position=rows[-1][0],
+    )
+
+
+_meta_cache: dict[str, EventMetadata] = {}
+_EMPTY_META = EventMetadata.from_json({})
+
+
+def _metadata(text: str) -> EventMetadata:
+    # All events of one command share metadata text: decode it once.
+    meta = _meta_cache.get(text)
+    if meta is None:
+        if len(_meta_cache) > 4096:
+            _meta_cache.clear()
+        meta = _meta_cache[text] = EventMetadata.from_json(_loads(text))
+    return meta
+
+
+_new_event = StoredEvent.__new__
+_set = object.__setattr__
+
+
+def decode_rows(rows: Sequence[Row]) -> list[StoredEvent]:
+    """Stored rows to frozen events; every call returns fresh payload dicts.
+
+    Builds each frozen ``StoredEvent`` with ``object.__setattr__`` instead of its generated
+    ``__init__`` (~40% cheaper; loading a 10,000-event order is a hot path). The record has no
+    ``__post_init__``; the contract tests compare these objects with normally built ones.
+    """
+    out: list[StoredEvent] = []
+    append = out.append
+    last_ts = ""
+    last_dt = datetime.min
+    last_meta_text = ""
+    meta = _EMPTY_META
+    for (
+        position,
+        stream_id,
+        version,
+        event_id,
+        type_name,
+        schema_version,
+        payload,
+        metadata,
+        recorded_at,
+        prev_hash,
+        digest,
+    ) in rows:
+        if recorded_at != last_ts:
+            last_dt = _fromiso(recorded_at).astimezone(UTC)
+            last_ts = recorded_at
+        if metadata != last_meta_text:
+            meta = _metadata(metadata)
+            last_meta_text = metadata
+        ev = _new_event(StoredEvent)
+        _set(ev, "position", position)
+        _set(ev, "stream_id", stream_id)
+        _set(ev, "version", version)
+        _set(ev, "event_id", event_id)
+        _set(ev, "type_name", type_name)
+        _set(ev, "schema_version", schema_version)
+        _set(ev, "payload", _loads(payload))
+        _set(ev, "metadata", meta)
+        _set(ev, "recorded_at", last_dt)
+        _set(ev, "prev_hash", prev_hash)
+        _set(ev, "hash", digest)
+        append(ev)
+    return out
+
+
+def verify_result(verifier: ChainVerifier) -> VerifyResult:
+    """A ``VerifyResult`` from a finished verifier."""
+    problem = verifier.problem
+    return VerifyResult(
+        ok=problem is None,
+        checked=verifier.checked,
+        head_position=verifier.head_position,
+        head_hash=verifier.head_hash,
+        first_bad_position=problem.position if problem else None,
+        problem=problem.problem if problem else None,
+    )
+
+
+def digest_result(
+    digest: Digest,
+    stored_hash: str | None,
+    count_upto: int,
+    head_position: int,
+    head_hash: str,
+    verify: Callable[[], VerifyResult],
+) -> VerifyResult:
+    """Shared by both stores: compare with the digest, then verify the chain."""
+    problem: str | None = None
+    bad: int | None = None
+    if digest.head_position > 0 and stored_hash is None:
+        bad = head_position + 1 if head_position < digest.head_position else digest.head_position
+        problem = (
+            f"the log is shorter than the saved digest: event {digest.head_position} is gone "
+            f"(the log now ends at {head_position}); events were removed from the end"
+        )
+    elif digest.head_position > 0 and stored_hash != digest.head_hash:
+        bad = digest.head_position
+        problem = (
+            f"event {digest.head_position} is not the one the saved digest recorded: "
+            "the log was rewritten"
+        )
+    elif count_upto != digest.event_count:
+        bad = digest.head_position
+        problem = (
+            f"the saved digest counted {digest.event_count} events up to position "
+            f"{digest.head_position}, the log now has {count_upto}: events were removed"
+        )
+    if problem is not None:
+        return VerifyResult(
+            ok=False,
+            checked=0,
+            head_position=head_position,
+            head_hash=head_hash,
+            first_bad_position=bad,
+            problem=problem,
+        )
+    return verify()
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+SnapshotRow = tuple[str, int, str, int, str, str, int, str]
+"""(stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at)."""
+
+
+def snapshot_checksum(
+    stream_id: str, version: int, aggregate_type: str, schema_version: int, state: str
+) -> str:
+    """sha256 over the identity and the state text: a row copied elsewhere fails too."""
+    head = json.dumps([stream_id, version, aggregate_type, schema_version], ensure_ascii=False)
+    return hashlib.sha256((head + "\n" + state).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def snapshot_row(snapshot: Snapshot, taken_at: str) -> SnapshotRow:
+    """Encode a snapshot for storage."""
+    if not snapshot.stream_id:
+        raise ValueError("stream_id must be a non-empty string")
+    if type(snapshot.version) is not int or snapshot.version < 1:
+        raise ValueError("a snapshot version must be an integer >= 1")
+    state = to_json_text(snapshot.state)
+    return (
+        snapshot.stream_id,
+        snapshot.version,
+        snapshot.aggregate_type,
+        snapshot.schema_version,
+        state,
+        snapshot_checksum(
+            snapshot.stream_id,
+            snapshot.version,
+            snapshot.aggregate_type,
+            snapshot.schema_version,
+            state,
+        ),
+        len(state.encode("utf-8")),
+        taken_at,
+    )
+
+
+def _valid(row: SnapshotRow) -> bool:
+    stream_id, version, aggregate_type, schema_version, state, checksum = row[:6]
+    if not (
+        isinstance(stream_id, str)
+        and type(version) is int
+        and isinstance(aggregate_type, str)
+        and type(schema_version) is int
+        and isinstance(state, str)
+    ):
+        return False
+    return checksum == snapshot_checksum(stream_id, version, aggregate_type, schema_version, state)
+
+
+def decode_snapshot(row: SnapshotRow) -> Snapshot | None:
+    """The snapshot of a row, or None when its checksum, JSON or fields are bad."""
+    if not _valid(row):
+        return None
+    try:
+        state = _loads(row[4])
+        taken_at = _fromiso(row[7]).astimezone(UTC)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    return Snapshot(
+        stream_id=row[0],
+        aggregate_type=row[2],
+        version=row[1],
+        schema_version=row[3],
+        state=state,
+        taken_at=taken_at,
+    )
+
+
+def snapshot_info(row: SnapshotRow) -> SnapshotInfo:
+    """Inspector line for a row; ``valid`` says whether it would be used."""
+    try:
+        taken_at = _fromiso(str(row[7])).astimezone(UTC)
+    except ValueError:
+        taken_at = datetime.min.replace(tzinfo=UTC)
+    return SnapshotInfo(
+        stream_id=str(row[0]),
+        aggregate_type=str(row[2]),
+        version=int(row[1]),
+        schema_version=int(row[3]) if type(row[3]) is int else -1,
+        taken_at=taken_at,
+        size_bytes=int(row[6]) if type(row[6]) is int else -1,
+        valid=decode_snapshot(row) is not None,
+    )

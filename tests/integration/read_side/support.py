@@ -1,0 +1,67 @@
+"""Helpers for the read-side tests: apps on a tmp file, comparing read models, a writer child."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from desktop_app.bootstrap import App, bootstrap
+from desktop_app.config import Settings
+
+READ_MODEL_QUERIES = {
+    "orders": "SELECT order_id, order_number, number_fold, customer_id, customer_name, "
+    "customer_fold, status, line_count, total_minor, currency, placed_at, updated_at, version, "
+    "last_position, tracking_number, carrier, cancel_reason FROM rm_orders ORDER BY order_id",
+    "lines": "SELECT order_id, line_id, product_id, sku, sku_fold, product_name, quantity, "
+    "unit_price_minor, line_total_minor, currency, seq FROM rm_order_lines "
+    "ORDER BY order_id, line_id",
+    "customers": "SELECT customer_id, name, name_fold, order_count, lifetime_value, version "
+    "FROM rm_customers ORDER BY customer_id",
+    "products": "SELECT product_id, sku, sku_fold, name, name_fold, price_minor, currency, "
+    "discontinued, units_sold, version FROM rm_products ORDER BY product_id",
+}
+
+
+def open_app(path: Path, **kwargs: Any) -> App:
+    """A composed app on ``path`` (created if missing); nothing started."""
+    return bootstrap(Settings(db_path=path), source="test", **kwargs)
+
+
+def dump_read_model(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row, in a stable order (plain sqlite3, read-only)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {name: con.execute(sql).fetchall() for name, sql in READ_MODEL_QUERIES.items()}
+    finally:
+        con.close()
+
+
+def rebuilt_copy(path: Path, tmp: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The read model a fresh rebuild gives, computed on a backup copy of ``path``."""
+    target = tmp / f"rebuild-{path.stem}.sqlite3"
+    src = sqlite3.connect(path)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    app = open_app(target, create=False)
+    try:
+        assert app.projector is not None
+        app.projector.rebuild()
+        assert app.projector.status().last_error is None
+    finally:
+        app.close()
+    return dump_read_model(target)
+
+
+def checkpoint(path: Path, name: str = "main") -> int:
+    """The stored checkpoint of a projector."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT position FROM rm_checkpoints WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()

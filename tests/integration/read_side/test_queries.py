@@ -1,0 +1,203 @@
+"""Read-model queries through the query bus: lists, paging, search (R20), one order, renames."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from desktop_app.application import commands as c
+from desktop_app.application import queries as q
+from desktop_app.application.read_handlers import InvalidQueryError
+from desktop_app.bootstrap import App
+
+NASTY = [
+    "' OR 1=1 --",
+    "%",
+    "_",
+    "\\",
+    "%_%",
+    "'; DROP TABLE rm_orders; --",
+    '"',
+    "ß",
+    "SS",
+    "mül",
+    "co",
+    "100%",
+    "O'B",
+    "b_l",
+    "x" * 5000,
+    "SO-0",
+    "a_b",
+    "cd_",
+]
+
+
+def _all_orders(app: App) -> list[q.OrderRow]:
+    return list(app.queries.ask(q.ListOrders(limit=10_000, sort="order_number")).rows)
+
+
+def _skus(app: App, order_id: str) -> list[str]:
+    detail = app.queries.ask(q.GetOrder(order_id=order_id))
+    assert detail is not None
+    return [line.sku for line in detail.lines]
+
+
+def _schema(path: Path) -> list[tuple[str, str]]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        con.close()
+
+
+def test_search_is_a_literal_substring_filter(seeded: App, db_path: Path) -> None:
+    schema = _schema(db_path)
+    everything = _all_orders(seeded)
+    assert len(everything) > 10
+    skus = {row.order_id: _skus(seeded, row.order_id) for row in everything}
+    for pattern in NASTY:
+        needle = pattern.casefold()
+        expected = sorted(
+            row.order_id
+            for row in everything
+            if needle in row.order_number.casefold()
+            or needle in row.customer_name.casefold()
+            or any(needle in sku.casefold() for sku in skus[row.order_id])
+        )
+        page = seeded.queries.ask(q.ListOrders(search=pattern, limit=10_000))
+        assert sorted(r.order_id for r in page.rows) == expected, pattern
+        assert page.total == len(expected)
+    for pattern in NASTY:
+        customers = seeded.queries.ask(q.ListCustomers(search=pattern))
+        all_customers = seeded.queries.ask(q.ListCustomers())
+        assert [x.customer_id for x in customers] == [
+            x.customer_id for x in all_customers if pattern.casefold() in x.name.casefold()
+        ]
+        products = seeded.queries.ask(q.ListProducts(search=pattern))
+        all_products = seeded.queries.ask(q.ListProducts())
+        assert [x.product_id for x in products] == [
+            x.product_id
+            for x in all_products
+            if pattern.casefold() in x.sku.casefold() or pattern.casefold() in x.name.casefold()
+        ]
+    assert _schema(db_path) == schema
+    assert len(_all_orders(seeded)) == len(everything)
+
+
+@pytest.mark.parametrize("sort", ["order_id; DROP TABLE rm_orders", "total_minor", "", "1"])
+def test_sort_outside_the_allow_list_is_refused(seeded: App, sort: str) -> None:
+    with pytest.raises(InvalidQueryError, match="cannot be sorted by"):
+        seeded.queries.ask(q.ListOrders(sort=sort))
+
+
+def test_filters_sorts_and_both_paging_styles_agree(seeded: App) -> None:
+    everything = _all_orders(seeded)
+    customer = everything[0].customer_id
+    statuses = frozenset({"pending", "confirmed"})
+    for sort in q.ORDER_SORT_COLUMNS:
+        for descending in (False, True):
+            full = seeded.queries.ask(
+                q.ListOrders(statuses=statuses, sort=sort, descending=descending, limit=10_000)
+            )
+            expected = [r for r in everything if r.status in statuses]
+            assert full.total == len(expected)
+            assert {r.order_id for r in full.rows} == {r.order_id for r in expected}
+            # keyset paging walks the same rows in the same order
+            walked: list[str] = []
+            after: str | None = None
+            while True:
+                page = seeded.queries.ask(
+                    q.ListOrders(
+                        statuses=statuses, sort=sort, descending=descending, limit=7, after=after
+                    )
+                )
+                walked.extend(r.order_id for r in page.rows)
+                after = page.next_after
+                if after is None:
+                    break
+            assert walked == [r.order_id for r in full.rows], sort
+            # offset paging too
+            second = seeded.queries.ask(
+                q.ListOrders(statuses=statuses, sort=sort, descending=descending, limit=5, offset=5)
+            )
+            assert [r.order_id for r in second.rows] == walked[5:10]
+    mine = seeded.queries.ask(q.ListOrders(customer_id=customer, limit=10_000))
+    assert {r.order_id for r in mine.rows} == {
+        r.order_id for r in everything if r.customer_id == customer
+    }
+    with pytest.raises(InvalidQueryError):
+        seeded.queries.ask(q.ListOrders(after="not-a-cursor"))
+
+
+def test_get_order_find_by_number_and_catalog_figures(seeded: App) -> None:
+    everything = _all_orders(seeded)
+    row = everything[0]
+    detail = seeded.queries.ask(q.GetOrder(order_id=row.order_id))
+    assert detail is not None and detail.order == row
+    assert detail.order.line_count == len(detail.lines)
+    assert detail.order.total_minor == sum(line.line_total_minor for line in detail.lines)
+    assert seeded.queries.ask(q.FindOrderByNumber(order_number=row.order_number)) == row
+    assert seeded.queries.ask(q.GetOrder(order_id="nope")) is None
+    customers = seeded.queries.ask(q.ListCustomers())
+    assert sum(x.order_count for x in customers) == len(everything)
+    counted = [r for r in everything if r.status in ("confirmed", "shipped", "delivered")]
+    assert sum(v for x in customers for _, v in x.lifetime_value) == sum(
+        r.total_minor for r in counted
+    )
+    units = 0
+    for r in counted:
+        d = seeded.queries.ask(q.GetOrder(order_id=r.order_id))
+        assert d is not None
+        units += sum(line.quantity for line in d.lines)
+    assert sum(p.units_sold for p in seeded.queries.ask(q.ListProducts())) == units
+
+
+def test_renames_update_denormalised_names(app: App) -> None:
+    bus = app.commands
+    bus.dispatch(c.RegisterCustomer(customer_id="c1", name="Old Name"))
+    bus.dispatch(
+        c.AddProduct(
+            product_id="p1", sku="SKU-1", name="Old Product", price=Decimal("2.50"), currency="EUR"
+        )
+    )
+    placed = [
+        bus.dispatch(
+            c.PlaceOrder(customer_id="c1", lines=(c.LineInput(product_id="p1", quantity=2),))
+        )
+        for _ in range(3)
+    ]
+    assert app.projector is not None
+    app.projector.run_once()  # the orders are in the read model before the renames
+    bus.dispatch(c.RenameCustomer(customer_id="c1", name="New Name"))
+    result = bus.dispatch(c.RenameProduct(product_id="p1", name="New Product"))
+    assert app.queries.ask(q.WaitForPosition(position=result.position, timeout_seconds=5))
+    for p in placed:
+        detail = app.queries.ask(q.GetOrder(order_id=p.aggregate_id))
+        assert detail is not None
+        assert detail.order.customer_name == "New Name"
+        assert [line.product_name for line in detail.lines] == ["New Product"]
+    page = app.queries.ask(q.ListOrders(search="new name"))
+    assert page.total == 3
+    assert app.queries.ask(q.ListOrders(search="old name")).total == 0
+
+
+def test_wake_middleware_and_read_your_writes(app: App) -> None:
+    assert app.projector is not None
+    woken: list[int] = []
+    app.projector.set_wake_hook(lambda: woken.append(1))
+    command = c.RegisterCustomer(customer_id="c9", name="Someone")
+    result = app.commands.dispatch(command)
+    assert woken == [1]
+    again = app.commands.dispatch(command)  # same command id: a duplicate wakes nobody
+    assert again.duplicate and woken == [1]
+    seen: list[q.ProjectorStatus] = []
+    app.projector.add_listener(seen.append)
+    assert app.projector.run_once() == 1
+    assert app.queries.ask(q.WaitForPosition(position=result.position, timeout_seconds=1))
+    assert not app.queries.ask(q.WaitForPosition(position=result.position + 5, timeout_seconds=0.2))
+    status = app.queries.ask(q.GetProjectorStatus())
+    assert status.checkpoint == result.position and status.lag == 0
+    assert seen and seen[-1] == status and not status.running

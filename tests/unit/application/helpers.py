@@ -1,0 +1,56 @@
+"""Small builders that go through the command bus, as the GUI and CLI do."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from desktop_app.application import commands as c
+from desktop_app.application import queries as q
+from desktop_app.bootstrap import App
+
+
+class World:
+    """A customer, two products and helpers to place and move orders."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.customer = self.customer_named("Müller GmbH")
+        self.mug = self.product("MUG-1", "Blue Mug", "4.50")
+        self.pot = self.product("POT-2", "Tea Pot", "19.90")
+
+    def send(self, command: c.Command) -> c.CommandResult:
+        return self.app.commands.dispatch(command)
+
+    def customer_named(self, name: str) -> str:
+        command = c.RegisterCustomer(name=name)
+        self.send(command)
+        return command.customer_id
+
+    def product(self, sku: str, name: str, price: str, currency: str = "EUR") -> str:
+        command = c.AddProduct(sku=sku, name=name, price=Decimal(price), currency=currency)
+        self.send(command)
+        return command.product_id
+
+    def place(self, *quantities: int) -> str:
+        lines = tuple(
+            c.LineInput(product_id=self.mug if i % 2 == 0 else self.pot, quantity=n)
+            for i, n in enumerate(quantities or (2,))
+        )
+        command = c.PlaceOrder(customer_id=self.customer, lines=lines)
+        self.send(command)
+        return command.order_id
+
+    def state(self, order_id: str, version: int | None = None) -> q.AggregateState:
+        return self.app.queries.ask(q.GetOrderAtVersion(order_id=order_id, version=version))
+
+    def line_ids(self, order_id: str) -> list[str]:
+        return [str(line["line_id"]) for line in self.state(order_id).state["lines"]]
+
+    def stream(self, order_id: str) -> str:
+        return f"order-{order_id}"
+
+    def version(self, order_id: str) -> int:
+        return self.app.events.stream_version(self.stream(order_id))
+
+    def head(self) -> int:
+        return self.app.events.head_position()

@@ -1,0 +1,106 @@
+"""The demo data: realistic, every status, snapshots, deterministic per seed, through the bus."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from desktop_app.application import queries as q
+from desktop_app.bootstrap import App, bootstrap_in_memory
+from desktop_app.demo_data import load_demo
+
+
+def _load(orders: int, seed: int) -> tuple[App, Any]:
+    app = bootstrap_in_memory(snapshot_interval=50)
+    summary = load_demo(app.commands, orders=orders, seed=seed, queries=app.queries)
+    return app, summary
+
+
+def _shape(app: App) -> list[tuple[str, int, str, dict[str, Any]]]:
+    """Every event without the ids the application itself generates (event and line ids of
+    PlaceOrder lines)."""
+    rows = []
+    for event in app.events.read_all(limit=100_000):
+        payload = {k: v for k, v in event.payload.items() if k != "line_id"}
+        rows.append((event.stream_id, event.version, event.type_name, payload))
+    return rows
+
+
+def test_every_status_names_and_snapshots() -> None:
+    progress: list[tuple[int, int]] = []
+    app = bootstrap_in_memory(snapshot_interval=50)
+    summary = load_demo(
+        app.commands,
+        orders=120,
+        seed=7,
+        queries=app.queries,
+        progress=lambda done, total: progress.append((done, total)),
+    )
+    assert (summary.customers, summary.products, summary.orders) == (40, 60, 120)
+    assert summary.events == app.events.head_position()
+    assert summary.duplicates == 0
+    assert progress[-1] == (220, 220)
+    statuses = dict(summary.orders_by_status)
+    assert set(statuses) == {"pending", "confirmed", "shipped", "delivered", "cancelled"}
+    assert all(count > 0 for count in statuses.values())
+    assert sum(statuses.values()) == 120
+
+    order_streams = list(app.events.iter_stream_ids("order-"))
+    assert len(order_streams) == 120
+    found = Counter()
+    longest = 0
+    for stream in order_streams:
+        order_id = stream.removeprefix("order-")
+        state = app.queries.ask(q.GetOrderAtVersion(order_id=order_id)).state
+        found[state["status"]] += 1
+        longest = max(longest, app.events.stream_version(stream))
+        if state["status"] == "cancelled":
+            assert state["cancel_reason"]
+    assert dict(found) == statuses
+    assert 60 <= longest <= 120
+    assert summary.long_orders >= 1
+    snapshot_count = sum(len(app.snapshots.list_snapshots(stream)) for stream in order_streams)
+    assert snapshot_count >= 1
+
+    types = Counter(type_name for _, _, type_name, _ in _shape(app))
+    for name in (
+        "CustomerRenamed",
+        "ProductRenamed",
+        "ProductPriceChanged",
+        "ProductDiscontinued",
+        "OrderLineRemoved",
+        "OrderLineQuantityChanged",
+    ):
+        assert types[name] > 0, name
+    names = {
+        e.payload["name"]
+        for e in app.events.read_all(limit=100_000)
+        if e.type_name == "CustomerRegistered"
+    }
+    assert {"Müller GmbH", "Café Olé", "Łódź Trading"} <= names
+    assert app.events.verify().ok
+
+
+def test_same_seed_same_data_other_seed_other_data() -> None:
+    first, _ = _load(15, seed=11)
+    second, _ = _load(15, seed=11)
+    third, _ = _load(15, seed=12)
+    assert _shape(first) == _shape(second)
+    assert _shape(first) != _shape(third)
+
+
+def test_rerun_on_the_same_store_writes_nothing() -> None:
+    app, summary = _load(10, seed=5)
+    head = app.events.head_position()
+    again = load_demo(app.commands, orders=10, seed=5, queries=app.queries)
+    assert again.events == 0
+    assert again.duplicates == again.commands == summary.commands
+    assert app.events.head_position() == head
+
+
+def test_without_the_query_bus_and_with_few_orders() -> None:
+    app = bootstrap_in_memory()
+    summary = load_demo(app.commands, orders=3, seed=1)
+    assert summary.orders == 3
+    assert len(list(app.events.iter_stream_ids("order-"))) == 3
+    assert sum(1 for _, count in summary.orders_by_status if count) == 3

@@ -23,13 +23,20 @@ from desktop_app.application.buses import (
     QueryHandler,
 )
 from desktop_app.application.middleware import default_chain
-from desktop_app.application.ports import EventStore, ReadModelStore, SnapshotStore, StoreInfo
+from desktop_app.application.ports import (
+    EventStore,
+    ReadModelStore,
+    SnapshotStore,
+    StoreInfo,
+    VerifyResult,
+)
 from desktop_app.application.repository import Repository, SnapshotPolicy
 from desktop_app.config import Settings
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.order import Order
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
+from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
@@ -117,6 +124,26 @@ def query_handlers(deps: h.Deps) -> dict[type[q.Query[Any]], QueryHandler]:
 def read_query_handlers(deps: rh.ReadDeps) -> dict[type[q.Query[Any]], QueryHandler]:
     """The read-model queries (lists, one order, projector status, wait, rebuild)."""
     return {kind: partial(handler, deps) for kind, handler in rh.READ_HANDLERS.items()}
+
+
+def maintenance_query_handlers(
+    settings: Settings, database: Database, events: EventStore
+) -> dict[type[q.Query[Any]], QueryHandler]:
+    """The Tools menu's operations: store info, verify history, backup now."""
+
+    def store_info(query: q.GetStoreInfo) -> StoreInfo:
+        return database.info
+
+    def verify_history(query: q.VerifyHistory) -> VerifyResult:
+        return events.verify(progress=query.progress)
+
+    def backup_now(query: q.BackupNow) -> str:
+        backup = create_backup(
+            database.path, settings.effective_backup_dir, keep=settings.backup_keep
+        )
+        return str(backup.path)
+
+    return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history, q.BackupNow: backup_now}
 
 
 def wake_after_commit(wake: Callable[[], None]) -> Middleware:
@@ -208,6 +235,7 @@ def bootstrap(
             read_model=read_model,
             projector=projector,
         )
+        queries.register_all(maintenance_query_handlers(settings, database, events))
     except BaseException:
         database.close()
         raise

@@ -69,6 +69,13 @@ class QueryBus:
     def __init__(self, handlers: Mapping[type[Query[Any]], QueryHandler]) -> None:
         self._handlers = dict(handlers)
 
+    def register_all(self, handlers: Mapping[type[Query[Any]], QueryHandler]) -> None:
+        """Add handlers (composition time only); a type may have only one handler."""
+        clash = set(handlers) & set(self._handlers)
+        if clash:
+            raise ValueError(f"queries already handled: {sorted(t.__name__ for t in clash)}")
+        self._handlers.update(handlers)
+
     def handles(self, query_type: type[Query[Any]]) -> bool:
         """Is a handler registered for this query type?"""
         return query_type in self._handlers

@@ -1,0 +1,1 @@
+"""Order Desk benchmarks (`python -m benchmarks`, `make bench`): see design/PERFORMANCE.md."""

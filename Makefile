@@ -1,16 +1,19 @@
 # Order Desk — all set-up happens here; a fresh clone needs only `make run` or `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 BENCH_STAMP := $(VENV)/.bench-$(shell cat requirements-bench.lock | sha256sum | cut -c1-16)
 export QT_QPA_PLATFORM ?= offscreen
+PY_DIRS := $(wildcard desktop_app tests benchmarks packaging)
 
 .PHONY: run test lint typecheck contracts pytest test-long bench demo screenshots package clean system-deps
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -31,8 +34,8 @@ system-deps:
 	@bash .ci/system-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check desktop_app tests benchmarks packaging
-	$(BIN)/ruff format --check desktop_app tests benchmarks packaging
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -56,8 +59,8 @@ demo: $(STAMP)
 	$(BIN)/desktop-app-admin demo
 
 format: $(STAMP)
-	$(BIN)/ruff format desktop_app tests benchmarks packaging
-	$(BIN)/ruff check --fix desktop_app tests benchmarks packaging
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache screenshots

@@ -1,0 +1,152 @@
+"""Paints one timeline row: the command bracket, the line through all events, the event's
+marker, and two lines of text (version · type · time · user / summary · command)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from desktop_app.ui.history import _format as fmt
+from desktop_app.ui.history.event_style import paint_marker, style_for
+from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, TIME_ROLE
+
+ROW_HEIGHT = 48
+BRACKET_X = 8
+LINE_X = 34
+MARKER_RADIUS = 11
+TEXT_X = 56
+
+_BAND = (QColor("#eef2ff"), QColor("#f0fdf4"))  # shading of multi-event commands, alternating
+_BRACKET = QColor("#6366f1")
+_LINE = QColor("#cbd5e1")
+_MUTED = QColor("#64748b")
+
+
+class TimelineDelegate(QStyledItemDelegate):
+    """Draws rows of a ``TimelineModel``; every row has the same height (uniform sizes)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._fonts: tuple[QFont, QFont, QFont] | None = None
+
+    def _fonts_for(self, base: QFont) -> tuple[QFont, QFont, QFont]:
+        if self._fonts is None or self._fonts[0].family() != base.family():
+            bold = QFont(base)
+            bold.setBold(True)
+            small = QFont(base)
+            small.setPointSizeF(max(base.pointSizeF() - 1.0, 7.0))
+            self._fonts = (QFont(base), bold, small)
+        return self._fonts
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(320, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        entry = index.data(ENTRY_ROLE)
+        group = index.data(GROUP_ROLE)
+        if entry is None or group is None:
+            return
+        rect: QRect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        style = style_for(entry.type_name)
+        normal, bold, small = self._fonts_for(option.font)
+        top, bottom, left = rect.top(), rect.bottom() + 1, rect.left()
+        mid_y = rect.center().y() + 0.5
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        # Background: shared shading per multi-event command, then selection on top.
+        if group.size > 1:
+            painter.fillRect(rect, _BAND[group.band])
+        if selected:
+            highlight = QColor(palette.highlight().color())
+            highlight.setAlpha(70)
+            painter.fillRect(rect, highlight)
+            painter.fillRect(QRect(rect.right() - 3, top, 4, rect.height()), palette.highlight())
+
+        # Bracket joining the events of one command.
+        if group.size > 1:
+            painter.setPen(QPen(_BRACKET, 2))
+            y0 = top + 8 if group.first else top
+            y1 = bottom - 8 if group.last else bottom
+            x = left + BRACKET_X
+            painter.drawLine(x, y0, x, y1)
+            if group.first:
+                painter.drawLine(x, y0, x + 6, y0)
+            if group.last:
+                painter.drawLine(x, y1, x + 6, y1)
+
+        # The line through every event; it starts at the first marker and ends at the last.
+        row, rows = index.row(), index.model().rowCount()
+        painter.setPen(QPen(_LINE, 2))
+        line_top = mid_y if row == 0 else top
+        line_bottom = mid_y if row == rows - 1 else bottom
+        if line_bottom > line_top:
+            painter.drawLine(QPointF(left + LINE_X, line_top), QPointF(left + LINE_X, line_bottom))
+        ring = palette.highlight().color() if selected else None
+        paint_marker(painter, QPointF(left + LINE_X, mid_y), MARKER_RADIUS, style, ring)
+
+        # Text: two lines.
+        text_left = left + TEXT_X
+        text_right = rect.right() - 10
+        width = max(text_right - text_left, 10)
+        line1 = QRect(text_left, top + 5, width, 19)
+        line2 = QRect(text_left, top + 25, width, 18)
+        text_colour = palette.text().color()
+
+        meta = f"{index.data(TIME_ROLE)} · {entry.metadata.user or '—'}"
+        painter.setFont(small)
+        small_metrics = QFontMetrics(small)
+        meta_width = small_metrics.horizontalAdvance(meta)
+        painter.setPen(_MUTED)
+        painter.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, meta)
+
+        painter.setFont(bold)
+        painter.setPen(text_colour)
+        version = f"v{entry.version}"
+        bold_metrics = QFontMetrics(bold)
+        version_width = bold_metrics.horizontalAdvance(version + "  ")
+        painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, version)
+        painter.setPen(QColor(style.colour).darker(115))
+        label_rect = QRect(
+            line1.left() + version_width,
+            line1.top(),
+            max(width - version_width - meta_width - 8, 0),
+            line1.height(),
+        )
+        painter.drawText(
+            label_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            bold_metrics.elidedText(style.label, Qt.TextElideMode.ElideRight, label_rect.width()),
+        )
+
+        command = ""
+        if group.first or group.size == 1:
+            command = f"command {fmt.short_id(group.causation_id)}"
+            if group.size > 1:
+                command += f" · {group.size} events"
+        command_width = small_metrics.horizontalAdvance(command) + 10 if command else 0
+        if command:
+            painter.setFont(small)
+            painter.setPen(_BRACKET if group.size > 1 else _MUTED)
+            painter.drawText(
+                line2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, command
+            )
+        painter.setFont(normal)
+        painter.setPen(text_colour)
+        summary_rect = QRect(
+            line2.left(), line2.top(), max(width - command_width, 0), line2.height()
+        )
+        painter.drawText(
+            summary_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(normal).elidedText(
+                entry.summary, Qt.TextElideMode.ElideRight, summary_rect.width()
+            ),
+        )
+        if option.state & QStyle.StateFlag.State_HasFocus:
+            painter.setPen(QPen(palette.highlight().color(), 1, Qt.PenStyle.DotLine))
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()

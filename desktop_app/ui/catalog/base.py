@@ -1,0 +1,211 @@
+"""The shape shared by the customer and product lists: search, table, actions, messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.catalog.models import RowsModel
+from desktop_app.ui.orders.form_base import CommandDialog, FieldError, guarded
+
+READ_ONLY_REASON = "The database is open read-only; the catalog cannot be changed."
+
+
+class CatalogListDialog(QDialog):
+    """A searchable list with action buttons; each action opens a small form (non-blocking,
+    kept in ``self.editor``). Lists come from the read model in the background."""
+
+    loaded = Signal()
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        parent: QWidget | None,
+        *,
+        title: str,
+        model: RowsModel[Any],
+        stretch_column: int,
+    ) -> None:
+        super().__init__(parent)
+        self.commands = commands
+        self.queries = queries
+        self.tasks = tasks
+        self.editor: CommandDialog | None = None
+        self._read_only = False
+        self._generation = 0
+        self.setWindowTitle(title)
+
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("search")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setPlaceholderText("Search")
+        search_label = QLabel("&Search", self)
+        search_label.setBuddy(self.search_edit)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search_edit.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search_row = QHBoxLayout()
+        self.search_row.addWidget(search_label)
+        self.search_row.addWidget(self.search_edit, 1)
+
+        self.model = model
+        self.table = QTableView(self)
+        self.table.setObjectName("catalogTable")
+        self.table.setModel(model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setTabKeyNavigation(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        for column in range(model.columnCount()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
+        self.table.doubleClicked.connect(lambda _index: self.on_activated())
+
+        self.message = FieldError(self)
+        self.message.setObjectName("catalogMessage")
+        self.status_label = QLabel(self)
+        self.status_label.setStyleSheet("color: palette(mid);")
+
+        self.action_row = QVBoxLayout()
+        self.refresh_button = QPushButton("Re&fresh", self)
+        self.refresh_button.setAutoDefault(False)
+        self.refresh_button.clicked.connect(self.refresh)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
+        self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.close_buttons.rejected.connect(self.reject)
+
+        middle = QHBoxLayout()
+        middle.addWidget(self.table, 1)
+        side = QVBoxLayout()
+        side.addLayout(self.action_row)
+        side.addStretch(1)
+        side.addWidget(self.refresh_button)
+        middle.addLayout(side)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status_label, 1)
+        bottom.addWidget(self.close_buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.search_row)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(bottom)
+
+    def add_action_button(self, text: str) -> QPushButton:
+        """A button in the side column."""
+        button = QPushButton(text, self)
+        button.setAutoDefault(False)
+        self.action_row.addWidget(button)
+        return button
+
+    # --- read-only ------------------------------------------------------------------------
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Disable every action that would change the catalog."""
+        self._read_only = read_only
+        self.update_actions()
+
+    def is_read_only(self) -> bool:
+        """Whether changes are disabled."""
+        return self._read_only
+
+    def update_actions(self) -> None:
+        """Enable the buttons that fit the selection (subclasses)."""
+
+    def on_activated(self) -> None:
+        """Double-click/Enter on a row (subclasses)."""
+
+    # --- data -----------------------------------------------------------------------------
+
+    def make_query(self, search: str | None) -> Any:
+        """GUI thread: the list query for ``search`` and the current options."""
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Reload the list (keeps the selection when the row is still there)."""
+        self._search_timer.stop()
+        self._generation += 1
+        generation = self._generation
+        search = self.search_edit.text().strip() or None
+        self.status_label.setText("Loading…")
+        query = self.make_query(search)
+        ask = self.queries.ask
+        self.tasks.submit(
+            lambda: ask(query),
+            guarded(self, lambda rows: self._loaded(generation, rows)),
+            guarded(self, lambda exc: self._load_failed(generation, exc)),
+        )
+
+    def _loaded(self, generation: int, rows: list[Any]) -> None:
+        if generation != self._generation:
+            return
+        selected = self.selected_key()
+        self.model.set_rows(rows)
+        self.status_label.setText(f"{len(rows)} shown")
+        if selected is not None:
+            self.select_key(selected)
+        self.update_actions()
+        self.loaded.emit()
+
+    def _load_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.status_label.setText("")
+        self.message.set_message(f"The list could not be loaded: {exc}")
+
+    def selected_row(self) -> Any:
+        """The selected row (None when nothing is selected)."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if rows else None
+
+    def selected_key(self) -> str | None:
+        """The id of the selected row."""
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(Qt.ItemDataRole.UserRole) if rows else None
+
+    def select_key(self, key: str) -> None:
+        """Select the row with id ``key`` if it is shown."""
+        position = self.model.position_of(key)
+        if position >= 0:
+            self.table.selectRow(position)
+
+    # --- forms ----------------------------------------------------------------------------
+
+    def open_editor(self, editor: CommandDialog, on_saved: Any) -> CommandDialog:
+        """Open a small form non-blocking; ``on_saved(result)`` after its command ran."""
+        if self.editor is not None:
+            self.editor.close()
+        self.message.set_message(None)
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        editor.saved.connect(guarded(self, on_saved))
+        editor.finished.connect(guarded(self, lambda _code: self._editor_closed(editor)))
+        self.editor = editor
+        editor.open()
+        return editor
+
+    def _editor_closed(self, editor: CommandDialog) -> None:
+        if self.editor is editor:
+            self.editor = None

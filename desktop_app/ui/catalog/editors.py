@@ -1,0 +1,192 @@
+"""Small catalog forms: a name (register/rename), a new product, a new price."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
+
+from desktop_app.application.commands import AddProduct
+from desktop_app.domain.values import CURRENCY_PLACES
+from desktop_app.ui.orders.form_base import CommandDialog, parse_amount, with_error, wrapped_label
+
+
+class _CatalogDialog(CommandDialog):
+    """Catalog forms reapply over whatever is current after a conflict: the clerk has just
+    said "reload and reapply", and the read model may not show the newest version yet."""
+
+    def apply_latest(self, latest: Any) -> None:
+        self.expected_version = None
+
+
+class NameDialog(_CatalogDialog):
+    """One name field: register a customer, rename a customer or a product."""
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        parent: QWidget | None = None,
+        *,
+        title: str,
+        save_text: str,
+        intro: str,
+        make_command: Callable[[str, int | None, str], Any],
+        name: str = "",
+        expected_version: int | None = None,
+        subject: str = "record",
+    ) -> None:
+        super().__init__(commands, queries, tasks, parent, title=title, save_text=save_text)
+        self.subject = subject
+        self.expected_version = expected_version
+        self._make_command = make_command
+        intro_label = wrapped_label(
+            intro,
+            self,
+        )
+        self.name_edit = QLineEdit(name, self)
+        self.name_edit.setObjectName("name")
+        self.name_edit.selectAll()
+        self.name_error = self.add_error_label(self.name_edit, "name")
+        label = QLabel("&Name", self)
+        label.setBuddy(self.name_edit)
+        form = QFormLayout()
+        form.addRow(label, with_error(self.name_edit, self.name_error))
+        self.body.addWidget(intro_label)
+        self.body.addLayout(form)
+        self.body.addStretch(1)
+        self.setMinimumWidth(460)
+
+    def typed_name(self) -> str:
+        """The name as typed."""
+        return self.name_edit.text()
+
+    def build_command(self) -> Any:
+        return self._make_command(self.command_id, self.expected_version, self.name_edit.text())
+
+
+class AddProductDialog(_CatalogDialog):
+    """SKU, name, price and currency of a new product."""
+
+    subject = "product"
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        parent: QWidget | None = None,
+        *,
+        currencies: Iterable[str] = (),
+        default_currency: str = "EUR",
+    ) -> None:
+        super().__init__(
+            commands, queries, tasks, parent, title="Add product", save_text="&Add product"
+        )
+        self.product_id: str | None = None
+        self.sku_edit = QLineEdit(self)
+        self.sku_edit.setObjectName("sku")
+        self.sku_edit.setPlaceholderText("e.g. MUG-BLUE")
+        self.name_edit = QLineEdit(self)
+        self.name_edit.setObjectName("name")
+        self.price_edit = QLineEdit(self)
+        self.price_edit.setObjectName("price")
+        self.price_edit.setPlaceholderText("e.g. 4.50")
+        self.currency_combo = QComboBox(self)
+        self.currency_combo.setObjectName("currency")
+        self.currency_combo.addItems(sorted(currencies or CURRENCY_PLACES))
+        self.currency_combo.setCurrentText(default_currency)
+        self.sku_error = self.add_error_label(self.sku_edit, "sku")
+        self.name_error = self.add_error_label(self.name_edit, "name")
+        self.price_error = self.add_error_label(self.price_edit, "price")
+        self.currency_error = self.add_error_label(self.currency_combo, "currency")
+        form = QFormLayout()
+        for text, widget, error in (
+            ("&SKU", self.sku_edit, self.sku_error),
+            ("&Name", self.name_edit, self.name_error),
+            ("&Price", self.price_edit, self.price_error),
+            ("C&urrency", self.currency_combo, self.currency_error),
+        ):
+            label = QLabel(text, self)
+            label.setBuddy(widget)
+            form.addRow(label, with_error(widget, error))
+        self.body.addLayout(form)
+        self.body.addStretch(1)
+        self.setMinimumWidth(460)
+
+    def price(self) -> Decimal | None:
+        """The typed price (None after showing why it is not a number)."""
+        try:
+            return parse_amount(self.price_edit.text(), self.currency_combo.currentText())
+        except ValueError as exc:
+            self.show_error("price", str(exc))
+            return None
+
+    def build_command(self) -> AddProduct | None:
+        price = self.price()
+        if price is None:
+            return None
+        return AddProduct(
+            command_id=self.command_id,
+            sku=self.sku_edit.text(),
+            name=self.name_edit.text(),
+            price=price,
+            currency=self.currency_combo.currentText(),
+        )
+
+    def on_success(self, result: Any) -> None:
+        self.product_id = result.aggregate_id
+        self.accept()
+
+
+class PriceDialog(_CatalogDialog):
+    """A new catalog price for one product (orders keep the prices they have)."""
+
+    subject = "product"
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        parent: QWidget | None = None,
+        *,
+        intro: str,
+        price_text: str,
+        currency: str,
+        make_command: Callable[[str, int | None, Decimal], Any],
+        expected_version: int | None = None,
+    ) -> None:
+        super().__init__(
+            commands, queries, tasks, parent, title="Change price", save_text="&Change price"
+        )
+        self.expected_version = expected_version
+        self._make_command = make_command
+        self._currency = currency
+        intro_label = wrapped_label(
+            intro,
+            self,
+        )
+        self.price_edit = QLineEdit(price_text, self)
+        self.price_edit.setObjectName("price")
+        self.price_edit.selectAll()
+        self.price_error = self.add_error_label(self.price_edit, "price")
+        label = QLabel(f"New &price ({currency})", self)
+        label.setBuddy(self.price_edit)
+        form = QFormLayout()
+        form.addRow(label, with_error(self.price_edit, self.price_error))
+        self.body.addWidget(intro_label)
+        self.body.addLayout(form)
+        self.body.addStretch(1)
+        self.setMinimumWidth(460)
+
+    def build_command(self) -> Any:
+        try:
+            price = parse_amount(self.price_edit.text(), self._currency)
+        except ValueError as exc:
+            self.show_error("price", str(exc))
+            return None
+        return self._make_command(self.command_id, self.expected_version, price)

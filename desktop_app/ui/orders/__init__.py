@@ -1,0 +1,1 @@
+"""The order list (filter bar + paged table), the order detail panel and the order forms."""

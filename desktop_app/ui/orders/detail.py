@@ -1,0 +1,301 @@
+"""The order detail panel: header, lines, totals, shipping/cancellation, and the actions the
+domain allows in this status (the others disabled, their tooltip saying why)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.orders.form_base import (
+    FieldError,
+    StatusBadge,
+    datetime_text,
+    guarded,
+    money_text,
+)
+from desktop_app.ui.orders.form_lines import LinesModel
+from desktop_app.ui.orders.form_view import OrderView, load_order_view
+from desktop_app.ui.orders.forms import (
+    CancelOrderDialog,
+    ConfirmOrderDialog,
+    DeliverOrderDialog,
+    EditLinesDialog,
+    ShipOrderDialog,
+)
+
+READ_ONLY_REASON = "The database is open read-only; nothing can be changed."
+
+# action key -> (button text, shortcut, the domain actions it needs (any of), dialog class)
+_ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
+    (
+        "edit",
+        "&Edit lines…",
+        "Ctrl+E",
+        ("add_line", "remove_line", "change_quantity"),
+        EditLinesDialog,
+    ),
+    ("confirm", "&Confirm…", "Ctrl+Shift+C", ("confirm",), ConfirmOrderDialog),
+    ("ship", "&Ship…", "Ctrl+Shift+S", ("ship",), ShipOrderDialog),
+    ("deliver", "&Deliver…", "Ctrl+Shift+D", ("deliver",), DeliverOrderDialog),
+    ("cancel", "Cance&l order…", "Ctrl+Shift+X", ("cancel",), CancelOrderDialog),
+)
+
+
+class OrderDetailPanel(QWidget):
+    """Shows one order and runs its actions. ``order_changed(order_id)`` follows every
+    successful command on it. The actions (``self.actions_by_name``) are window-wide shortcuts,
+    so the main window can also put them in its menus."""
+
+    order_changed = Signal(str)
+    loaded = Signal(str)  # order id, after a (re)load has been shown
+
+    def __init__(
+        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.commands = commands
+        self.queries = queries
+        self.tasks = tasks
+        self.order_id: str | None = None
+        self.view: OrderView | None = None
+        self.active_dialog: QDialog | None = None
+        self._read_only = False
+        self._generation = 0
+
+        # header
+        self.number_label = QLabel(self)
+        self.number_label.setObjectName("orderNumber")
+        font = self.number_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.number_label.setFont(font)
+        self.number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_badge = StatusBadge(self)
+        self.version_label = QLabel(self)
+        self.version_label.setObjectName("orderVersion")
+        self.version_label.setStyleSheet("color: palette(mid);")
+        title = QHBoxLayout()
+        title.addWidget(self.number_label)
+        title.addWidget(self.status_badge)
+        title.addStretch(1)
+        title.addWidget(self.version_label)
+
+        self.customer_label = QLabel(self)
+        self.placed_label = QLabel(self)
+        self.updated_label = QLabel(self)
+        self.tracking_label = QLabel(self)
+        self.carrier_label = QLabel(self)
+        self.cancel_reason_label = QLabel(self)
+        self.cancel_reason_label.setWordWrap(True)
+        for label in (
+            self.customer_label,
+            self.tracking_label,
+            self.carrier_label,
+            self.cancel_reason_label,
+        ):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts = QFormLayout()
+        self.facts.addRow("Customer:", self.customer_label)
+        self.facts.addRow("Placed:", self.placed_label)
+        self.facts.addRow("Last change:", self.updated_label)
+        self.facts.addRow("Tracking number:", self.tracking_label)
+        self.facts.addRow("Carrier:", self.carrier_label)
+        self.facts.addRow("Cancelled because:", self.cancel_reason_label)
+
+        self.lines_model = LinesModel(self)
+        self.lines_table = QTableView(self)
+        self.lines_table.setObjectName("detailLines")
+        self.lines_table.setModel(self.lines_model)
+        self.lines_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lines_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.lines_table.verticalHeader().hide()
+        self.lines_table.setWordWrap(False)
+        self.lines_table.setAlternatingRowColors(True)
+        header = self.lines_table.horizontalHeader()
+        header.setSectionResizeMode(LinesModel.PRODUCT, QHeaderView.ResizeMode.Stretch)
+        for column in (LinesModel.SKU, LinesModel.QUANTITY, LinesModel.PRICE, LinesModel.TOTAL):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.total_label = QLabel(self)
+        self.total_label.setObjectName("orderTotal")
+        self.total_label.setStyleSheet("font-weight: bold;")
+        self.total_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+
+        # actions
+        self.actions_by_name: dict[str, QAction] = {}
+        self.buttons: dict[str, QToolButton] = {}
+        button_row = QHBoxLayout()
+        for name, text, shortcut, _needs, _dialog in _ACTIONS:
+            action = QAction(text, self)
+            action.setObjectName(f"{name}Action")
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setEnabled(False)
+            action.triggered.connect(guarded(self, lambda _checked=False, n=name: self.run(n)))
+            self.addAction(action)
+            self.actions_by_name[name] = action
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setObjectName(f"{name}Button")
+            self.buttons[name] = button
+            button_row.addWidget(button)
+        button_row.addStretch(1)
+
+        self.message = FieldError(self)
+        self.message.setObjectName("panelMessage")
+
+        content = QWidget(self)
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(title)
+        layout.addLayout(self.facts)
+        layout.addWidget(self.lines_table, 1)
+        layout.addWidget(self.total_label)
+        layout.addLayout(button_row)
+        self.placeholder = QLabel("Select an order to see its details.", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: palette(mid);")
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(content)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.stack, 1)
+        outer.addWidget(self.message)
+        self._show_view(None)
+
+    # --- interface for the main window ----------------------------------------------------
+
+    def show_order(self, order_id: str | None) -> None:
+        """Show ``order_id`` (None: nothing selected)."""
+        if order_id != self.order_id:
+            self.view = None
+            self._show_view(None)
+        self.order_id = order_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the shown order in the background."""
+        self._generation += 1
+        if self.order_id is None:
+            self._show_view(None)
+            return
+        generation = self._generation
+        order_id = self.order_id
+        queries = self.queries
+        self.tasks.submit(
+            lambda: load_order_view(queries, order_id),
+            guarded(self, lambda view: self._loaded(generation, view)),
+            guarded(self, lambda exc: self._load_failed(generation, exc)),
+        )
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Disable every action that would change the order."""
+        self._read_only = read_only
+        self._update_actions()
+
+    def is_read_only(self) -> bool:
+        """Whether the panel is read-only."""
+        return self._read_only
+
+    # --- actions --------------------------------------------------------------------------
+
+    def run(self, name: str) -> QDialog | None:
+        """Open the form for action ``name`` (window-modal, non-blocking); returns it."""
+        action = self.actions_by_name[name]
+        if self.view is None or not action.isEnabled():
+            return None
+        dialog_class = next(entry[4] for entry in _ACTIONS if entry[0] == name)
+        if self.active_dialog is not None:
+            self.active_dialog.close()
+        dialog = dialog_class(self.commands, self.queries, self.tasks, self.view, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(guarded(self, lambda: self._command_done()))
+        dialog.finished.connect(guarded(self, lambda _code: self._dialog_closed(dialog)))
+        self.active_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.active_dialog is dialog:
+            self.active_dialog = None
+
+    def _command_done(self) -> None:
+        if self.order_id is not None:
+            self.order_changed.emit(self.order_id)
+        self.refresh()
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _loaded(self, generation: int, view: OrderView) -> None:
+        if generation != self._generation:
+            return  # a newer refresh is on its way
+        self.message.set_message(None)
+        self.view = view
+        self._show_view(view)
+        self.loaded.emit(view.order_id)
+
+    def _load_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.view = None
+        self._show_view(None)
+        text = getattr(exc, "message", None) or str(exc)
+        self.message.set_message(f"This order could not be loaded: {text}")
+
+    def _show_view(self, view: OrderView | None) -> None:
+        self.stack.setCurrentIndex(0 if view is None else 1)
+        if view is None:
+            self.lines_model.set_rows(())
+            self._update_actions()
+            return
+        self.number_label.setText(view.order_number)
+        self.status_badge.set_status(view.status)
+        self.version_label.setText(f"version {view.version}")
+        self.customer_label.setText(view.customer_name)
+        self.placed_label.setText(datetime_text(view.placed_at))
+        self.updated_label.setText(datetime_text(view.updated_at))
+        self._set_fact(self.tracking_label, view.tracking_number)
+        self._set_fact(self.carrier_label, view.carrier)
+        self._set_fact(self.cancel_reason_label, view.cancel_reason)
+        self.lines_model.set_rows(view.lines)
+        count = len(view.lines)
+        total = money_text(view.total, view.currency)
+        self.total_label.setText(f"{count} line{'s' if count != 1 else ''} · Total {total}")
+        self._update_actions()
+
+    def _set_fact(self, label: QLabel, value: str | None) -> None:
+        label.setText(value or "")
+        self.facts.setRowVisible(label, bool(value))
+
+    def _update_actions(self) -> None:
+        view = self.view
+        for name, text, shortcut, needs, _dialog in _ACTIONS:
+            action = self.actions_by_name[name]
+            plain = text.replace("&", "").rstrip("…")
+            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            if view is None:
+                reason: str | None = "No order is selected."
+            elif self._read_only:
+                reason = READ_ONLY_REASON
+            else:
+                refusals = [view.actions.why_not(need) for need in needs]
+                reason = None if any(r is None for r in refusals) else refusals[0]
+            action.setEnabled(reason is None)
+            tip = f"{plain} ({keys})" if reason is None else f"{plain}: {reason}"
+            action.setToolTip(tip)
+            action.setStatusTip(tip)

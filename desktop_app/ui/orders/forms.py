@@ -1,0 +1,657 @@
+"""Order forms: New order, Edit lines, Confirm, Ship, Deliver, Cancel.
+
+Every form sends its command through the ``TaskRunner`` (see ``form_base.CommandDialog``); the
+order forms send ``expected_version`` = the version the clerk is looking at, and on a version
+conflict offer to reload and send the typed values again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QWidget,
+)
+
+from desktop_app.application.commands import (
+    AddOrderLine,
+    CancelOrder,
+    ChangeLineQuantity,
+    ConfirmOrder,
+    DeliverOrder,
+    LineInput,
+    PlaceOrder,
+    RemoveOrderLine,
+    ShipOrder,
+    new_id,
+)
+from desktop_app.application.queries import (
+    CustomerRow,
+    GetOrderActions,
+    ListCustomers,
+    ListProducts,
+    ProductRow,
+)
+from desktop_app.domain.errors import DomainError
+from desktop_app.ui.orders.form_base import (
+    CommandDialog,
+    ConsequenceDialog,
+    guarded,
+    money_text,
+    with_error,
+    wrapped_label,
+)
+from desktop_app.ui.orders.form_lines import LineDraft, LineEditor
+from desktop_app.ui.orders.form_view import OrderView, load_order_view
+
+__all__ = [
+    "CancelOrderDialog",
+    "ConfirmOrderDialog",
+    "CustomerPicker",
+    "DeliverOrderDialog",
+    "EditLinesDialog",
+    "NewOrderDialog",
+    "ShipOrderDialog",
+]
+
+
+def _line_input(line: LineDraft) -> LineInput:
+    return LineInput(
+        product_id=line.product_id,
+        quantity=line.quantity,
+        unit_price=line.unit_price if line.price_overridden else None,
+    )
+
+
+def _caption(view: OrderView) -> str:
+    return f"Order {view.order_number} · {view.customer_name} · version {view.version}"
+
+
+class CustomerPicker(QComboBox):
+    """Type-ahead over customer names (contains, case-insensitive)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.setMaxVisibleItems(15)
+        self.setMinimumContentsLength(30)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        completer = self.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.lineEdit().setPlaceholderText("Loading customers…")
+        self._customers: list[CustomerRow] = []
+
+    def set_customers(self, rows: Iterable[CustomerRow]) -> None:
+        """Offer ``rows``; keeps the typed text."""
+        text = self.currentText()
+        self._customers = list(rows)
+        self.blockSignals(True)
+        self.clear()
+        for row in self._customers:
+            self.addItem(row.name, row.customer_id)
+        self.setCurrentIndex(-1)
+        self.setEditText(text)
+        self.blockSignals(False)
+        self.lineEdit().setPlaceholderText("Type a customer name")
+
+    def customers(self) -> list[CustomerRow]:
+        """The customers on offer."""
+        return list(self._customers)
+
+    def selected_customer(self) -> CustomerRow | None:
+        """The customer the typed text names: an exact name, or the only one it matches."""
+        text = self.currentText().strip()
+        if not text:
+            return None
+        position = self.currentIndex()
+        if 0 <= position < len(self._customers) and self._customers[position].name == text:
+            return self._customers[position]
+        folded = text.casefold()
+        exact = [row for row in self._customers if row.name.casefold() == folded]
+        if exact:
+            return exact[0]
+        matches = [row for row in self._customers if folded in row.name.casefold()]
+        return matches[0] if len(matches) == 1 else None
+
+
+# --- new order -----------------------------------------------------------------------------
+
+
+class NewOrderDialog(CommandDialog):
+    """Place an order: customer, lines, running total. ``placed_order_id`` after Accepted."""
+
+    subject = "order"
+
+    def __init__(
+        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(
+            commands, queries, tasks, parent, title="New order", save_text="&Place order"
+        )
+        self.placed_order_id: str | None = None
+        self.order_id = new_id()  # with the command id: a re-sent Save never makes two orders
+        self.loaded = False
+
+        self.customer_picker = CustomerPicker(self)
+        self.customer_picker.setObjectName("customerPicker")
+        customer_label = QLabel("&Customer", self)
+        customer_label.setBuddy(self.customer_picker)
+        self.customer_error = self.add_error_label(self.customer_picker, "customer", "customer_id")
+        self.line_editor = LineEditor(self)
+        self.lines_error = self.line_editor.lines_error
+        for name in ("lines", "line_id"):
+            self._errors[name] = self.lines_error
+        self._errors["product"] = self.lines_error
+        self._errors["price"] = self.lines_error
+        self._errors["quantity"] = self.lines_error
+        self._errors["currency"] = self.lines_error
+
+        top = QFormLayout()
+        top.addRow(customer_label, with_error(self.customer_picker, self.customer_error))
+        self.body.addLayout(top)
+        self.body.addWidget(self.line_editor, 1)
+        self.setTabOrder(self.customer_picker, self.line_editor.product_picker)
+        self.setTabOrder(self.line_editor.remove_button, self.save_button)
+        self.resize(780, 520)
+        self.reload_lists()
+
+    def reload_lists(self) -> None:
+        """Fetch customers and products that may be sold (in the background)."""
+        queries = self.queries
+
+        def fetch() -> tuple[list[CustomerRow], list[ProductRow]]:
+            customers = queries.ask(ListCustomers())
+            products = queries.ask(ListProducts(include_discontinued=False))
+            return customers, products
+
+        self.tasks.submit(
+            fetch, guarded(self, self._lists_loaded), guarded(self, self._lists_failed)
+        )
+
+    def _lists_loaded(self, lists: tuple[list[CustomerRow], list[ProductRow]]) -> None:
+        customers, products = lists
+        self.customer_picker.set_customers(customers)
+        self.line_editor.set_products(products)
+        self.loaded = True
+
+    def _lists_failed(self, exc: BaseException) -> None:
+        self.general_error.set_message(f"The customer and product lists could not be loaded: {exc}")
+
+    def clear_errors(self) -> None:
+        super().clear_errors()
+        self.line_editor.clear_errors()
+
+    def build_command(self) -> PlaceOrder | None:
+        self.line_editor.finish_editing()
+        if self.line_editor.entry_pending() and not self.line_editor.add_entry():
+            return None  # typed but not added: add it, or say why not
+        customer = self.customer_picker.selected_customer()
+        if customer is None:
+            typed = self.customer_picker.currentText().strip()
+            self.show_error(
+                "customer", "Choose a customer from the list." if typed else "Choose a customer."
+            )
+            return None
+        lines = self.line_editor.lines()
+        return PlaceOrder(
+            command_id=self.command_id,
+            order_id=self.order_id,
+            customer_id=customer.customer_id,
+            lines=tuple(_line_input(line) for line in lines),
+            currency=self.line_editor.currency(),
+        )
+
+    def on_success(self, result: Any) -> None:
+        self.placed_order_id = result.aggregate_id
+        self.accept()
+
+
+# --- edit lines ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    key: tuple[Any, ...]
+    label: str
+    make: Callable[[int | None], Any]  # expected_version -> command
+
+
+class _BatchFailure(Exception):
+    """Some changes were saved, then one failed; carries what was done."""
+
+    def __init__(self, done: list[_Change], version: int | None, failed: _Change, cause: Exception):
+        super().__init__(str(cause))
+        self.done = done
+        self.version = version
+        self.failed = failed
+        self.cause = cause
+
+
+class EditLinesDialog(CommandDialog):
+    """Add, remove and change the quantity of lines of a pending order. Save sends one
+    command per change, each with the version the previous one produced."""
+
+    subject = "order"
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        view: OrderView,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            commands, queries, tasks, parent, title="Edit lines", save_text="&Save changes"
+        )
+        self.view = view
+        self.order_id = view.order_id
+        self.expected_version = view.version
+        self._base: dict[str, int] = {line.line_id: line.quantity for line in view.lines}
+        self._ids: dict[tuple[Any, ...], str] = {}
+
+        self.caption = QLabel(_caption(view), self)
+        self.caption.setStyleSheet("font-weight: bold;")
+        self.line_editor = LineEditor(self, currency=view.currency)
+        self.line_editor.set_lines(view.lines)
+        self.lines_error = self.line_editor.lines_error
+        for name in ("lines", "line_id", "product", "price", "quantity", "currency"):
+            self._errors[name] = self.lines_error
+        self.body.addWidget(self.caption)
+        self.body.addWidget(self.line_editor, 1)
+        self.setTabOrder(self.line_editor.remove_button, self.save_button)
+        self.resize(780, 480)
+        queries_ = self.queries
+        self.tasks.submit(
+            lambda: queries_.ask(ListProducts(include_discontinued=False)),
+            guarded(self, self.line_editor.set_products),
+            guarded(self, self._products_failed),
+        )
+
+    def _products_failed(self, exc: BaseException) -> None:
+        self.general_error.set_message(f"The product list could not be loaded: {exc}")
+
+    def clear_errors(self) -> None:
+        super().clear_errors()
+        self.line_editor.clear_errors()
+
+    def _id(self, key: tuple[Any, ...]) -> str:
+        # One id per distinct change: Save again re-sends the same ids.
+        return self._ids.setdefault(key, new_id())
+
+    def changes(self) -> list[_Change]:
+        """The commands needed to turn the order's lines into the edited ones."""
+        order_id = self.order_id
+        drafts = self.line_editor.lines()
+        kept = {line.line_id for line in drafts}
+        result: list[_Change] = []
+        for line_id in self._base:
+            if line_id not in kept:
+                key = ("remove", line_id)
+                command_id = self._id(key)
+                result.append(
+                    _Change(
+                        key,
+                        line_id,
+                        lambda v, c=command_id, i=line_id: RemoveOrderLine(
+                            command_id=c, order_id=order_id, expected_version=v, line_id=i
+                        ),
+                    )
+                )
+        for line in drafts:
+            label = f"{line.sku} {line.name}"
+            if line.line_id in self._base:
+                if line.quantity != self._base[line.line_id]:
+                    key = ("quantity", line.line_id, line.quantity)
+                    command_id = self._id(key)
+                    result.append(
+                        _Change(
+                            key,
+                            label,
+                            lambda v, c=command_id, ln=line: ChangeLineQuantity(
+                                command_id=c,
+                                order_id=order_id,
+                                expected_version=v,
+                                line_id=ln.line_id,
+                                quantity=ln.quantity,
+                            ),
+                        )
+                    )
+            else:
+                key = ("add", line.line_id, line.quantity, line.unit_price, line.price_overridden)
+                command_id = self._id(key)
+                line_input = _line_input(line)
+                result.append(
+                    _Change(
+                        key,
+                        label,
+                        lambda v, c=command_id, ln=line, li=line_input: AddOrderLine(
+                            command_id=c,
+                            order_id=order_id,
+                            expected_version=v,
+                            line=li,
+                            line_id=ln.line_id,
+                        ),
+                    )
+                )
+        return result
+
+    def build_work(self) -> Callable[[], Any] | None:
+        self.line_editor.finish_editing()
+        if self.line_editor.entry_pending() and not self.line_editor.add_entry():
+            return None
+        changes = self.changes()
+        if not changes:
+            self.general_error.set_message("Nothing to save: no line was changed.")
+            return None
+        dispatch = self.commands.dispatch
+        start = self.expected_version
+
+        def work() -> tuple[list[Any], int | None]:
+            version = start
+            done: list[_Change] = []
+            results = []
+            for change in changes:
+                try:
+                    result = dispatch(change.make(version))
+                except Exception as exc:
+                    raise _BatchFailure(done, version, change, exc) from exc
+                version = result.version
+                done.append(change)
+                results.append(result)
+            return results, version
+
+        return work
+
+    def _apply_done(self, done: Sequence[_Change]) -> None:
+        lines = {line.line_id: line for line in self.line_editor.lines()}
+        for change in done:
+            kind, line_id = change.key[0], change.key[1]
+            if kind == "remove":
+                self._base.pop(line_id, None)
+            else:
+                self._base[line_id] = change.key[2]
+                if kind == "add" and line_id in lines:
+                    lines[line_id] = replace(lines[line_id], saved=True)
+        self.line_editor.set_lines(list(lines.values()))
+
+    def on_success(self, result: Any) -> None:
+        results, _version = result
+        self.result_value = results[-1] if results else None
+        self.accept()
+
+    def handle_error(self, exc: BaseException) -> None:
+        if isinstance(exc, _BatchFailure):
+            self._apply_done(exc.done)
+            self.expected_version = exc.version
+            cause = exc.cause
+            if isinstance(cause, DomainError):
+                cause = DomainError(f"{exc.failed.label}: {cause.message}", cause.field)
+            super().handle_error(cause)
+            return
+        super().handle_error(exc)
+
+    def fetch_latest(self) -> OrderView:
+        return load_order_view(self.queries, self.order_id)
+
+    def apply_latest(self, latest: OrderView) -> None:
+        """Merge: lines someone else added appear, lines they removed that the clerk did not
+        touch go; everything the clerk changed stays as typed."""
+        old_base = self._base
+        fresh = {line.line_id: line for line in latest.lines}
+        merged: list[LineDraft] = []
+        for line in self.line_editor.lines():
+            untouched = line.line_id in old_base and line.quantity == old_base[line.line_id]
+            if untouched and line.line_id not in fresh:
+                continue  # they removed it, the clerk did not change it
+            if untouched:
+                line = fresh[line.line_id]  # take their quantity
+            merged.append(line)
+        drafted = {line.line_id for line in merged}
+        for line_id, line in fresh.items():
+            if line_id not in old_base and line_id not in drafted:
+                merged.append(line)
+        self._base = {line.line_id: line.quantity for line in latest.lines}
+        self.view = latest
+        self.expected_version = latest.version
+        self.caption.setText(_caption(latest))
+        self.line_editor.set_lines(merged)
+
+
+# --- status changes ------------------------------------------------------------------------
+
+
+class _OrderVersionMixin:
+    """Conflict reload for forms on one order: the domain's current version."""
+
+    queries: Any
+    order_id: str
+    expected_version: int | None
+
+    def fetch_latest(self) -> Any:
+        return self.queries.ask(GetOrderActions(order_id=self.order_id))
+
+    def apply_latest(self, latest: Any) -> None:
+        self.expected_version = latest.version
+
+
+class ConfirmOrderDialog(_OrderVersionMixin, ConsequenceDialog):
+    """Confirm a pending order, after saying what that means."""
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        view: OrderView,
+        parent: QWidget | None = None,
+    ) -> None:
+        count = len(view.lines)
+        super().__init__(
+            commands,
+            queries,
+            tasks,
+            parent,
+            title=f"Confirm order {view.order_number}",
+            save_text="&Confirm order",
+            subject="order",
+            paragraphs=(
+                f"Confirm order {view.order_number} for {view.customer_name}: "
+                f"{count} line{'s' if count != 1 else ''}, total "
+                f"{money_text(view.total, view.currency)}.",
+                "After confirming, lines can no longer be added, removed or changed. "
+                "This cannot be undone.",
+            ),
+            make_command=lambda command_id, version: ConfirmOrder(
+                command_id=command_id, order_id=view.order_id, expected_version=version
+            ),
+        )
+        self.order_id = view.order_id
+        self.expected_version = view.version
+
+
+class DeliverOrderDialog(_OrderVersionMixin, ConsequenceDialog):
+    """Mark a shipped order delivered, after saying what that means."""
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        view: OrderView,
+        parent: QWidget | None = None,
+    ) -> None:
+        shipped = f" (tracking number {view.tracking_number})" if view.tracking_number else ""
+        super().__init__(
+            commands,
+            queries,
+            tasks,
+            parent,
+            title=f"Deliver order {view.order_number}",
+            save_text="Mark &delivered",
+            subject="order",
+            paragraphs=(
+                f"Mark order {view.order_number} for {view.customer_name}{shipped} as delivered.",
+                "This is the order's last step and cannot be undone.",
+            ),
+            make_command=lambda command_id, version: DeliverOrder(
+                command_id=command_id, order_id=view.order_id, expected_version=version
+            ),
+        )
+        self.order_id = view.order_id
+        self.expected_version = view.version
+
+
+class ShipOrderDialog(_OrderVersionMixin, CommandDialog):
+    """Ship a confirmed order: tracking number (required) and carrier (optional)."""
+
+    subject = "order"
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        view: OrderView,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            commands,
+            queries,
+            tasks,
+            parent,
+            title=f"Ship order {view.order_number}",
+            save_text="&Ship order",
+        )
+        self.order_id = view.order_id
+        self.expected_version = view.version
+        intro = wrapped_label(
+            f"Order {view.order_number} for {view.customer_name}, "
+            f"total {money_text(view.total, view.currency)}, will be marked shipped. "
+            "This cannot be undone.",
+            self,
+        )
+        self.tracking_edit = QLineEdit(self)
+        self.tracking_edit.setObjectName("trackingNumber")
+        self.tracking_edit.setPlaceholderText("required")
+        self.carrier_edit = QLineEdit(self)
+        self.carrier_edit.setObjectName("carrier")
+        self.carrier_edit.setPlaceholderText("optional")
+        self.tracking_error = self.add_error_label(self.tracking_edit, "tracking_number")
+        self.carrier_error = self.add_error_label(self.carrier_edit, "carrier")
+        form = QFormLayout()
+        tracking_label = QLabel("&Tracking number", self)
+        tracking_label.setBuddy(self.tracking_edit)
+        carrier_label = QLabel("C&arrier", self)
+        carrier_label.setBuddy(self.carrier_edit)
+        form.addRow(tracking_label, with_error(self.tracking_edit, self.tracking_error))
+        form.addRow(carrier_label, with_error(self.carrier_edit, self.carrier_error))
+        self.body.addWidget(intro)
+        self.body.addLayout(form)
+        self.body.addStretch(1)
+        self.setMinimumWidth(460)
+        self.tracking_edit.setFocus()
+
+    def build_command(self) -> ShipOrder:
+        return ShipOrder(
+            command_id=self.command_id,
+            order_id=self.order_id,
+            expected_version=self.expected_version,
+            tracking_number=self.tracking_edit.text(),
+            carrier=self.carrier_edit.text(),
+        )
+
+
+class CancelOrderDialog(_OrderVersionMixin, CommandDialog):
+    """Cancel an order: a reason (the domain requires one), then a confirmation."""
+
+    subject = "order"
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        tasks: Any,
+        view: OrderView,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            commands,
+            queries,
+            tasks,
+            parent,
+            title=f"Cancel order {view.order_number}",
+            save_text="Cancel &order",
+        )
+        self.cancel_button.setText("&Keep order")
+        self.view = view
+        self.order_id = view.order_id
+        self.expected_version = view.version
+        self.confirm_prompt: QMessageBox | None = None
+        intro = wrapped_label(
+            f"Order {view.order_number} for {view.customer_name} "
+            f"({view.status}, total {money_text(view.total, view.currency)}) will be cancelled. "
+            "This cannot be undone.",
+            self,
+        )
+        self.reason_edit = QLineEdit(self)
+        self.reason_edit.setObjectName("reason")
+        self.reason_edit.setPlaceholderText("required, e.g. Customer changed their mind")
+        self.reason_error = self.add_error_label(self.reason_edit, "reason")
+        reason_label = QLabel("&Reason", self)
+        reason_label.setBuddy(self.reason_edit)
+        form = QFormLayout()
+        form.addRow(reason_label, with_error(self.reason_edit, self.reason_error))
+        self.body.addWidget(intro)
+        self.body.addLayout(form)
+        self.body.addStretch(1)
+        self.setMinimumWidth(460)
+        self.reason_edit.setFocus()
+
+    def build_command(self) -> CancelOrder:
+        return CancelOrder(
+            command_id=self.command_id,
+            order_id=self.order_id,
+            expected_version=self.expected_version,
+            reason=self.reason_edit.text(),
+        )
+
+    def submit(self) -> None:
+        """Ask "are you sure?" when there is a reason to send; without one the domain's
+        refusal shows beside the field and nothing is written."""
+        if self.is_busy() or self.confirm_prompt is not None:
+            return
+        if not self.reason_edit.text().strip():
+            self.send()
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Cancel order?")
+        box.setText(f"Cancel order {self.view.order_number} for {self.view.customer_name}?")
+        box.setInformativeText(f"Reason: {self.reason_edit.text().strip()}\nThis cannot be undone.")
+        yes = box.addButton("Cancel &order", QMessageBox.ButtonRole.AcceptRole)
+        no = box.addButton("&Keep order", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(no)
+        box.setEscapeButton(no)
+        self.confirm_prompt = box
+
+        def answered(_code: int) -> None:
+            self.confirm_prompt = None
+            if box.clickedButton() is yes:
+                self.send()
+            box.deleteLater()
+
+        box.finished.connect(guarded(self, answered))
+        box.open()

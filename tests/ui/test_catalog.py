@@ -1,0 +1,210 @@
+"""Catalog dialogs: customers (search, register, rename) and products (add, rename, change
+price, discontinue), over a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_app.application import commands as c
+from desktop_app.application import queries as q
+from desktop_app.ui.catalog import CustomersDialog, ProductsDialog
+from desktop_app.ui.catalog.models import CustomersModel, ProductsModel
+from desktop_app.ui.orders.forms import NewOrderDialog
+from tests.ui.fixtures_forms import (
+    QT_OFFSCREEN_NOISE,
+    Shop,
+    shop_fixture,  # noqa: F401  (the "shop" fixture)
+    wait_idle,
+)
+
+pytestmark = [pytest.mark.usefixtures("shop"), QT_OFFSCREEN_NOISE]
+
+
+def open_list(qtbot, shop: Shop, dialog_class):
+    dialog = dialog_class(shop.commands, shop.queries, shop.tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    wait_idle(qtbot, shop)
+    return dialog
+
+
+def select(dialog, text: str, column: int = 0) -> None:
+    model = dialog.model
+    for row in range(model.rowCount()):
+        if model.index(row, column).data() == text:
+            dialog.table.selectRow(row)
+            return
+    raise AssertionError(f"{text!r} is not listed")
+
+
+def save(qtbot, shop: Shop, editor) -> None:
+    qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shop)
+
+
+def customer_names(shop: Shop) -> list[str]:
+    shop.catch_up()
+    return [row.name for row in shop.queries.ask(q.ListCustomers())]
+
+
+def products(shop: Shop) -> dict[str, q.ProductRow]:
+    shop.catch_up()
+    return {row.sku: row for row in shop.queries.ask(q.ListProducts())}
+
+
+def test_customers_search_register_rename(qtbot, shop: Shop):
+    dialog = open_list(qtbot, shop, CustomersDialog)
+    assert dialog.model.rowCount() == 4
+    assert not dialog.rename_button.isEnabled()  # nothing selected
+
+    with qtbot.waitSignal(dialog.loaded, timeout=5000):
+        qtbot.keyClicks(dialog.search_edit, "harb")
+    wait_idle(qtbot, shop)
+    assert [r.name for r in dialog.model.rows()] == ["Blue Harbour Café"]
+    dialog.search_edit.clear()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 4 and shop.tasks.pending() == 0)
+
+    editor = dialog.register_customer()
+    wait_idle(qtbot, shop)
+    head = shop.app.events.head_position()
+    save(qtbot, shop, editor)  # empty name: the domain's words beside the field
+    assert editor.error_text("name") != "" and editor.isVisible()
+    assert shop.app.events.head_position() == head
+    qtbot.keyClicks(editor.name_edit, "Quill & Ink GmbH")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        save(qtbot, shop, editor)
+    assert dialog.selected_row().name == "Quill & Ink GmbH"  # shown at once, selected
+    assert "Quill & Ink GmbH" in customer_names(shop)
+
+    select(dialog, "Zeta Supplies")
+    editor = dialog.rename_customer()
+    assert editor.name_edit.text() == "Zeta Supplies"
+    editor.name_edit.clear()
+    qtbot.keyClicks(editor.name_edit, "Zeta Supplies AG")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        qtbot.keyClick(editor.name_edit, Qt.Key.Key_Return)
+        wait_idle(qtbot, shop)
+    assert dialog.selected_row().name == "Zeta Supplies AG"
+    assert "Zeta Supplies AG" in customer_names(shop)
+
+
+def test_rename_customer_conflict_reload_reapplies(qtbot, shop: Shop):
+    dialog = open_list(qtbot, shop, CustomersDialog)
+    select(dialog, "Acme Trading Ltd")
+    editor = dialog.rename_customer()
+    editor.name_edit.setText("Acme Trading Group")
+    shop.commands.dispatch(  # renamed elsewhere meanwhile
+        c.RenameCustomer(customer_id=shop.customers["Acme Trading Ltd"], name="ACME Ltd.")
+    )
+    save(qtbot, shop, editor)
+    prompt = editor.conflict_prompt
+    assert prompt is not None and "customer was changed by someone else" in prompt.text()
+    reload_button = next(b for b in prompt.buttons() if b.text() == "&Reload")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
+        wait_idle(qtbot, shop)
+    assert "Acme Trading Group" in customer_names(shop)
+
+
+def test_products_add_change_price_discontinue(qtbot, shop: Shop):
+    dialog = open_list(qtbot, shop, ProductsDialog)
+    assert dialog.model.rowCount() == 5  # discontinued ones shown, greyed
+    old = dialog.model.position_of(shop.products["OLD-CUP"])
+    assert dialog.model.index(old, ProductsModel.STATUS).data() == "Discontinued"
+
+    editor = dialog.add_product()
+    assert editor.currency_combo.currentText() == "EUR"
+    qtbot.keyClicks(editor.sku_edit, "JUG-1L")
+    qtbot.keyClicks(editor.name_edit, "Water Jug 1 l")
+    qtbot.keyClicks(editor.price_edit, "abc")
+    save(qtbot, shop, editor)
+    assert editor.error_text("price").endswith("is not an amount; type it like 1234.50.")
+    editor.price_edit.clear()
+    qtbot.keyClicks(editor.price_edit, "1,019.90")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        save(qtbot, shop, editor)
+    assert dialog.selected_row().sku == "JUG-1L"
+    assert products(shop)["JUG-1L"].price_minor == 101990
+
+    select(dialog, "MUG-BLUE")
+    editor = dialog.change_price()
+    assert editor.price_edit.text() == "4.50"
+    editor.price_edit.setText("4.50")
+    save(qtbot, shop, editor)  # the same price: the domain says so beside the field
+    assert "already" in editor.error_text("price")
+    editor.price_edit.setText("4.95")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        save(qtbot, shop, editor)
+    row = dialog.selected_row()
+    assert (row.sku, row.price_minor) == ("MUG-BLUE", 495)
+    assert products(shop)["MUG-BLUE"].price_minor == 495
+
+    select(dialog, "MUG-RED")
+    editor = dialog.discontinue_product()
+    assert "no longer be offered" in editor.message()
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        save(qtbot, shop, editor)
+    assert dialog.selected_row().discontinued
+    assert products(shop)["MUG-RED"].discontinued
+
+    select(dialog, "MUG-BLUE")
+    editor = dialog.rename_product()
+    editor.name_edit.setText("Blue Mug 330 ml")
+    with qtbot.waitSignal(editor.accepted, timeout=5000):
+        save(qtbot, shop, editor)
+    assert products(shop)["MUG-BLUE"].name == "Blue Mug 330 ml"
+
+    # the discontinued product is not offered on a new order; the new one is
+    order = NewOrderDialog(shop.commands, shop.queries, shop.tasks)
+    qtbot.addWidget(order)
+    wait_idle(qtbot, shop)
+    offered = {row.sku for row in order.line_editor.product_picker.products()}
+    assert "MUG-RED" not in offered and "OLD-CUP" not in offered
+    assert {"JUG-1L", "MUG-BLUE"} <= offered
+    order.line_editor.product_picker.setEditText("MUG-RED")
+    qtbot.mouseClick(order.line_editor.add_button, Qt.MouseButton.LeftButton)
+    assert order.line_editor.product_error.message() == "Choose a product from the list."
+
+    dialog.show_discontinued.setChecked(False)
+    wait_idle(qtbot, shop)
+    assert all(not row.discontinued for row in dialog.model.rows())
+
+
+def test_read_only_disables_catalog_changes(qtbot, shop: Shop):
+    customers = open_list(qtbot, shop, CustomersDialog)
+    customers.set_read_only(True)
+    select(customers, "Acme Trading Ltd")
+    assert not customers.register_button.isEnabled()
+    assert not customers.rename_button.isEnabled()
+    assert customers.register_customer() is None and customers.rename_customer() is None
+    prods = open_list(qtbot, shop, ProductsDialog)
+    prods.set_read_only(True)
+    select(prods, "MUG-BLUE")
+    for button in (
+        prods.add_button,
+        prods.rename_button,
+        prods.price_button,
+        prods.discontinue_button,
+    ):
+        assert not button.isEnabled()
+    prods.set_read_only(False)
+    assert prods.price_button.isEnabled()
+
+
+def test_catalog_models_pass_the_model_tester(qtmodeltester, shop: Shop):
+    shop.catch_up()
+    customers = CustomersModel()
+    customers.set_rows(shop.queries.ask(q.ListCustomers()))
+    qtmodeltester.check(customers, force_py=True)
+    products_model = ProductsModel()
+    products_model.set_rows(shop.queries.ask(q.ListProducts()))
+    qtmodeltester.check(products_model, force_py=True)
+    first = products_model.row_at(0)
+    assert products_model.upsert(first) == 0
+    assert products_model.index(0, ProductsModel.PRICE).data().endswith(" €")

@@ -58,6 +58,10 @@ bench: $(BENCH_STAMP)
 demo: $(STAMP)
 	$(BIN)/desktop-app-admin demo
 
+## Render the main screens with sample data to PNG files under screenshots/ (git-ignored).
+screenshots: $(STAMP)
+	$(BIN)/python packaging/screenshots.py screenshots
+
 format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)
 	$(BIN)/ruff check --fix $(PY_DIRS)

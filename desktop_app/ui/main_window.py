@@ -1,0 +1,769 @@
+"""The main window: orders list in the centre, Detail / History / Snapshots on the right,
+menus with shortcuts for every action, a read-only banner and the status bar.
+
+Everything that touches the database goes through the TaskRunner; the GUI thread only builds
+queries/commands and shows the frozen results that come back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import platform
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.application.ports import StoreInfo
+from desktop_app.application.queries import (
+    BackupNow,
+    GetProjectorStatus,
+    RebuildReadModels,
+    VerifyHistory,
+)
+from desktop_app.identity import app_version, os_user
+from desktop_app.ui import formatting as fmt
+from desktop_app.ui.errors import explain, show_error
+from desktop_app.ui.orders.list_view import OrdersListView
+from desktop_app.ui.status import StatusBar
+from desktop_app.ui.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ORG = "OrderDesk"
+SETTINGS_APP = "Order Desk"
+
+
+def _missing(module: str, what: str, error: BaseException | None = None) -> QWidget:
+    """A clearly-labelled placeholder for a part of the window whose module is not there."""
+    widget = QWidget()
+    widget.setObjectName("placeholder:" + module)
+    layout = QVBoxLayout(widget)
+    if error is None or isinstance(error, ModuleNotFoundError):
+        text = f"{what} is not available in this build (module {module} is missing)."
+    else:
+        text = f"{what} could not be loaded ({type(error).__name__}: {error}). See the log."
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("QLabel { color: palette(placeholder-text); }")
+    layout.addWidget(label)
+    return widget
+
+
+def _load(module: str, name: str) -> tuple[Any | None, BaseException | None]:
+    """The class ``name`` from ``module`` (None and the error when it cannot be imported)."""
+    try:
+        return getattr(importlib.import_module(module), name), None
+    except ModuleNotFoundError as exc:
+        if exc.name and not module.startswith(exc.name) and exc.name != module:
+            log.exception("importing %s failed", module)
+        return None, exc
+    except Exception as exc:  # a half-written module must not take the window down
+        log.exception("importing %s failed", module)
+        return None, exc
+
+
+class MainWindow(QMainWindow):
+    """The program's main window."""
+
+    current_order_changed = Signal(object)
+
+    def __init__(
+        self,
+        commands: Any,
+        queries: Any,
+        bridge: Any,
+        tasks: TaskRunner,
+        store_info: StoreInfo,
+        *,
+        settings: QSettings | None = None,
+        user: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.commands = commands
+        self.queries = queries
+        self.bridge = bridge
+        self.tasks = tasks
+        self.store_info = store_info
+        self.read_only = bool(store_info.read_only)
+        self._settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
+        self._last_checkpoint: int | None = None
+        self._pending_select: str | None = None
+        self._current_version: int | None = None
+        self._progress: QProgressDialog | None = None
+        self._open_dialogs: list[QDialog] = []
+        self.setWindowTitle(f"Order Desk — {store_info.location}")
+
+        # --- centre: banner + splitter(list | tabs)
+        self.orders = OrdersListView(queries, tasks, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("sideTabs")
+        self.tabs.setDocumentMode(True)
+        self.detail = self._build_detail()
+        self.history = self._build_history()
+        self.snapshots = self._build_snapshots()
+        self.tabs.addTab(self.detail, "&Detail")
+        self.tabs.addTab(self.history, "&History")
+        self.tabs.addTab(self.snapshots, "Sna&pshots")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.orders)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        # Explicit minimums: the window must fit a 1024-px-wide screen whatever the side
+        # panels would like to have.
+        self.orders.setMinimumWidth(380)
+        self.tabs.setMinimumWidth(320)
+
+        self.banner = QLabel(self)
+        self.banner.setObjectName("readOnlyBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #5c4400; border-bottom: 1px solid #e0c36a;"
+            " padding: 6px 10px; }"
+        )
+        reason = store_info.read_only_reason or "the database cannot be changed."
+        self.banner.setText(
+            "<b>Read-only:</b> " + reason + " You can look at orders, their history and "
+            "snapshots, and verify the history; changes are switched off."
+        )
+        self.banner.setVisible(self.read_only)
+
+        centre = QWidget(self)
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(centre)
+
+        self.status = StatusBar(store_info, user or os_user(), self)
+        self.setStatusBar(self.status)
+
+        self._build_actions()
+        self._build_menus()
+        self.setTabOrder(self.orders.search, self.orders.status_filter)
+        self.setTabOrder(self.orders.status_filter, self.orders.customer_filter)
+        self.setTabOrder(self.orders.customer_filter, self.orders.table)
+        self.setTabOrder(self.orders.table, self.tabs)
+
+        # --- wiring
+        self.orders.current_order_changed.connect(self._order_selected)
+        self.orders.model.loaded.connect(self._select_pending)
+        self.orders.model.refreshed.connect(self._select_pending)
+        self.orders.model.refreshed.connect(self._follow_current_order)
+        if bridge is not None:
+            bridge.projector_status.connect(self.on_projector_status)
+        changed = getattr(self.detail, "order_changed", None)
+        if changed is not None:
+            changed.connect(self._order_changed_here)
+        setter = getattr(self.detail, "set_read_only", None)
+        if self.read_only and callable(setter):
+            setter(True)
+
+        self.resize(1280, 800)
+        self.restore_state()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_detail(self) -> QWidget:
+        cls, err = _load("desktop_app.ui.orders.detail", "OrderDetailPanel")
+        if cls is None:
+            return _missing("desktop_app.ui.orders.detail", "The order detail panel", err)
+        try:
+            return cls(self.commands, self.queries, self.tasks, self)
+        except Exception as exc:
+            log.exception("OrderDetailPanel failed to build")
+            return _missing("desktop_app.ui.orders.detail", "The order detail panel", exc)
+
+    def _build_history(self) -> QWidget:
+        cls, err = _load("desktop_app.ui.history", "HistoryView")
+        if cls is None:
+            return _missing("desktop_app.ui.history", "The history timeline", err)
+        try:
+            return cls(self.queries, self.tasks, self)
+        except Exception as exc:
+            log.exception("HistoryView failed to build")
+            return _missing("desktop_app.ui.history", "The history timeline", exc)
+
+    def _build_snapshots(self) -> QWidget:
+        cls, err = _load("desktop_app.ui.snapshots", "SnapshotInspector")
+        if cls is None:
+            return _missing("desktop_app.ui.snapshots", "The snapshot inspector", err)
+        try:
+            return cls(self.commands, self.queries, self.tasks, self)
+        except Exception as exc:
+            log.exception("SnapshotInspector failed to build")
+            return _missing("desktop_app.ui.snapshots", "The snapshot inspector", exc)
+
+    def _action(
+        self,
+        name: str,
+        text: str,
+        shortcut: QKeySequence | str,
+        slot: Callable[[], None],
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.action_new_order = self._action(
+            "actionNewOrder", "&New order…", "Ctrl+N", self.new_order, "Place a new order"
+        )
+        self.action_quit = self._action("actionQuit", "&Quit", "Ctrl+Q", self.close)
+        self.action_find = self._action(
+            "actionFind", "&Find…", "Ctrl+F", self.orders.focus_search, "Search the orders"
+        )
+        self.action_refresh = self._action(
+            "actionRefresh", "&Refresh", "F5", self.refresh_all, "Reload the lists"
+        )
+        self.action_show_detail = self._action(
+            "actionShowDetail", "Order &detail", "Ctrl+1", lambda: self._show_tab(0)
+        )
+        self.action_show_history = self._action(
+            "actionShowHistory", "Order &history", "Ctrl+2", lambda: self._show_tab(1)
+        )
+        self.action_show_snapshots = self._action(
+            "actionShowSnapshots", "&Snapshots", "Ctrl+3", lambda: self._show_tab(2)
+        )
+        self.action_focus_orders = self._action(
+            "actionFocusOrders", "Go to the &order list", "Ctrl+L", self._focus_orders
+        )
+        self.action_customers = self._action(
+            "actionCustomers",
+            "&Customers…",
+            "Ctrl+Shift+U",
+            self.open_customers,
+            "Register and rename customers",
+        )
+        self.action_products = self._action(
+            "actionProducts",
+            "&Products…",
+            "Ctrl+Shift+P",
+            self.open_products,
+            "Add products, change prices, discontinue",
+        )
+        self.action_verify = self._action(
+            "actionVerifyHistory",
+            "&Verify history…",
+            "Ctrl+Shift+V",
+            self.verify_history,
+            "Recompute the tamper-evident hash chain of the whole history",
+        )
+        self.action_rebuild = self._action(
+            "actionRebuildReadModels",
+            "&Rebuild read models…",
+            "Ctrl+Shift+R",
+            self.rebuild_read_models,
+            "Rebuild the order and catalog lists from the history",
+        )
+        self.action_backup = self._action(
+            "actionBackupNow",
+            "&Backup now",
+            "Ctrl+Shift+B",
+            self.backup_now,
+            "Copy the database into the backups folder",
+        )
+        self.action_about = self._action("actionAbout", "&About Order Desk", "F1", self.show_about)
+        if self.read_only:
+            why = "The database is open read-only."
+            for action in (self.action_new_order, self.action_rebuild):
+                action.setEnabled(False)
+                action.setStatusTip(why)
+                action.setToolTip(why)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.setObjectName("menuFile")
+        file_menu.addAction(self.action_new_order)
+        file_menu.addSeparator()
+        file_menu.addAction(self.action_quit)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.setObjectName("menuEdit")
+        edit_menu.addAction(self.action_find)
+        edit_menu.addAction(self.action_refresh)
+        view_menu = bar.addMenu("&View")
+        view_menu.setObjectName("menuView")
+        view_menu.addAction(self.action_focus_orders)
+        view_menu.addSeparator()
+        view_menu.addAction(self.action_show_detail)
+        view_menu.addAction(self.action_show_history)
+        view_menu.addAction(self.action_show_snapshots)
+        catalog_menu = bar.addMenu("&Catalog")
+        catalog_menu.setObjectName("menuCatalog")
+        catalog_menu.addAction(self.action_customers)
+        catalog_menu.addAction(self.action_products)
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.setObjectName("menuTools")
+        tools_menu.addAction(self.action_verify)
+        tools_menu.addAction(self.action_rebuild)
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.action_backup)
+        help_menu = bar.addMenu("&Help")
+        help_menu.setObjectName("menuHelp")
+        help_menu.addAction(self.action_about)
+
+    # ------------------------------------------------------------------ start-up
+
+    def start(self) -> None:
+        """First loads (through the TaskRunner); call once the window is shown."""
+        self.orders.start()
+        if self.queries is not None and _handles(self.queries, GetProjectorStatus):
+            queries = self.queries
+            self.tasks.submit(
+                lambda: queries.ask(GetProjectorStatus()),
+                self.on_projector_status,
+                lambda exc: log.info("projector status unavailable: %r", exc),
+            )
+
+    def offer_sample_data(self, load: Callable[[Callable[[int, int], None]], Any]) -> None:
+        """Ask whether to fill an empty database with sample orders; ``load(progress)`` runs
+        in the background with a progress dialog."""
+        if self.read_only:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Load sample data?",
+            "This database has no orders yet.\n\nLoad a set of realistic sample customers, "
+            "products and orders so you can try Order Desk out? You can start a fresh "
+            "database later.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("sampleDataQuestion")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(result: int) -> None:
+            if result == QMessageBox.StandardButton.Yes:
+                self.load_sample_data(load)
+
+        box.finished.connect(answered)
+        box.open()
+
+    def load_sample_data(self, load: Callable[[Callable[[int, int], None]], Any]) -> None:
+        self._run_with_progress(
+            "Loading sample data…",
+            load,
+            lambda summary: self._sample_loaded(summary),
+            context="The sample data could not be loaded.",
+        )
+
+    def _sample_loaded(self, summary: Any) -> None:
+        orders = getattr(summary, "orders", None)
+        text = (
+            f"Loaded {fmt.format_int(orders)} sample orders."
+            if isinstance(orders, int)
+            else "Sample data loaded."
+        )
+        self.statusBar().showMessage(text, 8000)
+        self.refresh_all()
+
+    # ------------------------------------------------------------------ slots
+
+    @Slot(object)
+    def on_projector_status(self, status: object) -> None:
+        """A projector status arrived (GUI thread): update freshness, re-query on progress."""
+        self.status.show_projector_status(status)
+        checkpoint = getattr(status, "checkpoint", None)
+        if checkpoint is not None and checkpoint != self._last_checkpoint:
+            first = self._last_checkpoint is None
+            self._last_checkpoint = checkpoint
+            if not first:
+                self.orders.refresh()
+
+    @Slot()
+    def _follow_current_order(self) -> None:
+        """After a live refresh: when the selected order changed (here or in another
+        program), the side panels re-read it."""
+        order_id = self.orders.current_order_id()
+        if order_id is None:
+            return
+        row = self.orders.model.find_row(order_id)
+        item = self.orders.model.row_at(row) if row is not None else None
+        if item is None or item.version == self._current_version:
+            return
+        first = self._current_version is None
+        self._current_version = item.version
+        if first:
+            return
+        for widget in (self.detail, self.history, self.snapshots):
+            refresh = getattr(widget, "refresh", None)
+            if callable(refresh):
+                refresh()
+
+    @Slot(object)
+    def _order_selected(self, order_id: str | None) -> None:
+        row = self.orders.model.find_row(order_id) if order_id else None
+        item = self.orders.model.row_at(row) if row is not None else None
+        self._current_version = item.version if item is not None else None
+        for widget in (self.detail, self.history, self.snapshots):
+            show = getattr(widget, "show_order", None)
+            if callable(show):
+                try:
+                    show(order_id)
+                except Exception:
+                    log.exception("%s.show_order failed", type(widget).__name__)
+        self.current_order_changed.emit(order_id)
+
+    @Slot(str)
+    def _order_changed_here(self, order_id: str) -> None:
+        self.orders.refresh()
+        if order_id == self.orders.current_order_id():
+            self._current_version = None  # the detail panel is current; refresh the others
+            for widget in (self.history, self.snapshots):
+                refresh = getattr(widget, "refresh", None)
+                if callable(refresh):
+                    refresh()
+
+    @Slot()
+    def refresh_all(self) -> None:
+        self.orders.refresh()
+        self.orders.reload_customers()
+        for widget in (self.detail, self.history, self.snapshots):
+            refresh = getattr(widget, "refresh", None)
+            if callable(refresh):
+                refresh()
+
+    def _show_tab(self, index: int) -> None:
+        self.tabs.setCurrentIndex(index)
+        self.tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _focus_orders(self) -> None:
+        self.orders.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    @Slot()
+    def _select_pending(self) -> None:
+        if self._pending_select and self.orders.select_order(self._pending_select):
+            self._pending_select = None
+
+    # ------------------------------------------------------------------ dialogs
+
+    def _open_dialog(self, module: str, name: str, what: str, *args: Any) -> QDialog | None:
+        cls, err = _load(module, name)
+        if cls is None:
+            QMessageBox.information(
+                self,
+                what,
+                f"{what} is not available in this build ({module} is missing)."
+                if err is None or isinstance(err, ModuleNotFoundError)
+                else f"{what} could not be loaded: {err}",
+            )
+            return None
+        dialog = cls(*args, self)
+        self._open_dialogs.append(dialog)
+        dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if dialog in self._open_dialogs:
+            self._open_dialogs.remove(dialog)
+
+    @Slot()
+    def new_order(self) -> None:
+        if self.read_only:
+            return
+        dialog = self._open_dialog(
+            "desktop_app.ui.orders.forms",
+            "NewOrderDialog",
+            "The new-order form",
+            self.commands,
+            self.queries,
+            self.tasks,
+        )
+        if dialog is None:
+            return
+
+        def finished(result: int) -> None:
+            order_id = getattr(dialog, "placed_order_id", None)
+            if result == QDialog.DialogCode.Accepted and order_id:
+                self._pending_select = order_id
+                self.statusBar().showMessage("Order placed.", 5000)
+                self.orders.refresh()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    @Slot()
+    def open_customers(self) -> None:
+        dialog = self._open_dialog(
+            "desktop_app.ui.catalog",
+            "CustomersDialog",
+            "Customers",
+            self.commands,
+            self.queries,
+            self.tasks,
+        )
+        if dialog is not None:
+            dialog.finished.connect(lambda _r: self.refresh_all())
+            dialog.open()
+
+    @Slot()
+    def open_products(self) -> None:
+        dialog = self._open_dialog(
+            "desktop_app.ui.catalog",
+            "ProductsDialog",
+            "Products",
+            self.commands,
+            self.queries,
+            self.tasks,
+        )
+        if dialog is not None:
+            dialog.finished.connect(lambda _r: self.refresh_all())
+            dialog.open()
+
+    # ------------------------------------------------------------------ tools
+
+    def _run_with_progress(
+        self,
+        title: str,
+        fn: Callable[[Callable[[int, int], None]], Any],
+        on_done: Callable[[Any], None],
+        *,
+        context: str,
+    ) -> None:
+        progress = QProgressDialog(title, "", 0, 0, self)
+        progress.setObjectName("progressDialog")
+        progress.setWindowTitle("Order Desk")
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(0)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        progress.setValue(0)
+        progress.show()
+        self._progress = progress
+
+        def on_progress(done: int, total: int) -> None:
+            if total > 0:
+                progress.setMaximum(min(total, 2**31 - 1))
+                progress.setValue(min(done, 2**31 - 1))
+                progress.setLabelText(f"{title}\n{fmt.format_int(done)} of {fmt.format_int(total)}")
+
+        def finish() -> None:
+            progress.close()
+            progress.deleteLater()
+            if self._progress is progress:
+                self._progress = None
+
+        def done(result: Any) -> None:
+            finish()
+            on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            finish()
+            show_error(self, exc, context=context)
+
+        self.tasks.submit(fn, done, failed, on_progress)
+
+    @Slot()
+    def verify_history(self) -> None:
+        queries = self.queries
+        self._run_with_progress(
+            "Verifying the history…",
+            lambda progress: queries.ask(VerifyHistory(progress=progress)),
+            self._verified,
+            context="The history could not be verified.",
+        )
+
+    def _verified(self, result: Any) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("verifyResult")
+        box.setWindowTitle("Verify history")
+        if result.ok:
+            box.setIcon(QMessageBox.Icon.Information)
+            box.setText(
+                f"The history is intact: {fmt.format_int(result.checked)} events checked, "
+                "every hash matches."
+            )
+            box.setInformativeText(
+                f"Last event #{fmt.format_int(result.head_position)}\nHead hash {result.head_hash}"
+            )
+        else:
+            box.setIcon(QMessageBox.Icon.Critical)
+            where = (
+                f"at event #{fmt.format_int(result.first_bad_position)}"
+                if result.first_bad_position is not None
+                else ""
+            )
+            box.setText(f"The history has been altered {where}.".replace("  ", " "))
+            box.setInformativeText(
+                (result.problem or "A stored hash does not match its event.")
+                + "\n\nEverything before that position is intact. Keep this file for "
+                "investigation and restore a backup to continue working."
+            )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    @Slot()
+    def rebuild_read_models(self) -> None:
+        if self.read_only:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Rebuild read models",
+            "Rebuild the order and catalog lists from the complete history?\n\n"
+            "The history itself is not changed. The lists may be incomplete until it finishes.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.start_rebuild()
+
+    def start_rebuild(self) -> None:
+        queries = self.queries
+        self._run_with_progress(
+            "Rebuilding the lists from the history…",
+            lambda progress: queries.ask(RebuildReadModels(progress=progress)),
+            self._rebuilt,
+            context="The lists could not be rebuilt.",
+        )
+
+    def _rebuilt(self, applied: Any) -> None:
+        self.statusBar().showMessage(
+            f"Lists rebuilt from {fmt.format_int(int(applied))} events.", 8000
+        )
+        self.refresh_all()
+
+    @Slot()
+    def backup_now(self) -> None:
+        queries = self.queries
+        self.statusBar().showMessage("Taking a backup…")
+        self.action_backup.setEnabled(False)
+
+        def done(path: Any) -> None:
+            self.action_backup.setEnabled(True)
+            self.statusBar().clearMessage()
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Backup now",
+                f"The backup was saved:\n{path}",
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
+            box.setObjectName("backupResult")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+        def failed(exc: BaseException) -> None:
+            self.action_backup.setEnabled(True)
+            self.statusBar().clearMessage()
+            show_error(self, exc, context="The backup was not taken.")
+
+        self.tasks.submit(lambda: queries.ask(BackupNow()), done, failed)
+
+    def about_text(self) -> str:
+        details = dict(self.store_info.details or {})
+        sqlite_version = details.get("sqlite_version") or sqlite3.sqlite_version
+        mode = "read-only" if self.read_only else "read and write"
+        rows = [
+            ("Qt", f"{qVersion()} (PySide6 {pyside_version})"),
+            ("SQLite", sqlite_version),
+            ("Python", platform.python_version()),
+            ("Database", _escape(self.store_info.location)),
+            ("File format", f"{self.store_info.schema_version} ({mode})"),
+        ]
+        table = "".join(
+            f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
+        )
+        return (
+            f"<h3>Order Desk {app_version()}</h3>"
+            "<p>Sales orders with a complete, verifiable history.</p>"
+            f"<table cellspacing='0' cellpadding='2'>{table}</table>"
+        )
+
+    @Slot()
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("aboutBox")
+        box.setWindowTitle("About Order Desk")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # ------------------------------------------------------------------ state
+
+    def restore_state(self) -> None:
+        s = self._settings
+        geometry = s.value("mainWindow/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = s.value("mainWindow/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        splitter = s.value("mainWindow/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        else:
+            QTimer.singleShot(0, self._default_split)
+        header = s.value("mainWindow/ordersHeader")
+        if isinstance(header, QByteArray) and not header.isEmpty():
+            h = self.orders.table.horizontalHeader()
+            h.restoreState(header)
+            # The saved sort indicator is the clerk's last sort: apply it to the query.
+            self.orders.model.sort(h.sortIndicatorSection(), h.sortIndicatorOrder())
+        tab = s.value("mainWindow/tab")
+        with contextlib.suppress(TypeError, ValueError):
+            self.tabs.setCurrentIndex(int(tab) if tab is not None else 0)
+
+    def _default_split(self) -> None:
+        width = max(self.splitter.width(), 1000)
+        self.splitter.setSizes([int(width * 0.5), int(width * 0.5)])
+
+    def save_state(self) -> None:
+        s = self._settings
+        s.setValue("mainWindow/geometry", self.saveGeometry())
+        s.setValue("mainWindow/state", self.saveState())
+        s.setValue("mainWindow/splitter", self.splitter.saveState())
+        s.setValue("mainWindow/ordersHeader", self.orders.table.horizontalHeader().saveState())
+        s.setValue("mainWindow/tab", self.tabs.currentIndex())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
+
+
+def _handles(queries: Any, query_type: type) -> bool:
+    handles = getattr(queries, "handles", None)
+    return bool(handles(query_type)) if callable(handles) else True
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+__all__ = ["MainWindow", "explain"]

@@ -1,0 +1,429 @@
+"""The order list: a filter bar (status, customer, search) over the paged orders table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.application.queries import CustomerRow, ListCustomers
+from desktop_app.ui import formatting as fmt
+from desktop_app.ui.orders.table_model import (
+    COLUMNS,
+    ORDER_ID_ROLE,
+    STATUS_COLOURS,
+    STATUS_ROLE,
+    OrderFilter,
+    OrdersTableModel,
+)
+from desktop_app.ui.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "confirmed", "shipped", "delivered", "cancelled")
+SEARCH_DEBOUNCE_MS = 250
+
+# Fixed starting widths (px): never ResizeToContents on a table that may hold a million rows.
+COLUMN_WIDTHS = (100, 240, 100, 50, 110, 130, 62)
+
+
+class StatusBadgeDelegate(QStyledItemDelegate):
+    """Paints the status as a small coloured, rounded badge."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        status = index.data(STATUS_ROLE)
+        if not status:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text = opt.text
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        colour = QColor(STATUS_COLOURS.get(str(status), "#555555"))
+        metrics = QFontMetrics(opt.font)
+        width = metrics.horizontalAdvance(text) + 16
+        height = min(opt.rect.height() - 6, metrics.height() + 4)
+        rect = QRect(opt.rect.left() + 6, opt.rect.center().y() - height // 2 + 1, width, height)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(QRectF(rect), height / 2, height / 2)
+        painter.setPen(QPen(QColor("white")))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + 20, size.height())
+
+
+class StatusFilterButton(QToolButton):
+    """A drop-down of checkable statuses; none checked means "all"."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusFilter")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setToolTip("Show only orders in these statuses")
+        menu = QMenu(self)
+        self.actions_by_status: dict[str, QAction] = {}
+        for status in STATUSES:
+            action = menu.addAction(fmt.status_label(status))
+            action.setCheckable(True)
+            action.setData(status)
+            action.toggled.connect(self._toggled)
+            self.actions_by_status[status] = action
+        menu.addSeparator()
+        self.clear_action = menu.addAction("All statuses")
+        self.clear_action.triggered.connect(self.clear)
+        self.setMenu(menu)
+        self._update_text()
+
+    def selected(self) -> frozenset[str] | None:
+        chosen = frozenset(s for s, a in self.actions_by_status.items() if a.isChecked())
+        return chosen or None
+
+    def set_selected(self, statuses: frozenset[str] | None) -> None:
+        for status, action in self.actions_by_status.items():
+            action.blockSignals(True)
+            action.setChecked(bool(statuses) and status in statuses)
+            action.blockSignals(False)
+        self._update_text()
+        self.changed.emit()
+
+    @Slot()
+    def clear(self) -> None:
+        self.set_selected(None)
+
+    @Slot(bool)
+    def _toggled(self, _checked: bool) -> None:
+        self._update_text()
+        self.changed.emit()
+
+    def _update_text(self) -> None:
+        chosen = self.selected()
+        if not chosen:
+            self.setText("Status: all")
+        else:
+            names = [fmt.status_label(s) for s in STATUSES if s in chosen]
+            self.setText("Status: " + ", ".join(names))
+
+
+class OrdersListView(QWidget):
+    """Filter bar + table. Emits ``current_order_changed(order_id or None)``."""
+
+    current_order_changed = Signal(object)
+    activated_order = Signal(str)
+
+    def __init__(self, queries: Any, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ordersListView")
+        self._queries = queries
+        self._tasks = tasks
+        self._current_order: str | None = None
+        self._customers: list[CustomerRow] = []
+
+        self.model = OrdersTableModel(queries, tasks, self)
+
+        # --- filter bar
+        self.status_filter = StatusFilterButton(self)
+        self.customer_filter = QComboBox(self)
+        self.customer_filter.setObjectName("customerFilter")
+        self.customer_filter.setEditable(True)
+        self.customer_filter.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.customer_filter.setMinimumContentsLength(18)
+        self.customer_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.customer_filter.setToolTip("Show only the orders of one customer (type to find)")
+        self.customer_filter.addItem("All customers", None)
+        completer = self.customer_filter.completer()
+        if completer is not None:
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.search = QLineEdit(self)
+        self.search.setObjectName("orderSearch")
+        self.search.setPlaceholderText("Search number, customer or SKU  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Matches the order number, customer name or a product SKU")
+        self.count_label = QLabel("", self)
+        self.count_label.setObjectName("orderCount")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        search_label = QLabel("&Search:", self)
+        search_label.setBuddy(self.search)
+        customer_label = QLabel("C&ustomer:", self)
+        customer_label.setBuddy(self.customer_filter)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(search_label)
+        bar.addWidget(self.search, 3)
+        bar.addWidget(self.status_filter)
+        bar.addWidget(customer_label)
+        bar.addWidget(self.customer_filter, 2)
+        bar.addWidget(self.count_label, 1)
+
+        # --- table
+        self.table = QTableView(self)
+        self.table.setObjectName("ordersTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(
+            QFontMetrics(self.table.font()).height() + 10
+        )
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setHighlightSections(False)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(
+            self.model.sort_column(),
+            Qt.SortOrder.DescendingOrder
+            if self.model.current_filter.descending
+            else Qt.SortOrder.AscendingOrder,
+        )
+        self.table.setItemDelegateForColumn(
+            [c.sort_key for c in COLUMNS].index("status"), StatusBadgeDelegate(self.table)
+        )
+        self.table.setAccessibleName("Orders")
+
+        self.empty_label = QLabel("", self)
+        self.empty_label.setObjectName("ordersMessage")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setVisible(False)
+        self.empty_label.setStyleSheet("QLabel { color: palette(placeholder-text); padding: 6px; }")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.table, 1)
+
+        self.setTabOrder(self.search, self.status_filter)
+        self.setTabOrder(self.status_filter, self.customer_filter)
+        self.setTabOrder(self.customer_filter, self.table)
+
+        # --- wiring
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.search.returnPressed.connect(self._apply_search_now)
+        self.status_filter.changed.connect(self._apply_statuses)
+        self.customer_filter.activated.connect(self._apply_customer)
+        line = self.customer_filter.lineEdit()
+        if line is not None:
+            line.editingFinished.connect(self._customer_text_done)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.activated.connect(self._activated)
+        self.model.loaded.connect(self._after_load)
+        self.model.refreshed.connect(self._after_refresh)
+        self.model.page_loaded.connect(self._after_page)
+        self.model.load_failed.connect(self._show_failure)
+        self.model.total_changed.connect(self._show_count)
+
+    # ------------------------------------------------------------------ public
+
+    def start(self) -> None:
+        """First load of the orders and the customer list."""
+        self.model.reload()
+        self.reload_customers()
+
+    def refresh(self) -> None:
+        """Live refresh: re-query, keep selection and scroll position."""
+        self.model.refresh()
+
+    def current_order_id(self) -> str | None:
+        return self._current_order
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def select_order(self, order_id: str) -> bool:
+        """Select ``order_id`` if its row is loaded; True when it was found."""
+        row = self.model.find_row(order_id)
+        if row is None:
+            return False
+        index = self.model.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            self.table.selectionModel().SelectionFlag.ClearAndSelect
+            | self.table.selectionModel().SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+        return True
+
+    def reload_customers(self) -> None:
+        queries = self._queries
+
+        def job() -> list[CustomerRow]:
+            return list(queries.ask(ListCustomers(limit=5000)))
+
+        self._tasks.submit(job, self._customers_loaded, self._customers_failed)
+
+    # ------------------------------------------------------------------ slots
+
+    @Slot()
+    def _apply_search(self) -> None:
+        text = self.search.text().strip()
+        if (text or None) != self.model.current_filter.search:
+            self.model.update_filter(search=text or None)
+
+    @Slot()
+    def _apply_search_now(self) -> None:
+        self._search_timer.stop()
+        self._apply_search()
+
+    @Slot()
+    def _apply_statuses(self) -> None:
+        self.model.update_filter(statuses=self.status_filter.selected())
+
+    @Slot(int)
+    def _apply_customer(self, index: int) -> None:
+        customer_id = self.customer_filter.itemData(index)
+        if customer_id != self.model.current_filter.customer_id:
+            self.model.update_filter(customer_id=customer_id)
+
+    @Slot()
+    def _customer_text_done(self) -> None:
+        text = self.customer_filter.currentText().strip()
+        if not text:
+            self.customer_filter.setCurrentIndex(0)
+            self._apply_customer(0)
+            return
+        found = self.customer_filter.findText(text, Qt.MatchFlag.MatchFixedString)
+        if found >= 0:
+            self.customer_filter.setCurrentIndex(found)
+            self._apply_customer(found)
+
+    def _customers_loaded(self, customers: list[CustomerRow]) -> None:
+        self._customers = customers
+        current = self.model.current_filter.customer_id
+        combo = self.customer_filter
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("All customers", None)
+        for customer in customers:
+            combo.addItem(customer.name, customer.customer_id)
+        index = combo.findData(current) if current else 0
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+
+    def _customers_failed(self, exc: BaseException) -> None:
+        log.warning("customer list failed: %r", exc)
+
+    @Slot(QItemSelection, QItemSelection)
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_current()
+
+    def _update_current(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        order_id = rows[0].data(ORDER_ID_ROLE) if rows else None
+        if order_id is None and rows:
+            return  # its page is still loading; decided when the page arrives
+        if order_id != self._current_order:
+            self._current_order = order_id
+            self.current_order_changed.emit(order_id)
+
+    @Slot(QModelIndex)
+    def _activated(self, index: QModelIndex) -> None:
+        order_id = index.data(ORDER_ID_ROLE)
+        if order_id:
+            self.activated_order.emit(order_id)
+
+    @Slot()
+    def _after_load(self) -> None:
+        self._show_count(self.model.total)
+        f = self.model.current_filter
+        self.table.horizontalHeader().blockSignals(True)
+        self.table.horizontalHeader().setSortIndicator(
+            self.model.sort_column(),
+            Qt.SortOrder.DescendingOrder if f.descending else Qt.SortOrder.AscendingOrder,
+        )
+        self.table.horizontalHeader().blockSignals(False)
+        if self.model.total == 0:
+            filtered = f != OrderFilter(sort=f.sort, descending=f.descending)
+            self.empty_label.setText(
+                "No orders match the filter." if filtered else "There are no orders yet."
+            )
+            self.empty_label.setVisible(True)
+        else:
+            self.empty_label.setVisible(False)
+        if self._current_order is not None and not self.select_order(self._current_order):
+            self._current_order = None
+            self.current_order_changed.emit(None)
+
+    @Slot()
+    def _after_refresh(self) -> None:
+        self.empty_label.setVisible(self.model.total == 0 and bool(self.model.last_error))
+        self._update_current()
+
+    @Slot(int)
+    def _after_page(self, _page: int) -> None:
+        self._update_current()
+
+    @Slot(str)
+    def _show_failure(self, message: str) -> None:
+        self.empty_label.setText(f"The order list could not be loaded: {message}")
+        self.empty_label.setVisible(True)
+
+    @Slot(int)
+    def _show_count(self, total: int) -> None:
+        self.count_label.setText(f"{fmt.format_int(total)} order" + ("" if total == 1 else "s"))

@@ -1,0 +1,80 @@
+"""The main window's status bar: freshness, database file, OS user, read-only."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from desktop_app.application.ports import StoreInfo
+from desktop_app.ui.formatting import format_int
+
+
+def freshness_text(status: object) -> tuple[str, str]:
+    """(text, state) for a ProjectorStatus; state is "ok", "behind" or "error"."""
+    error = getattr(status, "last_error", None)
+    if error:
+        where = getattr(status, "failed_position", None)
+        at = f" at event #{format_int(where)}" if where else ""
+        return f"Lists not updating{at}: {error}", "error"
+    lag = int(getattr(status, "lag", 0) or 0)
+    if lag > 0:
+        return f"Catching up · {format_int(lag)} behind", "behind"
+    checkpoint = int(getattr(status, "checkpoint", 0) or 0)
+    if checkpoint == 0 and int(getattr(status, "head", 0) or 0) == 0:
+        return "Up to date · no events yet", "ok"
+    return f"Up to date · event #{format_int(checkpoint)}", "ok"
+
+
+_STYLES = {
+    "ok": "",
+    "behind": "color: palette(text);",
+    "error": "color: #b00020; font-weight: bold;",
+}
+
+
+class StatusBar(QStatusBar):
+    """Permanent widgets: freshness · database · user · read-only."""
+
+    def __init__(self, store_info: StoreInfo, user: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusBar")
+        self.freshness = QLabel("Checking lists…")
+        self.freshness.setObjectName("freshnessLabel")
+        self.freshness.setToolTip("How current the order list is compared with the history.")
+        self.database = QLabel(f"Database: {store_info.location}")
+        self.database.setObjectName("databaseLabel")
+        self.database.setToolTip(store_info.location)
+        self.user = QLabel(f"User: {user}")
+        self.user.setObjectName("userLabel")
+        self.user.setToolTip("Changes you make are recorded under this account.")
+        self.read_only = QLabel("Read-only")
+        self.read_only.setObjectName("readOnlyLabel")
+        self.read_only.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #5c4400; padding: 0 6px; border-radius: 3px; }"
+        )
+        self.read_only.setToolTip(store_info.read_only_reason or "")
+        self.read_only.setVisible(store_info.read_only)
+        self.addWidget(self.freshness, 1)
+        self.addPermanentWidget(self.read_only)
+        self.addPermanentWidget(self.database)
+        self.addPermanentWidget(self.user)
+        self.state = "unknown"
+
+    @Slot(object)
+    def show_projector_status(self, status: object) -> None:
+        text, state = freshness_text(status)
+        self.state = state
+        self.freshness.setText(text)
+        self.freshness.setStyleSheet(_STYLES[state])
+        if state == "error":
+            self.freshness.setToolTip(
+                "The order list could not be brought up to date. History is still complete; "
+                "try Tools ▸ Rebuild read models, and see the log for details."
+            )
+        else:
+            self.freshness.setToolTip("How current the order list is compared with the history.")
+
+    def show_unavailable(self, message: str) -> None:
+        self.state = "error"
+        self.freshness.setText(message)
+        self.freshness.setStyleSheet(_STYLES["error"])

@@ -1,0 +1,381 @@
+"""The main window shell: menus and shortcuts, read-only mode, status bar, saved geometry,
+and live refresh after a command on a real SQLite file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from desktop_app.application.queries import ProjectorStatus
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.orders.table_model import ORDER_ID_ROLE
+from desktop_app.ui.status import freshness_text
+
+from .conftest import FakeQueries, RealApp
+
+EXPECTED_SHORTCUTS = {
+    "actionNewOrder": "Ctrl+N",
+    "actionQuit": "Ctrl+Q",
+    "actionFind": "Ctrl+F",
+    "actionRefresh": "F5",
+    "actionCustomers": "Ctrl+Shift+U",
+    "actionProducts": "Ctrl+Shift+P",
+    "actionVerifyHistory": "Ctrl+Shift+V",
+    "actionRebuildReadModels": "Ctrl+Shift+R",
+    "actionBackupNow": "Ctrl+Shift+B",
+    "actionAbout": "F1",
+    "actionShowDetail": "Ctrl+1",
+    "actionShowHistory": "Ctrl+2",
+    "actionShowSnapshots": "Ctrl+3",
+    "actionFocusOrders": "Ctrl+L",
+}
+
+
+def _status(checkpoint: int, head: int, error: str | None = None) -> ProjectorStatus:
+    return ProjectorStatus(
+        checkpoint=checkpoint,
+        head=head,
+        lag=head - checkpoint,
+        events_per_second=0.0,
+        running=True,
+        last_error=error,
+        failed_position=checkpoint + 1 if error else None,
+    )
+
+
+def _close_message_boxes() -> list[str]:
+    texts = []
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox) and widget.isVisible():
+            texts.append(widget.text())
+            widget.close()
+    return texts
+
+
+@pytest.fixture
+def window(
+    qtbot: Any,
+    tasks: Any,
+    fake_queries: FakeQueries,
+    null_commands: Any,
+    bridge: Any,
+    store_info: Any,
+    ui_settings: QSettings,
+) -> MainWindow:
+    win = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.orders.model.loaded, timeout=5000):
+        win.start()
+    return win
+
+
+def test_menus_and_shortcuts(window: MainWindow) -> None:
+    menus = {a.text().replace("&", "") for a in window.menuBar().actions()}
+    assert {"File", "Edit", "Catalog", "Tools", "Help"} <= menus
+    for name, keys in EXPECTED_SHORTCUTS.items():
+        action = window.findChild(type(window.action_find), name)
+        assert action is not None, name
+        assert action.shortcut().toString() == keys, name
+        assert action.isEnabled(), name
+    in_menus = {
+        a.objectName()
+        for menu_action in window.menuBar().actions()
+        for a in menu_action.menu().actions()
+    }
+    assert set(EXPECTED_SHORTCUTS) <= in_menus
+
+
+def test_find_shortcut_focuses_search(qtbot: Any, window: MainWindow) -> None:
+    window.orders.table.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.orders.search.hasFocus(), timeout=2000)
+
+
+def test_refresh_shortcut_requeries(
+    qtbot: Any, window: MainWindow, fake_queries: FakeQueries
+) -> None:
+    with qtbot.waitSignal(window.orders.model.refreshed, timeout=5000):
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert fake_queries.gui_thread_calls == 0
+
+
+def test_tab_shortcuts(qtbot: Any, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentIndex() == 1
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentIndex() == 2
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentIndex() == 0
+
+
+def test_about_names_versions_and_database(qtbot: Any, window: MainWindow, store_info: Any) -> None:
+    window.action_about.trigger()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "aboutBox") is not None, timeout=2000)
+    box = window.findChild(QMessageBox, "aboutBox")
+    text = box.text()
+    assert "Qt" in text and "SQLite" in text and "3.40.1" in text
+    assert store_info.location in text
+    box.close()
+
+
+def test_status_bar_freshness_and_user(qtbot: Any, window: MainWindow, bridge: Any) -> None:
+    assert window.status.user.text().startswith("User: ")
+    assert window.status.database.text().endswith("orders.sqlite3")
+    assert not window.status.read_only.isVisible()
+    bridge.publish_projector_status(_status(48213, 48213))
+    qtbot.waitUntil(lambda: "48,213" in window.status.freshness.text(), timeout=2000)
+    assert window.status.freshness.text() == "Up to date · event #48,213"
+    bridge.publish_projector_status(_status(47009, 48213))
+    qtbot.waitUntil(lambda: "behind" in window.status.freshness.text(), timeout=2000)
+    assert window.status.freshness.text() == "Catching up · 1,204 behind"
+    bridge.publish_projector_status(_status(47009, 48213, error="bad event"))
+    qtbot.waitUntil(lambda: window.status.state == "error", timeout=2000)
+    assert "bad event" in window.status.freshness.text()
+    assert "b00020" in window.status.freshness.styleSheet()
+
+
+def test_freshness_text() -> None:
+    assert freshness_text(_status(0, 0)) == ("Up to date · no events yet", "ok")
+    assert freshness_text(_status(5, 5))[1] == "ok"
+
+
+def test_read_only_window_disables_editing(
+    qtbot: Any,
+    tasks: Any,
+    fake_queries: FakeQueries,
+    null_commands: Any,
+    bridge: Any,
+    read_only_info: Any,
+    ui_settings: QSettings,
+) -> None:
+    win = MainWindow(
+        null_commands, fake_queries, bridge, tasks, read_only_info, settings=ui_settings
+    )
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.orders.model.loaded, timeout=5000):
+        win.start()
+    assert win.banner.isVisible()
+    assert "Read-only" in win.banner.text()
+    assert "permission" in win.banner.text()
+    assert win.status.read_only.isVisible()
+    assert not win.action_new_order.isEnabled()
+    assert not win.action_rebuild.isEnabled()
+    # Reading and verifying still work.
+    assert win.action_verify.isEnabled() and win.action_find.isEnabled()
+    qtbot.keyClick(win, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
+    is_ro = getattr(win.detail, "is_read_only", None)
+    if callable(is_ro):
+        assert is_ro()
+
+
+def test_geometry_and_columns_are_restored(
+    qtbot: Any,
+    tasks: Any,
+    fake_queries: FakeQueries,
+    null_commands: Any,
+    bridge: Any,
+    store_info: Any,
+    ui_settings: QSettings,
+) -> None:
+    first = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    qtbot.addWidget(first)
+    first.resize(760, 520)
+    first.show()
+    qtbot.waitExposed(first)
+    first.orders.table.horizontalHeader().resizeSection(0, 150)
+    first.tabs.setCurrentIndex(2)
+    saved_size = (first.size().width(), first.size().height())
+    assert saved_size == (760, 520)
+    first.close()
+
+    second = MainWindow(
+        null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings
+    )
+    qtbot.addWidget(second)
+    assert (second.size().width(), second.size().height()) == saved_size
+    assert second.orders.table.horizontalHeader().sectionSize(0) == 150
+    assert second.tabs.currentIndex() == 2
+
+
+def test_missing_module_gets_labelled_placeholder(
+    qtbot: Any,
+    tasks: Any,
+    fake_queries: FakeQueries,
+    null_commands: Any,
+    bridge: Any,
+    store_info: Any,
+    ui_settings: QSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import desktop_app.ui.main_window as mw
+
+    real_load = mw._load
+
+    def fake_load(module: str, name: str) -> Any:
+        if module == "desktop_app.ui.snapshots":
+            return None, ModuleNotFoundError(f"No module named {module!r}", name=module)
+        return real_load(module, name)
+
+    monkeypatch.setattr(mw, "_load", fake_load)
+    win = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    qtbot.addWidget(win)
+    placeholder = win.tabs.widget(2)
+    assert placeholder.objectName() == "placeholder:desktop_app.ui.snapshots"
+    labels = [w.text() for w in placeholder.findChildren(type(win.banner))]
+    assert any("desktop_app.ui.snapshots is missing" in t for t in labels)
+
+
+def test_no_database_call_on_the_gui_thread(
+    qtbot: Any, window: MainWindow, fake_queries: FakeQueries, bridge: Any
+) -> None:
+    bridge.publish_projector_status(_status(1, 1))
+    bridge.publish_projector_status(_status(2, 2))
+    qtbot.waitSignal(window.orders.model.refreshed, timeout=5000)
+    window.orders.table.selectRow(3)
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: window.tasks.pending() == 0, timeout=5000)
+    assert fake_queries.calls
+    assert fake_queries.gui_thread_calls == 0
+
+
+# --- a real SQLite file -------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_window(
+    qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, real_app: RealApp
+) -> MainWindow:
+    app = real_app.app
+    app.projector.add_listener(bridge.publish_projector_status)
+    win = MainWindow(app.commands, app.queries, bridge, tasks, app.info, settings=ui_settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 500)
+    win.show()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.orders.model.loaded, timeout=10000):
+        win.start()
+    return win
+
+
+def test_live_refresh_after_a_command_keeps_selection_and_scroll(
+    qtbot: Any, real_window: MainWindow, real_app: RealApp, tasks: Any
+) -> None:
+    from desktop_app.application.commands import CancelOrder, LineInput, PlaceOrder
+    from desktop_app.application.queries import GetOrder, ListCustomers, ListProducts
+
+    win = real_window
+    table = win.orders.table
+    model = win.orders.model
+    assert model.rowCount() == 60
+    table.scrollTo(model.index(30, 0), table.ScrollHint.PositionAtTop)
+    qtbot.waitUntil(lambda: not model.is_busy(), timeout=5000)
+    target = next(
+        r
+        for r in range(33, 60)
+        if model.row_at(r).status in ("pending", "confirmed", "shipped")  # type: ignore[union-attr]
+    )
+    with qtbot.waitSignal(win.current_order_changed, timeout=5000) as chosen:
+        table.selectRow(target)
+    selected = chosen.args[0]
+    scroll = table.verticalScrollBar().value()
+    assert scroll > 0
+    # Let the detail/history/snapshot panels finish loading the selection.
+    qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)
+
+    # A command from "elsewhere": a new order, then a change to the selected one.
+    refreshed_panels: list[str] = []
+    for name in ("history", "snapshots"):
+        widget = getattr(win, name)
+        original = getattr(widget, "refresh", None)
+
+        def spy(name: str = name, original: Any = original) -> None:
+            refreshed_panels.append(name)
+            if callable(original):
+                original()
+
+        widget.refresh = spy
+    app = real_app.app
+    customer = app.queries.ask(ListCustomers(limit=1))[0]
+    product = next(p for p in app.queries.ask(ListProducts()) if not p.discontinued)
+    app.commands.dispatch(
+        PlaceOrder(
+            customer_id=customer.customer_id,
+            lines=(LineInput(product_id=product.product_id, quantity=2),),
+        )
+    )
+    detail = app.queries.ask(GetOrder(order_id=selected))
+    assert detail is not None
+    app.commands.dispatch(CancelOrder(order_id=selected, reason="test"))
+    # The projector (run here instead of by the scheduler) publishes through the bridge.
+    with qtbot.waitSignal(model.refreshed, timeout=10000):
+        real_app.catch_up()
+    qtbot.waitUntil(lambda: model.rowCount() == 61, timeout=5000)
+    rows = table.selectionModel().selectedRows()
+    assert [r.data(ORDER_ID_ROLE) for r in rows] == [selected]
+    assert rows[0].row() == target + 1  # moved down one: the new order is at the top
+    assert table.verticalScrollBar().value() == scroll
+    assert win.orders.current_order_id() == selected
+    assert "Up to date" in win.status.freshness.text()
+    # The selected order changed elsewhere: the side panels re-read it.
+    assert sorted(refreshed_panels) == ["history", "snapshots"]
+    assert model.row_at(target + 1).status == "cancelled"  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)
+
+
+def test_tools_verify_history_on_real_file(qtbot: Any, real_window: MainWindow, tasks: Any) -> None:
+    win = real_window
+    if not win.queries.handles(type(_verify_query())):
+        pytest.skip("VerifyHistory is not wired into the query bus yet")
+    win.action_verify.trigger()
+    qtbot.waitUntil(lambda: win.findChild(QMessageBox, "verifyResult") is not None, timeout=20000)
+    box = win.findChild(QMessageBox, "verifyResult")
+    assert "intact" in box.text()
+    box.close()
+
+
+def _verify_query() -> Any:
+    from desktop_app.application.queries import VerifyHistory
+
+    return VerifyHistory()
+
+
+def _visible_top_levels() -> list[QWidget]:
+    return [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+
+def test_sample_data_loads_in_the_background_with_progress(
+    qtbot: Any, real_window: MainWindow, real_app: RealApp, tasks: Any
+) -> None:
+    from PySide6.QtCore import QCoreApplication, QThread
+    from PySide6.QtWidgets import QProgressDialog
+
+    from desktop_app.demo_data import load_demo
+
+    threads: list[bool] = []
+    app = real_app.app
+
+    def loader(progress: Any) -> Any:
+        threads.append(QThread.currentThread() is QCoreApplication.instance().thread())
+        summary = load_demo(app.commands, orders=5, seed=99, progress=progress, queries=app.queries)
+        real_app.catch_up()
+        return summary
+
+    win = real_window
+    win.offer_sample_data(loader)
+    box = win.findChild(QMessageBox, "sampleDataQuestion")
+    assert box is not None and box.isVisible()
+    box.done(QMessageBox.StandardButton.Yes)
+    assert win.findChild(QProgressDialog, "progressDialog") is not None
+    with qtbot.waitSignal(win.orders.model.refreshed, timeout=20000):
+        pass
+    qtbot.waitUntil(lambda: win.orders.model.rowCount() == 65, timeout=10000)
+    assert threads == [False]
+    assert "Loaded 5 sample orders" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)

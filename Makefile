@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+PACKAGE_STAMP := $(VENV)/.package-$(shell cat requirements-package.lock | sha256sum | cut -c1-16)
 BENCH_STAMP := $(VENV)/.bench-$(shell cat requirements-bench.lock | sha256sum | cut -c1-16)
 export QT_QPA_PLATFORM ?= offscreen
 PY_DIRS := $(wildcard desktop_app tests benchmarks packaging)
@@ -22,6 +23,16 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bench.lock
 	rm -f $(VENV)/.bench-*
 	touch $@
+
+$(PACKAGE_STAMP): $(STAMP) requirements-package.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-package.lock 2>&1 | { grep -v '^WARNING: Location' || true; }
+	rm -f $(VENV)/.package-*
+	touch $@
+
+## Build the packaged program: dist/OrderDesk/ and dist/OrderDesk-<version>-<platform>.tar.gz
+## (ARGS=--onefile also builds dist/OrderDesk-onefile).
+package: $(PACKAGE_STAMP) system-deps
+	$(BIN)/python packaging/build.py $(ARGS)
 
 ## Start the program on the default database in the user's data folder.
 run: $(STAMP)

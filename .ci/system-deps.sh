@@ -2,7 +2,8 @@
 # Debian packages the test suite needs (fonts so Qt can render text offscreen, libs Qt loads).
 set -euo pipefail
 need=()
-for pkg in fonts-dejavu-core libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0; do
+for pkg in fonts-dejavu-core libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+  libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

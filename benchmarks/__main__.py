@@ -7,6 +7,7 @@ stderr. All files live in a fresh temporary folder that is removed at the end.
 from __future__ import annotations
 
 import argparse
+import importlib
 import platform
 import shutil
 import sqlite3
@@ -20,7 +21,9 @@ from typing import Any
 from benchmarks import p1_workflow, p2_load
 from benchmarks.harness import BenchResult, goals_met, json_line, log
 
-BENCHMARKS = ("p1", "p2")
+BENCHMARKS = ("p1", "p2", "p3", "p4", "p5")
+STANDALONE = {"p3": "p3_rebuild", "p4": "p4_freshness", "p5": "p5_gui"}
+"""Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
 CONTENDERS = ("project", "raw", "eventsourcing")
 
 
@@ -72,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     events = args.events or (1_000 if args.quick else 10_000)
     reps = args.reps or (3 if args.quick else 5)
     results: list[BenchResult] = []
+    standalone: dict[str, object] = {}
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="orderdesk-bench-"))
     log(f"temp folder: {folder}")
@@ -95,13 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
             print(results[-1].render(), end="\n\n", flush=True)
+        for bench in chosen:
+            if bench in STANDALONE:
+                module = importlib.import_module(f"benchmarks.{STANDALONE[bench]}")
+                standalone[bench] = module.run(quick=args.quick, rounds=args.rounds or 3)
     finally:
         if args.keep:
             log(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
     summary: dict[str, Any] = {
-        "benchmarks": {r.id: r.to_json() for r in results},
+        "benchmarks": {**{r.id: r.to_json() for r in results}, **standalone},
         "goals_met": goals_met(
             g for r in results for section in r.sections for g in section.goal_results()
         ),

@@ -9,6 +9,7 @@ everything down cleanly. Nothing runs at import time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not offer sample data on an empty database",
     )
+    from desktop_app.self_test import add_cli_flags
+
+    add_cli_flags(parser)
     return parser
 
 
@@ -101,6 +105,12 @@ def _qt_app() -> Any:
     QApplication.setApplicationDisplayName("Order Desk")
     app = QApplication(sys.argv[:1])
     app.setDesktopFileName("order-desk")
+    try:
+        from desktop_app.resources import apply_to
+
+        apply_to(app)
+    except OSError:
+        log.exception("application icon or style sheet missing")
     return app
 
 
@@ -153,6 +163,11 @@ def run(
     box; ``exec_loop=False`` returns right after the window is shown (``on_window(window)`` is
     called first) and shuts down."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    from desktop_app.self_test import handle_cli_flags
+
+    early = handle_cli_flags(args)
+    if early is not None:
+        return early
 
     from desktop_app.application.ports import StoreError
     from desktop_app.bootstrap import bootstrap
@@ -164,6 +179,9 @@ def run(
     from desktop_app.ui.tasks import TaskRunner
 
     settings = Settings.default(args.db.expanduser() if args.db else None)
+    # Small projector batches keep the window smooth while it catches up (P5: no GUI-thread
+    # stall > 50 ms); the headless projector and the CLI keep the faster bulk batches.
+    settings = dataclasses.replace(settings, projector_batch=200, projector_bulk_catch_up=False)
     if args.read_only:
         from dataclasses import replace
 
@@ -204,6 +222,9 @@ def run(
                 log.exception("background jobs could not start")
                 window_error = "The order list will not update by itself (see the log)."
             window = MainWindow(app.commands, app.queries, bridge, tasks, app.info)
+            from desktop_app.startup_probe import watch_first_paint
+
+            watch_first_paint(window)
             if window_error:
                 window.status.show_unavailable(window_error)
             window.show()

@@ -223,6 +223,7 @@ def bootstrap(
             name=projector_name,
             batch_size=settings.projector_batch,
             clock=clock,
+            bulk_catch_up=settings.projector_bulk_catch_up,
         )
         # Creates the read-model tables; after a read-model schema change they are reset and
         # the projector's first run_once is a full rebuild. Nothing is started here.

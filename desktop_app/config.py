@@ -37,6 +37,7 @@ class Settings:
     busy_timeout_ms: int = 5000
     read_only: bool = False
     projector_batch: int = 1000
+    projector_bulk_catch_up: bool = True  # False beside a GUI: small batches, no stutter
     projector_poll_seconds: float = 0.2
     backup_dir: Path | None = None
     backup_keep: int = 7

@@ -30,7 +30,7 @@ from desktop_app.application.summaries import describe
 from desktop_app.domain.aggregate import Aggregate
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.errors import DomainError
-from desktop_app.domain.order import ACTIONS, NewLine, Order
+from desktop_app.domain.order import ACTIONS, NewLine, Order, ProductRef
 from desktop_app.domain.values import Money
 
 A = TypeVar("A", bound=Aggregate)
@@ -114,6 +114,7 @@ def _save(
         expected_version=loaded,
         metadata=_metadata(deps, command),
         command_id=command.command_id,
+        release=True,  # handlers drop the aggregate after saving: the cache may keep it
     )
     return _result(aggregate, appended)
 
@@ -127,12 +128,18 @@ def _money(amount: Decimal, currency: str) -> Money:
     return Money(amount, currency)
 
 
-def _new_line(deps: Deps, line: c.LineInput, currency: str) -> NewLine:
-    product = deps.products.load(line.product_id)
+def _product_ref(deps: Deps, product_id: str) -> ProductRef:
+    # A read-only look at the product (through the cache): the order only copies its details.
+    return deps.products.view(product_id, Product.as_ref)
+
+
+def _new_line(
+    deps: Deps, line: c.LineInput, currency: str, product: ProductRef | None = None
+) -> NewLine:
+    if product is None:
+        product = _product_ref(deps, line.product_id)
     price = None if line.unit_price is None else _money(line.unit_price, currency)
-    return NewLine(
-        line_id=deps.new_id(), product=product.as_ref(), quantity=line.quantity, unit_price=price
-    )
+    return NewLine(line_id=deps.new_id(), product=product, quantity=line.quantity, unit_price=price)
 
 
 # --- order commands ------------------------------------------------------------------------
@@ -140,17 +147,23 @@ def _new_line(deps: Deps, line: c.LineInput, currency: str) -> NewLine:
 
 def place_order(deps: Deps, command: c.PlaceOrder) -> c.CommandResult:
     """Create an order; the currency defaults to the first product's."""
-    customer = deps.customers.load(command.customer_id)
+    customer = deps.customers.view(command.customer_id, Customer.as_ref)
     if not command.lines:
         raise DomainError("Add at least one line to the order.", field="lines")
     currency = command.currency
+    first: ProductRef | None = None
     if currency is None:
-        currency = deps.products.load(command.lines[0].product_id).price.currency
-    lines = [_new_line(deps, line, currency) for line in command.lines]
+        # The first product is looked up once, for the currency and for its line.
+        first = _product_ref(deps, command.lines[0].product_id)
+        currency = first.price.currency
+    lines = [
+        _new_line(deps, line, currency, first if index == 0 else None)
+        for index, line in enumerate(command.lines)
+    ]
     order = Order.place(
         order_id=command.order_id,
         order_number=deps.order_numbers.next(),
-        customer=customer.as_ref(),
+        customer=customer,
         currency=currency,
         lines=lines,
     )
@@ -160,7 +173,7 @@ def place_order(deps: Deps, command: c.PlaceOrder) -> c.CommandResult:
 def _on_order(
     deps: Deps, command: c.OrderCommand, action: Callable[[Order], None]
 ) -> c.CommandResult:
-    order = deps.orders.load(command.order_id)
+    order = deps.orders.checkout(command.order_id)
     _check_version(deps.orders, order, command.expected_version)
     loaded = order.version
     action(order)
@@ -243,7 +256,7 @@ def register_customer(deps: Deps, command: c.RegisterCustomer) -> c.CommandResul
 
 def rename_customer(deps: Deps, command: c.RenameCustomer) -> c.CommandResult:
     """Rename a customer."""
-    customer = deps.customers.load(command.customer_id)
+    customer = deps.customers.checkout(command.customer_id)
     _check_version(deps.customers, customer, command.expected_version)
     loaded = customer.version
     customer.rename(command.name)
@@ -266,7 +279,7 @@ def _on_product(
     command: c.RenameProduct | c.ChangeProductPrice | c.DiscontinueProduct,
     action: Callable[[Product], None],
 ) -> c.CommandResult:
-    product = deps.products.load(command.product_id)
+    product = deps.products.checkout(command.product_id)
     _check_version(deps.products, product, command.expected_version)
     loaded = product.version
     action(product)

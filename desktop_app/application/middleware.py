@@ -113,10 +113,100 @@ def _check(value: object, expected: Any, path: str) -> None:
         raise InvalidCommandError(f"{path} has the wrong type.", field=path)
 
 
+Checker = Callable[[object, str], None]
+"""Checks one value against a declared type; raises InvalidCommandError naming ``path``."""
+
+_CHECKERS: dict[type[Any], Checker] = {}
+
+
+def _compile(expected: Any) -> Checker:
+    """A checker doing exactly what :func:`_check` does for ``expected``, with the typing
+    introspection done once per declared type instead of on every command."""
+    origin = typing.get_origin(expected)
+    if origin in (Union, types.UnionType):
+        options = tuple(_compile(option) for option in typing.get_args(expected))
+        allows_none = type(None) in typing.get_args(expected)
+
+        def check_union(value: object, path: str) -> None:
+            if value is None and allows_none:
+                return  # the None option passes: same outcome as trying each in order
+            errors: list[InvalidCommandError] = []
+            for option in options:
+                try:
+                    option(value, path)
+                    return
+                except InvalidCommandError as exc:
+                    errors.append(exc)
+            raise errors[0]
+
+        return check_union
+    if origin is tuple:
+        (item_type, *_rest) = typing.get_args(expected)
+        check_item = _compile(item_type)
+
+        def check_tuple(value: object, path: str) -> None:
+            if not isinstance(value, tuple):
+                raise InvalidCommandError(f"{path} must be a list of entries.", field=path)
+            for index, item in enumerate(value):
+                check_item(item, f"{path}[{index}]")
+
+        return check_tuple
+    if origin is not None or not (
+        expected in (type(None), int, Decimal, str) or dataclasses.is_dataclass(expected)
+    ):
+        # Containers and anything unusual: the general checker (rare in commands).
+        return lambda value, path: _check(value, expected, path)
+    if expected is type(None):
+        return lambda value, path: _check(value, expected, path)
+    if expected is int:
+
+        def check_int(value: object, path: str) -> None:
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidCommandError(f"{path} must be a whole number.", field=path)
+
+        return check_int
+    if expected is str:
+
+        def check_str(value: object, path: str) -> None:
+            if type(value) is not str and not isinstance(value, str):
+                raise InvalidCommandError(f"{path} must be text.", field=path)
+
+        return check_str
+    if expected is Decimal:
+        return lambda value, path: _check(value, expected, path)
+    if not isinstance(expected, type):  # pragma: no cover - a dataclass instance as a hint
+        return lambda value, path: _check(value, expected, path)
+    fields = _compiled_fields(expected)
+
+    def check_dataclass(value: object, path: str) -> None:
+        if not isinstance(value, expected):
+            raise InvalidCommandError(f"{path} has the wrong shape.", field=path)
+        for name, check in fields:
+            check(getattr(value, name), f"{path}.{name}")
+
+    return check_dataclass
+
+
+def _compiled_fields(cls: type[Any]) -> tuple[tuple[str, Checker], ...]:
+    return tuple((name, _compile(hint)) for name, hint in _field_types(cls))
+
+
+def _command_checker(command_type: type[Any]) -> Checker:
+    checker = _CHECKERS.get(command_type)
+    if checker is None:
+        fields = _compiled_fields(command_type)
+
+        def check_command(command: object, path: str) -> None:
+            for name, check in fields:
+                check(getattr(command, name), name)
+
+        checker = _CHECKERS[command_type] = check_command
+    return checker
+
+
 def validate_shape(command: Command, next: Next) -> CommandResult:
     """Refuse commands whose field values do not have the declared types."""
-    for name, hint in _field_types(type(command)):
-        _check(getattr(command, name), hint, name)
+    _command_checker(type(command))(command, "")
     if not command.command_id.strip():
         raise InvalidCommandError("The command has no id.", field="command_id")
     return next(command)

@@ -118,6 +118,11 @@ class StoredEvent:
     hash: str
 
 
+EventData = tuple[int, str, int, JsonObject]
+"""One stored event as an aggregate load needs it: (version, type_name, schema_version,
+payload). A plain tuple because a long stream makes thousands of them."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AppendResult:
     """Where an append landed. ``duplicate`` is true when the command id was already recorded
@@ -215,6 +220,14 @@ class EventStore(Protocol):
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[StoredEvent]:
         """Events of one stream in version order, ``from_version``..``to_version`` inclusive."""
+        ...
+
+    def read_stream_data(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[EventData]:
+        """Like :meth:`read_stream` but only what loading an aggregate needs, as
+        ``(version, type_name, schema_version, payload)`` tuples (fresh payload dicts): no
+        hashes, metadata or ``StoredEvent`` objects on the repository's hot path."""
         ...
 
     def stream_version(self, stream_id: str) -> int:
@@ -408,6 +421,17 @@ class WorkingSet:
     dirty_products: set[str] = field(default_factory=set)
     customer_renames: dict[str, str] = field(default_factory=dict)
     product_renames: dict[str, str] = field(default_factory=dict)
+    orders_by_customer: dict[str, list[str]] | None = None
+    """Optional index (a full in-memory rebuild sets it): customer id -> ids of the orders
+    placed for it, so a rename touches only those instead of scanning every order."""
+    lines_by_product: dict[str, list[tuple[str, str]]] | None = None
+    """Optional index (a full in-memory rebuild sets it): product id -> (order id, line id) of
+    every line ever added with it (entries may be stale; a rename checks each line)."""
+
+    @classmethod
+    def indexed(cls) -> WorkingSet:
+        """An empty working set with the rename indexes on (for a full rebuild)."""
+        return cls(orders_by_customer={}, lines_by_product={})
 
 
 class ReadModelBatch(Protocol):
@@ -453,6 +477,19 @@ class ReadModelStore(Protocol):
 
     def reset(self, name: str) -> None:
         """Delete every read-model row and set the checkpoint to 0 (start of a rebuild)."""
+        ...
+
+    def scan_events(
+        self, *, after_position: int, chunk: int
+    ) -> AbstractContextManager[Iterator[list[EventRecord]]]:
+        """Every event after a position, in position order, as lists of up to ``chunk``
+        events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
+        ...
+
+    def replace_all(self, name: str, work: WorkingSet, checkpoint: int) -> None:
+        """In ONE transaction: drop every read-model row and checkpoint, write every row of
+        ``work`` once (plain inserts, indexes built afterwards) and set the checkpoint
+        ``name`` to ``checkpoint``. Readers see the old read model until it commits."""
         ...
 
     def begin_bulk(self) -> None:

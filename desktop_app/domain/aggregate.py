@@ -12,6 +12,7 @@ from typing import ClassVar, Self
 
 from desktop_app.domain.errors import DomainError, SnapshotFormatError
 from desktop_app.domain.events import DomainEvent
+from desktop_app.domain.serialization import stored_money
 from desktop_app.domain.values import JSON, Money
 
 
@@ -38,6 +39,13 @@ class Aggregate:
         self._when(event)
         self.version += 1
 
+    def apply_all(self, events: Iterable[DomainEvent]) -> None:
+        """``apply`` each event in order (one bound-method lookup for a whole history)."""
+        when = self._when
+        for event in events:
+            when(event)
+            self.version += 1
+
     def _when(self, event: DomainEvent) -> None:
         raise NotImplementedError
 
@@ -45,8 +53,7 @@ class Aggregate:
     def replay(cls, aggregate_id: str, events: Iterable[DomainEvent]) -> Self:
         """Rebuild an aggregate from its full history."""
         aggregate = cls(aggregate_id)
-        for event in events:
-            aggregate.apply(event)
+        aggregate.apply_all(events)
         return aggregate
 
     def take_pending(self) -> list[DomainEvent]:
@@ -144,6 +151,9 @@ def snapshot_list(state: Mapping[str, object], key: str) -> list[Mapping[str, ob
 def snapshot_money(state: Mapping[str, object], key: str, currency: str) -> Money:
     """state[key] as a decimal string in `currency`, or SnapshotFormatError."""
     text = snapshot_str(state, key)
+    money = stored_money(text, currency)  # cached Money.parse: snapshots repeat a few prices
+    if money is not None:
+        return money
     try:
         return Money.parse(text, currency)
     except DomainError as exc:

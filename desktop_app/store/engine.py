@@ -287,11 +287,15 @@ class Database:
             return self._connect_raw()
 
     def release(self, con: sqlite3.Connection) -> None:
-        """Return a connection taken with :meth:`acquire` (rolls back anything left open)."""
+        """Return a connection taken with :meth:`acquire` (rolls back anything left open).
+
+        One whose transaction could not be rolled back (an I/O error) is closed, never pooled:
+        idle, it would keep the write lock, and its next user would inherit the transaction.
+        """
         if con.in_transaction:
             with suppress(sqlite3.Error):
                 con.execute("ROLLBACK")
-        if self._closed or len(self._idle) >= _MAX_IDLE:
+        if self._closed or con.in_transaction or len(self._idle) >= _MAX_IDLE:
             con.close()
         else:
             self._idle.append(con)

@@ -17,6 +17,7 @@ from desktop_app.application.ports import (
     AppendResult,
     ConcurrencyError,
     Digest,
+    EventData,
     NewEvent,
     Progress,
     Snapshot,
@@ -30,11 +31,13 @@ from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_ut
 from desktop_app.store.records import (
     MAX_VERSION,
     Clock,
+    DataRow,
     SnapshotRow,
     append_result,
     build_rows,
     check_append,
     clock_text,
+    decode_data_rows,
     decode_rows,
     decode_snapshot,
     digest_result,
@@ -68,6 +71,11 @@ _INSERT_COMMAND = (
 _READ_STREAM = (
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? "  # noqa: S608
     "ORDER BY version"
+)
+# Only what an aggregate load needs (the hashes and metadata are ~2/3 of a row's bytes).
+_READ_STREAM_DATA = (
+    "SELECT version, type_name, schema_version, payload FROM events "
+    "WHERE stream_id = ? AND version >= ? AND version <= ? ORDER BY version"
 )
 _READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608
 _FIND_COMMAND = (
@@ -193,6 +201,25 @@ class SqliteEventStore:
         with store_errors(), self._db.raw() as con:
             rows: list[Row] = con.execute(_READ_STREAM, (stream_id, from_version, upper)).fetchall()
         return decode_rows(rows)
+
+    def read_stream_data(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[EventData]:
+        """(version, type_name, schema_version, payload) of one stream, in version order."""
+        upper = MAX_VERSION if to_version is None else to_version
+        db = self._db
+        # acquire/release rather than two context managers: every command runs this once or
+        # twice and the context-manager machinery cost as much as the indexed query itself.
+        con = db.acquire()
+        try:
+            rows: list[DataRow] = con.execute(
+                _READ_STREAM_DATA, (stream_id, from_version, upper)
+            ).fetchall()
+        except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+            raise translate_error(exc) from exc
+        finally:
+            db.release(con)
+        return decode_data_rows(rows)
 
     def stream_version(self, stream_id: str) -> int:
         """Current version of a stream (0 when it does not exist)."""

@@ -15,6 +15,7 @@ from desktop_app.application.ports import (
     AppendResult,
     ConcurrencyError,
     Digest,
+    EventData,
     NewEvent,
     Progress,
     Snapshot,
@@ -32,6 +33,7 @@ from desktop_app.store.records import (
     build_rows,
     check_append,
     clock_text,
+    decode_data_rows,
     decode_rows,
     decode_snapshot,
     digest_result,
@@ -124,6 +126,20 @@ class InMemoryEventStore:
             stream = self._streams.get(stream_id, [])
             rows = [r for r in stream[max(from_version, 1) - 1 :] if r[2] <= upper]
         return decode_rows(rows)
+
+    def read_stream_data(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[EventData]:
+        """(version, type_name, schema_version, payload) of one stream, in version order."""
+        upper = MAX_VERSION if to_version is None else to_version
+        with self._lock:
+            stream = self._streams.get(stream_id, [])
+            rows = [
+                (r[2], r[4], r[5], r[6])
+                for r in stream[max(from_version, 1) - 1 :]
+                if r[2] <= upper
+            ]
+        return decode_data_rows(rows)
 
     def stream_version(self, stream_id: str) -> int:
         """Current version of a stream (0 when it does not exist)."""

@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from desktop_app.application.ports import (
@@ -273,6 +274,58 @@ _READ_EVENTS = (
     "SELECT position, stream_id, version, type_name, schema_version, payload, recorded_at "
     "FROM events WHERE position > ? ORDER BY position LIMIT ?"
 )
+_SCAN_EVENTS = (
+    "SELECT position, stream_id, version, type_name, schema_version, payload, recorded_at "
+    "FROM events WHERE position > ? ORDER BY position"
+)
+
+# --- full rebuild: every row written once, into emptied tables, indexes built afterwards
+# Parameters: the state's fields in declaration order, then the folds (see _order_rows).
+_INSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id,
+    customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
+    updated_at, version, last_position, tracking_number, carrier, cancel_reason)
+    VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
+# Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
+_INSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku, sku_fold,
+    product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
+    VALUES (?1, ?2, ?3, ?4, ?10, ?5, ?6, ?7, ?6 * ?7, ?8, ?9)"""
+_INSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
+    lifetime_value, version) VALUES (?, ?, ?, ?, ?, ?)"""
+_INSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
+    price_minor, currency, discontinued, units_sold, version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_SET_CHECKPOINT = "INSERT INTO rm_checkpoints (name, position) VALUES (?, ?)"
+_PROJECTOR_INDEXES = (
+    ("rm_orders_customer", _CREATE_TABLES[-2]),
+    ("rm_order_lines_product", _CREATE_TABLES[-1]),
+)
+_DROP_PROJECTOR_INDEXES = (
+    "DROP INDEX IF EXISTS rm_orders_customer",
+    "DROP INDEX IF EXISTS rm_order_lines_product",
+)
+_REBUILD_PRAGMAS = (
+    "PRAGMA cache_size = -262144",  # 256 MB: the index sorts stay in memory
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA threads = 2",  # CREATE INDEX may sort with a helper thread
+    # The commit must not also copy the whole new read model into the database file: the
+    # WAL job checkpoints it in the background (and journal_size_limit trims the WAL).
+    "PRAGMA wal_autocheckpoint = 0",
+)
+_ANALYZE = (
+    "ANALYZE rm_orders",
+    "ANALYZE rm_order_lines",
+    "ANALYZE rm_customers",
+    "ANALYZE rm_products",
+)
+_RESTORE_PRAGMAS = (
+    "PRAGMA analysis_limit = 0",
+    "PRAGMA cache_size = -2000",
+    "PRAGMA temp_store = DEFAULT",
+    "PRAGMA threads = 0",
+    "PRAGMA wal_autocheckpoint = 1000",
+)
+_WRITE_CHUNK = 50_000
+"""Rows per ``executemany`` in :meth:`SqliteReadModelStore.replace_all` (bounded memory)."""
 
 # The allow-list: sort name -> constant SQL expression. Nothing else ever reaches ORDER BY.
 SORT_SQL = {
@@ -333,6 +386,143 @@ def _product_state(row: Any) -> ProductState:
         units_sold=int(sold),
         version=int(version),
     )
+
+
+def _order_row(o: OrderState) -> tuple[Any, ...]:
+    return (
+        o.order_id,
+        o.order_number,
+        fold(o.order_number),
+        o.customer_id,
+        o.customer_name,
+        fold(o.customer_name),
+        o.status,
+        o.line_count,
+        o.total_minor,
+        o.currency,
+        o.placed_at,
+        o.updated_at,
+        o.version,
+        o.last_position,
+        o.tracking_number,
+        o.carrier,
+        o.cancel_reason,
+    )
+
+
+def _line_row(ln: LineState) -> tuple[Any, ...]:
+    return (
+        ln.order_id,
+        ln.line_id,
+        ln.product_id,
+        ln.sku,
+        fold(ln.sku),
+        ln.product_name,
+        ln.quantity,
+        ln.unit_price_minor,
+        ln.quantity * ln.unit_price_minor,
+        ln.currency,
+        ln.seq,
+    )
+
+
+def _customer_row(c: CustomerState) -> tuple[Any, ...]:
+    return (
+        c.customer_id,
+        c.name,
+        fold(c.name),
+        c.order_count,
+        json.dumps(c.lifetime_value, sort_keys=True),
+        c.version,
+    )
+
+
+def _product_row(p: ProductState) -> tuple[Any, ...]:
+    return (
+        p.product_id,
+        p.sku,
+        fold(p.sku),
+        p.name,
+        fold(p.name),
+        p.price_minor,
+        p.currency,
+        int(p.discontinued),
+        p.units_sold,
+        p.version,
+    )
+
+
+def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    chunk: list[tuple[Any, ...]] = []
+    append = chunk.append
+    for row in rows:
+        append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+            append = chunk.append
+    if chunk:
+        yield chunk
+
+
+_order_fields = operator.attrgetter(
+    "order_id",
+    "order_number",
+    "customer_id",
+    "customer_name",
+    "status",
+    "line_count",
+    "total_minor",
+    "currency",
+    "placed_at",
+    "updated_at",
+    "version",
+    "last_position",
+    "tracking_number",
+    "carrier",
+    "cancel_reason",
+)
+_line_fields = operator.attrgetter(
+    "order_id",
+    "line_id",
+    "product_id",
+    "sku",
+    "product_name",
+    "quantity",
+    "unit_price_minor",
+    "currency",
+    "seq",
+)
+
+
+def _order_rows(orders: dict[str, OrderState]) -> Iterator[tuple[Any, ...]]:
+    """:data:`_INSERT_ORDER` parameters in key order: the fields (one C-level attrgetter call)
+    plus the two folds, repeated names folded once."""
+    folds: dict[str, str] = {}
+    get = folds.get
+    fields = _order_fields
+    for key in sorted(orders):
+        row = fields(orders[key])
+        name = row[3]
+        name_fold = get(name)
+        if name_fold is None:
+            name_fold = folds[name] = fold(name)
+        yield (*row, fold(row[1]), name_fold)
+
+
+def _line_rows(lines: dict[str, dict[str, LineState]]) -> Iterator[tuple[Any, ...]]:
+    """:data:`_INSERT_LINE` parameters, orders in key order: the fields plus the SKU fold."""
+    folds: dict[str, str] = {}
+    get = folds.get
+    fields = _line_fields
+    for order_id in sorted(lines):
+        for line in lines[order_id].values():
+            row = fields(line)
+            sku = row[3]
+            sku_fold = get(sku)
+            if sku_fold is None:
+                sku_fold = folds[sku] = fold(sku)
+            yield (*row, sku_fold)
 
 
 def _order_record(row: Any) -> OrderRecord:
@@ -429,86 +619,16 @@ class _Batch:
         if work.removed_lines:
             con.executemany(_DELETE_LINE, sorted(work.removed_lines))
         orders = work.orders
-        con.executemany(
-            _UPSERT_ORDER,
-            [
-                (
-                    o.order_id,
-                    o.order_number,
-                    fold(o.order_number),
-                    o.customer_id,
-                    o.customer_name,
-                    fold(o.customer_name),
-                    o.status,
-                    o.line_count,
-                    o.total_minor,
-                    o.currency,
-                    o.placed_at,
-                    o.updated_at,
-                    o.version,
-                    o.last_position,
-                    o.tracking_number,
-                    o.carrier,
-                    o.cancel_reason,
-                )
-                for o in (orders[k] for k in work.dirty_orders)
-            ],
-        )
+        con.executemany(_UPSERT_ORDER, [_order_row(orders[k]) for k in work.dirty_orders])
         self._step("orders_written")
         lines = work.lines
-        con.executemany(
-            _UPSERT_LINE,
-            [
-                (
-                    ln.order_id,
-                    ln.line_id,
-                    ln.product_id,
-                    ln.sku,
-                    fold(ln.sku),
-                    ln.product_name,
-                    ln.quantity,
-                    ln.unit_price_minor,
-                    ln.quantity * ln.unit_price_minor,
-                    ln.currency,
-                    ln.seq,
-                )
-                for ln in (lines[o][li] for o, li in work.dirty_lines)
-            ],
-        )
+        con.executemany(_UPSERT_LINE, [_line_row(lines[o][li]) for o, li in work.dirty_lines])
         customers = work.customers
         con.executemany(
-            _UPSERT_CUSTOMER,
-            [
-                (
-                    c.customer_id,
-                    c.name,
-                    fold(c.name),
-                    c.order_count,
-                    json.dumps(c.lifetime_value, sort_keys=True),
-                    c.version,
-                )
-                for c in (customers[k] for k in work.dirty_customers)
-            ],
+            _UPSERT_CUSTOMER, [_customer_row(customers[k]) for k in work.dirty_customers]
         )
         products = work.products
-        con.executemany(
-            _UPSERT_PRODUCT,
-            [
-                (
-                    p.product_id,
-                    p.sku,
-                    fold(p.sku),
-                    p.name,
-                    fold(p.name),
-                    p.price_minor,
-                    p.currency,
-                    int(p.discontinued),
-                    p.units_sold,
-                    p.version,
-                )
-                for p in (products[k] for k in work.dirty_products)
-            ],
-        )
+        con.executemany(_UPSERT_PRODUCT, [_product_row(products[k]) for k in work.dirty_products])
         self._step("rows_written")
         moved = con.execute(_CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
         if moved.rowcount != 1:
@@ -603,6 +723,100 @@ class SqliteReadModelStore:
             make((pos, sid, ver, tname, sver, payload, rec))
             for (pos, sid, ver, tname, sver, _, rec), payload in zip(rows, payloads, strict=True)
         ]
+
+    @contextmanager
+    def scan_events(
+        self, *, after_position: int, chunk: int
+    ) -> Iterator[Iterator[list[EventRecord]]]:
+        """Every event after a position in lists of up to ``chunk``, from one read snapshot.
+
+        The lean scan of a full rebuild: one SELECT of only the columns the projections use,
+        ``fetchmany`` with a large ``arraysize``, one ``json.loads`` per chunk.
+        """
+        with self._db.raw_read() as con:
+            cursor = con.execute(_SCAN_EVENTS, (after_position,))
+            cursor.arraysize = chunk
+
+            def chunks() -> Iterator[list[EventRecord]]:
+                fetch = cursor.fetchmany
+                loads = json.loads
+                new = tuple.__new__
+                record = EventRecord
+                while True:
+                    rows = fetch()
+                    if not rows:
+                        return
+                    # One loads over the joined payloads: measured faster than one per row.
+                    payloads = loads("[" + ",".join([row[5] for row in rows]) + "]")
+                    yield [
+                        new(record, (pos, sid, ver, tname, sver, payload, rec))
+                        for (pos, sid, ver, tname, sver, _, rec), payload in zip(
+                            rows, payloads, strict=True
+                        )
+                    ]
+
+            try:
+                yield chunks()
+            finally:
+                cursor.close()
+
+    def replace_all(self, name: str, work: WorkingSet, checkpoint: int) -> None:
+        """Swap the whole read model for ``work`` at ``checkpoint`` in ONE transaction.
+
+        Secondary indexes are dropped first and built after the rows are in (one sort each
+        instead of a random-order B-tree insert per row); rows go in primary-key order with
+        plain INSERTs. Other connections keep seeing the old read model until the commit.
+        """
+        self._db.ensure_writable()
+        with self._db.raw() as con:
+            for pragma in _REBUILD_PRAGMAS:
+                con.execute(pragma)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    self._replace_all(con, name, work, checkpoint)
+                except BaseException:
+                    if con.in_transaction:
+                        with suppress(sqlite3.Error):
+                            con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:  # after the commit: that one must not checkpoint
+                for pragma in _RESTORE_PRAGMAS:
+                    con.execute(pragma)
+
+    def _replace_all(
+        self, con: sqlite3.Connection, name: str, work: WorkingSet, checkpoint: int
+    ) -> None:
+        for ddl in _DROP_INDEX:
+            con.execute(ddl)
+        for ddl in _DROP_PROJECTOR_INDEXES:
+            con.execute(ddl)
+        for sql in _DELETE_ALL:
+            con.execute(sql)  # no WHERE, no trigger: SQLite truncates the table
+        self._fault_step("replace_cleared")
+        for rows in _chunks(_order_rows(work.orders), _WRITE_CHUNK):
+            con.executemany(_INSERT_ORDER, rows)
+        for rows in _chunks(_line_rows(work.lines), _WRITE_CHUNK):
+            con.executemany(_INSERT_LINE, rows)
+        customers = work.customers
+        con.executemany(_INSERT_CUSTOMER, [_customer_row(customers[k]) for k in sorted(customers)])
+        products = work.products
+        con.executemany(_INSERT_PRODUCT, [_product_row(products[k]) for k in sorted(products)])
+        self._fault_step("replace_rows_written")
+        for _, ddl in _PROJECTOR_INDEXES:
+            con.execute(ddl)
+        for _, ddl in _LIST_INDEXES:
+            con.execute(ddl)
+        con.execute(_SET_CHECKPOINT, (name, checkpoint))
+        con.execute("PRAGMA analysis_limit = 1000")  # approximate statistics, quickly
+        for table in _ANALYZE:
+            con.execute(table)
+        self._fault_step("replace_done")
+
+    def _fault_step(self, step: str) -> None:
+        if self.fault is not None:
+            self.fault(step)
 
     def data_version(self) -> int:
         with self._kept_lock, store_errors():

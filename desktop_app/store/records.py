@@ -10,10 +10,12 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from desktop_app.application.ports import (
     AppendResult,
     Digest,
+    EventData,
     EventMetadata,
     NewEvent,
     Snapshot,
@@ -202,12 +204,51 @@ def decode_rows(rows: Sequence[Row]) -> list[StoredEvent]:
         _set(ev, "event_id", event_id)
         _set(ev, "type_name", type_name)
         _set(ev, "schema_version", schema_version)
-        _set(ev, "payload", _loads(payload))
+        _set(ev, "payload", load_json_text(payload))
         _set(ev, "metadata", meta)
         _set(ev, "recorded_at", last_dt)
         _set(ev, "prev_hash", prev_hash)
         _set(ev, "hash", digest)
         append(ev)
+    return out
+
+
+DataRow = tuple[int, str, int, str]
+"""(version, type_name, schema_version, payload_text): the lean columns of an aggregate load."""
+
+
+# The C scanner json.loads ends in. Called directly it skips loads' type checks and two
+# whitespace regex matches: 0.6 instead of 1.8 µs for a typical payload, and JSON decoding
+# was the largest single cost of loading a long order. Stored text has no surrounding
+# whitespace; whatever the scanner does not consume completely goes through json.loads,
+# which then accepts or refuses it exactly as before.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def load_json_text(text: str) -> Any:
+    """``json.loads(text)`` for stored JSON text, on the fast scanner when it can be."""
+    try:
+        value, end = _scan_json(text, 0)
+    except (StopIteration, TypeError):
+        return _loads(text)
+    return value if end == len(text) else _loads(text)
+
+
+def decode_data_rows(rows: Sequence[DataRow]) -> list[EventData]:
+    """Lean rows to ``EventData`` with fresh payload dicts (the aggregate-load hot path)."""
+    scan = _scan_json
+    loads = _loads
+    out: list[EventData] = []
+    append = out.append
+    for version, type_name, schema_version, text in rows:
+        # load_json_text inlined: this loop runs once per event of a load.
+        try:
+            payload, end = scan(text, 0)
+            if end != len(text):
+                payload = loads(text)
+        except (StopIteration, TypeError):
+            payload = loads(text)
+        append((version, type_name, schema_version, payload))
     return out
 
 

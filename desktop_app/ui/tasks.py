@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,25 @@ class TaskRunner(QObject):
         """Block until the pool is idle (shutdown and tests only)."""
         return self._pool.waitForDone(msecs)
 
+    @staticmethod
+    def _alive(callback: Callable[..., None] | None) -> bool:
+        """False when the callback is a method of a Qt object that was deleted meanwhile (a
+        closed dialog, a window torn down): its result has nobody left to show it to."""
+        owner = getattr(callback, "__self__", None)
+        return not isinstance(owner, QObject) or shiboken6.isValid(owner)
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except RuntimeError as exc:
+            # A late result for a widget or model Qt has already deleted (a closed window):
+            # nothing is left to update. Any other RuntimeError is a real bug: re-raise it.
+            text = str(exc)
+            if "already deleted" not in text and "has been deleted" not in text:
+                raise
+            log.debug("dropped a late task result: %s", text)
+
     def _finish(self, task_id: int) -> tuple[Any, Any, Any] | None:
         callbacks = self._callbacks.pop(task_id, None)
         if not self._callbacks:
@@ -99,19 +119,19 @@ class TaskRunner(QObject):
     @Slot(int, object)
     def _on_done(self, task_id: int, result: object) -> None:
         callbacks = self._finish(task_id)
-        if callbacks is not None:
-            callbacks[0](result)
+        if callbacks is not None and self._alive(callbacks[0]):
+            self._call(callbacks[0], result)
 
     @Slot(int, object)
     def _on_failed(self, task_id: int, exc: object) -> None:
         callbacks = self._finish(task_id)
-        if callbacks is not None:
-            callbacks[1](exc)
+        if callbacks is not None and self._alive(callbacks[1]):
+            self._call(callbacks[1], exc)
         else:
             log.error("background task %s failed: %s", task_id, exc)
 
     @Slot(int, int, int)
     def _on_progress(self, task_id: int, done: int, total: int) -> None:
         callbacks = self._callbacks.get(task_id)
-        if callbacks is not None and callbacks[2] is not None:
-            callbacks[2](done, total)
+        if callbacks is not None and callbacks[2] is not None and self._alive(callbacks[2]):
+            self._call(callbacks[2], done, total)

@@ -319,3 +319,23 @@ def test_recorded_time_comes_from_the_clock_and_order_is_by_version(stores: Stor
     assert [e.version for e in stream] == [1, 2, 3]
     assert [e.recorded_at.year for e in stream] == [2030, 2001, 2030]
     assert es.verify().ok
+
+
+def test_read_stream_data_is_the_lean_read_stream(stores: Stores) -> None:
+    es = stores.events
+    assert es.read_stream_data("order-1") == []
+    es.append("order-1", 0, events(3))
+    es.append("order-2", 0, events(2))
+    es.append("order-1", 3, events(2))
+    full = es.read_stream("order-1")
+    lean = es.read_stream_data("order-1")
+    assert lean == [(e.version, e.type_name, e.schema_version, e.payload) for e in full]
+    assert [v for v, *_ in es.read_stream_data("order-1", from_version=4)] == [4, 5]
+    assert [v for v, *_ in es.read_stream_data("order-1", from_version=2, to_version=3)] == [2, 3]
+    assert es.read_stream_data("order-1", from_version=6) == []
+    assert es.read_stream_data("order-1", to_version=0) == []
+    # Every read hands out fresh payload dicts: changing one changes nothing stored.
+    first = es.read_stream_data("order-1")[0][3]
+    assert isinstance(first, dict)
+    first["i"] = 99
+    assert es.read_stream_data("order-1")[0][3] == {"i": 0}

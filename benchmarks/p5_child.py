@@ -172,7 +172,6 @@ class Probe:
         model.loaded.connect(lambda: self.loaded_at.append(now()))
         model.page_loaded.connect(lambda _n: self.pages_at.append(now()))
         model.refreshed.connect(lambda: self.refreshed_at.append(now()))
-        window.history.history_loaded.connect(lambda _n: self.history_at.append(now()))
         window.bridge.projector_status.connect(self.statuses.append)
         QTimer.singleShot(0, self.scenario)
 
@@ -359,9 +358,11 @@ class Probe:
             self._catchup(ticker)
 
         # 7. the timeline of the 10,000-event order
+        # (The History panel is built when its tab is first shown.)
         w.tabs.setCurrentWidget(w.history)
         pause(0.3)
         history = w.history
+        history.history_loaded.connect(lambda _n: self.history_at.append(now()))
         tl_paint = PaintWatcher(history.timeline.viewport())
         times: list[float] = []
         for _ in range(3):

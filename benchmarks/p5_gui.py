@@ -57,7 +57,7 @@ INFO: tuple[tuple[str, str, str], ...] = (
     ("scroll_middle_ms", "ms", "scroll to the middle (deep page)"),
     ("scroll_end_ms", "ms", "scroll to the end (deepest page)"),
     ("scroll_filtered_end_ms", "ms", "scroll to the end, status=shipped by Customer"),
-    ("window_shown_ms", "ms", "launch → main window shown"),
+    ("window_shown_ms", "ms", "launch → main window connected to the open database"),
     ("first_rows_arrived_ms", "ms", "launch → first page + total in the model"),
     ("interpreter_start_ms", "ms", "launch → first line of the child script"),
     ("idle_tick_max_ms", "ms", "longest ticker gap while idle (timer floor)"),

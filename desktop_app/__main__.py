@@ -1,9 +1,12 @@
 """GUI entry point: ``python -m desktop_app [--db PATH] [--read-only]``.
 
-The only module that sees both Qt and the composition root: it opens the database (refusing
-damaged or foreign files with a clear message, R21), composes the application, starts the
-background jobs (projector, snapshots, WAL checkpoint, backups), shows the main window and shuts
-everything down cleanly. Nothing runs at import time.
+The only module that sees both Qt and the composition root. Start-up order (P5/P7 first
+paint): the database is opened and the application composed on a helper thread while the main
+window is built and shown in an "Opening database…" state; then the window is connected to the
+buses and loads the first page, or, for a damaged or foreign file, the window goes away and a
+clear message is shown (R21). The background jobs (projector, snapshots, WAL checkpoint,
+backups) start once the first rows are on screen. Everything shuts down cleanly. Nothing runs
+at import time.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,6 +156,41 @@ def _start_jobs(app: Any, bridge: Any) -> Any | None:
     return jobs
 
 
+JOBS_START_DELAY_MS = 100
+JOBS_START_FALLBACK_MS = 1500
+
+
+def _start_jobs_after_first_rows(
+    window: Any, app: Any, bridge: Any, started: dict[str, Any]
+) -> None:
+    """Start the projector and background jobs once the first page of orders has arrived
+    (or failed, or after a short fallback delay), so that importing the scheduler and the
+    projector's first batch do not compete with the first paint (P5). ``started["jobs"]`` is
+    set when they start; once it is set (even to None, at shutdown) they never start."""
+    from PySide6.QtCore import QTimer
+
+    def start() -> None:
+        if "jobs" in started:
+            return
+        started["jobs"] = None
+        try:
+            started["jobs"] = _start_jobs(app, bridge)
+        except Exception:
+            log.exception("background jobs could not start")
+            window.status.show_unavailable(
+                "The order list will not update by itself (see the log)."
+            )
+
+    def soon(*_args: Any) -> None:
+        # Not a zero timer: that would run before the rows are painted.
+        QTimer.singleShot(JOBS_START_DELAY_MS, start)
+
+    model = window.orders.model
+    model.loaded.connect(soon)
+    model.load_failed.connect(soon)
+    QTimer.singleShot(JOBS_START_FALLBACK_MS, start)
+
+
 def run(
     argv: Sequence[str] | None = None,
     *,
@@ -160,8 +199,8 @@ def run(
     on_window: Callable[[Any], None] | None = None,
 ) -> int:
     """``main`` with hooks for tests: ``show_error(title, text)`` replaces the startup message
-    box; ``exec_loop=False`` returns right after the window is shown (``on_window(window)`` is
-    called first) and shuts down."""
+    box; ``exec_loop=False`` returns right after the window is shown and connected to the
+    open database (``on_window(window)`` is called first) and shuts down."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     from desktop_app.self_test import handle_cli_flags
 
@@ -169,23 +208,20 @@ def run(
     if early is not None:
         return early
 
-    from desktop_app.application.ports import StoreError
-    from desktop_app.bootstrap import bootstrap
+    from desktop_app.application.ports import StoreError, StoreInfo
     from desktop_app.config import Settings, default_log_dir
-    from desktop_app.store.engine import DatabaseOpenError, backup_folder
-    from desktop_app.ui.bridge import Bridge
     from desktop_app.ui.errors import ExceptionHook, explain, setup_logging
-    from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.tasks import TaskRunner
 
     settings = Settings.default(args.db.expanduser() if args.db else None)
     # Small projector batches keep the window smooth while it catches up (P5: no GUI-thread
     # stall > 50 ms); the headless projector and the CLI keep the faster bulk batches.
     settings = dataclasses.replace(settings, projector_batch=200, projector_bulk_catch_up=False)
     if args.read_only:
-        from dataclasses import replace
-
-        settings = replace(settings, read_only=True)
+        settings = dataclasses.replace(settings, read_only=True)
+    # Open the database (imports of the store, SQLAlchemy, read-model preparation) on a
+    # helper thread while the window is built and painted (P5/P7 first paint).
+    opener = _Opener(settings)
+    opener.start()
     qapp = _qt_app()
     try:
         log_file = setup_logging(settings.log_dir or default_log_dir())
@@ -193,55 +229,68 @@ def run(
     except OSError as exc:  # logging must never stop the program
         print(f"logging disabled: {exc}", file=sys.stderr)
 
+    from desktop_app.startup_probe import watch_first_paint
+    from desktop_app.ui.bridge import Bridge
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.tasks import TaskRunner
+
     show = show_error or _show_startup_error
     window: Any = None
     hook = ExceptionHook(lambda: window)
     hook.install()
+    app: Any = None
+    bridge = Bridge()
+    tasks = TaskRunner()
+    started: dict[str, Any] = {}
     try:
+        provisional = StoreInfo(location=str(settings.db_path), read_only=settings.read_only)
+        window = MainWindow(None, None, bridge, tasks, provisional, opening=True)
+        watch_first_paint(window)
+        painted = _FirstPaintSeen(window)
+        window.show()
+        opener.wait(qapp)
         try:
-            app = bootstrap(settings, source="gui")
-        except DatabaseOpenError as exc:
-            log.error("cannot open %s: %s (%s)", settings.db_path, exc, exc.kind)
-            title, text = open_error_message(exc.kind, exc.path, str(exc), backup_folder(exc.path))
-            show(title, text)
-            return EXIT_OPEN_FAILED
+            app = opener.result()
         except StoreError as exc:
-            log.error("cannot open %s: %r", settings.db_path, exc)
-            title, text = explain(exc)
-            show("Order Desk cannot open the database", f"{text}\n\nFile: {settings.db_path}")
+            from desktop_app.store.engine import DatabaseOpenError, backup_folder
+
+            window.hide()
+            window.deleteLater()
+            window = None
+            if isinstance(exc, DatabaseOpenError):
+                log.error("cannot open %s: %s (%s)", settings.db_path, exc, exc.kind)
+                title, text = open_error_message(
+                    exc.kind, exc.path, str(exc), backup_folder(exc.path)
+                )
+                show(title, text)
+            else:
+                log.error("cannot open %s: %r", settings.db_path, exc)
+                title, text = explain(exc)
+                show("Order Desk cannot open the database", f"{text}\n\nFile: {settings.db_path}")
             return EXIT_OPEN_FAILED
 
-        bridge = Bridge()
-        tasks = TaskRunner()
-        jobs = None
-        window_error: str | None = None
+        window.attach_application(app.commands, app.queries, app.info)
+        window.start()
+        _start_jobs_after_first_rows(window, app, bridge, started)
+        if app.info.read_only:
+            log.warning("opened read-only: %s", app.info.read_only_reason)
+        elif not args.no_sample_offer and _is_empty(app):
+            loader = _demo_loader(app)
+            if loader is not None:
+                window.offer_sample_data(loader)
+        if on_window is not None:
+            on_window(window)
+        # The start-up probe quits the event loop at the first paint; when that paint came
+        # while the database was still opening, quit() found no loop to leave: stop here.
+        probe_done = painted.seen and _probe_enabled()
+        rc = qapp.exec() if exec_loop and not probe_done else EXIT_OK
+        return int(rc)
+    finally:
         try:
-            try:
-                jobs = _start_jobs(app, bridge)
-            except Exception:
-                log.exception("background jobs could not start")
-                window_error = "The order list will not update by itself (see the log)."
-            window = MainWindow(app.commands, app.queries, bridge, tasks, app.info)
-            from desktop_app.startup_probe import watch_first_paint
-
-            watch_first_paint(window)
-            if window_error:
-                window.status.show_unavailable(window_error)
-            window.show()
-            window.start()
-            if app.info.read_only:
-                log.warning("opened read-only: %s", app.info.read_only_reason)
-            elif not args.no_sample_offer and _is_empty(app):
-                loader = _demo_loader(app)
-                if loader is not None:
-                    window.offer_sample_data(loader)
-            if on_window is not None:
-                on_window(window)
-            rc = qapp.exec() if exec_loop else EXIT_OK
-            return int(rc)
-        finally:
             if window is not None:
                 window.close()
+            started.setdefault("jobs", None)  # a deferred start that has not run: never runs
+            jobs = started["jobs"]
             if jobs is not None:
                 try:
                     jobs.shutdown(wait=True)
@@ -249,12 +298,105 @@ def run(
                     log.exception("stopping background jobs failed")
             tasks.wait_idle(30000)
             qapp.processEvents()  # deliver the last results before the buses go away
-            app.close()
-            log.info("Order Desk closed")
+            if app is None:  # left early (an error): close what the helper thread opened
+                app = opener.take_quietly()
+            if app is not None:
+                app.close()
+                log.info("Order Desk closed")
             if window is not None:
                 window.deleteLater()
-    finally:
-        hook.uninstall()
+        finally:
+            hook.uninstall()
+
+
+def _probe_enabled() -> bool:
+    from desktop_app.startup_probe import enabled
+
+    return enabled()
+
+
+class _FirstPaintSeen:
+    """Notes whether ``widget`` has painted (an event filter that removes itself)."""
+
+    def __init__(self, widget: Any) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        self.seen = False
+        outer = self
+
+        class _Filter(QObject):
+            def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+                if event.type() == QEvent.Type.Paint:
+                    outer.seen = True
+                    watched.removeEventFilter(self)
+                return False
+
+        self._filter = _Filter(widget)
+        widget.installEventFilter(self._filter)
+
+
+class _Opener:
+    """``bootstrap(settings)`` on a helper thread; :meth:`wait` keeps the GUI responsive
+    (painting) until it is done, :meth:`result` returns the app or raises its error."""
+
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+        self._app: Any = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="open-database", daemon=True)
+        self._waker: Any = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            from desktop_app.bootstrap import bootstrap
+
+            self._app = bootstrap(self._settings, source="gui")
+        except BaseException as exc:  # handed to the GUI thread
+            self._error = exc
+        finally:
+            self._done.set()
+            waker = self._waker
+            if waker is not None:
+                waker()
+
+    def wait(self, qapp: Any) -> None:
+        """Process GUI events until the database is open (or failed)."""
+        from PySide6.QtCore import QEvent, QEventLoop
+
+        wake_type = QEvent.Type.User
+
+        def wake() -> None:  # any thread: a posted event ends processEvents' wait
+            qapp.postEvent(qapp, QEvent(wake_type))
+
+        self._waker = wake
+        if not self._done.is_set():
+            from PySide6.QtCore import QTimer
+
+            guard = QTimer()  # belt and braces: never sleep long on a lost wake-up
+            guard.start(50)
+            while not self._done.is_set():
+                qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            guard.stop()
+        self._thread.join()
+
+    def take_quietly(self) -> Any:
+        """The app when the database was opened, else None (any error was reported)."""
+        self._done.wait()
+        self._thread.join()
+        app, self._app = self._app, None
+        return app
+
+    def result(self) -> Any:
+        self._done.wait()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        app, self._app = self._app, None
+        return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,11 +3,11 @@ nothing runs at import time."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from os import urandom as _urandom
 from typing import Any
 
 from desktop_app.application import commands as c
@@ -50,9 +50,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# uuid4's version and RFC 4122 variant bits, applied to 128 random bits by hand.
+_UUID4_KEEP = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
+_UUID4_SET = 0x00000000000040008000000000000000
+
+
 def new_uuid() -> str:
-    """A fresh uuid4 as text."""
-    return str(uuid.uuid4())
+    """A fresh uuid4 as text (same as ``str(uuid.uuid4())``, without building a UUID object:
+    two ids per command made that ~2% of one)."""
+    h = ((int.from_bytes(_urandom(16)) & _UUID4_KEEP) | _UUID4_SET).to_bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(kw_only=True)

@@ -486,10 +486,17 @@ class ReadModelStore(Protocol):
         events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
         ...
 
-    def replace_all(self, name: str, work: WorkingSet, checkpoint: int) -> None:
+    def replace_all(
+        self,
+        name: str,
+        work: WorkingSet,
+        checkpoint: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         """In ONE transaction: drop every read-model row and checkpoint, write every row of
         ``work`` once (plain inserts, indexes built afterwards) and set the checkpoint
-        ``name`` to ``checkpoint``. Readers see the old read model until it commits."""
+        ``name`` to ``checkpoint``. Readers see the old read model until it commits.
+        ``progress(fraction)`` reports the write (0.0 … 1.0) as it goes."""
         ...
 
     def begin_bulk(self) -> None:
@@ -497,7 +504,8 @@ class ReadModelStore(Protocol):
         ...
 
     def end_bulk(self) -> None:
-        """Recreate the secondary indexes after a full rebuild."""
+        """Recreate the secondary indexes after a full rebuild and recompute what is derived
+        from the rows (order counts, search index)."""
         ...
 
     # --- queries

@@ -109,7 +109,10 @@ def translate_error(exc: BaseException) -> StoreError:
         if code == 10 or "i/o" in text:
             return StoreUnavailableError(
                 "The database file could not be read or written (a disk input/output error). "
-                "Check the disk or network drive. " + _BACKUP_HINT
+                "The change may or may not have been saved: look at the order before trying "
+                "again (saving the same form again never records it twice). Check the disk or "
+                "network drive; only if the file stays unreadable, restore the most recent backup "
+                "(see the 'backups' folder next to it)."
             )
         if code in (11, 26) or "malformed" in text or "not a database" in text:
             return StoreUnavailableError(

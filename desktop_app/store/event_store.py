@@ -3,11 +3,16 @@
 Hot paths (append, read_stream, read_all) use the pooled raw sqlite3 connection: each
 SQLAlchemy Core round trip costs ~20 µs, a whole append at synchronous=FULL ~150 µs, so
 the append is BEGIN IMMEDIATE + one SELECT + executemany + (one INSERT) + COMMIT.
+
+The aggregate cache's catch-up read is skipped when ``stream_is_current`` can prove nothing was
+appended since this process's own append (one ``PRAGMA data_version`` on the same connection).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -59,6 +64,7 @@ SELECT
   (SELECT max(version) FROM events WHERE stream_id = ?1),
   (SELECT hash FROM events ORDER BY position DESC LIMIT 1),
   (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
+  (SELECT data_version FROM pragma_data_version()),
   c.stream_id, c.version, c.first_position, c.last_position
 FROM (SELECT 1) AS one LEFT JOIN commands AS c ON c.command_id = ?2
 """
@@ -91,6 +97,26 @@ _SNAPSHOT_COLUMNS = (
 
 VERIFY_BATCH = 20_000
 
+_KNOWN_LIMIT = 20_000
+"""Streams remembered by ``stream_is_current`` at most (then the memory starts afresh)."""
+
+Known = dict[str, tuple[int, sqlite3.Connection, int]]
+"""stream -> (the version the last append made it, the pooled connection that append used,
+that connection's ``PRAGMA data_version`` inside the append's write transaction)."""
+
+# One map per open Database, shared by every store on it: they share its pooled connections,
+# so an append through any of them must update what all of them believe.
+_KNOWN_BY_DB: weakref.WeakKeyDictionary[Database, Known] = weakref.WeakKeyDictionary()
+_known_lock = threading.Lock()
+
+
+def _known_streams(db: Database) -> Known:
+    with _known_lock:
+        known = _KNOWN_BY_DB.get(db)
+        if known is None:
+            known = _KNOWN_BY_DB[db] = {}
+        return known
+
 
 def _conflict_or_error(exc: sqlite3.IntegrityError, stream_id: str, expected: int) -> StoreError:
     text = str(exc)
@@ -109,6 +135,7 @@ class SqliteEventStore:
     def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
         self._db = db
         self._clock: Clock = clock or utc_now
+        self._known = _known_streams(db)
 
     @property
     def database(self) -> Database:
@@ -130,12 +157,15 @@ class SqliteEventStore:
         db = self._db
         db.ensure_writable()
         # Explicit try/finally rather than nested context managers: this is the hottest path.
+        known = self._known
+        # Forget the stream first: whatever happens below, no stale "current" answer remains.
+        known.pop(stream_id, None)
         con = db.acquire()
         try:
             con.execute("BEGIN IMMEDIATE")
-            (current, head_hash, seq, c_stream, c_version, c_first, c_last) = con.execute(
-                _HEAD_SQL, (stream_id, command_id)
-            ).fetchone()
+            (current, head_hash, seq, data_version, c_stream, c_version, c_first, c_last) = (
+                con.execute(_HEAD_SQL, (stream_id, command_id)).fetchone()
+            )
             if c_stream is not None:
                 con.execute("ROLLBACK")
                 return AppendResult(
@@ -171,6 +201,10 @@ class SqliteEventStore:
                     ),
                 )
             con.execute("COMMIT")
+            # Still holding the connection, so a later append on it cannot record first.
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known[stream_id] = (result.version, con, data_version)
             return result
         except sqlite3.IntegrityError as exc:
             raise _conflict_or_error(exc, stream_id, expected_version) from exc
@@ -178,6 +212,36 @@ class SqliteEventStore:
             raise translate_error(exc) from exc
         finally:
             db.release(con)  # rolls back whatever is still open
+
+    def stream_is_current(self, stream_id: str, version: int) -> bool:
+        """True when ``version`` is certainly still the stream's newest event, so a catch-up
+        read from it would find nothing new; False means "read to find out", nothing more.
+
+        Certain when this store's last append to the stream made it ``version`` and no other
+        connection has committed anything since: ``PRAGMA data_version`` on the SAME pooled
+        connection (it is per connection) is unchanged since that append's write transaction.
+        Commits by this connection do not change it, but events only ever change through
+        :meth:`append` (which forgets the stream first); UPDATE and DELETE are refused by
+        triggers, and anyone who drops them uses another connection, which is seen.
+        """
+        known = self._known
+        entry = known.get(stream_id)
+        if entry is None or entry[0] != version:
+            return False  # the common "no" without touching a connection
+        db = self._db
+        con = db.acquire()
+        try:
+            # Again, now that we hold the connection: an append that used it has finished and
+            # recorded its stream; one on another connection will change its data_version.
+            entry = known.get(stream_id)
+            if entry is None or entry[0] != version or entry[1] is not con:
+                return False
+            row = con.execute("PRAGMA data_version").fetchone()
+        except (sqlite3.Error, sa_exc.SQLAlchemyError, StoreError):
+            return False
+        finally:
+            db.release(con)
+        return bool(row[0] == entry[2])
 
     def find_command(self, command_id: str) -> AppendResult | None:
         """The recorded result of ``command_id`` (``duplicate=True``), or None."""

@@ -6,6 +6,12 @@ its rows with a few ``IN (SELECT value FROM json_each(?))`` queries and writes t
 
 Every SQL text here is a constant or a join of constant fragments chosen from allow-lists; values
 only ever travel as bound parameters (R20).
+
+The order list at 1M orders (P5): one status-first index per allow-listed sort serves the
+unfiltered and the status-filtered list (one index-only range per status, merged by SQLite);
+totals come from ``rm_order_counts`` (exact, written in the projector's transactions); a search
+of 3+ characters narrows candidates through the FTS5 trigram table ``rm_order_search`` and the
+exact substring filter decides.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import operator
 import sqlite3
 import threading
@@ -36,8 +43,10 @@ from desktop_app.application.ports import (
 )
 from desktop_app.store.engine import Database, store_errors
 
-READ_MODEL_SCHEMA_VERSION = 1
+READ_MODEL_SCHEMA_VERSION = 2
 """Bump when the read-model tables change: the next start drops them and rebuilds."""
+
+log = logging.getLogger("desktop_app.store.read_model")
 
 FaultHook = Callable[[str], None]
 """Called with a step name inside a batch (tests inject crashes there)."""
@@ -49,6 +58,8 @@ _TABLES = (
     "rm_products",
     "rm_checkpoints",
     "rm_meta",
+    "rm_order_counts",
+    "rm_order_search",
 )
 
 _CREATE_TABLES = (
@@ -56,8 +67,10 @@ _CREATE_TABLES = (
         key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS rm_checkpoints (
         name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID""",
+    # ``rid``: a stable integer key (VACUUM keeps it) that rm_order_search's rowids point at.
     """CREATE TABLE IF NOT EXISTS rm_orders (
-        order_id TEXT PRIMARY KEY,
+        rid INTEGER PRIMARY KEY,
+        order_id TEXT NOT NULL UNIQUE,
         order_number TEXT NOT NULL,
         number_fold TEXT NOT NULL,
         customer_id TEXT NOT NULL,
@@ -105,47 +118,57 @@ _CREATE_TABLES = (
         discontinued INTEGER NOT NULL,
         units_sold INTEGER NOT NULL,
         version INTEGER NOT NULL)""",
+    # Orders per (customer, status), kept exact by the projector in the same transaction as the
+    # rows: the list's unfiltered / status / customer totals come from here, not count(*).
+    """CREATE TABLE IF NOT EXISTS rm_order_counts (
+        customer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, status)) WITHOUT ROWID""",
     # Needed by the projector itself (renames): kept during a rebuild.
     "CREATE INDEX IF NOT EXISTS rm_orders_customer ON rm_orders (customer_id, placed_at)",
     "CREATE INDEX IF NOT EXISTS rm_order_lines_product ON rm_order_lines (product_id)",
 )
 
+# One index per allow-listed sort, status first: ``status = ? ORDER BY <sort>, order_id`` is an
+# index-only range, and the unfiltered / multi-status list merges one such range per status
+# (UNION ALL ... ORDER BY: SQLite merges the sorted arms, no sort, no table lookups until the
+# page's own rows). The customer filter uses rm_orders_customer (a customer has few orders).
 _LIST_INDEXES = (
     (
-        "rm_orders_status",
-        "CREATE INDEX IF NOT EXISTS rm_orders_status ON rm_orders (status, placed_at)",
+        "rm_orders_s_number",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_number ON rm_orders "
+        "(status, order_number, order_id)",
     ),
     (
-        "rm_orders_number",
-        "CREATE INDEX IF NOT EXISTS rm_orders_number ON rm_orders (order_number, order_id)",
-    ),
-    (
-        "rm_orders_cname",
-        "CREATE INDEX IF NOT EXISTS rm_orders_cname ON rm_orders (customer_fold, order_id)",
+        "rm_orders_s_cname",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_cname ON rm_orders "
+        "(status, customer_fold, order_id)",
     ),
     (
         "rm_orders_sstatus",
         "CREATE INDEX IF NOT EXISTS rm_orders_sstatus ON rm_orders (status, order_id)",
     ),
     (
-        "rm_orders_lines",
-        "CREATE INDEX IF NOT EXISTS rm_orders_lines ON rm_orders (line_count, order_id)",
+        "rm_orders_s_lines",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_lines ON rm_orders (status, line_count, order_id)",
     ),
     (
-        "rm_orders_total",
-        "CREATE INDEX IF NOT EXISTS rm_orders_total ON rm_orders (total_minor, order_id)",
+        "rm_orders_s_total",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_total ON rm_orders (status, total_minor, order_id)",
     ),
     (
-        "rm_orders_placed",
-        "CREATE INDEX IF NOT EXISTS rm_orders_placed ON rm_orders (placed_at, order_id)",
+        "rm_orders_s_placed",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_placed ON rm_orders (status, placed_at, order_id)",
     ),
     (
-        "rm_orders_updated",
-        "CREATE INDEX IF NOT EXISTS rm_orders_updated ON rm_orders (updated_at, order_id)",
+        "rm_orders_s_updated",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_updated ON rm_orders "
+        "(status, updated_at, order_id)",
     ),
     (
-        "rm_orders_version",
-        "CREATE INDEX IF NOT EXISTS rm_orders_version ON rm_orders (version, order_id)",
+        "rm_orders_s_version",
+        "CREATE INDEX IF NOT EXISTS rm_orders_s_version ON rm_orders (status, version, order_id)",
     ),
     (
         "rm_customers_name",
@@ -157,19 +180,7 @@ _LIST_INDEXES = (
     ),
 )
 
-_DROP_INDEX = (
-    "DROP INDEX IF EXISTS rm_orders_status",
-    "DROP INDEX IF EXISTS rm_orders_number",
-    "DROP INDEX IF EXISTS rm_orders_cname",
-    "DROP INDEX IF EXISTS rm_orders_sstatus",
-    "DROP INDEX IF EXISTS rm_orders_lines",
-    "DROP INDEX IF EXISTS rm_orders_total",
-    "DROP INDEX IF EXISTS rm_orders_placed",
-    "DROP INDEX IF EXISTS rm_orders_updated",
-    "DROP INDEX IF EXISTS rm_orders_version",
-    "DROP INDEX IF EXISTS rm_customers_name",
-    "DROP INDEX IF EXISTS rm_products_sku",
-)
+_DROP_INDEX = tuple("DROP INDEX IF EXISTS " + index for index, _ in _LIST_INDEXES)
 _DROP_TABLES = (
     "DROP TABLE IF EXISTS rm_orders",
     "DROP TABLE IF EXISTS rm_order_lines",
@@ -177,6 +188,8 @@ _DROP_TABLES = (
     "DROP TABLE IF EXISTS rm_products",
     "DROP TABLE IF EXISTS rm_checkpoints",
     "DROP TABLE IF EXISTS rm_meta",
+    "DROP TABLE IF EXISTS rm_order_counts",
+    "DROP TABLE IF EXISTS rm_order_search",
 )
 _DELETE_ALL = (
     "DELETE FROM rm_orders",
@@ -184,6 +197,7 @@ _DELETE_ALL = (
     "DELETE FROM rm_customers",
     "DELETE FROM rm_products",
     "DELETE FROM rm_checkpoints",
+    "DELETE FROM rm_order_counts",
 )
 
 _ORDER_COLS = (
@@ -345,6 +359,80 @@ _SEARCH_ORDERS = (
     "AND instr(l.sku_fold, ?) > 0))"
 )
 
+# --- free-text search index: an FTS5 trigram table of each order's folded number, customer
+# name and SKUs (rowid = rm_orders.rid), maintained in the projector's transactions. It only
+# narrows the candidates (an AND of the pattern's trigrams, each a quoted FTS string, so no
+# pattern text is ever FTS syntax): the exact ``_SEARCH_ORDERS`` filter still decides, so the
+# result is exactly the plain substring filter's. Patterns under 3 characters scan.
+_CREATE_FTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS rm_order_search USING "
+    "fts5(doc, tokenize = 'trigram', detail = 'none')"
+)
+_DROP_FTS = "DROP TABLE IF EXISTS rm_order_search"
+_HAS_FTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_search'"
+_HAS_COUNTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_counts'"
+_FTS_FILL = (
+    "INSERT INTO rm_order_search (rowid, doc) SELECT o.rid, o.number_fold || char(31) || "
+    "o.customer_fold || coalesce((SELECT char(31) || group_concat(l.sku_fold, char(31)) "
+    "FROM rm_order_lines AS l WHERE l.order_id = o.order_id), '') FROM rm_orders AS o"
+)
+_FTS_INSERT_IN = " ".join((_FTS_FILL, "WHERE o.order_id IN (SELECT value FROM json_each(?))"))
+_FTS_DELETE_IN = (
+    "DELETE FROM rm_order_search WHERE rowid IN (SELECT rid FROM rm_orders "
+    "WHERE order_id IN (SELECT value FROM json_each(?)))"
+)
+_FTS_CANDIDATES = "o.rid IN (SELECT rowid FROM rm_order_search WHERE rm_order_search MATCH ?)"
+_ORDERS_OF_CUSTOMERS = (
+    "SELECT order_id FROM rm_orders WHERE customer_id IN (SELECT value FROM json_each(?))"
+)
+_FTS_MAX_TRIGRAMS = 12
+
+# --- exact order counts per (customer, status)
+_COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)
+    ON CONFLICT (customer_id, status) DO UPDATE SET n = n + excluded.n"""
+_COUNTS_PRUNE = "DELETE FROM rm_order_counts WHERE n = 0"
+_COUNTS_INSERT = "INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)"
+_COUNTS_FILL = (
+    "INSERT INTO rm_order_counts (customer_id, status, n) "
+    "SELECT customer_id, status, count(*) FROM rm_orders GROUP BY customer_id, status"
+)
+_KNOWN_STATUSES = "SELECT DISTINCT status FROM rm_order_counts WHERE n > 0"
+_COUNT_ALL = "SELECT coalesce(sum(n), 0) FROM rm_order_counts"
+_COUNT_STATUSES = (
+    "SELECT coalesce(sum(n), 0) FROM rm_order_counts "
+    "WHERE status IN (SELECT value FROM json_each(?))"
+)
+_COUNT_CUSTOMER = "SELECT coalesce(sum(n), 0) FROM rm_order_counts WHERE customer_id = ?"
+_COUNT_CUSTOMER_STATUSES = (
+    "SELECT coalesce(sum(n), 0) FROM rm_order_counts WHERE customer_id = ? "
+    "AND status IN (SELECT value FROM json_each(?))"
+)
+
+
+def fts_query(needle: str) -> str | None:
+    """The FTS5 query that finds a superset of the orders containing ``needle`` (already
+    folded): an AND of its trigrams, each as a quoted string; None when it cannot help."""
+    if len(needle) < 3 or "\x00" in needle:
+        return None
+    grams = list(dict.fromkeys(needle[i : i + 3] for i in range(len(needle) - 2)))
+    if len(grams) > _FTS_MAX_TRIGRAMS:  # a spread-out subset still gives a superset
+        step = len(grams) / _FTS_MAX_TRIGRAMS
+        grams = [grams[int(i * step)] for i in range(_FTS_MAX_TRIGRAMS)]
+    return " ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _has_fts(con: sqlite3.Connection) -> bool:
+    return con.execute(_HAS_FTS).fetchone() is not None
+
+
+def _reset_fts(con: sqlite3.Connection) -> bool:
+    """Empty the search index quickly (drop + create); False when there is none."""
+    if not _has_fts(con):
+        return False
+    con.execute(_DROP_FTS)
+    con.execute(_CREATE_FTS)
+    return True
+
 
 def fold(text: str) -> str:
     """The case-insensitive form searches compare (Unicode case folding)."""
@@ -495,14 +583,19 @@ _line_fields = operator.attrgetter(
 )
 
 
-def _order_rows(orders: dict[str, OrderState]) -> Iterator[tuple[Any, ...]]:
+def _order_rows(
+    orders: dict[str, OrderState], counts: dict[tuple[str, str], int]
+) -> Iterator[tuple[Any, ...]]:
     """:data:`_INSERT_ORDER` parameters in key order: the fields (one C-level attrgetter call)
-    plus the two folds, repeated names folded once."""
+    plus the two folds, repeated names folded once; counts orders per (customer, status)."""
     folds: dict[str, str] = {}
     get = folds.get
+    count = counts.get
     fields = _order_fields
     for key in sorted(orders):
         row = fields(orders[key])
+        pair = (row[2], row[4])
+        counts[pair] = count(pair, 0) + 1
         name = row[3]
         name_fold = get(name)
         if name_fold is None:
@@ -572,6 +665,8 @@ class _Batch:
         self._name = name
         self._expected = expected
         self._fault = fault
+        self._before: dict[str, tuple[str, str]] = {}
+        """(customer_id, status) of every order as loaded: the count deltas start there."""
 
     def _step(self, step: str) -> None:
         if self._fault is not None:
@@ -582,9 +677,11 @@ class _Batch:
         work = WorkingSet()
         if keys.orders:
             ids = _ids(keys.orders)
+            before = self._before
             for row in con.execute(_SELECT_ORDERS_IN, (ids,)):
                 order = _order_state(row)
                 work.orders[order.order_id] = order
+                before[order.order_id] = (order.customer_id, order.status)
             for row in con.execute(_SELECT_LINES_IN, (ids,)):
                 line = _line_state(row)
                 work.lines.setdefault(line.order_id, {})[line.line_id] = line
@@ -629,6 +726,8 @@ class _Batch:
         )
         products = work.products
         con.executemany(_UPSERT_PRODUCT, [_product_row(products[k]) for k in work.dirty_products])
+        self._save_counts(work)
+        self._save_search(work)
         self._step("rows_written")
         moved = con.execute(_CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
         if moved.rowcount != 1:
@@ -637,6 +736,40 @@ class _Batch:
                 self._name, self._expected, int(actual[0]) if actual else 0
             )
         self._step("checkpoint_written")
+
+    def _save_counts(self, work: WorkingSet) -> None:
+        deltas: dict[tuple[str, str], int] = {}
+        before = self._before
+        orders = work.orders
+        for key in work.dirty_orders:
+            order = orders[key]
+            new = (order.customer_id, order.status)
+            old = before.get(key)
+            if old == new:
+                continue
+            if old is not None:
+                deltas[old] = deltas.get(old, 0) - 1
+            deltas[new] = deltas.get(new, 0) + 1
+            before[key] = new
+        changes = [(cid, status, n) for (cid, status), n in sorted(deltas.items()) if n]
+        if changes:
+            self._con.executemany(_COUNTS_ADD, changes)
+            if any(n < 0 for _, _, n in changes):
+                self._con.execute(_COUNTS_PRUNE)
+
+    def _save_search(self, work: WorkingSet) -> None:
+        con = self._con
+        touched = set(work.dirty_orders)
+        touched.update(order_id for order_id, _ in work.dirty_lines)
+        touched.update(order_id for order_id, _ in work.removed_lines)
+        if work.customer_renames:
+            rows = con.execute(_ORDERS_OF_CUSTOMERS, (_ids(list(work.customer_renames)),))
+            touched.update(str(r[0]) for r in rows)
+        if not touched or not _has_fts(con):
+            return
+        ids = _ids(touched)
+        con.execute(_FTS_DELETE_IN, (ids,))
+        con.execute(_FTS_INSERT_IN, (ids,))
 
 
 class SqliteReadModelStore:
@@ -676,6 +809,13 @@ class SqliteReadModelStore:
                 con.execute(ddl)
             for _, ddl in _LIST_INDEXES:
                 con.execute(ddl)
+            if reset or "rm_order_search" not in names:
+                try:
+                    con.execute(_CREATE_FTS)
+                except sqlite3.OperationalError:  # no FTS5 in this SQLite: searches scan
+                    pass
+                else:
+                    con.execute(_FTS_FILL)  # rows made before the index existed (none if new)
             con.execute(
                 "INSERT OR REPLACE INTO rm_meta (key, value) VALUES ('schema_version', ?)",
                 (str(READ_MODEL_SCHEMA_VERSION),),
@@ -686,6 +826,7 @@ class SqliteReadModelStore:
         with self._db.raw_write() as con:
             for sql in _DELETE_ALL:
                 con.execute(sql)
+            _reset_fts(con)
             con.execute(_ENSURE_CHECKPOINT, (name,))
 
     def begin_bulk(self) -> None:
@@ -694,9 +835,15 @@ class SqliteReadModelStore:
                 con.execute(index)
 
     def end_bulk(self) -> None:
+        """Recreate the list indexes and recompute the counts and the search index from the
+        rows (rows may have been written directly, as the P5 benchmark's builder does)."""
         with self._db.raw_write() as con:
             for _, ddl in _LIST_INDEXES:
                 con.execute(ddl)
+            con.execute("DELETE FROM rm_order_counts")
+            con.execute(_COUNTS_FILL)
+            if _reset_fts(con):
+                con.execute(_FTS_FILL)
             con.execute("ANALYZE")
 
     # --- projector side
@@ -760,12 +907,19 @@ class SqliteReadModelStore:
             finally:
                 cursor.close()
 
-    def replace_all(self, name: str, work: WorkingSet, checkpoint: int) -> None:
+    def replace_all(
+        self,
+        name: str,
+        work: WorkingSet,
+        checkpoint: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         """Swap the whole read model for ``work`` at ``checkpoint`` in ONE transaction.
 
         Secondary indexes are dropped first and built after the rows are in (one sort each
         instead of a random-order B-tree insert per row); rows go in primary-key order with
         plain INSERTs. Other connections keep seeing the old read model until the commit.
+        ``progress(fraction)`` is called as the write goes on (0.0 … 1.0, by estimated cost).
         """
         self._db.ensure_writable()
         with self._db.raw() as con:
@@ -774,7 +928,7 @@ class SqliteReadModelStore:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 try:
-                    self._replace_all(con, name, work, checkpoint)
+                    self._replace_all(con, name, work, checkpoint, progress)
                 except BaseException:
                     if con.in_transaction:
                         with suppress(sqlite3.Error):
@@ -786,32 +940,63 @@ class SqliteReadModelStore:
                     con.execute(pragma)
 
     def _replace_all(
-        self, con: sqlite3.Connection, name: str, work: WorkingSet, checkpoint: int
+        self,
+        con: sqlite3.Connection,
+        name: str,
+        work: WorkingSet,
+        checkpoint: int,
+        progress: Callable[[float], None] | None,
     ) -> None:
+        # Estimated cost units (measured at 1M orders): a row insert 1, its search-index doc
+        # about 3, each index build about 0.6 per order.
+        n_orders = len(work.orders)
+        n_lines = sum(len(lines) for lines in work.lines.values())
+        indexes = len(_PROJECTOR_INDEXES) + len(_LIST_INDEXES)
+        total = max(1.0, n_orders * (1 + 3 + 0.6 * indexes) + n_lines)
+        done = 0.0
+
+        def advance(units: float) -> None:
+            nonlocal done
+            done += units
+            if progress is not None:
+                progress(min(1.0, done / total))
+
+        advance(0)
         for ddl in _DROP_INDEX:
             con.execute(ddl)
         for ddl in _DROP_PROJECTOR_INDEXES:
             con.execute(ddl)
         for sql in _DELETE_ALL:
             con.execute(sql)  # no WHERE, no trigger: SQLite truncates the table
+        fts = _reset_fts(con)
         self._fault_step("replace_cleared")
-        for rows in _chunks(_order_rows(work.orders), _WRITE_CHUNK):
+        counts: dict[tuple[str, str], int] = {}
+        for rows in _chunks(_order_rows(work.orders, counts), _WRITE_CHUNK):
             con.executemany(_INSERT_ORDER, rows)
+            advance(len(rows))
         for rows in _chunks(_line_rows(work.lines), _WRITE_CHUNK):
             con.executemany(_INSERT_LINE, rows)
+            advance(len(rows))
+        con.executemany(_COUNTS_INSERT, [(c, s, n) for (c, s), n in sorted(counts.items())])
         customers = work.customers
         con.executemany(_INSERT_CUSTOMER, [_customer_row(customers[k]) for k in sorted(customers)])
         products = work.products
         con.executemany(_INSERT_PRODUCT, [_product_row(products[k]) for k in sorted(products)])
         self._fault_step("replace_rows_written")
+        if fts:
+            con.execute(_FTS_FILL)
+        advance(3 * n_orders)
         for _, ddl in _PROJECTOR_INDEXES:
             con.execute(ddl)
+            advance(0.6 * n_orders)
         for _, ddl in _LIST_INDEXES:
             con.execute(ddl)
+            advance(0.6 * n_orders)
         con.execute(_SET_CHECKPOINT, (name, checkpoint))
         con.execute("PRAGMA analysis_limit = 1000")  # approximate statistics, quickly
         for table in _ANALYZE:
             con.execute(table)
+        advance(total)
         self._fault_step("replace_done")
 
     def _fault_step(self, step: str) -> None:
@@ -851,6 +1036,99 @@ class SqliteReadModelStore:
         self, query: ListOrdersSpec
     ) -> tuple[list[OrderRecord], int | None, str | None]:
         sort_sql = SORT_SQL[query.sort]  # KeyError here means the handler skipped validation
+        after = None
+        if query.after is not None:
+            after = decode_cursor(query.after, query.sort, query.descending)
+        with self._db.raw_read() as con:
+            # A read-only file from an older read-model version has no counts table: the
+            # general path (SQL counts) still answers there.
+            counted = con.execute(_HAS_COUNTS).fetchone() is not None
+            if query.customer_id is None and not query.search and counted:
+                rows, total = self._list_by_status(con, query, sort_sql, after)
+            else:
+                rows, total = self._list_filtered(con, query, sort_sql, after, counted)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_after = None
+        if more and rows:
+            last = rows[-1]
+            next_after = encode_cursor(query.sort, query.descending, last[-1], str(last[0]))
+        return [_order_record(r) for r in rows], total, next_after
+
+    @staticmethod
+    def _list_by_status(
+        con: sqlite3.Connection,
+        query: ListOrdersSpec,
+        sort_sql: str,
+        after: tuple[object, str] | None,
+    ) -> tuple[list[Any], int | None]:
+        """No customer, no search: one index-only range per status (``status = ?`` on the
+        status-first index of the sort), merged by SQLite in sort order (UNION ALL … ORDER
+        BY), the page cut there, and only the page's rows looked up. Totals from the counts."""
+        known = {str(r[0]) for r in con.execute(_KNOWN_STATUSES)}
+        if query.statuses is None:
+            wanted = sorted(known)
+        else:
+            wanted = sorted(known.intersection(query.statuses))
+        total: int | None = None
+        if query.with_total:
+            if query.statuses is None:
+                total = int(con.execute(_COUNT_ALL).fetchone()[0])
+            else:
+                total = int(con.execute(_COUNT_STATUSES, (_ids(wanted),)).fetchone()[0])
+        if not wanted:
+            return [], total
+        direction = " DESC" if query.descending else " ASC"
+        cmp = " < " if query.descending else " > "
+        base = " ".join(
+            ("SELECT", sort_sql, "AS k, o.order_id AS id FROM rm_orders AS o WHERE o.status = ?")
+        )
+        arms: list[str] = []
+        params: list[object] = []
+        for status in wanted:
+            if after is None:
+                arms.append(base)
+                params.append(status)
+            elif query.sort == "status":
+                # The sort key IS the arm's status: compare it here, so the arm stays a range
+                # on (status, order_id) (SQLite does not narrow a row value that repeats it).
+                value, order_id = after
+                # SQLite orders every text after every number; str order = BINARY order.
+                c = ((status > value) - (status < value)) if isinstance(value, str) else 1
+                if c == 0:
+                    arms.append(base + " AND o.order_id" + cmp + "?")
+                    params.extend((status, order_id))
+                elif (c < 0) == query.descending:
+                    arms.append(base)
+                    params.append(status)
+            else:
+                arms.append(base + " AND (" + sort_sql + ", o.order_id)" + cmp + "(?, ?)")
+                params.extend((status, after[0], after[1]))
+        if not arms:
+            return [], total
+        sql = " ".join(
+            (
+                "SELECT",
+                _ORDER_COLS + ", p.k FROM (",
+                " UNION ALL ".join(arms),
+                "ORDER BY k" + direction + ", id" + direction,
+                "LIMIT ? OFFSET ?) AS p JOIN rm_orders AS o ON o.order_id = p.id",
+                "ORDER BY p.k" + direction + ", p.id" + direction,
+            )
+        )
+        params.extend((query.limit + 1, query.offset))
+        return con.execute(sql, params).fetchall(), total
+
+    @staticmethod
+    def _list_filtered(
+        con: sqlite3.Connection,
+        query: ListOrdersSpec,
+        sort_sql: str,
+        after: tuple[object, str] | None,
+        counted: bool,
+    ) -> tuple[list[Any], int | None]:
+        """A customer's orders (few: sorted after the customer index) and/or a search (FTS
+        candidates when there is a search index, then the exact substring filter)."""
         where: list[str] = []
         params: list[object] = []
         if query.statuses is not None:
@@ -859,45 +1137,65 @@ class SqliteReadModelStore:
         if query.customer_id is not None:
             where.append("o.customer_id = ?")
             params.append(query.customer_id)
+        fts: str | None = None
         if query.search:
             needle = fold(query.search)
+            fts = fts_query(needle) if _has_fts(con) else None
             where.append(_SEARCH_ORDERS)
             params.extend((needle, needle, needle))
-        filter_sql = " ".join(("WHERE", " AND ".join(where))) if where else ""
-        page_where = list(where)
-        page_params = list(params)
-        if query.after is not None:
-            value, order_id = decode_cursor(query.after, query.sort, query.descending)
-            cmp = " < " if query.descending else " > "
-            page_where.append("(" + sort_sql + ", o.order_id)" + cmp + "(?, ?)")
-            page_params.extend((value, order_id))
         direction = " DESC" if query.descending else " ASC"
-        sql = " ".join(
-            (
-                "SELECT",
-                _ORDER_COLS + ",",
-                sort_sql,
-                "FROM rm_orders AS o",
-                ("WHERE " + " AND ".join(page_where)) if page_where else "",
-                "ORDER BY",
-                sort_sql + direction + ", o.order_id" + direction,
-                "LIMIT ? OFFSET ?",
+
+        def run(use_fts: bool) -> tuple[list[Any], int | None]:
+            conds, args = list(where), list(params)
+            if use_fts:
+                conds.insert(0, _FTS_CANDIDATES)
+                args.insert(0, fts)
+            page_conds, page_args = list(conds), list(args)
+            if after is not None:
+                cmp = " < " if query.descending else " > "
+                page_conds.append("(" + sort_sql + ", o.order_id)" + cmp + "(?, ?)")
+                page_args.extend(after)
+            sql = " ".join(
+                (
+                    "SELECT",
+                    _ORDER_COLS + ",",
+                    sort_sql,
+                    "FROM rm_orders AS o",
+                    ("WHERE " + " AND ".join(page_conds)) if page_conds else "",
+                    "ORDER BY",
+                    sort_sql + direction + ", o.order_id" + direction,
+                    "LIMIT ? OFFSET ?",
+                )
             )
-        )
-        page_params.extend((query.limit + 1, query.offset))
-        with self._db.raw_read() as con:
-            rows = con.execute(sql, page_params).fetchall()
+            page_args.extend((query.limit + 1, query.offset))
+            rows = con.execute(sql, page_args).fetchall()
             total: int | None = None
             if query.with_total:
-                count_sql = " ".join(("SELECT count(*) FROM rm_orders AS o", filter_sql))
-                total = int(con.execute(count_sql, params).fetchone()[0])
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        next_after = None
-        if more and rows:
-            last = rows[-1]
-            next_after = encode_cursor(query.sort, query.descending, last[-1], str(last[0]))
-        return [_order_record(r) for r in rows], total, next_after
+                if query.search or not counted or query.customer_id is None:
+                    count_sql = " ".join(
+                        (
+                            "SELECT count(*) FROM rm_orders AS o",
+                            ("WHERE " + " AND ".join(conds)) if conds else "",
+                        )
+                    )
+                    total = int(con.execute(count_sql, args).fetchone()[0])
+                elif query.statuses is None:
+                    total = int(con.execute(_COUNT_CUSTOMER, (query.customer_id,)).fetchone()[0])
+                else:
+                    total = int(
+                        con.execute(
+                            _COUNT_CUSTOMER_STATUSES,
+                            (query.customer_id, _ids(set(query.statuses))),
+                        ).fetchone()[0]
+                    )
+            return rows, total
+
+        if fts is not None:
+            try:
+                return run(True)
+            except sqlite3.OperationalError:  # e.g. FTS5 missing in this SQLite build: scan
+                log.warning("search index unusable; scanning", exc_info=True)
+        return run(False)
 
     def get_order(self, order_id: str) -> OrderDetailRecord | None:
         with self._db.raw_read() as con:

@@ -67,6 +67,16 @@ def _missing(module: str, what: str, error: BaseException | None = None) -> QWid
     return widget
 
 
+_TAB_TITLES = {0: "&Detail", 1: "&History", 2: "Sna&pshots"}
+
+
+def _lazy_stub(name: str) -> QWidget:
+    """What a side tab holds until its panel is built (the first time it is shown)."""
+    widget = QWidget()
+    widget.setObjectName("lazyPanel:" + name)
+    return widget
+
+
 def _load(module: str, name: str) -> tuple[Any | None, BaseException | None]:
     """The class ``name`` from ``module`` (None and the error when it cannot be imported)."""
     try:
@@ -96,7 +106,11 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         user: str | None = None,
         parent: QWidget | None = None,
+        opening: bool = False,
     ) -> None:
+        """``opening=True``: the window is shown while the database is still being opened
+        (no ``commands``/``queries`` yet, ``store_info`` provisional); it shows an
+        "Opening database…" state until :meth:`attach_application`."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.commands = commands
@@ -105,6 +119,7 @@ class MainWindow(QMainWindow):
         self.tasks = tasks
         self.store_info = store_info
         self.read_only = bool(store_info.read_only)
+        self.opening = opening
         self._settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self._last_checkpoint: int | None = None
         self._pending_select: str | None = None
@@ -118,12 +133,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("sideTabs")
         self.tabs.setDocumentMode(True)
-        self.detail = self._build_detail()
-        self.history = self._build_history()
-        self.snapshots = self._build_snapshots()
+        self.detail: QWidget = _lazy_stub("detail") if opening else self._build_detail()
+        # History and Snapshots are built when first needed (their tab is shown, or the
+        # ``history``/``snapshots`` attribute is read): importing and building them is a good
+        # part of the start-up time (P5 first paint).
+        self._history: QWidget | None = None
+        self._snapshots: QWidget | None = None
+        self._swapping_tab = False
         self.tabs.addTab(self.detail, "&Detail")
-        self.tabs.addTab(self.history, "&History")
-        self.tabs.addTab(self.snapshots, "Sna&pshots")
+        self.tabs.addTab(_lazy_stub("history"), _TAB_TITLES[1])
+        self.tabs.addTab(_lazy_stub("snapshots"), _TAB_TITLES[2])
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -144,12 +163,7 @@ class MainWindow(QMainWindow):
             "QLabel { background: #fff3cd; color: #5c4400; border-bottom: 1px solid #e0c36a;"
             " padding: 6px 10px; }"
         )
-        reason = store_info.read_only_reason or "the database cannot be changed."
-        self.banner.setText(
-            "<b>Read-only:</b> " + reason + " You can look at orders, their history and "
-            "snapshots, and verify the history; changes are switched off."
-        )
-        self.banner.setVisible(self.read_only)
+        self._show_read_only_banner()
 
         centre = QWidget(self)
         layout = QVBoxLayout(centre)
@@ -176,6 +190,55 @@ class MainWindow(QMainWindow):
         self.orders.model.refreshed.connect(self._follow_current_order)
         if bridge is not None:
             bridge.projector_status.connect(self.on_projector_status)
+        if opening:
+            for action in self.actions():
+                if action is not self.action_quit and action is not self.action_about:
+                    action.setEnabled(False)
+            self.status.freshness.setText("Opening database…")
+            self.orders.show_opening()
+        else:
+            self._wire_detail()
+
+        self.resize(1280, 800)
+        self.restore_state()
+        self.tabs.currentChanged.connect(self._tab_changed)
+        if self.tabs.currentIndex() in _TAB_TITLES and self.tabs.currentIndex() != 0:
+            # The saved tab is a lazy panel: build it right after the window first paints.
+            QTimer.singleShot(0, lambda: self._tab_changed(self.tabs.currentIndex()))
+
+    # ------------------------------------------------------------------ opening
+
+    def attach_application(self, commands: Any, queries: Any, store_info: StoreInfo) -> None:
+        """The database is open: connect the buses, build the detail panel, apply read-only.
+        Call :meth:`start` next."""
+        self.commands = commands
+        self.queries = queries
+        self.store_info = store_info
+        self.read_only = bool(store_info.read_only)
+        self.opening = False
+        self.setWindowTitle(f"Order Desk — {store_info.location}")
+        self.orders.set_queries(queries)
+        self.status.set_store_info(store_info)
+        self._show_read_only_banner()
+        for action in self.actions():
+            action.setEnabled(True)
+        self._apply_read_only_to_actions()
+        stub = self.tabs.widget(0)
+        self.detail = self._build_detail()
+        current = self.tabs.currentIndex()
+        self._swapping_tab = True
+        try:
+            self.tabs.removeTab(0)
+            self.tabs.insertTab(0, self.detail, _TAB_TITLES[0])
+            self.tabs.setCurrentIndex(current)
+        finally:
+            self._swapping_tab = False
+        if stub is not None:
+            stub.deleteLater()
+        self._wire_detail()
+        self._tab_changed(self.tabs.currentIndex())
+
+    def _wire_detail(self) -> None:
         changed = getattr(self.detail, "order_changed", None)
         if changed is not None:
             changed.connect(self._order_changed_here)
@@ -183,8 +246,64 @@ class MainWindow(QMainWindow):
         if self.read_only and callable(setter):
             setter(True)
 
-        self.resize(1280, 800)
-        self.restore_state()
+    def _show_read_only_banner(self) -> None:
+        reason = self.store_info.read_only_reason or "the database cannot be changed."
+        self.banner.setText(
+            "<b>Read-only:</b> " + reason + " You can look at orders, their history and "
+            "snapshots, and verify the history; changes are switched off."
+        )
+        self.banner.setVisible(self.read_only)
+
+    # ------------------------------------------------------------------ lazy panels
+
+    @property
+    def history(self) -> QWidget:
+        """The History tab's panel (built on first use)."""
+        if self._history is None:
+            self._history = self._install_panel(1, self._build_history)
+        return self._history
+
+    @property
+    def snapshots(self) -> QWidget:
+        """The Snapshots tab's panel (built on first use)."""
+        if self._snapshots is None:
+            self._snapshots = self._install_panel(2, self._build_snapshots)
+        return self._snapshots
+
+    def _panels(self) -> list[QWidget]:
+        """The side panels built so far (a panel not built yet has nothing to update)."""
+        return [w for w in (self.detail, self._history, self._snapshots) if w is not None]
+
+    def _install_panel(self, index: int, build: Callable[[], QWidget]) -> QWidget:
+        widget = build()
+        stub = self.tabs.widget(index)
+        current = self.tabs.currentIndex()
+        self._swapping_tab = True
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, widget, _TAB_TITLES[index])
+            self.tabs.setCurrentIndex(current)
+        finally:
+            self._swapping_tab = False
+        if stub is not None:
+            stub.deleteLater()
+        order_id = self.orders.current_order_id()
+        show = getattr(widget, "show_order", None)
+        if order_id is not None and callable(show):
+            try:
+                show(order_id)
+            except Exception:
+                log.exception("%s.show_order failed", type(widget).__name__)
+        return widget
+
+    @Slot(int)
+    def _tab_changed(self, index: int) -> None:
+        if self._swapping_tab or self.opening:
+            return  # (attach_application builds the current panel)
+        if index == 1:
+            _ = self.history
+        elif index == 2:
+            _ = self.snapshots
 
     # ------------------------------------------------------------------ building
 
@@ -296,6 +415,9 @@ class MainWindow(QMainWindow):
             "Copy the database into the backups folder",
         )
         self.action_about = self._action("actionAbout", "&About Order Desk", "F1", self.show_about)
+        self._apply_read_only_to_actions()
+
+    def _apply_read_only_to_actions(self) -> None:
         if self.read_only:
             why = "The database is open read-only."
             for action in (self.action_new_order, self.action_rebuild):
@@ -419,7 +541,7 @@ class MainWindow(QMainWindow):
         self._current_version = item.version
         if first:
             return
-        for widget in (self.detail, self.history, self.snapshots):
+        for widget in self._panels():
             refresh = getattr(widget, "refresh", None)
             if callable(refresh):
                 refresh()
@@ -429,7 +551,7 @@ class MainWindow(QMainWindow):
         row = self.orders.model.find_row(order_id) if order_id else None
         item = self.orders.model.row_at(row) if row is not None else None
         self._current_version = item.version if item is not None else None
-        for widget in (self.detail, self.history, self.snapshots):
+        for widget in self._panels():
             show = getattr(widget, "show_order", None)
             if callable(show):
                 try:
@@ -443,7 +565,7 @@ class MainWindow(QMainWindow):
         self.orders.refresh()
         if order_id == self.orders.current_order_id():
             self._current_version = None  # the detail panel is current; refresh the others
-            for widget in (self.history, self.snapshots):
+            for widget in self._panels()[1:]:
                 refresh = getattr(widget, "refresh", None)
                 if callable(refresh):
                     refresh()
@@ -452,13 +574,14 @@ class MainWindow(QMainWindow):
     def refresh_all(self) -> None:
         self.orders.refresh()
         self.orders.reload_customers()
-        for widget in (self.detail, self.history, self.snapshots):
+        for widget in self._panels():
             refresh = getattr(widget, "refresh", None)
             if callable(refresh):
                 refresh()
 
     def _show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)
+        self._tab_changed(index)
         self.tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _focus_orders(self) -> None:

@@ -60,6 +60,15 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.user)
         self.state = "unknown"
 
+    def set_store_info(self, store_info: StoreInfo) -> None:
+        """The database is open (the window may have been shown before)."""
+        self.database.setText(f"Database: {store_info.location}")
+        self.database.setToolTip(store_info.location)
+        self.read_only.setToolTip(store_info.read_only_reason or "")
+        self.read_only.setVisible(store_info.read_only)
+        if self.state == "unknown":
+            self.freshness.setText("Checking lists…")
+
     @Slot(object)
     def show_projector_status(self, status: object) -> None:
         text, state = freshness_text(status)

@@ -120,11 +120,16 @@ class FakeQueries:
             ]
         key = _SORT_KEYS[query.sort]
         rows.sort(key=lambda r: (key(r), r.order_id), reverse=query.descending)
-        page = rows[query.offset : query.offset + query.limit]
+        start = query.offset
+        if query.after is not None:  # keyset: the cursor is the previous page's last order id
+            start = next(i for i, r in enumerate(rows) if r.order_id == query.after) + 1
+        page = rows[start : start + query.limit]
+        more = start + query.limit < len(rows)
         return Page(
             rows=tuple(page),
             total=len(rows) if query.with_total else None,
             offset=query.offset,
+            next_after=page[-1].order_id if more and page else None,
         )
 
     def list_calls(self) -> list[ListOrders]:

@@ -76,6 +76,29 @@ def test_total_from_query_and_pages_on_demand(qtbot: Any, tasks: Any) -> None:
     assert max(c.limit for c in queries.list_calls()) == 100
 
 
+def test_next_page_uses_the_keyset_cursor_of_the_cached_page(qtbot: Any, tasks: Any) -> None:
+    queries = FakeQueries([make_row(i) for i in range(1_000)])
+    model = _loaded_model(qtbot, queries, tasks, page_size=100, max_cached_pages=5)
+    expected = FakeQueries._list(
+        ListOrders(sort=model.current_filter.sort, limit=1_000, with_total=False),
+        [make_row(i) for i in range(1_000)],
+    ).rows
+    # Scrolling down page by page: each next page continues from the previous one's cursor.
+    for number in (1, 2):
+        with qtbot.waitSignal(model.page_loaded, timeout=5000):
+            model.index(number * 100, 0).data()
+        call = queries.list_calls()[-1]
+        assert call.after is not None and call.offset == 0
+    for row in (99, 100, 199, 200, 299):
+        assert model.index(row, 0).data(ORDER_ID_ROLE) == expected[row].order_id
+    # A jump (the page before is not cached) uses OFFSET.
+    with qtbot.waitSignal(model.page_loaded, timeout=5000):
+        model.index(750, 0).data()
+    call = queries.list_calls()[-1]
+    assert call.after is None and call.offset == 700
+    assert model.index(750, 0).data(ORDER_ID_ROLE) == expected[750].order_id
+
+
 def test_all_queries_run_off_the_gui_thread(qtbot: Any, tasks: Any) -> None:
     queries = FakeQueries([make_row(i) for i in range(1000)])
     model = _loaded_model(qtbot, queries, tasks)

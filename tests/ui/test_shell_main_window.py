@@ -226,7 +226,11 @@ def test_missing_module_gets_labelled_placeholder(
     monkeypatch.setattr(mw, "_load", fake_load)
     win = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
     qtbot.addWidget(win)
+    assert win.tabs.widget(2).objectName() == "lazyPanel:snapshots"  # built when first shown
+    assert win.tabs.tabText(2) == "Sna&pshots"
+    win.tabs.setCurrentIndex(2)
     placeholder = win.tabs.widget(2)
+    assert win.snapshots is placeholder
     assert placeholder.objectName() == "placeholder:desktop_app.ui.snapshots"
     labels = [w.text() for w in placeholder.findChildren(type(win.banner))]
     assert any("desktop_app.ui.snapshots is missing" in t for t in labels)
@@ -377,5 +381,50 @@ def test_sample_data_loads_in_the_background_with_progress(
         pass
     qtbot.waitUntil(lambda: win.orders.model.rowCount() == 65, timeout=10000)
     assert threads == [False]
-    assert "Loaded 5 sample orders" in win.statusBar().currentMessage()
+    # The task's result arrives by a queued signal, possibly after the refresh.
+    qtbot.waitUntil(
+        lambda: "Loaded 5 sample orders" in win.statusBar().currentMessage(), timeout=10000
+    )
     qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)
+
+
+def test_window_shown_while_opening_then_attached(
+    qtbot: Any,
+    tasks: Any,
+    fake_queries: FakeQueries,
+    null_commands: Any,
+    bridge: Any,
+    store_info: Any,
+    ui_settings: QSettings,
+) -> None:
+    """The window can be shown before the database is open (P5/P7 first paint): an
+    "Opening database…" state with its actions off and no query, then the buses connect."""
+    from desktop_app.application.ports import StoreInfo
+
+    provisional = StoreInfo(location="/data/orders.sqlite3", read_only=False)
+    win = MainWindow(None, None, bridge, tasks, provisional, settings=ui_settings, opening=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert "Opening database" in win.orders.empty_label.text()
+    assert win.orders.empty_label.isVisible()
+    assert not win.action_new_order.isEnabled() and not win.action_verify.isEnabled()
+    assert win.action_quit.isEnabled()
+    assert (
+        win.tabs.tabText(0) == "&Detail" and win.tabs.widget(0).objectName() == "lazyPanel:detail"
+    )
+    win.tabs.setCurrentIndex(1)  # not built while opening (no query bus yet)
+    assert win.tabs.widget(1).objectName() == "lazyPanel:history"
+    assert not fake_queries.calls
+
+    win.attach_application(null_commands, fake_queries, store_info)
+    assert win.action_new_order.isEnabled() and win.action_verify.isEnabled()
+    assert win.tabs.widget(0) is win.detail
+    assert not win.detail.objectName().startswith("lazyPanel")
+    assert win.tabs.widget(1) is win.history  # the current tab's panel is built now
+    assert win.tabs.currentIndex() == 1
+    with qtbot.waitSignal(win.orders.model.loaded, timeout=5000):
+        win.start()
+    assert not win.orders.empty_label.isVisible()
+    assert win.orders.model.rowCount() > 0
+    assert store_info.location in win.status.database.text()

@@ -289,6 +289,18 @@ class OrdersListView(QWidget):
         """Live refresh: re-query, keep selection and scroll position."""
         self.model.refresh()
 
+    def show_opening(self) -> None:
+        """The state while the database is being opened (before :meth:`set_queries`)."""
+        self.empty_label.setText("Opening database…")
+        self.empty_label.setVisible(True)
+        self.count_label.setText("")
+
+    def set_queries(self, queries: Any) -> None:
+        """Connect the query bus (the window was shown before the database was open)."""
+        self._queries = queries
+        self.model.set_queries(queries)
+        self.empty_label.setVisible(False)
+
     def current_order_id(self) -> str | None:
         return self._current_order
 

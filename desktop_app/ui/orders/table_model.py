@@ -111,6 +111,9 @@ class OrdersTableModel(QAbstractTableModel):
         self._filter = OrderFilter()
         self._total = 0
         self._pages: OrderedDict[int, tuple[OrderRow, ...]] = OrderedDict()
+        # Keyset cursor (``Page.next_after``) of each cached page: the page after a cached one
+        # is fetched with ``ListOrders.after`` instead of a deep OFFSET (scrolling down).
+        self._cursors: dict[int, str | None] = {}
         self._requested: set[int] = set()
         self._generation = 0
         self._reload_in_flight = False
@@ -147,6 +150,10 @@ class OrdersTableModel(QAbstractTableModel):
         self._filter = new_filter
         if self._started:
             self.reload()
+
+    def set_queries(self, queries: Any) -> None:
+        """Connect the query bus (before the first ``reload()``)."""
+        self._queries = queries
 
     def update_filter(self, **changes: Any) -> None:
         self.set_filter(replace(self._filter, **changes))
@@ -324,7 +331,7 @@ class OrdersTableModel(QAbstractTableModel):
             return fmt.format_int(item.version)
         return ""
 
-    def _query(self, page: int, *, with_total: bool) -> ListOrders:
+    def _query(self, page: int, *, with_total: bool, after: str | None = None) -> ListOrders:
         f = self._filter
         return ListOrders(
             statuses=f.statuses,
@@ -332,10 +339,18 @@ class OrdersTableModel(QAbstractTableModel):
             search=f.search or None,
             sort=f.sort,
             descending=f.descending,
-            offset=page * self._page_size,
+            offset=0 if after is not None else page * self._page_size,
+            after=after,
             limit=self._page_size,
             with_total=with_total,
         )
+
+    def _cursor_before(self, number: int) -> str | None:
+        """The keyset cursor that continues right after page ``number - 1`` if that page is
+        cached (so the rows line up with the offsets shown), else None (use OFFSET)."""
+        if number <= 0 or (number - 1) not in self._pages:
+            return None
+        return self._cursors.get(number - 1)
 
     def _touch(self, row: int) -> OrderRow | None:
         number = row // self._page_size
@@ -352,7 +367,7 @@ class OrdersTableModel(QAbstractTableModel):
             return
         self._requested.add(number)
         generation = self._generation
-        query = self._query(number, with_total=False)
+        query = self._query(number, with_total=False, after=self._cursor_before(number))
         queries = self._queries
 
         def job() -> Page[OrderRow]:
@@ -364,17 +379,21 @@ class OrdersTableModel(QAbstractTableModel):
             lambda exc: self._on_failed(generation, exc, kind="page", page=number),
         )
 
-    def _store_page(self, number: int, rows: tuple[OrderRow, ...]) -> None:
+    def _store_page(
+        self, number: int, rows: tuple[OrderRow, ...], cursor: str | None = None
+    ) -> None:
         self._pages[number] = rows
+        self._cursors[number] = cursor
         self._pages.move_to_end(number)
         while len(self._pages) > self._max_pages:
-            self._pages.popitem(last=False)
+            evicted, _rows = self._pages.popitem(last=False)
+            self._cursors.pop(evicted, None)
 
     def _on_page(self, generation: int, number: int, page: Page[OrderRow]) -> None:
         self._requested.discard(number)
         if generation != self._generation:
             return
-        self._store_page(number, tuple(page.rows))
+        self._store_page(number, tuple(page.rows), page.next_after)
         first = number * self._page_size
         last = min(self._total, first + self._page_size) - 1
         if last >= first:
@@ -389,9 +408,10 @@ class OrdersTableModel(QAbstractTableModel):
         total = page.total if page.total is not None else len(page.rows)
         self.beginResetModel()
         self._pages.clear()
+        self._cursors.clear()
         self._requested.clear()
         self._total = total
-        self._store_page(0, tuple(page.rows))
+        self._store_page(0, tuple(page.rows), page.next_after)
         self._has_loaded = True
         self.endResetModel()
         self.total_changed.emit(total)
@@ -422,9 +442,10 @@ class OrdersTableModel(QAbstractTableModel):
             if item is not None:
                 old_ids[persistent.row()] = item.order_id
         self._pages.clear()
+        self._cursors.clear()
         self._requested.clear()
         for number, page in zip(numbers, pages, strict=True):
-            self._store_page(number, tuple(page.rows))
+            self._store_page(number, tuple(page.rows), page.next_after)
         new_rows: dict[str, int] = {}
         for number, page in zip(numbers, pages, strict=True):
             for i, item in enumerate(page.rows):

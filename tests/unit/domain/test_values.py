@@ -347,6 +347,17 @@ def test_text_refuses_controls_and_lone_surrogates(text: str, message: str) -> N
     assert exc.value.field == "name"
 
 
+def test_text_refuses_exactly_the_forbidden_code_points() -> None:
+    # The one-regex scan must refuse the same set as the per-character rule, and report the
+    # first offending character.
+    from desktop_app.domain.values import _FORBIDDEN_RE, _is_forbidden_char
+
+    for code in range(0x110000):
+        assert (_FORBIDDEN_RE.search(chr(code)) is not None) is _is_forbidden_char(code), code
+    with pytest.raises(InvalidValue, match="U\\+0009"):
+        _name("A\tB\x00C")
+
+
 def test_text_too_long_names_the_limit() -> None:
     with pytest.raises(InvalidValue) as exc:
         _name("a" * 121)

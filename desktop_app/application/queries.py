@@ -252,6 +252,8 @@ class ProjectorStatus:
     last_error: str | None = None
     failed_position: int | None = None
     updated_at: datetime | None = None
+    read_only: bool = False
+    """The read model cannot be written (read-only database): a lag cannot be caught up."""
 
 
 # --- read-model queries --------------------------------------------------------------------

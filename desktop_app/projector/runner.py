@@ -24,6 +24,7 @@ from desktop_app.application.ports import (
     EventRecord,
     EventStore,
     ReadModelStore,
+    StoreReadOnlyError,
     WorkingSet,
 )
 from desktop_app.application.queries import ProjectorStatus
@@ -125,6 +126,7 @@ class Projector:
         running: bool,
         error: str | None = None,
         failed: int | None = None,
+        read_only: bool = False,
     ) -> ProjectorStatus:
         return ProjectorStatus(
             checkpoint=checkpoint,
@@ -135,6 +137,7 @@ class Projector:
             last_error=error,
             failed_position=failed,
             updated_at=self._clock(),
+            read_only=read_only,
         )
 
     # --- waking
@@ -155,7 +158,9 @@ class Projector:
         version = self._read_model.data_version()
         changed = version != self._last_data_version
         self._last_data_version = version
-        return changed or self._status.head > self._status.checkpoint
+        # A read-only file's lag cannot shrink here: wait for another process's commit.
+        behind = self._status.head > self._status.checkpoint and not self._status.read_only
+        return changed or behind
 
     # --- running
 
@@ -172,6 +177,16 @@ class Projector:
         which case the next :meth:`run_once` is a full :meth:`rebuild`."""
         reset = self._read_model.prepare()
         self._needs_rebuild = self._needs_rebuild or reset
+        try:  # a truthful status before the first run (the GUI asks for it at once)
+            checkpoint = self._read_model.checkpoint(self._name)
+            head = self._read_model.head_position()
+        except Exception:  # the first run reports it properly
+            log.debug("projector %s: no initial status", self._name, exc_info=True)
+        else:
+            with self._changed:
+                self._status = self._status_with(
+                    checkpoint=checkpoint, head=head, rate=0.0, running=False
+                )
         return reset
 
     def _run(self, batch_size: int, progress: Callable[[int, int], None] | None = None) -> int:
@@ -202,6 +217,7 @@ class Projector:
                 batch_size = max(batch_size, REBUILD_BATCH)  # far behind: catch up in bulk
             error: str | None = None
             failed: int | None = None
+            read_only = False
             while True:
                 try:
                     events = self._read_model.read_events(
@@ -225,6 +241,11 @@ class Projector:
                     log.info("projector %s: %s", self._name, exc)
                     checkpoint = exc.actual
                     continue
+                except StoreReadOnlyError:
+                    # Not a failure: this file cannot be written, so the lists stay behind
+                    # until it is opened writable (or another process catches them up).
+                    read_only = True
+                    break
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     log.warning("projector %s: %s", self._name, error)
@@ -252,6 +273,7 @@ class Projector:
                     running=False,
                     error=error,
                     failed=failed,
+                    read_only=read_only,
                 )
             )
             return applied

@@ -17,6 +17,12 @@ def freshness_text(status: object) -> tuple[str, str]:
         at = f" at event #{format_int(where)}" if where else ""
         return f"Lists not updating{at}: {error}", "error"
     lag = int(getattr(status, "lag", 0) or 0)
+    if lag > 0 and getattr(status, "read_only", False):
+        return (
+            f"Read-only · lists {format_int(lag)} events behind the history; "
+            "open the file writable to bring them up to date",
+            "behind",
+        )
     if lag > 0:
         return f"Catching up · {format_int(lag)} behind", "behind"
     checkpoint = int(getattr(status, "checkpoint", 0) or 0)

@@ -3,6 +3,7 @@ and live refresh after a command on a real SQLite file."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -142,6 +143,10 @@ def test_status_bar_freshness_and_user(qtbot: Any, window: MainWindow, bridge: A
 def test_freshness_text() -> None:
     assert freshness_text(_status(0, 0)) == ("Up to date · no events yet", "ok")
     assert freshness_text(_status(5, 5))[1] == "ok"
+    read_only = dataclasses.replace(_status(3, 2131), read_only=True)
+    text, state = freshness_text(read_only)
+    assert state == "behind"
+    assert text.startswith("Read-only · lists 2,128 events behind")
 
 
 def test_read_only_window_disables_editing(

@@ -1,11 +1,12 @@
-"""Fixtures for the GUI tests: a TaskRunner that is drained after each test, a fake query bus
-over in-memory rows (for model tests that need thousands of rows fast) and a real application on
-a SQLite file in tmp_path (for the shell and live-refresh tests)."""
+"""Fixtures for the GUI tests: a TaskRunner that is drained after each test, a real app whose
+read model is filled with thousands of list rows through the read-model port (for model tests
+that need many rows fast) and a real application with demo data on a SQLite file in tmp_path
+(for the shell and live-refresh tests). Both are SQLite files in tmp_path behind the real buses."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,30 +15,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, QThread
 
-from desktop_app.application.ports import StoreInfo
-from desktop_app.application.queries import (
-    CustomerRow,
-    GetProjectorStatus,
-    ListCustomers,
-    ListOrders,
-    OrderRow,
-    Page,
-    ProjectorStatus,
-)
+from desktop_app.application.ports import CustomerState, OrderState, StoreInfo, WorkingSet
+from desktop_app.application.queries import ListOrders, OrderRow
+from desktop_app.store.hashing import utc_text
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.tasks import TaskRunner
 
 STATUSES = ("pending", "confirmed", "shipped", "delivered", "cancelled")
-_SORT_KEYS = {
-    "order_number": lambda r: r.order_number,
-    "customer_name": lambda r: r.customer_name.casefold(),
-    "status": lambda r: r.status,
-    "line_count": lambda r: r.line_count,
-    "total": lambda r: r.total_minor,
-    "placed_at": lambda r: r.placed_at,
-    "updated_at": lambda r: r.updated_at,
-    "version": lambda r: r.version,
-}
 
 
 def make_row(i: int, *, customers: int = 25) -> OrderRow:
@@ -59,21 +43,59 @@ def make_row(i: int, *, customers: int = 25) -> OrderRow:
     )
 
 
-@dataclass
-class FakeQueries:
-    """A query bus over a list of rows; records the thread of every call (R10)."""
+class ListedOrders:
+    """A real app on a SQLite file whose read model holds ``rows``, written through the
+    read-model port (``replace_all``) and read through the real query bus.
 
-    rows: list[OrderRow]
-    checkpoint: int = 0
+    Builds thousands of list rows in milliseconds (no events behind them, so only lists and
+    counts work, not history). Records every query and whether it ran on the GUI thread (R10).
+    Change ``rows`` and call :meth:`write` to simulate the projector changing the lists.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, path: Path, rows: list[OrderRow]) -> None:
+        from desktop_app.bootstrap import bootstrap
+        from desktop_app.config import Settings
+
+        self.app = bootstrap(Settings.default(path), source="test")
+        self.rows = rows
         self.calls: list[Any] = []
         self.gui_thread_calls = 0
         self.lock = threading.Lock()
-        self.fail: BaseException | None = None
+        self.write()
+
+    def write(self) -> None:
+        """Replace the read model's lists with ``rows`` in one transaction."""
+        work = WorkingSet()
+        for r in self.rows:
+            work.orders[r.order_id] = OrderState(
+                order_id=r.order_id,
+                order_number=r.order_number,
+                customer_id=r.customer_id,
+                customer_name=r.customer_name,
+                status=r.status,
+                line_count=r.line_count,
+                total_minor=r.total_minor,
+                currency=r.currency,
+                placed_at=utc_text(r.placed_at),
+                updated_at=utc_text(r.updated_at),
+                version=r.version,
+                last_position=r.last_position,
+            )
+            customer = work.customers.get(r.customer_id)
+            if customer is None:
+                customer = work.customers[r.customer_id] = CustomerState(
+                    customer_id=r.customer_id,
+                    name=r.customer_name,
+                    order_count=0,
+                    lifetime_value={},
+                    version=1,
+                )
+            customer.order_count += 1
+        assert self.app.read_model is not None and self.app.projector is not None
+        self.app.read_model.replace_all(self.app.projector.name, work, 0)
 
     def handles(self, query_type: type) -> bool:
-        return query_type in (ListOrders, ListCustomers, GetProjectorStatus)
+        return bool(self.app.queries.handles(query_type))
 
     def ask(self, query: Any) -> Any:
         app = QCoreApplication.instance()
@@ -82,59 +104,31 @@ class FakeQueries:
             self.calls.append(query)
             if on_gui:
                 self.gui_thread_calls += 1
-            rows = list(self.rows)
-        if self.fail is not None:
-            raise self.fail
-        if isinstance(query, ListOrders):
-            return self._list(query, rows)
-        if isinstance(query, ListCustomers):
-            seen: dict[str, str] = {}
-            for r in rows:
-                seen.setdefault(r.customer_id, r.customer_name)
-            return [
-                CustomerRow(customer_id=cid, name=name, order_count=0, lifetime_value=(), version=1)
-                for cid, name in sorted(seen.items(), key=lambda kv: kv[1])
-            ]
-        if isinstance(query, GetProjectorStatus):
-            return ProjectorStatus(
-                checkpoint=self.checkpoint,
-                head=self.checkpoint,
-                lag=0,
-                events_per_second=0.0,
-                running=True,
-            )
-        raise LookupError(type(query).__name__)
-
-    @staticmethod
-    def _list(query: ListOrders, rows: list[OrderRow]) -> Page[OrderRow]:
-        if query.statuses:
-            rows = [r for r in rows if r.status in query.statuses]
-        if query.customer_id:
-            rows = [r for r in rows if r.customer_id == query.customer_id]
-        if query.search:
-            needle = query.search.casefold()
-            rows = [
-                r
-                for r in rows
-                if needle in r.order_number.casefold() or needle in r.customer_name.casefold()
-            ]
-        key = _SORT_KEYS[query.sort]
-        rows.sort(key=lambda r: (key(r), r.order_id), reverse=query.descending)
-        start = query.offset
-        if query.after is not None:  # keyset: the cursor is the previous page's last order id
-            start = next(i for i, r in enumerate(rows) if r.order_id == query.after) + 1
-        page = rows[start : start + query.limit]
-        more = start + query.limit < len(rows)
-        return Page(
-            rows=tuple(page),
-            total=len(rows) if query.with_total else None,
-            offset=query.offset,
-            next_after=page[-1].order_id if more and page else None,
-        )
+        return self.app.queries.ask(query)
 
     def list_calls(self) -> list[ListOrders]:
         with self.lock:
             return [c for c in self.calls if isinstance(c, ListOrders)]
+
+    def close(self) -> None:
+        self.app.close()
+
+
+@pytest.fixture
+def listed(tmp_path: Path) -> Iterator[Callable[[int], ListedOrders]]:
+    """``listed(n)``: a real app whose order list holds ``make_row(0..n-1)``."""
+    made: list[ListedOrders] = []
+
+    def make(count: int) -> ListedOrders:
+        orders = ListedOrders(
+            tmp_path / f"orders-{len(made)}.sqlite3", [make_row(i) for i in range(count)]
+        )
+        made.append(orders)
+        return orders
+
+    yield make
+    for orders in made:
+        orders.close()
 
 
 @pytest.fixture
@@ -147,8 +141,9 @@ def tasks(qtbot: Any) -> Iterator[TaskRunner]:
 
 
 @pytest.fixture
-def fake_queries() -> FakeQueries:
-    return FakeQueries([make_row(i) for i in range(2000)])
+def list_queries(listed: Callable[[int], ListedOrders]) -> ListedOrders:
+    """2,000 orders in a real read model, behind the real query bus."""
+    return listed(2000)
 
 
 @pytest.fixture
@@ -181,19 +176,10 @@ def read_only_info(store_info: StoreInfo) -> StoreInfo:
     )
 
 
-class NullCommands:
-    """A command bus that refuses everything (the fake-backed window never writes)."""
-
-    def dispatch(self, command: Any) -> Any:
-        raise AssertionError(f"unexpected command {command!r}")
-
-    def handles(self, command_type: type) -> bool:
-        return False
-
-
 @pytest.fixture
-def null_commands() -> NullCommands:
-    return NullCommands()
+def commands(list_queries: ListedOrders) -> Any:
+    """The real command bus of the app behind ``list_queries``."""
+    return list_queries.app.commands
 
 
 # --- a real application on a SQLite file --------------------------------------------------

@@ -3,11 +3,13 @@ thread, sort/filter through the query, live refresh keeps selection and scroll."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
+from desktop_app.application.buses import QueryBus
 from desktop_app.application.queries import ListOrders
 from desktop_app.ui.orders.list_view import SEARCH_DEBOUNCE_MS, OrdersListView
 from desktop_app.ui.orders.table_model import (
@@ -18,10 +20,12 @@ from desktop_app.ui.orders.table_model import (
     OrdersTableModel,
 )
 
-from .conftest import FakeQueries, make_row
+from .conftest import ListedOrders, make_row
+
+Listed = Callable[[int], ListedOrders]
 
 
-def _loaded_model(qtbot: Any, queries: FakeQueries, tasks: Any, **kw: Any) -> OrdersTableModel:
+def _loaded_model(qtbot: Any, queries: ListedOrders, tasks: Any, **kw: Any) -> OrdersTableModel:
     model = OrdersTableModel(queries, tasks, **kw)
     with qtbot.waitSignal(model.loaded, timeout=5000):
         model.reload()
@@ -32,8 +36,10 @@ def _wait_all_pages(qtbot: Any, model: OrdersTableModel) -> None:
     qtbot.waitUntil(lambda: not model.is_busy(), timeout=5000)
 
 
-def test_model_passes_qtmodeltester(qtbot: Any, qtmodeltester: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(3000)])
+def test_model_passes_qtmodeltester(
+    qtbot: Any, qtmodeltester: Any, tasks: Any, listed: Listed
+) -> None:
+    queries = listed(3000)
     model = _loaded_model(qtbot, queries, tasks, page_size=200, max_cached_pages=30)
     assert model.rowCount() == 3000
     assert model.columnCount() == len(COLUMNS)
@@ -47,13 +53,14 @@ def test_model_passes_qtmodeltester(qtbot: Any, qtmodeltester: Any, tasks: Any) 
     with qtbot.waitSignal(model.loaded, timeout=5000):
         model.update_filter(statuses=frozenset({"shipped"}))
     queries.rows[:0] = [make_row(10_000 + i) for i in range(5)]
+    queries.write()
     with qtbot.waitSignal(model.refreshed, timeout=5000):
         model.refresh()
     _wait_all_pages(qtbot, model)
 
 
-def test_total_from_query_and_pages_on_demand(qtbot: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(10_000)])
+def test_total_from_query_and_pages_on_demand(qtbot: Any, tasks: Any, listed: Listed) -> None:
+    queries = listed(10_000)
     model = _loaded_model(qtbot, queries, tasks, page_size=100, max_cached_pages=5)
     assert model.rowCount() == 10_000
     first = queries.list_calls()[0]
@@ -76,13 +83,16 @@ def test_total_from_query_and_pages_on_demand(qtbot: Any, tasks: Any) -> None:
     assert max(c.limit for c in queries.list_calls()) == 100
 
 
-def test_next_page_uses_the_keyset_cursor_of_the_cached_page(qtbot: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(1_000)])
+def test_next_page_uses_the_keyset_cursor_of_the_cached_page(
+    qtbot: Any, tasks: Any, listed: Listed
+) -> None:
+    queries = listed(1_000)
     model = _loaded_model(qtbot, queries, tasks, page_size=100, max_cached_pages=5)
-    expected = FakeQueries._list(
-        ListOrders(sort=model.current_filter.sort, limit=1_000, with_total=False),
-        [make_row(i) for i in range(1_000)],
+    # The whole list in one query, for comparison (the model never asks for that).
+    expected = queries.app.queries.ask(
+        ListOrders(sort=model.current_filter.sort, limit=1_000, with_total=False)
     ).rows
+    assert len(expected) == 1_000
     # Scrolling down page by page: each next page continues from the previous one's cursor.
     for number in (1, 2):
         with qtbot.waitSignal(model.page_loaded, timeout=5000):
@@ -99,8 +109,8 @@ def test_next_page_uses_the_keyset_cursor_of_the_cached_page(qtbot: Any, tasks: 
     assert model.index(750, 0).data(ORDER_ID_ROLE) == expected[750].order_id
 
 
-def test_all_queries_run_off_the_gui_thread(qtbot: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(1000)])
+def test_all_queries_run_off_the_gui_thread(qtbot: Any, tasks: Any, listed: Listed) -> None:
+    queries = listed(1000)
     model = _loaded_model(qtbot, queries, tasks)
     for row in range(0, 1000, 50):
         model.index(row, 2).data()
@@ -111,8 +121,8 @@ def test_all_queries_run_off_the_gui_thread(qtbot: Any, tasks: Any) -> None:
     assert queries.gui_thread_calls == 0
 
 
-def test_sort_and_filters_go_into_the_query(qtbot: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(500)])
+def test_sort_and_filters_go_into_the_query(qtbot: Any, tasks: Any, listed: Listed) -> None:
+    queries = listed(500)
     model = _loaded_model(qtbot, queries, tasks)
     with qtbot.waitSignal(model.loaded, timeout=5000):
         model.sort(4, Qt.SortOrder.AscendingOrder)  # Total
@@ -135,33 +145,32 @@ def test_sort_and_filters_go_into_the_query(qtbot: Any, tasks: Any) -> None:
 
 
 def test_failure_is_reported_not_raised(qtbot: Any, tasks: Any) -> None:
-    queries = FakeQueries([make_row(i) for i in range(10)])
-    queries.fail = LookupError("no handler")
-    model = OrdersTableModel(queries, tasks)
+    # A real bus with no read-model handlers: ListOrders raises UnknownMessageError.
+    model = OrdersTableModel(QueryBus({}), tasks)
     with qtbot.waitSignal(model.load_failed, timeout=5000) as blocker:
         model.reload()
     assert "unexpected" in blocker.args[0].lower()
     assert model.rowCount() == 0
 
 
-def test_search_is_debounced(qtbot: Any, tasks: Any, fake_queries: FakeQueries) -> None:
-    view = OrdersListView(fake_queries, tasks)
+def test_search_is_debounced(qtbot: Any, tasks: Any, list_queries: ListedOrders) -> None:
+    view = OrdersListView(list_queries, tasks)
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.model.loaded, timeout=5000):
         view.start()
-    before = len(fake_queries.list_calls())
+    before = len(list_queries.list_calls())
     qtbot.keyClicks(view.search, "SO-00012")
-    assert len(fake_queries.list_calls()) == before  # nothing yet: typing is debounced
+    assert len(list_queries.list_calls()) == before  # nothing yet: typing is debounced
     with qtbot.waitSignal(view.model.loaded, timeout=SEARCH_DEBOUNCE_MS * 8):
         pass
-    searches = [c.search for c in fake_queries.list_calls()[before:] if c.with_total]
+    searches = [c.search for c in list_queries.list_calls()[before:] if c.with_total]
     assert searches == ["SO-00012"]
     assert view.model.rowCount() == 10
     assert view.count_label.text() == "10 orders"
 
 
-def test_status_and_customer_filters(qtbot: Any, tasks: Any, fake_queries: FakeQueries) -> None:
-    view = OrdersListView(fake_queries, tasks)
+def test_status_and_customer_filters(qtbot: Any, tasks: Any, list_queries: ListedOrders) -> None:
+    view = OrdersListView(list_queries, tasks)
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.model.loaded, timeout=5000):
         view.start()
@@ -174,14 +183,14 @@ def test_status_and_customer_filters(qtbot: Any, tasks: Any, fake_queries: FakeQ
     with qtbot.waitSignal(view.model.loaded, timeout=5000):
         view.customer_filter.setCurrentIndex(index)
         view.customer_filter.activated.emit(index)
-    last = fake_queries.list_calls()[-1]
+    last = list_queries.list_calls()[-1]
     assert last.customer_id == "customer-005" and last.statuses == frozenset({"delivered"})
 
 
 def test_live_refresh_keeps_selection_and_scroll(
-    qtbot: Any, tasks: Any, fake_queries: FakeQueries
+    qtbot: Any, tasks: Any, list_queries: ListedOrders
 ) -> None:
-    view = OrdersListView(fake_queries, tasks)
+    view = OrdersListView(list_queries, tasks)
     qtbot.addWidget(view)
     view.resize(900, 400)
     view.show()
@@ -198,7 +207,8 @@ def test_live_refresh_keeps_selection_and_scroll(
     assert scroll > 0
 
     # Three new orders arrive at the top (default sort: number, descending), one changes.
-    fake_queries.rows.extend(make_row(5000 + i) for i in range(3))
+    list_queries.rows.extend(make_row(5000 + i) for i in range(3))
+    list_queries.write()
     with qtbot.waitSignal(view.model.refreshed, timeout=5000):
         view.refresh()
     rows = table.selectionModel().selectedRows()
@@ -209,26 +219,27 @@ def test_live_refresh_keeps_selection_and_scroll(
     assert view.model.rowCount() == 2003
 
     # Orders disappear from the filter result: rows are removed at the end, selection follows.
-    del fake_queries.rows[:10]
+    del list_queries.rows[:10]
+    list_queries.write()
     with qtbot.waitSignal(view.model.refreshed, timeout=5000):
         view.refresh()
     assert view.model.rowCount() == 1993
     assert [r.data(ORDER_ID_ROLE) for r in table.selectionModel().selectedRows()] == [selected_id]
 
 
-def test_refreshes_coalesce(qtbot: Any, tasks: Any, fake_queries: FakeQueries) -> None:
-    model = _loaded_model(qtbot, fake_queries, tasks)
-    before = len(fake_queries.list_calls())
+def test_refreshes_coalesce(qtbot: Any, tasks: Any, list_queries: ListedOrders) -> None:
+    model = _loaded_model(qtbot, list_queries, tasks)
+    before = len(list_queries.list_calls())
     for _ in range(10):
         model.refresh()
     _wait_all_pages(qtbot, model)
     qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=5000)
     # one refresh in flight plus one follow-up, not ten
-    assert len(fake_queries.list_calls()) - before <= 4
+    assert len(list_queries.list_calls()) - before <= 4
 
 
-def test_header_and_roles(qtbot: Any, tasks: Any, fake_queries: FakeQueries) -> None:
-    model = _loaded_model(qtbot, fake_queries, tasks)
+def test_header_and_roles(qtbot: Any, tasks: Any, list_queries: ListedOrders) -> None:
+    model = _loaded_model(qtbot, list_queries, tasks)
     titles = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(len(COLUMNS))]
     assert titles == ["Number", "Customer", "Status", "Lines", "Total", "Last change", "Version"]
     row = model.row_at(0)
@@ -237,4 +248,4 @@ def test_header_and_roles(qtbot: Any, tasks: Any, fake_queries: FakeQueries) -> 
     assert model.index(0, 2).data() == row.status.capitalize()
     assert "€" in model.index(0, 4).data()
     assert model.data(QModelIndex()) is None
-    assert isinstance(fake_queries.list_calls()[0], ListOrders)
+    assert isinstance(list_queries.list_calls()[0], ListOrders)

@@ -15,7 +15,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.orders.table_model import ORDER_ID_ROLE
 from desktop_app.ui.status import freshness_text
 
-from .conftest import FakeQueries, RealApp
+from .conftest import ListedOrders, RealApp
 
 EXPECTED_SHORTCUTS = {
     "actionNewOrder": "Ctrl+N",
@@ -60,13 +60,13 @@ def _close_message_boxes() -> list[str]:
 def window(
     qtbot: Any,
     tasks: Any,
-    fake_queries: FakeQueries,
-    null_commands: Any,
+    list_queries: ListedOrders,
+    commands: Any,
     bridge: Any,
     store_info: Any,
     ui_settings: QSettings,
 ) -> MainWindow:
-    win = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    win = MainWindow(commands, list_queries, bridge, tasks, store_info, settings=ui_settings)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -98,11 +98,11 @@ def test_find_shortcut_focuses_search(qtbot: Any, window: MainWindow) -> None:
 
 
 def test_refresh_shortcut_requeries(
-    qtbot: Any, window: MainWindow, fake_queries: FakeQueries
+    qtbot: Any, window: MainWindow, list_queries: ListedOrders
 ) -> None:
     with qtbot.waitSignal(window.orders.model.refreshed, timeout=5000):
         qtbot.keyClick(window, Qt.Key.Key_F5)
-    assert fake_queries.gui_thread_calls == 0
+    assert list_queries.gui_thread_calls == 0
 
 
 def test_tab_shortcuts(qtbot: Any, window: MainWindow) -> None:
@@ -152,15 +152,13 @@ def test_freshness_text() -> None:
 def test_read_only_window_disables_editing(
     qtbot: Any,
     tasks: Any,
-    fake_queries: FakeQueries,
-    null_commands: Any,
+    list_queries: ListedOrders,
+    commands: Any,
     bridge: Any,
     read_only_info: Any,
     ui_settings: QSettings,
 ) -> None:
-    win = MainWindow(
-        null_commands, fake_queries, bridge, tasks, read_only_info, settings=ui_settings
-    )
+    win = MainWindow(commands, list_queries, bridge, tasks, read_only_info, settings=ui_settings)
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.orders.model.loaded, timeout=5000):
@@ -183,13 +181,13 @@ def test_read_only_window_disables_editing(
 def test_geometry_and_columns_are_restored(
     qtbot: Any,
     tasks: Any,
-    fake_queries: FakeQueries,
-    null_commands: Any,
+    list_queries: ListedOrders,
+    commands: Any,
     bridge: Any,
     store_info: Any,
     ui_settings: QSettings,
 ) -> None:
-    first = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    first = MainWindow(commands, list_queries, bridge, tasks, store_info, settings=ui_settings)
     qtbot.addWidget(first)
     first.resize(760, 520)
     first.show()
@@ -200,9 +198,7 @@ def test_geometry_and_columns_are_restored(
     assert saved_size == (760, 520)
     first.close()
 
-    second = MainWindow(
-        null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings
-    )
+    second = MainWindow(commands, list_queries, bridge, tasks, store_info, settings=ui_settings)
     qtbot.addWidget(second)
     assert (second.size().width(), second.size().height()) == saved_size
     assert second.orders.table.horizontalHeader().sectionSize(0) == 150
@@ -212,8 +208,8 @@ def test_geometry_and_columns_are_restored(
 def test_missing_module_gets_labelled_placeholder(
     qtbot: Any,
     tasks: Any,
-    fake_queries: FakeQueries,
-    null_commands: Any,
+    list_queries: ListedOrders,
+    commands: Any,
     bridge: Any,
     store_info: Any,
     ui_settings: QSettings,
@@ -229,7 +225,7 @@ def test_missing_module_gets_labelled_placeholder(
         return real_load(module, name)
 
     monkeypatch.setattr(mw, "_load", fake_load)
-    win = MainWindow(null_commands, fake_queries, bridge, tasks, store_info, settings=ui_settings)
+    win = MainWindow(commands, list_queries, bridge, tasks, store_info, settings=ui_settings)
     qtbot.addWidget(win)
     assert win.tabs.widget(2).objectName() == "lazyPanel:snapshots"  # built when first shown
     assert win.tabs.tabText(2) == "Sna&pshots"
@@ -242,7 +238,7 @@ def test_missing_module_gets_labelled_placeholder(
 
 
 def test_no_database_call_on_the_gui_thread(
-    qtbot: Any, window: MainWindow, fake_queries: FakeQueries, bridge: Any
+    qtbot: Any, window: MainWindow, list_queries: ListedOrders, bridge: Any
 ) -> None:
     bridge.publish_projector_status(_status(1, 1))
     bridge.publish_projector_status(_status(2, 2))
@@ -250,8 +246,8 @@ def test_no_database_call_on_the_gui_thread(
     window.orders.table.selectRow(3)
     qtbot.keyClick(window, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: window.tasks.pending() == 0, timeout=5000)
-    assert fake_queries.calls
-    assert fake_queries.gui_thread_calls == 0
+    assert list_queries.calls
+    assert list_queries.gui_thread_calls == 0
 
 
 # --- a real SQLite file -------------------------------------------------------------------
@@ -396,8 +392,8 @@ def test_sample_data_loads_in_the_background_with_progress(
 def test_window_shown_while_opening_then_attached(
     qtbot: Any,
     tasks: Any,
-    fake_queries: FakeQueries,
-    null_commands: Any,
+    list_queries: ListedOrders,
+    commands: Any,
     bridge: Any,
     store_info: Any,
     ui_settings: QSettings,
@@ -420,9 +416,9 @@ def test_window_shown_while_opening_then_attached(
     )
     win.tabs.setCurrentIndex(1)  # not built while opening (no query bus yet)
     assert win.tabs.widget(1).objectName() == "lazyPanel:history"
-    assert not fake_queries.calls
+    assert not list_queries.calls
 
-    win.attach_application(null_commands, fake_queries, store_info)
+    win.attach_application(commands, list_queries, store_info)
     assert win.action_new_order.isEnabled() and win.action_verify.isEnabled()
     assert win.tabs.widget(0) is win.detail
     assert not win.detail.objectName().startswith("lazyPanel")

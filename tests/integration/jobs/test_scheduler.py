@@ -5,13 +5,16 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from desktop_app.application.queries import ProjectorStatus
 from desktop_app.bootstrap import App
+from desktop_app.projector.projections import PROJECTIONS
+from desktop_app.projector.runner import Projector
 from desktop_app.projector.scheduling import (
     CHECKPOINT_JOB,
     PROJECTOR_JOB,
@@ -129,34 +132,34 @@ def test_shutdown_stops_every_job_and_thread(app: App, product: str) -> None:
         jobs.shutdown()
 
 
-class FakeProjector:
-    """Counts runs; ``run_once`` can be slowed down."""
+class CountedProjector(Projector):
+    """The real projector on the app's stores, counting its runs; ``slow`` event types take
+    ``delay`` seconds each to project (a real projection with a sleep in front)."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, app: App, *, slow: str | None = None, delay: float = 0.0) -> None:
+        projections = dict(PROJECTIONS)
+        if slow is not None:
+            real = PROJECTIONS[slow]
+            self.projecting = threading.Event()
+
+            def slow_projection(work: Any, event: Any, payload: Any) -> None:
+                self.projecting.set()
+                time.sleep(delay)
+                real(work, event, payload)
+
+            projections[slow] = slow_projection
+        assert app.read_model is not None
+        super().__init__(app.events, app.read_model, name="counted", projections=projections)
+        self.prepare()
         self.runs = 0
-        self.delay = delay
-        self.news = False
-        self.hook: Callable[[], None] | None = None
 
     def run_once(self) -> int:
         self.runs += 1
-        time.sleep(self.delay)
-        return 1
-
-    def has_news(self) -> bool:
-        news, self.news = self.news, False
-        return news
-
-    def set_wake_hook(self, hook: Callable[[], None]) -> None:
-        self.hook = hook
-
-    def wake(self) -> None:
-        if self.hook is not None:
-            self.hook()
+        return super().run_once()
 
 
-def test_a_failing_job_does_not_kill_the_scheduler() -> None:
-    projector = FakeProjector()
+def test_a_failing_job_does_not_kill_the_scheduler(app: App) -> None:
+    projector = CountedProjector(app)
     calls = [0]
 
     def broken_sweep() -> int:
@@ -187,14 +190,19 @@ def test_a_failing_job_does_not_kill_the_scheduler() -> None:
         assert jobs.running
 
 
-def test_a_wake_during_a_run_is_not_lost() -> None:
-    projector = FakeProjector(delay=0.2)
+def test_a_wake_during_a_run_is_not_lost(app: App, product: str) -> None:
+    projector = CountedProjector(app, slow="ProductPriceChanged", delay=0.3)
+    projector.run_once()  # the product itself, before the scheduler starts
     jobs = Jobs(config=JobsConfig(projector_poll_seconds=30), projector=projector)
     with jobs:
-        assert wait_for(lambda: projector.runs == 0, 1)
+        time.sleep(0.3)  # the scheduler's first look at start-up
+        runs = projector.runs
+        position = change_price(app, product, 1234)
         projector.wake()
-        assert wait_for(lambda: projector.runs == 1, 1)
-        projector.wake()  # arrives while the first run is still sleeping
-        assert wait_for(lambda: projector.runs == 2, 1)
-        time.sleep(0.3)
-        assert projector.runs == 2  # poll interval is 30 s: no extra runs
+        assert projector.projecting.wait(2)
+        assert projector.runs == runs + 1
+        projector.wake()  # arrives while that run is still projecting
+        assert wait_for(lambda: projector.runs == runs + 2, 2)
+        assert wait_for(lambda: projector.status().checkpoint >= position, 2)
+        time.sleep(0.4)
+        assert projector.runs == runs + 2  # poll interval is 30 s: no extra runs

@@ -103,6 +103,18 @@ class HistoryView(QWidget):
 
     # --- public interface (used by the main window) ----------------------------------------
 
+    def _on_splitter_moved(self, _pos: int, _index: int) -> None:
+        self._user_split = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        splitter = getattr(self, "_splitter", None)
+        if splitter is not None and not self._user_split:
+            total = sum(splitter.sizes())
+            if total > 0:
+                left = total * 5 // 11
+                splitter.setSizes([left, total - left])
+
     def show_order(self, order_id: str | None) -> None:
         """Show the history of ``order_id`` (None: nothing selected)."""
         if order_id == self._order_id and order_id is not None:
@@ -308,6 +320,11 @@ class HistoryView(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 6)
+        # Stretch factors only share out space beyond the size hints, which left the timeline
+        # too narrow to read: keep a 5:6 split until the user drags the handle.
+        self._splitter = splitter
+        self._user_split = False
+        splitter.splitterMoved.connect(self._on_splitter_moved)
 
         self.status = QLabel(self._content)
         self.status.setObjectName("historyStatus")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -518,6 +519,30 @@ def _media_read_only(folder: Path) -> bool:
         return False
 
 
+def _unwritable_companion(path: Path) -> Path | None:
+    """A -wal/-shm file beside ``path`` that this user cannot write, or None.
+
+    A read-only session on a read-only file creates them with the file's own (read-only)
+    mode and cannot remove them; once the file is writable again every write would fail with
+    "attempt to write a readonly database". Our own such files are made writable again
+    (changing the mode is safe while other processes have them open).
+    """
+    for companion in (_wal_path(path), path.with_name(path.name + "-shm")):
+        try:
+            st = companion.stat()
+        except OSError:
+            continue
+        if os.access(companion, os.W_OK):
+            continue
+        if st.st_uid == os.getuid():
+            with suppress(OSError):
+                os.chmod(companion, stat.S_IMODE(st.st_mode) | 0o600)
+            if os.access(companion, os.W_OK):
+                continue
+        return companion
+    return None
+
+
 def _read_only_reason(path: Path, requested: bool, user_version: int) -> str | None:
     if requested:
         return "the database was opened read-only as requested."
@@ -528,6 +553,12 @@ def _read_only_reason(path: Path, requested: bool, user_version: int) -> str | N
         return "the database file is read-only (you do not have permission to change it)."
     if not os.access(folder, os.W_OK):
         return "the folder holding the database is read-only (SQLite needs to write next to it)."
+    blocker = _unwritable_companion(path)
+    if blocker is not None:
+        return (
+            f"{blocker.name} next to the database is read-only (left by another user's "
+            "read-only session); close Order Desk everywhere, then make it writable or delete it."
+        )
     if user_version > SCHEMA_VERSION:
         return (
             "the database was written by a newer version of Order Desk "

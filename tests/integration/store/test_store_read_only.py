@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,45 @@ def test_r23_read_only_file(shared_dir: Path) -> None:
         _own(p)
     os.chmod(path, 0o400)
     _assert_read_only_but_usable(_probe(path), "file is read-only")
+
+
+def test_r23_read_only_file_made_writable_again_takes_writes(shared_dir: Path) -> None:
+    """The read-only session leaves -wal/-shm with the file's read-only mode behind; once the
+    owner makes the file writable again, writes must work (not 'readonly database')."""
+    folder = shared_dir / "data"
+    folder.mkdir(mode=0o700)
+    path = folder / "orders.sqlite3"
+    _populate(path)
+    for p in [folder, *folder.iterdir()]:
+        _own(p)
+    os.chmod(path, 0o400)
+    _assert_read_only_but_usable(_probe(path), "file is read-only")
+    left = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p != path}
+    assert left.get("orders.sqlite3-shm", 0o600) & 0o200 == 0, left  # what SQLite leaves
+    os.chmod(path, 0o600)
+    data = _probe(path)
+    assert "open_error" not in data, data.get("open_error")
+    assert data["read_only"] is False, data["reason"]
+    assert data["append_error"] is None and data["snapshot_error"] is None, data
+    assert data["unchanged"] is False
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs a second user to own the leftover file")
+def test_r23_leftover_read_only_shm_of_another_user_opens_read_only(shared_dir: Path) -> None:
+    folder = shared_dir / "data"
+    folder.mkdir(mode=0o700)
+    path = folder / "orders.sqlite3"
+    _populate(path)
+    for p in [folder, *folder.iterdir()]:
+        _own(p)
+    shm = path.with_name(path.name + "-shm")
+    shm.write_bytes(b"")
+    os.chmod(shm, 0o444)  # owned by root: the probe's user cannot change it
+    data = _probe(path)
+    assert data["read_only"] is True
+    assert "orders.sqlite3-shm next to the database is read-only" in str(data["reason"])
+    assert str(data["append_error"]).startswith("StoreReadOnlyError")
+    assert data["unchanged"] is True
 
 
 def test_r23_read_only_folder(shared_dir: Path) -> None:

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import (
+    QByteArray,
+    QElapsedTimer,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+    qVersion,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -48,6 +57,9 @@ log = logging.getLogger(__name__)
 
 SETTINGS_ORG = "OrderDesk"
 SETTINGS_APP = "Order Desk"
+
+LIVE_REFRESH_INTERVAL_MS = 250
+"""Live refreshes of the order list on projector progress: at most one per this interval."""
 
 
 def _missing(module: str, what: str, error: BaseException | None = None) -> QWidget:
@@ -122,6 +134,11 @@ class MainWindow(QMainWindow):
         self.opening = opening
         self._settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self._last_checkpoint: int | None = None
+        # Live refreshes on projector progress: at most one per LIVE_REFRESH_INTERVAL_MS.
+        self._live_refreshed = QElapsedTimer()
+        self._live_refresh_timer = QTimer(self)
+        self._live_refresh_timer.setSingleShot(True)
+        self._live_refresh_timer.timeout.connect(self._live_refresh_now)
         self._pending_select: str | None = None
         self._current_version: int | None = None
         self._progress: QProgressDialog | None = None
@@ -524,7 +541,29 @@ class MainWindow(QMainWindow):
             first = self._last_checkpoint is None
             self._last_checkpoint = checkpoint
             if not first:
-                self.orders.refresh()
+                self._live_refresh()
+
+    def _live_refresh(self) -> None:
+        """Re-query the order list for projector progress, at most once per
+        ``LIVE_REFRESH_INTERVAL_MS``: the first change at once, later ones folded into one
+        refresh at the end of the interval (so the last state is always shown).
+
+        While the projector catches up a status arrives after every batch (10-15 a second);
+        each refresh means a query and a repaint of the table on the GUI thread while the
+        projector competes for the GIL and the CPU (P5: no GUI-thread stall > 50 ms)."""
+        if self._live_refresh_timer.isActive():
+            return  # already due
+        if self._live_refreshed.isValid():
+            wait = LIVE_REFRESH_INTERVAL_MS - self._live_refreshed.elapsed()
+            if wait > 0:
+                self._live_refresh_timer.start(int(wait))
+                return
+        self._live_refresh_now()
+
+    @Slot()
+    def _live_refresh_now(self) -> None:
+        self._live_refreshed.start()
+        self.orders.refresh()
 
     @Slot()
     def _follow_current_order(self) -> None:

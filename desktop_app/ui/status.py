@@ -65,6 +65,7 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.database)
         self.addPermanentWidget(self.user)
         self.state = "unknown"
+        self._styled: str | None = None  # the state whose style and tooltip are applied
 
     def set_store_info(self, store_info: StoreInfo) -> None:
         """The database is open (the window may have been shown before)."""
@@ -80,6 +81,11 @@ class StatusBar(QStatusBar):
         text, state = freshness_text(status)
         self.state = state
         self.freshness.setText(text)
+        if state == self._styled:
+            # While the projector catches up a status arrives after every batch: only the
+            # text changes. A style sheet (re-polishing the label) only when the state does.
+            return
+        self._styled = state
         self.freshness.setStyleSheet(_STYLES[state])
         if state == "error":
             self.freshness.setToolTip(
@@ -91,5 +97,6 @@ class StatusBar(QStatusBar):
 
     def show_unavailable(self, message: str) -> None:
         self.state = "error"
+        self._styled = None
         self.freshness.setText(message)
         self.freshness.setStyleSheet(_STYLES["error"])

@@ -249,3 +249,30 @@ def test_header_and_roles(qtbot: Any, tasks: Any, list_queries: ListedOrders) ->
     assert "€" in model.index(0, 4).data()
     assert model.data(QModelIndex()) is None
     assert isinstance(list_queries.list_calls()[0], ListOrders)
+
+
+def test_delegate_gets_every_role_of_a_cell_in_one_multidata_call(
+    qtbot: Any, tasks: Any, listed: Listed
+) -> None:
+    """Qt's item delegates ask for all their roles through ``multiData`` (one Python call per
+    painted cell, P5); what they get must match ``data`` role by role."""
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    queries = listed(1000)
+    model = _loaded_model(qtbot, queries, tasks, page_size=100, max_cached_pages=5)
+    delegate = QStyledItemDelegate()
+    total = [c.sort_key for c in COLUMNS].index("total")
+    for column in (0, total):
+        index = model.index(5, column)
+        option = QStyleOptionViewItem()
+        delegate.initStyleOption(option, index)
+        assert option.text == index.data() != ""
+        assert option.displayAlignment == index.data(Qt.ItemDataRole.TextAlignmentRole)
+    right = option.displayAlignment & Qt.AlignmentFlag.AlignHorizontal_Mask
+    assert right == Qt.AlignmentFlag.AlignRight
+    # A row whose page is not loaded yet: the placeholder text in grey.
+    far = model.index(950, 0)
+    option = QStyleOptionViewItem()
+    delegate.initStyleOption(option, far)
+    assert option.text == "Loading…"
+    assert option.palette.text().color().name() == "#888888"

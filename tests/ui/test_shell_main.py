@@ -245,3 +245,16 @@ def test_formatting_round_trips() -> None:
                 fmt.parse_quantity(bad)
     finally:
         QLocale.setDefault(original)
+
+
+def test_start_up_objects_are_frozen_out_of_the_cyclic_gc() -> None:
+    """P5: full collections during catch-up must not walk every start-up object."""
+    import gc
+
+    assert gc.isenabled()
+    try:
+        entry.freeze_start_up_objects()
+        assert gc.get_freeze_count() > 1000
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

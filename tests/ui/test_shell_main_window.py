@@ -429,3 +429,30 @@ def test_window_shown_while_opening_then_attached(
     assert not win.orders.empty_label.isVisible()
     assert win.orders.model.rowCount() > 0
     assert store_info.location in win.status.database.text()
+
+
+def test_live_refreshes_are_throttled_while_the_projector_catches_up(
+    qtbot: Any, window: MainWindow, list_queries: ListedOrders, bridge: Any
+) -> None:
+    """A status arrives after every projector batch; the list re-queries at most once per
+    LIVE_REFRESH_INTERVAL_MS: the first change at once, the rest folded into one refresh at
+    the end of the interval (which shows the last state)."""
+    from desktop_app.ui.main_window import LIVE_REFRESH_INTERVAL_MS
+
+    model = window.orders.model
+    qtbot.waitUntil(lambda: window._last_checkpoint is not None, timeout=5000)
+    qtbot.wait(LIVE_REFRESH_INTERVAL_MS)
+    qtbot.waitUntil(lambda: not model.is_busy() and window.tasks.pending() == 0, timeout=5000)
+    refreshes: list[int] = []
+    model.refreshed.connect(lambda: refreshes.append(len(list_queries.list_calls())))
+    before = len(list_queries.list_calls())
+    for checkpoint in range(100, 131):  # 31 batches in quick succession
+        bridge.publish_projector_status(_status(checkpoint, 130))
+    qtbot.waitUntil(lambda: window._last_checkpoint == 130, timeout=2000)
+    qtbot.waitUntil(lambda: len(refreshes) >= 1, timeout=5000)  # the first: at once
+    qtbot.wait(LIVE_REFRESH_INTERVAL_MS * 2)
+    qtbot.waitUntil(lambda: not model.is_busy() and window.tasks.pending() == 0, timeout=5000)
+    assert len(refreshes) == 2
+    totals = [c for c in list_queries.list_calls()[before:] if c.with_total]
+    assert len(totals) == 2
+    assert list_queries.gui_thread_calls == 0

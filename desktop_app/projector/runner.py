@@ -12,6 +12,7 @@ wake hook); the headless runner in ``__main__`` loops on it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -33,6 +34,7 @@ from desktop_app.projector.projections import (
     Projection,
     ProjectionError,
     keys_for,
+    project_rebuild,
 )
 from desktop_app.projector.projections import project as apply_events
 
@@ -358,6 +360,7 @@ class Projector:
             if progress is not None:
                 progress(0, head)
             work = self._empty_working_set()
+            fold = self._rebuild_fold(work)
             applied = last = 0
             failed = False
             # The working set grows to millions of objects: with the cyclic GC on, each full
@@ -368,7 +371,7 @@ class Projector:
             try:
                 with self._read_model.scan_events(after_position=0, chunk=REBUILD_CHUNK) as scan:
                     for events in scan:
-                        apply_events(work, events, self._projections)
+                        fold(events)
                         applied += len(events)
                         last = events[-1].position
                         head = max(head, last)
@@ -395,9 +398,11 @@ class Projector:
                 self._publish_error(exc)
                 return 0
             finally:
+                # Freed before the GC is back on: its first collection would otherwise walk
+                # every object made since the scan began (they are all still "young").
+                del work, fold
                 if gc_was_enabled:
                     gc.enable()
-            del work
             if failed:
                 return self._rebuild_in_batches(progress)
             elapsed = time.perf_counter() - started
@@ -436,6 +441,17 @@ class Projector:
                 progress(done, head)
 
         return write_progress
+
+    def _rebuild_fold(self, work: WorkingSet) -> Callable[[Sequence[EventRecord]], None]:
+        """How the in-memory rebuild applies a chunk of events to ``work``: the specialised
+        fold when the projections are the standard ones (same rows, fewer steps per event)."""
+        projections = self._projections
+        standard = len(projections) == len(PROJECTIONS) and all(
+            projections.get(name) is projection for name, projection in PROJECTIONS.items()
+        )
+        if standard and work.orders_by_customer is not None:
+            return functools.partial(project_rebuild, work)
+        return functools.partial(apply_events, work, projections=projections)
 
     def _empty_working_set(self) -> WorkingSet:
         """With rename indexes when the projections that keep them are the standard ones."""

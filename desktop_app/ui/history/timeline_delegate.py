@@ -40,7 +40,9 @@ class TimelineDelegate(QStyledItemDelegate):
         return self._fonts
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(320, ROW_HEIGHT)
+        # Narrow on purpose: rows take the viewport's width and elide their texts, instead of
+        # a horizontal scroll bar when the pane is narrower than a fixed hint.
+        return QSize(160, ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         entry = index.data(ENTRY_ROLE)
@@ -96,38 +98,50 @@ class TimelineDelegate(QStyledItemDelegate):
         line2 = QRect(text_left, top + 25, width, 18)
         text_colour = palette.text().color()
 
-        meta = f"{index.data(TIME_ROLE)} · {entry.metadata.user or '—'}"
-        painter.setFont(small)
-        small_metrics = QFontMetrics(small)
-        meta_width = small_metrics.horizontalAdvance(meta)
-        painter.setPen(_MUTED)
-        painter.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, meta)
-
+        # Line 1: version and type label first; the time and user take what is left (elided
+        # from the left, so the time of day and the user stay readable in a narrow pane).
         painter.setFont(bold)
         painter.setPen(text_colour)
         version = f"v{entry.version}"
         bold_metrics = QFontMetrics(bold)
         version_width = bold_metrics.horizontalAdvance(version + "  ")
         painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, version)
-        painter.setPen(QColor(style.colour).darker(115))
-        label_rect = QRect(
-            line1.left() + version_width,
-            line1.top(),
-            max(width - version_width - meta_width - 8, 0),
-            line1.height(),
+        label_width = min(
+            bold_metrics.horizontalAdvance(style.label), max(width - version_width, 0)
         )
+        label_rect = QRect(line1.left() + version_width, line1.top(), label_width, line1.height())
+        painter.setPen(QColor(style.colour).darker(115))
         painter.drawText(
             label_rect,
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            bold_metrics.elidedText(style.label, Qt.TextElideMode.ElideRight, label_rect.width()),
+            bold_metrics.elidedText(style.label, Qt.TextElideMode.ElideRight, label_width),
         )
+        when = str(index.data(TIME_ROLE))
+        user = entry.metadata.user or "—"
+        meta = f"{when} · {user}"
+        painter.setFont(small)
+        small_metrics = QFontMetrics(small)
+        meta_space = width - version_width - label_width - 10
+        if small_metrics.horizontalAdvance(meta) > meta_space:
+            meta = f"{when.rsplit(' ', 1)[-1]} · {user}"  # the time of day without the date
+        if meta_space > 30:
+            painter.setPen(_MUTED)
+            painter.drawText(
+                line1,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                small_metrics.elidedText(meta, Qt.TextElideMode.ElideLeft, meta_space),
+            )
 
+        # Line 2: the summary; the command id only where the summary keeps most of the row
+        # (the details pane always shows it, and the shading groups a command's events).
         command = ""
         if group.first or group.size == 1:
             command = f"command {fmt.short_id(group.causation_id)}"
             if group.size > 1:
                 command += f" · {group.size} events"
         command_width = small_metrics.horizontalAdvance(command) + 10 if command else 0
+        if command and width - command_width < width * 0.6:
+            command, command_width = "", 0
         if command:
             painter.setFont(small)
             painter.setPen(_BRACKET if group.size > 1 else _MUTED)

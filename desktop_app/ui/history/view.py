@@ -77,6 +77,29 @@ class _TypeList(QListWidget):
         self.fit()
 
 
+class _ShareSplitter(QSplitter):
+    """A horizontal splitter that keeps its two panes at ``left:right`` (within their minimum
+    sizes) until the user drags the handle. Stretch factors alone only share out the space
+    beyond the size hints, which left the timeline too narrow to read."""
+
+    def __init__(self, left: int, right: int, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self._share = (left, right)
+        self._dragged = False
+        self.splitterMoved.connect(self._on_moved)
+
+    def _on_moved(self, _pos: int, _index: int) -> None:
+        self._dragged = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        total = sum(self.sizes())
+        if not self._dragged and total > 0 and self.count() == 2:
+            left, right = self._share
+            first = total * left // (left + right)
+            self.setSizes([first, total - first])
+
+
 class HistoryView(QWidget):
     """Timeline of an order's events with details, state at a version, and version diffs."""
 
@@ -102,18 +125,6 @@ class HistoryView(QWidget):
         self._build()
 
     # --- public interface (used by the main window) ----------------------------------------
-
-    def _on_splitter_moved(self, _pos: int, _index: int) -> None:
-        self._user_split = True
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        splitter = getattr(self, "_splitter", None)
-        if splitter is not None and not self._user_split:
-            total = sum(splitter.sizes())
-            if total > 0:
-                left = total * 5 // 11
-                splitter.setSizes([left, total - left])
 
     def show_order(self, order_id: str | None) -> None:
         """Show the history of ``order_id`` (None: nothing selected)."""
@@ -222,6 +233,8 @@ class HistoryView(QWidget):
         self.timeline.setModel(self.model)
         self.timeline.setItemDelegate(TimelineDelegate(self.timeline))
         self.timeline.setUniformItemSizes(True)
+        self.timeline.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.timeline.setResizeMode(QListView.ResizeMode.Adjust)
         self.timeline.setLayoutMode(QListView.LayoutMode.SinglePass)
         self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.timeline.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -314,17 +327,13 @@ class HistoryView(QWidget):
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self._content)
+        splitter = _ShareSplitter(5, 6, self._content)
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 6)
-        # Stretch factors only share out space beyond the size hints, which left the timeline
-        # too narrow to read: keep a 5:6 split until the user drags the handle.
         self._splitter = splitter
-        self._user_split = False
-        splitter.splitterMoved.connect(self._on_splitter_moved)
 
         self.status = QLabel(self._content)
         self.status.setObjectName("historyStatus")

@@ -89,13 +89,19 @@ def _assert_read_only_but_usable(data: dict[str, object], reason_word: str) -> N
     assert pragmas["synchronous"] == "FULL"
 
 
-def test_r23_read_only_file(shared_dir: Path) -> None:
+def _owned_database(shared_dir: Path) -> tuple[Path, Path]:
+    """A populated database in ``data/`` under ``shared_dir``, owned by the probe's user."""
     folder = shared_dir / "data"
     folder.mkdir(mode=0o700)
     path = folder / "orders.sqlite3"
     _populate(path)
     for p in [folder, *folder.iterdir()]:
         _own(p)
+    return folder, path
+
+
+def test_r23_read_only_file(shared_dir: Path) -> None:
+    _folder, path = _owned_database(shared_dir)
     os.chmod(path, 0o400)
     _assert_read_only_but_usable(_probe(path), "file is read-only")
 
@@ -103,12 +109,7 @@ def test_r23_read_only_file(shared_dir: Path) -> None:
 def test_r23_read_only_file_made_writable_again_takes_writes(shared_dir: Path) -> None:
     """The read-only session leaves -wal/-shm with the file's read-only mode behind; once the
     owner makes the file writable again, writes must work (not 'readonly database')."""
-    folder = shared_dir / "data"
-    folder.mkdir(mode=0o700)
-    path = folder / "orders.sqlite3"
-    _populate(path)
-    for p in [folder, *folder.iterdir()]:
-        _own(p)
+    folder, path = _owned_database(shared_dir)
     os.chmod(path, 0o400)
     _assert_read_only_but_usable(_probe(path), "file is read-only")
     left = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p != path}
@@ -123,12 +124,7 @@ def test_r23_read_only_file_made_writable_again_takes_writes(shared_dir: Path) -
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs a second user to own the leftover file")
 def test_r23_leftover_read_only_shm_of_another_user_opens_read_only(shared_dir: Path) -> None:
-    folder = shared_dir / "data"
-    folder.mkdir(mode=0o700)
-    path = folder / "orders.sqlite3"
-    _populate(path)
-    for p in [folder, *folder.iterdir()]:
-        _own(p)
+    _folder, path = _owned_database(shared_dir)
     shm = path.with_name(path.name + "-shm")
     shm.write_bytes(b"")
     os.chmod(shm, 0o444)  # owned by root: the probe's user cannot change it
@@ -140,12 +136,7 @@ def test_r23_leftover_read_only_shm_of_another_user_opens_read_only(shared_dir: 
 
 
 def test_r23_read_only_folder(shared_dir: Path) -> None:
-    folder = shared_dir / "data"
-    folder.mkdir(mode=0o700)
-    path = folder / "orders.sqlite3"
-    _populate(path)
-    for p in [folder, *folder.iterdir()]:
-        _own(p)
+    folder, path = _owned_database(shared_dir)
     before = sorted(p.name for p in folder.iterdir())
     os.chmod(folder, 0o500)
     _assert_read_only_but_usable(_probe(path), "folder")

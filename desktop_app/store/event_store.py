@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
@@ -58,15 +59,15 @@ _COLUMNS = (
     "payload, metadata, recorded_at, prev_hash, hash"
 )
 
-# One SELECT gives the stream's version, the chain head and a recorded command (if any).
+# One SELECT gives the stream's version and the chain head. A recorded command id is found by
+# the UNIQUE key of ``commands`` refusing it (then looked up, like a version conflict): the happy
+# path pays no lookup.
 _HEAD_SQL = """
 SELECT
-  (SELECT max(version) FROM events WHERE stream_id = ?1),
+  (SELECT max(version) FROM events WHERE stream_id = ?),
   (SELECT hash FROM events ORDER BY position DESC LIMIT 1),
   (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
-  (SELECT data_version FROM pragma_data_version()),
-  c.stream_id, c.version, c.first_position, c.last_position
-FROM (SELECT 1) AS one LEFT JOIN commands AS c ON c.command_id = ?2
+  (SELECT data_version FROM pragma_data_version())
 """
 
 _INSERT_EVENT = f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
@@ -96,6 +97,11 @@ _SNAPSHOT_COLUMNS = (
 )
 
 VERIFY_BATCH = 20_000
+"""Events between two ``verify`` progress reports."""
+VERIFY_FETCH = 256
+"""Rows ``verify`` fetches and checks at a time."""
+# verify's one scan of the whole log (a rowid scan: position is the INTEGER PRIMARY KEY).
+_VERIFY_ALL = f"SELECT {_COLUMNS} FROM events ORDER BY position"  # noqa: S608
 
 _KNOWN_LIMIT = 20_000
 """Streams remembered by ``stream_is_current`` at most (then the memory starts afresh)."""
@@ -129,6 +135,28 @@ def _conflict_or_error(exc: sqlite3.IntegrityError, stream_id: str, expected: in
     return StoreError(f"The database refused the change ({exc}).")
 
 
+class _ReadEpoch(threading.local):
+    """One thread's read epoch: its depth, and the ``data_version`` read in it (on ``con``)."""
+
+    depth = 0
+    con: sqlite3.Connection | None = None
+    data_version = 0
+
+
+def _recorded(con: sqlite3.Connection, command_id: str) -> AppendResult | None:
+    """The recorded result of ``command_id`` (``duplicate=True``), or None."""
+    row = con.execute(_FIND_COMMAND, (command_id,)).fetchone()
+    if row is None:
+        return None
+    return AppendResult(
+        stream_id=row[0],
+        version=row[1],
+        first_position=row[2],
+        last_position=row[3],
+        duplicate=True,
+    )
+
+
 class SqliteEventStore:
     """``EventStore`` on an Order Desk SQLite file."""
 
@@ -136,6 +164,7 @@ class SqliteEventStore:
         self._db = db
         self._clock: Clock = clock or utc_now
         self._known = _known_streams(db)
+        self._epoch = _ReadEpoch()
 
     @property
     def database(self) -> Database:
@@ -163,21 +192,13 @@ class SqliteEventStore:
         con = db.acquire()
         try:
             con.execute("BEGIN IMMEDIATE")
-            (current, head_hash, seq, data_version, c_stream, c_version, c_first, c_last) = (
-                con.execute(_HEAD_SQL, (stream_id, command_id)).fetchone()
-            )
-            if c_stream is not None:
-                con.execute("ROLLBACK")
-                return AppendResult(
-                    stream_id=c_stream,
-                    version=c_version,
-                    first_position=c_first,
-                    last_position=c_last,
-                    duplicate=True,
-                )
+            current, head_hash, seq, data_version = con.execute(_HEAD_SQL, (stream_id,)).fetchone()
             current = current or 0
             if current != expected_version:
+                earlier = None if command_id is None else _recorded(con, command_id)
                 con.execute("ROLLBACK")
+                if earlier is not None:
+                    return earlier
                 raise ConcurrencyError(stream_id, expected_version, current)
             rows = build_rows(
                 stream_id,
@@ -187,9 +208,9 @@ class SqliteEventStore:
                 recorded_at,
                 encoded,
             )
-            con.executemany(_INSERT_EVENT, rows)
             result = append_result(stream_id, rows)
             if command_id is not None:
+                # First: a command id already recorded stops the append here (see below).
                 con.execute(
                     _INSERT_COMMAND,
                     (
@@ -200,6 +221,7 @@ class SqliteEventStore:
                         result.last_position,
                     ),
                 )
+            con.executemany(_INSERT_EVENT, rows)
             con.execute("COMMIT")
             # Still holding the connection, so a later append on it cannot record first.
             if len(known) >= _KNOWN_LIMIT:
@@ -207,6 +229,14 @@ class SqliteEventStore:
             known[stream_id] = (result.version, con, data_version)
             return result
         except sqlite3.IntegrityError as exc:
+            # A recorded command id wins over any other refusal: write nothing, report the
+            # first result (still inside the write transaction, so it cannot change).
+            earlier = None
+            if command_id is not None and con.in_transaction:
+                with suppress(sqlite3.Error):
+                    earlier = _recorded(con, command_id)
+            if earlier is not None:
+                return earlier
             raise _conflict_or_error(exc, stream_id, expected_version) from exc
         except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
             raise translate_error(exc) from exc
@@ -223,11 +253,20 @@ class SqliteEventStore:
         Commits by this connection do not change it, but events only ever change through
         :meth:`append` (which forgets the stream first); UPDATE and DELETE are refused by
         triggers, and anyone who drops them uses another connection, which is seen.
+
+        Inside a read epoch (:meth:`begin_reads`) the first reading of ``data_version`` is
+        reused for the rest of the epoch: the answer is then "current as of the epoch's first
+        check" (a commit by another connection after it is seen by the next epoch, or by the
+        append's own version check).
         """
         known = self._known
         entry = known.get(stream_id)
         if entry is None or entry[0] != version:
             return False  # the common "no" without touching a connection
+        epoch = self._epoch
+        if epoch.depth and epoch.con is entry[1]:
+            # Read on that connection earlier in this epoch: nothing needs a connection now.
+            return bool(epoch.data_version == entry[2])
         db = self._db
         con = db.acquire()
         try:
@@ -236,26 +275,35 @@ class SqliteEventStore:
             entry = known.get(stream_id)
             if entry is None or entry[0] != version or entry[1] is not con:
                 return False
-            row = con.execute("PRAGMA data_version").fetchone()
+            data_version = con.execute("PRAGMA data_version").fetchone()[0]
         except (sqlite3.Error, sa_exc.SQLAlchemyError, StoreError):
             return False
         finally:
             db.release(con)
-        return bool(row[0] == entry[2])
+        if epoch.depth:
+            epoch.con = con
+            epoch.data_version = data_version
+        return bool(data_version == entry[2])
+
+    def begin_reads(self) -> None:
+        """Start a read epoch on this thread (the command bus opens one per command; they
+        nest): :meth:`stream_is_current` reads ``PRAGMA data_version`` once per epoch instead
+        of once per call, so a command's cached reads all see the store as of its first one.
+        Every ``begin_reads`` must be matched by :meth:`end_reads`."""
+        self._epoch.depth += 1
+
+    def end_reads(self) -> None:
+        """End the read epoch begun by the matching :meth:`begin_reads`."""
+        epoch = self._epoch
+        epoch.depth -= 1
+        if epoch.depth <= 0:
+            epoch.depth = 0
+            epoch.con = None
 
     def find_command(self, command_id: str) -> AppendResult | None:
         """The recorded result of ``command_id`` (``duplicate=True``), or None."""
         with store_errors(), self._db.raw() as con:
-            row = con.execute(_FIND_COMMAND, (command_id,)).fetchone()
-        if row is None:
-            return None
-        return AppendResult(
-            stream_id=row[0],
-            version=row[1],
-            first_position=row[2],
-            last_position=row[3],
-            duplicate=True,
-        )
+            return _recorded(con, command_id)
 
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
@@ -314,17 +362,28 @@ class SqliteEventStore:
             total = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
             if progress is not None:
                 progress(0, total)
-            after = 0
-            while True:
-                rows: list[Row] = con.execute(_READ_ALL, (after, VERIFY_BATCH)).fetchall()
-                if not rows:
-                    break
-                ok = verifier.feed(rows)
-                if progress is not None:
-                    progress(min(verifier.checked, total), total)
-                if not ok:
-                    break
-                after = rows[-1][0]
+            # One scan, fed in small slices: each row is checked while its texts are still in
+            # the CPU cache (20,000-row lists measured ~15% slower); progress every batch.
+            cursor = con.execute(_VERIFY_ALL)
+            try:
+                cursor.arraysize = VERIFY_FETCH
+                fetch = cursor.fetchmany
+                feed = verifier.feed
+                reported = 0
+                while rows := fetch():
+                    ok = feed(rows)
+                    if progress is not None and (
+                        not ok or verifier.checked - reported >= VERIFY_BATCH
+                    ):
+                        reported = verifier.checked
+                        progress(min(reported, total), total)
+                    if not ok:
+                        break
+                else:
+                    if progress is not None and reported != verifier.checked:
+                        progress(min(verifier.checked, total), total)
+            finally:
+                cursor.close()
         return verify_result(verifier)
 
     def digest(self) -> Digest:

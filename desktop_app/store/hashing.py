@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -354,6 +354,16 @@ class ChainVerifier:
     """Feeds stored rows in position order; stops at the first problem.
 
     Shared by the SQLite and in-memory stores so both report identically.
+
+    Each row first takes a fast path: the stored texts put into the canonical layout verbatim
+    (ids only JSON-quoted). That is exactly the text :func:`row_hash` hashes when the whole of
+    it is NFC (``isascii()`` first, the cheap common case) and ``recorded_at`` has the store's
+    own spelling: an NFC stored text is hashed as stored, and no character of the layout
+    composes or reorders with its neighbours, so the whole text is NFC exactly when every field
+    is (``tests/unit/store/test_chain_verifier.py`` checks that against the Unicode database).
+    Anything else (non-NFC text, another timestamp spelling, an unexpected type, a hash or link
+    that does not match) is decided by the full per-row check, :func:`_check_row`, so the
+    verdict and its wording are those of the full check for every row.
     """
 
     __slots__ = ("_versions", "checked", "head_hash", "head_position", "problem")
@@ -365,19 +375,18 @@ class ChainVerifier:
         self.problem: ChainProblem | None = None
         self._versions: dict[str, int] = {}
 
-    def feed(self, rows: list[Row]) -> bool:
+    def feed(self, rows: Iterable[Row]) -> bool:
         """Check a batch; False once a problem is found (then ``problem`` says what)."""
         if self.problem is not None:
             return False
         versions = self._versions
-        stream_cache: dict[str, str] = {}
-        type_cache: dict[str, str] = {}
-        last_meta = last_meta_c = last_ts = last_ts_c = ""
+        get_version = versions.get
+        quote = encode_basestring  # no NFC here: the whole text is checked below
         is_nfc = _is_nfc
         sha256 = _sha256
         head_pos = self.head_position
         head_hash = self.head_hash
-        checked = self.checked
+        problem: ChainProblem | None = None
         for row in rows:
             (
                 position,
@@ -392,78 +401,100 @@ class ChainVerifier:
                 prev_hash,
                 stored_hash,
             ) = row
-            if type(position) is not int or type(version) is not int:
-                msg = f"event after {head_pos} cannot be read (a number was altered)"
-                self.problem = ChainProblem(head_pos + 1, msg)
-                break
-            if position != head_pos + 1:
-                if position <= head_pos:
-                    msg = f"position {position} is out of order after {head_pos}"
-                    self.problem = ChainProblem(position, msg)
-                else:
-                    msg = (
-                        f"position gap: event {head_pos + 1} is missing "
-                        f"(next event found is {position}); events were deleted"
-                    )
-                    self.problem = ChainProblem(head_pos + 1, msg)
+            if type(position) is not int or type(version) is not int or position != head_pos + 1:
+                problem = _order_problem(position, version, head_pos)
                 break
             try:
-                # Same computation as row_hash, with per-batch caches for repeated texts.
-                stream_c = stream_cache.get(stream_id)
-                if stream_c is None:
-                    stream_c = stream_cache[stream_id] = _enc(stream_id)
-                type_c = type_cache.get(type_name)
-                if type_c is None:
-                    type_c = type_cache[type_name] = _enc(type_name)
-                if metadata != last_meta:
-                    last_meta_c = canonical_from_text(metadata)
-                    last_meta = metadata
-                if recorded_at != last_ts:
-                    last_ts_c = canonical_recorded_at(recorded_at)
-                    last_ts = recorded_at
-                text = _event_text(
-                    _enc(event_id),
-                    last_meta_c,
-                    payload if is_nfc("NFC", payload) else canonical_from_text(payload),
-                    position,
-                    last_ts_c,
-                    schema_version,
-                    stream_c,
-                    type_c,
-                    version,
+                text = (
+                    f'{prev_hash}{{"event_id":{quote(event_id)},"metadata":{metadata},'
+                    f'"payload":{payload},"position":{position},"recorded_at":"{recorded_at}",'
+                    f'"schema_version":{schema_version},"stream_id":{quote(stream_id)},'
+                    f'"type_name":{quote(type_name)},"version":{version}}}'
                 )
-                computed = sha256(prev_hash.encode("ascii") + text.encode("utf-8")).hexdigest()
-            except (ValueError, TypeError, UnicodeError) as exc:
-                msg = f"event {position} cannot be read ({exc}); it was altered"
-                self.problem = ChainProblem(position, msg)
-                break
-            if computed != stored_hash:
-                msg = (
-                    f"hash mismatch at event {position}: its contents were altered "
-                    "after it was recorded"
+                fast = (
+                    prev_hash == head_hash
+                    and type(payload) is str
+                    and type(metadata) is str
+                    and len(recorded_at) == 27
+                    and recorded_at[10::16] == "TZ"
+                    and (text.isascii() or is_nfc("NFC", text))
+                    and sha256(text.encode()).hexdigest() == stored_hash
                 )
-                self.problem = ChainProblem(position, msg)
-                break
-            if prev_hash != head_hash:
-                msg = (
-                    f"broken link at event {position}: it does not follow event {head_pos} "
-                    "(events were removed, inserted or reordered)"
-                )
-                self.problem = ChainProblem(position, msg)
-                break
-            expected_version = versions.get(stream_id, 0) + 1
+            except (ValueError, TypeError):
+                fast = False
+            if not fast:
+                problem = _check_row(row, head_pos, head_hash)
+                if problem is not None:
+                    break
+            expected_version = get_version(stream_id, 0) + 1
             if version != expected_version:
                 msg = (
                     f"version gap at event {position}: stream {stream_id!r} has version "
                     f"{version} where {expected_version} was expected"
                 )
-                self.problem = ChainProblem(position, msg)
+                problem = ChainProblem(position, msg)
                 break
             versions[stream_id] = version
             head_pos = position
             head_hash = stored_hash
-            checked += 1
+        self.checked += head_pos - self.head_position  # each accepted row advanced it by 1
         self.head_position = head_pos
         self.head_hash = head_hash
-        self.checked = checked
-        return self.problem is None
+        self.problem = problem
+        return problem is None
+
+
+def _order_problem(position: object, version: object, head_pos: int) -> ChainProblem:
+    """What is wrong with a row whose position or version is not the expected next number."""
+    if type(position) is not int or type(version) is not int:
+        msg = f"event after {head_pos} cannot be read (a number was altered)"
+        return ChainProblem(head_pos + 1, msg)
+    if position <= head_pos:
+        msg = f"position {position} is out of order after {head_pos}"
+        return ChainProblem(position, msg)
+    msg = (
+        f"position gap: event {head_pos + 1} is missing "
+        f"(next event found is {position}); events were deleted"
+    )
+    return ChainProblem(head_pos + 1, msg)
+
+
+def _check_row(row: Row, head_pos: int, head_hash: str) -> ChainProblem | None:
+    """The full check of one row (its position already checked): the hash recomputed as
+    :func:`row_hash` does (every text canonicalised; the fields taken in the order the
+    verifier always took them, so a row with several bad fields names the same one), then the
+    link to the previous event."""
+    position, stream_id, version, event_id, type_name, schema_version = row[:6]
+    payload, metadata, recorded_at, prev_hash, stored_hash = row[6:]
+    try:
+        stream_c = _enc(stream_id)
+        type_c = _enc(type_name)
+        metadata_c = canonical_from_text(metadata)
+        recorded_at_c = canonical_recorded_at(recorded_at)
+        text = _event_text(
+            _enc(event_id),
+            metadata_c,
+            canonical_from_text(payload),
+            position,
+            recorded_at_c,
+            schema_version,
+            stream_c,
+            type_c,
+            version,
+        )
+        if type(prev_hash) is not str:  # e.g. a BLOB: reported, not an AttributeError
+            raise TypeError(f"its previous hash is a {type(prev_hash).__name__}, not text")
+        computed = _sha256(prev_hash.encode("ascii") + text.encode("utf-8")).hexdigest()
+    except (ValueError, TypeError, UnicodeError) as exc:
+        msg = f"event {position} cannot be read ({exc}); it was altered"
+        return ChainProblem(position, msg)
+    if computed != stored_hash:
+        msg = f"hash mismatch at event {position}: its contents were altered after it was recorded"
+        return ChainProblem(position, msg)
+    if prev_hash != head_hash:
+        msg = (
+            f"broken link at event {position}: it does not follow event {head_pos} "
+            "(events were removed, inserted or reordered)"
+        )
+        return ChainProblem(position, msg)
+    return None

@@ -72,19 +72,20 @@ Encoded = tuple[str, str, int, str, str]
 """(event_id, type_name, schema_version, payload_text, metadata_text)."""
 
 
-_meta_text_cache: dict[EventMetadata, str] = {}
-
-
 def encode_events(events: Sequence[NewEvent]) -> list[Encoded]:
-    """JSON-encode payloads and metadata (done before taking the write lock)."""
-    meta_cache = _meta_text_cache
+    """JSON-encode payloads and metadata (done before taking the write lock).
+
+    The events of one append nearly always share one metadata object: it is encoded once.
+    (No memory across appends: each command's metadata carries its own ids.)
+    """
     out: list[Encoded] = []
+    last_meta: EventMetadata | None = None
+    meta_text = ""
     for ev in events:
-        meta_text = meta_cache.get(ev.metadata)
-        if meta_text is None:
-            if len(meta_cache) > 1024:
-                meta_cache.clear()
-            meta_text = meta_cache[ev.metadata] = to_json_text(ev.metadata.to_json())
+        meta = ev.metadata
+        if meta is not last_meta and (last_meta is None or meta != last_meta):
+            meta_text = to_json_text(meta.to_json())
+            last_meta = meta
         out.append(
             (ev.event_id, ev.type_name, ev.schema_version, to_json_text(ev.payload), meta_text)
         )

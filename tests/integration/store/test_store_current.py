@@ -65,6 +65,49 @@ def test_second_store_on_the_same_database_is_seen(db: Database) -> None:
     assert first.stream_is_current("order-1", 2)
 
 
+def test_a_read_epoch_reads_data_version_once_and_ends_with_its_command(db: Database) -> None:
+    store = SqliteEventStore(db)
+    store.append("order-1", 0, events(1))
+    store.append("order-2", 0, events(1))
+    store.begin_reads()
+    assert store.stream_is_current("order-1", 1)  # reads data_version, remembered
+    other = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        other.execute("INSERT INTO sequences (name, value) VALUES ('x', 1)")
+    finally:
+        other.close()
+    # Later reads of the same epoch see the store as of its first check...
+    assert store.stream_is_current("order-2", 1)
+    store.end_reads()
+    # ...the next epoch (or a check outside any) sees the other connection's commit.
+    store.begin_reads()
+    assert not store.stream_is_current("order-2", 1)
+    store.end_reads()
+    assert not store.stream_is_current("order-1", 1)
+
+
+def test_a_recorded_command_id_wins_over_a_version_or_event_id_clash(db: Database) -> None:
+    store = SqliteEventStore(db)
+    batch = events(2)
+    first = store.append("order-1", 0, batch, command_id="cmd-1")
+    # Same command again: the stream moved on (version clash)...
+    again = store.append("order-1", 0, events(1), command_id="cmd-1")
+    # ...or the expected version fits another stream but the event ids were recorded.
+    elsewhere = store.append("order-2", 0, batch, command_id="cmd-1")
+    # ...or everything else would be accepted.
+    fresh = store.append("order-3", 0, events(1), command_id="cmd-1")
+    for result in (again, elsewhere, fresh):
+        assert result.duplicate
+        assert (result.stream_id, result.version, result.last_position) == (
+            first.stream_id,
+            first.version,
+            first.last_position,
+        )
+    assert store.stream_version("order-2") == 0
+    assert store.stream_version("order-3") == 0
+    assert store.head_position() == first.last_position
+
+
 def test_failed_append_forgets_the_stream(db: Database) -> None:
     store = SqliteEventStore(db)
     store.append("order-1", 0, events(1))

@@ -449,6 +449,11 @@ class ReadModelBatch(Protocol):
 class ReadModelStore(Protocol):
     """The read-model tables: the projector's side (batches, checkpoint) and the query side."""
 
+    @property
+    def read_only(self) -> bool:
+        """True when the tables cannot be written (a read-only database): lists stay behind."""
+        ...
+
     def prepare(self) -> bool:
         """Create the read-model tables if missing; if they were made by another read-model
         schema version, drop them and start again from position 0. True when reset."""

@@ -130,16 +130,19 @@ class Projector:
         failed: int | None = None,
         read_only: bool = False,
     ) -> ProjectorStatus:
+        lag = max(0, head - checkpoint)
         return ProjectorStatus(
             checkpoint=checkpoint,
             head=head,
-            lag=max(0, head - checkpoint),
+            lag=lag,
             events_per_second=rate,
             running=running,
             last_error=error,
             failed_position=failed,
             updated_at=self._clock(),
-            read_only=read_only,
+            # Known before the first write is tried, so the GUI never says "catching up"
+            # for lists that cannot catch up.
+            read_only=read_only or bool(lag and self._read_model.read_only),
         )
 
     # --- waking

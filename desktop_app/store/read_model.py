@@ -947,6 +947,11 @@ class SqliteReadModelStore:
         self._kept_fairy: Any = None
         self._kept_lock = threading.Lock()
 
+    @property
+    def read_only(self) -> bool:
+        """True when the database is open read-only."""
+        return bool(self._db.read_only)
+
     # --- schema
 
     def prepare(self) -> bool:

@@ -25,6 +25,8 @@ def test_read_only_lag_is_reported_without_an_error(tmp_path: Path) -> None:
     try:
         projector = viewer.projector
         assert projector is not None
+        before_run = projector.status()  # known from the start: never "catching up"
+        assert before_run.read_only and before_run.lag > 0
         assert projector.run_once() == 0
         status = projector.status()
         assert status.last_error is None

@@ -7,6 +7,7 @@ nothing here leaves a read transaction open (R9).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -192,6 +193,9 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         info = newest_backup(folder)
         return info.taken_at if info is not None else None
 
+    if backups and not _can_write_into(folder):
+        log.warning("scheduled backups are off: %s cannot be written", folder)
+        backups = False
     return Jobs(
         config=config,
         projector=app.projector,
@@ -201,6 +205,17 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         backup=run_backup if backups else None,
         last_backup_at=last_backup_at,
     )
+
+
+def _can_write_into(folder: Path) -> bool:
+    """Can backups be written into ``folder`` (or the folder be created)? A read-only database
+    in a read-only folder would otherwise fail a scheduled backup every interval."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
 __all__ = [

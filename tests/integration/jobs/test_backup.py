@@ -162,3 +162,28 @@ def test_restore_refuses_a_bad_backup(tmp_path: Path, app: App, product: str, db
     # Into a new location it simply appears (nothing to keep).
     result = restore(backup.path, target)
     assert result.previous is None and event_rows(target) == event_rows(backup.path)
+
+
+def test_no_scheduled_backups_where_they_cannot_be_written(tmp_path: Path, db: Path) -> None:
+    """A backup folder that cannot be created (here: below a plain file) switches the
+    scheduled backups off instead of failing every interval; the other jobs still run."""
+    from desktop_app.projector.scheduling import BACKUP_JOB, PROJECTOR_JOB, JobsConfig
+    from desktop_app.store.maintenance import build_jobs
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    config = JobsConfig(backup_interval_seconds=60.0)
+    blocked = open_app(db, backup_dir=blocker / "backups")
+    try:
+        jobs = build_jobs(blocked, config)
+        with jobs:
+            assert BACKUP_JOB not in jobs.job_ids() and PROJECTOR_JOB in jobs.job_ids()
+    finally:
+        blocked.close()
+    usable = open_app(db, backup_dir=tmp_path / "new" / "backups")
+    try:
+        jobs = build_jobs(usable, config)
+        with jobs:
+            assert BACKUP_JOB in jobs.job_ids()
+    finally:
+        usable.close()

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from os import register_at_fork as _register_at_fork
-from os import urandom as _urandom
 from typing import Any
 
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
+from desktop_app.application import ids
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import (
@@ -49,44 +48,6 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The current time in UTC (timezone-aware)."""
     return datetime.now(UTC)
-
-
-# uuid4's version and RFC 4122 variant bits, applied to 128 random bits by hand.
-_UUID4_KEEP = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
-_UUID4_SET = 0x00000000000040008000000000000000
-_UUID_BATCH = 64
-
-# Ids made ahead from one urandom call: a getrandom system call per id was ~2 µs of every id,
-# and every command makes at least two. Emptied in a forked child, which must never hand out
-# the ids its parent will (list pop and extend are atomic, so threads need no lock).
-_spare_ids: list[str] = []
-_register_at_fork(after_in_child=_spare_ids.clear)
-
-
-def _make_ids() -> list[str]:
-    """A batch of fresh uuid4 texts from one read of the OS's random source."""
-    raw = _urandom(16 * _UUID_BATCH)
-    out = []
-    for start in range(0, 16 * _UUID_BATCH, 16):
-        h = (
-            ((int.from_bytes(raw[start : start + 16]) & _UUID4_KEEP) | _UUID4_SET)
-            .to_bytes(16)
-            .hex()
-        )
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
-
-
-def new_uuid() -> str:
-    """A fresh uuid4 as text (same format as ``str(uuid.uuid4())``, from the same OS random
-    source, without building a UUID object or making a system call per id)."""
-    try:
-        return _spare_ids.pop()
-    except IndexError:
-        pass
-    batch = _make_ids()
-    _spare_ids.extend(batch[1:])
-    return batch[0]
 
 
 @dataclass(kw_only=True)
@@ -198,7 +159,7 @@ def compose(
     *,
     source: str,
     snapshot_interval: int = 50,
-    new_id: Callable[[], str] = new_uuid,
+    new_id: Callable[[], str] = ids.new_id,
     user: str | None = None,
     read_model: ReadModelStore | None = None,
     projector: Projector | None = None,

@@ -7,14 +7,11 @@ version the clerk was looking at (None: whatever is current).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-
-def new_id() -> str:
-    """A fresh unique id (uuid4 as text)."""
-    return str(uuid.uuid4())
+# Re-exported: the forms make their command and entity ids with it.
+from desktop_app.application.ids import new_id as new_id
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

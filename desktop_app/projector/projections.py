@@ -120,10 +120,15 @@ def keys_for(events: Iterable[EventRecord]) -> ReadModelKeys:
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def _no_order(order_id: str) -> LookupError:
+    """The error for an event about an order the read model has never seen."""
+    return LookupError(f"order {order_id} is not in the read model (no OrderPlaced before)")
+
+
 def _order(work: WorkingSet, order_id: str) -> OrderState:
     order = work.orders.get(order_id)
     if order is None:
-        raise LookupError(f"order {order_id} is not in the read model (no OrderPlaced before)")
+        raise _no_order(order_id)
     return order
 
 
@@ -464,9 +469,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 order_id = p["order_id"]
                 order = order_of(order_id)
                 if order is None:
-                    raise LookupError(
-                        f"order {order_id} is not in the read model (no OrderPlaced before)"
-                    )
+                    raise _no_order(order_id)
                 order_id = order.order_id  # the row's own string objects, shared
                 product_id = p["product_id"]
                 product = product_of(product_id)
@@ -547,9 +550,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 order_id = p["order_id"]
                 order = order_of(order_id)
                 if order is None:
-                    raise LookupError(
-                        f"order {order_id} is not in the read model (no OrderPlaced before)"
-                    )
+                    raise _no_order(order_id)
                 if order.status not in counted:
                     customer = customer_of(order.customer_id)
                     if customer is not None:
@@ -570,9 +571,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 order_id = p["order_id"]
                 order = order_of(order_id)
                 if order is None:
-                    raise LookupError(
-                        f"order {order_id} is not in the read model (no OrderPlaced before)"
-                    )
+                    raise _no_order(order_id)
                 order.status = SHIPPED
                 order.tracking_number = p["tracking_number"]
                 order.carrier = p["carrier"]
@@ -583,9 +582,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 order_id = p["order_id"]
                 order = order_of(order_id)
                 if order is None:
-                    raise LookupError(
-                        f"order {order_id} is not in the read model (no OrderPlaced before)"
-                    )
+                    raise _no_order(order_id)
                 order.status = DELIVERED
                 order.updated_at = recorded_at
                 order.version = version

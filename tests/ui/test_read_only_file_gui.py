@@ -9,14 +9,11 @@ its logs and settings go to a home folder that user owns.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,30 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.unprivileged import IS_ROOT, NOBODY, own, shared_dir
+
 ROOT = Path(__file__).resolve().parents[2]
-IS_ROOT = os.getuid() == 0
-NOBODY = 65534
 ORDERS = 6
-
-
-@contextlib.contextmanager
-def _shared_dir() -> Iterator[Path]:
-    """A folder the unprivileged user can reach (pytest's tmp_path is root-only 0700)."""
-    base = Path(tempfile.mkdtemp(prefix="orderdesk-r23-gui-"))
-    os.chmod(base, 0o755)
-    try:
-        yield base
-    finally:
-        for p in base.rglob("*"):
-            if not p.is_symlink():
-                os.chmod(p, 0o700 if p.is_dir() else 0o600)
-        shutil.rmtree(base)
-
-
-def _own(*paths: Path) -> None:
-    if IS_ROOT:
-        for path in paths:
-            os.chown(path, NOBODY, NOBODY)
 
 
 def _populate(path: Path) -> int:
@@ -102,7 +79,7 @@ def _layout(shared_dir: Path) -> tuple[Path, Path, int]:
     assert sorted(p.name for p in folder.iterdir()) == [path.name]  # no -wal/-shm left
     home = shared_dir / "home"
     home.mkdir(mode=0o700)
-    _own(folder, path, home)
+    own(folder, path, home)
     return folder, path, orders
 
 
@@ -151,7 +128,7 @@ class Session:
 
 
 def _session(make_read_only: str) -> Iterator[Session]:
-    with _shared_dir() as base:
+    with shared_dir("orderdesk-r23-gui-") as base:
         folder, path, orders = _layout(base)
         names_before = sorted(p.name for p in folder.iterdir())
         if make_read_only == "file":

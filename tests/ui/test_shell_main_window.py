@@ -173,9 +173,7 @@ def test_read_only_window_disables_editing(
     assert win.action_verify.isEnabled() and win.action_find.isEnabled()
     qtbot.keyClick(win, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
-    is_ro = getattr(win.detail, "is_read_only", None)
-    if callable(is_ro):
-        assert is_ro()
+    assert win.detail.is_read_only()
 
 
 def test_geometry_and_columns_are_restored(

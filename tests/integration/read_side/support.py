@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from desktop_app.application import queries as q
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
 
@@ -65,3 +66,33 @@ def checkpoint(path: Path, name: str = "main") -> int:
         return int(row[0]) if row else 0
     finally:
         con.close()
+
+
+def all_orders(app: App) -> list[q.OrderRow]:
+    """Every order in the list, by order number (the test files are small)."""
+    return list(app.queries.ask(q.ListOrders(limit=10_000, sort="order_number")).rows)
+
+
+def skus(app: App, order_id: str) -> list[str]:
+    """The SKUs of an order's lines."""
+    detail = app.queries.ask(q.GetOrder(order_id=order_id))
+    assert detail is not None
+    return [line.sku for line in detail.lines]
+
+
+def check_literal_search(app: App, everything: list[q.OrderRow], patterns: list[str]) -> None:
+    """``ListOrders(search=…)`` finds exactly the orders whose number, customer name or a SKU
+    contains the pattern as a plain, case-insensitive substring (R20)."""
+    by_order = {row.order_id: skus(app, row.order_id) for row in everything}
+    for pattern in patterns:
+        needle = pattern.casefold()
+        expected = sorted(
+            row.order_id
+            for row in everything
+            if needle in row.order_number.casefold()
+            or needle in row.customer_name.casefold()
+            or any(needle in sku.casefold() for sku in by_order[row.order_id])
+        )
+        page = app.queries.ask(q.ListOrders(search=pattern, limit=10_000))
+        assert sorted(r.order_id for r in page.rows) == expected, pattern
+        assert page.total == len(expected), pattern

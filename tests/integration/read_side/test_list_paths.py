@@ -11,6 +11,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.bootstrap import App
 from desktop_app.store.read_model import fts_query
+from tests.integration.read_side.support import all_orders, check_literal_search, skus
 
 _KEYS = {
     "order_number": lambda r: r.order_number,
@@ -22,16 +23,6 @@ _KEYS = {
     "updated_at": lambda r: r.updated_at,
     "version": lambda r: r.version,
 }
-
-
-def _everything(app: App) -> list[q.OrderRow]:
-    return list(app.queries.ask(q.ListOrders(limit=10_000, sort="order_number")).rows)
-
-
-def _skus(app: App, order_id: str) -> list[str]:
-    detail = app.queries.ask(q.GetOrder(order_id=order_id))
-    assert detail is not None
-    return [line.sku for line in detail.lines]
 
 
 def _sql(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -57,25 +48,13 @@ def _patterns(app: App, everything: list[q.OrderRow]) -> list[str]:
     found: list[str] = ["zzz", 'a"b', '"""', "SO-", "so-0", "ß", "SS", "MÜL", "x" * 300]
     for row in everything[:15]:
         found.extend((row.order_number[2:7], row.customer_name[1:5].upper()))
-        found.extend(sku[1:6] for sku in _skus(app, row.order_id))
+        found.extend(sku[1:6] for sku in skus(app, row.order_id))
     return found
 
 
 def _check_search(app: App) -> None:
-    everything = _everything(app)
-    skus = {row.order_id: _skus(app, row.order_id) for row in everything}
-    for pattern in _patterns(app, everything):
-        needle = pattern.casefold()
-        expected = sorted(
-            row.order_id
-            for row in everything
-            if needle in row.order_number.casefold()
-            or needle in row.customer_name.casefold()
-            or any(needle in sku.casefold() for sku in skus[row.order_id])
-        )
-        page = app.queries.ask(q.ListOrders(search=pattern, limit=10_000))
-        assert sorted(r.order_id for r in page.rows) == expected, pattern
-        assert page.total == len(expected), pattern
+    everything = all_orders(app)
+    check_literal_search(app, everything, _patterns(app, everything))
 
 
 def test_fts_query_quotes_every_trigram() -> None:
@@ -98,10 +77,10 @@ def test_counts_and_search_index_follow_batches_renames_and_rebuild(
     _check_counts(db_path)
     _check_search(seeded)
     assert seeded.queries.ask(q.ListOrders(search="zörg qu")).total == customer.order_count
-    before = _everything(seeded)
+    before = all_orders(seeded)
     seeded.projector.rebuild()
     _check_counts(db_path)
-    assert _everything(seeded) == before
+    assert all_orders(seeded) == before
     _check_search(seeded)
 
 
@@ -115,7 +94,7 @@ def test_search_without_the_search_index_scans(seeded: App, db_path: Path) -> No
 
 @pytest.mark.parametrize("sort", sorted(_KEYS))
 def test_pages_equal_a_python_sort(seeded: App, sort: str) -> None:
-    everything = _everything(seeded)
+    everything = all_orders(seeded)
     customer = max(
         {r.customer_id for r in everything},
         key=lambda cid: sum(r.customer_id == cid for r in everything),
@@ -160,7 +139,7 @@ def test_pages_equal_a_python_sort(seeded: App, sort: str) -> None:
 
 
 def test_lists_without_the_counts_table_still_answer(seeded: App, db_path: Path) -> None:
-    everything = _everything(seeded)
+    everything = all_orders(seeded)
     con = sqlite3.connect(db_path)
     con.execute("DROP TABLE rm_order_counts")  # as in a read-only file of an older version
     con.commit()

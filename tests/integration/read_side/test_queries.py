@@ -12,6 +12,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.read_handlers import InvalidQueryError
 from desktop_app.bootstrap import App
+from tests.integration.read_side.support import all_orders, check_literal_search
 
 NASTY = [
     "' OR 1=1 --",
@@ -35,16 +36,6 @@ NASTY = [
 ]
 
 
-def _all_orders(app: App) -> list[q.OrderRow]:
-    return list(app.queries.ask(q.ListOrders(limit=10_000, sort="order_number")).rows)
-
-
-def _skus(app: App, order_id: str) -> list[str]:
-    detail = app.queries.ask(q.GetOrder(order_id=order_id))
-    assert detail is not None
-    return [line.sku for line in detail.lines]
-
-
 def _schema(path: Path) -> list[tuple[str, str]]:
     con = sqlite3.connect(path)
     try:
@@ -55,21 +46,9 @@ def _schema(path: Path) -> list[tuple[str, str]]:
 
 def test_search_is_a_literal_substring_filter(seeded: App, db_path: Path) -> None:
     schema = _schema(db_path)
-    everything = _all_orders(seeded)
+    everything = all_orders(seeded)
     assert len(everything) > 10
-    skus = {row.order_id: _skus(seeded, row.order_id) for row in everything}
-    for pattern in NASTY:
-        needle = pattern.casefold()
-        expected = sorted(
-            row.order_id
-            for row in everything
-            if needle in row.order_number.casefold()
-            or needle in row.customer_name.casefold()
-            or any(needle in sku.casefold() for sku in skus[row.order_id])
-        )
-        page = seeded.queries.ask(q.ListOrders(search=pattern, limit=10_000))
-        assert sorted(r.order_id for r in page.rows) == expected, pattern
-        assert page.total == len(expected)
+    check_literal_search(seeded, everything, list(NASTY))
     for pattern in NASTY:
         customers = seeded.queries.ask(q.ListCustomers(search=pattern))
         all_customers = seeded.queries.ask(q.ListCustomers())
@@ -84,7 +63,7 @@ def test_search_is_a_literal_substring_filter(seeded: App, db_path: Path) -> Non
             if pattern.casefold() in x.sku.casefold() or pattern.casefold() in x.name.casefold()
         ]
     assert _schema(db_path) == schema
-    assert len(_all_orders(seeded)) == len(everything)
+    assert len(all_orders(seeded)) == len(everything)
 
 
 @pytest.mark.parametrize("sort", ["order_id; DROP TABLE rm_orders", "total_minor", "", "1"])
@@ -94,7 +73,7 @@ def test_sort_outside_the_allow_list_is_refused(seeded: App, sort: str) -> None:
 
 
 def test_filters_sorts_and_both_paging_styles_agree(seeded: App) -> None:
-    everything = _all_orders(seeded)
+    everything = all_orders(seeded)
     customer = everything[0].customer_id
     statuses = frozenset({"pending", "confirmed"})
     for sort in q.ORDER_SORT_COLUMNS:
@@ -133,7 +112,7 @@ def test_filters_sorts_and_both_paging_styles_agree(seeded: App) -> None:
 
 
 def test_get_order_find_by_number_and_catalog_figures(seeded: App) -> None:
-    everything = _all_orders(seeded)
+    everything = all_orders(seeded)
     row = everything[0]
     detail = seeded.queries.ask(q.GetOrder(order_id=row.order_id))
     assert detail is not None and detail.order == row

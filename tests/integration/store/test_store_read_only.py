@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +18,11 @@ from desktop_app.application.ports import Snapshot, StoreReadOnlyError
 from desktop_app.store import engine as engine_mod
 from desktop_app.store.engine import open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
+from tests.fixtures import unprivileged
 from tests.fixtures.store_helpers import events
+from tests.fixtures.unprivileged import IS_ROOT, NOBODY, own
 
 ROOT = Path(__file__).resolve().parents[3]
-IS_ROOT = os.getuid() == 0
-NOBODY = 65534
 
 
 def _populate(path: Path) -> None:
@@ -39,20 +37,9 @@ def _populate(path: Path) -> None:
 
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
-    """A folder the unprivileged user can reach (pytest's tmp_path is root-only 0700)."""
-    base = Path(tempfile.mkdtemp(prefix="orderdesk-r23-"))
-    os.chmod(base, 0o755)
-    try:
+    """A folder the unprivileged user can reach."""
+    with unprivileged.shared_dir() as base:
         yield base
-    finally:
-        for p in base.rglob("*"):
-            os.chmod(p, 0o700 if p.is_dir() else 0o600)
-        shutil.rmtree(base)
-
-
-def _own(path: Path) -> None:
-    if IS_ROOT:
-        os.chown(path, NOBODY, NOBODY)
 
 
 def _probe(path: Path) -> dict[str, object]:
@@ -96,7 +83,7 @@ def _owned_database(shared_dir: Path) -> tuple[Path, Path]:
     path = folder / "orders.sqlite3"
     _populate(path)
     for p in [folder, *folder.iterdir()]:
-        _own(p)
+        own(p)
     return folder, path
 
 

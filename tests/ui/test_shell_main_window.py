@@ -334,8 +334,7 @@ def test_live_refresh_after_a_command_keeps_selection_and_scroll(
 
 def test_tools_verify_history_on_real_file(qtbot: Any, real_window: MainWindow, tasks: Any) -> None:
     win = real_window
-    if not win.queries.handles(type(_verify_query())):
-        pytest.skip("VerifyHistory is not wired into the query bus yet")
+    assert win.queries.handles(type(_verify_query()))
     win.action_verify.trigger()
     qtbot.waitUntil(lambda: win.findChild(QMessageBox, "verifyResult") is not None, timeout=20000)
     box = win.findChild(QMessageBox, "verifyResult")

@@ -55,6 +55,43 @@ class StoreUnavailableError(StoreError):
     """The database cannot be used: corrupt, foreign, disk full or an I/O error."""
 
 
+@dataclass(frozen=True, slots=True)
+class UniqueClaim:
+    """A key that at most one owner may hold within a namespace (e.g. a product's SKU).
+
+    ``key`` is compared exactly as given: the application normalises it first (see
+    ``domain.catalog.sku_key``). ``owner`` is the id of the aggregate that claims it.
+    """
+
+    namespace: str
+    key: str
+    owner: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UniqueClash:
+    """Two owners of one key found in a file written before keys were enforced: ``holder``
+    was first (it keeps the key), ``owner`` came later at event ``position``."""
+
+    namespace: str
+    key: str
+    holder: str
+    owner: str
+    position: int
+
+
+class UniqueKeyTakenError(StoreError):
+    """The append claimed a key another owner holds; nothing was written."""
+
+    def __init__(self, claim: UniqueClaim, holder: str) -> None:
+        self.claim = claim
+        self.holder = holder
+        super().__init__(
+            f"{claim.key!r} is already used in {claim.namespace!r} by {holder!r}; "
+            "nothing was saved."
+        )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EventMetadata:
     """Who and what produced an event. ``causation_id`` is the id of the command."""
@@ -203,13 +240,30 @@ class EventStore(Protocol):
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream), atomically.
 
         Raises ``ConcurrencyError`` if the stream is not at ``expected_version``. If
         ``command_id`` was already recorded, writes nothing and returns the first result with
         ``duplicate=True``.
+
+        ``claims`` are recorded in the SAME transaction as the events (SQLite: a row of the
+        ``unique_keys`` table under the write lock; PostgreSQL: ``INSERT ... ON CONFLICT DO
+        NOTHING`` on the same primary key, then read the holder): if another owner already
+        holds one, ``UniqueKeyTakenError`` is raised and nothing is written. Claiming a key
+        the owner already holds is a no-op. A recorded command id wins over both checks.
         """
+        ...
+
+    def unique_key_holder(self, namespace: str, key: str) -> str | None:
+        """The owner holding ``key`` in ``namespace``, or None (a hint for early feedback;
+        only the append's claim decides)."""
+        ...
+
+    def unique_key_clashes(self, namespace: str | None = None) -> list[UniqueClash]:
+        """Keys held by more than one owner in history written before keys were enforced
+        (found when the file was upgraded), oldest first. Never grows afterwards."""
         ...
 
     def find_command(self, command_id: str) -> AppendResult | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+import difflib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, TypeVar
 
 from desktop_app.domain.aggregate import (
     Aggregate,
@@ -34,6 +36,70 @@ from desktop_app.domain.values import (
 MAX_CUSTOMER_NAME_LENGTH = 120
 MAX_PRODUCT_NAME_LENGTH = 120
 MAX_ID_LENGTH = 100
+
+SKU_NAMESPACE = "product-sku"
+"""The namespace of the unique key every product holds: its SKU (see :func:`sku_key`)."""
+
+PRODUCT_STREAM_PREFIX = "product-"
+"""Stream ids of products are this prefix plus the product id."""
+
+SIMILAR_NAME_RATIO = 0.88
+"""Two customer names whose keys are at least this similar (``difflib`` ratio) are look-alikes:
+"Müller GmbH" / "Muller GmbH" / "Mueller GmbH" / "Müler GmbH" — one edit in ten letters."""
+
+T = TypeVar("T")
+
+
+def sku_key(sku: str) -> str:
+    """The form in which two SKUs are compared for uniqueness.
+
+    Case and surrounding whitespace do not count ("mug-blue " is MUG-BLUE: a clerk typing it in
+    lower case means the same article, and :func:`validate_sku` stores SKUs upper-cased
+    anyway). Punctuation does count: supplier codes "AB-12" and "AB12" are different articles,
+    and folding them would refuse real SKUs. NFKC only matters for events written before SKUs
+    were validated (full-width letters).
+    """
+    return unicodedata.normalize("NFKC", sku).strip().upper()
+
+
+def name_key(name: str) -> str:
+    """A customer name reduced for look-alike detection: case-folded, accents dropped
+    (ü -> u, ß -> ss), punctuation ignored, whitespace runs collapsed."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    kept = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        kept.append(char if char.isalnum() else " ")
+    return " ".join("".join(kept).split())
+
+
+def similar_names(name: str, candidates: Iterable[tuple[str, T]]) -> list[tuple[str, T]]:
+    """The candidates (``(name, item)``) whose name looks like ``name``: the same key, or a
+    ``difflib`` ratio of at least :data:`SIMILAR_NAME_RATIO` between the keys. Closest first."""
+    key = name_key(name)
+    if not key:
+        return []
+    scored: list[tuple[float, str, T]] = []
+    for other, item in candidates:
+        other_key = name_key(other)
+        if not other_key:
+            continue
+        if other_key == key:
+            ratio = 1.0
+        else:
+            matcher = difflib.SequenceMatcher(None, key, other_key, autojunk=False)
+            # The cheap upper bounds first: most names are nowhere near.
+            if matcher.real_quick_ratio() < SIMILAR_NAME_RATIO:
+                continue
+            if matcher.quick_ratio() < SIMILAR_NAME_RATIO:
+                continue
+            ratio = matcher.ratio()
+            if ratio < SIMILAR_NAME_RATIO:
+                continue
+        scored.append((ratio, other, item))
+    scored.sort(key=lambda entry: -entry[0])
+    return [(other, item) for _ratio, other, item in scored]
 
 
 def _customer_name(value: object) -> str:

@@ -428,6 +428,7 @@ class CustomerState:
     order_count: int
     lifetime_value: dict[str, int]
     version: int
+    registered_at: str = ""  # UTC text of the CustomerRegistered event ("" if unknown)
 
 
 @dataclass(slots=True)
@@ -475,6 +476,8 @@ class WorkingSet:
     dirty_products: set[str] = field(default_factory=set)
     customer_renames: dict[str, str] = field(default_factory=dict)
     product_renames: dict[str, str] = field(default_factory=dict)
+    former_names: set[tuple[str, str]] = field(default_factory=set)
+    """(customer id, a name it had before a rename): kept so a search by it finds its orders."""
     orders_by_customer: dict[str, list[str]] | None = None
     """Optional index (a full in-memory rebuild sets it): customer id -> ids of the orders
     placed for it, so a rename touches only those instead of scanning every order."""
@@ -584,13 +587,22 @@ class ReadModelStore(Protocol):
         ...
 
     def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
-        """Customers by name; ``search`` is a case-insensitive literal substring."""
+        """Customers by name; ``search`` is a case-insensitive literal substring of the current
+        name or of a name the customer had before a rename."""
         ...
 
     def list_products(
         self, search: str | None, include_discontinued: bool, limit: int
     ) -> list[ProductState]:
         """Products by SKU; ``search`` matches SKU or name as a literal substring."""
+        ...
+
+    def customer_names(self) -> list[tuple[str, str]]:
+        """(customer id, current name) of every customer (for look-alike checks)."""
+        ...
+
+    def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
+        """These customers, in the order asked (unknown ids are left out)."""
         ...
 
 

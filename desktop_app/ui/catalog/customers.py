@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.application.commands import RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
-from desktop_app.ui.catalog.base import READ_ONLY_REASON, CatalogListDialog
+from desktop_app.ui.catalog.base import CatalogListDialog
 from desktop_app.ui.catalog.editors import NameDialog
 from desktop_app.ui.catalog.models import CustomersModel
 
@@ -40,6 +40,7 @@ class CustomersDialog(CatalogListDialog):
         self.rename_button.clicked.connect(self.rename_customer)
         self.resize(640, 440)
         self.update_actions()
+        self.check_store()
         self.refresh()
 
     def make_query(self, search: str | None) -> ListCustomers:
@@ -50,7 +51,7 @@ class CustomersDialog(CatalogListDialog):
         self.register_button.setEnabled(not self.is_read_only())
         self.rename_button.setEnabled(not self.is_read_only() and selected)
         for button in (self.register_button, self.rename_button):
-            button.setToolTip(READ_ONLY_REASON if self.is_read_only() else "")
+            button.setToolTip(self.read_only_text() if self.is_read_only() else "")
         if not self.is_read_only() and not selected:
             self.rename_button.setToolTip("Select a customer to rename.")
 

@@ -160,7 +160,17 @@ def test_renames_update_denormalised_names(app: App) -> None:
         assert [line.product_name for line in detail.lines] == ["New Product"]
     page = app.queries.ask(q.ListOrders(search="new name"))
     assert page.total == 3
-    assert app.queries.ask(q.ListOrders(search="old name")).total == 0
+    # The old name stays findable (README: orders show the current name): the orders, through
+    # the search index and through the short-pattern scan, and the customer itself.
+    found = app.queries.ask(q.ListOrders(search="old name"))
+    assert found.total == 3 and {r.customer_name for r in found.rows} == {"New Name"}
+    assert app.queries.ask(q.ListOrders(search="ol")).total == 3
+    assert app.queries.ask(q.ListOrders(search="OLD NAME", customer_id="c1")).total == 3
+    assert [r.name for r in app.queries.ask(q.ListCustomers(search="old"))] == ["New Name"]
+    assert app.queries.ask(q.ListOrders(search="never called")).total == 0
+    app.queries.ask(q.RebuildReadModels())  # the full rebuild keeps them too
+    assert app.queries.ask(q.ListOrders(search="old name")).total == 3
+    assert [r.name for r in app.queries.ask(q.ListCustomers(search="old"))] == ["New Name"]
 
 
 def test_wake_middleware_and_read_your_writes(app: App) -> None:

@@ -140,7 +140,10 @@ class ProductsDialog(CatalogListDialog):
             self,
             title="Rename product",
             save_text="Re&name",
-            intro=f"Rename {row.sku} {row.name}. Lines already on orders keep their name.",
+            intro=(
+                f"Rename {row.sku} {row.name}. Order lines with this product show the new name "
+                "too (the SKU stays); each order's history keeps the name it was added with."
+            ),
             name=row.name,
             expected_version=row.version,
             subject="product",

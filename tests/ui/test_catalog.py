@@ -388,3 +388,49 @@ def test_read_only_file_disables_catalog_changes_with_the_reason(qtbot, shop: Sh
     finally:
         shop.tasks.wait_idle(10000)
         app.close()
+
+
+def test_skus_shared_in_an_older_file_are_marked_and_never_guessed(qtbot, shop: Shop):
+    """A file from before SKUs were unique: a second MUG-BLUE written with no claim (as the
+    old program did)."""
+    from decimal import Decimal
+
+    from desktop_app.application.ports import EventMetadata
+    from desktop_app.domain.catalog import Product
+    from desktop_app.domain.values import Money
+
+    old = Product.add(
+        product_id="old-mug",
+        sku="MUG-BLUE",
+        name="Blue Mug (old stock)",
+        price=Money(Decimal("3.90"), "EUR"),
+    )
+    meta = EventMetadata(
+        correlation_id="x", causation_id="x", user="old", host="old", app_version="0", source="t"
+    )
+    shop.app.deps.products.save(old, expected_version=0, metadata=meta, command_id=None)
+    shop.catch_up()
+
+    dialog = open_list(qtbot, shop, ProductsDialog)
+    model = dialog.model
+    shared = [
+        model.index(r, ProductsModel.STATUS).data()
+        for r in range(model.rowCount())
+        if model.index(r, ProductsModel.SKU).data() == "MUG-BLUE"
+    ]
+    assert shared == ["On sale · SKU shared"] * 2
+    row = model.position_of("old-mug")
+    assert "same SKU" in model.index(row, ProductsModel.SKU).data(Qt.ItemDataRole.ToolTipRole)
+    assert (
+        model.index(model.position_of(shop.products["MUG-RED"]), ProductsModel.STATUS).data()
+        == "On sale"
+    )
+
+    order = NewOrderDialog(shop.commands, shop.queries, shop.tasks)
+    qtbot.addWidget(order)
+    wait_idle(qtbot, shop)
+    picker = order.line_editor.product_picker
+    picker.setEditText("mug-blue")
+    assert picker.selected_product() is None  # two products: the clerk must pick one
+    picker.setEditText("MUG-BLUE — Blue Mug (old stock)")
+    assert picker.selected_product().product_id == "old-mug"

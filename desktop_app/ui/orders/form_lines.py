@@ -324,8 +324,12 @@ class ProductPicker(QComboBox):
             return None
         folded = text.casefold()
         for row in self._products:
-            if folded in (self.label(row).casefold(), row.sku.casefold()):
+            if folded == self.label(row).casefold():
                 return row
+        # A file from before SKUs were unique may hold one twice: never guess between them.
+        by_sku = [row for row in self._products if row.sku.casefold() == folded]
+        if by_sku:
+            return by_sku[0] if len(by_sku) == 1 else None
         matches = [row for row in self._products if folded in self.label(row).casefold()]
         return matches[0] if len(matches) == 1 else None
 

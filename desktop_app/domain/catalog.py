@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, TypeVar
@@ -62,9 +63,11 @@ def sku_key(sku: str) -> str:
     return unicodedata.normalize("NFKC", sku).strip().upper()
 
 
+@functools.lru_cache(maxsize=262_144)
 def name_key(name: str) -> str:
     """A customer name reduced for look-alike detection: case-folded, accents dropped
-    (ü -> u, ß -> ss), punctuation ignored, whitespace runs collapsed."""
+    (ü -> u, ß -> ss), punctuation ignored, whitespace runs collapsed. Cached: a look-alike
+    check reduces every customer's name, and names change rarely."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     kept = []
     for char in decomposed:
@@ -80,24 +83,27 @@ def similar_names(name: str, candidates: Iterable[tuple[str, T]]) -> list[tuple[
     key = name_key(name)
     if not key:
         return []
+    size = len(key)
+    limit = SIMILAR_NAME_RATIO
+    # One matcher with the typed key as its second sequence: difflib caches what it learns
+    # about that one, and each candidate only replaces the first.
+    matcher = difflib.SequenceMatcher(None, "", key, autojunk=False)
     scored: list[tuple[float, str, T]] = []
     for other, item in candidates:
         other_key = name_key(other)
-        if not other_key:
-            continue
         if other_key == key:
-            ratio = 1.0
-        else:
-            matcher = difflib.SequenceMatcher(None, key, other_key, autojunk=False)
-            # The cheap upper bounds first: most names are nowhere near.
-            if matcher.real_quick_ratio() < SIMILAR_NAME_RATIO:
-                continue
-            if matcher.quick_ratio() < SIMILAR_NAME_RATIO:
-                continue
-            ratio = matcher.ratio()
-            if ratio < SIMILAR_NAME_RATIO:
-                continue
-        scored.append((ratio, other, item))
+            scored.append((1.0, other, item))
+            continue
+        other_size = len(other_key)
+        # The ratio can be at most 2*min/(sum of lengths): most names fail this already.
+        if not other_size or 2 * min(size, other_size) < limit * (size + other_size):
+            continue
+        matcher.set_seq1(other_key)
+        if matcher.quick_ratio() < limit:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= limit:
+            scored.append((ratio, other, item))
     scored.sort(key=lambda entry: -entry[0])
     return [(other, item) for _ratio, other, item in scored]
 

@@ -236,6 +236,21 @@ def test_a_duplicate_sku_is_refused_beside_the_sku_field(qtbot, shop: Shop):
     assert products(shop)["MUG-BLUE-2"].name == "Another mug"
 
 
+def test_a_taken_sku_is_pointed_out_while_typing_and_the_message_goes_when_fixed(qtbot, shop: Shop):
+    dialog = open_list(qtbot, shop, ProductsDialog)
+    editor = dialog.add_product()
+    qtbot.keyClicks(editor.sku_edit, "tea-earl")
+    qtbot.waitUntil(lambda: editor.error_text("sku") != "", timeout=5000)
+    assert editor.error_text("sku") == (
+        "SKU TEA-EARL is already used by Earl Grey Tea 250 g. Each product needs its own SKU."
+    )
+    qtbot.keyClicks(editor.sku_edit, "-2")
+    qtbot.waitUntil(lambda: editor.error_text("sku") == "", timeout=5000)
+    editor.check_sku()  # the answer for the fixed SKU is in: still no message
+    wait_idle(qtbot, shop)
+    assert editor.error_text("sku") == ""
+
+
 def test_a_look_alike_customer_name_is_warned_about_not_refused(qtbot, shop: Shop):
     dialog = open_list(qtbot, shop, CustomersDialog)
     editor = dialog.register_customer()

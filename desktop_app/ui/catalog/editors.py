@@ -10,7 +10,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
 from desktop_app.application.commands import AddProduct
-from desktop_app.application.queries import CustomerRow, FindSimilarCustomers
+from desktop_app.application.queries import (
+    CustomerRow,
+    FindSimilarCustomers,
+    ListProducts,
+    ProductRow,
+)
+from desktop_app.domain.catalog import sku_key
 from desktop_app.domain.values import CURRENCY_PLACES
 from desktop_app.ui.orders.form_base import (
     CommandDialog,
@@ -215,6 +221,14 @@ class AddProductDialog(_CatalogDialog):
         self.sku_error = self.add_error_label(self.sku_edit, "sku")
         self.name_error = self.add_error_label(self.name_edit, "name")
         self.price_error = self.add_error_label(self.price_edit, "price")
+        # An early word about a SKU that is taken, while typing (from the lists, which may be
+        # a moment behind): only the save itself decides, in the same transaction.
+        self._sku_generation = 0
+        self._sku_timer = QTimer(self)
+        self._sku_timer.setSingleShot(True)
+        self._sku_timer.setInterval(LOOK_ALIKE_DELAY_MS)
+        self._sku_timer.timeout.connect(self.check_sku)
+        self.sku_edit.textChanged.connect(lambda _text: self._sku_timer.start())
         self.currency_error = self.add_error_label(self.currency_combo, "currency")
         form = QFormLayout()
         for text, widget, error in (
@@ -229,6 +243,37 @@ class AddProductDialog(_CatalogDialog):
         self.body.addLayout(form)
         self.body.addStretch(1)
         self.setMinimumWidth(460)
+
+    def check_sku(self) -> None:
+        """Look the typed SKU up in the product list (background) and say so if it is taken."""
+        self._sku_timer.stop()
+        self._sku_generation += 1
+        typed = self.sku_edit.text().strip()
+        if not typed or not self.queries.handles(ListProducts):
+            self._sku_answered(self._sku_generation, typed, [])
+            return
+        generation = self._sku_generation
+        query = ListProducts(search=typed, include_discontinued=True, limit=50)
+        ask = self.queries.ask
+        self.tasks.submit(
+            lambda: ask(query),
+            guarded(self, lambda rows: self._sku_answered(generation, typed, rows)),
+            guarded(self, lambda _exc: None),  # only a hint: the save still checks
+        )
+
+    def _sku_answered(self, generation: int, typed: str, rows: list[ProductRow]) -> None:
+        if generation != self._sku_generation or typed != self.sku_edit.text().strip():
+            return
+        key = sku_key(typed) if typed else ""
+        holder = next((row for row in rows if sku_key(row.sku) == key), None)
+        if holder is not None:
+            # Not show_error: that moves the focus, and the clerk may be in another field now.
+            self.sku_error.set_message(
+                f"SKU {holder.sku} is already used by {holder.name}. "
+                "Each product needs its own SKU."
+            )
+        elif "is already used by" in self.error_text("sku"):
+            self.sku_error.set_message(None)  # the cause is fixed: the message goes
 
     def price(self) -> Decimal | None:
         """The typed price (None after showing why it is not a number)."""

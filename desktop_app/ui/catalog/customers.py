@@ -31,7 +31,7 @@ class CustomersDialog(CatalogListDialog):
             stretch_column=CustomersModel.NAME,
         )
         self.model.setParent(self)
-        self.search_edit.setPlaceholderText("Search customers by name")
+        self.search_edit.setPlaceholderText("Search customers by name (also former names)")
         self.register_button = self.add_action_button("&Register…")
         self.register_button.setShortcut(QKeySequence.StandardKey.New)
         self.rename_button = self.add_action_button("Re&name…")

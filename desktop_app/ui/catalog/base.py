@@ -148,11 +148,8 @@ class CatalogListDialog(QDialog):
         """Disable every action that would change the catalog, saying why (banner, tooltips)."""
         self._read_only = read_only
         self._read_only_reason = read_only_reason(reason) if read_only else None
-        if read_only and reason != CHECKING_REASON:
-            self.read_only_banner.setText(self._read_only_reason or READ_ONLY_REASON)
-            self.read_only_banner.show()
-        else:
-            self.read_only_banner.hide()
+        self.read_only_banner.setText(self._read_only_reason or "")
+        self.read_only_banner.setVisible(read_only)
         self.update_actions()
 
     def is_read_only(self) -> bool:

@@ -265,7 +265,11 @@ def _products(loader: _Loader) -> None:
                         raise
                     # Demo data loaded before with another seed took this SKU: SKUs are
                     # unique, so this product gets another number.
-                    command = replace(command, sku=f"{stem}-{code}-{loader.rng.randint(100, 999)}")
+                    command = replace(
+                        command,
+                        command_id=loader.new_id(),  # another command: another id
+                        sku=f"{stem}-{code}-{loader.rng.randint(100, 999)}",
+                    )
             else:
                 raise DomainError(f"No free SKU was found for {base_name}, {size}.", field="sku")
             loader.products.append(product)

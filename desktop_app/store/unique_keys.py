@@ -50,8 +50,25 @@ def claim(con: sqlite3.Connection, wanted: UniqueClaim) -> str:
     return str(row[0])
 
 
+def _has_keys(con: sqlite3.Connection) -> bool:
+    return (
+        con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unique_keys'"
+        ).fetchone()
+        is not None
+    )
+
+
+def _from_log(con: sqlite3.Connection) -> tuple[dict[str, str], list[UniqueClash]]:
+    """Holders and clashes worked out from the log (a file not upgraded yet, read-only)."""
+    prefix = PRODUCT_STREAM_PREFIX
+    return scan_products(con.execute(_ADDED_PRODUCTS, (len(prefix), prefix)).fetchall())
+
+
 def holder(con: sqlite3.Connection, namespace: str, key: str) -> str | None:
     """Who holds ``key`` in ``namespace`` (None: nobody)."""
+    if not _has_keys(con):
+        return _from_log(con)[0].get(key) if namespace == SKU_NAMESPACE else None
     row = con.execute(HOLDER, (namespace, key)).fetchone()
     return None if row is None else str(row[0])
 
@@ -59,12 +76,8 @@ def holder(con: sqlite3.Connection, namespace: str, key: str) -> str | None:
 def clashes(con: sqlite3.Connection, namespace: str | None) -> list[UniqueClash]:
     """The clashes recorded when the file was upgraded, oldest first. A file not upgraded yet
     (opened read-only) has no table: its clashes are worked out from the log instead."""
-    has_table = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unique_key_clashes'"
-    ).fetchone()
-    if has_table is None:
-        prefix = PRODUCT_STREAM_PREFIX
-        found = scan_products(con.execute(_ADDED_PRODUCTS, (len(prefix), prefix)).fetchall())[1]
+    if not _has_keys(con):
+        found = _from_log(con)[1]
         return [c for c in found if namespace is None or c.namespace == namespace]
     return [
         UniqueClash(

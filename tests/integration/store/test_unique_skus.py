@@ -87,6 +87,7 @@ def test_an_old_file_with_duplicate_skus_opens_and_reports_them(
     # Read-only (status never upgrades): the clashes are worked out from the log.
     db = open_database(path, read_only=True)
     found = SqliteEventStore(db).unique_key_clashes()
+    assert SqliteEventStore(db).unique_key_holder(SKU_NAMESPACE, "MUG-BLUE") == ids["Blue Mug"]
     db.close()
     assert [(x.key, x.holder, x.owner) for x in found] == [
         ("MUG-BLUE", ids["Blue Mug"], ids["Blue Mug 2"]),

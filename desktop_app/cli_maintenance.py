@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from desktop_app.application.ports import StoreError
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings, default_db_path
+from desktop_app.domain.catalog import SKU_NAMESPACE
 from desktop_app.domain.errors import DomainError
 from desktop_app.store.backup import (
     BackupError,
@@ -234,6 +235,10 @@ def _status(db: Path) -> dict[str, Any]:
             except StoreError:
                 checkpoint = None  # no read-model tables yet
         schema_version = app.info.schema_version
+        clashes = [
+            {"key": c.key, "holder": c.holder, "owner": c.owner, "position": c.position}
+            for c in app.events.unique_key_clashes(SKU_NAMESPACE)
+        ]
     sizes = file_sizes(db)
     reason = _read_only_reason(db, schema_version)
     folder = Settings(db_path=db).effective_backup_dir
@@ -251,6 +256,7 @@ def _status(db: Path) -> dict[str, Any]:
         "backup_dir": str(folder),
         "backups": len(backups),
         "newest_backup": backups[0].taken_at.astimezone(UTC).isoformat() if backups else None,
+        "sku_clashes": clashes,
     }
 
 
@@ -282,8 +288,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
         ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
     ]
+    clashes = data["sku_clashes"]
+    rows.append(
+        ("Duplicate SKUs", f"{len(clashes)} (from before SKUs were unique)" if clashes else "none")
+    )
     for label, value in rows:
         print(f"{label + ':':<22}{value}")
+    for clash in clashes:
+        print(
+            f"  SKU {clash['key']}: product {clash['holder']} holds it; product "
+            f"{clash['owner']} (event #{clash['position']:,}) uses it too — rename one's SKU "
+            "by adding a new product and discontinuing the old one."
+        )
     return EXIT_OK
 
 

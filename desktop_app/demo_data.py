@@ -16,12 +16,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.buses import CommandBus, QueryBus
+from desktop_app.domain.errors import DomainError
 
 Progress = Callable[[int, int], None]
 
@@ -247,16 +248,30 @@ def _products(loader: _Loader) -> None:
         for code, size, factor in _VARIANTS:
             price = (Decimal(base_price) * Decimal(factor)).quantize(Decimal("0.01"))
             product = _Product(product_id=loader.new_id(), price=price)
-            loader.send(
-                c.AddProduct(
-                    command_id=loader.new_id(),
-                    product_id=product.product_id,
-                    sku=f"{stem}-{code}-{loader.rng.randint(100, 999)}",
-                    name=f"{base_name}, {size}",
-                    price=price,
-                    currency=CURRENCY,
-                )
+            command = c.AddProduct(
+                command_id=loader.new_id(),
+                product_id=product.product_id,
+                sku=f"{stem}-{code}-{loader.rng.randint(100, 999)}",
+                name=f"{base_name}, {size}",
+                price=price,
+                currency=CURRENCY,
             )
+            for _attempt in range(50):
+                try:
+                    loader.send(command)
+                    break
+                except DomainError as exc:
+                    if exc.field != "sku":
+                        raise
+                    # Demo data loaded before with another seed took this SKU: SKUs are
+                    # unique, so this product gets another number.
+                    command = replace(
+                        command,
+                        command_id=loader.new_id(),  # another command: another id
+                        sku=f"{stem}-{code}-{loader.rng.randint(100, 999)}",
+                    )
+            else:
+                raise DomainError(f"No free SKU was found for {base_name}, {size}.", field="sku")
             loader.products.append(product)
     # Indexes are 3 x base + variant: the standard desk lamp and the premium desk pad.
     renames = ((15, "Ørsted Desk Lamp, Standard (matt black)"), (49, "Felt Desk Pad XL, Premium"))

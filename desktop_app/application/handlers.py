@@ -24,12 +24,14 @@ from desktop_app.application.ports import (
     JsonObject,
     SnapshotInfo,
     SnapshotStore,
+    UniqueClaim,
+    UniqueKeyTakenError,
 )
 from desktop_app.application.repository import Repository, decode
 from desktop_app.application.summaries import describe
 from desktop_app.domain.aggregate import Aggregate
-from desktop_app.domain.catalog import Customer, Product
-from desktop_app.domain.errors import DomainError
+from desktop_app.domain.catalog import SKU_NAMESPACE, Customer, Product, sku_key
+from desktop_app.domain.errors import DomainError, RuleViolation
 from desktop_app.domain.order import ACTIONS, NewLine, Order, ProductRef
 from desktop_app.domain.values import Money
 
@@ -263,15 +265,43 @@ def rename_customer(deps: Deps, command: c.RenameCustomer) -> c.CommandResult:
     return _save(deps, deps.customers, customer, loaded, command)
 
 
+def _sku_taken(deps: Deps, sku: str, holder: str) -> RuleViolation:
+    """The clerk's words for a SKU another product holds, naming that product."""
+    try:
+        name = deps.products.view(holder, lambda product: product.name)
+    except DomainError:
+        name = ""
+    named = f" by {name}" if name else ""
+    return RuleViolation(
+        f"SKU {sku} is already used{named}. Each product needs its own SKU.", field="sku"
+    )
+
+
 def add_product(deps: Deps, command: c.AddProduct) -> c.CommandResult:
-    """Add a product to the catalog."""
+    """Add a product to the catalog; its SKU must not be used by another product.
+
+    The SKU is claimed in the same transaction as the ``ProductAdded`` event, so two
+    workstations adding the same SKU at once cannot both succeed (the store decides).
+    """
     product = Product.add(
         product_id=command.product_id,
         sku=command.sku,
         name=command.name,
         price=_money(command.price, command.currency),
     )
-    return _save(deps, deps.products, product, 0, command)
+    claim = UniqueClaim(SKU_NAMESPACE, sku_key(product.sku), product.id)
+    try:
+        appended = deps.products.save(
+            product,
+            expected_version=0,
+            metadata=_metadata(deps, command),
+            command_id=command.command_id,
+            release=True,
+            claims=(claim,),
+        )
+    except UniqueKeyTakenError as exc:
+        raise _sku_taken(deps, product.sku, exc.holder) from exc
+    return _result(product, appended)
 
 
 def _on_product(

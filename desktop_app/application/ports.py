@@ -55,6 +55,43 @@ class StoreUnavailableError(StoreError):
     """The database cannot be used: corrupt, foreign, disk full or an I/O error."""
 
 
+@dataclass(frozen=True, slots=True)
+class UniqueClaim:
+    """A key that at most one owner may hold within a namespace (e.g. a product's SKU).
+
+    ``key`` is compared exactly as given: the application normalises it first (see
+    ``domain.catalog.sku_key``). ``owner`` is the id of the aggregate that claims it.
+    """
+
+    namespace: str
+    key: str
+    owner: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UniqueClash:
+    """Two owners of one key found in a file written before keys were enforced: ``holder``
+    was first (it keeps the key), ``owner`` came later at event ``position``."""
+
+    namespace: str
+    key: str
+    holder: str
+    owner: str
+    position: int
+
+
+class UniqueKeyTakenError(StoreError):
+    """The append claimed a key another owner holds; nothing was written."""
+
+    def __init__(self, claim: UniqueClaim, holder: str) -> None:
+        self.claim = claim
+        self.holder = holder
+        super().__init__(
+            f"{claim.key!r} is already used in {claim.namespace!r} by {holder!r}; "
+            "nothing was saved."
+        )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EventMetadata:
     """Who and what produced an event. ``causation_id`` is the id of the command."""
@@ -203,13 +240,30 @@ class EventStore(Protocol):
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream), atomically.
 
         Raises ``ConcurrencyError`` if the stream is not at ``expected_version``. If
         ``command_id`` was already recorded, writes nothing and returns the first result with
         ``duplicate=True``.
+
+        ``claims`` are recorded in the SAME transaction as the events (SQLite: a row of the
+        ``unique_keys`` table under the write lock; PostgreSQL: ``INSERT ... ON CONFLICT DO
+        NOTHING`` on the same primary key, then read the holder): if another owner already
+        holds one, ``UniqueKeyTakenError`` is raised and nothing is written. Claiming a key
+        the owner already holds is a no-op. A recorded command id wins over both checks.
         """
+        ...
+
+    def unique_key_holder(self, namespace: str, key: str) -> str | None:
+        """The owner holding ``key`` in ``namespace``, or None (a hint for early feedback;
+        only the append's claim decides)."""
+        ...
+
+    def unique_key_clashes(self, namespace: str | None = None) -> list[UniqueClash]:
+        """Keys held by more than one owner in history written before keys were enforced
+        (found when the file was upgraded), oldest first. Never grows afterwards."""
         ...
 
     def find_command(self, command_id: str) -> AppendResult | None:
@@ -374,6 +428,7 @@ class CustomerState:
     order_count: int
     lifetime_value: dict[str, int]
     version: int
+    registered_at: str = ""  # UTC text of the CustomerRegistered event ("" if unknown)
 
 
 @dataclass(slots=True)
@@ -421,6 +476,8 @@ class WorkingSet:
     dirty_products: set[str] = field(default_factory=set)
     customer_renames: dict[str, str] = field(default_factory=dict)
     product_renames: dict[str, str] = field(default_factory=dict)
+    former_names: set[tuple[str, str]] = field(default_factory=set)
+    """(customer id, a name it had before a rename): kept so a search by it finds its orders."""
     orders_by_customer: dict[str, list[str]] | None = None
     """Optional index (a full in-memory rebuild sets it): customer id -> ids of the orders
     placed for it, so a rename touches only those instead of scanning every order."""
@@ -530,13 +587,22 @@ class ReadModelStore(Protocol):
         ...
 
     def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
-        """Customers by name; ``search`` is a case-insensitive literal substring."""
+        """Customers by name; ``search`` is a case-insensitive literal substring of the current
+        name or of a name the customer had before a rename."""
         ...
 
     def list_products(
         self, search: str | None, include_discontinued: bool, limit: int
     ) -> list[ProductState]:
         """Products by SKU; ``search`` matches SKU or name as a literal substring."""
+        ...
+
+    def customer_names(self) -> list[tuple[str, str]]:
+        """(customer id, current name) of every customer (for look-alike checks)."""
+        ...
+
+    def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
+        """These customers, in the order asked (unknown ids are left out)."""
         ...
 
 

@@ -213,6 +213,7 @@ class CustomerRow:
     order_count: int
     lifetime_value: tuple[tuple[str, int], ...]  # ((currency, minor units), ...)
     version: int
+    registered_at: datetime | None = None  # None when the read model does not know it
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -299,6 +300,17 @@ class ListCustomers(Query[list[CustomerRow]]):
 
     search: str | None = None
     limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindSimilarCustomers(Query[list[CustomerRow]]):
+    """Customers whose name looks like ``name`` (the same but for case, accents, spacing or
+    punctuation, or a small typo), closest first. ``exclude_customer_id`` leaves out the
+    customer being renamed. A warning for the clerk, not a rule: it reads the read model."""
+
+    name: str
+    exclude_customer_id: str | None = None
+    limit: int = 5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,6 +23,7 @@ from desktop_app.application.ports import (
     Progress,
     ReadModelStore,
 )
+from desktop_app.domain.catalog import similar_names
 from desktop_app.domain.errors import DomainError
 
 MAX_PAGE = 10_000
@@ -95,6 +96,7 @@ def customer_row(customer: CustomerState) -> q.CustomerRow:
         order_count=customer.order_count,
         lifetime_value=tuple(sorted(customer.lifetime_value.items())),
         version=customer.version,
+        registered_at=_time(customer.registered_at) if customer.registered_at else None,
     )
 
 
@@ -184,6 +186,19 @@ def list_customers(deps: ReadDeps, query: q.ListCustomers) -> list[q.CustomerRow
     return [customer_row(c) for c in deps.read_model.list_customers(query.search, query.limit)]
 
 
+def find_similar_customers(deps: ReadDeps, query: q.FindSimilarCustomers) -> list[q.CustomerRow]:
+    """Look-alike customers (see ``domain.catalog.similar_names``), closest first."""
+    if not isinstance(query.name, str):
+        raise InvalidQueryError("The name must be text.", field="name")
+    if isinstance(query.limit, bool) or not isinstance(query.limit, int) or query.limit < 1:
+        raise InvalidQueryError("Ask for at least one customer.", field="limit")
+    exclude = query.exclude_customer_id
+    candidates = [(name, cid) for cid, name in deps.read_model.customer_names() if cid != exclude]
+    found = similar_names(query.name, candidates)[: query.limit]
+    rows = deps.read_model.get_customers([cid for _name, cid in found])
+    return [customer_row(c) for c in rows]
+
+
 def list_products(deps: ReadDeps, query: q.ListProducts) -> list[q.ProductRow]:
     """Products by SKU; ``search`` is a literal, case-insensitive substring of SKU or name."""
     _check_limit(query.limit)
@@ -214,6 +229,7 @@ READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
     q.FindOrderByNumber: find_order_by_number,
     q.ListCustomers: list_customers,
     q.ListProducts: list_products,
+    q.FindSimilarCustomers: find_similar_customers,
     q.GetProjectorStatus: get_projector_status,
     q.WaitForPosition: wait_for_position,
     q.RebuildReadModels: rebuild_read_models,

@@ -23,6 +23,7 @@ from desktop_app.application.ports import (
     SnapshotStore,
     StoredEvent,
     StoreError,
+    UniqueClaim,
 )
 from desktop_app.domain.aggregate import Aggregate
 from desktop_app.domain.errors import DomainError
@@ -269,8 +270,12 @@ class Repository(Generic[A]):
         metadata: EventMetadata,
         command_id: str | None,
         release: bool = False,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append the aggregate's pending events after ``expected_version``.
+
+        ``claims`` (unique keys such as a SKU) are taken in the same transaction as the events
+        (``UniqueKeyTakenError`` when another aggregate holds one).
 
         ``release=True`` hands the aggregate over to the cache once its events are stored
         (the caller must not use it afterwards); a duplicate command or an error never
@@ -288,9 +293,18 @@ class Repository(Generic[A]):
             )
             for event in pending
         ]
-        result = self._events.append(
-            self.stream_id(aggregate.id), expected_version, new_events, command_id=command_id
-        )
+        if claims:
+            result = self._events.append(
+                self.stream_id(aggregate.id),
+                expected_version,
+                new_events,
+                command_id=command_id,
+                claims=claims,
+            )
+        else:
+            result = self._events.append(
+                self.stream_id(aggregate.id), expected_version, new_events, command_id=command_id
+            )
         if not result.duplicate and self._policy.due(expected_version, result.version):
             try:
                 self.snapshot(aggregate)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+import difflib
+import functools
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, TypeVar
 
 from desktop_app.domain.aggregate import (
     Aggregate,
@@ -34,6 +37,75 @@ from desktop_app.domain.values import (
 MAX_CUSTOMER_NAME_LENGTH = 120
 MAX_PRODUCT_NAME_LENGTH = 120
 MAX_ID_LENGTH = 100
+
+SKU_NAMESPACE = "product-sku"
+"""The namespace of the unique key every product holds: its SKU (see :func:`sku_key`)."""
+
+PRODUCT_STREAM_PREFIX = "product-"
+"""Stream ids of products are this prefix plus the product id."""
+
+SIMILAR_NAME_RATIO = 0.88
+"""Two customer names whose keys are at least this similar (``difflib`` ratio) are look-alikes:
+"Müller GmbH" / "Muller GmbH" / "Mueller GmbH" / "Müler GmbH" — one edit in ten letters."""
+
+T = TypeVar("T")
+
+
+def sku_key(sku: str) -> str:
+    """The form in which two SKUs are compared for uniqueness.
+
+    Case and surrounding whitespace do not count ("mug-blue " is MUG-BLUE: a clerk typing it in
+    lower case means the same article, and :func:`validate_sku` stores SKUs upper-cased
+    anyway). Punctuation does count: supplier codes "AB-12" and "AB12" are different articles,
+    and folding them would refuse real SKUs. NFKC only matters for events written before SKUs
+    were validated (full-width letters).
+    """
+    return unicodedata.normalize("NFKC", sku).strip().upper()
+
+
+@functools.lru_cache(maxsize=262_144)
+def name_key(name: str) -> str:
+    """A customer name reduced for look-alike detection: case-folded, accents dropped
+    (ü -> u, ß -> ss), punctuation ignored, whitespace runs collapsed. Cached: a look-alike
+    check reduces every customer's name, and names change rarely."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    kept = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        kept.append(char if char.isalnum() else " ")
+    return " ".join("".join(kept).split())
+
+
+def similar_names(name: str, candidates: Iterable[tuple[str, T]]) -> list[tuple[str, T]]:
+    """The candidates (``(name, item)``) whose name looks like ``name``: the same key, or a
+    ``difflib`` ratio of at least :data:`SIMILAR_NAME_RATIO` between the keys. Closest first."""
+    key = name_key(name)
+    if not key:
+        return []
+    size = len(key)
+    limit = SIMILAR_NAME_RATIO
+    # One matcher with the typed key as its second sequence: difflib caches what it learns
+    # about that one, and each candidate only replaces the first.
+    matcher = difflib.SequenceMatcher(None, "", key, autojunk=False)
+    scored: list[tuple[float, str, T]] = []
+    for other, item in candidates:
+        other_key = name_key(other)
+        if other_key == key:
+            scored.append((1.0, other, item))
+            continue
+        other_size = len(other_key)
+        # The ratio can be at most 2*min/(sum of lengths): most names fail this already.
+        if not other_size or 2 * min(size, other_size) < limit * (size + other_size):
+            continue
+        matcher.set_seq1(other_key)
+        if matcher.quick_ratio() < limit:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= limit:
+            scored.append((ratio, other, item))
+    scored.sort(key=lambda entry: -entry[0])
+    return [(other, item) for _ratio, other, item in scored]
 
 
 def _customer_name(value: object) -> str:

@@ -10,7 +10,9 @@ Semantics of the derived figures:
 * ``lifetime_value`` (per currency) and a product's ``units_sold`` count orders once they are
   confirmed (confirmed, shipped or delivered) and stop counting them when they are cancelled;
 * names are denormalised: an order shows its customer's *current* name and a line its
-  product's current name (a rename updates every row that shows it).
+  product's current name (a rename updates every row that shows it); a customer's former
+  names are kept so a search by an old name still finds the orders. The name an order was
+  placed with stays in its history (the events).
 """
 
 from __future__ import annotations
@@ -289,15 +291,19 @@ def customer_registered(work: WorkingSet, event: EventRecord, p: JsonObject) -> 
         order_count=0,
         lifetime_value={},
         version=event.version,
+        registered_at=event.recorded_at,
     )
     work.dirty_customers.add(p["customer_id"])
 
 
 def customer_renamed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
-    """New name on the customer and on every order that shows it."""
+    """New name on the customer and on every order that shows it; the old name is kept as a
+    former name, so searching for it still finds the customer's orders."""
     customer_id, name = p["customer_id"], p["name"]
     customer = work.customers.get(customer_id)
     if customer is not None:
+        if customer.name != name:
+            work.former_names.add((customer_id, customer.name))
         customer.name = name
         customer.version = event.version
         work.dirty_customers.add(customer_id)

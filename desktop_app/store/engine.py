@@ -37,6 +37,7 @@ from desktop_app.store.schema import (
     SCHEMA_VERSION,
     create_schema,
 )
+from desktop_app.store.unique_keys import add_unique_keys
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is truncated to after a checkpoint (R9: the WAL stays bounded)."""
@@ -51,11 +52,12 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {1: create_schema}
+MIGRATIONS: dict[int, Migration] = {1: create_schema, 2: add_unique_keys}
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
-Version 1 is the first release: its step creates whatever core table is missing. Add a step
-(and bump ``schema.SCHEMA_VERSION``) for every later change of the file format.
+Version 1 is the first release: its step creates whatever core table is missing. Version 2
+adds the unique keys (SKUs), filled from the log. Add a step (and bump
+``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 
 _SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}

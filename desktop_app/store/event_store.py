@@ -30,8 +30,12 @@ from desktop_app.application.ports import (
     SnapshotInfo,
     StoredEvent,
     StoreError,
+    UniqueClaim,
+    UniqueClash,
+    UniqueKeyTakenError,
     VerifyResult,
 )
+from desktop_app.store import unique_keys
 from desktop_app.store.engine import Database, store_errors, translate_error
 from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_utc
 from desktop_app.store.records import (
@@ -178,6 +182,7 @@ class SqliteEventStore:
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append atomically in one ``BEGIN IMMEDIATE`` transaction (see ``EventStore``)."""
         check_append(stream_id, expected_version, events)
@@ -221,6 +226,12 @@ class SqliteEventStore:
                         result.last_position,
                     ),
                 )
+            for wanted in claims:
+                # Under the write lock: nobody can take the key between the claim and COMMIT.
+                holder = unique_keys.claim(con, wanted)
+                if holder != wanted.owner:
+                    con.execute("ROLLBACK")
+                    raise UniqueKeyTakenError(wanted, holder)
             con.executemany(_INSERT_EVENT, rows)
             con.execute("COMMIT")
             # Still holding the connection, so a later append on it cannot record first.
@@ -304,6 +315,16 @@ class SqliteEventStore:
         """The recorded result of ``command_id`` (``duplicate=True``), or None."""
         with store_errors(), self._db.raw() as con:
             return _recorded(con, command_id)
+
+    def unique_key_holder(self, namespace: str, key: str) -> str | None:
+        """The owner holding ``key`` in ``namespace``, or None."""
+        with store_errors(), self._db.raw() as con:
+            return unique_keys.holder(con, namespace, key)
+
+    def unique_key_clashes(self, namespace: str | None = None) -> list[UniqueClash]:
+        """Keys found held twice when the file was upgraded (see ``store.unique_keys``)."""
+        with store_errors(), self._db.raw() as con:
+            return unique_keys.clashes(con, namespace)
 
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None

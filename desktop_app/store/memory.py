@@ -22,6 +22,9 @@ from desktop_app.application.ports import (
     SnapshotInfo,
     StoredEvent,
     StoreError,
+    UniqueClaim,
+    UniqueClash,
+    UniqueKeyTakenError,
     VerifyResult,
 )
 from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_utc
@@ -58,6 +61,7 @@ class InMemoryEventStore:
         self._commands: dict[str, AppendResult] = {}
         self._event_ids: set[str] = set()
         self._sequences: dict[str, int] = {}
+        self._unique: dict[tuple[str, str], str] = {}  # (namespace, key) -> owner
 
     def append(
         self,
@@ -66,6 +70,7 @@ class InMemoryEventStore:
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         """Append atomically (see ``EventStore``)."""
         check_append(stream_id, expected_version, events)
@@ -86,6 +91,11 @@ class InMemoryEventStore:
                 raise ConcurrencyError(stream_id, expected_version, current)
             if any(e[0] in self._event_ids for e in encoded):
                 raise StoreError("An event with the same id was already recorded.")
+            unique = self._unique
+            for wanted in claims:
+                holder = unique.get((wanted.namespace, wanted.key))
+                if holder is not None and holder != wanted.owner:
+                    raise UniqueKeyTakenError(wanted, holder)
             head = self._rows[-1][10] if self._rows else GENESIS_HASH
             rows = build_rows(
                 stream_id,
@@ -98,6 +108,8 @@ class InMemoryEventStore:
             self._rows.extend(rows)
             self._streams.setdefault(stream_id, []).extend(rows)
             self._event_ids.update(e[0] for e in encoded)
+            for wanted in claims:
+                unique[(wanted.namespace, wanted.key)] = wanted.owner
             result = append_result(stream_id, rows)
             if command_id is not None:
                 self._commands[command_id] = result
@@ -116,6 +128,15 @@ class InMemoryEventStore:
             last_position=recorded.last_position,
             duplicate=True,
         )
+
+    def unique_key_holder(self, namespace: str, key: str) -> str | None:
+        """The owner holding ``key`` in ``namespace``, or None."""
+        with self._lock:
+            return self._unique.get((namespace, key))
+
+    def unique_key_clashes(self, namespace: str | None = None) -> list[UniqueClash]:
+        """Always empty: memory holds no history written before keys were enforced."""
+        return []
 
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None

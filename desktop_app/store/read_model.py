@@ -24,7 +24,7 @@ import operator
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -44,7 +44,7 @@ from desktop_app.application.ports import (
 )
 from desktop_app.store.engine import Database, store_errors
 
-READ_MODEL_SCHEMA_VERSION = 2
+READ_MODEL_SCHEMA_VERSION = 3
 """Bump when the read-model tables change: the next start drops them and rebuilds."""
 
 log = logging.getLogger("desktop_app.store.read_model")
@@ -61,6 +61,7 @@ _TABLES = (
     "rm_meta",
     "rm_order_counts",
     "rm_order_search",
+    "rm_customer_names",
 )
 
 _CREATE_TABLES = (
@@ -107,7 +108,14 @@ _CREATE_TABLES = (
         name_fold TEXT NOT NULL,
         order_count INTEGER NOT NULL,
         lifetime_value TEXT NOT NULL,
-        version INTEGER NOT NULL)""",
+        version INTEGER NOT NULL,
+        registered_at TEXT NOT NULL DEFAULT '')""",
+    # Names a customer no longer has (folded): searching the orders by an old name still finds
+    # them after a rename (orders show the customer's current name).
+    """CREATE TABLE IF NOT EXISTS rm_customer_names (
+        customer_id TEXT NOT NULL,
+        name_fold TEXT NOT NULL,
+        PRIMARY KEY (customer_id, name_fold)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS rm_products (
         product_id TEXT PRIMARY KEY,
         sku TEXT NOT NULL,
@@ -191,6 +199,7 @@ _DROP_TABLES = (
     "DROP TABLE IF EXISTS rm_meta",
     "DROP TABLE IF EXISTS rm_order_counts",
     "DROP TABLE IF EXISTS rm_order_search",
+    "DROP TABLE IF EXISTS rm_customer_names",
 )
 _DELETE_ALL = (
     "DELETE FROM rm_orders",
@@ -199,6 +208,7 @@ _DELETE_ALL = (
     "DELETE FROM rm_products",
     "DELETE FROM rm_checkpoints",
     "DELETE FROM rm_order_counts",
+    "DELETE FROM rm_customer_names",
 )
 
 _ORDER_COLS = (
@@ -213,8 +223,8 @@ _SELECT_ORDERS_IN = """SELECT o.order_id, o.order_number, o.customer_id, o.custo
 _SELECT_LINES_IN = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
     unit_price_minor, currency, seq
     FROM rm_order_lines WHERE order_id IN (SELECT value FROM json_each(?))"""
-_SELECT_CUSTOMERS_IN = """SELECT customer_id, name, order_count, lifetime_value, version
-    FROM rm_customers WHERE customer_id IN (SELECT value FROM json_each(?))"""
+_SELECT_CUSTOMERS_IN = """SELECT customer_id, name, order_count, lifetime_value, version,
+    registered_at FROM rm_customers WHERE customer_id IN (SELECT value FROM json_each(?))"""
 _SELECT_PRODUCTS_IN = """SELECT product_id, sku, name, price_minor, currency, discontinued,
     units_sold, version
     FROM rm_products WHERE product_id IN (SELECT value FROM json_each(?))"""
@@ -229,10 +239,26 @@ _FIND_BY_NUMBER = """SELECT o.order_id, o.order_number, o.customer_id, o.custome
     o.status, o.line_count, o.total_minor, o.currency, o.placed_at, o.updated_at, o.version,
     o.last_position, o.tracking_number, o.carrier, o.cancel_reason
     FROM rm_orders AS o WHERE o.order_number = ? ORDER BY o.order_id LIMIT 1"""
-_CUSTOMERS_ALL = """SELECT customer_id, name, order_count, lifetime_value, version
-    FROM rm_customers ORDER BY name_fold, customer_id LIMIT ?"""
-_CUSTOMERS_SEARCH = """SELECT customer_id, name, order_count, lifetime_value, version
-    FROM rm_customers WHERE instr(name_fold, ?) > 0 ORDER BY name_fold, customer_id LIMIT ?"""
+_CUSTOMER_COLS = "customer_id, name, order_count, lifetime_value, version, registered_at"
+# A read-only file whose read model was made by an older version has neither the column nor
+# the former names: the queries then do without them.
+_CUSTOMER_COLS_OLD = "customer_id, name, order_count, lifetime_value, version, ''"
+_HAS_NAMES = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_customer_names'"
+_CUSTOMERS_ALL = "SELECT {cols} FROM rm_customers ORDER BY name_fold, customer_id LIMIT ?"
+_CUSTOMERS_SEARCH = (
+    "SELECT {cols} FROM rm_customers WHERE instr(name_fold, ?) > 0 "
+    "ORDER BY name_fold, customer_id LIMIT ?"
+)
+# Also by a name the customer had before a rename.
+_CUSTOMERS_SEARCH_FORMER = (
+    "SELECT {cols} FROM rm_customers WHERE instr(name_fold, ?1) > 0 OR customer_id IN "
+    "(SELECT customer_id FROM rm_customer_names WHERE instr(name_fold, ?1) > 0) "
+    "ORDER BY name_fold, customer_id LIMIT ?2"
+)
+_CUSTOMER_NAMES = "SELECT customer_id, name FROM rm_customers"
+_INSERT_FORMER_NAME = (
+    "INSERT OR IGNORE INTO rm_customer_names (customer_id, name_fold) VALUES (?, ?)"
+)
 _PRODUCTS = """SELECT product_id, sku, name, price_minor, currency, discontinued, units_sold,
     version
     FROM rm_products WHERE (? = '' OR instr(sku_fold, ?) > 0 OR instr(name_fold, ?) > 0)
@@ -262,10 +288,11 @@ _UPSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku
     seq = excluded.seq"""
 
 _UPSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
-    lifetime_value, version) VALUES (?, ?, ?, ?, ?, ?)
+    lifetime_value, version, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,
     name_fold = excluded.name_fold, order_count = excluded.order_count,
-    lifetime_value = excluded.lifetime_value, version = excluded.version"""
+    lifetime_value = excluded.lifetime_value, version = excluded.version,
+    registered_at = excluded.registered_at"""
 
 _UPSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
@@ -320,7 +347,7 @@ _INSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
     VALUES (?1, ?2, ?3, ?4, ?10, ?5, ?6, ?7, ?6 * ?7, ?8, ?9)"""
 _INSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
-    lifetime_value, version) VALUES (?, ?, ?, ?, ?, ?)"""
+    lifetime_value, version, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"""
 _INSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
@@ -378,6 +405,13 @@ _SEARCH_ORDERS = (
     "(SELECT 1 FROM rm_order_lines AS l WHERE l.order_id = o.order_id "
     "AND instr(l.sku_fold, ?) > 0))"
 )
+# The same, plus the orders of customers who had a matching name before a rename.
+_SEARCH_ORDERS_FORMER = (
+    "(instr(o.number_fold, ?) > 0 OR instr(o.customer_fold, ?) > 0 OR EXISTS "
+    "(SELECT 1 FROM rm_order_lines AS l WHERE l.order_id = o.order_id "
+    "AND instr(l.sku_fold, ?) > 0) OR o.customer_id IN (SELECT customer_id FROM "
+    "rm_customer_names WHERE instr(name_fold, ?) > 0))"
+)
 
 # --- free-text search index: an FTS5 trigram table of each order's folded number, customer
 # name and SKUs (rowid = rm_orders.rid), maintained in the projector's transactions. It only
@@ -402,6 +436,13 @@ _FTS_DELETE_IN = (
     "WHERE order_id IN (SELECT value FROM json_each(?)))"
 )
 _FTS_CANDIDATES = "o.rid IN (SELECT rowid FROM rm_order_search WHERE rm_order_search MATCH ?)"
+# Old names are not in the search documents: their customers' orders join the candidates
+# (still a rowid list, found through the customer index).
+_FTS_CANDIDATES_FORMER = (
+    "o.rid IN (SELECT rowid FROM rm_order_search WHERE rm_order_search MATCH ? UNION ALL "
+    "SELECT f.rid FROM rm_orders AS f WHERE f.customer_id IN (SELECT customer_id FROM "
+    "rm_customer_names WHERE instr(name_fold, ?) > 0))"
+)
 _ORDERS_OF_CUSTOMERS = (
     "SELECT order_id FROM rm_orders WHERE customer_id IN (SELECT value FROM json_each(?))"
 )
@@ -472,13 +513,14 @@ def _line_state(row: Any) -> LineState:
 
 
 def _customer_state(row: Any) -> CustomerState:
-    cid, name, count, ltv, version = row
+    cid, name, count, ltv, version, registered_at = row
     return CustomerState(
         customer_id=str(cid),
         name=str(name),
         order_count=int(count),
         lifetime_value=dict(json.loads(str(ltv))),
         version=int(version),
+        registered_at=str(registered_at or ""),
     )
 
 
@@ -542,6 +584,7 @@ def _customer_row(c: CustomerState) -> tuple[Any, ...]:
         c.order_count,
         json.dumps(c.lifetime_value, sort_keys=True),
         c.version,
+        c.registered_at,
     )
 
 
@@ -762,6 +805,10 @@ class _Batch:
         con.executemany(
             _UPSERT_CUSTOMER, [_customer_row(customers[k]) for k in work.dirty_customers]
         )
+        if work.former_names:
+            con.executemany(
+                _INSERT_FORMER_NAME, [(cid, fold(name)) for cid, name in work.former_names]
+            )
         products = work.products
         con.executemany(_UPSERT_PRODUCT, [_product_row(products[k]) for k in work.dirty_products])
         self._save_counts(work)
@@ -1142,6 +1189,9 @@ class SqliteReadModelStore:
         con.executemany(_COUNTS_INSERT, [(c, s, n) for (c, s), n in sorted(counts.items())])
         customers = work.customers
         con.executemany(_INSERT_CUSTOMER, [_customer_row(customers[k]) for k in sorted(customers)])
+        con.executemany(
+            _INSERT_FORMER_NAME, sorted({(cid, fold(name)) for cid, name in work.former_names})
+        )
         products = work.products
         con.executemany(_INSERT_PRODUCT, [_product_row(products[k]) for k in sorted(products)])
         self._fault_step("replace_rows_written")
@@ -1300,18 +1350,24 @@ class SqliteReadModelStore:
             where.append("o.customer_id = ?")
             params.append(query.customer_id)
         fts: str | None = None
+        former = False
+        needle = ""
         if query.search:
             needle = fold(query.search)
             fts = fts_query(needle) if _has_fts(con) else None
-            where.append(_SEARCH_ORDERS)
-            params.extend((needle, needle, needle))
+            former = con.execute(_HAS_NAMES).fetchone() is not None
+            where.append(_SEARCH_ORDERS_FORMER if former else _SEARCH_ORDERS)
+            params.extend((needle, needle, needle, needle) if former else (needle, needle, needle))
         direction = " DESC" if query.descending else " ASC"
 
         def run(use_fts: bool) -> tuple[list[Any], int | None]:
             conds, args = list(where), list(params)
             if use_fts:
-                conds.insert(0, _FTS_CANDIDATES)
-                args.insert(0, fts)
+                conds.insert(0, _FTS_CANDIDATES_FORMER if former else _FTS_CANDIDATES)
+                if former:
+                    args[0:0] = [fts, needle]
+                else:
+                    args.insert(0, fts)
             page_conds, page_args = list(conds), list(args)
             if after is not None:
                 cmp = " < " if query.descending else " > "
@@ -1388,18 +1444,31 @@ class SqliteReadModelStore:
         return None if row is None else _order_record(row)
 
     def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
-        with self._db.raw() as con:
+        with self._db.raw_read() as con:
+            current = con.execute(_HAS_NAMES).fetchone() is not None
+            cols = _CUSTOMER_COLS if current else _CUSTOMER_COLS_OLD
             if search:
-                rows = con.execute(
-                    _CUSTOMERS_SEARCH,
-                    (fold(search), limit),
-                ).fetchall()
+                sql = _CUSTOMERS_SEARCH_FORMER if current else _CUSTOMERS_SEARCH
+                rows = con.execute(sql.format(cols=cols), (fold(search), limit)).fetchall()
             else:
-                rows = con.execute(
-                    _CUSTOMERS_ALL,
-                    (limit,),
-                ).fetchall()
+                rows = con.execute(_CUSTOMERS_ALL.format(cols=cols), (limit,)).fetchall()
         return [_customer_state(r) for r in rows]
+
+    def customer_names(self) -> list[tuple[str, str]]:
+        with self._db.raw() as con:
+            return [(str(cid), str(name)) for cid, name in con.execute(_CUSTOMER_NAMES)]
+
+    def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
+        if not customer_ids:
+            return []
+        with self._db.raw_read() as con:
+            current = con.execute(_HAS_NAMES).fetchone() is not None
+            sql = _SELECT_CUSTOMERS_IN
+            if not current:
+                sql = sql.replace("registered_at FROM", "'' FROM")
+            rows = con.execute(sql, (_ids(list(customer_ids)),)).fetchall()
+        by_id = {state.customer_id: state for state in map(_customer_state, rows)}
+        return [by_id[cid] for cid in customer_ids if cid in by_id]
 
     def list_products(
         self, search: str | None, include_discontinued: bool, limit: int

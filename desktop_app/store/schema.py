@@ -23,7 +23,7 @@ from sqlalchemy import (
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """``PRAGMA user_version`` this code writes; older files are upgraded, newer open read-only."""
 
 metadata = MetaData()
@@ -79,6 +79,31 @@ sequences = Table(
     Column("value", Integer, nullable=False),
 )
 
+# Keys that at most one aggregate may hold (a product's SKU): claimed in the same transaction
+# as the event that takes them, so the primary key decides between racing workstations.
+unique_keys = Table(
+    "unique_keys",
+    metadata,
+    Column("namespace", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("owner_id", Text, nullable=False),
+    PrimaryKeyConstraint("namespace", "key", name="pk_unique_keys"),
+)
+
+# Keys found held by more than one owner when a file written before keys were enforced was
+# upgraded: the first owner keeps the key; the later ones are listed here for the status report.
+unique_key_clashes = Table(
+    "unique_key_clashes",
+    metadata,
+    Column("namespace", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("holder_id", Text, nullable=False),
+    Column("owner_id", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("namespace", "key", "owner_id", name="pk_unique_key_clashes"),
+)
+
+# Present in every file from version 1 on (the unique-key tables arrive with version 2).
 CORE_TABLES = ("events", "commands", "snapshots", "sequences")
 
 # The database itself refuses to change history, whatever program opens the file.

@@ -20,10 +20,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.queries import GetStoreInfo
 from desktop_app.ui.catalog.models import RowsModel
 from desktop_app.ui.orders.form_base import CommandDialog, FieldError, guarded
 
 READ_ONLY_REASON = "The database is open read-only; the catalog cannot be changed."
+CHECKING_REASON = "Checking whether the database can be changed…"
+
+
+def read_only_reason(reason: str | None) -> str:
+    """The tooltip and banner text for a read-only database, with the store's reason."""
+    if not reason:
+        return READ_ONLY_REASON
+    return f"The catalog cannot be changed: {reason}"
 
 
 class CatalogListDialog(QDialog):
@@ -48,9 +57,20 @@ class CatalogListDialog(QDialog):
         self.queries = queries
         self.tasks = tasks
         self.editor: CommandDialog | None = None
-        self._read_only = False
+        # Unknown until the store says (GetStoreInfo): changes stay off meanwhile, so a
+        # read-only database never lets the clerk type a whole form to be refused on Save.
+        self._read_only = queries.handles(GetStoreInfo)
+        self._read_only_reason: str | None = CHECKING_REASON if self._read_only else None
         self._generation = 0
         self.setWindowTitle(title)
+
+        self.read_only_banner = QLabel(self)
+        self.read_only_banner.setObjectName("catalogReadOnly")
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet(
+            "background: palette(alternate-base); border: 1px solid palette(mid); padding: 4px;"
+        )
+        self.read_only_banner.hide()
 
         self.search_edit = QLineEdit(self)
         self.search_edit.setObjectName("search")
@@ -109,6 +129,7 @@ class CatalogListDialog(QDialog):
         bottom.addWidget(self.status_label, 1)
         bottom.addWidget(self.close_buttons)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.read_only_banner)
         layout.addLayout(self.search_row)
         layout.addLayout(middle, 1)
         layout.addWidget(self.message)
@@ -123,14 +144,35 @@ class CatalogListDialog(QDialog):
 
     # --- read-only ------------------------------------------------------------------------
 
-    def set_read_only(self, read_only: bool) -> None:
-        """Disable every action that would change the catalog."""
+    def set_read_only(self, read_only: bool, reason: str | None = None) -> None:
+        """Disable every action that would change the catalog, saying why (banner, tooltips)."""
         self._read_only = read_only
+        self._read_only_reason = read_only_reason(reason) if read_only else None
+        self.read_only_banner.setText(self._read_only_reason or "")
+        self.read_only_banner.setVisible(read_only)
         self.update_actions()
 
     def is_read_only(self) -> bool:
         """Whether changes are disabled."""
         return self._read_only
+
+    def read_only_text(self) -> str:
+        """Why changes are disabled (the tooltip of the disabled buttons)."""
+        return self._read_only_reason or READ_ONLY_REASON
+
+    def check_store(self) -> None:
+        """Ask the store whether it can be written (GetStoreInfo), in the background."""
+        if not self.queries.handles(GetStoreInfo):
+            return
+        ask = self.queries.ask
+        self.tasks.submit(
+            lambda: ask(GetStoreInfo()),
+            guarded(self, lambda info: self.set_read_only(info.read_only, info.read_only_reason)),
+            guarded(self, self._store_check_failed),
+        )
+
+    def _store_check_failed(self, exc: BaseException) -> None:
+        self.set_read_only(True, f"the database could not be asked ({exc}).")
 
     def update_actions(self) -> None:
         """Enable the buttons that fit the selection (subclasses)."""

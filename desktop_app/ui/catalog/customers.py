@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.application.commands import RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
-from desktop_app.ui.catalog.base import READ_ONLY_REASON, CatalogListDialog
-from desktop_app.ui.catalog.editors import NameDialog
+from desktop_app.ui.catalog.base import CatalogListDialog
+from desktop_app.ui.catalog.editors import CustomerNameDialog
 from desktop_app.ui.catalog.models import CustomersModel
 
 
@@ -31,7 +31,7 @@ class CustomersDialog(CatalogListDialog):
             stretch_column=CustomersModel.NAME,
         )
         self.model.setParent(self)
-        self.search_edit.setPlaceholderText("Search customers by name")
+        self.search_edit.setPlaceholderText("Search customers by name (also former names)")
         self.register_button = self.add_action_button("&Register…")
         self.register_button.setShortcut(QKeySequence.StandardKey.New)
         self.rename_button = self.add_action_button("Re&name…")
@@ -40,6 +40,7 @@ class CustomersDialog(CatalogListDialog):
         self.rename_button.clicked.connect(self.rename_customer)
         self.resize(640, 440)
         self.update_actions()
+        self.check_store()
         self.refresh()
 
     def make_query(self, search: str | None) -> ListCustomers:
@@ -50,7 +51,7 @@ class CustomersDialog(CatalogListDialog):
         self.register_button.setEnabled(not self.is_read_only())
         self.rename_button.setEnabled(not self.is_read_only() and selected)
         for button in (self.register_button, self.rename_button):
-            button.setToolTip(READ_ONLY_REASON if self.is_read_only() else "")
+            button.setToolTip(self.read_only_text() if self.is_read_only() else "")
         if not self.is_read_only() and not selected:
             self.rename_button.setToolTip("Select a customer to rename.")
 
@@ -58,19 +59,19 @@ class CustomersDialog(CatalogListDialog):
         if self.rename_button.isEnabled():
             self.rename_customer()
 
-    def register_customer(self) -> NameDialog | None:
+    def register_customer(self) -> CustomerNameDialog | None:
         """Open the Register form."""
         if self.is_read_only():
             return None
-        dialog = NameDialog(
+        dialog = CustomerNameDialog(
             self.commands,
             self.queries,
             self.tasks,
             self,
+            action="register this one",
             title="Register customer",
             save_text="&Register",
             intro="The customer can be chosen on new orders right away.",
-            subject="customer",
             make_command=lambda command_id, _version, name: RegisterCustomer(
                 command_id=command_id, name=name
             ),
@@ -90,23 +91,28 @@ class CustomersDialog(CatalogListDialog):
         self.open_editor(dialog, saved)
         return dialog
 
-    def rename_customer(self) -> NameDialog | None:
+    def rename_customer(self) -> CustomerNameDialog | None:
         """Open the Rename form for the selected customer."""
         row = self.selected_row()
         if row is None or self.is_read_only():
             return None
         customer_id = row.customer_id
-        dialog = NameDialog(
+        dialog = CustomerNameDialog(
             self.commands,
             self.queries,
             self.tasks,
             self,
+            action="use this name",
+            exclude_customer_id=customer_id,
             title="Rename customer",
             save_text="Re&name",
-            intro=f"Rename {row.name}. Orders already placed keep the name they were placed with.",
+            intro=(
+                f"Rename {row.name}. All of this customer's orders will show the new name; "
+                "searching for the old name still finds them, and each order's history keeps "
+                "the name it was placed with."
+            ),
             name=row.name,
             expected_version=row.version,
-            subject="customer",
             make_command=lambda command_id, version, name: RenameCustomer(
                 command_id=command_id,
                 customer_id=customer_id,

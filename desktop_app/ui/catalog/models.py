@@ -9,7 +9,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor
 
 from desktop_app.application.queries import CustomerRow, ProductRow
+from desktop_app.domain.catalog import sku_key
+from desktop_app.ui.formatting import format_date
 from desktop_app.ui.orders.form_base import minor_text
+
+SHARED_SKU_TIP = (
+    "Another product has the same SKU: it was recorded before SKUs had to be unique. "
+    "Check which one orders should use, and discontinue the other."
+)
 
 Index = QModelIndex | QPersistentModelIndex
 R = TypeVar("R")
@@ -107,10 +114,10 @@ class RowsModel(QAbstractTableModel, Generic[R]):
 
 
 class CustomersModel(RowsModel[CustomerRow]):
-    """Customers: name, order count, lifetime value per currency."""
+    """Customers: name, since when, order count, lifetime value per currency."""
 
-    NAME, ORDERS, VALUE = range(3)
-    HEADERS = ("Name", "Orders", "Lifetime value")
+    NAME, SINCE, ORDERS, VALUE = range(4)
+    HEADERS = ("Name", "Customer since", "Orders", "Lifetime value")
     NUMERIC = frozenset({ORDERS, VALUE})
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -119,6 +126,8 @@ class CustomersModel(RowsModel[CustomerRow]):
     def text(self, row: CustomerRow, column: int) -> str | None:
         if column == self.NAME:
             return row.name
+        if column == self.SINCE:
+            return format_date(row.registered_at) if row.registered_at is not None else "—"
         if column == self.ORDERS:
             return str(row.order_count)
         if column == self.VALUE:
@@ -136,6 +145,22 @@ class ProductsModel(RowsModel[ProductRow]):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(lambda row: row.product_id, parent)
+        self._shared: set[str] = set()
+
+    def set_rows(self, rows: Sequence[ProductRow]) -> None:
+        """Replace every row; SKUs held by more than one product are marked."""
+        seen: set[str] = set()
+        shared: set[str] = set()
+        for row in rows:
+            key = sku_key(row.sku)
+            (shared if key in seen else seen).add(key)
+        self._shared = shared
+        super().set_rows(rows)
+
+    def shared_sku(self, row: ProductRow) -> bool:
+        """True when another listed product has the same SKU (a file from before SKUs had to
+        be unique)."""
+        return sku_key(row.sku) in self._shared
 
     def text(self, row: ProductRow, column: int) -> str | None:
         if column == self.SKU:
@@ -145,12 +170,18 @@ class ProductsModel(RowsModel[ProductRow]):
         if column == self.PRICE:
             return minor_text(row.price_minor, row.currency)
         if column == self.STATUS:
-            return "Discontinued" if row.discontinued else "On sale"
+            status = "Discontinued" if row.discontinued else "On sale"
+            return f"{status} · SKU shared" if self.shared_sku(row) else status
         if column == self.SOLD:
             return str(row.units_sold)
         return None
 
     def extra(self, row: ProductRow, column: int, role: int) -> Any:
+        if self.shared_sku(row) and column in (self.SKU, self.STATUS):
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("#b3261e"))
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return SHARED_SKU_TIP
         if role == Qt.ItemDataRole.ForegroundRole and row.discontinued:
             return QBrush(QColor("#8a8a8a"))
         if role == Qt.ItemDataRole.ToolTipRole and row.discontinued:

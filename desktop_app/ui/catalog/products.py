@@ -15,7 +15,7 @@ from desktop_app.application.commands import (
     RenameProduct,
 )
 from desktop_app.application.queries import ListProducts, ProductRow
-from desktop_app.ui.catalog.base import READ_ONLY_REASON, CatalogListDialog
+from desktop_app.ui.catalog.base import CatalogListDialog
 from desktop_app.ui.catalog.editors import AddProductDialog, NameDialog, PriceDialog
 from desktop_app.ui.catalog.models import ProductsModel
 from desktop_app.ui.orders.form_base import (
@@ -71,6 +71,7 @@ class ProductsDialog(CatalogListDialog):
         self.discontinue_button.clicked.connect(self.discontinue_product)
         self.resize(760, 460)
         self.update_actions()
+        self.check_store()
         self.refresh()
 
     def make_query(self, search: str | None) -> ListProducts:
@@ -90,7 +91,7 @@ class ProductsDialog(CatalogListDialog):
                 self.price_button,
                 self.discontinue_button,
             ):
-                button.setToolTip(READ_ONLY_REASON)
+                button.setToolTip(self.read_only_text())
 
     def on_activated(self) -> None:
         if self.rename_button.isEnabled():
@@ -139,7 +140,10 @@ class ProductsDialog(CatalogListDialog):
             self,
             title="Rename product",
             save_text="Re&name",
-            intro=f"Rename {row.sku} {row.name}. Lines already on orders keep their name.",
+            intro=(
+                f"Rename {row.sku} {row.name}. Order lines with this product show the new name "
+                "too (the SKU stays); each order's history keeps the name it was added with."
+            ),
             name=row.name,
             expected_version=row.version,
             subject="product",

@@ -36,17 +36,70 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.commands import new_id
-from desktop_app.application.queries import ProductRow
+from desktop_app.application.queries import CustomerRow, ProductRow
 from desktop_app.domain.values import MAX_QUANTITY, MIN_QUANTITY
+from desktop_app.ui.formatting import format_date
 from desktop_app.ui.orders.form_base import (
     FieldError,
     amount_text,
+    minor_text,
     minor_to_amount,
     money_text,
     parse_amount,
 )
 
 Index = QModelIndex | QPersistentModelIndex
+
+DETAIL_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+"""Item data of a type-ahead entry shown after its text in the popup (not in the field)."""
+
+
+def customer_detail(row: CustomerRow) -> str:
+    """What tells look-alike customers apart: when they were registered and their orders."""
+    parts = []
+    if row.registered_at is not None:
+        parts.append(f"since {format_date(row.registered_at)}")
+    count = row.order_count
+    parts.append("no orders" if count == 0 else "1 order" if count == 1 else f"{count:,} orders")
+    return " · ".join(parts)
+
+
+def product_detail(row: ProductRow) -> str:
+    """The catalog price a product's line will get."""
+    return minor_text(row.price_minor, row.currency)
+
+
+class DetailDelegate(QStyledItemDelegate):
+    """Draws a type-ahead entry as its text followed by its :data:`DETAIL_ROLE` detail
+    ("Müller GmbH · since 3 Jan 2026 · 12 orders"), so look-alikes can be told apart while
+    the field itself keeps only the text."""
+
+    @staticmethod
+    def display_text(index: Index) -> str:
+        """The text drawn for ``index``."""
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        detail = index.data(DETAIL_ROLE)
+        return f"{text}   ·   {detail}" if detail else text
+
+    def initStyleOption(self, option: Any, index: Index) -> None:
+        super().initStyleOption(option, index)
+        option.text = self.display_text(index)
+
+
+def show_details(combo: QComboBox) -> DetailDelegate:
+    """Draw ``combo``'s drop-down list and type-ahead popup with :class:`DetailDelegate`."""
+    delegate = DetailDelegate(combo)
+    combo.setItemDelegate(delegate)
+    combo.completer().popup().setItemDelegate(delegate)
+    return delegate
+
+
+def set_detail(combo: QComboBox, position: int, detail: str) -> None:
+    """Give the entry at ``position`` its detail (also its tooltip)."""
+    combo.setItemData(position, detail, DETAIL_ROLE)
+    combo.setItemData(
+        position, f"{combo.itemText(position)} · {detail}", Qt.ItemDataRole.ToolTipRole
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -220,7 +273,8 @@ class QuantityDelegate(QStyledItemDelegate):
 
 
 class ProductPicker(QComboBox):
-    """Type-ahead over SKU and name; only products that may be sold are offered."""
+    """Type-ahead over SKU and name (the popup also shows the price); only products that may
+    be sold are offered."""
 
     product_chosen = Signal(object)  # ProductRow
 
@@ -237,6 +291,7 @@ class ProductPicker(QComboBox):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.lineEdit().setPlaceholderText("Loading products…")
         self._products: list[ProductRow] = []
+        self.detail_delegate = show_details(self)
         self.activated.connect(self._picked)
 
     @staticmethod
@@ -250,8 +305,9 @@ class ProductPicker(QComboBox):
         self._products = [row for row in rows if not row.discontinued]
         self.blockSignals(True)
         self.clear()
-        for row in self._products:
+        for position, row in enumerate(self._products):
             self.addItem(self.label(row), row.product_id)
+            set_detail(self, position, product_detail(row))
         self.setCurrentIndex(-1)
         self.setEditText(text)
         self.blockSignals(False)
@@ -268,8 +324,12 @@ class ProductPicker(QComboBox):
             return None
         folded = text.casefold()
         for row in self._products:
-            if folded in (self.label(row).casefold(), row.sku.casefold()):
+            if folded == self.label(row).casefold():
                 return row
+        # A file from before SKUs were unique may hold one twice: never guess between them.
+        by_sku = [row for row in self._products if row.sku.casefold() == folded]
+        if by_sku:
+            return by_sku[0] if len(by_sku) == 1 else None
         matches = [row for row in self._products if folded in self.label(row).casefold()]
         return matches[0] if len(matches) == 1 else None
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -50,7 +50,13 @@ from desktop_app.ui.orders.form_base import (
     with_error,
     wrapped_label,
 )
-from desktop_app.ui.orders.form_lines import LineDraft, LineEditor
+from desktop_app.ui.orders.form_lines import (
+    LineDraft,
+    LineEditor,
+    customer_detail,
+    set_detail,
+    show_details,
+)
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
 
 __all__ = [
@@ -77,7 +83,8 @@ def _caption(view: OrderView) -> str:
 
 
 class CustomerPicker(QComboBox):
-    """Type-ahead over customer names (contains, case-insensitive)."""
+    """Type-ahead over customer names (contains, case-insensitive); the popup shows what tells
+    look-alikes apart (since when, how many orders)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +99,31 @@ class CustomerPicker(QComboBox):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.lineEdit().setPlaceholderText("Loading customers…")
         self._customers: list[CustomerRow] = []
+        self.detail_delegate = show_details(self)
+        # Which customer the clerk picked from a list (by id). Qt itself also selects the
+        # first entry whose text equals typed text (and says "activated"): with namesakes that
+        # would be a silent guess, so only picks made after the last keystroke count.
+        self._picked_id: str | None = None
+        self._typed = False
+        self.lineEdit().textEdited.connect(self._on_typed)
+        self.activated.connect(self._on_activated)
+        self.completer().activated[QModelIndex].connect(self._on_completed)
+
+    def _on_typed(self, _text: str) -> None:
+        self._typed = True
+        self._picked_id = None
+
+    def _on_activated(self, position: int) -> None:
+        if not self._typed and 0 <= position < len(self._customers):
+            self._picked_id = self._customers[position].customer_id  # from the drop-down
+
+    def _on_completed(self, index: QModelIndex) -> None:
+        proxy = self.completer().completionModel()
+        source = proxy.mapToSource(index) if isinstance(proxy, QAbstractProxyModel) else index
+        position = source.row()
+        if 0 <= position < len(self._customers):
+            self._picked_id = self._customers[position].customer_id
+            self._typed = False
 
     def set_customers(self, rows: Iterable[CustomerRow]) -> None:
         """Offer ``rows``; keeps the typed text."""
@@ -99,8 +131,9 @@ class CustomerPicker(QComboBox):
         self._customers = list(rows)
         self.blockSignals(True)
         self.clear()
-        for row in self._customers:
+        for position, row in enumerate(self._customers):
             self.addItem(row.name, row.customer_id)
+            set_detail(self, position, customer_detail(row))
         self.setCurrentIndex(-1)
         self.setEditText(text)
         self.blockSignals(False)
@@ -111,17 +144,18 @@ class CustomerPicker(QComboBox):
         return list(self._customers)
 
     def selected_customer(self) -> CustomerRow | None:
-        """The customer the typed text names: an exact name, or the only one it matches."""
+        """The customer the typed text names: the entry picked, the only one with exactly that
+        name, or the only one it matches. Never a guess between namesakes."""
         text = self.currentText().strip()
         if not text:
             return None
-        position = self.currentIndex()
-        if 0 <= position < len(self._customers) and self._customers[position].name == text:
-            return self._customers[position]
+        for row in self._customers:
+            if row.customer_id == self._picked_id and row.name == text:
+                return row
         folded = text.casefold()
         exact = [row for row in self._customers if row.name.casefold() == folded]
         if exact:
-            return exact[0]
+            return exact[0] if len(exact) == 1 else None
         matches = [row for row in self._customers if folded in row.name.casefold()]
         return matches[0] if len(matches) == 1 else None
 
@@ -200,9 +234,19 @@ class NewOrderDialog(CommandDialog):
         customer = self.customer_picker.selected_customer()
         if customer is None:
             typed = self.customer_picker.currentText().strip()
-            self.show_error(
-                "customer", "Choose a customer from the list." if typed else "Choose a customer."
-            )
+            namesakes = [
+                row
+                for row in self.customer_picker.customers()
+                if typed and row.name.casefold() == typed.casefold()
+            ]
+            if len(namesakes) > 1:
+                message = (
+                    f"{len(namesakes)} customers are called {typed}: choose one from the list "
+                    "(it shows since when each is a customer and their orders)."
+                )
+            else:
+                message = "Choose a customer from the list." if typed else "Choose a customer."
+            self.show_error("customer", message)
             return None
         lines = self.line_editor.lines()
         return PlaceOrder(

@@ -160,7 +160,17 @@ def test_renames_update_denormalised_names(app: App) -> None:
         assert [line.product_name for line in detail.lines] == ["New Product"]
     page = app.queries.ask(q.ListOrders(search="new name"))
     assert page.total == 3
-    assert app.queries.ask(q.ListOrders(search="old name")).total == 0
+    # The old name stays findable (README: orders show the current name): the orders, through
+    # the search index and through the short-pattern scan, and the customer itself.
+    found = app.queries.ask(q.ListOrders(search="old name"))
+    assert found.total == 3 and {r.customer_name for r in found.rows} == {"New Name"}
+    assert app.queries.ask(q.ListOrders(search="ol")).total == 3
+    assert app.queries.ask(q.ListOrders(search="OLD NAME", customer_id="c1")).total == 3
+    assert [r.name for r in app.queries.ask(q.ListCustomers(search="old"))] == ["New Name"]
+    assert app.queries.ask(q.ListOrders(search="never called")).total == 0
+    app.queries.ask(q.RebuildReadModels())  # the full rebuild keeps them too
+    assert app.queries.ask(q.ListOrders(search="old name")).total == 3
+    assert [r.name for r in app.queries.ask(q.ListCustomers(search="old"))] == ["New Name"]
 
 
 def test_wake_middleware_and_read_your_writes(app: App) -> None:
@@ -180,3 +190,30 @@ def test_wake_middleware_and_read_your_writes(app: App) -> None:
     status = app.queries.ask(q.GetProjectorStatus())
     assert status.checkpoint == result.position and status.lag == 0
     assert seen and seen[-1] == status and not status.running
+
+
+def test_look_alike_customers_are_found_with_what_tells_them_apart(app: App) -> None:
+    bus = app.commands
+    for cid, name in (("c1", "Müller GmbH"), ("c2", "Blue Harbour Café"), ("c3", "Zeta")):
+        bus.dispatch(c.RegisterCustomer(customer_id=cid, name=name))
+    bus.dispatch(
+        c.AddProduct(product_id="p1", sku="S-1", name="P", price=Decimal(1), currency="EUR")
+    )
+    bus.dispatch(c.PlaceOrder(customer_id="c1", lines=(c.LineInput(product_id="p1", quantity=1),)))
+    assert app.projector is not None
+    app.projector.run_once()
+
+    def similar(name: str, exclude: str | None = None) -> list[str]:
+        rows = app.queries.ask(q.FindSimilarCustomers(name=name, exclude_customer_id=exclude))
+        return [row.name for row in rows]
+
+    assert similar("muller gmbh") == ["Müller GmbH"]
+    assert similar("  MÜLER  GmbH") == ["Müller GmbH"]
+    assert similar("Blue Harbor Cafe") == ["Blue Harbour Café"]
+    assert similar("Northwind") == []
+    assert similar("Müller GmbH", exclude="c1") == []  # renaming c1 itself: no warning
+    row = app.queries.ask(q.FindSimilarCustomers(name="Mueller GmbH"))[0]
+    assert row.customer_id == "c1" and row.order_count == 1
+    assert row.registered_at is not None and row.registered_at.tzinfo is not None
+    with pytest.raises(InvalidQueryError):
+        app.queries.ask(q.FindSimilarCustomers(name="x", limit=0))

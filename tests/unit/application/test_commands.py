@@ -85,6 +85,23 @@ def test_product_refusals(world: World) -> None:
     refused(world, c.ChangeProductPrice(product_id=world.mug, price=Decimal(5)), "price")
 
 
+def test_a_sku_is_unique_whatever_its_case_and_spacing(world: World, app: App) -> None:
+    error = refused(
+        world, c.AddProduct(sku=" mug-1 ", name="Other", price=Decimal(1), currency="EUR"), "sku"
+    )
+    assert str(error) == "SKU MUG-1 is already used by Blue Mug. Each product needs its own SKU."
+    # Discontinued products keep their SKU: old orders still name it.
+    world.send(c.DiscontinueProduct(product_id=world.mug))
+    refused(world, c.AddProduct(sku="MUG-1", name="New", price=Decimal(1), currency="EUR"), "sku")
+    # Punctuation counts: MUG1 and MUG.1 are other articles.
+    world.product("MUG1", "Mug one", "1.00")
+    world.product("MUG.1", "Mug dot one", "1.00")
+    # A re-sent command (same id) is its first result again, not a clash with itself.
+    again = c.AddProduct(sku="CUP-9", name="Cup", price=Decimal(1), currency="EUR")
+    first = world.send(again)
+    assert world.send(again).duplicate and first.aggregate_id == again.product_id
+
+
 # --- orders --------------------------------------------------------------------------------
 
 

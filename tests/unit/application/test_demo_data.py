@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
+from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.bootstrap import App, bootstrap_in_memory
 from desktop_app.demo_data import load_demo
@@ -104,3 +106,25 @@ def test_without_the_query_bus_and_with_few_orders() -> None:
     assert summary.orders == 3
     assert len(list(app.events.iter_stream_ids("order-"))) == 3
     assert sum(1 for _, count in summary.orders_by_status if count) == 3
+
+
+def test_demo_data_on_a_catalog_that_already_uses_its_skus() -> None:
+    """SKUs are unique: demo data loaded into a catalog that already has every SKU this seed
+    would pick still loads, giving its products other numbers."""
+    reference, _ = _load(0, seed=3)
+    skus = [
+        e.payload["sku"] for e in reference.events.read_all(limit=100_000) if "sku" in e.payload
+    ]
+    app = bootstrap_in_memory()
+    for sku in skus:
+        app.commands.dispatch(
+            c.AddProduct(sku=sku, name=f"Earlier {sku}", price=Decimal("1.00"), currency="EUR")
+        )
+    summary = load_demo(app.commands, orders=5, seed=3, queries=app.queries)
+    assert summary.products == len(skus) == 60
+    added = [
+        e.payload["sku"]
+        for e in app.events.read_all(limit=100_000)
+        if e.type_name == "ProductAdded"
+    ]
+    assert len(added) == 120 and len(set(added)) == 120

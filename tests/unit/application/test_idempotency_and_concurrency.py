@@ -10,7 +10,13 @@ import pytest
 
 from desktop_app.application import commands as c
 from desktop_app.application.buses import CommandBus
-from desktop_app.application.ports import AppendResult, ConcurrencyError, EventStore, NewEvent
+from desktop_app.application.ports import (
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    NewEvent,
+    UniqueClaim,
+)
 from desktop_app.application.queries import GetOrderAtVersion
 from desktop_app.bootstrap import App, bootstrap_in_memory, compose
 from desktop_app.domain.errors import RuleViolation
@@ -143,13 +149,16 @@ class InterferingEventStore:
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         if stream_id == self._stream:
             self.attempts += 1
             if self._times > 0:
                 self._times -= 1
                 self._interfere()
-        return self.inner.append(stream_id, expected_version, events, command_id=command_id)
+        return self.inner.append(
+            stream_id, expected_version, events, command_id=command_id, claims=claims
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

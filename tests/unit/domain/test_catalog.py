@@ -166,3 +166,44 @@ def test_discontinue() -> None:
         product.change_price(_eur("9"))
     assert exc.value.message == "The price of a discontinued product cannot be changed."
     assert exc.value.field == "price"
+
+
+# --- SKU keys and look-alike customer names ------------------------------------------------
+
+
+def test_sku_key_ignores_case_and_surrounding_space_but_not_punctuation() -> None:
+    from desktop_app.domain.catalog import sku_key
+
+    assert sku_key(" mug-blue ") == sku_key("MUG-BLUE") == "MUG-BLUE"
+    assert sku_key("ＭＵＧ-1") == "MUG-1"  # full-width letters from an old event
+    assert len({sku_key(s) for s in ("MUG-1", "MUG1", "MUG.1", "MUG_1")}) == 4
+
+
+def test_name_key_folds_case_accents_punctuation_and_spaces() -> None:
+    from desktop_app.domain.catalog import name_key
+
+    assert name_key("  Müller   GmbH ") == name_key("MULLER gmbh") == "muller gmbh"
+    assert name_key("Blue Harbour Café.") == "blue harbour cafe"
+    assert name_key("Straße") == "strasse"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Müller GmbH", ["Müller GmbH"]),
+        ("muller  gmbh", ["Müller GmbH"]),
+        ("Müler GmbH", ["Müller GmbH"]),  # one letter missing
+        ("Blue Harbor Cafe", ["Blue Harbour Café"]),
+        ("Acme Trading Ltd.", ["Acme Trading Ltd"]),
+        ("Zeta Supplies", []),
+        ("Northwind", []),
+        ("", []),
+    ],
+)
+def test_similar_names_finds_look_alikes_only(typed: str, expected: list[str]) -> None:
+    from desktop_app.domain.catalog import similar_names
+
+    existing = ["Müller GmbH", "Blue Harbour Café", "Acme Trading Ltd", "Northwind Traders"]
+    found = similar_names(typed, [(name, name.upper()) for name in existing])
+    assert [name for name, _item in found] == expected
+    assert all(item == name.upper() for name, item in found)

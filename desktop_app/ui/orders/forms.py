@@ -52,6 +52,7 @@ from desktop_app.ui.orders.form_base import (
 )
 from desktop_app.ui.orders.form_lines import LineDraft, LineEditor
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
+from desktop_app.ui.orders.text_edit import MultiLineEdit
 
 __all__ = [
     "CancelOrderDialog",
@@ -158,11 +159,21 @@ class NewOrderDialog(CommandDialog):
         self._errors["quantity"] = self.lines_error
         self._errors["currency"] = self.lines_error
 
+        # Ship-to override: empty = the customer's default address, taken at placement.
+        self.address_edit = MultiLineEdit(self, lines=2)
+        self.address_edit.setObjectName("orderShipTo")
+        self.address_edit.setPlaceholderText("Leave empty to ship to the customer's address")
+        self.address_error = self.add_error_label(self.address_edit, "address")
+        address_label = QLabel("Ship &to", self)
+        address_label.setBuddy(self.address_edit)
+
         top = QFormLayout()
         top.addRow(customer_label, with_error(self.customer_picker, self.customer_error))
+        top.addRow(address_label, with_error(self.address_edit, self.address_error))
         self.body.addLayout(top)
         self.body.addWidget(self.line_editor, 1)
-        self.setTabOrder(self.customer_picker, self.line_editor.product_picker)
+        self.setTabOrder(self.customer_picker, self.address_edit)
+        self.setTabOrder(self.address_edit, self.line_editor.product_picker)
         self.setTabOrder(self.line_editor.remove_button, self.save_button)
         self.resize(780, 520)
         self.reload_lists()
@@ -211,6 +222,7 @@ class NewOrderDialog(CommandDialog):
             customer_id=customer.customer_id,
             lines=tuple(_line_input(line) for line in lines),
             currency=self.line_editor.currency(),
+            shipping_address=self.address_edit.text() or None,
         )
 
     def on_success(self, result: Any) -> None:

@@ -69,19 +69,19 @@ def _one_line(text: str, limit: int = 60) -> str:
 
 @describe.register
 def _(event: e.OrderShippingAddressChanged) -> str:
-    return f"Ship to: {_one_line(event.address)}"
+    return f"Changed the shipping address to {_one_line(event.address)}"
 
 
 @describe.register
 def _(event: e.OrderNoteAdded) -> str:
-    return f"Note: {_one_line(event.text)}"
+    return f"Added a note: “{_one_line(event.text)}”"
 
 
 @describe.register
 def _(event: e.CustomerAddressChanged) -> str:
     if not event.address:
         return "Cleared the customer's address"
-    return f"Customer address: {_one_line(event.address)}"
+    return f"Changed the customer's address to {_one_line(event.address)}"
 
 
 @describe.register

@@ -65,7 +65,7 @@ def test_order_takes_the_customer_address_and_may_override_it(tmp_path: Path) ->
         assert app.queries.ask(q.GetOrderShipping(order_id=order)).address == "Lager 3\n4020 Linz"
         # History summaries and the diff speak of the address.
         history = app.queries.ask(q.GetOrderHistory(order_id=order))
-        assert "Ship to: Lager 2 · 4020 Linz" in [e.summary for e in history]
+        assert "Changed the shipping address to Lager 2 · 4020 Linz" in [e.summary for e in history]
         assert history[0].summary.endswith("ship to Müller KG · Hauptstraße 1 · 1010 Wien")
         diff = app.queries.ask(q.GetOrderDiff(order_id=order, from_version=2, to_version=3))
         assert [(d.path, d.before, d.after) for d in diff.changes] == [
@@ -96,7 +96,7 @@ def test_notes_at_any_status_with_author_from_metadata(tmp_path: Path) -> None:
         assert {(n.author, n.host) for n in shipping.notes} == {(identity.user, identity.host)}
         assert all(n.recorded_at is not None for n in shipping.notes)
         history = [e.summary for e in app.queries.ask(q.GetOrderHistory(order_id=order))]
-        assert "Note: Refund sent · by bank transfer" in history
+        assert "Added a note: “Refund sent · by bank transfer”" in history
         diff = app.queries.ask(q.GetOrderDiff(order_id=order, from_version=2, to_version=3))
         assert [(d.path, d.kind) for d in diff.changes] == [("notes[#3]", "added")]
         assert diff.changes[0].after == {

@@ -6,9 +6,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from desktop_app.ui.orders.date_filter import DateRange, DateRangeFilter, days_range, preset_days
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from desktop_app.ui.orders.date_filter import (
+    CustomRangeDialog,
+    DateRange,
+    DateRangeFilter,
+    days_range,
+    preset_days,
+)
 from desktop_app.ui.orders.list_view import OrdersListView
 from tests.ui.conftest import ListedOrders, make_row
+
+LEFT = Qt.MouseButton.LeftButton
 
 
 def test_quick_choices_are_local_calendar_days() -> None:
@@ -31,28 +42,46 @@ def test_widget_emits_ranges_and_refuses_an_end_before_the_start(qtbot: Any) -> 
     widget = DateRangeFilter(today=lambda: date(2024, 1, 3))
     qtbot.addWidget(widget)
     widget.show()
+    assert widget.text() == "Date: any"
     with qtbot.waitSignal(widget.changed, timeout=1000) as emitted:
-        widget.set_preset("today")
+        widget.preset_actions["today"].trigger()  # as a click in the drop-down does
     assert emitted.args[0] == DateRange(
         "placed_at", *days_range(date(2024, 1, 3), date(2024, 1, 3))
     )
-    assert not widget.from_edit.isVisible()
+    assert widget.text() == "Placed: today"
     with qtbot.waitSignal(widget.changed, timeout=1000) as emitted:
-        widget.set_column("updated_at")
-    assert emitted.args[0].column == "updated_at"
+        widget.column_actions["updated_at"].trigger()
+    assert emitted.args[0].column == "updated_at" and widget.text() == "Changed: today"
+
+    widget.preset_actions["custom"].trigger()
+    dialog = widget.custom_dialog
+    assert isinstance(dialog, CustomRangeDialog)
+    qtbot.waitExposed(dialog)
+    dialog.from_edit.setDate(QDate(2024, 1, 5))
+    dialog.to_edit.setDate(QDate(2024, 1, 4))
     with qtbot.assertNotEmitted(widget.changed):
-        widget.set_custom(date(2024, 1, 5), date(2024, 1, 4))
-    assert widget.error.message() == "The end date is before the start date."
-    assert widget.from_edit.isVisible() and widget.to_edit.isVisible()
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), LEFT)
+    assert dialog.error.message() == "The end date is before the start date."
+    assert dialog.isVisible()  # nothing applied, nothing typed lost
+    dialog.to_edit.setDate(QDate(2024, 1, 7))
+    assert dialog.error.message() == ""  # gone once the cause is fixed
     with qtbot.waitSignal(widget.changed, timeout=1000) as emitted:
-        widget.to_edit.setDate(widget.to_edit.date().addDays(3))  # 7 January
-    assert widget.error.message() == ""
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), LEFT)
     assert emitted.args[0] == DateRange(
         "updated_at", *days_range(date(2024, 1, 5), date(2024, 1, 7))
     )
+    assert widget.text() == "Changed: 2024-01-05 – 2024-01-07"
+
+    # Cancelling the custom dialog keeps the applied range.
+    widget.preset_actions["custom"].trigger()
+    cancelled = widget.custom_dialog
+    assert cancelled is not None
+    with qtbot.assertNotEmitted(widget.changed):
+        cancelled.reject()
+    assert widget.preset_actions["custom"].isChecked()
     with qtbot.waitSignal(widget.changed, timeout=1000) as emitted:
-        widget.set_preset("any")
-    assert emitted.args[0] == DateRange("updated_at")
+        widget.preset_actions["any"].trigger()
+    assert emitted.args[0] == DateRange("updated_at") and widget.text() == "Date: any"
 
 
 def test_list_view_filters_by_the_chosen_days(qtbot: Any, tasks: Any, listed: Any) -> None:

@@ -195,8 +195,12 @@ def test_order_again_creates_and_shows_a_new_pending_order(qtbot, shop: Shop):
 
 
 def test_new_order_form_ship_to_override(qtbot, shop: Shop):
+    zeta = shop.customers["Zeta Supplies"]
+    shop.commands.dispatch(c.ChangeCustomerAddress(customer_id=zeta, address="Zeta Park 1"))
     dialog = open_dialog(qtbot, shop, NewOrderDialog(shop.commands, shop.queries, shop.tasks))
     pick(qtbot, dialog.customer_picker, "zeta")
+    # The hint says where the order ships if nothing is typed.
+    qtbot.waitUntil(lambda: dialog.address_edit.placeholderText().endswith("\nZeta Park 1"))
     pick(qtbot, dialog.line_editor.product_picker, "MUG-RED")
     qtbot.mouseClick(dialog.line_editor.add_button, Qt.MouseButton.LeftButton)
     dialog.address_edit.setPlainText("Tab\there")
@@ -208,9 +212,10 @@ def test_new_order_form_ship_to_override(qtbot, shop: Shop):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, shop)
     assert shipping(shop, dialog.placed_order_id).address == "Site office\nGate 3"
-    # Left empty: the customer's default (none here) is used, nothing typed is invented.
+    # Left empty: the customer's default is used (none here: nothing is invented).
     other = open_dialog(qtbot, shop, NewOrderDialog(shop.commands, shop.queries, shop.tasks))
-    pick(qtbot, other.customer_picker, "zeta")
+    pick(qtbot, other.customer_picker, "north")
+    qtbot.waitUntil(lambda: "no address on file" in other.address_edit.placeholderText())
     pick(qtbot, other.line_editor.product_picker, "MUG-RED")
     qtbot.mouseClick(other.line_editor.add_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(other.accepted, timeout=5000):

@@ -1,6 +1,7 @@
-"""The order list's date-range filter: placed or last change, with quick choices (today, this
-week, this month) and a custom range of days. Days are the clerk's local calendar days; the
-query gets time-zone-aware bounds [start, end)."""
+"""The order list's date-range filter: by the day an order was placed or last changed, with
+quick choices (today, this week, this month) and a custom range of days. One compact drop-down
+button in the filter bar (like the status filter); a custom range is picked in a small dialog.
+Days are the clerk's local calendar days; the query gets time-zone-aware bounds [start, end)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from PySide6.QtCore import QDate, Signal
-from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QWidget
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from desktop_app.ui.orders.form_base import FieldError
+from desktop_app.ui.orders.form_base import FieldError, guarded
 
 PRESETS: tuple[tuple[str, str], ...] = (
     ("any", "Any time"),
@@ -21,6 +32,7 @@ PRESETS: tuple[tuple[str, str], ...] = (
     ("custom", "Custom range…"),
 )
 COLUMNS: tuple[tuple[str, str], ...] = (("placed_at", "Placed"), ("updated_at", "Last change"))
+_SHORT = {"placed_at": "Placed", "updated_at": "Changed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +76,57 @@ def _pydate(day: QDate) -> date:
     return date(day.year(), day.month(), day.day())
 
 
-class DateRangeFilter(QWidget):
-    """Column + quick choice (+ from/to days for a custom range). ``changed(DateRange)`` when
-    the range to list changes; an end before the start is said beside the dates, not applied."""
+def _day_text(day: date) -> str:
+    return day.isoformat()
+
+
+class CustomRangeDialog(QDialog):
+    """From and to day (both included). An end before the start is said beside the dates and
+    the dialog stays open; nothing is applied until the range is valid."""
+
+    def __init__(self, first: date, last: date, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Orders in a date range")
+        self.from_edit = QDateEdit(_qdate(first), self)
+        self.from_edit.setObjectName("dateFrom")
+        self.to_edit = QDateEdit(_qdate(last), self)
+        self.to_edit.setObjectName("dateTo")
+        for edit in (self.from_edit, self.to_edit):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.dateChanged.connect(lambda _d: self.error.set_message(None))
+        self.error = FieldError(self, self.to_edit)
+        self.error.setObjectName("dateError")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("&From", self.from_edit)
+        form.addRow("&To (included)", self.to_edit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.from_edit.setFocus()
+
+    def days(self) -> tuple[date, date]:
+        """The chosen first and last day."""
+        return _pydate(self.from_edit.date()), _pydate(self.to_edit.date())
+
+    def accept(self) -> None:
+        first, last = self.days()
+        if last < first:
+            self.error.set_message("The end date is before the start date.")
+            self.to_edit.setFocus()
+            return
+        super().accept()
+
+
+class DateRangeFilter(QToolButton):
+    """A drop-down: filter by placed / last change, and a quick choice or a custom range.
+    ``changed(DateRange)`` whenever the range to list changes."""
 
     changed = Signal(object)
 
@@ -74,75 +134,113 @@ class DateRangeFilter(QWidget):
         self, parent: QWidget | None = None, *, today: Callable[[], date] = date.today
     ) -> None:
         super().__init__(parent)
+        self.setObjectName("dateFilter")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setToolTip("Show only orders placed or last changed on these days")
         self._today = today
         self.current = DateRange()
-        self.column_combo = QComboBox(self)
-        self.column_combo.setObjectName("dateColumn")
-        self.column_combo.setToolTip("Filter by the day the order was placed or last changed")
+        self.preset = "any"
+        self.custom_days: tuple[date, date] | None = None
+        self.custom_dialog: CustomRangeDialog | None = None
+        menu = QMenu(self)
+        menu.addSection("Filter by")
+        columns = QActionGroup(self)
+        self.column_actions: dict[str, QAction] = {}
         for key, text in COLUMNS:
-            self.column_combo.addItem(text, key)
-        self.preset_combo = QComboBox(self)
-        self.preset_combo.setObjectName("datePreset")
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(key == "placed_at")
+            columns.addAction(action)
+            action.triggered.connect(guarded(self, lambda _c=False, k=key: self.set_column(k)))
+            self.column_actions[key] = action
+        menu.addSection("Days")
+        presets = QActionGroup(self)
+        self.preset_actions: dict[str, QAction] = {}
         for key, text in PRESETS:
-            self.preset_combo.addItem(text, key)
-        self.from_edit = QDateEdit(self)
-        self.from_edit.setObjectName("dateFrom")
-        self.to_edit = QDateEdit(self)
-        self.to_edit.setObjectName("dateTo")
-        for edit in (self.from_edit, self.to_edit):
-            edit.setCalendarPopup(True)
-            edit.setDate(_qdate(today()))
-            edit.hide()
-        self.to_label = QLabel("to", self)
-        self.to_label.hide()
-        self.error = FieldError(self)
-        self.error.setObjectName("dateError")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.column_combo)
-        layout.addWidget(self.preset_combo)
-        layout.addWidget(self.from_edit)
-        layout.addWidget(self.to_label)
-        layout.addWidget(self.to_edit)
-        layout.addWidget(self.error)
-        self.setTabOrder(self.column_combo, self.preset_combo)
-        self.setTabOrder(self.preset_combo, self.from_edit)
-        self.setTabOrder(self.from_edit, self.to_edit)
-        self.column_combo.currentIndexChanged.connect(self._update)
-        self.preset_combo.currentIndexChanged.connect(self._update)
-        self.from_edit.dateChanged.connect(self._update)
-        self.to_edit.dateChanged.connect(self._update)
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(key == "any")
+            presets.addAction(action)
+            action.triggered.connect(guarded(self, lambda _c=False, k=key: self.set_preset(k)))
+            self.preset_actions[key] = action
+        self.setMenu(menu)
+        self._update_text()
 
-    def set_preset(self, preset: str) -> None:
-        """Choose a quick choice by key ("any", "today", "week", "month", "custom")."""
-        self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset))
+    # --- choosing -------------------------------------------------------------------------
 
     def set_column(self, column: str) -> None:
         """Filter by "placed_at" or "updated_at"."""
-        self.column_combo.setCurrentIndex(self.column_combo.findData(column))
+        self.column_actions[column].setChecked(True)
+        self._apply()
+
+    def set_preset(self, preset: str) -> None:
+        """A quick choice ("any", "today", "week", "month"); "custom" opens the range dialog."""
+        if preset == "custom":
+            self.open_custom()
+            return
+        self.preset = preset
+        self.preset_actions[preset].setChecked(True)
+        self._apply()
 
     def set_custom(self, first: date, last: date) -> None:
-        """A custom range of days, both included."""
-        self.from_edit.setDate(_qdate(first))
-        self.to_edit.setDate(_qdate(last))
-        self.set_preset("custom")
+        """A custom range of days, both included (``first`` <= ``last``)."""
+        if last < first:
+            raise ValueError("the end day is before the start day")
+        self.custom_days = (first, last)
+        self.preset = "custom"
+        self.preset_actions["custom"].setChecked(True)
+        self._apply()
 
-    def _update(self) -> None:
-        preset = str(self.preset_combo.currentData())
-        custom = preset == "custom"
-        for widget in (self.from_edit, self.to_label, self.to_edit):
-            widget.setVisible(custom)
-        column = str(self.column_combo.currentData())
-        if custom:
-            first, last = _pydate(self.from_edit.date()), _pydate(self.to_edit.date())
-            if last < first:
-                self.error.set_message("The end date is before the start date.")
-                return
-            days: tuple[date, date] | None = (first, last)
-        else:
-            days = preset_days(preset, self._today())
-        self.error.set_message(None)
+    def open_custom(self) -> CustomRangeDialog:
+        """Open the custom range dialog (window-modal, non-blocking); returns it."""
+        today = self._today()
+        first, last = self.custom_days or (today, today)
+        if self.custom_dialog is not None:
+            self.custom_dialog.close()
+        dialog = CustomRangeDialog(first, last, self.window())
+        self.custom_dialog = dialog
+
+        def finished(code: int) -> None:
+            self.custom_dialog = None
+            if code == QDialog.DialogCode.Accepted:
+                self.set_custom(*dialog.days())
+            else:  # keep showing what is applied
+                self.preset_actions[self.preset].setChecked(True)
+            dialog.deleteLater()
+
+        dialog.finished.connect(guarded(self, finished))
+        dialog.open()
+        return dialog
+
+    # --- state ----------------------------------------------------------------------------
+
+    def column(self) -> str:
+        """The time column filtered by."""
+        return next(k for k, a in self.column_actions.items() if a.isChecked())
+
+    def days(self) -> tuple[date, date] | None:
+        """The first and last day shown (None: any time)."""
+        if self.preset == "custom":
+            return self.custom_days
+        return preset_days(self.preset, self._today())
+
+    def _apply(self) -> None:
+        days = self.days()
+        column = self.column()
         new = DateRange(column) if days is None else DateRange(column, *days_range(*days))
+        self._update_text()
         if new != self.current:
             self.current = new
             self.changed.emit(new)
+
+    def _update_text(self) -> None:
+        label = dict(PRESETS)[self.preset]
+        if self.preset == "any":
+            self.setText("Date: any")
+            return
+        if self.preset == "custom" and self.custom_days is not None:
+            first, last = self.custom_days
+            label = _day_text(first) if first == last else f"{_day_text(first)} – {_day_text(last)}"
+        else:
+            label = label.lower()
+        self.setText(f"{_SHORT[self.column()]}: {label}")

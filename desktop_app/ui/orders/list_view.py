@@ -172,7 +172,6 @@ class OrdersListView(QWidget):
         # --- filter bar
         self.status_filter = StatusFilterButton(self)
         self.date_filter = DateRangeFilter(self)
-        self.date_filter.setObjectName("dateFilter")
         self.customer_filter = QComboBox(self)
         self.customer_filter.setObjectName("customerFilter")
         self.customer_filter.setEditable(True)
@@ -207,9 +206,9 @@ class OrdersListView(QWidget):
         bar.addWidget(search_label)
         bar.addWidget(self.search, 3)
         bar.addWidget(self.status_filter)
+        bar.addWidget(self.date_filter)
         bar.addWidget(customer_label)
         bar.addWidget(self.customer_filter, 2)
-        bar.addWidget(self.date_filter)
         bar.addWidget(self.count_label, 1)
 
         # --- table
@@ -259,9 +258,9 @@ class OrdersListView(QWidget):
         layout.addWidget(self.table, 1)
 
         self.setTabOrder(self.search, self.status_filter)
-        self.setTabOrder(self.status_filter, self.customer_filter)
-        self.setTabOrder(self.customer_filter, self.date_filter.column_combo)
-        self.setTabOrder(self.date_filter.to_edit, self.table)
+        self.setTabOrder(self.status_filter, self.date_filter)
+        self.setTabOrder(self.date_filter, self.customer_filter)
+        self.setTabOrder(self.customer_filter, self.table)
 
         # --- wiring
         self._search_timer = QTimer(self)

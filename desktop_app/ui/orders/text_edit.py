@@ -12,7 +12,11 @@ class MultiLineEdit(QPlainTextEdit):
         super().__init__(parent)
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.setMinimumHeight(self.fontMetrics().lineSpacing() * lines + 12)
+        # Exactly ``lines`` lines tall (it scrolls beyond): a form's other rows keep their room.
+        margins = self.contentsMargins()
+        height = self.fontMetrics().lineSpacing() * lines
+        height += int(2 * self.document().documentMargin()) + margins.top() + margins.bottom() + 2
+        self.setFixedHeight(height)
 
     def text(self) -> str:
         """The typed text."""

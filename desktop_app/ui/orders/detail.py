@@ -70,6 +70,9 @@ _ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
 )
 
 
+_ANY_STEP = frozenset({"address", "note", "duplicate"})
+
+
 class OrderDetailPanel(QWidget):
     """Shows one order and runs its actions. ``order_changed(order_id)`` follows every
     successful command on it. The actions (``self.actions_by_name``) are window-wide shortcuts,
@@ -174,7 +177,10 @@ class OrderDetailPanel(QWidget):
         # actions
         self.actions_by_name: dict[str, QAction] = {}
         self.buttons: dict[str, QToolButton] = {}
+        # Two rows, so the panel is no wider than with the five life-cycle actions alone:
+        # the order's steps, then what can be done at any step (address, notes, order again).
         button_row = QHBoxLayout()
+        extra_row = QHBoxLayout()
         for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = QAction(text, self)
             action.setObjectName(f"{name}Action")
@@ -189,8 +195,9 @@ class OrderDetailPanel(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setObjectName(f"{name}Button")
             self.buttons[name] = button
-            button_row.addWidget(button)
+            (extra_row if name in _ANY_STEP else button_row).addWidget(button)
         button_row.addStretch(1)
+        extra_row.addStretch(1)
 
         self.message = FieldError(self)
         self.message.setObjectName("panelMessage")
@@ -205,6 +212,7 @@ class OrderDetailPanel(QWidget):
         layout.addWidget(self.notes_title)
         layout.addWidget(self.notes_list)
         layout.addLayout(button_row)
+        layout.addLayout(extra_row)
         self.placeholder = QLabel("Select an order to see its details.", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(mid);")

@@ -20,7 +20,7 @@ def test_order_again_selects_the_new_order(
     qtbot: Any,
     real_window: MainWindow,
     real_app: RealApp,
-    tasks: Any,  # noqa: F811
+    tasks: Any,
 ) -> None:
     win = real_window
     model = win.orders.model

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support")
 
 def test_order_again_selects_the_new_order(
     qtbot: Any,
-    real_window: MainWindow,
+    real_window: MainWindow,  # noqa: F811
     real_app: RealApp,
     tasks: Any,
 ) -> None:

@@ -241,3 +241,28 @@ def test_customers_dialog_sets_the_default_address(qtbot, shop: Shop):
     assert shop.queries.ask(q.GetCustomerAddress(customer_id=customer)).address == "North Quay 9"
     order_id = shop.place("Northwind Traders", ("MUG-BLUE", 1))
     assert shipping(shop, order_id).address == "North Quay 9"
+
+
+def test_resent_order_again_and_note_write_once(qtbot, shop: Shop):
+    """A Save whose reply was lost, pressed again: the same command, so one order / one note."""
+    order_id = shop.place("Zeta Supplies", ("MUG-BLUE", 1))
+    panel = make_panel(qtbot, shop, order_id)
+    dialog = panel.run("duplicate")
+    assert isinstance(dialog, DuplicateOrderDialog)
+    first = dialog.build_command()
+    assert first == dialog.build_command()
+    shop.commands.dispatch(first)  # written; its reply "lost"
+    head = shop.app.events.head_position()
+    with qtbot.waitSignal(panel.order_created, timeout=5000) as created:
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert created.args[0] == first.order_id  # the order that exists, not a phantom id
+    assert shop.app.events.head_position() == head  # nothing written twice
+    with qtbot.waitSignal(panel.loaded, timeout=5000):
+        panel.show_order(order_id)
+    note = panel.run("note")
+    assert isinstance(note, AddNoteDialog)
+    note.note_edit.setPlainText("Once")
+    shop.commands.dispatch(note.build_command())
+    with qtbot.waitSignal(panel.loaded, timeout=5000):
+        qtbot.mouseClick(note.save_button, Qt.MouseButton.LeftButton)
+    assert [n.text for n in shipping(shop, order_id).notes] == ["Once"]

@@ -7,7 +7,12 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
-from desktop_app.application.commands import AddOrderNote, ChangeShippingAddress, DuplicateOrder
+from desktop_app.application.commands import (
+    AddOrderNote,
+    ChangeShippingAddress,
+    DuplicateOrder,
+    new_id,
+)
 from desktop_app.application.queries import (
     ADDRESS_FROM_CUSTOMER,
     ADDRESS_FROM_ORDER,
@@ -119,6 +124,7 @@ class AddNoteDialog(CommandDialog):
             save_text="&Add note",
         )
         self.order_id = view.order_id
+        self.note_id = new_id()  # with the command id: a re-sent Save adds one note, not two
         self.note_edit = MultiLineEdit(self, lines=6)
         self.note_edit.setObjectName("noteText")
         self.note_edit.setPlaceholderText("e.g. Customer called: deliver after 10:00")
@@ -141,7 +147,10 @@ class AddNoteDialog(CommandDialog):
 
     def build_command(self) -> AddOrderNote:
         return AddOrderNote(
-            command_id=self.command_id, order_id=self.order_id, text=self.note_edit.text()
+            command_id=self.command_id,
+            order_id=self.order_id,
+            note_id=self.note_id,
+            text=self.note_edit.text(),
         )
 
 
@@ -159,6 +168,8 @@ class DuplicateOrderDialog(ConsequenceDialog):
     ) -> None:
         count = len(view.lines)
         self.new_order_id: str | None = None
+        # Made once, like the command id: a re-sent Save names the same new order.
+        order_id = new_id()
         super().__init__(
             commands,
             queries,
@@ -175,7 +186,7 @@ class DuplicateOrderDialog(ConsequenceDialog):
                 "change it before confirming.",
             ),
             make_command=lambda command_id, _version: DuplicateOrder(
-                command_id=command_id, source_order_id=view.order_id
+                command_id=command_id, source_order_id=view.order_id, order_id=order_id
             ),
         )
 

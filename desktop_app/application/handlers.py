@@ -184,6 +184,8 @@ def duplicate_order(deps: Deps, command: c.DuplicateOrder) -> c.CommandResult:
     number, customer_id, currency, source_lines = deps.orders.view(
         command.source_order_id, lambda o: (o.order_number, o.customer_id, o.currency, o.lines)
     )
+    if not source_lines:
+        raise DomainError(f"Order {number} has no lines to order again.", field="lines")
     customer = deps.customers.view(customer_id, Customer.as_ref)
     products = [_product_ref(deps, line.product_id) for line in source_lines]
     gone = [f"{p.name} ({p.sku})" for p in products if p.discontinued]

@@ -423,7 +423,7 @@ class BackupNow(Query[str]):
 class OrderActions:
     """Which actions an order allows now: action name -> None (allowed) or the reason it is
     not, in words for a disabled button's tooltip. Actions: add_line, remove_line,
-    change_quantity, confirm, ship, deliver, cancel."""
+    change_quantity, confirm, ship, deliver, cancel, change_address, add_note."""
 
     order_id: str
     version: int

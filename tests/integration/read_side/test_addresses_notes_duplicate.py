@@ -145,6 +145,12 @@ def test_duplicate_order_uses_current_prices_and_address(tmp_path: Path) -> None
         with pytest.raises(DomainError, match=r"Pen \(PEN-1\) is discontinued"):
             send(c.DuplicateOrder(source_order_id=source))
         assert app.events.head_position() == before
+        # An order whose lines were all removed has nothing to order again.
+        empty = send(c.PlaceOrder(customer_id=customer, lines=lines[:1])).aggregate_id
+        line_id = app.queries.ask(q.GetOrderAtVersion(order_id=empty)).state["lines"][0]["line_id"]  # type: ignore[index]
+        send(c.RemoveOrderLine(order_id=empty, line_id=str(line_id)))
+        with pytest.raises(DomainError, match="has no lines to order again"):
+            send(c.DuplicateOrder(source_order_id=empty))
     finally:
         app.close()
 

@@ -1,4 +1,5 @@
-"""P5 list queries over a 1,000,000-order read model: sort x filter x paging, search, counts.
+"""P5 list queries over a 1,000,000-order read model: sort x filter x paging, search, counts,
+date ranges (a day and a month of placed orders, a week of last changes).
 
     python -m benchmarks.p5_list_queries /tmp/perf/p5.db [--orders 1000000]
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,11 @@ def main() -> None:
     customer = con.execute(
         "SELECT customer_id FROM rm_orders GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1"
     ).fetchone()[0]
+    # Date ranges end at the middle of the synthetic span (most rows there are synthetic).
+    low, high = con.execute("SELECT min(placed_at), max(placed_at) FROM rm_orders").fetchone()
     con.close()
+    t0, t1 = datetime.fromisoformat(low), datetime.fromisoformat(high)
+    middle = t0 + (t1 - t0) / 2
     app = bootstrap(Settings(db_path=args.path), source="bench")
     try:
         ask = app.queries.ask
@@ -60,7 +66,20 @@ def main() -> None:
             "none": {},
             "status": {"statuses": frozenset({"pending", "confirmed"})},
             "customer": {"customer_id": customer},
+            "day": {"date_from": middle - timedelta(days=1), "date_to": middle},
+            "month": {"date_from": middle - timedelta(days=30), "date_to": middle},
+            "month+st": {
+                "date_from": middle - timedelta(days=30),
+                "date_to": middle,
+                "statuses": frozenset({"pending", "confirmed"}),
+            },
+            "chg-week": {
+                "date_column": "updated_at",
+                "date_from": middle - timedelta(days=7),
+                "date_to": middle,
+            },
         }
+        narrow = {"customer", "day", "month", "month+st", "chg-week"}
         sorts = ["placed_at", "customer_name", "total"] if args.quick else SORTS
         for sort in sorts:
             for fname, f in filters.items():
@@ -81,7 +100,7 @@ def main() -> None:
                         sort=sort,
                         descending=desc,
                         limit=200,
-                        offset=DEEP if fname != "customer" else 1000,
+                        offset=DEEP if fname not in narrow else 1000,
                         with_total=False,
                         **f,
                     )

@@ -92,6 +92,10 @@ def command_handlers(deps: h.Deps) -> dict[type[c.Command], CommandHandler]:
         c.DeliverOrder: h.deliver_order,
         c.CancelOrder: h.cancel_order,
         c.TakeSnapshot: h.take_snapshot,
+        c.ChangeShippingAddress: h.change_shipping_address,
+        c.AddOrderNote: h.add_order_note,
+        c.DuplicateOrder: h.duplicate_order,
+        c.ChangeCustomerAddress: h.change_customer_address,
         c.RegisterCustomer: h.register_customer,
         c.RenameCustomer: h.rename_customer,
         c.AddProduct: h.add_product,
@@ -112,6 +116,8 @@ def query_handlers(deps: h.Deps) -> dict[type[q.Query[Any]], QueryHandler]:
         q.GetOrderSnapshot: h.get_order_snapshot,
         q.VerifyOrderSnapshot: h.verify_order_snapshot,
         q.GetOrderActions: h.get_order_actions,
+        q.GetOrderShipping: h.get_order_shipping,
+        q.GetCustomerAddress: h.get_customer_address,
     }
     return {kind: partial(handler, deps) for kind, handler in table.items()}
 

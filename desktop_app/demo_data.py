@@ -3,7 +3,8 @@
 ``load_demo(commands, orders=300, seed=7)`` registers about 40 customers and 60 products (in
 EUR), renames a few, changes some prices, discontinues some products halfway through, and places
 ``orders`` orders that end in every status with varied histories: lines added and removed,
-quantities changed, and a few long orders (60-120 events) so snapshots exist.
+quantities changed, and a few long orders (60-120 events) so snapshots exist. Most customers
+have a default shipping address (orders take it when placed) and some orders carry notes.
 
 Every id (aggregates, added lines, commands) comes from ``random.Random(seed)``, so two runs with
 the same seed produce the same ids, and re-running on the same database writes nothing twice
@@ -98,6 +99,26 @@ _VARIANTS: tuple[tuple[str, str, str], ...] = (
     ("STD", "Standard", "1.00"),
     ("PRO", "Premium", "1.45"),
     ("ECO", "Eco (recycled)", "0.90"),
+)
+
+# (street, postcode and city, country) cycled over the customers; every tenth has no address.
+_ADDRESS_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("Hauptstraße 12", "80331 München", "Germany"),
+    ("Rue de Rivoli 48", "75004 Paris", "France"),
+    ("ul. Piotrkowska 104", "90-006 Łódź", "Poland"),
+    ("Strandvejen 7", "2100 København Ø", "Denmark"),
+    ("Drottninggatan 33", "111 51 Stockholm", "Sweden"),
+    ("Calle de Alcalá 201", "28028 Madrid", "Spain"),
+    ("Váci utca 18", "1052 Budapest", "Hungary"),
+    ("Harbour Road 3", "Galway H91 X2Y4", "Ireland"),
+)
+
+ORDER_NOTES: tuple[str, ...] = (
+    "Customer called: please deliver after 10:00.",
+    "Gift wrap the mugs, no prices on the packing slip.",
+    "Loading dock at the back of the building; ring twice.",
+    "Confirmed by phone with the buyer.",
+    "Invoice to the head office, goods to the branch.",
 )
 
 CANCEL_REASONS: tuple[str, ...] = (
@@ -200,7 +221,9 @@ def load_demo(
     for index, status in enumerate(statuses):
         if index == orders // 2:
             _mid_season_catalog_changes(loader)
-        _order(loader, customers, status, long=index in long_at)
+        order_id = _order(loader, customers, status, long=index in long_at)
+        if index % 7 == 3:
+            _note(loader, order_id, ORDER_NOTES[index % len(ORDER_NOTES)])
         counts[status] += 1
         done += 1
         if progress is not None:
@@ -225,12 +248,25 @@ def _plan_statuses(rng: random.Random, orders: int) -> list[str]:
     return planned
 
 
+def demo_address(index: int, name: str) -> str:
+    """The demo address of customer ``index`` ("" for every tenth: not every customer has one)."""
+    if index % 10 == 9:
+        return ""
+    street, city, country = _ADDRESS_PARTS[index % len(_ADDRESS_PARTS)]
+    return "\n".join((name, street, city, country))
+
+
 def _customers(loader: _Loader) -> list[str]:
     ids = []
-    for name in CUSTOMER_NAMES:
+    for index, name in enumerate(CUSTOMER_NAMES):
         customer_id = loader.new_id()
         loader.send(
-            c.RegisterCustomer(command_id=loader.new_id(), customer_id=customer_id, name=name)
+            c.RegisterCustomer(
+                command_id=loader.new_id(),
+                customer_id=customer_id,
+                name=name,
+                address=demo_address(index, name),
+            )
         )
         ids.append(customer_id)
     renames = (
@@ -330,7 +366,17 @@ def _line(loader: _Loader, exclude: set[str]) -> c.LineInput:
     )
 
 
-def _order(loader: _Loader, customers: list[str], status: str, *, long: bool) -> None:
+def _note(loader: _Loader, order_id: str, text: str) -> None:
+    # Ids derived from the order (not drawn from the seed's generator), so adding notes to
+    # the demo did not change any other id or choice of a seed.
+    command_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"order-desk-demo-note:{order_id}"))
+    note_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"order-desk-demo-note-id:{order_id}"))
+    loader.send(
+        c.AddOrderNote(command_id=command_id, order_id=order_id, note_id=note_id, text=text)
+    )
+
+
+def _order(loader: _Loader, customers: list[str], status: str, *, long: bool) -> str:
     rng = loader.rng
     order_id = loader.new_id()
     first: list[c.LineInput] = []
@@ -398,7 +444,7 @@ def _order(loader: _Loader, customers: list[str], status: str, *, long: bool) ->
             edit()
 
     if status == "pending":
-        return
+        return order_id
     if status == "cancelled":
         # Cancelled at any stage before delivery.
         stage = rng.choice(("pending", "pending", "confirmed", "confirmed", "shipped"))
@@ -411,14 +457,15 @@ def _order(loader: _Loader, customers: list[str], status: str, *, long: bool) ->
                 command_id=loader.new_id(), order_id=order_id, reason=rng.choice(CANCEL_REASONS)
             )
         )
-        return
+        return order_id
     _confirm(loader, order_id)
     if status == "confirmed":
-        return
+        return order_id
     _ship(loader, order_id)
     if status == "shipped":
-        return
+        return order_id
     loader.send(c.DeliverOrder(command_id=loader.new_id(), order_id=order_id))
+    return order_id
 
 
 def _confirm(loader: _Loader, order_id: str) -> None:

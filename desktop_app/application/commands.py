@@ -42,6 +42,7 @@ class PlaceOrder(Command):
     lines: tuple[LineInput, ...]
     currency: str | None = None  # None: the currency of the first product's price
     order_id: str = field(default_factory=new_id)
+    shipping_address: str | None = None  # None or blank: the customer's default address
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -101,6 +102,30 @@ class CancelOrder(OrderCommand):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeShippingAddress(OrderCommand):
+    """Give an order its own shipping address (allowed until it is shipped)."""
+
+    address: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddOrderNote(OrderCommand):
+    """Add a note to an order at any status (the author is the event's metadata user)."""
+
+    text: str
+    note_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DuplicateOrder(Command):
+    """ "Order again": a new pending order for the same customer with the same products and
+    quantities, at the catalog's current prices, shipping to the customer's current address."""
+
+    source_order_id: str
+    order_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TakeSnapshot(OrderCommand):
     """Store a snapshot of the order's current state now (the inspector's button)."""
 
@@ -114,6 +139,7 @@ class RegisterCustomer(Command):
 
     name: str
     customer_id: str = field(default_factory=new_id)
+    address: str = ""  # the default shipping address; blank: none
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,6 +148,15 @@ class RenameCustomer(Command):
 
     customer_id: str
     name: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeCustomerAddress(Command):
+    """Set, change or (blank) clear a customer's default shipping address."""
+
+    customer_id: str
+    address: str
     expected_version: int | None = None
 
 

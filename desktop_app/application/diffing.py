@@ -1,7 +1,8 @@
 """Field-by-field differences between two aggregate states (snapshot dicts).
 
-Lists of records that carry a ``line_id`` are matched by that id, so removing the first line
-shows one removed line rather than every later line "changed".
+Lists of records that carry a ``line_id`` (or a ``note_id``) are matched by that id, so removing
+the first line shows one removed line rather than every later line "changed". Notes are
+labelled by the order version that added them (``notes[#7]``), lines by their SKU.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from desktop_app.application.ports import JsonObject, JsonValue
 from desktop_app.application.queries import FieldChange
 
 _MISSING = object()
-_KEY_FIELDS = ("line_id", "id")
+_KEY_FIELDS = ("line_id", "note_id", "id")
 
 
 def diff_states(before: JsonObject, after: JsonObject) -> tuple[FieldChange, ...]:
@@ -38,6 +39,9 @@ def _record_key(item: JsonValue) -> str | None:
 def _label(item: JsonValue, key: str, others: Sequence[JsonValue]) -> str:
     """A readable list index: the SKU when it is unique in the list, else the id."""
     if isinstance(item, Mapping):
+        version = item.get("version")
+        if "note_id" in item and isinstance(version, int) and not isinstance(version, bool):
+            return f"#{version}"
         sku = item.get("sku")
         if isinstance(sku, str):
             # ``others`` holds both states, so one line appears twice: count distinct records.

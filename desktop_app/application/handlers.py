@@ -162,12 +162,53 @@ def place_order(deps: Deps, command: c.PlaceOrder) -> c.CommandResult:
         _new_line(deps, line, currency, first if index == 0 else None)
         for index, line in enumerate(command.lines)
     ]
+    address = command.shipping_address
     order = Order.place(
         order_id=command.order_id,
         order_number=deps.order_numbers.next(),
         customer=customer,
         currency=currency,
         lines=lines,
+        shipping_address=customer.address if address is None or not address.strip() else address,
+    )
+    return _save(deps, deps.orders, order, 0, command)
+
+
+def duplicate_order(deps: Deps, command: c.DuplicateOrder) -> c.CommandResult:
+    """ "Order again": same customer, same products and quantities, as a new pending order.
+
+    Prices are the catalog's current ones, not the source lines': a repeat order is a new sale
+    today, and an old price (a raise since, a one-off discount then) would be copied silently;
+    the new order is pending, so the clerk can still change any line. The address is the
+    customer's current default, as for any new order. A discontinued product refuses the
+    whole duplicate, naming it, rather than quietly dropping a line.
+    """
+    number, customer_id, currency, source_lines = deps.orders.view(
+        command.source_order_id, lambda o: (o.order_number, o.customer_id, o.currency, o.lines)
+    )
+    if not source_lines:
+        raise DomainError(f"Order {number} has no lines to order again.", field="lines")
+    customer = deps.customers.view(customer_id, Customer.as_ref)
+    products = [_product_ref(deps, line.product_id) for line in source_lines]
+    gone = [f"{p.name} ({p.sku})" for p in products if p.discontinued]
+    if gone:
+        raise DomainError(
+            f"Order {number} cannot be ordered again as it was: "
+            f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} discontinued. "
+            "Start a new order instead.",
+            field="lines",
+        )
+    lines = [
+        NewLine(line_id=deps.new_id(), product=product, quantity=line.quantity)
+        for line, product in zip(source_lines, products, strict=True)
+    ]
+    order = Order.place(
+        order_id=command.order_id,
+        order_number=deps.order_numbers.next(),
+        customer=customer,
+        currency=currency,
+        lines=lines,
+        shipping_address=customer.address,
     )
     return _save(deps, deps.orders, order, 0, command)
 
@@ -233,6 +274,16 @@ def cancel_order(deps: Deps, command: c.CancelOrder) -> c.CommandResult:
     return _on_order(deps, command, lambda order: order.cancel(command.reason))
 
 
+def change_shipping_address(deps: Deps, command: c.ChangeShippingAddress) -> c.CommandResult:
+    """Give the order its own shipping address (until shipped)."""
+    return _on_order(deps, command, lambda order: order.change_shipping_address(command.address))
+
+
+def add_order_note(deps: Deps, command: c.AddOrderNote) -> c.CommandResult:
+    """Add a note to an order (any status)."""
+    return _on_order(deps, command, lambda order: order.add_note(command.note_id, command.text))
+
+
 def take_snapshot(deps: Deps, command: c.TakeSnapshot) -> c.CommandResult:
     """Store a snapshot of the order's current state (writes no event)."""
     order = deps.orders.load(command.order_id)
@@ -252,8 +303,19 @@ def take_snapshot(deps: Deps, command: c.TakeSnapshot) -> c.CommandResult:
 
 def register_customer(deps: Deps, command: c.RegisterCustomer) -> c.CommandResult:
     """Add a customer."""
-    customer = Customer.register(customer_id=command.customer_id, name=command.name)
+    customer = Customer.register(
+        customer_id=command.customer_id, name=command.name, address=command.address
+    )
     return _save(deps, deps.customers, customer, 0, command)
+
+
+def change_customer_address(deps: Deps, command: c.ChangeCustomerAddress) -> c.CommandResult:
+    """Set, change or clear a customer's default shipping address."""
+    customer = deps.customers.checkout(command.customer_id)
+    _check_version(deps.customers, customer, command.expected_version)
+    loaded = customer.version
+    customer.change_address(command.address)
+    return _save(deps, deps.customers, customer, loaded, command)
 
 
 def rename_customer(deps: Deps, command: c.RenameCustomer) -> c.CommandResult:
@@ -458,3 +520,44 @@ def get_order_actions(deps: Deps, query: q.GetOrderActions) -> q.OrderActions:
         status=order.status.value,
         refusals=tuple((action, order.why_not(action)) for action in ACTIONS),
     )
+
+
+def get_order_shipping(deps: Deps, query: q.GetOrderShipping) -> q.OrderShipping:
+    """The order's address (its own, else its customer's current one, marked) and its notes
+    with author and time from each note event's metadata."""
+    version, customer_id, own, notes = deps.orders.view(
+        query.order_id, lambda o: (o.version, o.customer_id, o.shipping_address, o.notes)
+    )
+    address, source = own, q.ADDRESS_FROM_ORDER
+    if not own:
+        address = deps.customers.view(customer_id, lambda customer: customer.address)
+        source = q.ADDRESS_FROM_CUSTOMER if address else q.ADDRESS_NONE
+    stream = deps.orders.stream_id(query.order_id)
+    entries = []
+    for note in notes:
+        # One indexed read per note (a note's version is known): never the whole history.
+        stored = deps.events.read_stream(stream, from_version=note.version, to_version=note.version)
+        meta = stored[0] if stored else None
+        entries.append(
+            q.OrderNoteEntry(
+                note_id=note.note_id,
+                text=note.text,
+                version=note.version,
+                author=meta.metadata.user if meta is not None else "",
+                host=meta.metadata.host if meta is not None else "",
+                recorded_at=meta.recorded_at if meta is not None else None,
+            )
+        )
+    return q.OrderShipping(
+        order_id=query.order_id,
+        version=version,
+        address=address,
+        address_source=source,
+        notes=tuple(entries),
+    )
+
+
+def get_customer_address(deps: Deps, query: q.GetCustomerAddress) -> q.CustomerAddress:
+    """The customer's current default shipping address."""
+    version, address = deps.customers.view(query.customer_id, lambda c: (c.version, c.address))
+    return q.CustomerAddress(customer_id=query.customer_id, version=version, address=address)

@@ -619,6 +619,9 @@ class ListOrdersSpec:
     limit: int
     after: str | None
     with_total: bool
+    date_column: str = "placed_at"  # "placed_at" or "updated_at" (allow-listed)
+    date_from: str | None = None  # UTC text as stored, inclusive
+    date_to: str | None = None  # UTC text as stored, exclusive
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

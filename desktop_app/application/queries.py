@@ -143,6 +143,62 @@ class VerifyOrderSnapshot(Query[SnapshotCheck]):
     version: int
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderNoteEntry:
+    """A note on an order with who wrote it and when (from its event's metadata)."""
+
+    note_id: str
+    text: str
+    version: int
+    author: str
+    host: str
+    recorded_at: datetime | None
+
+
+ADDRESS_FROM_ORDER = "order"
+"""The order has its own address (given at placement or changed since)."""
+ADDRESS_FROM_CUSTOMER = "customer"
+"""The order has none of its own: this is the customer's CURRENT default address."""
+ADDRESS_NONE = "none"
+"""Neither the order nor its customer has an address."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderShipping:
+    """Where an order ships and its notes. ``address_source`` is one of ``ADDRESS_FROM_ORDER``,
+    ``ADDRESS_FROM_CUSTOMER`` (orders placed before addresses existed, or for a customer who
+    had none then: they follow the customer's current one) or ``ADDRESS_NONE``."""
+
+    order_id: str
+    version: int
+    address: str
+    address_source: str
+    notes: tuple[OrderNoteEntry, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderShipping(Query[OrderShipping]):
+    """An order's shipping address (its own, else its customer's current one) and its notes."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerAddress:
+    """A customer's default shipping address ("" when none) at a version."""
+
+    customer_id: str
+    version: int
+    address: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetCustomerAddress(Query[CustomerAddress]):
+    """A customer's current default shipping address."""
+
+    customer_id: str
+
+
 # --- read-model rows (kept current by the projector) ---------------------------------------
 
 T = TypeVar("T")
@@ -158,6 +214,9 @@ ORDER_SORT_COLUMNS = (
     "version",
 )
 """The only columns the order list may be sorted by (an allow-list, never SQL text)."""
+
+ORDER_DATE_COLUMNS = ("placed_at", "updated_at")
+"""The times the order list may be filtered by: when placed, and the last change."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -265,8 +324,10 @@ class ListOrders(Query[Page[OrderRow]]):
     """Filter, search, sort and page the order list.
 
     ``search`` matches order number, customer name and SKU as a plain substring (wildcards are
-    literal). ``sort`` must be one of ``ORDER_SORT_COLUMNS``. Use ``after`` (keyset, from the
-    previous page's ``next_after``) or ``offset`` paging.
+    literal). ``date_from``/``date_to`` keep orders whose ``date_column`` lies in
+    [from, to) (served by the status-first index of that time column). ``sort`` must be one of
+    ``ORDER_SORT_COLUMNS``. Use ``after`` (keyset, from the previous page's ``next_after``) or
+    ``offset`` paging.
     """
 
     statuses: frozenset[str] | None = None
@@ -278,6 +339,12 @@ class ListOrders(Query[Page[OrderRow]]):
     limit: int = 100
     after: str | None = None
     with_total: bool = True
+    date_column: str = "placed_at"
+    """Which time ``date_from``/``date_to`` bound: one of ``ORDER_DATE_COLUMNS``."""
+    date_from: datetime | None = None
+    """Inclusive lower bound (timezone-aware), None: no lower bound."""
+    date_to: datetime | None = None
+    """Exclusive upper bound (timezone-aware), None: no upper bound."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -368,7 +435,7 @@ class BackupNow(Query[str]):
 class OrderActions:
     """Which actions an order allows now: action name -> None (allowed) or the reason it is
     not, in words for a disabled button's tooltip. Actions: add_line, remove_line,
-    change_quantity, confirm, ship, deliver, cancel."""
+    change_quantity, confirm, ship, deliver, cancel, change_address, add_note."""
 
     order_id: str
     version: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from desktop_app.application import queries as q
@@ -114,6 +114,20 @@ def product_row(product: ProductState) -> q.ProductRow:
     )
 
 
+def _utc_bound(value: datetime | None, field: str) -> str | None:
+    """A range bound as the read model stores times (UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, so
+    text order is time order); a naive time is refused (whose midnight would it be?)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidQueryError("A date range bound must be a time with a time zone.", field)
+    try:
+        utc = value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        raise InvalidQueryError("That date is out of range.", field) from exc
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InvalidQueryError(f"A page holds between 1 and {MAX_PAGE} rows.", field="limit")
@@ -136,6 +150,16 @@ def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
     _check_search(query.search)
     if isinstance(query.offset, bool) or not isinstance(query.offset, int) or query.offset < 0:
         raise InvalidQueryError("The page offset must be 0 or more.", field="offset")
+    if query.date_column not in q.ORDER_DATE_COLUMNS:
+        raise InvalidQueryError(
+            f"The order list cannot be filtered by {query.date_column!r}; use placed_at or "
+            "updated_at.",
+            field="date_column",
+        )
+    date_from = _utc_bound(query.date_from, "date_from")
+    date_to = _utc_bound(query.date_to, "date_to")
+    if date_from is not None and date_to is not None and date_from >= date_to:
+        raise InvalidQueryError("The end of the date range must be after its start.", "date_to")
     spec = ListOrdersSpec(
         statuses=query.statuses,
         customer_id=query.customer_id,
@@ -146,6 +170,9 @@ def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
         limit=query.limit,
         after=query.after,
         with_total=query.with_total,
+        date_column=query.date_column,
+        date_from=date_from,
+        date_to=date_to,
     )
     try:
         records, total, next_after = deps.read_model.list_orders(spec)

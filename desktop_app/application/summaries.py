@@ -16,7 +16,10 @@ def describe(event: e.DomainEvent) -> str:
 
 @describe.register
 def _(event: e.OrderPlaced) -> str:
-    return f"Placed order {event.order_number} for {event.customer_name} ({event.currency})"
+    placed = f"Placed order {event.order_number} for {event.customer_name} ({event.currency})"
+    if event.shipping_address:
+        placed += f", ship to {_one_line(event.shipping_address)}"
+    return placed
 
 
 @describe.register
@@ -56,6 +59,29 @@ def _(event: e.OrderDelivered) -> str:
 @describe.register
 def _(event: e.OrderCancelled) -> str:
     return f"Cancelled: {event.reason}"
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    """A multi-line text on one line ("Main St 1 · 1010 Vienna"), cut at ``limit``."""
+    flat = " · ".join(part.strip() for part in text.splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@describe.register
+def _(event: e.OrderShippingAddressChanged) -> str:
+    return f"Changed the shipping address to {_one_line(event.address)}"
+
+
+@describe.register
+def _(event: e.OrderNoteAdded) -> str:
+    return f"Added a note: “{_one_line(event.text)}”"
+
+
+@describe.register
+def _(event: e.CustomerAddressChanged) -> str:
+    if not event.address:
+        return "Cleared the customer's address"
+    return f"Changed the customer's address to {_one_line(event.address)}"
 
 
 @describe.register

@@ -16,6 +16,7 @@ from desktop_app.domain.aggregate import (
 )
 from desktop_app.domain.errors import InvalidValue, RuleViolation, SnapshotFormatError
 from desktop_app.domain.events import (
+    CustomerAddressChanged,
     CustomerRegistered,
     CustomerRenamed,
     DomainEvent,
@@ -24,7 +25,7 @@ from desktop_app.domain.events import (
     ProductPriceChanged,
     ProductRenamed,
 )
-from desktop_app.domain.order import CustomerRef, ProductRef
+from desktop_app.domain.order import CustomerRef, ProductRef, validate_address
 from desktop_app.domain.values import (
     CURRENCY_PLACES,
     JSON,
@@ -124,31 +125,51 @@ class Customer(Aggregate):
     """A customer orders can be placed for."""
 
     AGGREGATE_TYPE: ClassVar[str] = "customer"
-    SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 1
+    SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 2  # v2: address
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
         self._name = ""
+        self._address = ""
 
     @property
     def name(self) -> str:
         """The customer's current name."""
         return self._name
 
+    @property
+    def address(self) -> str:
+        """The default shipping address ("" when none is known)."""
+        return self._address
+
     def as_ref(self) -> CustomerRef:
         """What an order needs to know about this customer."""
-        return CustomerRef(customer_id=self.id, name=self._name)
+        return CustomerRef(customer_id=self.id, name=self._name, address=self._address)
 
     @classmethod
-    def register(cls, *, customer_id: str, name: str) -> Customer:
-        """Register a new customer."""
+    def register(cls, *, customer_id: str, name: str, address: str = "") -> Customer:
+        """Register a new customer, with a default shipping address when one is given."""
         customer_id = validate_text(
             customer_id, field="customer_id", max_length=MAX_ID_LENGTH, label="id"
         )
         checked = _customer_name(name)
+        checked_address = "" if _blank(address) else validate_address(address)
         customer = cls(customer_id)
         customer._record(CustomerRegistered(customer_id=customer_id, name=checked))
+        if checked_address:
+            customer._record(
+                CustomerAddressChanged(customer_id=customer_id, address=checked_address)
+            )
         return customer
+
+    def change_address(self, address: str) -> None:
+        """Set, change or (with "") clear the default shipping address."""
+        checked = "" if _blank(address) else validate_address(address)
+        if checked == self._address:
+            if not checked:
+                raise RuleViolation("The customer has no address to clear.", field="address")
+            raise RuleViolation("The customer already has this address.", field="address")
+        self._record(CustomerAddressChanged(customer_id=self.id, address=checked))
 
     def rename(self, name: str) -> None:
         """Change the customer's name; the same name again is refused."""
@@ -161,17 +182,24 @@ class Customer(Aggregate):
         match event:
             case CustomerRegistered() | CustomerRenamed():
                 self._name = event.name
+            case CustomerAddressChanged():
+                self._address = event.address
             case _:
                 raise TypeError(f"Customer cannot apply {type(event).__name__}")
 
     def to_snapshot(self) -> dict[str, JSON]:
-        """{"customer_id", "name"}."""
-        return {"customer_id": self.id, "name": self._name}
+        """{"customer_id", "name", "address"}."""
+        return {"customer_id": self.id, "name": self._name, "address": self._address}
 
     def _restore(self, state: Mapping[str, object]) -> None:
         if snapshot_str(state, "customer_id") != self.id:
             raise SnapshotFormatError("The snapshot belongs to another customer.")
         self._name = snapshot_str(state, "name")
+        self._address = snapshot_str(state, "address")
+
+
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 class Product(Aggregate):

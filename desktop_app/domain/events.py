@@ -25,15 +25,21 @@ class DomainEvent:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OrderPlaced(DomainEvent):
-    """An order was opened for a customer in a currency (its lines follow as OrderLineAdded)."""
+    """An order was opened for a customer in a currency (its lines follow as OrderLineAdded).
+
+    v2 added ``shipping_address``: the address the order ships to, taken from the customer (or
+    typed by the clerk) at placement; "" when there was none. v1 orders are upcast to "" and so
+    show their customer's current address, marked as such.
+    """
 
     type_name: ClassVar[str] = "OrderPlaced"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     order_id: str
     order_number: str
     customer_id: str
     customer_name: str
     currency: str
+    shipping_address: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -111,6 +117,28 @@ class OrderCancelled(DomainEvent):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderShippingAddressChanged(DomainEvent):
+    """The order's own shipping address was set or changed (allowed until it is shipped)."""
+
+    type_name: ClassVar[str] = "OrderShippingAddressChanged"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    address: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderNoteAdded(DomainEvent):
+    """A note was added to the order (any status). Notes are never edited or removed; who
+    wrote it and when are in the event's metadata, not the payload."""
+
+    type_name: ClassVar[str] = "OrderNoteAdded"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    note_id: str
+    text: str
+
+
 # --- Customer ------------------------------------------------------------------------------
 
 
@@ -132,6 +160,17 @@ class CustomerRenamed(DomainEvent):
     schema_version: ClassVar[int] = 1
     customer_id: str
     name: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerAddressChanged(DomainEvent):
+    """A customer's default shipping address was set or changed ("" clears it). New orders
+    take it at placement; orders placed earlier keep theirs."""
+
+    type_name: ClassVar[str] = "CustomerAddressChanged"
+    schema_version: ClassVar[int] = 1
+    customer_id: str
+    address: str
 
 
 # --- Product -------------------------------------------------------------------------------
@@ -187,8 +226,14 @@ ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
     OrderShipped,
     OrderDelivered,
     OrderCancelled,
+    OrderShippingAddressChanged,
+    OrderNoteAdded,
 )
-CUSTOMER_EVENTS: tuple[type[DomainEvent], ...] = (CustomerRegistered, CustomerRenamed)
+CUSTOMER_EVENTS: tuple[type[DomainEvent], ...] = (
+    CustomerRegistered,
+    CustomerRenamed,
+    CustomerAddressChanged,
+)
 PRODUCT_EVENTS: tuple[type[DomainEvent], ...] = (
     ProductAdded,
     ProductRenamed,

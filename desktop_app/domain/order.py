@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from desktop_app.domain.aggregate import (
     Aggregate,
+    snapshot_int,
     snapshot_list,
     snapshot_mapping,
     snapshot_money,
@@ -30,14 +31,17 @@ from desktop_app.domain.events import (
     OrderLineAdded,
     OrderLineQuantityChanged,
     OrderLineRemoved,
+    OrderNoteAdded,
     OrderPlaced,
     OrderShipped,
+    OrderShippingAddressChanged,
 )
 from desktop_app.domain.values import (
     CURRENCY_PLACES,
     JSON,
     MAX_AMOUNT,
     Money,
+    validate_multiline_text,
     validate_price,
     validate_quantity,
     validate_text,
@@ -50,6 +54,10 @@ MAX_NAME_LENGTH = 120
 MAX_TRACKING_LENGTH = 60
 MAX_CARRIER_LENGTH = 60
 MAX_REASON_LENGTH = 500
+MAX_ADDRESS_LENGTH = 400
+MAX_ADDRESS_LINES = 8
+MAX_NOTE_LENGTH = 2000
+MAX_NOTE_LINES = 40
 
 ACTIONS: tuple[str, ...] = (
     "add_line",
@@ -59,6 +67,8 @@ ACTIONS: tuple[str, ...] = (
     "ship",
     "deliver",
     "cancel",
+    "change_address",
+    "add_note",
 )
 
 
@@ -78,6 +88,7 @@ class CustomerRef:
 
     customer_id: str
     name: str
+    address: str = ""  # the default shipping address ("" when none)
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,26 @@ class NewLine:
     product: ProductRef
     quantity: int
     unit_price: Money | None = None
+
+
+def validate_address(value: object, field: str = "address") -> str:
+    """A shipping address: several lines, at most MAX_ADDRESS_LENGTH characters."""
+    return validate_multiline_text(
+        value,
+        field=field,
+        max_length=MAX_ADDRESS_LENGTH,
+        max_lines=MAX_ADDRESS_LINES,
+        label="address",
+    )
+
+
+@dataclass(frozen=True)
+class OrderNote:
+    """A note on an order; ``version`` is the order version its event has (for its metadata)."""
+
+    note_id: str
+    text: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -127,10 +158,12 @@ class Order(Aggregate):
     """A sales order."""
 
     AGGREGATE_TYPE: ClassVar[str] = "order"
-    SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 1
+    SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 2  # v2: shipping_address and notes
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
+        self._shipping_address = ""
+        self._notes: list[OrderNote] = []
         self._order_number = ""
         self._customer_id = ""
         self._customer_name = ""
@@ -193,6 +226,18 @@ class Order(Aggregate):
         """The reason given when the order was cancelled, else None."""
         return self._cancel_reason
 
+    @property
+    def shipping_address(self) -> str:
+        """The order's own shipping address; "" when it has none (it then ships to the
+        customer's current address: orders from before addresses existed, or a customer
+        without one at placement)."""
+        return self._shipping_address
+
+    @property
+    def notes(self) -> tuple[OrderNote, ...]:
+        """The notes, oldest first."""
+        return tuple(self._notes)
+
     # --- rules ----------------------------------------------------------------------------
 
     def _state_refusal(self, action: str) -> tuple[str, str | None] | None:
@@ -234,6 +279,17 @@ class Order(Aggregate):
             if status is OrderStatus.CANCELLED:
                 return "This order is already cancelled.", None
             return None
+        if action == "change_address":
+            # Until shipped: after that the parcel has left with the address it had.
+            if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+                return f"The address cannot be changed once the order is {status.value}.", (
+                    "address"
+                )
+            if status is OrderStatus.CANCELLED:
+                return "The address of a cancelled order cannot be changed.", "address"
+            return None
+        if action == "add_note":
+            return None  # notes may be added at any status
         raise ValueError(f"unknown order action {action!r}; expected one of {ACTIONS}")
 
     def why_not(self, action: str) -> str | None:
@@ -272,8 +328,10 @@ class Order(Aggregate):
         customer: CustomerRef,
         currency: str,
         lines: Sequence[NewLine],
+        shipping_address: str = "",
     ) -> Order:
-        """Open a pending order with at least one line."""
+        """Open a pending order with at least one line. ``shipping_address`` is the customer's
+        default or one the clerk typed ("" when there is none)."""
         order_id = validate_text(order_id, field="order_id", max_length=MAX_ID_LENGTH, label="id")
         number = validate_text(
             order_number,
@@ -296,6 +354,9 @@ class Order(Aggregate):
             raise InvalidValue("Add at least one line to the order.", field="lines")
         if len(lines) > MAX_LINES:
             raise InvalidValue(f"An order can have at most {MAX_LINES} lines.", field="lines")
+        address = ""
+        if not (isinstance(shipping_address, str) and not shipping_address.strip()):
+            address = validate_address(shipping_address)
         order = cls(order_id)
         order._record(
             OrderPlaced(
@@ -304,6 +365,7 @@ class Order(Aggregate):
                 customer_id=customer_id,
                 customer_name=customer_name,
                 currency=currency,
+                shipping_address=address,
             )
         )
         # A refusal here discards the whole new order, so no partial history escapes.
@@ -420,6 +482,27 @@ class Order(Aggregate):
         )
         self._record(OrderCancelled(order_id=self.id, reason=text))
 
+    def change_shipping_address(self, address: str) -> None:
+        """Give the order its own shipping address (until it is shipped)."""
+        self._require("change_address")
+        checked = validate_address(address)
+        if checked == self._shipping_address:
+            raise RuleViolation("The order already ships to this address.", field="address")
+        self._record(OrderShippingAddressChanged(order_id=self.id, address=checked))
+
+    def add_note(self, note_id: str, text: str) -> None:
+        """Add a note (any status); notes are never edited or removed."""
+        self._require("add_note")
+        checked_id = validate_text(
+            note_id, field="note_id", max_length=MAX_ID_LENGTH, label="note id"
+        )
+        if any(note.note_id == checked_id for note in self._notes):
+            raise RuleViolation("This order already has a note with that id.", field="note_id")
+        checked = validate_multiline_text(
+            text, field="note", max_length=MAX_NOTE_LENGTH, max_lines=MAX_NOTE_LINES, label="note"
+        )
+        self._record(OrderNoteAdded(order_id=self.id, note_id=checked_id, text=checked))
+
     # --- apply ----------------------------------------------------------------------------
 
     def _when(self, event: DomainEvent) -> None:
@@ -434,6 +517,7 @@ class Order(Aggregate):
                 self._customer_name = event.customer_name
                 self._currency = event.currency
                 self._status = OrderStatus.PENDING
+                self._shipping_address = event.shipping_address
             case OrderLineAdded():
                 self._lines[event.line_id] = OrderLine(
                     line_id=event.line_id,
@@ -460,6 +544,11 @@ class Order(Aggregate):
             case OrderCancelled():
                 self._status = OrderStatus.CANCELLED
                 self._cancel_reason = event.reason
+            case OrderShippingAddressChanged():
+                self._shipping_address = event.address
+            case OrderNoteAdded():
+                # apply() counts the version after _when: this event's version is one more.
+                self._notes.append(OrderNote(event.note_id, event.text, self.version + 1))
             case _:
                 raise TypeError(f"Order cannot apply {type(event).__name__}")
 
@@ -490,6 +579,11 @@ class Order(Aggregate):
             "tracking_number": self._tracking_number,
             "carrier": self._carrier,
             "cancel_reason": self._cancel_reason,
+            "shipping_address": self._shipping_address,
+            "notes": [
+                {"note_id": note.note_id, "version": note.version, "text": note.text}
+                for note in self._notes
+            ],
         }
 
     def _restore(self, state: Mapping[str, object]) -> None:
@@ -533,6 +627,15 @@ class Order(Aggregate):
         self._tracking_number = snapshot_optional_str(state, "tracking_number")
         self._carrier = snapshot_optional_str(state, "carrier")
         self._cancel_reason = snapshot_optional_str(state, "cancel_reason")
+        self._shipping_address = snapshot_str(state, "shipping_address")
+        self._notes = [
+            OrderNote(
+                snapshot_str(item, "note_id"),
+                snapshot_str(item, "text"),
+                snapshot_int(item, "version"),
+            )
+            for item in snapshot_list(state, "notes")
+        ]
 
 
 _new_line = object.__new__
@@ -579,6 +682,7 @@ __all__ = [
     "NewLine",
     "Order",
     "OrderLine",
+    "OrderNote",
     "OrderStatus",
     "ProductRef",
 ]

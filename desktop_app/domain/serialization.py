@@ -37,10 +37,18 @@ def _order_cancelled_v1_to_v2(payload: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _order_placed_v1_to_v2(payload: dict[str, object]) -> dict[str, object]:
+    # v1 recorded no address: "" = the order has none of its own (it shows the customer's).
+    out = dict(payload)
+    out["shipping_address"] = ""
+    return out
+
+
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = MappingProxyType(
     {
         ("OrderShipped", 1): _order_shipped_v1_to_v2,
         ("OrderCancelled", 1): _order_cancelled_v1_to_v2,
+        ("OrderPlaced", 1): _order_placed_v1_to_v2,
     }
 )
 

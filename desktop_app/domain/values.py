@@ -247,6 +247,45 @@ def validate_text(value: object, *, field: str, max_length: int, label: str) -> 
     return text
 
 
+def validate_multiline_text(
+    value: object, *, field: str, max_length: int, max_lines: int, label: str
+) -> str:
+    """Validate a text of several lines (an address, a note): line breaks are kept (as "\\n",
+    whatever the platform typed), each line's trailing spaces and blank lines at both ends are
+    dropped; empty, too long, too many lines or any other control character is refused."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"Enter the {label} as text.", field=field)
+    lines = [line.rstrip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    text = "\n".join(lines)
+    if not text:
+        raise InvalidValue(f"Enter {_article(label)} {label}.", field=field)
+    if len(text) > max_length:
+        raise InvalidValue(
+            f"The {label} can be at most {max_length:,} characters long "
+            f"(this one has {len(text):,}).",
+            field=field,
+        )
+    if len(lines) > max_lines:
+        raise InvalidValue(
+            f"The {label} can have at most {max_lines} lines (this one has {len(lines)}).",
+            field=field,
+        )
+    for line in lines:
+        found = _FORBIDDEN_RE.search(line)
+        if found is not None:
+            code = ord(found.group())
+            raise InvalidValue(
+                f"The {label} contains an invalid or control character (U+{code:04X}), such "
+                "as a tab. Remove it and try again.",
+                field=field,
+            )
+    return text
+
+
 def validate_sku(value: object, field: str = "sku") -> str:
     """Validate a SKU: at most 40 of letters, digits, '-', '_', '.'; returned upper-cased."""
     text = validate_text(value, field=field, max_length=40, label="SKU")

@@ -259,6 +259,9 @@ class MainWindow(QMainWindow):
         changed = getattr(self.detail, "order_changed", None)
         if changed is not None:
             changed.connect(self._order_changed_here)
+        created = getattr(self.detail, "order_created", None)
+        if created is not None:
+            created.connect(self._order_created_here)
         setter = getattr(self.detail, "set_read_only", None)
         if self.read_only and callable(setter):
             setter(True)
@@ -608,6 +611,13 @@ class MainWindow(QMainWindow):
                 refresh = getattr(widget, "refresh", None)
                 if callable(refresh):
                     refresh()
+
+    @Slot(str)
+    def _order_created_here(self, order_id: str) -> None:
+        """ "Order again" made a new order: select it in the list once the list has it."""
+        self._pending_select = order_id
+        self.statusBar().showMessage("Order placed.", 5000)
+        self.orders.refresh()
 
     @Slot()
     def refresh_all(self) -> None:

@@ -415,3 +415,30 @@ def test_long_history_loads_and_paints_quickly(qtbot, view: HistoryView, shop: S
     assert time.perf_counter() - started < 0.5
     assert view.model.rowCount() == 1
     assert style_for("OrderPlaced").label == "Placed"
+
+
+# --- ship-to address and notes -------------------------------------------------------------
+
+
+def test_address_and_notes_on_the_timeline_and_in_the_diff(
+    qtbot, view: HistoryView, shop: Shop
+) -> None:
+    order = shop.place(("MUG-1", 1))  # v1 placed, v2 line
+    shop.send(c.ChangeShippingAddress(order_id=order, address="Havnegade 4\n1058 København"))
+    shop.send(c.AddOrderNote(order_id=order, text="Ring the bell twice"))
+    show(qtbot, view, order)
+    texts = [view.model.index(r, 0).data() for r in range(view.model.rowCount())]
+    assert texts[2:] == [
+        "v3 Ship-to changed: Changed the shipping address to Havnegade 4 · 1058 København",
+        "v4 Note: Added a note: “Ring the bell twice”",
+    ]
+    assert style_for("OrderNoteAdded").glyph == "note"
+    wait_details(qtbot, view, 4)
+    view.from_spin.setValue(2)
+    view.to_spin.setValue(4)
+    with qtbot.waitSignal(view.compare_loaded, timeout=10000):
+        qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
+    changes = {ch.path: ch for ch in view.diff_view.model.changes()}
+    assert changes["shipping_address"].before == ""
+    assert changes["shipping_address"].after == "Havnegade 4\n1058 København"
+    assert changes["notes[#4]"].kind == "added"

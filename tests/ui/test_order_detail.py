@@ -32,6 +32,9 @@ from tests.ui.fixtures_forms import (
 pytestmark = [pytest.mark.usefixtures("shop"), QT_OFFSCREEN_NOISE]
 
 
+ALWAYS = {"note", "duplicate"}  # notes at any status; "order again" from any order
+
+
 def make_panel(qtbot, shop: Shop, order_id: str | None) -> OrderDetailPanel:
     panel = OrderDetailPanel(shop.commands, shop.queries, shop.tasks)
     qtbot.addWidget(panel)
@@ -79,7 +82,7 @@ def test_falls_back_to_the_event_store_while_the_read_model_lags(qtbot, shop: Sh
 def test_actions_follow_the_domain_with_reasons_as_tooltips(qtbot, shop: Shop):
     order_id = shop.place("Acme Trading Ltd", ("MUG-BLUE", 1))
     panel = make_panel(qtbot, shop, order_id)
-    assert enabled(panel) == {"edit", "confirm", "cancel"}
+    assert enabled(panel) == {"edit", "confirm", "cancel"} | ALWAYS | {"address"}
     ship = panel.actions_by_name["ship"]
     assert ship.toolTip() == "Ship: An order can only be shipped once it is confirmed."
     assert panel.buttons["ship"].toolTip() == ship.toolTip()
@@ -90,7 +93,8 @@ def test_actions_follow_the_domain_with_reasons_as_tooltips(qtbot, shop: Shop):
     shop.commands.dispatch(c.ShipOrder(order_id=order_id, tracking_number="T-1", carrier="UPS"))
     with qtbot.waitSignal(panel.loaded, timeout=5000):
         panel.refresh()
-    assert enabled(panel) == {"deliver", "cancel"}
+    assert enabled(panel) == {"deliver", "cancel"} | ALWAYS
+    assert "once the order is shipped" in panel.actions_by_name["address"].toolTip()
     assert panel.tracking_label.text() == "T-1" and panel.tracking_label.isVisible()
     assert panel.carrier_label.text() == "UPS"
     assert "pending" in panel.actions_by_name["edit"].toolTip()
@@ -107,7 +111,7 @@ def test_read_only_disables_every_editing_action(qtbot, shop: Shop):
         panel.refresh()
     assert enabled(panel) == set()
     panel.set_read_only(False)
-    assert enabled(panel) == {"edit", "confirm", "cancel"}
+    assert enabled(panel) == {"edit", "confirm", "cancel", "address"} | ALWAYS
 
 
 def test_no_order_selected(qtbot, shop: Shop):
@@ -161,7 +165,7 @@ def test_full_life_cycle_through_the_panel_emits_order_changed(qtbot, shop: Shop
     assert changed.args == [order_id]
     wait_idle(qtbot, shop)
     assert status(shop, order_id) == "delivered"
-    assert enabled(panel) == set()
+    assert enabled(panel) == ALWAYS
     assert panel.actions_by_name["cancel"].toolTip().endswith("cannot be cancelled.")
 
 

@@ -1,4 +1,4 @@
-"""Customers: search, register, rename."""
+"""Customers: search, register, rename, default shipping address."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.application.commands import RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
+from desktop_app.ui.catalog.address import CustomerAddressDialog
 from desktop_app.ui.catalog.base import CatalogListDialog
 from desktop_app.ui.catalog.editors import CustomerNameDialog
 from desktop_app.ui.catalog.models import CustomersModel
@@ -36,8 +37,10 @@ class CustomersDialog(CatalogListDialog):
         self.register_button.setShortcut(QKeySequence.StandardKey.New)
         self.rename_button = self.add_action_button("Re&name…")
         self.rename_button.setShortcut(QKeySequence("F2"))
+        self.address_button = self.add_action_button("&Address…")
         self.register_button.clicked.connect(self.register_customer)
         self.rename_button.clicked.connect(self.rename_customer)
+        self.address_button.clicked.connect(self.edit_address)
         self.resize(640, 440)
         self.update_actions()
         self.check_store()
@@ -50,10 +53,12 @@ class CustomersDialog(CatalogListDialog):
         selected = self.selected_row() is not None
         self.register_button.setEnabled(not self.is_read_only())
         self.rename_button.setEnabled(not self.is_read_only() and selected)
-        for button in (self.register_button, self.rename_button):
+        self.address_button.setEnabled(not self.is_read_only() and selected)
+        for button in (self.register_button, self.rename_button, self.address_button):
             button.setToolTip(self.read_only_text() if self.is_read_only() else "")
         if not self.is_read_only() and not selected:
             self.rename_button.setToolTip("Select a customer to rename.")
+            self.address_button.setToolTip("Select a customer to set their shipping address.")
 
     def on_activated(self) -> None:
         if self.rename_button.isEnabled():
@@ -125,6 +130,26 @@ class CustomersDialog(CatalogListDialog):
             self.model.upsert(
                 replace(row, name=dialog.typed_name().strip(), version=result.version)
             )
+
+        self.open_editor(dialog, saved)
+        return dialog
+
+    def edit_address(self) -> CustomerAddressDialog | None:
+        """Open the default-address form for the selected customer."""
+        row = self.selected_row()
+        if row is None or self.is_read_only():
+            return None
+        dialog = CustomerAddressDialog(
+            self.commands,
+            self.queries,
+            self.tasks,
+            self,
+            customer_id=row.customer_id,
+            customer_name=row.name,
+        )
+
+        def saved(result: Any) -> None:
+            self.model.upsert(replace(row, version=result.version))
 
         self.open_editor(dialog, saved)
         return dialog

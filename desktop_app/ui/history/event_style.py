@@ -28,6 +28,8 @@ ORDER_EVENT_TYPES: tuple[str, ...] = (
     "OrderShipped",
     "OrderDelivered",
     "OrderCancelled",
+    "OrderShippingAddressChanged",
+    "OrderNoteAdded",
 )
 
 _STYLES: dict[str, EventStyle] = {
@@ -39,6 +41,8 @@ _STYLES: dict[str, EventStyle] = {
     "OrderShipped": EventStyle("Shipped", "#4f46e5", "truck"),
     "OrderDelivered": EventStyle("Delivered", "#9333ea", "house"),
     "OrderCancelled": EventStyle("Cancelled", "#475569", "cross"),
+    "OrderShippingAddressChanged": EventStyle("Ship-to changed", "#0891b2", "pin"),
+    "OrderNoteAdded": EventStyle("Note", "#ca8a04", "note"),
 }
 
 
@@ -131,6 +135,16 @@ def _paint_glyph(painter: QPainter, c: QPointF, s: float, glyph: str) -> None:
         roof.lineTo(p(1.05, -0.05))
         painter.drawPath(roof)
         painter.drawRect(QRectF(p(-0.7, -0.15), p(0.7, 1)))
+    elif glyph == "pin":
+        pin = QPainterPath(p(0, 1))
+        pin.cubicTo(p(-1.2, -0.2), p(-0.8, -1.1), p(0, -1.1))
+        pin.cubicTo(p(0.8, -1.1), p(1.2, -0.2), p(0, 1))
+        painter.drawPath(pin)
+        painter.drawEllipse(p(0, -0.35), s * 0.25, s * 0.25)
+    elif glyph == "note":
+        painter.drawRect(QRectF(p(-0.75, -1), p(0.75, 1)))
+        for dy in (-0.45, 0.0, 0.45):
+            painter.drawLine(p(-0.4, dy), p(0.4, dy))
     else:
         painter.setBrush(QBrush(white))
         painter.drawEllipse(c, s * 0.45, s * 0.45)

@@ -1,5 +1,6 @@
-"""The order detail panel: header, lines, totals, shipping/cancellation, and the actions the
-domain allows in this status (the others disabled, their tooltip saying why)."""
+"""The order detail panel: header, ship-to address, lines, totals, shipping/cancellation, notes,
+and the actions the domain allows in this status (the others disabled, their tooltip saying
+why)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QStackedWidget,
     QTableView,
     QToolButton,
@@ -37,10 +40,18 @@ from desktop_app.ui.orders.forms import (
     EditLinesDialog,
     ShipOrderDialog,
 )
+from desktop_app.ui.orders.shipping import (
+    AddNoteDialog,
+    ChangeAddressDialog,
+    DuplicateOrderDialog,
+    address_lines,
+    note_text,
+)
 
 READ_ONLY_REASON = "The database is open read-only; nothing can be changed."
 
-# action key -> (button text, shortcut, the domain actions it needs (any of), dialog class)
+# action key -> (button text, shortcut, the domain actions it needs (any of; none: always
+# allowed on a shown order), dialog class)
 _ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
     (
         "edit",
@@ -53,7 +64,13 @@ _ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
     ("ship", "&Ship…", "Ctrl+Shift+S", ("ship",), ShipOrderDialog),
     ("deliver", "&Deliver…", "Ctrl+Shift+D", ("deliver",), DeliverOrderDialog),
     ("cancel", "Cance&l order…", "Ctrl+Shift+X", ("cancel",), CancelOrderDialog),
+    ("address", "Ship-to &address…", "Ctrl+Shift+A", ("change_address",), ChangeAddressDialog),
+    ("note", "Add &note…", "Ctrl+Shift+N", ("add_note",), AddNoteDialog),
+    ("duplicate", "Order a&gain…", "Ctrl+Shift+G", (), DuplicateOrderDialog),
 )
+
+
+_ANY_STEP = frozenset({"address", "note", "duplicate"})
 
 
 class OrderDetailPanel(QWidget):
@@ -63,6 +80,7 @@ class OrderDetailPanel(QWidget):
 
     order_changed = Signal(str)
     loaded = Signal(str)  # order id, after a (re)load has been shown
+    order_created = Signal(str)  # a new order's id ("order again"), to select it in the list
 
     def __init__(
         self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
@@ -102,17 +120,30 @@ class OrderDetailPanel(QWidget):
         self.carrier_label = QLabel(self)
         self.cancel_reason_label = QLabel(self)
         self.cancel_reason_label.setWordWrap(True)
+        self.address_label = QLabel(self)
+        self.address_label.setObjectName("shipToAddress")
+        self.address_label.setWordWrap(True)
+        self.address_remark = QLabel(self)
+        self.address_remark.setObjectName("shipToRemark")
+        self.address_remark.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.address_remark.setWordWrap(True)
+        ship_to = QVBoxLayout()
+        ship_to.setSpacing(0)
+        ship_to.addWidget(self.address_label)
+        ship_to.addWidget(self.address_remark)
         for label in (
             self.customer_label,
             self.tracking_label,
             self.carrier_label,
             self.cancel_reason_label,
+            self.address_label,
         ):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts = QFormLayout()
         self.facts.addRow("Customer:", self.customer_label)
         self.facts.addRow("Placed:", self.placed_label)
         self.facts.addRow("Last change:", self.updated_label)
+        self.facts.addRow("Ship to:", ship_to)
         self.facts.addRow("Tracking number:", self.tracking_label)
         self.facts.addRow("Carrier:", self.carrier_label)
         self.facts.addRow("Cancelled because:", self.cancel_reason_label)
@@ -135,10 +166,21 @@ class OrderDetailPanel(QWidget):
         self.total_label.setStyleSheet("font-weight: bold;")
         self.total_label.setAlignment(Qt.AlignmentFlag.AlignRight)
 
+        self.notes_list = QListWidget(self)
+        self.notes_list.setObjectName("orderNotes")
+        self.notes_list.setWordWrap(True)
+        self.notes_list.setAlternatingRowColors(True)
+        self.notes_list.setMaximumHeight(self.fontMetrics().lineSpacing() * 7)
+        self.notes_title = QLabel("Notes", self)
+        self.notes_title.setStyleSheet("font-weight: bold;")
+
         # actions
         self.actions_by_name: dict[str, QAction] = {}
         self.buttons: dict[str, QToolButton] = {}
+        # Two rows, so the panel is no wider than with the five life-cycle actions alone:
+        # the order's steps, then what can be done at any step (address, notes, order again).
         button_row = QHBoxLayout()
+        extra_row = QHBoxLayout()
         for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = QAction(text, self)
             action.setObjectName(f"{name}Action")
@@ -153,8 +195,9 @@ class OrderDetailPanel(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setObjectName(f"{name}Button")
             self.buttons[name] = button
-            button_row.addWidget(button)
+            (extra_row if name in _ANY_STEP else button_row).addWidget(button)
         button_row.addStretch(1)
+        extra_row.addStretch(1)
 
         self.message = FieldError(self)
         self.message.setObjectName("panelMessage")
@@ -166,7 +209,10 @@ class OrderDetailPanel(QWidget):
         layout.addLayout(self.facts)
         layout.addWidget(self.lines_table, 1)
         layout.addWidget(self.total_label)
+        layout.addWidget(self.notes_title)
+        layout.addWidget(self.notes_list)
         layout.addLayout(button_row)
+        layout.addLayout(extra_row)
         self.placeholder = QLabel("Select an order to see its details.", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(mid);")
@@ -224,7 +270,7 @@ class OrderDetailPanel(QWidget):
             self.active_dialog.close()
         dialog = dialog_class(self.commands, self.queries, self.tasks, self.view, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(guarded(self, lambda: self._command_done()))
+        dialog.accepted.connect(guarded(self, lambda: self._command_done(dialog)))
         dialog.finished.connect(guarded(self, lambda _code: self._dialog_closed(dialog)))
         self.active_dialog = dialog
         dialog.open()
@@ -234,7 +280,13 @@ class OrderDetailPanel(QWidget):
         if self.active_dialog is dialog:
             self.active_dialog = None
 
-    def _command_done(self) -> None:
+    def _command_done(self, dialog: QDialog | None = None) -> None:
+        if isinstance(dialog, DuplicateOrderDialog):
+            # The source order did not change: the new one is shown (and listed) instead.
+            if dialog.new_order_id is not None:
+                self.order_created.emit(dialog.new_order_id)
+                self.show_order(dialog.new_order_id)
+            return
         if self.order_id is not None:
             self.order_changed.emit(self.order_id)
         self.refresh()
@@ -272,6 +324,19 @@ class OrderDetailPanel(QWidget):
         self._set_fact(self.tracking_label, view.tracking_number)
         self._set_fact(self.carrier_label, view.carrier)
         self._set_fact(self.cancel_reason_label, view.cancel_reason)
+        address, remark = address_lines(view)
+        self.address_label.setText(address)
+        self.address_label.setVisible(bool(address))
+        self.address_remark.setText(remark)
+        self.address_remark.setVisible(bool(remark))
+        self.notes_list.clear()
+        for note in reversed(view.notes):  # newest first
+            item = QListWidgetItem(note_text(note))
+            item.setToolTip(note.text)
+            self.notes_list.addItem(item)
+        self.notes_title.setText(f"Notes ({len(view.notes)})")
+        self.notes_title.setVisible(bool(view.notes))
+        self.notes_list.setVisible(bool(view.notes))
         self.lines_model.set_rows(view.lines)
         count = len(view.lines)
         total = money_text(view.total, view.currency)
@@ -294,7 +359,8 @@ class OrderDetailPanel(QWidget):
                 reason = READ_ONLY_REASON
             else:
                 refusals = [view.actions.why_not(need) for need in needs]
-                reason = None if any(r is None for r in refusals) else refusals[0]
+                allowed = not needs or any(r is None for r in refusals)
+                reason = None if allowed else refusals[0]
             action.setEnabled(reason is None)
             tip = f"{plain} ({keys})" if reason is None else f"{plain}: {reason}"
             action.setToolTip(tip)

@@ -7,7 +7,7 @@ the version the domain reports, so a clerk always acts on the version they see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,8 +17,11 @@ from desktop_app.application.queries import (
     GetOrderActions,
     GetOrderAtVersion,
     GetOrderHistory,
+    GetOrderShipping,
     OrderActions,
     OrderDetail,
+    OrderNoteEntry,
+    OrderShipping,
 )
 from desktop_app.ui.orders.form_base import minor_to_amount
 from desktop_app.ui.orders.form_lines import LineDraft
@@ -43,6 +46,18 @@ class OrderView:
     tracking_number: str | None = None
     carrier: str | None = None
     cancel_reason: str | None = None
+    address: str = ""
+    address_source: str = "none"  # "order", "customer" (its current one) or "none"
+    notes: tuple[OrderNoteEntry, ...] = ()
+
+
+def _with_shipping(view: OrderView, shipping: OrderShipping) -> OrderView:
+    return replace(
+        view,
+        address=shipping.address,
+        address_source=shipping.address_source,
+        notes=shipping.notes,
+    )
 
 
 def _from_detail(detail: OrderDetail, actions: OrderActions) -> OrderView:
@@ -126,12 +141,15 @@ def _from_state(queries: Any, order_id: str, actions: OrderActions) -> OrderView
 def load_order_view(queries: Any, order_id: str) -> OrderView:
     """Worker thread: the order's current view (read model when it is current)."""
     actions = queries.ask(GetOrderActions(order_id=order_id))
+    view: OrderView | None = None
     if queries.handles(GetOrder):
         detail = queries.ask(GetOrder(order_id=order_id))
         if detail is not None and detail.order.version == actions.version:
-            return _from_detail(detail, actions)
-    view = _from_state(queries, order_id, actions)
-    if view.version != actions.version:  # written in between: ask again, once
-        actions = queries.ask(GetOrderActions(order_id=order_id))
+            view = _from_detail(detail, actions)
+    if view is None:
         view = _from_state(queries, order_id, actions)
-    return view
+        if view.version != actions.version:  # written in between: ask again, once
+            actions = queries.ask(GetOrderActions(order_id=order_id))
+            view = _from_state(queries, order_id, actions)
+    # Address and notes come from the order's events (the list's read model has neither).
+    return _with_shipping(view, queries.ask(GetOrderShipping(order_id=order_id)))

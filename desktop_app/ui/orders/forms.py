@@ -35,7 +35,9 @@ from desktop_app.application.commands import (
     new_id,
 )
 from desktop_app.application.queries import (
+    CustomerAddress,
     CustomerRow,
+    GetCustomerAddress,
     GetOrderActions,
     ListCustomers,
     ListProducts,
@@ -58,6 +60,7 @@ from desktop_app.ui.orders.form_lines import (
     show_details,
 )
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
+from desktop_app.ui.orders.text_edit import MultiLineEdit
 
 __all__ = [
     "CancelOrderDialog",
@@ -163,6 +166,9 @@ class CustomerPicker(QComboBox):
 # --- new order -----------------------------------------------------------------------------
 
 
+_NO_CUSTOMER_ADDRESS_HINT = "Leave empty to ship to the customer's address"
+
+
 class NewOrderDialog(CommandDialog):
     """Place an order: customer, lines, running total. ``placed_order_id`` after Accepted."""
 
@@ -192,11 +198,25 @@ class NewOrderDialog(CommandDialog):
         self._errors["quantity"] = self.lines_error
         self._errors["currency"] = self.lines_error
 
+        # Ship-to override: empty = the customer's default address, taken at placement.
+        self.address_edit = MultiLineEdit(self, lines=3)
+        self.address_edit.setObjectName("orderShipTo")
+        self.address_edit.setPlaceholderText(_NO_CUSTOMER_ADDRESS_HINT)
+        self._address_for: str | None = None  # the customer whose address the hint shows
+        self.customer_picker.currentTextChanged.connect(
+            guarded(self, lambda _text: self._customer_changed())
+        )
+        self.address_error = self.add_error_label(self.address_edit, "address")
+        address_label = QLabel("Ship &to", self)
+        address_label.setBuddy(self.address_edit)
+
         top = QFormLayout()
         top.addRow(customer_label, with_error(self.customer_picker, self.customer_error))
+        top.addRow(address_label, with_error(self.address_edit, self.address_error))
         self.body.addLayout(top)
         self.body.addWidget(self.line_editor, 1)
-        self.setTabOrder(self.customer_picker, self.line_editor.product_picker)
+        self.setTabOrder(self.customer_picker, self.address_edit)
+        self.setTabOrder(self.address_edit, self.line_editor.product_picker)
         self.setTabOrder(self.line_editor.remove_button, self.save_button)
         self.resize(780, 520)
         self.reload_lists()
@@ -222,6 +242,34 @@ class NewOrderDialog(CommandDialog):
 
     def _lists_failed(self, exc: BaseException) -> None:
         self.general_error.set_message(f"The customer and product lists could not be loaded: {exc}")
+
+    def _customer_changed(self) -> None:
+        """Show the chosen customer's default address as the ship-to hint (fetched in the
+        background; a reply for a customer no longer chosen is ignored)."""
+        customer = self.customer_picker.selected_customer()
+        customer_id = None if customer is None else customer.customer_id
+        if customer_id == self._address_for:
+            return
+        self._address_for = customer_id
+        if customer_id is None:
+            self.address_edit.setPlaceholderText(_NO_CUSTOMER_ADDRESS_HINT)
+            return
+        queries = self.queries
+
+        def shown(current: CustomerAddress) -> None:
+            if current.customer_id != self._address_for:
+                return
+            if current.address:
+                hint = "Leave empty to ship to the customer's address:\n" + current.address
+            else:
+                hint = "The customer has no address on file: type one here if needed."
+            self.address_edit.setPlaceholderText(hint)
+
+        self.tasks.submit(
+            lambda: queries.ask(GetCustomerAddress(customer_id=customer_id)),
+            guarded(self, shown),
+            guarded(self, lambda _exc: None),  # only a hint: the order form works without it
+        )
 
     def clear_errors(self) -> None:
         super().clear_errors()
@@ -255,6 +303,7 @@ class NewOrderDialog(CommandDialog):
             customer_id=customer.customer_id,
             lines=tuple(_line_input(line) for line in lines),
             currency=self.line_editor.currency(),
+            shipping_address=self.address_edit.text() or None,
         )
 
     def on_success(self, result: Any) -> None:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui import formatting as fmt
+from desktop_app.ui.orders.date_filter import DateRange, DateRangeFilter
 from desktop_app.ui.orders.table_model import (
     COLUMNS,
     ORDER_ID_ROLE,
@@ -170,6 +171,7 @@ class OrdersListView(QWidget):
 
         # --- filter bar
         self.status_filter = StatusFilterButton(self)
+        self.date_filter = DateRangeFilter(self)
         self.customer_filter = QComboBox(self)
         self.customer_filter.setObjectName("customerFilter")
         self.customer_filter.setEditable(True)
@@ -204,6 +206,7 @@ class OrdersListView(QWidget):
         bar.addWidget(search_label)
         bar.addWidget(self.search, 3)
         bar.addWidget(self.status_filter)
+        bar.addWidget(self.date_filter)
         bar.addWidget(customer_label)
         bar.addWidget(self.customer_filter, 2)
         bar.addWidget(self.count_label, 1)
@@ -255,7 +258,8 @@ class OrdersListView(QWidget):
         layout.addWidget(self.table, 1)
 
         self.setTabOrder(self.search, self.status_filter)
-        self.setTabOrder(self.status_filter, self.customer_filter)
+        self.setTabOrder(self.status_filter, self.date_filter)
+        self.setTabOrder(self.date_filter, self.customer_filter)
         self.setTabOrder(self.customer_filter, self.table)
 
         # --- wiring
@@ -266,6 +270,7 @@ class OrdersListView(QWidget):
         self.search.textChanged.connect(self._search_timer.start)
         self.search.returnPressed.connect(self._apply_search_now)
         self.status_filter.changed.connect(self._apply_statuses)
+        self.date_filter.changed.connect(self._apply_dates)
         self.customer_filter.activated.connect(self._apply_customer)
         line = self.customer_filter.lineEdit()
         if line is not None:
@@ -348,6 +353,9 @@ class OrdersListView(QWidget):
         self.model.update_filter(statuses=self.status_filter.selected())
 
     @Slot(int)
+    def _apply_dates(self, dates: DateRange) -> None:
+        self.model.update_filter(date_column=dates.column, date_from=dates.start, date_to=dates.end)
+
     def _apply_customer(self, index: int) -> None:
         customer_id = self.customer_filter.itemData(index)
         if customer_id != self.model.current_filter.customer_id:

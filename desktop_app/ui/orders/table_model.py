@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -100,6 +101,9 @@ class OrderFilter:
     search: str | None = None
     sort: str = "order_number"
     descending: bool = True
+    date_column: str = "placed_at"
+    date_from: datetime | None = None
+    date_to: datetime | None = None
 
 
 class OrdersTableModel(QAbstractTableModel):
@@ -379,6 +383,9 @@ class OrdersTableModel(QAbstractTableModel):
             after=after,
             limit=self._page_size,
             with_total=with_total,
+            date_column=f.date_column,
+            date_from=f.date_from,
+            date_to=f.date_to,
         )
 
     def _cursor_before(self, number: int) -> str | None:

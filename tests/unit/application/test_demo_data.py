@@ -72,6 +72,8 @@ def test_every_status_names_and_snapshots() -> None:
         "ProductDiscontinued",
         "OrderLineRemoved",
         "OrderLineQuantityChanged",
+        "CustomerAddressChanged",
+        "OrderNoteAdded",
     ):
         assert types[name] > 0, name
     names = {

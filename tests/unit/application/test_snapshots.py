@@ -49,7 +49,7 @@ def test_snapshot_taken_when_a_save_crosses_the_interval(world: World, app: App)
     bump(world, order_id, 6)  # v11
     assert versions(app, order_id) == [10, 5]  # newest first
     info = app.queries.ask(q.ListOrderSnapshots(order_id=order_id))[0]
-    assert (info.aggregate_type, info.schema_version, info.valid) == ("order", 1, True)
+    assert (info.aggregate_type, info.schema_version, info.valid) == ("order", 2, True)
     assert info.size_bytes > 0
 
 

@@ -396,11 +396,19 @@ def test_state_refusal_comes_before_input_checks() -> None:
 
 def test_why_not_table() -> None:
     expected = {
-        "pending": {"add_line", "remove_line", "change_quantity", "confirm", "cancel"},
-        "confirmed": {"ship", "cancel"},
-        "shipped": {"deliver", "cancel"},
-        "delivered": set(),
-        "cancelled": set(),
+        "pending": {
+            "add_line",
+            "remove_line",
+            "change_quantity",
+            "confirm",
+            "cancel",
+            "change_address",
+            "add_note",
+        },
+        "confirmed": {"ship", "cancel", "change_address", "add_note"},
+        "shipped": {"deliver", "cancel", "add_note"},
+        "delivered": {"add_note"},
+        "cancelled": {"add_note"},
     }
     for status, allowed in expected.items():
         order = order_in(status)

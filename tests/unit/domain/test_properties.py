@@ -69,6 +69,15 @@ def _step(order: Order, data: st.DataObject) -> None:
             )
         elif action == "deliver":
             order.deliver()
+        elif action == "change_address":
+            order.change_shipping_address(
+                data.draw(st.sampled_from(["Main St 1\n1010 Wien", "", "Dock 4", "x" * 401]))
+            )
+        elif action == "add_note":
+            order.add_note(
+                data.draw(st.sampled_from(["n-1", "n-2", "n-3", ""])),
+                data.draw(st.sampled_from(["Called.", "two\nlines", " ", "tab\there"])),
+            )
         else:
             order.cancel(data.draw(st.sampled_from(["", "customer asked", "r" * 501])))
     except DomainError:
@@ -169,6 +178,8 @@ def _good_call(order: Order, action: str) -> Callable[[], None]:
         "ship": lambda: order.ship("T-9", "UPS"),
         "deliver": order.deliver,
         "cancel": lambda: order.cancel("changed plans"),
+        "change_address": lambda: order.change_shipping_address("Elsewhere 9\n1010 Wien"),
+        "add_note": lambda: order.add_note("n-fresh", "Customer called."),
     }
     return calls[action]
 
@@ -183,6 +194,8 @@ def _bad_call(order: Order, action: str) -> Callable[[], None]:
         "ship": lambda: order.ship(""),
         "deliver": order.deliver,
         "cancel": lambda: order.cancel(""),
+        "change_address": lambda: order.change_shipping_address(""),
+        "add_note": lambda: order.add_note("", ""),
     }
     return calls[action]
 
@@ -333,6 +346,8 @@ def test_order_snapshot_is_readable() -> None:
         "tracking_number": None,
         "carrier": None,
         "cancel_reason": None,
+        "shipping_address": "",
+        "notes": [],
     }
     assert Order.AGGREGATE_TYPE == "order"
     assert Customer.AGGREGATE_TYPE == "customer"

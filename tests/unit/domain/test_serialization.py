@@ -28,7 +28,7 @@ from desktop_app.domain.events import ALL_EVENTS
 from .strategies import events_of
 
 EXPECTED_VERSIONS = {
-    "OrderPlaced": 1,
+    "OrderPlaced": 2,
     "OrderLineAdded": 1,
     "OrderLineRemoved": 1,
     "OrderLineQuantityChanged": 1,
@@ -36,8 +36,11 @@ EXPECTED_VERSIONS = {
     "OrderShipped": 2,
     "OrderDelivered": 1,
     "OrderCancelled": 2,
+    "OrderShippingAddressChanged": 1,
+    "OrderNoteAdded": 1,
     "CustomerRegistered": 1,
     "CustomerRenamed": 1,
+    "CustomerAddressChanged": 1,
     "ProductAdded": 1,
     "ProductRenamed": 1,
     "ProductPriceChanged": 1,

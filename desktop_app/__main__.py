@@ -97,6 +97,53 @@ def _show_startup_error(title: str, text: str) -> None:
     box.exec()
 
 
+def _ask_yes_no(title: str, text: str) -> bool:
+    """A modal yes/no question before any window exists (tests replace this)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+    )
+    box.setObjectName("createDatabaseQuestion")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def missing_folder_question(path: Path) -> tuple[str, str] | None:
+    """(title, text) asking whether to create a database in a folder that does not exist, or
+    None when the folder is there (a mistyped ``--db`` must not quietly start a new desk)."""
+    folder = path.absolute().parent
+    if path.exists() or folder.is_dir():
+        return None
+    return (
+        "Create a new database?",
+        f"The folder {folder} does not exist, so there is no database at\n{path}\n\n"
+        "Create the folder and a new, empty Order Desk database there?\n\n"
+        "Choose No if the path is mistyped; nothing will be created.",
+    )
+
+
+def with_db(argv: Sequence[str], db: Path) -> list[str]:
+    """``argv`` with ``--db`` replaced by ``db`` (and ``--read-only`` dropped: a database the
+    clerk chose to open is opened normally, read-only only when it must be)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--db":
+            skip = True
+            continue
+        if arg.startswith("--db=") or arg == "--read-only":
+            continue
+        out.append(arg)
+    return [*out, "--db", str(db)]
+
+
 def _qt_app() -> Any:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
@@ -218,10 +265,14 @@ def run(
     show_error: Callable[[str, str], None] | None = None,
     exec_loop: bool = True,
     on_window: Callable[[Any], None] | None = None,
+    ask: Callable[[str, str], bool] | None = None,
+    switch_to: dict[str, Any] | None = None,
 ) -> int:
     """``main`` with hooks for tests: ``show_error(title, text)`` replaces the startup message
-    box; ``exec_loop=False`` returns right after the window is shown and connected to the
-    open database (``on_window(window)`` is called first) and shuts down."""
+    box and ``ask(title, text) -> bool`` the start-up question; ``exec_loop=False`` returns
+    right after the window is shown and connected to the open database (``on_window(window)``
+    is called first) and shuts down. When the clerk opens another database (File menu), the
+    loop ends and ``switch_to["db"]`` holds its path: :func:`main` then starts again on it."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     from desktop_app.self_test import handle_cli_flags
 
@@ -239,6 +290,12 @@ def run(
     settings = dataclasses.replace(settings, projector_batch=200, projector_bulk_catch_up=False)
     if args.read_only:
         settings = dataclasses.replace(settings, read_only=True)
+    question = missing_folder_question(settings.db_path) if args.db else None
+    if question is not None:
+        _qt_app()
+        if not (ask or _ask_yes_no)(*question):
+            log.info("not creating a database at %s (declined)", settings.db_path)
+            return EXIT_OK
     # Open the database (imports of the store, SQLAlchemy, read-model preparation) on a
     # helper thread while the window is built and painted (P5/P7 first paint).
     opener = _Opener(settings)
@@ -291,6 +348,13 @@ def run(
             return EXIT_OPEN_FAILED
 
         window.attach_application(app.commands, app.queries, app.info)
+        if switch_to is not None:
+
+            def switch(path: Any, _create: bool) -> None:
+                switch_to["db"] = Path(path)
+                qapp.quit()
+
+            window.database_requested.connect(switch)
         window.start()
         _start_jobs_after_first_rows(window, app, bridge, started)
         if app.info.read_only:
@@ -421,8 +485,15 @@ class _Opener:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start Order Desk; returns the process exit code."""
-    return run(argv)
+    """Start Order Desk; returns the process exit code. Opening another database from the
+    File menu closes this one cleanly and starts again on the other."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    while True:
+        switch_to: dict[str, Any] = {}
+        rc = run(args, switch_to=switch_to)
+        if "db" not in switch_to:
+            return rc
+        args = with_db(args, switch_to["db"])
 
 
 if __name__ == "__main__":

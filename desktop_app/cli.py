@@ -13,69 +13,31 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from desktop_app.application.ports import Digest, StoreError, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
-from desktop_app.bootstrap import App, bootstrap
+from desktop_app.bootstrap import App
+from desktop_app.cli_documents import add_document_commands
 from desktop_app.cli_maintenance import add_maintenance_commands
-from desktop_app.config import Settings, default_db_path
+from desktop_app.cli_support import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    CliError,
+)
+from desktop_app.cli_support import open_app as _open
+from desktop_app.cli_support import progress_line as _progress
+from desktop_app.config import default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
 
-PROG = "desktop-app-admin"
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 DIGEST_FORMAT = "order-desk-digest"
 _ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
-
-
-class CliError(Exception):
-    """A problem to report as one line on stderr, with an exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# --- opening -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _open(db: Path, *, create: bool = False, read_only: bool = False) -> Iterator[App]:
-    if not create and not db.exists():
-        raise CliError(f"no database at {db} — create one with `{PROG} init`")
-    settings = Settings(db_path=db.absolute(), read_only=read_only)
-    app = bootstrap(settings, source="cli", create=create)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-def _progress(label: str, stream: TextIO, *, always: bool) -> Callable[[int, int], None] | None:
-    """A progress printer: a rewritten line on a terminal, a line per 10% otherwise."""
-    tty = stream.isatty()
-    if not tty and not always:
-        return None
-    last = [-1]
-
-    def show(done: int, total: int) -> None:
-        if tty:
-            end = "\n" if done >= total else ""
-            stream.write(f"\r{label}: {done:,} / {total:,}{end}")
-        else:
-            tenth = done * 10 // total if total else 10
-            if tenth == last[0]:
-                return
-            last[0] = tenth
-            stream.write(f"{label}: {done:,} / {total:,}\n")
-        stream.flush()
-
-    return show
 
 
 # --- init and demo -------------------------------------------------------------------------
@@ -88,7 +50,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             count = app.events.head_position()
         print(f"{db} is already an Order Desk database ({count:,} events); nothing to do.")
         return EXIT_OK
-    with _open(db, create=True):
+    # `init` is the explicit way to create a database, folder included.
+    with _open(db, create=True, make_folder=True):
         pass
     print(f"Created a new Order Desk database at {db}")
     return EXIT_OK
@@ -105,6 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             queries=app.queries,
             progress=_progress("Loading demo data", sys.stderr, always=True),
         )
+        caught_up = _catch_up_read_model(app)
     statuses = ", ".join(f"{count} {status}" for status, count in summary.orders_by_status)
     print(
         f"Loaded demo data into {args.db}: {summary.customers} customers, "
@@ -113,7 +77,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if summary.duplicates:
         print(f"{summary.duplicates:,} commands had already been recorded and were skipped.")
+    print(caught_up)
     return EXIT_OK
+
+
+def _catch_up_read_model(app: App) -> str:
+    """Bring the order lists up to the log's head (so the GUI opens full); a sentence saying
+    how that went."""
+    projector = app.projector
+    if projector is None or app.read_only:
+        return "The order lists were not updated (read-only database)."
+    projector.run_once()
+    status = projector.status()
+    if status.last_error:
+        return (
+            f"The order lists stopped at event #{status.checkpoint}: {status.last_error} "
+            f"(the window shows this too; `{PROG} rebuild` retries)."
+        )
+    if status.lag:
+        return f"The order lists are {status.lag:,} events behind; the window catches up."
+    return f"The order lists are up to date (event #{status.checkpoint})."
 
 
 # --- history -------------------------------------------------------------------------------
@@ -277,15 +260,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    # --db works before the subcommand (`--db FILE demo`) and after it (`demo --db FILE`): the
+    # subcommands' copy defaults to SUPPRESS so that, when absent, it leaves the global one be.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
+        "--db",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="the database file (default: the user's Order Desk database)",
+    )
+    parser = argparse.ArgumentParser(prog=PROG, description="Order Desk administration.")
+    parser.add_argument(
         "--db",
         type=Path,
         default=None,
         metavar="PATH",
         help="the database file (default: the user's Order Desk database)",
     )
-    parser = argparse.ArgumentParser(prog=PROG, description="Order Desk administration.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     init = sub.add_parser("init", parents=[common], help="create a new database")
     init.set_defaults(run=cmd_init)
@@ -302,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--against", type=Path, metavar="FILE", help="check a saved digest")
     verify.set_defaults(run=cmd_verify)
     add_maintenance_commands(sub)
+    add_document_commands(sub, common)
     return parser
 
 

@@ -307,10 +307,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: an absent --db after the subcommand keeps one given before it (cli.py).
     parser.add_argument(
         "--db",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="PATH",
         help="the database file (default: the user's Order Desk database)",
     )

@@ -57,3 +57,102 @@ class Settings:
     def effective_backup_dir(self) -> Path:
         """Where backups go: the configured folder or ``backups/`` beside the database."""
         return self.backup_dir or self.db_path.parent / "backups"
+
+
+# --- company details for printed documents ------------------------------------------------
+
+COMPANY_FILE_NAME = "company.json"
+MAX_COMPANY_TEXT = 200
+
+
+def default_config_dir() -> Path:
+    """The platform's per-user configuration folder for Order Desk."""
+    return platformdirs.user_config_path(APP_NAME, appauthor=False)
+
+
+def company_profile_path() -> Path:
+    """Where the company details printed on confirmations and packing slips are kept."""
+    return default_config_dir() / COMPANY_FILE_NAME
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CompanyProfile:
+    """The sender printed on an order confirmation and a packing slip."""
+
+    name: str = "Order Desk"
+    address: str = ""  # several lines
+    email: str = ""
+    phone: str = ""
+    logo_path: Path | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """The profile as JSON values (the logo as a path string, empty when none)."""
+        return {
+            "name": self.name,
+            "address": self.address,
+            "email": self.email,
+            "phone": self.phone,
+            "logo_path": str(self.logo_path) if self.logo_path else "",
+        }
+
+
+class CompanyProfileError(ValueError):
+    """The company details file cannot be read or holds a bad value."""
+
+
+def _profile_text(data: dict[str, object], key: str, *, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise CompanyProfileError(f"company details: {key!r} must be text")
+    if len(value) > MAX_COMPANY_TEXT:
+        raise CompanyProfileError(f"company details: {key!r} is longer than {MAX_COMPANY_TEXT}")
+    return value
+
+
+def load_company_profile(path: Path | None = None) -> CompanyProfile:
+    """The saved company details; the defaults when nothing was saved yet."""
+    import json
+
+    file = path or company_profile_path()
+    try:
+        raw = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return CompanyProfile()
+    except OSError as exc:
+        raise CompanyProfileError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CompanyProfileError(f"{file} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CompanyProfileError(f"{file} does not hold company details")
+    logo = _profile_text(data, "logo_path", default="")
+    return CompanyProfile(
+        name=_profile_text(data, "name", default="Order Desk").strip() or "Order Desk",
+        address=_profile_text(data, "address", default=""),
+        email=_profile_text(data, "email", default=""),
+        phone=_profile_text(data, "phone", default=""),
+        logo_path=Path(logo) if logo else None,
+    )
+
+
+def save_company_profile(profile: CompanyProfile, path: Path | None = None) -> Path:
+    """Write the company details (old or new file, never half: temp file + rename)."""
+    import json
+    import os
+    import tempfile
+
+    file = path or company_profile_path()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(profile.to_json(), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, file)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return file

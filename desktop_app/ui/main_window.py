@@ -13,6 +13,7 @@ import logging
 import platform
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -49,7 +50,14 @@ from desktop_app.application.queries import (
 from desktop_app.identity import app_version, os_user
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain, show_error
+from desktop_app.ui.files import DatabaseMenu
+from desktop_app.ui.orders.export_csv import CsvExport
+from desktop_app.ui.orders.export_csv import ask_target as ask_csv_target
+from desktop_app.ui.orders.export_csv import report as report_csv
 from desktop_app.ui.orders.list_view import OrdersListView
+from desktop_app.ui.printing.company_dialog import CompanyDialog
+from desktop_app.ui.printing.documents import DocumentKind
+from desktop_app.ui.printing.preview import OrderPrinting
 from desktop_app.ui.status import StatusBar
 from desktop_app.ui.tasks import TaskRunner
 
@@ -106,6 +114,8 @@ class MainWindow(QMainWindow):
     """The program's main window."""
 
     current_order_changed = Signal(object)
+    database_requested = Signal(object, bool)
+    """File ▸ New/Open: (path, create) — the entry point closes this database and opens it."""
 
     def __init__(
         self,
@@ -194,6 +204,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self._build_actions()
+        self._build_paper_and_files()
         self._build_menus()
         self.setTabOrder(self.orders.search, self.orders.status_filter)
         self.setTabOrder(self.orders.status_filter, self.orders.customer_filter)
@@ -234,12 +245,14 @@ class MainWindow(QMainWindow):
         self.read_only = bool(store_info.read_only)
         self.opening = False
         self.setWindowTitle(f"Order Desk — {store_info.location}")
+        self._remember_database()
         self.orders.set_queries(queries)
         self.status.set_store_info(store_info)
         self._show_read_only_banner()
         for action in self.actions():
             action.setEnabled(True)
         self._apply_read_only_to_actions()
+        self._update_print_actions()
         stub = self.tabs.widget(0)
         self.detail = self._build_detail()
         current = self.tabs.currentIndex()
@@ -437,6 +450,109 @@ class MainWindow(QMainWindow):
         self.action_about = self._action("actionAbout", "&About Order Desk", "F1", self.show_about)
         self._apply_read_only_to_actions()
 
+    def _build_paper_and_files(self) -> None:
+        """File menu: databases (new, open, recent), CSV export, printing, company details."""
+        self.files = DatabaseMenu(self, self._settings, None)
+        if not self.opening:
+            self._remember_database()
+        self.files.open_requested.connect(self.database_requested)
+        self.addAction(self.files.action_new)
+        self.addAction(self.files.action_open)
+        self.printing = OrderPrinting(self, lambda: self.queries, self.tasks)
+        self.action_export_csv = self._action(
+            "actionExportCsv",
+            "&Export list as CSV…",
+            "Ctrl+E",
+            self.export_csv,
+            "Write the order list as shown (filter, search and sort) to a CSV file",
+        )
+        self.action_print_confirmation = self._action(
+            "actionPrintConfirmation",
+            "&Print order confirmation…",
+            QKeySequence.StandardKey.Print,
+            lambda: self._print(DocumentKind.CONFIRMATION),
+            "Preview and print the selected order's confirmation",
+        )
+        self.action_print_packing_slip = self._action(
+            "actionPrintPackingSlip",
+            "Print packing &slip…",
+            "Ctrl+Alt+P",
+            lambda: self._print(DocumentKind.PACKING_SLIP),
+            "Preview and print the selected order's packing slip",
+        )
+        self.action_save_pdf = self._action(
+            "actionSaveConfirmationPdf",
+            "Save confirmation as P&DF…",
+            "",
+            self._save_pdf,
+            "Save the selected order's confirmation as a PDF file",
+        )
+        self.action_company = self._action(
+            "actionCompanyDetails",
+            "Compan&y details…",
+            "",
+            self.edit_company,
+            "The company name, address and logo printed on confirmations and slips",
+        )
+        self._order_print_actions = (
+            self.action_print_confirmation,
+            self.action_print_packing_slip,
+            self.action_save_pdf,
+        )
+        for action in self._order_print_actions:
+            action.setEnabled(False)
+
+    def _remember_database(self) -> None:
+        location = Path(self.store_info.location)
+        if location.is_file():  # not an in-memory store or a server address
+            self.files.set_current(location)
+
+    def _update_print_actions(self) -> None:
+        selected = self.orders.current_order_id() is not None and not self.opening
+        for action in self._order_print_actions:
+            action.setEnabled(selected)
+
+    def _print(self, kind: DocumentKind) -> None:
+        order_id = self.orders.current_order_id()
+        if order_id is not None and self.queries is not None:
+            self.printing.preview(order_id, kind)
+
+    def _save_pdf(self) -> None:
+        order_id = self.orders.current_order_id()
+        if order_id is not None and self.queries is not None:
+            self.printing.save_pdf(
+                order_id,
+                DocumentKind.CONFIRMATION,
+                on_saved=lambda path: self.status.showMessage(f"Saved {path}", 8000),
+            )
+
+    def export_csv(self, target: Path | None = None, bom: bool = False) -> CsvExport | None:
+        """Export the list as shown; asks for the file when ``target`` is None."""
+        if self.queries is None:
+            return None
+        if target is None:
+            chosen = ask_csv_target(self, self._settings)
+            if chosen is None:
+                return None
+            target, bom = chosen
+        export = CsvExport(
+            self.queries,
+            self.tasks,
+            self.orders.model.current_query(),
+            target,
+            bom=bom,
+            parent=self,
+        )
+        report_csv(self, export, lambda text: self.status.showMessage(text, 10000))
+        export.start()
+        return export
+
+    def edit_company(self) -> None:
+        """File ▸ Company details…"""
+        dialog = CompanyDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
     def _apply_read_only_to_actions(self) -> None:
         if self.read_only:
             why = "The database is open read-only."
@@ -450,6 +566,16 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.setObjectName("menuFile")
         file_menu.addAction(self.action_new_order)
+        file_menu.addSeparator()
+        file_menu.addAction(self.files.action_new)
+        file_menu.addAction(self.files.action_open)
+        file_menu.addMenu(self.files.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.action_export_csv)
+        file_menu.addAction(self.action_print_confirmation)
+        file_menu.addAction(self.action_print_packing_slip)
+        file_menu.addAction(self.action_save_pdf)
+        file_menu.addAction(self.action_company)
         file_menu.addSeparator()
         file_menu.addAction(self.action_quit)
         edit_menu = bar.addMenu("&Edit")
@@ -600,6 +726,7 @@ class MainWindow(QMainWindow):
                     show(order_id)
                 except Exception:
                     log.exception("%s.show_order failed", type(widget).__name__)
+        self._update_print_actions()
         self.current_order_changed.emit(order_id)
 
     @Slot(str)

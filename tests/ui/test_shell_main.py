@@ -128,8 +128,14 @@ def test_fresh_database_starts_and_shuts_down_cleanly(qtbot: Any, tmp_path: Path
         assert box is not None and box.isVisible()
         box.done(QMessageBox.StandardButton.No)
 
-    rc, shown = _run(["--db", str(path)], on_window=on_window)
-    assert rc == 0 and not shown
+    asked: list[str] = []
+
+    def yes(_title: str, text: str) -> bool:  # the folder "new" does not exist yet
+        asked.append(text)
+        return True
+
+    rc, shown = _run(["--db", str(path)], on_window=on_window, ask=yes)
+    assert rc == 0 and not shown and len(asked) == 1
     assert windows
     assert path.exists()
     assert (tmp_path / "logs" / "order-desk.log").exists()

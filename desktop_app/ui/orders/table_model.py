@@ -371,6 +371,10 @@ class OrdersTableModel(QAbstractTableModel):
             return fmt.format_int(item.version)
         return ""
 
+    def current_query(self) -> ListOrders:
+        """The list as shown (filter, search and sort), from its first row (exports)."""
+        return self._query(0, with_total=True)
+
     def _query(self, page: int, *, with_total: bool, after: str | None = None) -> ListOrders:
         f = self._filter
         return ListOrders(

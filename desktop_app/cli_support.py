@@ -1,0 +1,69 @@
+"""What every admin subcommand shares: the error type, exit codes, opening the database and
+progress lines. A module of its own so that subcommand modules can use it while ``cli`` runs as
+``python -m desktop_app.cli`` (where ``cli`` itself is ``__main__``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from desktop_app.bootstrap import App, bootstrap
+from desktop_app.config import Settings
+
+PROG = "desktop-app-admin"
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class CliError(Exception):
+    """A problem to report as one line on stderr, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_app(
+    db: Path, *, create: bool = False, read_only: bool = False, make_folder: bool = False
+) -> Iterator[App]:
+    if not create and not db.exists():
+        raise CliError(f"no database at {db} — create one with `{PROG} init`")
+    if create and not make_folder and not db.exists() and not db.absolute().parent.is_dir():
+        # A mistyped --db must not quietly start a new, empty database somewhere else.
+        raise CliError(
+            f"the folder {db.absolute().parent} does not exist — check the path, or create "
+            f"the database there with `{PROG} init --db {db}`"
+        )
+    settings = Settings(db_path=db.absolute(), read_only=read_only)
+    app = bootstrap(settings, source="cli", create=create)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def progress_line(label: str, stream: TextIO, *, always: bool) -> Callable[[int, int], None] | None:
+    """A progress printer: a rewritten line on a terminal, a line per 10% otherwise."""
+    tty = stream.isatty()
+    if not tty and not always:
+        return None
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        if tty:
+            end = "\n" if done >= total else ""
+            stream.write(f"\r{label}: {done:,} / {total:,}{end}")
+        else:
+            tenth = done * 10 // total if total else 10
+            if tenth == last[0]:
+                return
+            last[0] = tenth
+            stream.write(f"{label}: {done:,} / {total:,}\n")
+        stream.flush()
+
+    return show

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -84,7 +84,23 @@ def list_query(app: App, args: argparse.Namespace) -> ListOrders:
         search=args.search or None,
         sort=args.sort,
         descending=not args.ascending,
+        date_column="updated_at" if args.date == "changed" else "placed_at",
+        date_from=_day_start(args.since, "--since"),
+        date_to=_day_start(args.until, "--until", next_day=True),
     )
+
+
+def _day_start(text: str | None, option: str, *, next_day: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` as the start of that local day (of the next day for an inclusive end)."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"{option} wants a date like 2026-12-31, not {text!r}") from exc
+    if next_day:
+        day += timedelta(days=1)
+    return datetime.combine(day, time()).astimezone()
 
 
 def _open_out(path: Path | None) -> tuple[TextIO, Path | None]:
@@ -170,11 +186,14 @@ def cmd_print_order(args: argparse.Namespace) -> int:
     with _opened(args) as app:
         detail = _order_detail(app, args.order)
         note = _fresh_note(app)
+        from desktop_app.ui.printing.documents import ship_to_of
+
+        ship_to = ship_to_of(app.queries, detail.order.order_id)
     _qt_gui()
     from desktop_app.ui.printing.documents import DocumentKind, build_document, write_pdf
 
     kind = DocumentKind(args.kind)
-    doc = build_document(detail, kind, company, printed_at=datetime.now(UTC))
+    doc = build_document(detail, kind, company, printed_at=datetime.now(UTC), ship_to=ship_to)
     write_pdf(doc, args.out, title=f"{kind.title} {detail.order.order_number}")
     if note:
         print(note, file=sys.stderr)
@@ -219,6 +238,14 @@ def add_document_commands(
         "--sort", choices=ORDER_SORT_COLUMNS, default="placed_at", help="sort column (placed_at)"
     )
     export.add_argument("--ascending", action="store_true", help="oldest / smallest first")
+    export.add_argument(
+        "--date",
+        choices=["placed", "changed"],
+        default="placed",
+        help="which date --since/--until bound: when placed (default) or last changed",
+    )
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="from this day (local time)")
+    export.add_argument("--until", metavar="YYYY-MM-DD", help="up to and including this day")
     export.add_argument(
         "--bom", action="store_true", help="start with a UTF-8 byte-order mark (for Excel)"
     )

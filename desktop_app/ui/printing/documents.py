@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QMarginsF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
-from desktop_app.application.queries import OrderDetail
+from desktop_app.application.queries import (
+    ADDRESS_FROM_CUSTOMER,
+    ADDRESS_NONE,
+    GetOrderShipping,
+    OrderDetail,
+)
 from desktop_app.config import CompanyProfile
 from desktop_app.ui.formatting import format_date, format_datetime, format_int, format_minor
 
@@ -43,6 +49,18 @@ class ShipTo:
 
     text: str
     note: str = ""
+
+
+def ship_to_of(queries: Any, order_id: str) -> ShipTo | None:
+    """Where the order ships, from the query bus (None when neither the order nor its
+    customer has an address); a customer's address is marked as such."""
+    shipping = queries.ask(GetOrderShipping(order_id=order_id))
+    if shipping.address_source == ADDRESS_NONE or not shipping.address.strip():
+        return None
+    note = ""
+    if shipping.address_source == ADDRESS_FROM_CUSTOMER:
+        note = "The customer's current address (the order has none of its own)."
+    return ShipTo(text=shipping.address, note=note)
 
 
 def _e(text: str) -> str:

@@ -18,10 +18,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from desktop_app.application.queries import GetOrder, OrderDetail
 from desktop_app.config import CompanyProfile, CompanyProfileError, load_company_profile
 from desktop_app.ui.errors import explain
-from desktop_app.ui.printing.documents import DocumentKind, ShipTo, build_document, write_pdf
+from desktop_app.ui.printing.documents import (
+    DocumentKind,
+    ShipTo,
+    build_document,
+    ship_to_of,
+    write_pdf,
+)
 from desktop_app.ui.tasks import TaskRunner
-
-ShipToOf = Callable[[OrderDetail], ShipTo | None]
 
 
 def _company(parent: QWidget) -> CompanyProfile:
@@ -65,47 +69,45 @@ def preview_pages(dialog: QPrintPreviewDialog) -> int:
 
 
 class OrderPrinting:
-    """The Order menu's print actions for whichever order is selected."""
+    """The print actions for whichever order is selected."""
 
-    def __init__(
-        self,
-        parent: QWidget,
-        queries: Callable[[], Any],
-        tasks: TaskRunner,
-        ship_to: ShipToOf | None = None,
-    ) -> None:
+    def __init__(self, parent: QWidget, queries: Callable[[], Any], tasks: TaskRunner) -> None:
         self._parent = parent
         self._queries = queries
         self._tasks = tasks
-        self._ship_to = ship_to or (lambda _detail: None)
         self.last_dialog: QPrintPreviewDialog | None = None
 
-    def _with_detail(self, order_id: str, then: Callable[[OrderDetail], None]) -> None:
+    def _with_detail(
+        self, order_id: str, then: Callable[[OrderDetail, ShipTo | None], None]
+    ) -> None:
         queries = self._queries()
 
-        def done(detail: object) -> None:
-            if detail is None:
+        def load() -> tuple[OrderDetail, ShipTo | None] | None:
+            detail = queries.ask(GetOrder(order_id=order_id))
+            return None if detail is None else (detail, ship_to_of(queries, order_id))
+
+        def done(result: object) -> None:
+            if result is None:
                 QMessageBox.information(
                     self._parent,
                     "Print",
                     "This order is not in the order list yet; try again in a moment.",
                 )
                 return
-            then(detail)  # type: ignore[arg-type]
+            detail, ship_to = result  # type: ignore[misc]
+            then(detail, ship_to)
 
         def failed(exc: BaseException) -> None:
             title, text = explain(exc)
             QMessageBox.warning(self._parent, title, text)
 
-        self._tasks.submit(lambda: queries.ask(GetOrder(order_id=order_id)), done, failed)
+        self._tasks.submit(load, done, failed)
 
     def preview(self, order_id: str, kind: DocumentKind, *, show: bool = True) -> None:
         """Open the print preview of ``kind`` for the order (``show=False``: build only)."""
 
-        def open_preview(detail: OrderDetail) -> None:
-            dialog = preview_dialog(
-                self._parent, detail, kind, _company(self._parent), self._ship_to(detail)
-            )
+        def open_preview(detail: OrderDetail, ship_to: ShipTo | None) -> None:
+            dialog = preview_dialog(self._parent, detail, kind, _company(self._parent), ship_to)
             self.last_dialog = dialog
             if show:
                 dialog.open()
@@ -121,7 +123,7 @@ class OrderPrinting:
     ) -> None:
         """Write the document to a PDF file (asks where when ``target`` is None)."""
 
-        def write(detail: OrderDetail) -> None:
+        def write(detail: OrderDetail, ship_to: ShipTo | None) -> None:
             path = target
             if path is None:
                 name, _ = QFileDialog.getSaveFileName(
@@ -138,7 +140,7 @@ class OrderPrinting:
                 kind,
                 _company(self._parent),
                 printed_at=datetime.now(UTC),
-                ship_to=self._ship_to(detail),
+                ship_to=ship_to,
             )
             try:
                 write_pdf(doc, path, title=f"{kind.title} {detail.order.order_number}")

@@ -184,3 +184,19 @@ def test_print_order_errors(db: Path, tmp_path: Path) -> None:
         "not valid JSON",
     )
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_export_by_date_range(db: Path, tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    today = date.today()
+    out = tmp_path / "today.csv"
+    cli("export-orders", "--db", db, "--out", out, "--since", str(today - timedelta(days=1)))
+    everything = _read_model(db, "SELECT COUNT(*) FROM rm_orders")[0][0]
+    assert len(_rows(out)) == everything  # the demo was loaded just now
+    past = tmp_path / "past.csv"
+    cli("export-orders", "--db", db, "--out", past, "--until", "2001-01-01", "--date", "changed")
+    assert _rows(past) == []
+    one_error_line(
+        cli("export-orders", "--db", db, "--since", "31.12.2026", expect=2), "--since wants a date"
+    )

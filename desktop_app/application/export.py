@@ -14,13 +14,12 @@ import csv
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TextIO
 
 from desktop_app.application.queries import ListOrders, OrderRow, Page
 from desktop_app.domain.values import CURRENCY_PLACES
 
-EXPORT_PAGE = 5_000
+EXPORT_PAGE = 10_000
 """Rows fetched per page while exporting (well inside the query's page limit)."""
 
 CSV_HEADER = (
@@ -42,13 +41,19 @@ class ExportCancelled(Exception):
 
 
 def amount_text(minor: int, currency: str) -> str:
-    """Integer minor units as a plain decimal string with the currency's places (``-12.30``)."""
+    """Integer minor units as a plain decimal string with the currency's places (``-12.30``).
+    Integer arithmetic only: exact, and several times faster than Decimal for a million rows."""
     places = CURRENCY_PLACES.get(currency, 2)
-    return str(Decimal(int(minor)).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+    if places == 0:
+        return str(int(minor))
+    whole, part = divmod(abs(int(minor)), 10**places)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{part:0{places}d}"
 
 
 def _utc(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is far cheaper than strftime; whole seconds, "Z" for UTC.
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def csv_row(row: OrderRow) -> tuple[str, ...]:

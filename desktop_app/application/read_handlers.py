@@ -26,6 +26,9 @@ from desktop_app.application.ports import (
 from desktop_app.domain.errors import DomainError
 
 MAX_PAGE = 10_000
+MAX_OFFSET = 1_000_000_000
+"""Rows a list may skip at most: far beyond any desk, far inside SQLite's 64-bit integers
+(an offset beyond those raised a raw ``OverflowError`` from the driver)."""
 
 
 class InvalidQueryError(DomainError):
@@ -114,7 +117,16 @@ def product_row(product: ProductState) -> q.ProductRow:
 
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidQueryError(f"A page holds between 1 and {MAX_PAGE} rows.", field="limit")
+        raise InvalidQueryError(
+            f"A page holds a whole number of rows from 1 to {MAX_PAGE:,}.", field="limit"
+        )
+
+
+def _check_offset(offset: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidQueryError(
+            f"The page offset must be a whole number from 0 to {MAX_OFFSET:,}.", field="offset"
+        )
 
 
 def _check_search(search: str | None) -> None:
@@ -132,8 +144,7 @@ def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
         )
     _check_limit(query.limit)
     _check_search(query.search)
-    if isinstance(query.offset, bool) or not isinstance(query.offset, int) or query.offset < 0:
-        raise InvalidQueryError("The page offset must be 0 or more.", field="offset")
+    _check_offset(query.offset)
     spec = ListOrdersSpec(
         statuses=query.statuses,
         customer_id=query.customer_id,

@@ -114,6 +114,7 @@ def _save(
         expected_version=loaded,
         metadata=_metadata(deps, command),
         command_id=command.command_id,
+        fingerprint=current_context(command).fingerprint,
         release=True,  # handlers drop the aggregate after saving: the cache may keep it
     )
     return _result(aggregate, appended)

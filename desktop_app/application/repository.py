@@ -268,6 +268,7 @@ class Repository(Generic[A]):
         expected_version: int,
         metadata: EventMetadata,
         command_id: str | None,
+        fingerprint: str | None = None,
         release: bool = False,
     ) -> AppendResult:
         """Append the aggregate's pending events after ``expected_version``.
@@ -289,7 +290,11 @@ class Repository(Generic[A]):
             for event in pending
         ]
         result = self._events.append(
-            self.stream_id(aggregate.id), expected_version, new_events, command_id=command_id
+            self.stream_id(aggregate.id),
+            expected_version,
+            new_events,
+            command_id=command_id,
+            fingerprint=fingerprint,
         )
         if not result.duplicate and self._policy.due(expected_version, result.version):
             try:

@@ -143,13 +143,16 @@ class InterferingEventStore:
         events: Sequence[NewEvent],
         *,
         command_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> AppendResult:
         if stream_id == self._stream:
             self.attempts += 1
             if self._times > 0:
                 self._times -= 1
                 self._interfere()
-        return self.inner.append(stream_id, expected_version, events, command_id=command_id)
+        return self.inner.append(
+            stream_id, expected_version, events, command_id=command_id, fingerprint=fingerprint
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -426,8 +426,14 @@ def _open_error(kind: OpenErrorKind, path: Path, what: str) -> DatabaseOpenError
     )
 
 
-def _inspect_header(path: Path) -> tuple[int, int]:
-    """Check the file with plain reads before SQLite touches it; returns (app id, user version)."""
+def _inspect_header(path: Path) -> tuple[int, int, bool]:
+    """Check the file with plain reads before SQLite touches it.
+
+    Returns (app id, user version, size in doubt). A size that does not match the header (not
+    whole pages, fewer pages than the header counts) is only a doubt, never a verdict: a
+    checkpoint cut short by a full disk or a kill leaves exactly that while the pages are safe
+    in the -wal file, and SQLite reads such a file correctly (R31). SQLite judges it.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -451,14 +457,13 @@ def _inspect_header(path: Path) -> tuple[int, int]:
         page_size = 65536
     if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
         raise _open_error("corrupt", path, "the file is damaged (its header is invalid).")
-    if size % page_size:
-        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
     pages = int.from_bytes(head[28:32], "big")
-    if head[24:28] == head[92:96] and pages and size < pages * page_size:
-        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
+    size_in_doubt = bool(size % page_size) or (
+        head[24:28] == head[92:96] and pages > 0 and size < pages * page_size
+    )
     user_version = int.from_bytes(head[60:64], "big", signed=True)
     app_id = int.from_bytes(head[68:72], "big", signed=True)
-    return app_id, user_version
+    return app_id, user_version, size_in_doubt
 
 
 def _wal_path(path: Path) -> Path:
@@ -479,7 +484,7 @@ def _check_existing(path: Path) -> int:
     Without a -wal file the check uses ``immutable=1`` so SQLite creates no -wal/-shm next to
     a file that may not be ours.
     """
-    header_app_id, _ = _inspect_header(path)
+    header_app_id, _, size_in_doubt = _inspect_header(path)
     has_wal = _wal_path(path).exists()
     if header_app_id != APPLICATION_ID and not has_wal:
         raise _foreign(path)
@@ -501,6 +506,15 @@ def _check_existing(path: Path) -> int:
             raise _open_error("corrupt", path, "the file is damaged (tables are missing).")
         if "events" in names:
             con.execute("SELECT max(position) FROM events").fetchone()
+        if size_in_doubt:
+            # Only SQLite's own check may call the file damaged (R31).
+            problems = [str(row[0]) for row in con.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise _open_error(
+                    "corrupt",
+                    path,
+                    f"the file is damaged (SQLite's check reports: {'; '.join(problems)}).",
+                )
     except sqlite3.DatabaseError as exc:
         code = _sqlite_code(exc)
         if code in (11, 26) or "malformed" in str(exc) or "not a database" in str(exc):

@@ -180,8 +180,11 @@ def _connect(
     )
     try:
         con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        mode = str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        if mode != "wal" and not read_only:
+        # A read-only open never switches modes (R32): that writes the file's header, so a
+        # backup (rollback journal) or another account's file failed as "read-only". SQLite
+        # reads either mode as it is.
+        mode = "" if read_only else str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        if not read_only and mode.lower() != "wal":
             raise StoreUnavailableError(
                 f"The database could not be switched to WAL journaling (it reports {mode!r}); "
                 "it may be on a network drive that SQLite cannot share safely."

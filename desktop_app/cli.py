@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from desktop_app.application.ids import id_problem
 from desktop_app.application.ports import Digest, StoreError, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
@@ -116,7 +117,10 @@ def _find_order(app: App, ref: str) -> str:
             after = batch[-1].position
         raise CliError(f"no order with number {number}")
     order_id = ref.removeprefix("order-")
-    if not order_id or app.events.stream_version(f"order-{order_id}") == 0:
+    problem = id_problem(order_id)
+    if problem is not None:
+        raise CliError(f"{ref[:80]!r} is neither an order number (SO-000123) nor an id: {problem}")
+    if app.events.stream_version(f"order-{order_id}") == 0:
         raise CliError(f"no order with id {ref}")
     return order_id
 

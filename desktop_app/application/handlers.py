@@ -116,6 +116,7 @@ def _save(
         expected_version=loaded,
         metadata=_metadata(deps, command),
         command_id=command.command_id,
+        fingerprint=current_context(command).fingerprint,
         release=True,  # handlers drop the aggregate after saving: the cache may keep it
     )
     return _result(aggregate, appended)
@@ -358,6 +359,7 @@ def add_product(deps: Deps, command: c.AddProduct) -> c.CommandResult:
             expected_version=0,
             metadata=_metadata(deps, command),
             command_id=command.command_id,
+            fingerprint=current_context(command).fingerprint,
             release=True,
             claims=(claim,),
         )
@@ -399,9 +401,31 @@ def discontinue_product(deps: Deps, command: c.DiscontinueProduct) -> c.CommandR
 
 # --- queries over the event store ----------------------------------------------------------
 
+MAX_QUERY_VERSION = 2**62
+"""The highest version a query may name (the stores' own bound; SQLite integers are 64-bit,
+and a larger number used to reach the driver as a raw ``OverflowError``)."""
+
+
+def _check_version_arg(value: int | None, field: str, *, lowest: int, optional: bool) -> None:
+    """A version in a query: a whole number from ``lowest`` on (or None when optional)."""
+    if value is None and optional:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not lowest <= value <= MAX_QUERY_VERSION
+    ):
+        raise DomainError(
+            f"{field.replace('_', ' ').capitalize()} must be a whole number from {lowest} "
+            f"to {MAX_QUERY_VERSION:,}.",
+            field=field,
+        )
+
 
 def get_order_history(deps: Deps, query: q.GetOrderHistory) -> list[q.HistoryEntry]:
     """The order's events in version order, each with a one-line summary."""
+    _check_version_arg(query.from_version, "from_version", lowest=0, optional=False)
+    _check_version_arg(query.to_version, "to_version", lowest=0, optional=True)
     stream = deps.orders.stream_id(query.order_id)
     stored = deps.events.read_stream(
         stream, from_version=query.from_version, to_version=query.to_version
@@ -440,13 +464,14 @@ def _state(deps: Deps, order_id: str, version: int | None) -> q.AggregateState:
 
 def get_order_at_version(deps: Deps, query: q.GetOrderAtVersion) -> q.AggregateState:
     """The order's state right after a given version."""
-    if query.version is not None and query.version < 1:
-        raise DomainError("Versions start at 1.", field="version")
+    _check_version_arg(query.version, "version", lowest=1, optional=True)
     return _state(deps, query.order_id, query.version)
 
 
 def get_order_diff(deps: Deps, query: q.GetOrderDiff) -> q.StateDiff:
     """Field-by-field changes between two versions (version 0 is the empty state)."""
+    _check_version_arg(query.from_version, "from_version", lowest=0, optional=False)
+    _check_version_arg(query.to_version, "to_version", lowest=0, optional=False)
     after = _state(deps, query.order_id, query.to_version)
     before_state: JsonObject = {}
     if query.from_version > 0:
@@ -466,6 +491,7 @@ def list_order_snapshots(deps: Deps, query: q.ListOrderSnapshots) -> list[Snapsh
 
 def get_order_snapshot(deps: Deps, query: q.GetOrderSnapshot) -> q.AggregateState | None:
     """The state stored in one snapshot."""
+    _check_version_arg(query.version, "version", lowest=1, optional=False)
     snapshot = deps.snapshots.get_snapshot(deps.orders.stream_id(query.order_id), query.version)
     if snapshot is None:
         return None
@@ -479,6 +505,7 @@ def get_order_snapshot(deps: Deps, query: q.GetOrderSnapshot) -> q.AggregateStat
 
 def verify_order_snapshot(deps: Deps, query: q.VerifyOrderSnapshot) -> q.SnapshotCheck:
     """Compare a stored snapshot with a fresh replay of the events up to its version."""
+    _check_version_arg(query.version, "version", lowest=1, optional=False)
     stream = deps.orders.stream_id(query.order_id)
     snapshot = deps.snapshots.get_snapshot(stream, query.version)
 

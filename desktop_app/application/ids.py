@@ -10,6 +10,12 @@ lock.
 from __future__ import annotations
 
 import os
+import re
+
+MAX_ID_LENGTH = 64
+"""Longest id accepted from outside (a uuid4 has 36 characters, ``order-`` + uuid4 42)."""
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 # uuid4's version and RFC 4122 variant bits, applied to 128 random bits by hand.
 _UUID4_KEEP = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
@@ -42,3 +48,22 @@ def new_id() -> str:
     batch = _make_batch()
     _spare.extend(batch[1:])
     return batch[0]
+
+
+def id_problem(value: object) -> str | None:
+    """Why ``value`` is not an acceptable id, in words, or None when it is.
+
+    Ids are 1 to ``MAX_ID_LENGTH`` ASCII letters, digits, ``.``, ``_``, ``:`` or ``-``,
+    starting with a letter or digit: no spaces, control or look-alike characters, nothing a
+    log line, a file name or a terminal could misread, and a bounded size in every table.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return "it is empty"
+    if len(value) > MAX_ID_LENGTH:
+        return f"it is longer than {MAX_ID_LENGTH} characters"
+    if not value.isascii() or _ID_PATTERN.fullmatch(value) is None:
+        return (
+            "it may only hold the letters A-Z and a-z, digits, '.', '_', ':' and '-', "
+            "starting with a letter or digit"
+        )
+    return None

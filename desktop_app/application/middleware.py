@@ -15,6 +15,8 @@ from typing import Any, Union
 
 from desktop_app.application.buses import Middleware, Next
 from desktop_app.application.commands import Command, CommandResult
+from desktop_app.application.fingerprints import command_fingerprint
+from desktop_app.application.ids import id_problem
 from desktop_app.application.ports import ConcurrencyError, EventStore
 from desktop_app.domain.errors import DomainError
 
@@ -27,10 +29,12 @@ class InvalidCommandError(DomainError):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CommandContext:
-    """Ids of the command being handled, for the events' metadata."""
+    """Ids of the command being handled, for the events' metadata, and its fingerprint
+    (stored with the command id, R30)."""
 
     command_id: str
     correlation_id: str
+    fingerprint: str
 
 
 _current: contextvars.ContextVar[CommandContext | None] = contextvars.ContextVar(
@@ -43,9 +47,14 @@ def current_context(command: Command) -> CommandContext:
     context = _current.get()
     if context is not None and context.command_id == command.command_id:
         return context
+    return _context(command)
+
+
+def _context(command: Command) -> CommandContext:
     return CommandContext(
         command_id=command.command_id,
         correlation_id=command.correlation_id or command.command_id,
+        fingerprint=command_fingerprint(command),
     )
 
 
@@ -204,11 +213,40 @@ def _command_checker(command_type: type[Any]) -> Checker:
     return checker
 
 
+_ID_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _check_ids(value: object, path: str) -> None:
+    """Every ``*_id`` text field, also inside lines, must be a bounded, plain id (R30)."""
+    cls = type(value)
+    names = _ID_FIELDS.get(cls)
+    if names is None:
+        names = _ID_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    for name in names:
+        item = getattr(value, name)
+        where = f"{path}.{name}" if path else name
+        if name.endswith("_id"):
+            if item is None and name == "correlation_id":
+                continue
+            problem = id_problem(item)
+            if problem is not None:
+                label = name.removesuffix("_id").replace("_", " ")
+                if name == "command_id" and not (isinstance(item, str) and item.strip()):
+                    raise InvalidCommandError("The command has no id.", field=where)
+                raise InvalidCommandError(f"The {label} id is not valid: {problem}.", field=where)
+        elif dataclasses.is_dataclass(item):
+            _check_ids(item, where)
+        elif isinstance(item, tuple):
+            for index, entry in enumerate(item):
+                if dataclasses.is_dataclass(entry):
+                    _check_ids(entry, f"{where}[{index}]")
+
+
 def validate_shape(command: Command, next: Next) -> CommandResult:
-    """Refuse commands whose field values do not have the declared types."""
+    """Refuse commands whose field values do not have the declared types, or whose ids are
+    empty, too long or hold characters other than letters, digits and ``._:-``."""
     _command_checker(type(command))(command, "")
-    if not command.command_id.strip():
-        raise InvalidCommandError("The command has no id.", field="command_id")
+    _check_ids(command, "")
     return next(command)
 
 
@@ -217,12 +255,7 @@ def validate_shape(command: Command, next: Next) -> CommandResult:
 
 def with_ids(command: Command, next: Next) -> CommandResult:
     """Make the command's ids available to the handler for the events' metadata."""
-    token = _current.set(
-        CommandContext(
-            command_id=command.command_id,
-            correlation_id=command.correlation_id or command.command_id,
-        )
-    )
+    token = _current.set(_context(command))
     try:
         return next(command)
     finally:
@@ -265,9 +298,12 @@ def log_with_timing(logger: logging.Logger = log) -> Middleware:
     return middleware
 
 
-def result_from_store(events: EventStore, command_id: str) -> CommandResult | None:
-    """The recorded outcome of an earlier run of this command id, if any."""
-    recorded = events.find_command(command_id)
+def result_from_store(
+    events: EventStore, command_id: str, fingerprint: str | None = None
+) -> CommandResult | None:
+    """The recorded outcome of an earlier run of this command id, if any
+    (``CommandIdReusedError`` when it was recorded for other content)."""
+    recorded = events.find_command(command_id, fingerprint=fingerprint)
     if recorded is None:
         return None
     _, _, aggregate_id = recorded.stream_id.partition("-")
@@ -293,7 +329,9 @@ def deduplicate(events: EventStore) -> Middleware:
         try:
             return next(command)
         except (DomainError, ConcurrencyError):
-            earlier = result_from_store(events, command.command_id)
+            earlier = result_from_store(
+                events, command.command_id, current_context(command).fingerprint
+            )
             if earlier is not None:
                 return earlier
             raise

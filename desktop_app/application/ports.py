@@ -40,6 +40,22 @@ class ConcurrencyError(StoreError):
         )
 
 
+class CommandIdReusedError(StoreError):
+    """A command id already recorded for a different command (R30); nothing was written.
+
+    The same id with the same content is a retry (a duplicate, answered with the first
+    result); the same id with other content is a mistake that must not pass as a duplicate.
+    """
+
+    def __init__(self, command_id: str) -> None:
+        self.command_id = command_id
+        super().__init__(
+            f"The command id {command_id!r} was already used for a different change, so "
+            "nothing was saved. A form re-sends its id only to repeat the very same change: "
+            "close it, look at the record, and make the change again in a new form."
+        )
+
+
 class StoreBusyError(StoreError):
     """Another program held the database's write lock for longer than the busy timeout."""
 
@@ -241,12 +257,15 @@ class EventStore(Protocol):
         *,
         command_id: str | None = None,
         claims: Sequence[UniqueClaim] = (),
+        fingerprint: str | None = None,
     ) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream), atomically.
 
         Raises ``ConcurrencyError`` if the stream is not at ``expected_version``. If
         ``command_id`` was already recorded, writes nothing and returns the first result with
-        ``duplicate=True``.
+        ``duplicate=True`` -- unless both that record and this call carry a ``fingerprint``
+        (a hash of the command's content) and they differ: then ``CommandIdReusedError``.
+        ``command_id`` and ``fingerprint`` are bounded (``ValueError`` before any work).
 
         ``claims`` are recorded in the SAME transaction as the events (SQLite: a row of the
         ``unique_keys`` table under the write lock; PostgreSQL: ``INSERT ... ON CONFLICT DO
@@ -266,8 +285,11 @@ class EventStore(Protocol):
         (found when the file was upgraded), oldest first. Never grows afterwards."""
         ...
 
-    def find_command(self, command_id: str) -> AppendResult | None:
-        """The recorded result of a command id, or None."""
+    def find_command(
+        self, command_id: str, *, fingerprint: str | None = None
+    ) -> AppendResult | None:
+        """The recorded result of a command id, or None; ``CommandIdReusedError`` when it was
+        recorded with a fingerprint other than ``fingerprint`` (both given)."""
         ...
 
     def read_stream(

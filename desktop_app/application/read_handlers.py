@@ -27,6 +27,9 @@ from desktop_app.domain.catalog import similar_names
 from desktop_app.domain.errors import DomainError
 
 MAX_PAGE = 10_000
+MAX_OFFSET = 1_000_000_000
+"""Rows a list may skip at most: far beyond any desk, far inside SQLite's 64-bit integers
+(an offset beyond those raised a raw ``OverflowError`` from the driver)."""
 
 
 class InvalidQueryError(DomainError):
@@ -130,7 +133,16 @@ def _utc_bound(value: datetime | None, field: str) -> str | None:
 
 def _check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidQueryError(f"A page holds between 1 and {MAX_PAGE} rows.", field="limit")
+        raise InvalidQueryError(
+            f"A page holds a whole number of rows from 1 to {MAX_PAGE:,}.", field="limit"
+        )
+
+
+def _check_offset(offset: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidQueryError(
+            f"The page offset must be a whole number from 0 to {MAX_OFFSET:,}.", field="offset"
+        )
 
 
 def _check_search(search: str | None) -> None:
@@ -148,8 +160,7 @@ def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
         )
     _check_limit(query.limit)
     _check_search(query.search)
-    if isinstance(query.offset, bool) or not isinstance(query.offset, int) or query.offset < 0:
-        raise InvalidQueryError("The page offset must be 0 or more.", field="offset")
+    _check_offset(query.offset)
     if query.date_column not in q.ORDER_DATE_COLUMNS:
         raise InvalidQueryError(
             f"The order list cannot be filtered by {query.date_column!r}; use placed_at or "

@@ -269,6 +269,7 @@ class Repository(Generic[A]):
         expected_version: int,
         metadata: EventMetadata,
         command_id: str | None,
+        fingerprint: str | None = None,
         release: bool = False,
         claims: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
@@ -293,18 +294,14 @@ class Repository(Generic[A]):
             )
             for event in pending
         ]
-        if claims:
-            result = self._events.append(
-                self.stream_id(aggregate.id),
-                expected_version,
-                new_events,
-                command_id=command_id,
-                claims=claims,
-            )
-        else:
-            result = self._events.append(
-                self.stream_id(aggregate.id), expected_version, new_events, command_id=command_id
-            )
+        result = self._events.append(
+            self.stream_id(aggregate.id),
+            expected_version,
+            new_events,
+            command_id=command_id,
+            fingerprint=fingerprint,
+            claims=claims,
+        )
         if not result.duplicate and self._policy.due(expected_version, result.version):
             try:
                 self.snapshot(aggregate)

@@ -163,8 +163,26 @@ def _remove_db_files(path: Path) -> None:
         path.with_name(path.name + "-shm").unlink()
 
 
+def _lock_free(path: Path) -> bool:
+    """True when a read-only connection must read ``path`` without SQLite's shared memory.
+
+    In WAL mode a reader needs the -shm file beside the database; with no -wal there (no
+    writer has it open) and a folder this account cannot write (a read-only database, another
+    account's file), SQLite cannot create it and refuses with "attempt to write a readonly
+    database". The file is then read as an immutable snapshot (``immutable=1``), as the
+    engine's read-only opens do; :func:`create_backup` checks it did not change meanwhile.
+    """
+    return not path.with_name(path.name + "-wal").exists() and not os.access(path.parent, os.W_OK)
+
+
 def _ro_uri(path: Path) -> str:
-    return path.absolute().as_uri() + "?mode=ro"
+    uri = path.absolute().as_uri() + "?mode=ro"
+    return uri + "&immutable=1" if _lock_free(path) else uri
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _copy_with_backup_api(source_uri: str, target: Path, busy_timeout_ms: int) -> None:
@@ -189,6 +207,18 @@ def _copy_with_backup_api(source_uri: str, target: Path, busy_timeout_ms: int) -
     finally:
         src.close()
     _fsync_file(target)
+
+
+def _switch_to_wal(path: Path) -> None:
+    """Put a private copy (nobody else has it open) into WAL mode, as the live file must be:
+    a restored file left in rollback mode could not be opened read-only by a program that
+    expects WAL, and the first writable open would have to switch it (R32). Closing the only
+    connection folds the -wal back in and removes it; only the header's mode bytes remain."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as con:
+        mode = str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        if mode != "wal":
+            raise BackupError(f"the restored copy could not be switched to WAL mode ({mode})")
+    _fsync_file(path)
 
 
 def integrity(path: Path) -> str:
@@ -352,7 +382,16 @@ def create_backup(
     temp: Path | None = None
     try:
         temp = _private_temp(folder)
-        _copy_with_backup_api(_ro_uri(db_path), temp, busy_timeout_ms)
+        source = _ro_uri(db_path)
+        before = _file_state(db_path)
+        _copy_with_backup_api(source, temp, busy_timeout_ms)
+        if "immutable=1" in source and (
+            _file_state(db_path) != before or _lock_free(db_path) is False
+        ):
+            # Read without locks: a writer that came meanwhile may have torn the copy.
+            raise BackupError(
+                f"{db_path} was changed by another program while it was copied; try again"
+            )
         result = integrity(temp)
         if result != "ok":
             raise BackupError(f"the new backup failed its integrity check ({result})")
@@ -454,6 +493,7 @@ def restore(
         temp = _private_temp(folder)
         try:
             _copy_with_backup_api(_ro_uri(backup), temp, 5000)
+            _switch_to_wal(temp)
             previous: Path | None = None
             if target.exists():
                 _quiesce_target(target)

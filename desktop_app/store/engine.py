@@ -35,6 +35,7 @@ from desktop_app.store.schema import (
     APPLICATION_ID,
     CORE_TABLES,
     SCHEMA_VERSION,
+    add_command_fingerprints,
     create_schema,
 )
 from desktop_app.store.unique_keys import add_unique_keys
@@ -52,7 +53,11 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {1: create_schema, 2: add_unique_keys}
+MIGRATIONS: dict[int, Migration] = {
+    1: create_schema,
+    2: add_unique_keys,
+    3: add_command_fingerprints,
+}
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
@@ -181,8 +186,11 @@ def _connect(
     )
     try:
         con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        mode = str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        if mode != "wal" and not read_only:
+        # A read-only open never switches modes (R32): that writes the file's header, so a
+        # backup (rollback journal) or another account's file failed as "read-only". SQLite
+        # reads either mode as it is.
+        mode = "" if read_only else str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        if not read_only and mode.lower() != "wal":
             raise StoreUnavailableError(
                 f"The database could not be switched to WAL journaling (it reports {mode!r}); "
                 "it may be on a network drive that SQLite cannot share safely."
@@ -427,8 +435,14 @@ def _open_error(kind: OpenErrorKind, path: Path, what: str) -> DatabaseOpenError
     )
 
 
-def _inspect_header(path: Path) -> tuple[int, int]:
-    """Check the file with plain reads before SQLite touches it; returns (app id, user version)."""
+def _inspect_header(path: Path) -> tuple[int, int, bool]:
+    """Check the file with plain reads before SQLite touches it.
+
+    Returns (app id, user version, size in doubt). A size that does not match the header (not
+    whole pages, fewer pages than the header counts) is only a doubt, never a verdict: a
+    checkpoint cut short by a full disk or a kill leaves exactly that while the pages are safe
+    in the -wal file, and SQLite reads such a file correctly (R31). SQLite judges it.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -452,14 +466,13 @@ def _inspect_header(path: Path) -> tuple[int, int]:
         page_size = 65536
     if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
         raise _open_error("corrupt", path, "the file is damaged (its header is invalid).")
-    if size % page_size:
-        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
     pages = int.from_bytes(head[28:32], "big")
-    if head[24:28] == head[92:96] and pages and size < pages * page_size:
-        raise _open_error("corrupt", path, "the file is damaged (it is truncated).")
+    size_in_doubt = bool(size % page_size) or (
+        head[24:28] == head[92:96] and pages > 0 and size < pages * page_size
+    )
     user_version = int.from_bytes(head[60:64], "big", signed=True)
     app_id = int.from_bytes(head[68:72], "big", signed=True)
-    return app_id, user_version
+    return app_id, user_version, size_in_doubt
 
 
 def _wal_path(path: Path) -> Path:
@@ -480,7 +493,7 @@ def _check_existing(path: Path) -> int:
     Without a -wal file the check uses ``immutable=1`` so SQLite creates no -wal/-shm next to
     a file that may not be ours.
     """
-    header_app_id, _ = _inspect_header(path)
+    header_app_id, _, size_in_doubt = _inspect_header(path)
     has_wal = _wal_path(path).exists()
     if header_app_id != APPLICATION_ID and not has_wal:
         raise _foreign(path)
@@ -502,6 +515,15 @@ def _check_existing(path: Path) -> int:
             raise _open_error("corrupt", path, "the file is damaged (tables are missing).")
         if "events" in names:
             con.execute("SELECT max(position) FROM events").fetchone()
+        if size_in_doubt:
+            # Only SQLite's own check may call the file damaged (R31).
+            problems = [str(row[0]) for row in con.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise _open_error(
+                    "corrupt",
+                    path,
+                    f"the file is damaged (SQLite's check reports: {'; '.join(problems)}).",
+                )
     except sqlite3.DatabaseError as exc:
         code = _sqlite_code(exc)
         if code in (11, 26) or "malformed" in str(exc) or "not a database" in str(exc):

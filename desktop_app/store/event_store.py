@@ -52,6 +52,7 @@ from desktop_app.store.records import (
     decode_snapshot,
     digest_result,
     encode_events,
+    recorded_result,
     snapshot_info,
     snapshot_row,
     utc_now,
@@ -76,8 +77,9 @@ SELECT
 
 _INSERT_EVENT = f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _INSERT_COMMAND = (
-    "INSERT INTO commands (command_id, stream_id, version, first_position, last_position) "
-    "VALUES (?,?,?,?,?)"
+    "INSERT INTO commands "
+    "(command_id, stream_id, version, first_position, last_position, fingerprint) "
+    "VALUES (?,?,?,?,?,?)"
 )
 _READ_STREAM = (
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ? "  # noqa: S608
@@ -90,7 +92,13 @@ _READ_STREAM_DATA = (
 )
 _READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608
 _FIND_COMMAND = (
-    "SELECT stream_id, version, first_position, last_position FROM commands WHERE command_id = ?"
+    "SELECT stream_id, version, first_position, last_position, fingerprint FROM commands "
+    "WHERE command_id = ?"
+)
+# A file older than format 2 opened read-only (not upgraded) has no fingerprint column.
+_FIND_COMMAND_V1 = (
+    "SELECT stream_id, version, first_position, last_position, NULL FROM commands "
+    "WHERE command_id = ?"
 )
 _NEXT_NUMBER = (
     "INSERT INTO sequences (name, value) VALUES (?1, ?2) "
@@ -147,18 +155,16 @@ class _ReadEpoch(threading.local):
     data_version = 0
 
 
-def _recorded(con: sqlite3.Connection, command_id: str) -> AppendResult | None:
-    """The recorded result of ``command_id`` (``duplicate=True``), or None."""
-    row = con.execute(_FIND_COMMAND, (command_id,)).fetchone()
+def _recorded(
+    db: Database, con: sqlite3.Connection, command_id: str, fingerprint: str | None
+) -> AppendResult | None:
+    """The recorded result of ``command_id`` (``duplicate=True``), or None;
+    ``CommandIdReusedError`` when it was recorded with another fingerprint."""
+    sql = _FIND_COMMAND if db.schema_version >= 2 else _FIND_COMMAND_V1
+    row = con.execute(sql, (command_id,)).fetchone()
     if row is None:
         return None
-    return AppendResult(
-        stream_id=row[0],
-        version=row[1],
-        first_position=row[2],
-        last_position=row[3],
-        duplicate=True,
-    )
+    return recorded_result(command_id, row, fingerprint)
 
 
 class SqliteEventStore:
@@ -183,9 +189,10 @@ class SqliteEventStore:
         *,
         command_id: str | None = None,
         claims: Sequence[UniqueClaim] = (),
+        fingerprint: str | None = None,
     ) -> AppendResult:
         """Append atomically in one ``BEGIN IMMEDIATE`` transaction (see ``EventStore``)."""
-        check_append(stream_id, expected_version, events)
+        check_append(stream_id, expected_version, events, command_id, fingerprint)
         encoded = encode_events(events)  # JSON work before the write lock is taken
         recorded_at = clock_text(self._clock)
         db = self._db
@@ -200,8 +207,12 @@ class SqliteEventStore:
             current, head_hash, seq, data_version = con.execute(_HEAD_SQL, (stream_id,)).fetchone()
             current = current or 0
             if current != expected_version:
-                earlier = None if command_id is None else _recorded(con, command_id)
-                con.execute("ROLLBACK")
+                try:
+                    earlier = (
+                        None if command_id is None else _recorded(db, con, command_id, fingerprint)
+                    )
+                finally:
+                    con.execute("ROLLBACK")
                 if earlier is not None:
                     return earlier
                 raise ConcurrencyError(stream_id, expected_version, current)
@@ -224,6 +235,7 @@ class SqliteEventStore:
                         result.version,
                         result.first_position,
                         result.last_position,
+                        fingerprint,
                     ),
                 )
             for wanted in claims:
@@ -245,7 +257,7 @@ class SqliteEventStore:
             earlier = None
             if command_id is not None and con.in_transaction:
                 with suppress(sqlite3.Error):
-                    earlier = _recorded(con, command_id)
+                    earlier = _recorded(db, con, command_id, fingerprint)
             if earlier is not None:
                 return earlier
             raise _conflict_or_error(exc, stream_id, expected_version) from exc
@@ -311,10 +323,13 @@ class SqliteEventStore:
             epoch.depth = 0
             epoch.con = None
 
-    def find_command(self, command_id: str) -> AppendResult | None:
-        """The recorded result of ``command_id`` (``duplicate=True``), or None."""
+    def find_command(
+        self, command_id: str, *, fingerprint: str | None = None
+    ) -> AppendResult | None:
+        """The recorded result of ``command_id`` (``duplicate=True``), or None (see
+        ``EventStore.find_command``)."""
         with store_errors(), self._db.raw() as con:
-            return _recorded(con, command_id)
+            return _recorded(self._db, con, command_id, fingerprint)
 
     def unique_key_holder(self, namespace: str, key: str) -> str | None:
         """The owner holding ``key`` in ``namespace``, or None."""

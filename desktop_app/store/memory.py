@@ -41,6 +41,7 @@ from desktop_app.store.records import (
     decode_snapshot,
     digest_result,
     encode_events,
+    recorded_result,
     snapshot_info,
     snapshot_row,
     utc_now,
@@ -58,7 +59,8 @@ class InMemoryEventStore:
         self._lock = threading.Lock()
         self._rows: list[Row] = []  # index = position - 1
         self._streams: dict[str, list[Row]] = {}
-        self._commands: dict[str, AppendResult] = {}
+        # command id -> (stream, version, first position, last position, fingerprint)
+        self._commands: dict[str, tuple[str, int, int, int, str | None]] = {}
         self._event_ids: set[str] = set()
         self._sequences: dict[str, int] = {}
         self._unique: dict[tuple[str, str], str] = {}  # (namespace, key) -> owner
@@ -71,20 +73,14 @@ class InMemoryEventStore:
         *,
         command_id: str | None = None,
         claims: Sequence[UniqueClaim] = (),
+        fingerprint: str | None = None,
     ) -> AppendResult:
         """Append atomically (see ``EventStore``)."""
-        check_append(stream_id, expected_version, events)
+        check_append(stream_id, expected_version, events, command_id, fingerprint)
         encoded = encode_events(events)
         with self._lock:
             if command_id is not None and command_id in self._commands:
-                recorded = self._commands[command_id]
-                return AppendResult(
-                    stream_id=recorded.stream_id,
-                    version=recorded.version,
-                    first_position=recorded.first_position,
-                    last_position=recorded.last_position,
-                    duplicate=True,
-                )
+                return recorded_result(command_id, self._commands[command_id], fingerprint)
             stream = self._streams.get(stream_id, [])
             current = len(stream)
             if current != expected_version:
@@ -112,22 +108,25 @@ class InMemoryEventStore:
                 unique[(wanted.namespace, wanted.key)] = wanted.owner
             result = append_result(stream_id, rows)
             if command_id is not None:
-                self._commands[command_id] = result
+                self._commands[command_id] = (
+                    stream_id,
+                    result.version,
+                    result.first_position,
+                    result.last_position,
+                    fingerprint,
+                )
             return result
 
-    def find_command(self, command_id: str) -> AppendResult | None:
-        """The recorded result of ``command_id`` (``duplicate=True``), or None."""
+    def find_command(
+        self, command_id: str, *, fingerprint: str | None = None
+    ) -> AppendResult | None:
+        """The recorded result of ``command_id`` (``duplicate=True``), or None (see
+        ``EventStore.find_command``)."""
         with self._lock:
             recorded = self._commands.get(command_id)
         if recorded is None:
             return None
-        return AppendResult(
-            stream_id=recorded.stream_id,
-            version=recorded.version,
-            first_position=recorded.first_position,
-            last_position=recorded.last_position,
-            duplicate=True,
-        )
+        return recorded_result(command_id, recorded, fingerprint)
 
     def unique_key_holder(self, namespace: str, key: str) -> str | None:
         """The owner holding ``key`` in ``namespace``, or None."""

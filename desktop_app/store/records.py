@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from desktop_app.application.fingerprints import MAX_FINGERPRINT_LENGTH
+from desktop_app.application.ids import id_problem
 from desktop_app.application.ports import (
     AppendResult,
+    CommandIdReusedError,
     Digest,
     EventData,
     EventMetadata,
@@ -49,10 +52,28 @@ def clock_text(clock: Clock) -> str:
     return utc_text(clock())
 
 
-def check_append(stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> None:
+def check_append(
+    stream_id: str,
+    expected_version: int,
+    events: Sequence[NewEvent],
+    command_id: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
     """Refuse malformed appends before any work (same rules for every store)."""
     if not isinstance(stream_id, str) or not stream_id:
         raise ValueError("stream_id must be a non-empty string")
+    if command_id is not None:
+        problem = id_problem(command_id)
+        if problem is not None:
+            raise ValueError(f"the command id is not valid: {problem}")
+    if fingerprint is not None and (
+        not isinstance(fingerprint, str)
+        or not fingerprint
+        or len(fingerprint) > MAX_FINGERPRINT_LENGTH
+    ):
+        raise ValueError(
+            f"a command fingerprint must be text of 1 to {MAX_FINGERPRINT_LENGTH} characters"
+        )
     if type(expected_version) is not int or expected_version < 0:
         raise ValueError("expected_version must be an integer >= 0")
     if not events:
@@ -136,6 +157,30 @@ def build_rows(
         position += 1
         version += 1
     return rows
+
+
+def recorded_result(
+    command_id: str,
+    recorded: tuple[str, int, int, int, str | None],
+    fingerprint: str | None,
+) -> AppendResult:
+    """The first result of a recorded command (``duplicate=True``), shared by both stores.
+
+    ``recorded`` is (stream, version, first position, last position, stored fingerprint).
+    When both fingerprints are known and differ, the id was reused for another command:
+    ``CommandIdReusedError``. A record without one (written before fingerprints were kept)
+    or a caller without one cannot tell, and is answered as a duplicate, as before.
+    """
+    stream_id, version, first_position, last_position, stored = recorded
+    if fingerprint is not None and stored is not None and stored != fingerprint:
+        raise CommandIdReusedError(command_id)
+    return AppendResult(
+        stream_id=stream_id,
+        version=version,
+        first_position=first_position,
+        last_position=last_position,
+        duplicate=True,
+    )
 
 
 def append_result(stream_id: str, rows: Sequence[Row]) -> AppendResult:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """``PRAGMA user_version`` this code writes; older files are upgraded, newer open read-only."""
 
 metadata = MetaData()
@@ -56,6 +56,9 @@ commands = Table(
     Column("version", Integer, nullable=False),
     Column("first_position", Integer, nullable=False),
     Column("last_position", Integer, nullable=False),
+    # Canonical hash of the command's content (R30): a reused id with other content is
+    # refused. NULL in rows written before version 2 (those cannot be told apart).
+    Column("fingerprint", Text, nullable=True),
 )
 
 snapshots = Table(
@@ -128,6 +131,14 @@ def register_schema_hook(hook: SchemaHook) -> None:
 def schema_hooks() -> tuple[SchemaHook, ...]:
     """The registered extra-schema hooks, in registration order."""
     return tuple(_schema_hooks)
+
+
+def add_command_fingerprints(conn: Connection) -> None:
+    """Version 2: the ``commands.fingerprint`` column (R30). Idempotent: a file created by
+    version 2 (or re-stamped older) already has it from :func:`create_schema`."""
+    columns = {str(row[1]) for row in conn.exec_driver_sql("PRAGMA table_info(commands)")}
+    if "fingerprint" not in columns:
+        conn.exec_driver_sql("ALTER TABLE commands ADD COLUMN fingerprint TEXT")
 
 
 def create_schema(conn: Connection) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
+import stat
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from io import TextIOWrapper
 from pathlib import Path
 from types import TracebackType
 
@@ -37,17 +40,41 @@ _log_path: Path | None = None
 _open_boxes: list[QMessageBox] = []
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created 0600 (the log names orders, customers and
+    paths: as private as the database, R35), also the fresh file after each rollover."""
+
+    def _open(self) -> TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if os.fstat(fd).st_uid == os.geteuid():
+                os.fchmod(fd, 0o600)  # an older file made 0644, or the umask's filtering
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` 0700 (parents as the umask says) or tighten ours to 0700."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+
+
 def setup_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
-    """Log to ``log_dir/order-desk.log`` (rotating, 5 × 2 MB) and return the file's path."""
+    """Log to ``log_dir/order-desk.log`` (rotating, 5 × 2 MB; files 0600 in a 0700 folder)
+    and return the file's path."""
     global _log_path
-    log_dir.mkdir(parents=True, exist_ok=True)
+    _private_folder(log_dir)
     path = log_dir / LOG_FILE_NAME
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_order_desk", False):
             root.removeHandler(handler)
             handler.close()
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingFileHandler(
         path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     handler._order_desk = True  # type: ignore[attr-defined]

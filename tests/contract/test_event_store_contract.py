@@ -10,7 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.application.ports import ConcurrencyError, Digest, StoredEvent
+from desktop_app.application.ports import (
+    CommandIdReusedError,
+    ConcurrencyError,
+    Digest,
+    StoredEvent,
+)
 from desktop_app.store.hashing import GENESIS_HASH
 from tests.contract.conftest import Stores
 from tests.fixtures.store_helpers import events, new_event
@@ -339,3 +344,75 @@ def test_read_stream_data_is_the_lean_read_stream(stores: Stores) -> None:
     assert isinstance(first, dict)
     first["i"] = 99
     assert es.read_stream_data("order-1")[0][3] == {"i": 0}
+
+
+# --- R30: a command id reused for a different command ---------------------------------------
+
+
+def test_same_id_same_fingerprint_is_a_duplicate(stores: Stores) -> None:
+    es = stores.events
+    first = es.append("order-1", 0, events(2), command_id="cmd-a", fingerprint="c1:aaa")
+    again = es.append("order-1", 0, events(2), command_id="cmd-a", fingerprint="c1:aaa")
+    assert again.duplicate and (again.version, again.last_position) == (2, first.last_position)
+    # A stale expected version (the form reloaded after a conflict) is still the same command.
+    assert es.append("order-1", 7, events(1), command_id="cmd-a", fingerprint="c1:aaa").duplicate
+    found = es.find_command("cmd-a", fingerprint="c1:aaa")
+    assert found is not None and found.duplicate and found.version == 2
+    assert es.head_position() == 2
+
+
+@pytest.mark.parametrize(("stream", "expected"), [("order-1", 2), ("order-1", 0), ("order-2", 0)])
+def test_same_id_other_fingerprint_is_refused_and_writes_nothing(
+    stores: Stores, stream: str, expected: int
+) -> None:
+    """Whichever way the append meets the recorded id (the unique key on a fitting version, the
+    version check on a stale one, a new stream), other content is an error, not a duplicate."""
+    es = stores.events
+    es.append("order-1", 0, events(2), command_id="cmd-a", fingerprint="c1:aaa")
+    head = es.digest()
+    with pytest.raises(CommandIdReusedError, match="already used for a different change") as info:
+        es.append(stream, expected, events(1), command_id="cmd-a", fingerprint="c1:bbb")
+    assert info.value.command_id == "cmd-a"
+    assert es.digest().head_hash == head.head_hash and es.head_position() == 2
+    assert es.stream_version("order-2") == 0
+    with pytest.raises(CommandIdReusedError):
+        es.find_command("cmd-a", fingerprint="c1:bbb")
+    # The record itself is unchanged: the first content is still a duplicate.
+    assert es.append("order-1", 2, events(1), command_id="cmd-a", fingerprint="c1:aaa").duplicate
+
+
+def test_an_unknown_fingerprint_on_either_side_is_a_duplicate(stores: Stores) -> None:
+    """Records from before fingerprints were kept (and callers without one) cannot be told
+    apart: they keep the old duplicate behaviour instead of refusing a genuine retry."""
+    es = stores.events
+    es.append("order-1", 0, events(1), command_id="old", fingerprint=None)
+    assert es.append("order-1", 1, events(1), command_id="old", fingerprint="c1:x").duplicate
+    es.append("order-2", 0, events(1), command_id="new", fingerprint="c1:y")
+    assert es.append("order-2", 1, events(1), command_id="new").duplicate
+    found = es.find_command("new")
+    assert found is not None and found.duplicate
+    assert es.head_position() == 2
+
+
+@pytest.mark.parametrize(
+    "command_id",
+    ["", " ", "x" * 65, "a b", "line\nbreak", "Müller", "-leading-dash", "semi;colon", "\u200bzw"],
+)
+def test_command_ids_are_bounded(stores: Stores, command_id: str) -> None:
+    es = stores.events
+    with pytest.raises(ValueError, match="command id is not valid"):
+        es.append("order-1", 0, events(1), command_id=command_id)
+    assert es.head_position() == 0
+
+
+def test_fingerprints_are_bounded(stores: Stores) -> None:
+    es = stores.events
+    with pytest.raises(ValueError, match="fingerprint"):
+        es.append("order-1", 0, events(1), command_id="ok", fingerprint="f" * 81)
+    with pytest.raises(ValueError, match="fingerprint"):
+        es.append("order-1", 0, events(1), command_id="ok", fingerprint="")
+    assert es.head_position() == 0
+    longest = "a" * 64
+    assert not es.append(
+        "order-1", 0, events(1), command_id=longest, fingerprint="f" * 80
+    ).duplicate

@@ -131,6 +131,11 @@ def test_history_json_has_full_entries(demo_db: Path) -> None:
 def test_history_of_an_unknown_order(demo_db: Path) -> None:
     one_error_line(cli("history", "SO-999999", "--db", demo_db, expect=2), "SO-999999")
     one_error_line(cli("history", "not-an-order", "--db", demo_db, expect=2), "not-an-order")
+    # Ids are bounded: an overlong or odd one is named as such, not looked up (R30).
+    for bad in ("x" * 5000, "a b", "order-\u202e1"):
+        run = cli("history", bad, "--db", demo_db, expect=2)
+        one_error_line(run, "is neither an order number")
+        assert len(run.err) < 400
 
 
 # --- verify, digests (R13) and tampering (R12) -----------------------------------------------

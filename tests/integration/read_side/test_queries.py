@@ -217,3 +217,54 @@ def test_look_alike_customers_are_found_with_what_tells_them_apart(app: App) -> 
     assert row.registered_at is not None and row.registered_at.tzinfo is not None
     with pytest.raises(InvalidQueryError):
         app.queries.ask(q.FindSimilarCustomers(name="x", limit=0))
+
+
+_BAD_NUMBERS = [-1, 2**63, 2**70, -(2**70), 1.5, "5", True, None]
+
+
+@pytest.mark.parametrize("offset", _BAD_NUMBERS)
+def test_out_of_range_offsets_are_query_errors(seeded: App, offset: object) -> None:
+    """R20/issue 9: ``offset=2**70`` raised a raw OverflowError from the driver."""
+    with pytest.raises(InvalidQueryError, match="offset must be a whole number") as info:
+        seeded.queries.ask(q.ListOrders(offset=offset))  # type: ignore[arg-type]
+    assert info.value.field == "offset"
+
+
+@pytest.mark.parametrize("limit", [0, *_BAD_NUMBERS])
+def test_out_of_range_limits_are_query_errors(seeded: App, limit: object) -> None:
+    for query in (
+        q.ListOrders(limit=limit),  # type: ignore[arg-type]
+        q.ListCustomers(limit=limit),  # type: ignore[arg-type]
+        q.ListProducts(limit=limit),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidQueryError, match="page holds a whole number") as info:
+            seeded.queries.ask(query)
+        assert info.value.field == "limit"
+
+
+def test_the_largest_offset_allowed_is_answered(seeded: App) -> None:
+    from desktop_app.application.read_handlers import MAX_OFFSET
+
+    page = seeded.queries.ask(q.ListOrders(offset=MAX_OFFSET))
+    assert page.rows == () and page.offset == MAX_OFFSET
+
+
+@pytest.mark.parametrize("version", [-1, 2**63, 2**70, 1.5, "2", True])
+def test_out_of_range_versions_in_history_queries_are_errors(seeded: App, version: object) -> None:
+    """Version numbers of the history queries page through a stream: same rule, no raw
+    driver error."""
+    from desktop_app.domain.errors import DomainError
+
+    order_id = all_orders(seeded)[0].order_id
+    for query, field in (
+        (q.GetOrderHistory(order_id=order_id, from_version=version), "from_version"),  # type: ignore[arg-type]
+        (q.GetOrderHistory(order_id=order_id, to_version=version), "to_version"),  # type: ignore[arg-type]
+        (q.GetOrderAtVersion(order_id=order_id, version=version), "version"),  # type: ignore[arg-type]
+        (q.GetOrderDiff(order_id=order_id, from_version=version, to_version=1), "from_version"),  # type: ignore[arg-type]
+        (q.GetOrderDiff(order_id=order_id, from_version=0, to_version=version), "to_version"),  # type: ignore[arg-type]
+        (q.GetOrderSnapshot(order_id=order_id, version=version), "version"),  # type: ignore[arg-type]
+        (q.VerifyOrderSnapshot(order_id=order_id, version=version), "version"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(DomainError) as info:
+            seeded.queries.ask(query)
+        assert info.value.field == field, query

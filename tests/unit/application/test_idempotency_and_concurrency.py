@@ -150,6 +150,7 @@ class InterferingEventStore:
         *,
         command_id: str | None = None,
         claims: Sequence[UniqueClaim] = (),
+        fingerprint: str | None = None,
     ) -> AppendResult:
         if stream_id == self._stream:
             self.attempts += 1
@@ -157,7 +158,12 @@ class InterferingEventStore:
                 self._times -= 1
                 self._interfere()
         return self.inner.append(
-            stream_id, expected_version, events, command_id=command_id, claims=claims
+            stream_id,
+            expected_version,
+            events,
+            command_id=command_id,
+            claims=claims,
+            fingerprint=fingerprint,
         )
 
     def __getattr__(self, name: str) -> Any:

@@ -1,0 +1,113 @@
+"""R30: a command id reused for a different command is refused; ids are bounded."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from desktop_app.application import commands as c
+from desktop_app.application.fingerprints import command_fingerprint
+from desktop_app.application.middleware import InvalidCommandError
+from desktop_app.application.ports import CommandIdReusedError
+from desktop_app.bootstrap import App
+
+from .helpers import World
+
+
+def test_fingerprint_covers_type_and_content_but_not_ids_or_the_expected_version() -> None:
+    line = c.LineInput(product_id="p-1", quantity=2, unit_price=Decimal("4.50"))
+    place = c.PlaceOrder(command_id="cmd-1", customer_id="cu-1", lines=(line,), order_id="o-1")
+    same = dataclasses.replace(place, command_id="cmd-2", correlation_id="corr-9")
+    assert command_fingerprint(place) == command_fingerprint(same)
+    assert command_fingerprint(place).startswith("c1:") and len(command_fingerprint(place)) == 67
+    for other in (
+        dataclasses.replace(place, customer_id="cu-2"),
+        dataclasses.replace(place, order_id="o-2"),
+        dataclasses.replace(place, currency="EUR"),
+        dataclasses.replace(place, lines=(dataclasses.replace(line, quantity=3),)),
+        dataclasses.replace(place, lines=(dataclasses.replace(line, unit_price=Decimal("4.5")),)),
+        dataclasses.replace(place, lines=(dataclasses.replace(line, unit_price=None),)),
+        dataclasses.replace(place, lines=(line, line)),
+    ):
+        assert command_fingerprint(other) != command_fingerprint(place), other
+    confirm = c.ConfirmOrder(command_id="x", order_id="o-1", expected_version=3)
+    assert command_fingerprint(confirm) == command_fingerprint(
+        dataclasses.replace(confirm, expected_version=None)
+    )
+    deliver = c.DeliverOrder(command_id="x", order_id="o-1", expected_version=3)
+    assert command_fingerprint(confirm) != command_fingerprint(deliver)  # the type counts
+
+
+def test_reused_id_with_other_content_is_refused_and_writes_nothing(world: World) -> None:
+    order_id = world.place(2)
+    cancel = c.CancelOrder(command_id="cmd-cancel", order_id=order_id, reason="customer asked")
+    world.send(cancel)
+    head = world.head()
+    # The same id, other content: a different reason, another command type, another order.
+    for reused in (
+        dataclasses.replace(cancel, reason="out of stock"),
+        c.ConfirmOrder(command_id="cmd-cancel", order_id=order_id),
+        c.CancelOrder(command_id="cmd-cancel", order_id=world.place(1), reason="customer asked"),
+    ):
+        head = world.head()
+        with pytest.raises(CommandIdReusedError, match="already used for a different change"):
+            world.send(reused)
+        assert world.head() == head
+    # The same content again is a duplicate, also with another expected version.
+    again = world.send(dataclasses.replace(cancel, expected_version=1))
+    assert again.duplicate and world.head() == head
+
+
+def test_reused_id_on_a_new_record_is_refused(world: World, app: App) -> None:
+    register = c.RegisterCustomer(command_id="cmd-reg", name="Ada")
+    world.send(register)
+    head = world.head()
+    with pytest.raises(CommandIdReusedError):
+        world.send(c.RegisterCustomer(command_id="cmd-reg", name="Grace"))
+    with pytest.raises(CommandIdReusedError):
+        world.send(
+            c.AddProduct(
+                command_id="cmd-reg", sku="X-1", name="X", price=Decimal(1), currency="EUR"
+            )
+        )
+    assert world.head() == head
+    assert world.send(register).duplicate
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("x" * 65, "longer than 64"),
+        ("a b", "may only hold"),
+        ("Müller", "may only hold"),
+        ("\u202eevil", "may only hold"),
+        ("-x", "may only hold"),
+        ("", "no id"),
+    ],
+)
+def test_ids_are_bounded_in_length_and_characters(world: World, bad: str, message: str) -> None:
+    order_id = world.place(1)
+    line = c.LineInput(product_id=bad, quantity=1)
+    cases: list[tuple[Any, str]] = [
+        (c.ConfirmOrder(command_id=bad, order_id=order_id), "command_id"),
+        (c.ConfirmOrder(order_id=order_id, correlation_id=bad), "correlation_id"),
+        (c.ConfirmOrder(order_id=bad), "order_id"),
+        (c.RenameCustomer(customer_id=bad, name="New"), "customer_id"),
+        (c.PlaceOrder(customer_id=world.customer, lines=(line,)), "lines[0].product_id"),
+        (c.AddOrderLine(order_id=order_id, line=line), "line.product_id"),
+        (c.RemoveOrderLine(order_id=order_id, line_id=bad), "line_id"),
+        (c.PlaceOrder(customer_id=world.customer, lines=(), order_id=bad), "order_id"),
+    ]
+    for command, field in cases:
+        if not bad and field != "command_id":
+            continue  # an empty entity id is the domain's own "not found" / required message
+        head = world.head()
+        with pytest.raises(InvalidCommandError) as info:
+            world.send(command)
+        assert info.value.field == field, command
+        assert message in info.value.message, info.value.message
+        assert world.head() == head
+    world.send(c.ConfirmOrder(command_id="a" * 64, order_id=order_id))  # the longest allowed

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from desktop_app.application.ports import Digest, StoreError, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App, bootstrap
-from desktop_app.cli_maintenance import add_maintenance_commands
+from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, check_anchors_of
 from desktop_app.config import Settings, default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
@@ -241,6 +241,15 @@ def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
     return result.ok
 
 
+def _check_anchors(app: App, db: Path) -> bool:
+    """R28: does the file still extend every anchor kept outside it? Prints what was found."""
+    report = check_anchors_of(app, db.absolute())
+    log = app.settings.anchor_log if app.settings is not None else Path()
+    for line in anchor_lines(report, log):
+        print(line)
+    return report.ok
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     against = _read_digest(args.against) if args.against is not None else None
     with _open(args.db, read_only=True) as app:
@@ -250,6 +259,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"OK: {result.checked:,} events, head #{result.head_position} hash {result.head_hash}",
             "TAMPERED",
         )
+        ok = _check_anchors(app, args.db) and ok
         if against is not None:
             when = _local(against.taken_at)
             checked = app.events.check_digest(against)

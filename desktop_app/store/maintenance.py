@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_app.application.ports import StoreError
 from desktop_app.projector.scheduling import Jobs, JobsConfig, sweep_snapshots
+from desktop_app.store.anchors import anchor_now, last_anchor
 from desktop_app.store.backup import BackupInfo, create_backup, newest_backup
 from desktop_app.store.engine import Database, store_errors
 
@@ -185,6 +186,7 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
             folder,
             keep=settings.backup_keep,
             busy_timeout_ms=database.busy_timeout_ms,
+            anchor_log=settings.anchor_log,
         )
         log.info("backup written to %s", info.path)
         return info
@@ -192,6 +194,13 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
     def last_backup_at() -> datetime | None:
         info = newest_backup(folder)
         return info.taken_at if info is not None else None
+
+    def run_anchor() -> str:
+        return write_anchor(database, settings.anchor_log, "daily")
+
+    def last_anchor_at() -> datetime | None:
+        anchor = last_anchor(settings.anchor_log, database.path)
+        return anchor.taken_at if anchor is not None else None
 
     if backups and not _can_write_into(folder):
         log.warning("scheduled backups are off: %s cannot be written", folder)
@@ -204,7 +213,22 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         checkpoint=run_checkpoint if writable else None,
         backup=run_backup if backups else None,
         last_backup_at=last_backup_at,
+        anchor=run_anchor,
+        last_anchor_at=last_anchor_at,
     )
+
+
+def write_anchor(database: Database, anchor_log: Path, reason: str) -> str:
+    """Append the chain head of ``database`` to the anchor log (R28); a short description.
+
+    Reading only: also done for a database open read-only (the log is outside it).
+    """
+    with store_errors(), database.raw() as con:
+        record = anchor_now(con, db_path=database.path, log=anchor_log, reason=reason)
+    if record is None:
+        return "nothing to anchor (no events yet)"
+    log.info("anchor (%s) written to %s", reason, anchor_log)
+    return f"#{record['head_position']} {record['head_hash'][:12]}… in {anchor_log}"
 
 
 def _can_write_into(folder: Path) -> bool:
@@ -229,4 +253,5 @@ __all__ = [
     "idle_checkpoint",
     "streams_behind_snapshot",
     "wal_path",
+    "write_anchor",
 ]

@@ -43,6 +43,7 @@ from desktop_app.application.ports import StoreInfo
 from desktop_app.application.queries import (
     BackupNow,
     GetProjectorStatus,
+    GetStoreInfo,
     RebuildReadModels,
     VerifyHistory,
 )
@@ -856,6 +857,9 @@ class MainWindow(QMainWindow):
             ("Database", _escape(self.store_info.location)),
             ("File format", f"{self.store_info.schema_version} ({mode})"),
         ]
+        anchor = details.get("last_anchor")
+        if anchor:
+            rows.append(("Last anchor", _escape(str(anchor))))
         table = "".join(
             f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
         )
@@ -867,6 +871,24 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        """The About box; its facts (last anchor) are read fresh on a worker thread first."""
+        queries = self.queries
+        if queries is None or not _handles(queries, GetStoreInfo):
+            self._open_about()
+            return
+
+        def done(info: object) -> None:
+            if isinstance(info, StoreInfo):
+                self.store_info = info
+            self._open_about()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("store info for the About box failed: %s", exc)
+            self._open_about()
+
+        self.tasks.submit(lambda: queries.ask(GetStoreInfo()), done, failed)
+
+    def _open_about(self) -> None:
         box = QMessageBox(self)
         box.setObjectName("aboutBox")
         box.setWindowTitle("About Order Desk")

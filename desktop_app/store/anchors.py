@@ -1,0 +1,509 @@
+"""Anchors: the head of the hash chain kept OUTSIDE the database (R28).
+
+The chain alone cannot show that events were cut off the end, or that a tail was rewritten
+with freshly computed hashes: both leave a valid chain. An anchor is the head at one moment
+(position, hash, event count, time, and what identifies the database) written where editing
+the database file does not reach:
+
+* the **anchor log**, an append-only file of JSON lines in the user's data folder
+  (``anchors/anchors.jsonl``, 0600 in a 0700 folder), written on every backup, on a clean exit
+  of the GUI, by a daily job, and on restore and repair;
+* a **sidecar** beside every backup (``<backup>.anchor.json``): the head of that backup.
+
+A database is identified by its path and by ``database_id``, the hash of its first event
+(the same in the live file, its backups and a restored copy). An anchor belongs to a file when
+either matches. ``verify`` checks that the file still **extends** every anchor that belongs
+to it: the event at the anchor's position still has the anchored hash (the hash chain, checked
+separately, then guarantees everything up to the head). A head below an anchor of the same
+path (or of the file's own sidecar) means events were cut off the end. An anchor of the same
+database taken at another path (the file is a backup or a copy) that lies beyond the head is
+only noted: an older copy legitimately ends earlier.
+
+A ``restore`` record (and a ``created`` record, for a new database at a path that had one
+before) supersedes the earlier anchors of that path that lie beyond its head: those events
+were given up on purpose, and the record says when and from which backup. Anyone who can
+edit the anchor log as well as the database defeats this (as with any record kept by the same
+user); the sidecars beside the backups and a copy of the log elsewhere raise that bar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from desktop_app.identity import host_name, os_user
+
+ANCHOR_FORMAT = "order-desk-anchor"
+LOG_NAME = "anchors.jsonl"
+SIDECAR_SUFFIX = ".anchor.json"
+SUPERSEDING = frozenset({"restore", "created"})
+"""Reasons whose record gives up the earlier anchors of its path that lie beyond its head."""
+
+_TAIL_BYTES = 256 * 1024
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------- the head
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Head:
+    """The chain head of one database file, and its identity (hash of event 1)."""
+
+    position: int
+    hash: str
+    event_count: int
+    database_id: str | None
+
+
+def read_head(con: sqlite3.Connection) -> Head:
+    """The head of the file behind ``con`` (call inside a read transaction for one snapshot)."""
+    row = con.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+    count = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+    first = con.execute("SELECT hash FROM events WHERE position = 1").fetchone()
+    return Head(
+        position=int(row[0]) if row else 0,
+        hash=str(row[1]) if row else "0" * 64,
+        event_count=count,
+        database_id=str(first[0]) if first else None,
+    )
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Anchor:
+    """One anchor as read back, with where it was read from."""
+
+    reason: str
+    db_path: str
+    database_id: str | None
+    head_position: int
+    head_hash: str
+    event_count: int
+    taken_at: datetime
+    user: str = ""
+    host: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    source: Path = Path()
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the log entry, or the sidecar file."""
+        return f"{self.source}:{self.line}" if self.line else str(self.source)
+
+    def describe(self) -> str:
+        """Which anchor this is, for a report: time, position, why it was written, where."""
+        when = self.taken_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"the anchor of {when} (#{self.head_position:,}, written on {self.reason}) "
+            f"in {self.where}"
+        )
+
+
+def anchor_record(
+    head: Head,
+    *,
+    reason: str,
+    db_path: Path,
+    clock: Clock = _utc_now,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON object written for an anchor of ``head``."""
+    record: dict[str, Any] = {
+        "format": ANCHOR_FORMAT,
+        "reason": reason,
+        "db_path": str(Path(db_path).absolute()),
+        "database_id": head.database_id,
+        "head_position": head.position,
+        "head_hash": head.hash,
+        "event_count": head.event_count,
+        "taken_at": clock().astimezone(UTC).isoformat(),
+        "user": os_user(),
+        "host": host_name(),
+    }
+    if extra:
+        record["extra"] = dict(extra)
+    return record
+
+
+def _parse(data: object, source: Path, line: int) -> Anchor:
+    if not isinstance(data, dict) or data.get("format") != ANCHOR_FORMAT:
+        raise ValueError("not an Order Desk anchor")
+    position, head_hash, count = data["head_position"], data["head_hash"], data["event_count"]
+    database_id = data.get("database_id")
+    if not (
+        type(position) is int
+        and type(count) is int
+        and isinstance(head_hash, str)
+        and (database_id is None or isinstance(database_id, str))
+        and isinstance(data["db_path"], str)
+        and isinstance(data["reason"], str)
+    ):
+        raise ValueError("wrong field types")
+    taken_at = datetime.fromisoformat(data["taken_at"])
+    if taken_at.tzinfo is None:
+        taken_at = taken_at.replace(tzinfo=UTC)
+    extra = data.get("extra")
+    return Anchor(
+        reason=data["reason"],
+        db_path=data["db_path"],
+        database_id=database_id,
+        head_position=position,
+        head_hash=head_hash,
+        event_count=count,
+        taken_at=taken_at,
+        user=str(data.get("user", "")),
+        host=str(data.get("host", "")),
+        extra=extra if isinstance(extra, dict) else {},
+        source=source,
+        line=line,
+    )
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _private_folder(folder: Path) -> None:
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    st = folder.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        os.chmod(folder, 0o700)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def append_anchor(log: Path, record: Mapping[str, Any]) -> None:
+    """Append one record to the anchor log (0600 in a 0700 folder), fsynced.
+
+    One ``write`` of one line on an ``O_APPEND`` descriptor: concurrent writers never
+    interleave within a line; nothing earlier in the file is ever rewritten.
+    """
+    log = Path(log).absolute()
+    _private_folder(log.parent)
+    line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    created = not log.exists()
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"only {written} of {len(line)} bytes of the anchor were written")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(log.parent)
+
+
+def sidecar_path(backup: Path) -> Path:
+    """The anchor file kept beside a backup."""
+    return backup.with_name(backup.name + SIDECAR_SUFFIX)
+
+
+def write_sidecar(backup: Path, record: Mapping[str, Any]) -> Path:
+    """Write the anchor beside ``backup`` (0600, atomically: a temp file renamed into place)."""
+    target = sidecar_path(Path(backup).absolute())
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    data = (json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def anchor_now(
+    con: sqlite3.Connection,
+    *,
+    db_path: Path,
+    log: Path,
+    reason: str,
+    clock: Clock = _utc_now,
+    extra: Mapping[str, Any] | None = None,
+    if_empty: bool = False,
+) -> dict[str, Any] | None:
+    """Read the head through ``con`` and append its anchor to ``log``; returns the record.
+
+    An empty log of events has nothing to anchor: None unless ``if_empty``.
+    """
+    began = not con.in_transaction
+    if began:
+        con.execute("BEGIN")
+    try:
+        head = read_head(con)
+    finally:
+        if began and con.in_transaction:
+            con.execute("COMMIT")
+    if head.position == 0 and not if_empty:
+        return None
+    record = anchor_record(head, reason=reason, db_path=db_path, clock=clock, extra=extra)
+    append_anchor(log, record)
+    return record
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_anchor_log(log: Path) -> tuple[list[Anchor], list[str]]:
+    """Every anchor in ``log`` in file order, and a warning per unreadable line."""
+    log = Path(log)
+    try:
+        text = log.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], []
+    anchors: list[Anchor] = []
+    warnings: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(_parse(json.loads(line), log, number))
+        except (KeyError, TypeError, ValueError) as exc:
+            warnings.append(f"{log}:{number} is not a readable anchor ({exc})")
+    return anchors, warnings
+
+
+def read_sidecar(backup: Path) -> tuple[Anchor | None, str | None]:
+    """The anchor beside ``backup`` (None when there is none), and a warning if unreadable."""
+    path = sidecar_path(Path(backup).absolute())
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as exc:
+        return None, f"{path} is not a readable anchor ({exc})"
+    try:
+        return _parse(data, path, 0), None
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, f"{path} is not a readable anchor ({exc})"
+
+
+def last_anchor(log: Path, db_path: Path) -> Anchor | None:
+    """The newest anchor of the database at ``db_path`` (read from the log's tail only)."""
+    wanted = str(Path(db_path).absolute())
+    try:
+        with Path(log).open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - _TAIL_BYTES))
+            tail = fh.read()
+    except OSError:
+        return None
+    for line in reversed(tail.decode("utf-8", errors="replace").splitlines()):
+        try:
+            anchor = _parse(json.loads(line), Path(log), 0)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if anchor.db_path == wanted:
+            return anchor
+    return None
+
+
+# ---------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnchorFailure:
+    """An anchor the file no longer extends, and why."""
+
+    anchor: Anchor
+    problem: str
+
+    @property
+    def message(self) -> str:
+        """One line naming the anchor (time, position, file) and what is wrong."""
+        return f"{self.anchor.describe()}: {self.problem}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnchorReport:
+    """The outcome of checking a file against the anchors that belong to it."""
+
+    checked: tuple[Anchor, ...] = ()
+    failures: tuple[AnchorFailure, ...] = ()
+    superseded: tuple[Anchor, ...] = ()
+    beyond: tuple[Anchor, ...] = ()
+    """Anchors of the same database at another path that lie beyond this file's head."""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the file extends every anchor that belongs to it."""
+        return not self.failures
+
+    @property
+    def last(self) -> Anchor | None:
+        """The newest anchor checked."""
+        return max(self.checked, key=lambda a: a.taken_at) if self.checked else None
+
+
+def belonging(
+    anchors: Iterable[Anchor], *, db_path: Path, database_id: str | None
+) -> tuple[list[tuple[Anchor, bool]], list[Anchor]]:
+    """The anchors that belong to a file at ``db_path`` with ``database_id``, each with
+    ``strict`` (it was taken at this path: ending before it means truncation), and the ones
+    superseded by a later ``restore``/``created`` record of this path."""
+    path = str(Path(db_path).absolute())
+    kept: list[tuple[Anchor, bool]] = []
+    superseded: list[Anchor] = []
+    for anchor in anchors:
+        same_path = anchor.db_path == path
+        if anchor.reason in SUPERSEDING and same_path:
+            still: list[tuple[Anchor, bool]] = []
+            for earlier, strict in kept:
+                if earlier.db_path == path and earlier.head_position > anchor.head_position:
+                    superseded.append(earlier)
+                else:
+                    still.append((earlier, strict))
+            kept = still
+        if same_path or (database_id is not None and anchor.database_id == database_id):
+            kept.append((anchor, same_path))
+    return kept, superseded
+
+
+def check_against(
+    con: sqlite3.Connection, head: Head, anchors: Iterable[tuple[Anchor, bool]]
+) -> tuple[list[Anchor], list[AnchorFailure], list[Anchor]]:
+    """Does the file behind ``con`` (whose head is ``head``) extend each anchor?
+
+    Returns (checked, failures, beyond). The chain between the anchor and the head is the hash
+    chain's business (checked by ``verify``); this checks the anchored event itself.
+    """
+    checked: list[Anchor] = []
+    failures: list[AnchorFailure] = []
+    beyond: list[Anchor] = []
+    for anchor, strict in anchors:
+        position = anchor.head_position
+        if position > head.position:
+            if not strict:
+                beyond.append(anchor)
+                continue
+            checked.append(anchor)
+            failures.append(
+                AnchorFailure(
+                    anchor=anchor,
+                    problem=(
+                        f"the log now ends at #{head.position:,}, before the anchored "
+                        f"#{position:,}: events were removed from the end"
+                    ),
+                )
+            )
+            continue
+        if position == 0:
+            continue  # a record of an empty log (``created``): nothing to extend
+        checked.append(anchor)
+        row = con.execute("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
+        stored = None if row is None else row[0]
+        if stored is None:
+            problem = f"event #{position:,} is gone: events were removed"
+        elif stored != anchor.head_hash:
+            problem = (
+                f"event #{position:,} is not the anchored one (hash {str(stored)[:12]}… where "
+                f"{anchor.head_hash[:12]}… was anchored): the log was rewritten"
+            )
+        else:
+            continue
+        failures.append(AnchorFailure(anchor=anchor, problem=problem))
+    return checked, failures, beyond
+
+
+def check_file(
+    con: sqlite3.Connection,
+    *,
+    db_path: Path,
+    log: Path | None,
+    sidecar_of: Path | None = None,
+    log_strict: bool = True,
+) -> AnchorReport:
+    """Check the file behind ``con`` against the anchors of ``db_path`` in ``log`` and the
+    sidecar beside ``sidecar_of`` (a backup being checked).
+
+    ``log_strict=False`` (a backup about to be restored over ``db_path``): anchors of that
+    path beyond the file's head are noted in ``beyond``, not failures (the restore supersedes
+    them), but every anchor at or below its head must still hold.
+    """
+    began = not con.in_transaction
+    if began:
+        con.execute("BEGIN")
+    try:
+        head = read_head(con)
+        warnings: list[str] = []
+        log_anchors: list[Anchor] = []
+        if log is not None:
+            log_anchors, warnings = read_anchor_log(log)
+        candidates, superseded = belonging(
+            log_anchors, db_path=db_path, database_id=head.database_id
+        )
+        if not log_strict:
+            candidates = [(anchor, False) for anchor, _ in candidates]
+        if sidecar_of is not None:
+            sidecar, warning = read_sidecar(sidecar_of)
+            if warning is not None:
+                warnings.append(warning)
+            if sidecar is not None:
+                candidates.append((sidecar, True))
+        checked, failures, beyond = check_against(con, head, candidates)
+    finally:
+        if began and con.in_transaction:
+            con.execute("COMMIT")
+    return AnchorReport(
+        checked=tuple(checked),
+        failures=tuple(failures),
+        superseded=tuple(superseded),
+        beyond=tuple(beyond),
+        warnings=tuple(warnings),
+    )
+
+
+__all__ = [
+    "ANCHOR_FORMAT",
+    "LOG_NAME",
+    "SIDECAR_SUFFIX",
+    "Anchor",
+    "AnchorFailure",
+    "AnchorReport",
+    "Head",
+    "anchor_now",
+    "anchor_record",
+    "append_anchor",
+    "belonging",
+    "check_against",
+    "check_file",
+    "last_anchor",
+    "read_anchor_log",
+    "read_head",
+    "read_sidecar",
+    "sidecar_path",
+    "write_sidecar",
+]

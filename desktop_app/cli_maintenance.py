@@ -255,6 +255,10 @@ def anchor_lines(report: AnchorReport, anchor_log: Path) -> list[str]:
             f"Note: this file ends before {len(report.beyond):,} anchors of the same database "
             f"taken elsewhere (up to {top.describe()}): it is an older copy"
         )
+    lines.extend(
+        f"Note: this file is a copy that went its own way: {note.message}"
+        for note in report.diverged
+    )
     lines.extend(f"Warning: {warning}" for warning in report.warnings)
     return lines
 

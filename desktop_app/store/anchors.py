@@ -11,13 +11,13 @@ the database file does not reach:
 * a **sidecar** beside every backup (``<backup>.anchor.json``): the head of that backup.
 
 A database is identified by its path and by ``database_id``, the hash of its first event
-(the same in the live file, its backups and a restored copy). An anchor belongs to a file when
-either matches. ``verify`` checks that the file still **extends** every anchor that belongs
-to it: the event at the anchor's position still has the anchored hash (the hash chain, checked
-separately, then guarantees everything up to the head). A head below an anchor of the same
-path (or of the file's own sidecar) means events were cut off the end. An anchor of the same
-database taken at another path (the file is a backup or a copy) that lies beyond the head is
-only noted: an older copy legitimately ends earlier.
+(the same in the live file, its backups and a restored copy). The anchors of a file are those
+taken at its path and its own sidecar: ``verify`` checks that the file still **extends** each
+one: the event at the anchor's position still has the anchored hash (the hash chain, checked
+separately, then guarantees everything up to the head); a head below it means events were cut
+off the end. Anchors of the same ``database_id`` taken at another path (the file is a backup,
+a moved file or a copy) are checked too but only reported as notes: a copy legitimately ends
+earlier, or goes its own way after it was copied.
 
 A ``restore`` record (and a ``created`` record, for a new database at a path that had one
 before) supersedes the earlier anchors of that path that lie beyond its head: those events
@@ -311,7 +311,8 @@ def read_sidecar(backup: Path) -> tuple[Anchor | None, str | None]:
 
 
 def last_anchor(log: Path, db_path: Path) -> Anchor | None:
-    """The newest anchor of the database at ``db_path`` (read from the log's tail only)."""
+    """The newest anchor of the database at ``db_path`` that anchors at least one event (read
+    from the log's tail only)."""
     wanted = str(Path(db_path).absolute())
     try:
         with Path(log).open("rb") as fh:
@@ -325,7 +326,7 @@ def last_anchor(log: Path, db_path: Path) -> Anchor | None:
             anchor = _parse(json.loads(line), Path(log), 0)
         except (KeyError, TypeError, ValueError):
             continue
-        if anchor.db_path == wanted:
+        if anchor.db_path == wanted and anchor.head_position > 0:
             return anchor
     return None
 
@@ -354,7 +355,10 @@ class AnchorReport:
     failures: tuple[AnchorFailure, ...] = ()
     superseded: tuple[Anchor, ...] = ()
     beyond: tuple[Anchor, ...] = ()
-    """Anchors of the same database at another path that lie beyond this file's head."""
+    """Anchors beyond this file's head that do not make it fail (taken of another copy, or of
+    the target of a restore)."""
+    diverged: tuple[AnchorFailure, ...] = ()
+    """Anchors of the same database at another path that this file does not extend."""
     warnings: tuple[str, ...] = ()
 
     @property
@@ -368,45 +372,61 @@ class AnchorReport:
         return max(self.checked, key=lambda a: a.taken_at) if self.checked else None
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An anchor to check, and which findings make the check fail (the others are notes)."""
+
+    anchor: Anchor
+    fail_beyond: bool
+    """Ending before the anchor is a failure (truncation), not an older copy."""
+    fail_mismatch: bool
+    """Another event at the anchor's position is a failure, not a diverged copy."""
+
+
 def belonging(
     anchors: Iterable[Anchor], *, db_path: Path, database_id: str | None
-) -> tuple[list[tuple[Anchor, bool]], list[Anchor]]:
-    """The anchors that belong to a file at ``db_path`` with ``database_id``, each with
-    ``strict`` (it was taken at this path: ending before it means truncation), and the ones
-    superseded by a later ``restore``/``created`` record of this path."""
+) -> tuple[list[Candidate], list[Anchor]]:
+    """The anchors to check for a file at ``db_path`` with ``database_id`` (those of this path
+    are binding, those of the same database elsewhere give notes), and the ones superseded by
+    a later ``restore``/``created`` record of this path."""
     path = str(Path(db_path).absolute())
-    kept: list[tuple[Anchor, bool]] = []
+    kept: list[Candidate] = []
     superseded: list[Anchor] = []
     for anchor in anchors:
         same_path = anchor.db_path == path
         if anchor.reason in SUPERSEDING and same_path:
-            still: list[tuple[Anchor, bool]] = []
-            for earlier, strict in kept:
-                if earlier.db_path == path and earlier.head_position > anchor.head_position:
-                    superseded.append(earlier)
+            still: list[Candidate] = []
+            for earlier in kept:
+                if (
+                    earlier.anchor.db_path == path
+                    and earlier.anchor.head_position > anchor.head_position
+                ):
+                    superseded.append(earlier.anchor)
                 else:
-                    still.append((earlier, strict))
+                    still.append(earlier)
             kept = still
         if same_path or (database_id is not None and anchor.database_id == database_id):
-            kept.append((anchor, same_path))
+            kept.append(Candidate(anchor, same_path, same_path))
     return kept, superseded
 
 
 def check_against(
-    con: sqlite3.Connection, head: Head, anchors: Iterable[tuple[Anchor, bool]]
-) -> tuple[list[Anchor], list[AnchorFailure], list[Anchor]]:
+    con: sqlite3.Connection, head: Head, candidates: Iterable[Candidate]
+) -> tuple[list[Anchor], list[AnchorFailure], list[Anchor], list[AnchorFailure]]:
     """Does the file behind ``con`` (whose head is ``head``) extend each anchor?
 
-    Returns (checked, failures, beyond). The chain between the anchor and the head is the hash
-    chain's business (checked by ``verify``); this checks the anchored event itself.
+    Returns (checked, failures, beyond, diverged). The chain between the anchor and the head
+    is the hash chain's business (checked by ``verify``); this checks the anchored event.
     """
     checked: list[Anchor] = []
     failures: list[AnchorFailure] = []
     beyond: list[Anchor] = []
-    for anchor, strict in anchors:
+    diverged: list[AnchorFailure] = []
+    for candidate in candidates:
+        anchor = candidate.anchor
         position = anchor.head_position
         if position > head.position:
-            if not strict:
+            if not candidate.fail_beyond:
                 beyond.append(anchor)
                 continue
             checked.append(anchor)
@@ -422,7 +442,6 @@ def check_against(
             continue
         if position == 0:
             continue  # a record of an empty log (``created``): nothing to extend
-        checked.append(anchor)
         row = con.execute("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
         stored = None if row is None else row[0]
         if stored is None:
@@ -433,9 +452,15 @@ def check_against(
                 f"{anchor.head_hash[:12]}… was anchored): the log was rewritten"
             )
         else:
+            if candidate.fail_mismatch:
+                checked.append(anchor)
             continue
-        failures.append(AnchorFailure(anchor=anchor, problem=problem))
-    return checked, failures, beyond
+        if candidate.fail_mismatch:
+            checked.append(anchor)
+            failures.append(AnchorFailure(anchor=anchor, problem=problem))
+        else:
+            diverged.append(AnchorFailure(anchor=anchor, problem=problem))
+    return checked, failures, beyond, diverged
 
 
 def check_file(
@@ -466,14 +491,14 @@ def check_file(
             log_anchors, db_path=db_path, database_id=head.database_id
         )
         if not log_strict:
-            candidates = [(anchor, False) for anchor, _ in candidates]
+            candidates = [Candidate(c.anchor, False, c.fail_mismatch) for c in candidates]
         if sidecar_of is not None:
             sidecar, warning = read_sidecar(sidecar_of)
             if warning is not None:
                 warnings.append(warning)
             if sidecar is not None:
-                candidates.append((sidecar, True))
-        checked, failures, beyond = check_against(con, head, candidates)
+                candidates.append(Candidate(sidecar, True, True))
+        checked, failures, beyond, diverged = check_against(con, head, candidates)
     finally:
         if began and con.in_transaction:
             con.execute("COMMIT")
@@ -482,6 +507,7 @@ def check_file(
         failures=tuple(failures),
         superseded=tuple(superseded),
         beyond=tuple(beyond),
+        diverged=tuple(diverged),
         warnings=tuple(warnings),
     )
 
@@ -493,6 +519,7 @@ __all__ = [
     "Anchor",
     "AnchorFailure",
     "AnchorReport",
+    "Candidate",
     "Head",
     "anchor_now",
     "anchor_record",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -155,13 +156,20 @@ SWEEP_LIMIT = 200
 """Streams snapshotted per sweep at most (the next sweep takes the rest)."""
 
 
-def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = True) -> Jobs:
+def build_jobs(
+    app: App,
+    config: JobsConfig | None = None,
+    *,
+    backups: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> Jobs:
     """The background jobs for a bootstrapped app on a SQLite file (not started).
 
     Projector catch-up, snapshot sweep, idle WAL checkpoint and (with ``backups``) scheduled
     backups into ``settings.effective_backup_dir`` keeping ``settings.backup_keep``. A
     read-only database gets the projector job and backups (reading is allowed), no
-    checkpoints and no snapshot sweep.
+    checkpoints and no snapshot sweep. Every database gets the daily anchor job (R28).
+    ``clock`` replaces the jobs' clock (tests: "a day later" without waiting a day).
     """
     database, settings = app.database, app.settings
     if database is None or settings is None:
@@ -215,6 +223,7 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         last_backup_at=last_backup_at,
         anchor=run_anchor,
         last_anchor_at=last_anchor_at,
+        clock=clock or _utc_now,
     )
 
 
@@ -229,6 +238,10 @@ def write_anchor(database: Database, anchor_log: Path, reason: str) -> str:
         return "nothing to anchor (no events yet)"
     log.info("anchor (%s) written to %s", reason, anchor_log)
     return f"#{record['head_position']} {record['head_hash'][:12]}… in {anchor_log}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _can_write_into(folder: Path) -> bool:

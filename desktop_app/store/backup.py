@@ -275,7 +275,7 @@ def _stamps_and_triggers(path: Path) -> tuple[str | None, str | None]:
                 )
             return None, trigger_problem(con)
     except sqlite3.DatabaseError as exc:
-        return f"it is not a readable database ({exc})", None
+        return f"integrity check failed: it is not a readable database ({exc})", None
 
 
 def check_anchors(

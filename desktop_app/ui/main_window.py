@@ -8,6 +8,7 @@ queries/commands and shows the frozen results that come back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import platform
@@ -878,8 +879,10 @@ class MainWindow(QMainWindow):
             return
 
         def done(info: object) -> None:
-            if isinstance(info, StoreInfo):
-                self.store_info = info
+            anchor = info.details.get("last_anchor") if isinstance(info, StoreInfo) else None
+            if anchor:
+                details = {**self.store_info.details, "last_anchor": anchor}
+                self.store_info = dataclasses.replace(self.store_info, details=details)
             self._open_about()
 
         def failed(exc: BaseException) -> None:

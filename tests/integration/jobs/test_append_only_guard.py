@@ -73,8 +73,7 @@ def _edit(db: Path, *sql: str) -> None:
 
 
 DROP_DELETE = "DROP TRIGGER events_no_delete"
-# The same trigger name, a weaker body: deleting is "refused" with IGNORE, i.e. silently allowed
-# to do nothing... or, here, allowed outright when nobody looks at the message.
+# The same name and message, one added clause ("WHEN 0") that makes it never fire.
 ALTERED_DELETE = (
     "CREATE TRIGGER events_no_delete BEFORE DELETE ON events WHEN 0 "
     "BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END"

@@ -1,7 +1,8 @@
 """``desktop-app-admin``: the administrator's command line (no Qt).
 
-Exit codes: 0 success, 1 verification failed (the log was tampered with or no longer extends a
-saved digest), 2 any other error (bad usage, missing or unusable database, unknown order…).
+Exit codes: 0 success, 1 verification failed (the log was tampered with, or no longer extends a
+saved digest or an anchor kept outside the database), 2 any other error (bad usage, missing or
+unusable database, unknown order…).
 Errors are one line on stderr; a missing database is never created except by ``init``/``demo``.
 """
 

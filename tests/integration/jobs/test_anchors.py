@@ -155,6 +155,20 @@ def test_every_backup_is_anchored_beside_it_and_in_the_log(db: Path) -> None:
     assert _mode(sidecar) == 0o600
 
 
+def test_backup_now_from_the_tools_menu_is_anchored(db: Path) -> None:
+    from desktop_app.application.queries import BackupNow
+
+    app, _ = _filled(db, 4)
+    try:
+        written = Path(app.queries.ask(BackupNow()))
+    finally:
+        app.close()
+    anchor = read_anchor_log(_log(db))[0][-1]
+    assert anchor.reason == "backup" and anchor.extra["backup"] == str(written)
+    assert anchor.head_position == 4
+    assert sidecar_path(written).exists()
+
+
 def test_the_daily_job_anchors_once_a_day(db: Path) -> None:
     app, product = _filled(db, 5)
     try:

@@ -37,7 +37,7 @@ from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.order import Order
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
-from desktop_app.store.anchors import anchor_now, last_anchor
+from desktop_app.store.anchors import anchor_now, check_file, last_anchor
 from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
@@ -134,7 +134,8 @@ def maintenance_query_handlers(
         return store_info_with_anchor(database, settings)
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
-        return events.verify(progress=query.progress)
+        result = events.verify(progress=query.progress)
+        return with_anchor_check(result, database, settings)
 
     def backup_now(query: q.BackupNow) -> str:
         backup = create_backup(
@@ -162,6 +163,24 @@ def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
             f"on {anchor.reason}"
         )
     return replace(info, details={**info.details, "last_anchor": text})
+
+
+def with_anchor_check(result: VerifyResult, database: Database, settings: Settings) -> VerifyResult:
+    """A chain that verified is also checked against its anchors outside the database (R28):
+    a failed anchor makes the result fail, naming the anchor. Where exactly the history was
+    cut or rewritten is not known then (``first_bad_position`` None)."""
+    if not result.ok:
+        return result
+    with database.raw_read() as con:
+        report = check_file(
+            con, db_path=database.path, log=settings.anchor_log, sidecar_of=database.path
+        )
+    if report.ok:
+        return result
+    problem = "; ".join(
+        f"the log no longer extends {failure.message}" for failure in report.failures
+    )
+    return replace(result, ok=False, first_bad_position=None, problem=problem)
 
 
 def wake_after_commit(wake: Callable[[], None]) -> Middleware:

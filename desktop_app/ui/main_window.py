@@ -783,10 +783,18 @@ class MainWindow(QMainWindow):
                 else ""
             )
             box.setText(f"The history has been altered {where}.".replace("  ", " "))
+            # Without a position (an anchor kept outside the file no longer holds) nothing
+            # can be said about which part is intact.
+            intact = (
+                "Everything before that position is intact. "
+                if result.first_bad_position is not None
+                else ""
+            )
             box.setInformativeText(
                 (result.problem or "A stored hash does not match its event.")
-                + "\n\nEverything before that position is intact. Keep this file for "
-                "investigation and restore a backup to continue working."
+                + "\n\n"
+                + intact
+                + "Keep this file for investigation and restore a backup to continue working."
             )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()

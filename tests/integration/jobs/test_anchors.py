@@ -257,6 +257,27 @@ def test_a_recomputed_tail_is_caught_without_a_hand_kept_digest(
     assert "is not the anchored one" in failed[0] and "rewritten" in failed[0]
 
 
+def test_tools_verify_history_checks_the_anchors_too(db: Path) -> None:
+    from desktop_app.application.queries import VerifyHistory
+
+    app, _ = _filled(db, 12)
+    try:
+        assert app.database is not None
+        write_anchor(app.database, _log(db), "exit")
+        assert app.queries.ask(VerifyHistory()).ok
+    finally:
+        app.close()
+    _truncate(db, keep=9)
+    app = open_app(db)  # read-only now (a trigger is gone), and verifying is still allowed
+    try:
+        result = app.queries.ask(VerifyHistory())
+    finally:
+        app.close()
+    assert not result.ok and result.first_bad_position is None
+    assert result.problem is not None
+    assert "(#12, written on exit)" in result.problem and "ends at #9" in result.problem
+
+
 def test_a_backup_is_checked_against_the_anchor_beside_it(db: Path) -> None:
     app, product = _filled(db, 10)
     try:

@@ -283,6 +283,8 @@ def read_anchor_log(log: Path) -> tuple[list[Anchor], list[str]]:
         text = log.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return [], []
+    except OSError as exc:
+        return [], [f"the anchor log {log} could not be read ({exc.strerror or exc})"]
     anchors: list[Anchor] = []
     warnings: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):

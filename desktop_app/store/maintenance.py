@@ -213,6 +213,9 @@ def build_jobs(
     if backups and not _can_write_into(folder):
         log.warning("scheduled backups are off: %s cannot be written", folder)
         backups = False
+    anchors = _can_write_into(settings.anchor_log.parent)
+    if not anchors:
+        log.warning("daily anchors are off: %s cannot be written", settings.anchor_log.parent)
     return Jobs(
         config=config,
         projector=app.projector,
@@ -221,7 +224,7 @@ def build_jobs(
         checkpoint=run_checkpoint if writable else None,
         backup=run_backup if backups else None,
         last_backup_at=last_backup_at,
-        anchor=run_anchor,
+        anchor=run_anchor if anchors else None,
         last_anchor_at=last_anchor_at,
         clock=clock or _utc_now,
     )

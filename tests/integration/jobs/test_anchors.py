@@ -343,3 +343,24 @@ def test_a_restore_gives_up_later_anchors_on_record(
     code, lines = _verify(capsys, db)
     assert code == 1, lines
     assert any("TAMPERED" in line and "(#11, written on exit)" in line for line in lines)
+
+
+def test_no_daily_anchors_where_they_cannot_be_written(tmp_path: Path, db: Path) -> None:
+    """An anchor folder that cannot be created switches the daily job off (one log line)
+    instead of failing every check; the other jobs still run."""
+    from desktop_app.projector.scheduling import ANCHOR_JOB, PROJECTOR_JOB
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    blocked = open_app(db, anchor_dir=blocker / "anchors")
+    try:
+        with build_jobs(blocked, JobsConfig(), backups=False) as jobs:
+            assert ANCHOR_JOB not in jobs.job_ids() and PROJECTOR_JOB in jobs.job_ids()
+    finally:
+        blocked.close()
+    usable = open_app(db, anchor_dir=tmp_path / "anchors")
+    try:
+        with build_jobs(usable, JobsConfig(), backups=False) as jobs:
+            assert ANCHOR_JOB in jobs.job_ids()
+    finally:
+        usable.close()

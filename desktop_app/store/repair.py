@@ -66,6 +66,7 @@ def repair_triggers(
     with closing(con):
         try:
             con.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            con.execute("PRAGMA synchronous = FULL")  # the repair is durable once committed
             con.execute("BEGIN IMMEDIATE")
             problem = trigger_problem(con)
             if problem is None:

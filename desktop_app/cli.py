@@ -27,6 +27,7 @@ from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, 
 from desktop_app.config import Settings, default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
+from desktop_app.store.engine import trigger_reason
 
 PROG = "desktop-app-admin"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -243,11 +244,16 @@ def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
 
 
 def _check_anchors(app: App, db: Path) -> bool:
-    """R28: does the file still extend every anchor kept outside it? Prints what was found."""
+    """R28: does the file still extend every anchor kept outside it? Prints what was found,
+    and (R29) whether its append-only triggers are intact (a note: history is judged by the
+    chain and the anchors; ``repair`` puts the triggers back after a passing verify)."""
     report = check_anchors_of(app, db.absolute())
     log = app.settings.anchor_log if app.settings is not None else Path()
     for line in anchor_lines(report, log):
         print(line)
+    problem = trigger_reason(db.absolute())
+    if problem is not None:
+        print(f"Note: {problem}")
     return report.ok
 
 

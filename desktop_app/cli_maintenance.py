@@ -234,9 +234,10 @@ def anchor_lines(report: AnchorReport, anchor_log: Path) -> list[str]:
     elif report.checked:
         last = report.last
         assert last is not None
+        count = len(report.checked)
         lines.append(
-            f"OK: the log extends all {len(report.checked):,} anchors of this database "
-            f"(newest: {last.describe()})"
+            f"OK: the log extends {'the' if count == 1 else f'all {count:,}'} "
+            f"anchor{'' if count == 1 else 's'} of this database (newest: {last.describe()})"
         )
     else:
         lines.append(

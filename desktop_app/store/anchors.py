@@ -28,6 +28,7 @@ user); the sidecars beside the backups and a copy of the log elsewhere raise tha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -178,8 +179,16 @@ def _parse(data: object, source: Path, line: int) -> Anchor:
 
 
 def _private_folder(folder: Path) -> None:
-    if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True)
+    """``folder`` 0700; any folder created on the way too (the data folder may not exist)."""
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            created.mkdir(mode=0o700)
+            os.chmod(created, 0o700)  # mkdir's mode is filtered by the umask
     st = folder.stat()
     if st.st_mode & 0o077 and st.st_uid == os.geteuid():
         os.chmod(folder, 0o700)

@@ -152,6 +152,7 @@ def test_every_backup_is_anchored_beside_it_and_in_the_log(db: Path) -> None:
     assert beside["head_position"] == 12 and beside["head_hash"] == anchor.head_hash
     # Private: 0600 files in 0700 folders, like the database.
     assert _mode(log) == 0o600 and _mode(log.parent) == 0o700
+    assert _mode(log.parent.parent) == 0o700  # the data folder, created on the way
     assert _mode(sidecar) == 0o600
 
 

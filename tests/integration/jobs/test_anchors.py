@@ -365,3 +365,40 @@ def test_no_daily_anchors_where_they_cannot_be_written(tmp_path: Path, db: Path)
             assert ANCHOR_JOB in jobs.job_ids()
     finally:
         usable.close()
+
+
+APPENDER = """
+import sys
+from pathlib import Path
+from desktop_app.store.anchors import Head, anchor_record, append_anchor
+
+log, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+head = Head(position=1, hash="0" * 64, event_count=1, database_id=None)
+for i in range(count):
+    append_anchor(log, anchor_record(head, reason=tag, db_path=Path(f"/{tag}/{i}" + "x" * 200)))
+"""
+
+
+def test_concurrent_writers_never_interleave_within_a_line(tmp_path: Path) -> None:
+    """The GUI's exit, a backup in the CLI and the daily job of another process may append at
+    the same moment: every line stays whole (one O_APPEND write per line)."""
+    import os
+    import subprocess
+    import sys
+
+    from .support import ROOT
+
+    log = tmp_path / "anchors" / "anchors.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", APPENDER, str(log), tag, "300"], env=env)
+        for tag in ("one", "two", "three")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    anchors, warnings = read_anchor_log(log)
+    assert not warnings
+    assert sorted(a.reason for a in anchors) == sorted(["one", "two", "three"] * 300)
+    for tag in ("one", "two", "three"):  # each writer's own lines in its own order
+        mine = [a.db_path for a in anchors if a.reason == tag]
+        assert mine == [f"/{tag}/{i}" + "x" * 200 for i in range(300)]

@@ -320,6 +320,7 @@ def run(
     bridge = Bridge()
     tasks = TaskRunner()
     started: dict[str, Any] = {}
+    clean_exit = False
     try:
         provisional = StoreInfo(location=str(settings.db_path), read_only=settings.read_only)
         window = MainWindow(None, None, bridge, tasks, provisional, opening=True)
@@ -369,6 +370,7 @@ def run(
         # while the database was still opening, quit() found no loop to leave: stop here.
         probe_done = painted.seen and _probe_enabled()
         rc = qapp.exec() if exec_loop and not probe_done else EXIT_OK
+        clean_exit = True
         return int(rc)
     finally:
         try:
@@ -386,12 +388,28 @@ def run(
             if app is None:  # left early (an error): close what the helper thread opened
                 app = opener.take_quietly()
             if app is not None:
+                if clean_exit:
+                    _anchor_on_exit(app)
                 app.close()
                 log.info("Order Desk closed")
             if window is not None:
                 window.deleteLater()
         finally:
             hook.uninstall()
+
+
+def _anchor_on_exit(app: Any) -> None:
+    """R28: a clean exit writes the head of the hash chain outside the database."""
+    database = getattr(app, "database", None)
+    settings = getattr(app, "settings", None)
+    if database is None or settings is None:
+        return
+    try:
+        from desktop_app.store.maintenance import write_anchor
+
+        log.info("exit anchor: %s", write_anchor(database, settings.anchor_log, "exit"))
+    except Exception:  # the user is leaving: say so in the log, never stop the exit
+        log.exception("the exit anchor could not be written to %s", settings.anchor_log)
 
 
 def _probe_enabled() -> bool:

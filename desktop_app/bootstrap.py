@@ -3,8 +3,9 @@ nothing runs at import time."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -36,6 +37,7 @@ from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.order import Order
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
+from desktop_app.store.anchors import anchor_now, check_file, last_anchor
 from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
@@ -43,6 +45,8 @@ from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.read_model import SqliteReadModelStore
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger("desktop_app")
 
 
 def utc_now() -> datetime:
@@ -133,18 +137,56 @@ def maintenance_query_handlers(
     """The Tools menu's operations: store info, verify history, backup now."""
 
     def store_info(query: q.GetStoreInfo) -> StoreInfo:
-        return database.info
+        return store_info_with_anchor(database, settings)
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
-        return events.verify(progress=query.progress)
+        result = events.verify(progress=query.progress)
+        return with_anchor_check(result, database, settings)
 
     def backup_now(query: q.BackupNow) -> str:
         backup = create_backup(
-            database.path, settings.effective_backup_dir, keep=settings.backup_keep
+            database.path,
+            settings.effective_backup_dir,
+            keep=settings.backup_keep,
+            anchor_log=settings.anchor_log,
         )
         return str(backup.path)
 
     return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history, q.BackupNow: backup_now}
+
+
+def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
+    """The database's info plus its newest anchor (``details["last_anchor"]``, R28), read
+    from the tail of the anchor log (a small file outside the database)."""
+    info = database.info
+    anchor = last_anchor(settings.anchor_log, database.path)
+    if anchor is None:
+        text = f"none yet (anchors are kept in {settings.anchor_log})"
+    else:
+        when = anchor.taken_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+        text = (
+            f"#{anchor.head_position:,} (hash {anchor.head_hash[:12]}…) at {when}, "
+            f"on {anchor.reason}"
+        )
+    return replace(info, details={**info.details, "last_anchor": text})
+
+
+def with_anchor_check(result: VerifyResult, database: Database, settings: Settings) -> VerifyResult:
+    """A chain that verified is also checked against its anchors outside the database (R28):
+    a failed anchor makes the result fail, naming the anchor. Where exactly the history was
+    cut or rewritten is not known then (``first_bad_position`` None)."""
+    if not result.ok:
+        return result
+    with database.raw_read() as con:
+        report = check_file(
+            con, db_path=database.path, log=settings.anchor_log, sidecar_of=database.path
+        )
+    if report.ok:
+        return result
+    problem = "; ".join(
+        f"the log no longer extends {failure.message}" for failure in report.failures
+    )
+    return replace(result, ok=False, first_bad_position=None, problem=problem)
 
 
 def wake_after_commit(wake: Callable[[], None]) -> Middleware:
@@ -206,7 +248,11 @@ def bootstrap(
     create: bool = True,
     projector_name: str = "main",
 ) -> App:
-    """Open (or create) the database in ``settings`` and compose the application on it."""
+    """Open (or create) the database in ``settings`` and compose the application on it.
+
+    A database created here is recorded in the anchor log (``created``): anchors of an earlier
+    database at the same path no longer apply to it (R28)."""
+    fresh = create and not settings.read_only and not settings.db_path.exists()
     database = open_database(
         settings.db_path,
         create=create,
@@ -238,6 +284,8 @@ def bootstrap(
             projector=projector,
         )
         queries.register_all(maintenance_query_handlers(settings, database, events))
+        if fresh:
+            _record_creation(database, settings)
     except BaseException:
         database.close()
         raise
@@ -254,6 +302,21 @@ def bootstrap(
         deps=deps,
         info=database.info,
     )
+
+
+def _record_creation(database: Database, settings: Settings) -> None:
+    try:
+        with database.raw() as con:
+            anchor_now(
+                con,
+                db_path=database.path,
+                log=settings.anchor_log,
+                reason="created",
+                clock=utc_now,
+                if_empty=True,
+            )
+    except OSError as exc:  # the database is fine; only the record of its creation is missing
+        log.warning("could not record the new database in %s: %s", settings.anchor_log, exc)
 
 
 def bootstrap_in_memory(

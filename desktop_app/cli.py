@@ -1,7 +1,8 @@
 """``desktop-app-admin``: the administrator's command line (no Qt).
 
-Exit codes: 0 success, 1 verification failed (the log was tampered with or no longer extends a
-saved digest), 2 any other error (bad usage, missing or unusable database, unknown order…).
+Exit codes: 0 success, 1 verification failed (the log was tampered with, or no longer extends a
+saved digest or an anchor kept outside the database), 2 any other error (bad usage, missing or
+unusable database, unknown order…).
 Errors are one line on stderr; a missing database is never created except by ``init``/``demo``.
 """
 
@@ -23,7 +24,7 @@ from desktop_app.application.ports import Digest, StoreError, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
 from desktop_app.cli_documents import add_document_commands
-from desktop_app.cli_maintenance import add_maintenance_commands
+from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, check_anchors_of
 from desktop_app.cli_support import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -36,6 +37,7 @@ from desktop_app.cli_support import progress_line as _progress
 from desktop_app.config import default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
+from desktop_app.store.engine import trigger_reason
 
 DIGEST_FORMAT = "order-desk-digest"
 _ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
@@ -228,6 +230,20 @@ def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
     return result.ok
 
 
+def _check_anchors(app: App, db: Path) -> bool:
+    """R28: does the file still extend every anchor kept outside it? Prints what was found,
+    and (R29) whether its append-only triggers are intact (a note: history is judged by the
+    chain and the anchors; ``repair`` puts the triggers back after a passing verify)."""
+    report = check_anchors_of(app, db.absolute())
+    log = app.settings.anchor_log if app.settings is not None else Path()
+    for line in anchor_lines(report, log):
+        print(line)
+    problem = trigger_reason(db.absolute())
+    if problem is not None:
+        print(f"Note: {problem}")
+    return report.ok
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     against = _read_digest(args.against) if args.against is not None else None
     with _open(args.db, read_only=True) as app:
@@ -237,6 +253,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"OK: {result.checked:,} events, head #{result.head_position} hash {result.head_hash}",
             "TAMPERED",
         )
+        ok = _check_anchors(app, args.db) and ok
         if against is not None:
             when = _local(against.taken_at)
             checked = app.events.check_digest(against)

@@ -1,4 +1,4 @@
-"""Maintenance subcommands for ``desktop-app-admin``: rebuild, backup, restore, status.
+"""Maintenance subcommands for ``desktop-app-admin``: rebuild, backup, restore, repair, status.
 
 Plug into the admin CLI with :func:`add_maintenance_commands`. Every subcommand takes
 ``--db PATH``; its handler ``(args) -> int`` is set as both ``func`` and ``run`` on the
@@ -25,6 +25,7 @@ from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings, default_db_path
 from desktop_app.domain.catalog import SKU_NAMESPACE
 from desktop_app.domain.errors import DomainError
+from desktop_app.store.anchors import AnchorReport, check_file, last_anchor
 from desktop_app.store.backup import (
     BackupError,
     check_backup,
@@ -32,7 +33,9 @@ from desktop_app.store.backup import (
     list_backups,
     restore,
 )
+from desktop_app.store.engine import trigger_reason
 from desktop_app.store.maintenance import file_sizes
+from desktop_app.store.repair import repair_triggers
 from desktop_app.store.schema import SCHEMA_VERSION
 
 PROG = "desktop-app-admin"
@@ -157,7 +160,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     keep: int = args.keep if args.keep is not None else settings.backup_keep
     if keep < 1:
         raise MaintenanceError("--keep must be 1 or more")
-    info = create_backup(db, folder, keep=keep)
+    info = create_backup(db, folder, keep=keep, anchor_log=settings.anchor_log)
     kept = len(list_backups(folder))
     print(f"Backup written to {info.path} ({info.size_bytes:,} bytes); {kept} kept in {folder}")
     return EXIT_OK
@@ -191,18 +194,127 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """Verify a backup and put it in place of the database (the old file is kept)."""
     db = _db_path(args)
     backup = _find_backup(args.backup, db)
-    check = check_backup(backup)
+    anchor_log = Settings(db_path=db).anchor_log
+    check = check_backup(backup, target=db, anchor_log=anchor_log)
     if not check.ok:
         raise MaintenanceError(f"{backup} cannot be restored: {check.problem}", EXIT_FAILED)
     events = check.chain.checked if check.chain else 0
+    lost = ""
+    if check.anchors is not None and check.anchors.beyond:
+        newest = max(check.anchors.beyond, key=lambda a: a.head_position)
+        lost = (
+            f" Events after #{events:,} are given up: anchors reach #{newest.head_position:,}"
+            f" ({newest.describe()})."
+        )
     if not args.yes and not _confirm(
-        f"Replace {db} with {backup.name} ({events:,} events)? The current file is kept."
+        f"Replace {db} with {backup.name} ({events:,} events)?{lost} The current file is kept."
     ):
         raise MaintenanceError("restore not confirmed (pass --yes to restore without asking)")
-    result = restore(backup, db)
-    print(f"Restored {result.target} from {result.backup} ({events:,} events, chain verified).")
+    result = restore(backup, db, anchor_log=anchor_log)
+    print(
+        f"Restored {result.target} from {result.backup} ({events:,} events; stamps, "
+        "append-only triggers, integrity, anchors and chain verified)."
+    )
+    if lost:
+        print(f"Recorded in {anchor_log}:{lost}")
     if result.previous is not None:
         print(f"The replaced database was kept as {result.previous}")
+    return EXIT_OK
+
+
+# --- anchors and repair --------------------------------------------------------------------
+
+
+def anchor_lines(report: AnchorReport, anchor_log: Path) -> list[str]:
+    """What an anchor check found, one line each (R28); failures start with TAMPERED."""
+    lines: list[str] = []
+    if report.failures:
+        lines.extend(
+            f"TAMPERED: the log no longer extends {failure.message}" for failure in report.failures
+        )
+    elif report.checked:
+        last = report.last
+        assert last is not None
+        count = len(report.checked)
+        lines.append(
+            f"OK: the log extends {'the' if count == 1 else f'all {count:,}'} "
+            f"anchor{'' if count == 1 else 's'} of this database (newest: {last.describe()})"
+        )
+    else:
+        lines.append(
+            f"No anchors of this database yet in {anchor_log} (they are written on every "
+            "backup, when the program closes and daily)"
+        )
+    if report.superseded:
+        top = max(report.superseded, key=lambda a: a.head_position)
+        lines.append(
+            f"Note: {len(report.superseded):,} earlier anchors (up to #{top.head_position:,}) "
+            "were given up by a restore or by creating a new database at this path"
+        )
+    if report.beyond:
+        top = max(report.beyond, key=lambda a: a.head_position)
+        lines.append(
+            f"Note: this file ends before {len(report.beyond):,} anchors of the same database "
+            f"taken elsewhere (up to {top.describe()}): it is an older copy"
+        )
+    lines.extend(
+        f"Note: this file is a copy that went its own way: {note.message}"
+        for note in report.diverged
+    )
+    lines.extend(f"Warning: {warning}" for warning in report.warnings)
+    return lines
+
+
+def check_anchors_of(app: App, db: Path) -> AnchorReport:
+    """The open database checked against its anchors in the log and its own sidecar."""
+    settings = app.settings or Settings(db_path=db)
+    database = app.database
+    if database is None:
+        raise MaintenanceError("anchors are only kept for database files")
+    with database.raw_read() as con:
+        return check_file(con, db_path=db, log=settings.anchor_log, sidecar_of=db)
+
+
+@_handled
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Put the append-only triggers back after a passing verify, and record it."""
+    db = _db_path(args)
+    if not db.exists():
+        raise MaintenanceError(f"no database at {db}")
+    problem = trigger_reason(db)
+    if problem is None:
+        print(f"Nothing to repair: the append-only triggers of {db} are intact.")
+        return EXIT_OK
+    anchor_log = Settings(db_path=db).anchor_log
+    with _open(db, read_only=True) as app:
+        result = app.events.verify(progress=progress_printer("Verifying", sys.stderr))
+        report = check_anchors_of(app, db)
+    if not result.ok:
+        raise MaintenanceError(
+            f"repair refused: verify failed at position {result.first_bad_position}: "
+            f"{result.problem}. Restore a backup instead (`{PROG} restore latest`).",
+            EXIT_FAILED,
+        )
+    if not report.ok:
+        raise MaintenanceError(
+            "repair refused: verify failed: the log no longer extends "
+            + "; ".join(failure.message for failure in report.failures)
+            + f". Restore a backup instead (`{PROG} restore latest`).",
+            EXIT_FAILED,
+        )
+    repaired = repair_triggers(
+        db,
+        verified_position=result.head_position,
+        verified_hash=result.head_hash,
+        anchor_log=anchor_log,
+    )
+    if repaired.problem is None:
+        print(f"Nothing to repair: the append-only triggers of {db} are intact.")
+        return EXIT_OK
+    print(f"Verified {result.checked:,} events and {len(report.checked):,} anchors of {db}.")
+    print(f"Repaired: {'; '.join(repaired.actions)}.")
+    head = f"head #{repaired.head_position:,}"
+    print(f"Recorded in {repaired.recorded_in} (reason 'repair', {head}).")
     return EXIT_OK
 
 
@@ -240,9 +352,11 @@ def _status(db: Path) -> dict[str, Any]:
             for c in app.events.unique_key_clashes(SKU_NAMESPACE)
         ]
     sizes = file_sizes(db)
-    reason = _read_only_reason(db, schema_version)
-    folder = Settings(db_path=db).effective_backup_dir
+    reason = _read_only_reason(db, schema_version) or trigger_reason(db)
+    settings = Settings(db_path=db)
+    folder = settings.effective_backup_dir
     backups = list_backups(folder)
+    anchor = last_anchor(settings.anchor_log, db)
     return {
         "database": str(db),
         "db_bytes": sizes.db_bytes,
@@ -257,6 +371,15 @@ def _status(db: Path) -> dict[str, Any]:
         "backups": len(backups),
         "newest_backup": backups[0].taken_at.astimezone(UTC).isoformat() if backups else None,
         "sku_clashes": clashes,
+        "anchor_log": str(settings.anchor_log),
+        "last_anchor": None
+        if anchor is None
+        else {
+            "taken_at": anchor.taken_at.astimezone(UTC).isoformat(),
+            "head_position": anchor.head_position,
+            "head_hash": anchor.head_hash,
+            "reason": anchor.reason,
+        },
     }
 
 
@@ -287,6 +410,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("Projector checkpoint", "no read model yet" if checkpoint is None else f"{checkpoint:,}"),
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
         ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
+        ("Last anchor", _anchor_text(data["last_anchor"], data["anchor_log"])),
     ]
     clashes = data["sku_clashes"]
     rows.append(
@@ -301,6 +425,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             "by adding a new product and discontinuing the old one."
         )
     return EXIT_OK
+
+
+def _anchor_text(anchor: dict[str, Any] | None, anchor_log: str) -> str:
+    if anchor is None:
+        return f"none yet (kept in {anchor_log})"
+    when = datetime.fromisoformat(anchor["taken_at"]).astimezone()
+    return (
+        f"#{anchor['head_position']:,} (hash {anchor['head_hash'][:12]}…) at "
+        f"{when.strftime('%Y-%m-%d %H:%M:%S %z')}, on {anchor['reason']} — {anchor_log}"
+    )
 
 
 # --- registration --------------------------------------------------------------------------
@@ -351,6 +485,12 @@ def add_maintenance_commands(
     restore_.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _set_handler(restore_, cmd_restore)
 
+    repair = subparsers.add_parser(
+        "repair", help="put the append-only triggers back (only after a passing verify)"
+    )
+    _add_db(repair)
+    _set_handler(repair, cmd_repair)
+
     status = subparsers.add_parser("status", help="database, WAL and projector state")
     _add_db(status)
     status.add_argument("--json", action="store_true", help="one JSON object")
@@ -383,9 +523,12 @@ if __name__ == "__main__":
 __all__ = [
     "BackupError",
     "add_maintenance_commands",
+    "anchor_lines",
     "build_parser",
+    "check_anchors_of",
     "cmd_backup",
     "cmd_rebuild",
+    "cmd_repair",
     "cmd_restore",
     "cmd_status",
     "main",

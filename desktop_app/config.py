@@ -22,6 +22,11 @@ def default_log_dir() -> Path:
     return platformdirs.user_log_path(APP_NAME, appauthor=False)
 
 
+def default_anchor_dir() -> Path:
+    """Where anchors of the chain head are kept: outside any database, in the data folder."""
+    return default_data_dir() / "anchors"
+
+
 def default_db_path() -> Path:
     """The database a clerk uses unless told otherwise."""
     return default_data_dir() / DB_FILE_NAME
@@ -43,6 +48,8 @@ class Settings:
     backup_keep: int = 7
     backup_interval_hours: float = 24.0
     log_dir: Path | None = None
+    anchor_dir: Path | None = None
+    anchor_interval_hours: float = 24.0
 
     @classmethod
     def default(cls, db_path: Path | None = None) -> Settings:
@@ -57,6 +64,11 @@ class Settings:
     def effective_backup_dir(self) -> Path:
         """Where backups go: the configured folder or ``backups/`` beside the database."""
         return self.backup_dir or self.db_path.parent / "backups"
+
+    @property
+    def anchor_log(self) -> Path:
+        """The append-only anchor log (R28): in ``anchor_dir`` or the user's data folder."""
+        return (self.anchor_dir or default_anchor_dir()) / "anchors.jsonl"
 
 
 # --- company details for printed documents ------------------------------------------------

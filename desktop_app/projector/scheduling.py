@@ -1,6 +1,6 @@
 """Background jobs on an APScheduler ``BackgroundScheduler`` (headless; never QtScheduler).
 
-Four jobs, each ``max_instances=1, coalesce=True``:
+Five jobs, each ``max_instances=1, coalesce=True``:
 
 ``projector``
     Every ``projector_poll_seconds`` it asks ``projector.has_news()`` (cheap) and runs
@@ -18,6 +18,10 @@ Four jobs, each ``max_instances=1, coalesce=True``:
     Every ``backup_check_seconds`` (and shortly after start): when the newest backup is older
     than ``backup_interval_seconds`` a backup callable takes one (with retention). Checking
     instead of a plain interval means a program restarted daily still backs up daily.
+``anchor``
+    The same check every ``anchor_check_seconds``: when the newest anchor of the database is
+    older than ``anchor_interval_seconds`` an anchor callable writes the head of the hash chain
+    outside the database (R28: at least daily, whatever the backups do).
 
 Nothing starts at import or construction: :meth:`Jobs.start` and :meth:`Jobs.shutdown` are
 explicit and idempotent. A job never lets an exception reach APScheduler: it is logged and
@@ -52,6 +56,7 @@ PROJECTOR_JOB = "projector"
 SNAPSHOT_JOB = "snapshots"
 CHECKPOINT_JOB = "wal-checkpoint"
 BACKUP_JOB = "backup"
+ANCHOR_JOB = "anchor"
 
 _EXECUTOR = "order_desk"
 
@@ -78,6 +83,8 @@ class JobsConfig:
     backup_interval_seconds: float | None = 24 * 3600.0
     backup_check_seconds: float = 600.0
     backup_first_check_seconds: float = 60.0
+    anchor_interval_seconds: float | None = 24 * 3600.0
+    anchor_check_seconds: float = 600.0
     misfire_grace_seconds: int = 300
     workers: int = 3
 
@@ -90,6 +97,11 @@ class JobsConfig:
             backup_interval_seconds=interval if interval > 0 else None,
             backup_check_seconds=min(600.0, interval) if interval > 0 else 600.0,
             snapshot_sweep_seconds=600.0 if settings.snapshot_interval > 0 else None,
+            anchor_interval_seconds=(
+                settings.anchor_interval_hours * 3600.0
+                if settings.anchor_interval_hours > 0
+                else None
+            ),
         )
         return replace(config, **overrides)
 
@@ -127,11 +139,15 @@ class Jobs:
         checkpoint: Callable[[bool], object] | None = None,
         backup: Callable[[], object] | None = None,
         last_backup_at: Callable[[], datetime | None] | None = None,
+        anchor: Callable[[], object] | None = None,
+        last_anchor_at: Callable[[], datetime | None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``checkpoint(idle)`` checkpoints the WAL (``idle``: truncating is allowed);
-        ``backup()`` takes a backup; ``last_backup_at()`` says when the newest was taken."""
+        ``backup()`` takes a backup; ``last_backup_at()`` says when the newest was taken;
+        ``anchor()`` writes an anchor of the chain head, ``last_anchor_at()`` says when the
+        newest was written."""
         self.config = config or JobsConfig()
         self._projector = projector
         self._snapshot_sweep = snapshot_sweep
@@ -139,6 +155,8 @@ class Jobs:
         self._checkpoint = checkpoint
         self._backup = backup
         self._last_backup_at = last_backup_at
+        self._anchor = anchor
+        self._last_anchor_at = last_anchor_at
         self._clock = clock
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -253,6 +271,16 @@ class Jobs:
                 seconds=cfg.backup_check_seconds,
                 id=BACKUP_JOB,
                 name=BACKUP_JOB,
+                next_run_time=now + timedelta(seconds=cfg.backup_first_check_seconds),
+            )
+        if self._anchor is not None and cfg.anchor_interval_seconds:
+            scheduler.add_job(
+                self._guarded(ANCHOR_JOB, self._anchor_tick),
+                "interval",
+                executor=_EXECUTOR,
+                seconds=cfg.anchor_check_seconds,
+                id=ANCHOR_JOB,
+                name=ANCHOR_JOB,
                 next_run_time=now + timedelta(seconds=cfg.backup_first_check_seconds),
             )
 
@@ -417,6 +445,17 @@ class Jobs:
         result = self._backup()
         return f"backup taken: {result}"
 
+    def _anchor_tick(self) -> str | None:
+        assert self._anchor is not None
+        interval = self.config.anchor_interval_seconds
+        if interval is None:
+            return None
+        last = self._last_anchor_at() if self._last_anchor_at is not None else None
+        if last is not None and (self._clock() - last).total_seconds() < interval:
+            return None
+        result = self._anchor()
+        return f"anchor written: {result}"
+
 
 def sweep_snapshots(
     repositories: Sequence[Repository[Any]],
@@ -450,6 +489,7 @@ def sweep_snapshots(
 
 
 __all__ = [
+    "ANCHOR_JOB",
     "BACKUP_JOB",
     "CHECKPOINT_JOB",
     "PROJECTOR_JOB",

@@ -11,13 +11,19 @@ copied with ordinary file copying.
 Retention deletes only files whose names this module gives (``orders-<stamp>.sqlite3``),
 oldest first, keeping the newest N; nothing else in the folder is touched.
 
-Restore verifies the backup (``integrity_check``, application id and the app's hash-chain
-verify) before anything changes, copies it beside the target with the backup API, and moves
-the replaced database aside as ``<name>.before-restore-<stamp>`` (never deleted). A target
-that another connection has open is refused: the target is checkpointed and switched out of
-WAL mode first, which SQLite only allows to the sole connection on the file (so an open app
-window, projector or CLI makes the restore fail with :class:`DatabaseInUseError`). A program
-that opens the file in the few milliseconds between that check and the rename is not caught.
+Every backup gets its anchor (R28): the head of the backup written beside it
+(``<backup>.anchor.json``) and, when an anchor log is given, appended to that log.
+
+Restore refuses a backup that would weaken the live file (R29): its application id, schema
+version, append-only triggers (exact definitions), ``integrity_check``, hash chain and anchors
+(its own sidecar, and every anchor of the target at or below the backup's head) must all hold,
+and the refusal names the one that does not; then nothing has changed. Otherwise it copies the
+backup beside the target with the backup API, and moves the replaced database aside as
+``<name>.before-restore-<stamp>`` (never deleted). A target that another connection has open is
+refused: the target is checkpointed and switched out of WAL mode first, which SQLite only
+allows to the sole connection on the file (so an open app window, projector or CLI makes the
+restore fail with :class:`DatabaseInUseError`). A program that opens the file in the few
+milliseconds between that check and the rename is not caught.
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from desktop_app.application.ports import StoreError, VerifyResult
+from desktop_app.store import anchors
 from desktop_app.store.hashing import ChainVerifier, Row
 from desktop_app.store.records import verify_result
-from desktop_app.store.schema import APPLICATION_ID
+from desktop_app.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from desktop_app.store.triggers import trigger_problem
 
 BACKUP_PREFIX = "orders-"
 BACKUP_SUFFIX = ".sqlite3"
@@ -68,20 +76,31 @@ class BackupInfo:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BackupCheck:
-    """Outcome of checking a backup file: SQLite integrity plus the hash chain."""
+    """Outcome of checking a backup file: its stamps and append-only triggers, SQLite
+    integrity, the hash chain and the anchors that belong to it."""
 
     path: Path
     integrity: str
     chain: VerifyResult | None
+    stamps: str | None = None
+    """What is wrong with the application id or schema version (None when they hold)."""
+    triggers: str | None = None
+    """What is wrong with the append-only triggers (None when exact)."""
+    anchors: anchors.AnchorReport | None = None
 
     @property
     def ok(self) -> bool:
-        """True when both checks passed."""
-        return self.integrity == "ok" and self.chain is not None and self.chain.ok
+        """True when every check passed."""
+        return self.problem is None
 
     @property
     def problem(self) -> str | None:
-        """What is wrong, in words (None when ok)."""
+        """What is wrong, in words (None when ok): the first failing check, in the order
+        application id and schema version, triggers, integrity, chain, anchors."""
+        if self.stamps is not None:
+            return self.stamps
+        if self.triggers is not None:
+            return self.triggers
         if self.integrity != "ok":
             return f"integrity check failed: {self.integrity}"
         if self.chain is None:
@@ -90,6 +109,10 @@ class BackupCheck:
             return (
                 f"the audit hash chain is broken at position {self.chain.first_bad_position}: "
                 f"{self.chain.problem}"
+            )
+        if self.anchors is not None and not self.anchors.ok:
+            return "it does not extend its anchors: " + "; ".join(
+                failure.message for failure in self.anchors.failures
             )
         return None
 
@@ -262,19 +285,69 @@ def verify_chain(path: Path, *, batch: int = 20_000) -> VerifyResult:
     return verify_result(verifier)
 
 
-def check_backup(path: Path) -> BackupCheck:
-    """Integrity check, then (when sound) the hash chain of one backup file."""
+def _stamps_and_triggers(path: Path) -> tuple[str | None, str | None]:
+    """(stamp problem, trigger problem) of a closed database file, read-only."""
+    try:
+        with closing(sqlite3.connect(_ro_uri(path), uri=True, isolation_level=None)) as con:
+            app_id = int(con.execute("PRAGMA application_id").fetchone()[0])
+            version = int(con.execute("PRAGMA user_version").fetchone()[0])
+            if app_id != APPLICATION_ID:
+                return (
+                    f"its application id is {app_id:#x}, not Order Desk's {APPLICATION_ID:#x} "
+                    "(it is not an Order Desk database)",
+                    None,
+                )
+            if version < 1 or version > SCHEMA_VERSION:
+                return (
+                    f"its schema version is {version}; this program can restore versions 1 "
+                    f"to {SCHEMA_VERSION}",
+                    None,
+                )
+            return None, trigger_problem(con)
+    except sqlite3.DatabaseError as exc:
+        return f"integrity check failed: it is not a readable database ({exc})", None
+
+
+def check_anchors(
+    path: Path, *, target: Path | None = None, anchor_log: Path | None = None
+) -> anchors.AnchorReport:
+    """Does the database file at ``path`` extend its own sidecar anchor and (when restoring)
+    every anchor of ``target`` in ``anchor_log`` at or below its head?"""
+    with closing(sqlite3.connect(_ro_uri(path), uri=True, isolation_level=None)) as con:
+        return anchors.check_file(
+            con,
+            db_path=target or path,
+            log=anchor_log,
+            sidecar_of=path,
+            log_strict=target is None,
+        )
+
+
+def check_backup(
+    path: Path, *, target: Path | None = None, anchor_log: Path | None = None
+) -> BackupCheck:
+    """Every check restore makes, in order, stopping at the first that fails: application id
+    and schema version, append-only triggers, integrity, hash chain, anchors (the sidecar
+    beside the backup, and with ``target`` and ``anchor_log`` the anchors of ``target``)."""
     path = Path(path).absolute()
     if not path.is_file():
         raise BackupError(f"there is no backup file at {path}")
+    stamps, triggers = _stamps_and_triggers(path)
+    if stamps is not None or triggers is not None:
+        return BackupCheck(
+            path=path, integrity="not checked", chain=None, stamps=stamps, triggers=triggers
+        )
     result = integrity(path)
     chain: VerifyResult | None = None
+    report: anchors.AnchorReport | None = None
     if result == "ok":
         try:
             chain = verify_chain(path)
+            if chain.ok:
+                report = check_anchors(path, target=target, anchor_log=anchor_log)
         except sqlite3.DatabaseError as exc:
             result = f"the events could not be read ({exc})"
-    return BackupCheck(path=path, integrity=result, chain=chain)
+    return BackupCheck(path=path, integrity=result, chain=chain, anchors=report)
 
 
 # --------------------------------------------------------------------------- listing
@@ -325,6 +398,8 @@ def prune_backups(folder: Path, keep: int) -> list[Path]:
         with suppress(FileNotFoundError):
             info.path.unlink()
             deleted.append(info.path)
+        with suppress(FileNotFoundError):
+            anchors.sidecar_path(info.path).unlink()
     _remove_stale_temps(Path(folder))
     if deleted:
         _fsync_dir(Path(folder))
@@ -364,11 +439,13 @@ def create_backup(
     keep: int | None = None,
     clock: Clock = _utc_now,
     busy_timeout_ms: int = 5000,
+    anchor_log: Path | None = None,
 ) -> BackupInfo:
     """Take an online backup of the database at ``db_path`` into ``folder``.
 
     Safe while this or other processes write. With ``keep``, older backups beyond the newest
-    ``keep`` are deleted afterwards. Raises :class:`BackupError` with a plain message.
+    ``keep`` are deleted afterwards. The backup's head is anchored beside it and, with
+    ``anchor_log``, in that log (R28). Raises :class:`BackupError` with a plain message.
     """
     db_path = Path(db_path).absolute()
     if not db_path.is_file():
@@ -411,12 +488,33 @@ def create_backup(
             _remove_db_files(temp)
     parsed = parse_backup_name(final.name)
     assert parsed is not None
+    _anchor_backup(final, db_path, anchor_log, clock)
     info = BackupInfo(
         path=final, taken_at=parsed[0], size_bytes=final.stat().st_size, sequence=parsed[1]
     )
     if keep is not None:
         prune_backups(folder, keep)
     return info
+
+
+def _anchor_backup(backup: Path, db_path: Path, anchor_log: Path | None, clock: Clock) -> None:
+    """The backup's head: beside it, and in the anchor log as an anchor of the live file (the
+    live file extends every backup taken of it)."""
+    try:
+        with closing(sqlite3.connect(_ro_uri(backup), uri=True, isolation_level=None)) as con:
+            con.execute("BEGIN")
+            head = anchors.read_head(con)
+            con.execute("COMMIT")
+        record = anchors.anchor_record(
+            head, reason="backup", db_path=db_path, clock=clock, extra={"backup": str(backup)}
+        )
+        anchors.write_sidecar(backup, record)
+        if anchor_log is not None:
+            anchors.append_anchor(anchor_log, record)
+    except (OSError, sqlite3.Error) as exc:
+        raise BackupError(
+            f"the backup {backup} was written but its anchor could not be saved ({exc})"
+        ) from exc
 
 
 def newest_backup(folder: Path) -> BackupInfo | None:
@@ -472,18 +570,21 @@ def restore(
     target: Path,
     *,
     clock: Clock = _utc_now,
+    anchor_log: Path | None = None,
 ) -> RestoreResult:
     """Put ``backup`` in place of the database at ``target`` after verifying it.
 
     The replaced file (if any) is kept as ``<target>.before-restore-<stamp>``. Raises
     :class:`BackupError` when the backup fails its checks (nothing changed) and
-    :class:`DatabaseInUseError` when the target is open elsewhere.
+    :class:`DatabaseInUseError` when the target is open elsewhere. With ``anchor_log`` the
+    backup must extend the target's anchors at or below its head, and a ``restore`` record
+    (the restored head) is appended: it supersedes the target's earlier anchors beyond it.
     """
     backup = Path(backup).absolute()
     target = Path(target).absolute()
     if backup == target:
         raise BackupError("the backup and the database are the same file")
-    check = check_backup(backup)
+    check = check_backup(backup, target=target, anchor_log=anchor_log)
     if not check.ok:
         raise BackupError(f"{backup} cannot be restored: {check.problem}")
     try:
@@ -508,6 +609,23 @@ def restore(
         raise BackupError(f"the restore into {target} failed ({exc})") from exc
     except OSError as exc:
         raise BackupError(f"the restore into {target} failed ({exc.strerror or exc})") from exc
+    if anchor_log is not None:
+        try:
+            with closing(sqlite3.connect(_ro_uri(target), uri=True, isolation_level=None)) as con:
+                anchors.anchor_now(
+                    con,
+                    db_path=target,
+                    log=anchor_log,
+                    reason="restore",
+                    clock=clock,
+                    extra={"backup": str(backup), "previous": str(previous or "")},
+                    if_empty=True,
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise BackupError(
+                f"{target} was restored from {backup}, but the restore could not be recorded "
+                f"in {anchor_log} ({exc}); verify will report the later anchors as missing"
+            ) from exc
     return RestoreResult(target=target, backup=backup, previous=previous, check=check)
 
 
@@ -517,6 +635,7 @@ __all__ = [
     "BackupInfo",
     "DatabaseInUseError",
     "RestoreResult",
+    "check_anchors",
     "check_backup",
     "create_backup",
     "ensure_private_folder",

@@ -38,6 +38,7 @@ from desktop_app.store.schema import (
     add_command_fingerprints,
     create_schema,
 )
+from desktop_app.store.triggers import trigger_problem
 from desktop_app.store.unique_keys import add_unique_keys
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -592,6 +593,28 @@ def _read_only_reason(path: Path, requested: bool, user_version: int) -> str | N
     return None
 
 
+def trigger_reason(path: Path) -> str | None:
+    """Why a writable open must be read-only because the append-only triggers are missing or
+    altered (R29), or None when they are exact. Read through a read-only connection."""
+    has_wal = _wal_path(path).exists()
+    try:
+        con = sqlite3.connect(
+            _uri(path, read_only=True, immutable=not has_wal), uri=True, isolation_level=None
+        )
+        try:
+            problem = trigger_problem(con)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise translate_error(exc) from exc
+    if problem is None:
+        return None
+    return (
+        f"{problem}, so recorded history could be changed; nothing will be written. "
+        "An administrator can run `desktop-app-admin verify` and then `desktop-app-admin repair`."
+    )
+
+
 def _create_file(path: Path) -> None:
     """Create the file 0600 (in a 0700 folder if the folder is new) before SQLite opens it."""
     folder = path.parent
@@ -686,6 +709,8 @@ def open_database(
         user_version = _check_existing(path)
 
     reason = None if fresh else _read_only_reason(path, read_only, user_version)
+    if reason is None and not fresh and user_version >= 1:
+        reason = trigger_reason(path)
     immutable = False
     if reason is not None and not _wal_path(path).exists():
         # Nothing may be created next to the file on read-only media or in a read-only folder.
@@ -748,4 +773,5 @@ __all__ = [
     "open_database",
     "store_errors",
     "translate_error",
+    "trigger_reason",
 ]

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_app.application.ports import StoreError
 from desktop_app.projector.scheduling import Jobs, JobsConfig, sweep_snapshots
+from desktop_app.store.anchors import anchor_now, last_anchor
 from desktop_app.store.backup import BackupInfo, create_backup, newest_backup
 from desktop_app.store.engine import Database, store_errors
 
@@ -154,13 +156,20 @@ SWEEP_LIMIT = 200
 """Streams snapshotted per sweep at most (the next sweep takes the rest)."""
 
 
-def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = True) -> Jobs:
+def build_jobs(
+    app: App,
+    config: JobsConfig | None = None,
+    *,
+    backups: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> Jobs:
     """The background jobs for a bootstrapped app on a SQLite file (not started).
 
     Projector catch-up, snapshot sweep, idle WAL checkpoint and (with ``backups``) scheduled
     backups into ``settings.effective_backup_dir`` keeping ``settings.backup_keep``. A
     read-only database gets the projector job and backups (reading is allowed), no
-    checkpoints and no snapshot sweep.
+    checkpoints and no snapshot sweep. Every database gets the daily anchor job (R28).
+    ``clock`` replaces the jobs' clock (tests: "a day later" without waiting a day).
     """
     database, settings = app.database, app.settings
     if database is None or settings is None:
@@ -185,6 +194,7 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
             folder,
             keep=settings.backup_keep,
             busy_timeout_ms=database.busy_timeout_ms,
+            anchor_log=settings.anchor_log,
         )
         log.info("backup written to %s", info.path)
         return info
@@ -193,9 +203,19 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         info = newest_backup(folder)
         return info.taken_at if info is not None else None
 
+    def run_anchor() -> str:
+        return write_anchor(database, settings.anchor_log, "daily")
+
+    def last_anchor_at() -> datetime | None:
+        anchor = last_anchor(settings.anchor_log, database.path)
+        return anchor.taken_at if anchor is not None else None
+
     if backups and not _can_write_into(folder):
         log.warning("scheduled backups are off: %s cannot be written", folder)
         backups = False
+    anchors = _can_write_into(settings.anchor_log.parent)
+    if not anchors:
+        log.warning("daily anchors are off: %s cannot be written", settings.anchor_log.parent)
     return Jobs(
         config=config,
         projector=app.projector,
@@ -204,7 +224,27 @@ def build_jobs(app: App, config: JobsConfig | None = None, *, backups: bool = Tr
         checkpoint=run_checkpoint if writable else None,
         backup=run_backup if backups else None,
         last_backup_at=last_backup_at,
+        anchor=run_anchor if anchors else None,
+        last_anchor_at=last_anchor_at,
+        clock=clock or _utc_now,
     )
+
+
+def write_anchor(database: Database, anchor_log: Path, reason: str) -> str:
+    """Append the chain head of ``database`` to the anchor log (R28); a short description.
+
+    Reading only: also done for a database open read-only (the log is outside it).
+    """
+    with store_errors(), database.raw() as con:
+        record = anchor_now(con, db_path=database.path, log=anchor_log, reason=reason)
+    if record is None:
+        return "nothing to anchor (no events yet)"
+    log.info("anchor (%s) written to %s", reason, anchor_log)
+    return f"#{record['head_position']} {record['head_hash'][:12]}… in {anchor_log}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _can_write_into(folder: Path) -> bool:
@@ -229,4 +269,5 @@ __all__ = [
     "idle_checkpoint",
     "streams_behind_snapshot",
     "wal_path",
+    "write_anchor",
 ]

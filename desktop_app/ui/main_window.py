@@ -8,6 +8,7 @@ queries/commands and shows the frozen results that come back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import platform
@@ -44,6 +45,7 @@ from desktop_app.application.ports import StoreInfo
 from desktop_app.application.queries import (
     BackupNow,
     GetProjectorStatus,
+    GetStoreInfo,
     RebuildReadModels,
     VerifyHistory,
 )
@@ -918,10 +920,18 @@ class MainWindow(QMainWindow):
                 else ""
             )
             box.setText(f"The history has been altered {where}.".replace("  ", " "))
+            # Without a position (an anchor kept outside the file no longer holds) nothing
+            # can be said about which part is intact.
+            intact = (
+                "Everything before that position is intact. "
+                if result.first_bad_position is not None
+                else ""
+            )
             box.setInformativeText(
                 (result.problem or "A stored hash does not match its event.")
-                + "\n\nEverything before that position is intact. Keep this file for "
-                "investigation and restore a backup to continue working."
+                + "\n\n"
+                + intact
+                + "Keep this file for investigation and restore a backup to continue working."
             )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -993,6 +1003,9 @@ class MainWindow(QMainWindow):
             ("Database", _escape(self.store_info.location)),
             ("File format", f"{self.store_info.schema_version} ({mode})"),
         ]
+        anchor = details.get("last_anchor")
+        if anchor:
+            rows.append(("Last anchor", _escape(str(anchor))))
         table = "".join(
             f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
         )
@@ -1004,6 +1017,26 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        """The About box; its facts (last anchor) are read fresh on a worker thread first."""
+        queries = self.queries
+        if queries is None or not _handles(queries, GetStoreInfo):
+            self._open_about()
+            return
+
+        def done(info: object) -> None:
+            anchor = info.details.get("last_anchor") if isinstance(info, StoreInfo) else None
+            if anchor:
+                details = {**self.store_info.details, "last_anchor": anchor}
+                self.store_info = dataclasses.replace(self.store_info, details=details)
+            self._open_about()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("store info for the About box failed: %s", exc)
+            self._open_about()
+
+        self.tasks.submit(lambda: queries.ask(GetStoreInfo()), done, failed)
+
+    def _open_about(self) -> None:
         box = QMessageBox(self)
         box.setObjectName("aboutBox")
         box.setWindowTitle("About Order Desk")

@@ -188,6 +188,79 @@ def test_newer_file_opens_read_only(qtbot: Any, tmp_path: Path) -> None:
     assert "newer version" in seen["text"]
 
 
+def _filled_db(path: Path, events: int = 6) -> None:
+    from desktop_app.application import commands as c
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import Settings
+
+    app = bootstrap(Settings(db_path=path), source="test")
+    try:
+        product = app.commands.dispatch(
+            c.AddProduct(sku="A-1", name="Anchor", price=Decimal("1.00"), currency="EUR")
+        ).aggregate_id
+        for i in range(events - 1):
+            app.commands.dispatch(
+                c.ChangeProductPrice(product_id=product, price=Decimal(200 + i) / 100)
+            )
+    finally:
+        app.close()
+
+
+def test_clean_exit_anchors_the_head_outside_the_database(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R28: closing the program writes the chain head to the anchor log in the data folder."""
+    from desktop_app.config import Settings
+    from desktop_app.store.anchors import read_anchor_log
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    path = tmp_path / "orders.sqlite3"
+    _filled_db(path)
+    log = Settings(db_path=path).anchor_log
+    assert [a.reason for a in read_anchor_log(log)[0]] == ["created"]
+
+    rc, shown = _run(["--db", str(path), "--no-sample-offer"])
+
+    assert rc == 0 and not shown
+    last = read_anchor_log(log)[0][-1]
+    assert last.reason == "exit" and last.db_path == str(path)
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        head = con.execute("SELECT position, hash FROM events ORDER BY position DESC").fetchone()
+    finally:
+        con.close()
+    assert (last.head_position, last.head_hash) == (head[0], head[1]) == (6, head[1])
+
+
+def test_missing_trigger_opens_read_only_and_says_why(qtbot: Any, tmp_path: Path) -> None:
+    """R29: the read-only mode (banner and status bar) names the missing trigger."""
+    path = tmp_path / "orders.sqlite3"
+    _filled_db(path)
+    con = sqlite3.connect(path)
+    con.execute("DROP TRIGGER events_no_delete")
+    con.commit()
+    con.close()
+    seen: dict[str, Any] = {}
+
+    def on_window(window: Any) -> None:
+        seen["banner"] = window.banner.isVisible()
+        seen["text"] = window.banner.text()
+        seen["status"] = window.status.read_only.toolTip()
+        seen["new_order"] = window.action_new_order.isEnabled()
+
+    rc, shown = _run(["--db", str(path)], on_window=on_window)
+    assert rc == 0 and not shown
+    assert seen["banner"] and not seen["new_order"]
+    assert "trigger events_no_delete is missing" in seen["text"]
+    assert "trigger events_no_delete is missing" in seen["status"]
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    finally:
+        con.close()
+    assert "events_no_delete" not in names  # shown as it is, never silently put back
+
+
 def test_import_runs_nothing() -> None:
     import importlib
 

@@ -342,6 +342,26 @@ def test_tools_verify_history_on_real_file(qtbot: Any, real_window: MainWindow, 
     box.close()
 
 
+def test_about_shows_the_last_anchor(
+    qtbot: Any, real_window: MainWindow, real_app: RealApp
+) -> None:
+    """R28: the About box reads the newest anchor of this database when it opens."""
+    from desktop_app.store.maintenance import write_anchor
+
+    app = real_app.app
+    head = app.events.head_position()
+    write_anchor(app.database, app.settings.anchor_log, "exit")
+    real_window.action_about.trigger()
+    qtbot.waitUntil(
+        lambda: real_window.findChild(QMessageBox, "aboutBox") is not None, timeout=5000
+    )
+    box = real_window.findChild(QMessageBox, "aboutBox")
+    text = box.text()
+    box.close()
+    assert "Last anchor" in text
+    assert f"#{head:,}" in text and "on exit" in text
+
+
 def _verify_query() -> Any:
     from desktop_app.application.queries import VerifyHistory
 

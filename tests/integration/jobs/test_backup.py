@@ -19,6 +19,7 @@ from desktop_app.store.backup import (
     prune_backups,
     restore,
 )
+from desktop_app.store.schema import APPEND_ONLY_TRIGGERS
 
 from .support import Writer, change_price, event_rows, hash_at, open_app
 
@@ -60,7 +61,9 @@ def test_backup_while_another_process_writes(app: App, product: str, db: Path) -
         # Self-contained: no -wal/-journal left beside a backup.
         assert not Path(f"{backup.path}-wal").exists()
     assert heads == sorted(heads, reverse=True)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(b.path.name for b in kept)
+    # Each backup has its anchor beside it (R28); retention removed those of the deleted ones.
+    expected = [b.path.name for b in kept] + [b.path.name + ".anchor.json" for b in kept]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
 
 
 def test_retention_touches_only_backup_files(tmp_path: Path, app: App, product: str) -> None:
@@ -152,6 +155,7 @@ def test_restore_refuses_a_bad_backup(tmp_path: Path, app: App, product: str, db
     src.close()
     dst.execute("DROP TRIGGER events_no_update")
     dst.execute("UPDATE events SET payload = replace(payload, '3.21', '9.99')")
+    dst.execute(APPEND_ONLY_TRIGGERS[0])  # put back exactly: only the chain is wrong
     dst.commit()
     dst.close()
     check = check_backup(tampered)

@@ -16,6 +16,7 @@ from desktop_app.bootstrap import App
 from desktop_app.projector.projections import PROJECTIONS
 from desktop_app.projector.runner import Projector
 from desktop_app.projector.scheduling import (
+    ANCHOR_JOB,
     CHECKPOINT_JOB,
     PROJECTOR_JOB,
     SNAPSHOT_JOB,
@@ -47,7 +48,7 @@ def jobs(app: App) -> Iterator[Jobs]:
 
 
 def test_every_job_is_single_instance_and_coalesced(jobs: Jobs) -> None:
-    assert set(jobs.job_ids()) == {PROJECTOR_JOB, SNAPSHOT_JOB, CHECKPOINT_JOB}
+    assert set(jobs.job_ids()) == {PROJECTOR_JOB, SNAPSHOT_JOB, CHECKPOINT_JOB, ANCHOR_JOB}
     for job_id in jobs.job_ids():
         options = jobs.job_options(job_id)
         assert options["max_instances"] == 1

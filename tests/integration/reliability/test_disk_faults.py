@@ -24,6 +24,7 @@ from desktop_app.application import commands as c
 from desktop_app.application.ports import StoreError, StoreUnavailableError
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
+from desktop_app.store.schema import APPEND_ONLY_TRIGGERS
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import checkpoint, dump_read_model, rebuilt_copy
 from tests.integration.reliability import faults as faults_mod
@@ -314,6 +315,8 @@ def _prefix_rebuild(path: Path, upto: int, tmp: Path) -> dict[str, list[tuple[An
     try:
         con.execute("DROP TRIGGER events_no_delete")  # only on this scratch copy
         con.execute("DELETE FROM events WHERE position > ?", (upto,))
+        # Put it back exactly: a file without it opens read-only (R29) and could not rebuild.
+        con.execute(APPEND_ONLY_TRIGGERS[1])
     finally:
         con.close()
     try:

@@ -4,7 +4,7 @@ nothing runs at import time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -27,6 +27,7 @@ from desktop_app.application.ports import (
     EventStore,
     ReadModelStore,
     SnapshotStore,
+    SnapshotTrust,
     StoreInfo,
     VerifyResult,
 )
@@ -121,13 +122,23 @@ def read_query_handlers(deps: rh.ReadDeps) -> dict[type[q.Query[Any]], QueryHand
     return {kind: partial(handler, deps) for kind, handler in rh.READ_HANDLERS.items()}
 
 
+def snapshot_summary(trust: SnapshotTrust) -> str:
+    """One line on snapshot trust for the About box and the log (R26)."""
+    text = trust.key_note
+    if trust.ignored:
+        text += f"; {trust.ignored:,} ignored since opening (last: {trust.last_problem})"
+    return text
+
+
 def maintenance_query_handlers(
-    settings: Settings, database: Database, events: EventStore
+    settings: Settings, database: Database, events: EventStore, snapshots: SnapshotStore
 ) -> dict[type[q.Query[Any]], QueryHandler]:
     """The Tools menu's operations: store info, verify history, backup now."""
 
     def store_info(query: q.GetStoreInfo) -> StoreInfo:
-        return database.info
+        info = database.info
+        details = {**info.details, "snapshots": snapshot_summary(snapshots.trust())}
+        return replace(info, details=details)
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
         return events.verify(progress=query.progress)
@@ -210,7 +221,7 @@ def bootstrap(
     )
     try:
         events = SqliteEventStore(database, clock=clock)
-        snapshots = SqliteSnapshotStore(database, clock=clock)
+        snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
         read_model = SqliteReadModelStore(database)
         projector = Projector(
             events,
@@ -231,7 +242,7 @@ def bootstrap(
             read_model=read_model,
             projector=projector,
         )
-        queries.register_all(maintenance_query_handlers(settings, database, events))
+        queries.register_all(maintenance_query_handlers(settings, database, events, snapshots))
     except BaseException:
         database.close()
         raise
@@ -246,7 +257,10 @@ def bootstrap(
         commands=commands,
         queries=queries,
         deps=deps,
-        info=database.info,
+        info=replace(
+            database.info,
+            details={**database.info.details, "snapshots": snapshot_summary(snapshots.trust())},
+        ),
     )
 
 
@@ -255,7 +269,7 @@ def bootstrap_in_memory(
 ) -> App:
     """The same application over the in-memory stores (tests, demos)."""
     events = InMemoryEventStore(clock=clock)
-    snapshots = InMemorySnapshotStore(clock=clock)
+    snapshots = InMemorySnapshotStore(events, clock=clock)
     deps, commands, queries = compose(
         events, snapshots, source=source, snapshot_interval=snapshot_interval
     )

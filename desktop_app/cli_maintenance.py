@@ -234,6 +234,11 @@ def _status(db: Path) -> dict[str, Any]:
             except StoreError:
                 checkpoint = None  # no read-model tables yet
         schema_version = app.info.schema_version
+        trust = app.snapshots.trust()
+        stored = untrusted = 0
+        for snap in app.snapshots.iter_snapshots():
+            stored += 1
+            untrusted += snap.problem is not None
     sizes = file_sizes(db)
     reason = _read_only_reason(db, schema_version)
     folder = Settings(db_path=db).effective_backup_dir
@@ -251,6 +256,10 @@ def _status(db: Path) -> dict[str, Any]:
         "backup_dir": str(folder),
         "backups": len(backups),
         "newest_backup": backups[0].taken_at.astimezone(UTC).isoformat() if backups else None,
+        "snapshot_key": trust.key_note,
+        "snapshots_sealing": trust.sealing,
+        "snapshots": stored,
+        "snapshots_untrusted": untrusted,
     }
 
 
@@ -281,6 +290,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("Projector checkpoint", "no read model yet" if checkpoint is None else f"{checkpoint:,}"),
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
         ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
+        (
+            "Snapshots",
+            f"{data['snapshots']:,} stored, {data['snapshots_untrusted']:,} not trusted "
+            "(ignored: the order is replayed)",
+        ),
+        ("Snapshot key", data["snapshot_key"]),
     ]
     for label, value in rows:
         print(f"{label + ':':<22}{value}")

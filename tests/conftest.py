@@ -14,3 +14,18 @@ def pytest_configure(config: object) -> None:
     config.addinivalue_line(  # type: ignore[attr-defined]
         "qt_log_ignore", r"This plugin does not support propagateSizeHints\(\)"
     )
+
+
+def _private_data_home() -> None:
+    """Snapshot keys live in the user's data folder: give the test run its own, so no test
+    reads or leaves keys in the real one (subprocesses inherit it)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="orderdesk-test-data-")
+    os.environ["XDG_DATA_HOME"] = folder
+    atexit.register(shutil.rmtree, folder, True)
+
+
+_private_data_home()

@@ -158,6 +158,37 @@ class SnapshotInfo:
     taken_at: datetime
     size_bytes: int
     valid: bool
+    problem: str | None = None
+    """Why the snapshot is not used (damaged, unsealed, forged, no key…); None when valid."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SnapshotTrust:
+    """Whether this store can seal and trust snapshots, and what it refused so far (R26)."""
+
+    sealing: bool
+    """True when this account holds the database's snapshot key."""
+    key_note: str
+    """Where the key is, or why there is none."""
+    ignored: int = 0
+    """Snapshots refused since the store was opened (each load that met one counts)."""
+    last_problem: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredSnapshot:
+    """One stored snapshot as ``verify`` examines it (R27)."""
+
+    stream_id: str
+    version: int
+    aggregate_type: str
+    schema_version: int
+    state: JsonObject | None
+    """The stored state, or None when it is not a JSON object."""
+    problem: str | None
+    """Why the store would not trust it (damage, seal, missing event), else None."""
+    key_checked: bool
+    """False when there is no key here, so the seal could not be checked."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -283,6 +314,14 @@ class SnapshotStore(Protocol):
 
     def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
         """One snapshot, or None if missing or unreadable."""
+        ...
+
+    def trust(self) -> SnapshotTrust:
+        """Key state and the count of snapshots refused so far (for status and the log)."""
+        ...
+
+    def iter_snapshots(self) -> Iterator[StoredSnapshot]:
+        """Every stored snapshot, trusted or not, ordered by stream id then version."""
         ...
 
 

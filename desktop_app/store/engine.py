@@ -36,6 +36,7 @@ from desktop_app.store.schema import (
     CORE_TABLES,
     SCHEMA_VERSION,
     create_schema,
+    migrate_to_2,
 )
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -51,7 +52,7 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {1: create_schema}
+MIGRATIONS: dict[int, Migration] = {1: create_schema, 2: migrate_to_2}
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Add a step

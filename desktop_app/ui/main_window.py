@@ -856,6 +856,8 @@ class MainWindow(QMainWindow):
             ("Database", _escape(self.store_info.location)),
             ("File format", f"{self.store_info.schema_version} ({mode})"),
         ]
+        if details.get("snapshots"):
+            rows.append(("Snapshots", _escape(details["snapshots"])))
         table = "".join(
             f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
         )

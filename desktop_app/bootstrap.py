@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from desktop_app.application import audit, ids
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
-from desktop_app.application import ids
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import (
@@ -141,7 +141,9 @@ def maintenance_query_handlers(
         return replace(info, details=details)
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
-        return events.verify(progress=query.progress)
+        return audit.verify_history(
+            events, snapshots, progress=query.progress, chain_only=query.chain_only
+        )
 
     def backup_now(query: q.BackupNow) -> str:
         backup = create_backup(

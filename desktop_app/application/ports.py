@@ -118,6 +118,10 @@ class StoredEvent:
     hash: str
 
 
+AuditRow = tuple[int, int, str, int, JsonObject | None]
+"""One stored event as ``verify``'s replay needs it: (position, version, type_name,
+schema_version, payload or None when the stored text is not a JSON object)."""
+
 EventData = tuple[int, str, int, JsonObject]
 """One stored event as an aggregate load needs it: (version, type_name, schema_version,
 payload). A plain tuple because a long stream makes thousands of them."""
@@ -189,11 +193,40 @@ class StoredSnapshot:
     """Why the store would not trust it (damage, seal, missing event), else None."""
     key_checked: bool
     """False when there is no key here, so the seal could not be checked."""
+    suspect: bool = False
+    """True when the row was changed outside the program: damaged bytes, a seal made with this
+    key that no longer matches, or a version the stream does not have. (Unsealed rows and rows
+    sealed with another key are ignored by loads but are not evidence of tampering.)"""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyFinding:
+    """One thing ``verify`` found wrong in the meaning of the history (R27)."""
+
+    kind: str
+    """"event" (illegal in the state before it, or unreadable) or "snapshot"."""
+    stream_id: str
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    reason: str
+    position: int | None = None
+    """The event's position in the log (None for a snapshot)."""
+    order_number: str | None = None
+    event_type: str | None = None
+
+    def describe(self) -> str:
+        """One line naming where (position, order number or stream, version) and why."""
+        where = f"#{self.position:,} " if self.position is not None else ""
+        who = self.order_number or self.stream_id
+        what = f" {self.event_type}" if self.event_type else ""
+        label = "snapshot of " if self.kind == "snapshot" else ""
+        return f"{where}{label}{who} v{self.version}{what}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VerifyResult:
-    """Outcome of recomputing the hash chain."""
+    """Outcome of recomputing the hash chain (and, in a full check, replaying every stream)."""
 
     ok: bool
     checked: int
@@ -201,6 +234,15 @@ class VerifyResult:
     head_hash: str
     first_bad_position: int | None = None
     problem: str | None = None
+    semantic: bool = False
+    """True when every stream was replayed and every snapshot compared (not chain-only)."""
+    findings: tuple[VerifyFinding, ...] = ()
+    """What the replay found (at most ``MAX_FINDINGS``; ``finding_count`` has them all)."""
+    finding_count: int = 0
+    streams_checked: int = 0
+    snapshots_checked: int = 0
+    notes: tuple[str, ...] = ()
+    """Things worth knowing that are not damage (e.g. snapshots whose seal could not be checked)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -292,6 +334,11 @@ class EventStore(Protocol):
 
     def iter_stream_ids(self, prefix: str = "") -> Iterator[str]:
         """Stream ids starting with ``prefix``."""
+        ...
+
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with all its events in version order, streams ordered by id (the same
+        order as ``SnapshotStore.iter_snapshots``), read from one snapshot of the log."""
         ...
 
 

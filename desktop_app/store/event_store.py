@@ -22,6 +22,7 @@ from sqlalchemy import exc as sa_exc
 
 from desktop_app.application.ports import (
     AppendResult,
+    AuditRow,
     ConcurrencyError,
     Digest,
     EventData,
@@ -52,6 +53,7 @@ from desktop_app.store.records import (
     decode_rows,
     digest_result,
     encode_events,
+    payload_object,
     snapshot_info,
     snapshot_row,
     stored_snapshot,
@@ -461,8 +463,40 @@ class SqliteEventStore:
                 yield stream_id
             last = rows[-1][0]
 
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with its events, by stream id, from one read snapshot (``verify``).
+
+        One scan in (stream_id, version) order (the unique index); the read transaction stays
+        open until the caller has consumed the last stream or closed the iterator.
+        """
+        with store_errors(), self._db.raw_read() as con:
+            cursor = con.execute(_SCAN_STREAMS)
+            try:
+                cursor.arraysize = 1000
+                current: str | None = None
+                rows: list[AuditRow] = []
+                while batch := cursor.fetchmany():
+                    for stream_id, position, version, type_name, schema_version, text in batch:
+                        if stream_id != current:
+                            if current is not None:
+                                yield current, rows
+                            current, rows = stream_id, []
+                        rows.append(
+                            (position, version, type_name, schema_version, payload_object(text))
+                        )
+                if current is not None:
+                    yield current, rows
+            finally:
+                cursor.close()
+
     def _now(self) -> datetime:
         return parse_utc(clock_text(self._clock))
+
+
+_SCAN_STREAMS = (
+    "SELECT stream_id, position, version, type_name, schema_version, payload FROM events "
+    "ORDER BY stream_id, version"
+)
 
 
 _SNAPSHOT_READ = (

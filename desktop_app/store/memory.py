@@ -13,6 +13,7 @@ from datetime import datetime
 
 from desktop_app.application.ports import (
     AppendResult,
+    AuditRow,
     ConcurrencyError,
     Digest,
     EventData,
@@ -40,6 +41,7 @@ from desktop_app.store.records import (
     decode_rows,
     digest_result,
     encode_events,
+    payload_object,
     snapshot_checksum,
     snapshot_info,
     snapshot_row,
@@ -219,6 +221,15 @@ class InMemoryEventStore:
         with self._lock:
             ids = sorted(s for s in self._streams if s.startswith(prefix))
         return iter(ids)
+
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with its events, by stream id (a copy taken under the lock)."""
+        with self._lock:
+            streams = sorted(
+                ((s, list(rows)) for s, rows in self._streams.items()), key=lambda item: item[0]
+            )
+        for stream_id, rows in streams:
+            yield stream_id, [(r[0], r[2], r[4], r[5], payload_object(r[6])) for r in rows]
 
     def _event_hash(self, stream_id: str, version: int) -> str | None:
         """The hash of the event at ``version`` of ``stream_id`` (for the snapshot store)."""

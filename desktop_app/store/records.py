@@ -35,7 +35,7 @@ from desktop_app.store.hashing import (
     to_json_text,
     utc_text,
 )
-from desktop_app.store.sealing import SealKey, seal, seal_problem
+from desktop_app.store.sealing import SealKey, seal, seal_verdict
 
 Clock = Callable[[], datetime]
 
@@ -243,6 +243,17 @@ def load_json_text(text: str) -> Any:
     return value if end == len(text) else _loads(text)
 
 
+def payload_object(text: object) -> dict[str, Any] | None:
+    """A stored payload as a dict, or None when it is not a JSON object (verify reports it)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = load_json_text(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def decode_data_rows(rows: Sequence[DataRow]) -> list[EventData]:
     """Lean rows to ``EventData`` with fresh payload dicts (the aggregate-load hot path)."""
     scan = _scan_json
@@ -421,12 +432,20 @@ def decode_snapshot(row: SnapshotRow) -> Snapshot | None:
     )
 
 
-def snapshot_problem(row: SnapshotRow, event_hash: object, key: SealKey | None) -> str | None:
-    """None when the row may decide a command; else why it is ignored (damage first, then the
-    seal over the stored event hash at its version)."""
+def snapshot_verdict(
+    row: SnapshotRow, event_hash: object, key: SealKey | None
+) -> tuple[str, bool] | None:
+    """None when the row may decide a command; else (why it is ignored, whether that shows
+    tampering): damage first, then the seal over the stored event hash at its version."""
     if not _valid(row):
-        return "damaged: its checksum does not match its contents"
-    return seal_problem(key, row[8], row[0], row[1], row[2], row[3], event_hash, row[4])
+        return "damaged: its checksum does not match its contents", True
+    return seal_verdict(key, row[8], row[0], row[1], row[2], row[3], event_hash, row[4])
+
+
+def snapshot_problem(row: SnapshotRow, event_hash: object, key: SealKey | None) -> str | None:
+    """None when the row may decide a command; else why it is ignored."""
+    verdict = snapshot_verdict(row, event_hash, key)
+    return None if verdict is None else verdict[0]
 
 
 def trusted_snapshot(
@@ -465,7 +484,7 @@ def snapshot_info(row: SnapshotRow, event_hash: object, key: SealKey | None) -> 
 
 def stored_snapshot(row: SnapshotRow, event_hash: object, key: SealKey | None) -> StoredSnapshot:
     """One stored snapshot as ``verify`` examines it (the state parsed when it can be)."""
-    problem = snapshot_problem(row, event_hash, key)
+    verdict = snapshot_verdict(row, event_hash, key)
     state: dict[str, Any] | None
     try:
         loaded = _loads(row[4]) if isinstance(row[4], str) else None
@@ -478,8 +497,9 @@ def stored_snapshot(row: SnapshotRow, event_hash: object, key: SealKey | None) -
         aggregate_type=str(row[2]),
         schema_version=row[3] if type(row[3]) is int else -1,
         state=state,
-        problem=problem,
+        problem=None if verdict is None else verdict[0],
         key_checked=key is not None,
+        suspect=verdict is not None and verdict[1],
     )
 
 

@@ -90,7 +90,7 @@ def seal(
     return f"{key.key_id}:{mac}"
 
 
-def seal_problem(
+def seal_verdict(
     key: SealKey | None,
     stored_seal: object,
     stream_id: str,
@@ -99,22 +99,30 @@ def seal_problem(
     schema_version: int,
     event_hash: object,
     state: str,
-) -> str | None:
-    """None when the row carries this key's valid seal; else why it must not be trusted."""
-    if key is None:
-        return "no snapshot key for this database on this account (snapshots are not trusted)"
-    if not isinstance(stored_seal, str) or stored_seal == NO_SEAL:
-        return "not sealed (written before snapshots were sealed, or the seal was removed)"
+) -> tuple[str, bool] | None:
+    """None when the row carries this key's valid seal; else (why it must not be trusted,
+    whether that is evidence of tampering rather than a seal this account cannot check)."""
     if not isinstance(event_hash, str):
-        return f"no event at version {version} of the stream (a snapshot ahead of its history)"
+        return (
+            f"no event at version {version} of the stream (a snapshot ahead of its history)",
+            True,
+        )
+    if key is None:
+        return (
+            "no snapshot key for this database on this account (snapshots are not trusted)",
+            False,
+        )
+    if not isinstance(stored_seal, str) or stored_seal == NO_SEAL:
+        return "not sealed (written before snapshots were sealed, or the seal was removed)", False
     key_id, _, _ = stored_seal.partition(":")
     if key_id != key.key_id:
-        return "sealed with another key (another account, another copy, or a lost key)"
+        return "sealed with another key (another account, another copy, or a lost key)", False
     expected = seal(key, stream_id, version, aggregate_type, schema_version, event_hash, state)
     if not hmac.compare_digest(expected, stored_seal):
         return (
             "the seal does not match: the snapshot was changed outside the program "
-            "or moved onto another history or version"
+            "or moved onto another history or version",
+            True,
         )
     return None
 
@@ -207,5 +215,5 @@ __all__ = [
     "load_key",
     "read_database_id",
     "seal",
-    "seal_problem",
+    "seal_verdict",
 ]

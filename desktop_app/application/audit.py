@@ -261,13 +261,16 @@ class _Audit:
 
 
 def _first_difference(stored: Mapping[str, object] | None, replayed: Mapping[str, object]) -> str:
-    """`` (status: stored 'pending', replay 'cancelled')`` for the first differing field."""
+    """`` (status: stored 'pending', replay 'cancelled'; …)`` for up to three differing fields."""
     if stored is None:
         return " (the stored state is not a JSON object)"
-    for key in sorted(set(stored) | set(replayed)):
-        if stored.get(key) != replayed.get(key):
-            return f" ({key}: stored {_short(stored.get(key))}, replay {_short(replayed.get(key))})"
-    return ""
+    keys = [k for k in sorted(set(stored) | set(replayed)) if stored.get(k) != replayed.get(k)]
+    parts = [
+        f"{key}: stored {_short(stored.get(key))}, replay {_short(replayed.get(key))}"
+        for key in keys[:3]
+    ]
+    more = f"; {len(keys) - 3} more" if len(keys) > 3 else ""
+    return f" ({'; '.join(parts)}{more})" if parts else ""
 
 
 def _short(value: object) -> str:

@@ -339,3 +339,17 @@ def test_read_stream_data_is_the_lean_read_stream(stores: Stores) -> None:
     assert isinstance(first, dict)
     first["i"] = 99
     assert es.read_stream_data("order-1")[0][3] == {"i": 0}
+
+
+def test_iter_streams_gives_every_stream_in_id_order_with_positions(stores: Stores) -> None:
+    es = stores.events
+    assert list(es.iter_streams()) == []
+    es.append("order-b", 0, events(2))
+    es.append("customer-a", 0, events(1))
+    es.append("order-b", 2, events(1, note="caf\u00e9"))
+    es.append("order-a", 0, events(1))
+    streams = list(es.iter_streams())
+    assert [s for s, _ in streams] == ["customer-a", "order-a", "order-b"]
+    rows = dict(streams)["order-b"]
+    assert [(r[0], r[1]) for r in rows] == [(1, 1), (2, 2), (4, 3)]
+    assert rows[2][2:] == ("OrderPlaced", 1, {"i": 0, "note": "caf\u00e9"})

@@ -176,10 +176,12 @@ class _Generator:
             )
         ]
         lines: list[str] = []
+        quantities: dict[str, int] = {}
         for _ in range(rnd.choice((1, 1, 2, 2, 2, 3, 3, 4, 5))):
             pid, sku, pname, price = rnd.choice(self.products)
             line_id = self.new_id()
             lines.append(line_id)
+            quantities[line_id] = quantity = rnd.randint(1, 9)
             script.append(
                 (
                     "OrderLineAdded",
@@ -190,17 +192,18 @@ class _Generator:
                         "product_id": pid,
                         "sku": sku,
                         "product_name": pname,
-                        "quantity": rnd.randint(1, 9),
+                        "quantity": quantity,
                         "unit_price": {"amount": price, "currency": "EUR"},
                     },
                 )
             )
         if rnd.random() < 0.12:
-            payload = {
-                "order_id": oid,
-                "line_id": rnd.choice(lines),
-                "quantity": rnd.randint(1, 20),
-            }
+            changed = rnd.choice(lines)
+            new_quantity = rnd.randint(1, 20)
+            if new_quantity == quantities[changed]:
+                # The app refuses a change to the same quantity (verify would flag it).
+                new_quantity = new_quantity % 20 + 1
+            payload = {"order_id": oid, "line_id": changed, "quantity": new_quantity}
             script.append(("OrderLineQuantityChanged", 1, payload))
         if len(lines) > 1 and rnd.random() < 0.06:
             script.append(("OrderLineRemoved", 1, {"order_id": oid, "line_id": lines[-1]}))

@@ -54,6 +54,7 @@ from desktop_app.store.records import (
     digest_result,
     encode_events,
     payload_object,
+    scan_json,
     snapshot_info,
     snapshot_row,
     stored_snapshot,
@@ -475,15 +476,21 @@ class SqliteEventStore:
                 cursor.arraysize = 1000
                 current: str | None = None
                 rows: list[AuditRow] = []
+                scan = scan_json
                 while batch := cursor.fetchmany():
                     for stream_id, position, version, type_name, schema_version, text in batch:
                         if stream_id != current:
                             if current is not None:
                                 yield current, rows
                             current, rows = stream_id, []
-                        rows.append(
-                            (position, version, type_name, schema_version, payload_object(text))
-                        )
+                        # payload_object inlined for the usual case (a whole JSON object).
+                        try:
+                            payload, end = scan(text, 0)
+                            if end != len(text) or type(payload) is not dict:
+                                payload = payload_object(text)
+                        except (StopIteration, TypeError, ValueError):
+                            payload = payload_object(text)
+                        rows.append((position, version, type_name, schema_version, payload))
                 if current is not None:
                     yield current, rows
             finally:

@@ -232,6 +232,8 @@ DataRow = tuple[int, str, int, str]
 # whitespace; whatever the scanner does not consume completely goes through json.loads,
 # which then accepts or refuses it exactly as before.
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scan_json = _scan_json
+"""The raw JSON scanner (``(value, end)``; StopIteration/ValueError on bad text)."""
 
 
 def load_json_text(text: str) -> Any:

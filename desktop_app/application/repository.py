@@ -291,7 +291,12 @@ class Repository(Generic[A]):
         result = self._events.append(
             self.stream_id(aggregate.id), expected_version, new_events, command_id=command_id
         )
-        if not result.duplicate and self._policy.due(expected_version, result.version):
+        if (
+            not result.duplicate
+            and self._policy.due(expected_version, result.version)
+            # Without a key nothing can be sealed: skip quietly (the store says why once).
+            and self._snapshots.trust().sealing
+        ):
             try:
                 self.snapshot(aggregate)
             except StoreError as exc:

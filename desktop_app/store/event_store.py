@@ -508,7 +508,7 @@ _SCAN_STREAMS = (
 
 _SNAPSHOT_READ = (
     "SELECT s.stream_id, s.version, s.aggregate_type, s.schema_version, s.state, s.checksum, "
-    "s.size_bytes, s.taken_at, s.seal, e.hash FROM snapshots AS s "
+    "s.size_bytes, s.taken_at, {seal}, e.hash FROM snapshots AS s "
     "LEFT JOIN events AS e ON e.stream_id = s.stream_id AND e.version = s.version "
 )
 _EVENT_HASH = "SELECT hash FROM events WHERE stream_id = ? AND version = ?"
@@ -534,6 +534,10 @@ class SqliteSnapshotStore:
         self._clock: Clock = clock or utc_now
         with store_errors(), db.raw() as con:
             database_id = read_database_id(con)
+            columns = {row[1] for row in con.execute("PRAGMA table_info(snapshots)")}
+        # A schema-1 file opened read-only (an old backup) has no seal column: every row then
+        # reads as unsealed, so it is shown and verified but never trusted.
+        self._read = _SNAPSHOT_READ.format(seal="s.seal" if "seal" in columns else "''")
         self._key = load_key(key_dir, database_id, create=not db.read_only)
         self._trust = SnapshotTrustLog(self._key, _key_note(key_dir, database_id, self._key))
 
@@ -557,7 +561,7 @@ class SqliteSnapshotStore:
         key, trust = self._key, self._trust
         with store_errors(), self._db.raw() as con:
             cur = con.execute(
-                _SNAPSHOT_READ + "WHERE s.stream_id = ? AND s.version <= ? ORDER BY s.version DESC",
+                self._read + "WHERE s.stream_id = ? AND s.version <= ? ORDER BY s.version DESC",
                 (stream_id, upper),
             )
             try:
@@ -577,7 +581,7 @@ class SqliteSnapshotStore:
         """All snapshots of a stream, newest first, valid or not."""
         with store_errors(), self._db.raw() as con:
             rows = con.execute(
-                _SNAPSHOT_READ + "WHERE s.stream_id = ? ORDER BY s.version DESC",
+                self._read + "WHERE s.stream_id = ? ORDER BY s.version DESC",
                 (stream_id,),
             ).fetchall()
         return [snapshot_info(*_split(row), self._key) for row in rows]
@@ -586,7 +590,7 @@ class SqliteSnapshotStore:
         """One trusted snapshot, or None when missing, unreadable or not trusted."""
         with store_errors(), self._db.raw() as con:
             row = con.execute(
-                _SNAPSHOT_READ + "WHERE s.stream_id = ? AND s.version = ?",
+                self._read + "WHERE s.stream_id = ? AND s.version = ?",
                 (stream_id, version),
             ).fetchone()
         return None if row is None else trusted_snapshot(*_split(row), self._key, self._trust)
@@ -601,7 +605,7 @@ class SqliteSnapshotStore:
         while True:
             with store_errors(), self._db.raw() as con:
                 rows = con.execute(
-                    _SNAPSHOT_READ + "WHERE (s.stream_id, s.version) > (?, ?) "
+                    self._read + "WHERE (s.stream_id, s.version) > (?, ?) "
                     "ORDER BY s.stream_id, s.version LIMIT 1000",
                     last,
                 ).fetchall()

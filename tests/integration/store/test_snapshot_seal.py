@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.application import commands as c
+from desktop_app.application.audit import verify_history
+from desktop_app.application.ports import StoreError
 from desktop_app.application.repository import NotFoundError
 from desktop_app.bootstrap import App, bootstrap, snapshot_summary
 from desktop_app.cli import main as cli_main
@@ -267,5 +269,50 @@ def test_status_reports_snapshot_trust(tmp_path: Path, capsys: pytest.CaptureFix
         assert str(keys) in app.info.details["snapshots"]
         summary = snapshot_summary(app.snapshots.trust())
         assert "1 ignored" in summary and "seal does not match" in summary
+    finally:
+        app.close()
+
+
+def test_a_schema_1_backup_opened_read_only_is_viewable_and_verifiable(tmp_path: Path) -> None:
+    """An old backup cannot be upgraded read-only: its unsealed snapshots are listed and
+    compared by verify, never trusted, and nothing fails on the missing seal column."""
+    path, keys = tmp_path / "orders.sqlite3", tmp_path / "keys"
+    order_id, _mug, version = _cancelled_order_with_snapshot(path, keys)
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DROP TABLE store_meta")
+        con.execute("ALTER TABLE snapshots DROP COLUMN seal")
+    con.execute("PRAGMA user_version = 1")
+    con.close()
+    app = _open(path, keys, read_only=True)
+    try:
+        stream = f"order-{order_id}"
+        assert app.info.schema_version == 1
+        assert app.snapshots.latest_snapshot(stream) is None
+        [info] = app.snapshots.list_snapshots(stream)
+        assert info.version == version and not info.valid
+        assert "no database id" in app.snapshots.trust().key_note
+        result = verify_history(app.events, app.snapshots)
+        assert result.ok and result.snapshots_checked == 1 and result.notes
+        assert app.deps.orders.load(order_id).status.value == "cancelled"
+    finally:
+        app.close()
+
+
+def test_no_auto_snapshot_is_attempted_without_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "orders.sqlite3"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the key folder should be")
+    app = bootstrap(
+        Settings(db_path=path, key_dir=blocked / "keys", snapshot_interval=2), source="test"
+    )
+    try:
+        assert not app.snapshots.trust().sealing
+        world = World(app)
+        order_id = world.place(1, 2, 3)  # v4: crosses the interval
+        assert world.version(order_id) == 4
+        assert app.snapshots.list_snapshots(f"order-{order_id}") == []
+        with pytest.raises(StoreError, match="no snapshot key"):
+            app.commands.dispatch(c.TakeSnapshot(order_id=order_id))
     finally:
         app.close()

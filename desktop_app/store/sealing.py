@@ -158,7 +158,9 @@ def _read_key(path: Path) -> SealKey | None:
         log.warning("snapshot key %s is malformed: snapshots are not trusted", path)
         return None
     mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+    # POSIX modes only: on Windows st_mode does not show the ACLs that keep the per-user data
+    # folder private, and always reads 0o666 for a writable file.
+    if os.name == "posix" and mode & 0o077:
         # Someone widened it: others may have read it, so it no longer proves anything.
         log.warning(
             "snapshot key %s is readable by others (mode %o): snapshots are not trusted",

@@ -316,3 +316,17 @@ def test_no_auto_snapshot_is_attempted_without_a_key(tmp_path: Path) -> None:
             app.commands.dispatch(c.TakeSnapshot(order_id=order_id))
     finally:
         app.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX; Windows uses ACLs")
+def test_a_key_readable_by_others_is_not_trusted(tmp_path: Path) -> None:
+    path, keys = tmp_path / "orders.sqlite3", tmp_path / "keys"
+    order_id, _mug, version = _cancelled_order_with_snapshot(path, keys)
+    [key_file] = keys.iterdir()
+    os.chmod(key_file, 0o644)
+    app = _open(path, keys, read_only=True)
+    try:
+        assert not app.snapshots.trust().sealing
+        assert app.snapshots.get_snapshot(f"order-{order_id}", version) is None
+    finally:
+        app.close()

@@ -330,3 +330,27 @@ def test_a_key_readable_by_others_is_not_trusted(tmp_path: Path) -> None:
         assert app.snapshots.get_snapshot(f"order-{order_id}", version) is None
     finally:
         app.close()
+
+
+def test_snapshots_stay_trusted_through_backup_and_restore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key is named by the database id stored in the file, so a restored backup (same
+    id) keeps its sealed snapshots, while the key itself never goes into the backup."""
+    path, keys = tmp_path / "orders.sqlite3", tmp_path / "keys"
+    order_id, mug, version = _cancelled_order_with_snapshot(path, keys)
+    assert cli_main(["backup", "--db", str(path)]) == 0
+    [backup] = (path.parent / "backups").iterdir()
+    [key_file] = keys.iterdir()
+    assert key_file.read_text().strip().encode() not in backup.read_bytes()
+    assert cli_main(["restore", "--db", str(path), str(backup), "--yes"]) == 0
+    capsys.readouterr()
+    app = _open(path, keys)
+    try:
+        snap = app.snapshots.latest_snapshot(f"order-{order_id}")
+        assert snap is not None and snap.version == version
+        assert app.snapshots.trust().ignored == 0
+        with pytest.raises(RuleViolation, match="cancelled"):
+            app.commands.dispatch(_add_line(order_id, mug))
+    finally:
+        app.close()

@@ -417,6 +417,11 @@ def decode_snapshot(row: SnapshotRow) -> Snapshot | None:
     Says nothing about trust: see :func:`snapshot_problem`."""
     if not _valid(row):
         return None
+    return _decode_checked(row)
+
+
+def _decode_checked(row: SnapshotRow) -> Snapshot | None:
+    """:func:`decode_snapshot` for a row whose checksum was already found valid."""
     try:
         state = _loads(row[4])
         taken_at = _fromiso(row[7]).astimezone(UTC)
@@ -455,7 +460,7 @@ def trusted_snapshot(
 ) -> Snapshot | None:
     """The snapshot of a row that passes every check, else None (and the refusal recorded)."""
     problem = snapshot_problem(row, event_hash, key)
-    snap = decode_snapshot(row) if problem is None else None
+    snap = _decode_checked(row) if problem is None else None
     if problem is None and snap is None:
         problem = "damaged: its state is not a readable JSON object"
     if problem is not None:

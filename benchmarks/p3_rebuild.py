@@ -78,6 +78,7 @@ class _Generator:
     versions: dict[str, int] = field(default_factory=dict)
     customers: list[tuple[str, str]] = field(default_factory=list)
     products: list[tuple[str, str, str, str]] = field(default_factory=list)
+    discontinued: set[str] = field(default_factory=set)
     order_number: int = 0
     meta_base: dict[str, str] = field(
         default_factory=lambda: {
@@ -135,23 +136,34 @@ class _Generator:
             return self.customer_registered()
         if roll < 0.6:
             i = self.rnd.randrange(len(self.customers))
-            cid, name = self.customers[i]
-            name = f"{name.split(' #')[0]} #{self.rnd.randint(1, 99)}"
+            cid, old = self.customers[i]
+            name = f"{old.split(' #')[0]} #{self.rnd.randint(1, 99)}"
+            if name == old:  # the app refuses a rename to the same name (verify flags one)
+                name = f"{old.split(' #')[0]} #{int(old.rsplit('#', 1)[1]) % 99 + 1}"
             self.customers[i] = (cid, name)
             payload: dict[str, Any] = {"customer_id": cid, "name": name}
             return self.row(f"customer-{cid}", "CustomerRenamed", 1, payload)
         i = self.rnd.randrange(len(self.products))
         pid, sku, name, price = self.products[i]
-        if roll < 0.75:
-            name = f"{name.split(' (')[0]} ({self.rnd.randint(1, 99)})"
+        # Only what the app would accept: no price change or second discontinuation of a
+        # discontinued product (a rename instead), no rename or price change to the same value.
+        if roll < 0.75 or pid in self.discontinued:
+            old = name
+            name = f"{old.split(' (')[0]} ({self.rnd.randint(1, 99)})"
+            if name == old:
+                name = f"{old.split(' (')[0]} ({int(old.rsplit('(', 1)[1][:-1]) % 99 + 1})"
             self.products[i] = (pid, sku, name, price)
             payload = {"product_id": pid, "name": name}
             return self.row(f"product-{pid}", "ProductRenamed", 1, payload)
         if roll < 0.97:
+            old = price
             price = f"{self.rnd.randrange(99, 9999) / 100:.2f}"
+            if price == old:
+                price = f"{float(old) + 0.01:.2f}"
             self.products[i] = (pid, sku, name, price)
             payload = {"product_id": pid, "price": {"amount": price, "currency": "EUR"}}
             return self.row(f"product-{pid}", "ProductPriceChanged", 1, payload)
+        self.discontinued.add(pid)
         payload = {"product_id": pid}
         return self.row(f"product-{pid}", "ProductDiscontinued", 1, payload)
 
@@ -176,10 +188,12 @@ class _Generator:
             )
         ]
         lines: list[str] = []
+        quantities: dict[str, int] = {}
         for _ in range(rnd.choice((1, 1, 2, 2, 2, 3, 3, 4, 5))):
             pid, sku, pname, price = rnd.choice(self.products)
             line_id = self.new_id()
             lines.append(line_id)
+            quantities[line_id] = quantity = rnd.randint(1, 9)
             script.append(
                 (
                     "OrderLineAdded",
@@ -190,17 +204,18 @@ class _Generator:
                         "product_id": pid,
                         "sku": sku,
                         "product_name": pname,
-                        "quantity": rnd.randint(1, 9),
+                        "quantity": quantity,
                         "unit_price": {"amount": price, "currency": "EUR"},
                     },
                 )
             )
         if rnd.random() < 0.12:
-            payload = {
-                "order_id": oid,
-                "line_id": rnd.choice(lines),
-                "quantity": rnd.randint(1, 20),
-            }
+            changed = rnd.choice(lines)
+            new_quantity = rnd.randint(1, 20)
+            if new_quantity == quantities[changed]:
+                # The app refuses a change to the same quantity (verify would flag it).
+                new_quantity = new_quantity % 20 + 1
+            payload = {"order_id": oid, "line_id": changed, "quantity": new_quantity}
             script.append(("OrderLineQuantityChanged", 1, payload))
         if len(lines) > 1 and rnd.random() < 0.06:
             script.append(("OrderLineRemoved", 1, {"order_id": oid, "line_id": lines[-1]}))

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from desktop_app.application import audit, ids
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
-from desktop_app.application import ids
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import (
@@ -28,6 +28,7 @@ from desktop_app.application.ports import (
     EventStore,
     ReadModelStore,
     SnapshotStore,
+    SnapshotTrust,
     StoreInfo,
     VerifyResult,
 )
@@ -131,16 +132,28 @@ def read_query_handlers(deps: rh.ReadDeps) -> dict[type[q.Query[Any]], QueryHand
     return {kind: partial(handler, deps) for kind, handler in rh.READ_HANDLERS.items()}
 
 
+def snapshot_summary(trust: SnapshotTrust) -> str:
+    """One line on snapshot trust for the About box and the log (R26)."""
+    text = trust.key_note
+    if trust.ignored:
+        text += f"; {trust.ignored:,} ignored since opening (last: {trust.last_problem})"
+    return text
+
+
 def maintenance_query_handlers(
-    settings: Settings, database: Database, events: EventStore
+    settings: Settings, database: Database, events: EventStore, snapshots: SnapshotStore
 ) -> dict[type[q.Query[Any]], QueryHandler]:
     """The Tools menu's operations: store info, verify history, backup now."""
 
     def store_info(query: q.GetStoreInfo) -> StoreInfo:
-        return store_info_with_anchor(database, settings)
+        info = store_info_with_anchor(database, settings)
+        details = {**info.details, "snapshots": snapshot_summary(snapshots.trust())}
+        return replace(info, details=details)
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
-        result = events.verify(progress=query.progress)
+        result = audit.verify_history(
+            events, snapshots, progress=query.progress, chain_only=query.chain_only
+        )
         return with_anchor_check(result, database, settings)
 
     def backup_now(query: q.BackupNow) -> str:
@@ -262,7 +275,7 @@ def bootstrap(
     )
     try:
         events = SqliteEventStore(database, clock=clock)
-        snapshots = SqliteSnapshotStore(database, clock=clock)
+        snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
         read_model = SqliteReadModelStore(database)
         projector = Projector(
             events,
@@ -283,7 +296,7 @@ def bootstrap(
             read_model=read_model,
             projector=projector,
         )
-        queries.register_all(maintenance_query_handlers(settings, database, events))
+        queries.register_all(maintenance_query_handlers(settings, database, events, snapshots))
         if fresh:
             _record_creation(database, settings)
     except BaseException:
@@ -300,7 +313,10 @@ def bootstrap(
         commands=commands,
         queries=queries,
         deps=deps,
-        info=database.info,
+        info=replace(
+            database.info,
+            details={**database.info.details, "snapshots": snapshot_summary(snapshots.trust())},
+        ),
     )
 
 
@@ -324,7 +340,7 @@ def bootstrap_in_memory(
 ) -> App:
     """The same application over the in-memory stores (tests, demos)."""
     events = InMemoryEventStore(clock=clock)
-    snapshots = InMemorySnapshotStore(clock=clock)
+    snapshots = InMemorySnapshotStore(events, clock=clock)
     deps, commands, queries = compose(
         events, snapshots, source=source, snapshot_interval=snapshot_interval
     )

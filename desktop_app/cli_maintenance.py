@@ -351,6 +351,11 @@ def _status(db: Path) -> dict[str, Any]:
             {"key": c.key, "holder": c.holder, "owner": c.owner, "position": c.position}
             for c in app.events.unique_key_clashes(SKU_NAMESPACE)
         ]
+        trust = app.snapshots.trust()
+        stored = untrusted = 0
+        for snap in app.snapshots.iter_snapshots():
+            stored += 1
+            untrusted += snap.problem is not None
     sizes = file_sizes(db)
     reason = _read_only_reason(db, schema_version) or trigger_reason(db)
     settings = Settings(db_path=db)
@@ -380,6 +385,10 @@ def _status(db: Path) -> dict[str, Any]:
             "head_hash": anchor.head_hash,
             "reason": anchor.reason,
         },
+        "snapshot_key": trust.key_note,
+        "snapshots_sealing": trust.sealing,
+        "snapshots": stored,
+        "snapshots_untrusted": untrusted,
     }
 
 
@@ -411,6 +420,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
         ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
         ("Last anchor", _anchor_text(data["last_anchor"], data["anchor_log"])),
+        (
+            "Snapshots",
+            f"{data['snapshots']:,} stored, {data['snapshots_untrusted']:,} not trusted "
+            "(ignored: the order is replayed)",
+        ),
+        ("Snapshot key", data["snapshot_key"]),
     ]
     clashes = data["sku_clashes"]
     rows.append(

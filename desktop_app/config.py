@@ -27,6 +27,11 @@ def default_anchor_dir() -> Path:
     return default_data_dir() / "anchors"
 
 
+def default_key_dir() -> Path:
+    """This account's snapshot keys (one per database; 0700, never beside a database)."""
+    return default_data_dir() / "keys"
+
+
 def default_db_path() -> Path:
     """The database a clerk uses unless told otherwise."""
     return default_data_dir() / DB_FILE_NAME
@@ -50,6 +55,12 @@ class Settings:
     log_dir: Path | None = None
     anchor_dir: Path | None = None
     anchor_interval_hours: float = 24.0
+    key_dir: Path | None = None
+
+    @property
+    def effective_key_dir(self) -> Path:
+        """Where snapshot keys are kept: the configured folder or the user's data folder."""
+        return self.key_dir or default_key_dir()
 
     @classmethod
     def default(cls, db_path: Path | None = None) -> Settings:

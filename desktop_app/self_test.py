@@ -187,6 +187,7 @@ def _run(folder: Path, started: float) -> SelfTestResult:
     if created:
         resources.apply_to(qapp)
 
+    from desktop_app.application.audit import verify_history
     from desktop_app.bootstrap import bootstrap
     from desktop_app.config import Settings
     from desktop_app.store.maintenance import build_jobs
@@ -195,6 +196,7 @@ def _run(folder: Path, started: float) -> SelfTestResult:
         db_path=folder / "orders.sqlite3",
         backup_dir=folder / "backups",
         log_dir=folder / "logs",
+        key_dir=folder / "keys",  # a throwaway database: its snapshot key goes with it
     )
     app = bootstrap(settings, source="self-test")
     jobs: Any = None
@@ -216,10 +218,11 @@ def _run(folder: Path, started: float) -> SelfTestResult:
 
         jobs.shutdown(wait=True)
         jobs = None
-        verified = app.events.verify()
+        verified = verify_history(app.events, app.snapshots)
         _check(
             verified.ok,
-            f"hash chain broken at position {verified.first_bad_position}: {verified.problem}",
+            f"verify failed at position {verified.first_bad_position}: {verified.problem or ''}"
+            + "; ".join(f.describe() for f in verified.findings[:3]),
         )
         _check(
             verified.checked == position,

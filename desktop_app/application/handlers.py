@@ -520,6 +520,14 @@ def verify_order_snapshot(deps: Deps, query: q.VerifyOrderSnapshot) -> q.Snapsho
         )
 
     if snapshot is None:
+        info = next(
+            (i for i in deps.snapshots.list_snapshots(stream) if i.version == query.version), None
+        )
+        if info is not None and info.problem:
+            return refused(
+                f"The snapshot is not trusted: {info.problem}. "
+                "It is ignored when the order is loaded."
+            )
         return refused("The snapshot is missing or its stored bytes are damaged.")
     if not deps.orders.usable_snapshot(snapshot, deps.events.stream_version(stream)):
         return refused(

@@ -171,6 +171,10 @@ class StoredEvent:
     hash: str
 
 
+AuditRow = tuple[int, int, str, int, JsonObject | None]
+"""One stored event as ``verify``'s replay needs it: (position, version, type_name,
+schema_version, payload or None when the stored text is not a JSON object)."""
+
 EventData = tuple[int, str, int, JsonObject]
 """One stored event as an aggregate load needs it: (version, type_name, schema_version,
 payload). A plain tuple because a long stream makes thousands of them."""
@@ -211,11 +215,71 @@ class SnapshotInfo:
     taken_at: datetime
     size_bytes: int
     valid: bool
+    problem: str | None = None
+    """Why the snapshot is not used (damaged, unsealed, forged, no key…); None when valid."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SnapshotTrust:
+    """Whether this store can seal and trust snapshots, and what it refused so far (R26)."""
+
+    sealing: bool
+    """True when this account holds the database's snapshot key."""
+    key_note: str
+    """Where the key is, or why there is none."""
+    ignored: int = 0
+    """Snapshots refused since the store was opened (each load that met one counts)."""
+    last_problem: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredSnapshot:
+    """One stored snapshot as ``verify`` examines it (R27)."""
+
+    stream_id: str
+    version: int
+    aggregate_type: str
+    schema_version: int
+    state: JsonObject | None
+    """The stored state, or None when it is not a JSON object."""
+    problem: str | None
+    """Why the store would not trust it (damage, seal, missing event), else None."""
+    key_checked: bool
+    """False when there is no key here, so the seal could not be checked."""
+    suspect: bool = False
+    """True when the row was changed outside the program: damaged bytes, a seal made with this
+    key that no longer matches, or a version the stream does not have. (Unsealed rows and rows
+    sealed with another key are ignored by loads but are not evidence of tampering.)"""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyFinding:
+    """One thing ``verify`` found wrong in the meaning of the history (R27)."""
+
+    kind: str
+    """"event" (illegal in the state before it, or unreadable) or "snapshot"."""
+    stream_id: str
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    reason: str
+    position: int | None = None
+    """The event's position in the log (None for a snapshot)."""
+    order_number: str | None = None
+    event_type: str | None = None
+
+    def describe(self) -> str:
+        """One line naming where (position, order number or stream, version) and why."""
+        where = f"#{self.position:,} " if self.position is not None else ""
+        who = self.order_number or self.stream_id
+        what = f" {self.event_type}" if self.event_type else ""
+        label = "snapshot of " if self.kind == "snapshot" else ""
+        return f"{where}{label}{who} v{self.version}{what}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VerifyResult:
-    """Outcome of recomputing the hash chain."""
+    """Outcome of recomputing the hash chain (and, in a full check, replaying every stream)."""
 
     ok: bool
     checked: int
@@ -223,6 +287,15 @@ class VerifyResult:
     head_hash: str
     first_bad_position: int | None = None
     problem: str | None = None
+    semantic: bool = False
+    """True when every stream was replayed and every snapshot compared (not chain-only)."""
+    findings: tuple[VerifyFinding, ...] = ()
+    """What the replay found (at most ``MAX_FINDINGS``; ``finding_count`` has them all)."""
+    finding_count: int = 0
+    streams_checked: int = 0
+    snapshots_checked: int = 0
+    notes: tuple[str, ...] = ()
+    """Things worth knowing that are not damage (e.g. snapshots whose seal could not be checked)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -339,6 +412,11 @@ class EventStore(Protocol):
         """Stream ids starting with ``prefix``."""
         ...
 
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with all its events in version order, streams ordered by id (the same
+        order as ``SnapshotStore.iter_snapshots``), read from one snapshot of the log."""
+        ...
+
 
 class SnapshotStore(Protocol):
     """Snapshots are a cache: bad ones are skipped, never trusted."""
@@ -359,6 +437,14 @@ class SnapshotStore(Protocol):
 
     def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
         """One snapshot, or None if missing or unreadable."""
+        ...
+
+    def trust(self) -> SnapshotTrust:
+        """Key state and the count of snapshots refused so far (for status and the log)."""
+        ...
+
+    def iter_snapshots(self) -> Iterator[StoredSnapshot]:
+        """Every stored snapshot, trusted or not, ordered by stream id then version."""
         ...
 
 

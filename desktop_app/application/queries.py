@@ -413,10 +413,12 @@ class GetStoreInfo(Query[StoreInfo]):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VerifyHistory(Query[VerifyResult]):
-    """Recompute the whole hash chain; ``progress(done, total)`` is called from the caller's
-    thread as it goes."""
+    """Recompute the whole hash chain, then (unless ``chain_only``) replay every stream: every
+    event legal in the state before it, every snapshot equal to the replay (R27).
+    ``progress(done, total)`` is called from the caller's thread as it goes."""
 
     progress: Progress | None = None
+    chain_only: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

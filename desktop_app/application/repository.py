@@ -302,7 +302,12 @@ class Repository(Generic[A]):
             fingerprint=fingerprint,
             claims=claims,
         )
-        if not result.duplicate and self._policy.due(expected_version, result.version):
+        if (
+            not result.duplicate
+            and self._policy.due(expected_version, result.version)
+            # Without a key nothing can be sealed: skip quietly (the store says why once).
+            and self._snapshots.trust().sealing
+        ):
             try:
                 self.snapshot(aggregate)
             except StoreError as exc:

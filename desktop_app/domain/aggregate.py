@@ -21,6 +21,8 @@ class Aggregate:
 
     AGGREGATE_TYPE: ClassVar[str] = ""
     SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 1
+    CREATION_EVENTS: ClassVar[tuple[type[DomainEvent], ...]] = ()
+    """The events that start a stream (recorded first, and only first)."""
 
     def __init__(self, aggregate_id: str) -> None:
         self.id = aggregate_id
@@ -47,6 +49,30 @@ class Aggregate:
             self.version += 1
 
     def _when(self, event: DomainEvent) -> None:
+        raise NotImplementedError
+
+    # --- checking recorded history (verify, R27) -----------------------------------------
+
+    def refusal(self, event: DomainEvent) -> str | None:
+        """Why ``event``, already recorded, could not have been recorded in the current state;
+        None when a command could have recorded it. Does not apply it.
+
+        Uses the very guards the command methods use (``_check_recorded`` in each subclass), so
+        ``verify`` and the command side cannot disagree about what is legal.
+        """
+        creates = isinstance(event, self.CREATION_EVENTS)
+        if self.version == 0 and not creates:
+            return f"{type(event).__name__} before the {self.AGGREGATE_TYPE} was created"
+        if self.version > 0 and creates:
+            return f"the {self.AGGREGATE_TYPE} was already created ({type(event).__name__} again)"
+        try:
+            self._check_recorded(event)
+        except DomainError as exc:
+            return exc.message
+        return None
+
+    def _check_recorded(self, event: DomainEvent) -> None:
+        """Raise the DomainError the command that records ``event`` would raise now."""
         raise NotImplementedError
 
     @classmethod

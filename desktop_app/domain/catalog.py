@@ -121,11 +121,16 @@ def _product_name(value: object) -> str:
     )
 
 
+def _id(value: object, field: str) -> str:
+    return validate_text(value, field=field, max_length=MAX_ID_LENGTH, label="id")
+
+
 class Customer(Aggregate):
     """A customer orders can be placed for."""
 
     AGGREGATE_TYPE: ClassVar[str] = "customer"
     SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 2  # v2: address
+    CREATION_EVENTS: ClassVar[tuple[type[DomainEvent], ...]] = (CustomerRegistered,)
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
@@ -149,9 +154,7 @@ class Customer(Aggregate):
     @classmethod
     def register(cls, *, customer_id: str, name: str, address: str = "") -> Customer:
         """Register a new customer, with a default shipping address when one is given."""
-        customer_id = validate_text(
-            customer_id, field="customer_id", max_length=MAX_ID_LENGTH, label="id"
-        )
+        customer_id = _id(customer_id, "customer_id")
         checked = _customer_name(name)
         checked_address = "" if _blank(address) else validate_address(address)
         customer = cls(customer_id)
@@ -164,19 +167,44 @@ class Customer(Aggregate):
 
     def change_address(self, address: str) -> None:
         """Set, change or (with "") clear the default shipping address."""
+        self._record(
+            CustomerAddressChanged(customer_id=self.id, address=self._new_address(address))
+        )
+
+    def _new_address(self, address: object) -> str:
+        """change_address's guard (also checks a recorded change)."""
         checked = "" if _blank(address) else validate_address(address)
         if checked == self._address:
             if not checked:
                 raise RuleViolation("The customer has no address to clear.", field="address")
             raise RuleViolation("The customer already has this address.", field="address")
-        self._record(CustomerAddressChanged(customer_id=self.id, address=checked))
+        return checked
 
     def rename(self, name: str) -> None:
         """Change the customer's name; the same name again is refused."""
+        self._record(CustomerRenamed(customer_id=self.id, name=self._new_name(name)))
+
+    def _new_name(self, name: object) -> str:
+        """rename's guard: a valid name other than the current one."""
         checked = _customer_name(name)
         if checked == self._name:
             raise RuleViolation(f"The customer is already called {checked}.", field="name")
-        self._record(CustomerRenamed(customer_id=self.id, name=checked))
+        return checked
+
+    def _check_recorded(self, event: DomainEvent) -> None:
+        """The guards of the command that records ``event``."""
+        if getattr(event, "customer_id", self.id) != self.id:
+            raise RuleViolation("The event names another customer than the stream it is in.")
+        match event:
+            case CustomerRegistered():
+                _id(event.customer_id, "customer_id")
+                _customer_name(event.name)
+            case CustomerRenamed():
+                self._new_name(event.name)
+            case CustomerAddressChanged():
+                self._new_address(event.address)
+            case _:
+                raise RuleViolation(f"A customer cannot record {type(event).__name__}.")
 
     def _when(self, event: DomainEvent) -> None:
         match event:
@@ -207,6 +235,7 @@ class Product(Aggregate):
 
     AGGREGATE_TYPE: ClassVar[str] = "product"
     SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 1
+    CREATION_EVENTS: ClassVar[tuple[type[DomainEvent], ...]] = (ProductAdded,)
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
@@ -250,9 +279,7 @@ class Product(Aggregate):
     @classmethod
     def add(cls, *, product_id: str, sku: str, name: str, price: Money) -> Product:
         """Add a product to the catalog."""
-        product_id = validate_text(
-            product_id, field="product_id", max_length=MAX_ID_LENGTH, label="id"
-        )
+        product_id = _id(product_id, "product_id")
         checked_sku = validate_sku(sku)
         checked_name = _product_name(name)
         checked_price = validate_price(price)
@@ -266,13 +293,21 @@ class Product(Aggregate):
 
     def rename(self, name: str) -> None:
         """Change the product's name; the same name again is refused."""
+        self._record(ProductRenamed(product_id=self.id, name=self._new_name(name)))
+
+    def _new_name(self, name: object) -> str:
+        """rename's guard: a valid name other than the current one."""
         checked = _product_name(name)
         if checked == self._name:
             raise RuleViolation(f"The product is already called {checked}.", field="name")
-        self._record(ProductRenamed(product_id=self.id, name=checked))
+        return checked
 
     def change_price(self, price: Money) -> None:
         """Change the catalog price (same currency, a different amount, not when discontinued)."""
+        self._record(ProductPriceChanged(product_id=self.id, price=self._new_price(price)))
+
+    def _new_price(self, price: object) -> Money:
+        """change_price's guard."""
         if self._discontinued:
             raise RuleViolation(
                 "The price of a discontinued product cannot be changed.", field="price"
@@ -286,13 +321,35 @@ class Product(Aggregate):
             )
         if checked == current:
             raise RuleViolation(f"The price is already {current}.", field="price")
-        self._record(ProductPriceChanged(product_id=self.id, price=checked))
+        return checked
 
     def discontinue(self) -> None:
         """Stop selling the product; twice is refused."""
+        self._check_discontinue()
+        self._record(ProductDiscontinued(product_id=self.id))
+
+    def _check_discontinue(self) -> None:
         if self._discontinued:
             raise RuleViolation("This product is already discontinued.")
-        self._record(ProductDiscontinued(product_id=self.id))
+
+    def _check_recorded(self, event: DomainEvent) -> None:
+        """The guards of the command that records ``event``."""
+        if getattr(event, "product_id", self.id) != self.id:
+            raise RuleViolation("The event names another product than the stream it is in.")
+        match event:
+            case ProductAdded():
+                _id(event.product_id, "product_id")
+                validate_sku(event.sku)
+                _product_name(event.name)
+                validate_price(event.price)
+            case ProductRenamed():
+                self._new_name(event.name)
+            case ProductPriceChanged():
+                self._new_price(event.price)
+            case ProductDiscontinued():
+                self._check_discontinue()
+            case _:
+                raise RuleViolation(f"A product cannot record {type(event).__name__}.")
 
     def _when(self, event: DomainEvent) -> None:
         match event:

@@ -159,6 +159,7 @@ class Order(Aggregate):
 
     AGGREGATE_TYPE: ClassVar[str] = "order"
     SNAPSHOT_SCHEMA_VERSION: ClassVar[int] = 2  # v2: shipping_address and notes
+    CREATION_EVENTS: ClassVar[tuple[type[DomainEvent], ...]] = (OrderPlaced,)
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
@@ -332,42 +333,17 @@ class Order(Aggregate):
     ) -> Order:
         """Open a pending order with at least one line. ``shipping_address`` is the customer's
         default or one the clerk typed ("" when there is none)."""
-        order_id = validate_text(order_id, field="order_id", max_length=MAX_ID_LENGTH, label="id")
-        number = validate_text(
-            order_number,
-            field="order_number",
-            max_length=MAX_ORDER_NUMBER_LENGTH,
-            label="order number",
-        )
         if not isinstance(customer, CustomerRef):
             raise InvalidValue("Choose a customer.", field="customer")
-        customer_id = validate_text(
-            customer.customer_id, field="customer", max_length=MAX_ID_LENGTH, label="customer"
+        placed = _placed(
+            order_id, order_number, customer.customer_id, customer.name, currency, shipping_address
         )
-        customer_name = validate_text(
-            customer.name, field="customer", max_length=MAX_NAME_LENGTH, label="customer name"
-        )
-        if not isinstance(currency, str) or currency not in CURRENCY_PLACES:
-            known = ", ".join(sorted(CURRENCY_PLACES))
-            raise InvalidValue(f"Unknown currency {currency!r}. Use one of {known}.", "currency")
         if isinstance(lines, str) or not isinstance(lines, Sequence) or not lines:
             raise InvalidValue("Add at least one line to the order.", field="lines")
         if len(lines) > MAX_LINES:
             raise InvalidValue(f"An order can have at most {MAX_LINES} lines.", field="lines")
-        address = ""
-        if not (isinstance(shipping_address, str) and not shipping_address.strip()):
-            address = validate_address(shipping_address)
-        order = cls(order_id)
-        order._record(
-            OrderPlaced(
-                order_id=order_id,
-                order_number=number,
-                customer_id=customer_id,
-                customer_name=customer_name,
-                currency=currency,
-                shipping_address=address,
-            )
-        )
+        order = cls(placed.order_id)
+        order._record(placed)
         # A refusal here discards the whole new order, so no partial history escapes.
         for line in lines:
             order.add_line(line)
@@ -378,19 +354,52 @@ class Order(Aggregate):
         self._require("add_line")
         if not isinstance(line, NewLine) or not isinstance(line.product, ProductRef):
             raise InvalidValue("Choose a product.", field="product")
-        line_id = validate_text(
-            line.line_id, field="line_id", max_length=MAX_ID_LENGTH, label="line id"
-        )
-        if line_id in self._lines:
-            raise RuleViolation("This order already has a line with that id.", field="line_id")
+        line_id = self._new_line_id(line.line_id)
         product = line.product
         if product.discontinued:
             raise RuleViolation(
                 f"{product.name} is discontinued and cannot be added to an order.",
                 field="product",
             )
-        quantity = validate_quantity(line.quantity)
-        price = validate_price(product.price if line.unit_price is None else line.unit_price)
+        new = self._line_to_add(
+            line_id,
+            product.product_id,
+            product.sku,
+            product.name,
+            line.quantity,
+            product.price if line.unit_price is None else line.unit_price,
+        )
+        self._record(
+            OrderLineAdded(
+                order_id=self.id,
+                line_id=line_id,
+                product_id=new.product_id,
+                sku=new.sku,
+                product_name=new.product_name,
+                quantity=new.quantity,
+                unit_price=new.unit_price,
+            )
+        )
+
+    def _new_line_id(self, line_id: object) -> str:
+        """A valid line id not yet on this order (add_line's guard)."""
+        checked = validate_text(line_id, field="line_id", max_length=MAX_ID_LENGTH, label="line id")
+        if checked in self._lines:
+            raise RuleViolation("This order already has a line with that id.", field="line_id")
+        return checked
+
+    def _line_to_add(
+        self,
+        line_id: str,
+        product_id: str,
+        sku: str,
+        product_name: str,
+        quantity: object,
+        unit_price: object,
+    ) -> OrderLine:
+        """The line add_line would add: quantity, price, currency and the order total checked."""
+        checked_quantity = validate_quantity(quantity)
+        price = validate_price(unit_price)
         if price.currency != self._currency:
             raise InvalidValue(
                 f"The price must be in {self._currency}, the currency of this order "
@@ -399,24 +408,14 @@ class Order(Aggregate):
             )
         new = OrderLine(
             line_id=line_id,
-            product_id=product.product_id,
-            sku=product.sku,
-            product_name=product.name,
-            quantity=quantity,
+            product_id=product_id,
+            sku=sku,
+            product_name=product_name,
+            quantity=checked_quantity,
             unit_price=price,
         )
         self._check_total({**self._lines, line_id: new})
-        self._record(
-            OrderLineAdded(
-                order_id=self.id,
-                line_id=line_id,
-                product_id=new.product_id,
-                sku=new.sku,
-                product_name=new.product_name,
-                quantity=quantity,
-                unit_price=price,
-            )
-        )
+        return new
 
     def remove_line(self, line_id: str) -> None:
         """Remove a line from a pending order."""
@@ -428,6 +427,13 @@ class Order(Aggregate):
         """Change the quantity of a line of a pending order."""
         self._require("change_quantity")
         line = self._line(line_id)
+        new_quantity = self._changed_quantity(line, quantity)
+        self._record(
+            OrderLineQuantityChanged(order_id=self.id, line_id=line.line_id, quantity=new_quantity)
+        )
+
+    def _changed_quantity(self, line: OrderLine, quantity: object) -> int:
+        """change_quantity's guard: a valid, different quantity within the order total."""
         new_quantity = validate_quantity(quantity)
         if new_quantity == line.quantity:
             raise RuleViolation(f"The quantity is already {new_quantity}.", field="quantity")
@@ -440,9 +446,7 @@ class Order(Aggregate):
             line.unit_price,
         )
         self._check_total({**self._lines, line.line_id: changed})
-        self._record(
-            OrderLineQuantityChanged(order_id=self.id, line_id=line.line_id, quantity=new_quantity)
-        )
+        return new_quantity
 
     def confirm(self) -> None:
         """Confirm a pending order that has at least one line."""
@@ -452,18 +456,7 @@ class Order(Aggregate):
     def ship(self, tracking_number: str, carrier: str = "") -> None:
         """Ship a confirmed order; a tracking number is required, the carrier is optional."""
         self._require("ship")
-        tracking = validate_text(
-            tracking_number,
-            field="tracking_number",
-            max_length=MAX_TRACKING_LENGTH,
-            label="tracking number",
-        )
-        if isinstance(carrier, str) and not carrier.strip():
-            carrier_text = ""
-        else:
-            carrier_text = validate_text(
-                carrier, field="carrier", max_length=MAX_CARRIER_LENGTH, label="carrier"
-            )
+        tracking, carrier_text = _shipping(tracking_number, carrier)
         self._record(OrderShipped(order_id=self.id, tracking_number=tracking, carrier=carrier_text))
 
     def deliver(self) -> None:
@@ -474,25 +467,84 @@ class Order(Aggregate):
     def cancel(self, reason: str) -> None:
         """Cancel an order that is not delivered or cancelled yet; a reason is required."""
         self._require("cancel")
-        text = validate_text(
-            reason,
-            field="reason",
-            max_length=MAX_REASON_LENGTH,
-            label="reason for the cancellation",
-        )
-        self._record(OrderCancelled(order_id=self.id, reason=text))
+        self._record(OrderCancelled(order_id=self.id, reason=_cancel_reason(reason)))
+
+    # --- recorded history -----------------------------------------------------------------
+
+    def _check_recorded(self, event: DomainEvent) -> None:
+        """The guards of the command that records ``event``, applied to the event's fields."""
+        if getattr(event, "order_id", self.id) != self.id:
+            raise RuleViolation("The event names another order than the stream it is in.")
+        if type(event) is OrderLineQuantityChanged:  # most of a long history: first
+            self._require("change_quantity")
+            self._changed_quantity(self._line(event.line_id), event.quantity)
+            return
+        match event:
+            case OrderPlaced():
+                _placed(
+                    event.order_id,
+                    event.order_number,
+                    event.customer_id,
+                    event.customer_name,
+                    event.currency,
+                    event.shipping_address,
+                )
+            case OrderLineAdded():
+                self._require("add_line")
+                self._line_to_add(
+                    self._new_line_id(event.line_id),
+                    event.product_id,
+                    event.sku,
+                    event.product_name,
+                    event.quantity,
+                    event.unit_price,
+                )
+            case OrderLineRemoved():
+                self._require("remove_line")
+                self._line(event.line_id)
+            case OrderLineQuantityChanged():
+                self._require("change_quantity")
+                self._changed_quantity(self._line(event.line_id), event.quantity)
+            case OrderConfirmed():
+                self._require("confirm")
+            case OrderShipped():
+                self._require("ship")
+                _shipping(event.tracking_number, event.carrier)
+            case OrderDelivered():
+                self._require("deliver")
+            case OrderCancelled():
+                self._require("cancel")
+                _cancel_reason(event.reason)
+            case OrderShippingAddressChanged():
+                self._require("change_address")
+                self._new_address(event.address)
+            case OrderNoteAdded():
+                self._require("add_note")
+                self._new_note(event.note_id, event.text)
+            case _:
+                raise RuleViolation(f"An order cannot record {type(event).__name__}.")
 
     def change_shipping_address(self, address: str) -> None:
         """Give the order its own shipping address (until it is shipped)."""
         self._require("change_address")
+        checked = self._new_address(address)
+        self._record(OrderShippingAddressChanged(order_id=self.id, address=checked))
+
+    def _new_address(self, address: object) -> str:
+        """change_shipping_address's guard (also checks a recorded change)."""
         checked = validate_address(address)
         if checked == self._shipping_address:
             raise RuleViolation("The order already ships to this address.", field="address")
-        self._record(OrderShippingAddressChanged(order_id=self.id, address=checked))
+        return checked
 
     def add_note(self, note_id: str, text: str) -> None:
         """Add a note (any status); notes are never edited or removed."""
         self._require("add_note")
+        checked_id, checked = self._new_note(note_id, text)
+        self._record(OrderNoteAdded(order_id=self.id, note_id=checked_id, text=checked))
+
+    def _new_note(self, note_id: object, text: object) -> tuple[str, str]:
+        """add_note's guard (also checks a recorded note)."""
         checked_id = validate_text(
             note_id, field="note_id", max_length=MAX_ID_LENGTH, label="note id"
         )
@@ -501,7 +553,7 @@ class Order(Aggregate):
         checked = validate_multiline_text(
             text, field="note", max_length=MAX_NOTE_LENGTH, max_lines=MAX_NOTE_LINES, label="note"
         )
-        self._record(OrderNoteAdded(order_id=self.id, note_id=checked_id, text=checked))
+        return checked_id, checked
 
     # --- apply ----------------------------------------------------------------------------
 
@@ -636,6 +688,66 @@ class Order(Aggregate):
             )
             for item in snapshot_list(state, "notes")
         ]
+
+
+def _placed(
+    order_id: object,
+    order_number: object,
+    customer_id: object,
+    customer_name: object,
+    currency: object,
+    shipping_address: object = "",
+) -> OrderPlaced:
+    """The OrderPlaced ``Order.place`` records, every field checked (place's guard)."""
+    checked_id = validate_text(order_id, field="order_id", max_length=MAX_ID_LENGTH, label="id")
+    number = validate_text(
+        order_number,
+        field="order_number",
+        max_length=MAX_ORDER_NUMBER_LENGTH,
+        label="order number",
+    )
+    checked_customer = validate_text(
+        customer_id, field="customer", max_length=MAX_ID_LENGTH, label="customer"
+    )
+    checked_name = validate_text(
+        customer_name, field="customer", max_length=MAX_NAME_LENGTH, label="customer name"
+    )
+    if not isinstance(currency, str) or currency not in CURRENCY_PLACES:
+        known = ", ".join(sorted(CURRENCY_PLACES))
+        raise InvalidValue(f"Unknown currency {currency!r}. Use one of {known}.", "currency")
+    address = ""
+    if not (isinstance(shipping_address, str) and not shipping_address.strip()):
+        address = validate_address(shipping_address)
+    return OrderPlaced(
+        order_id=checked_id,
+        order_number=number,
+        customer_id=checked_customer,
+        customer_name=checked_name,
+        currency=currency,
+        shipping_address=address,
+    )
+
+
+def _shipping(tracking_number: object, carrier: object) -> tuple[str, str]:
+    """ship's guard: a tracking number, and a carrier or nothing."""
+    tracking = validate_text(
+        tracking_number,
+        field="tracking_number",
+        max_length=MAX_TRACKING_LENGTH,
+        label="tracking number",
+    )
+    if isinstance(carrier, str) and not carrier.strip():
+        return tracking, ""
+    return tracking, validate_text(
+        carrier, field="carrier", max_length=MAX_CARRIER_LENGTH, label="carrier"
+    )
+
+
+def _cancel_reason(reason: object) -> str:
+    """cancel's guard: a reason is required."""
+    return validate_text(
+        reason, field="reason", max_length=MAX_REASON_LENGTH, label="reason for the cancellation"
+    )
 
 
 _new_line = object.__new__

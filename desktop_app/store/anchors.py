@@ -28,7 +28,6 @@ user); the sidecars beside the backups and a copy of the log elsewhere raise tha
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.identity import host_name, os_user
+from desktop_app.store.private_files import make_private_folder
 
 ANCHOR_FORMAT = "order-desk-anchor"
 LOG_NAME = "anchors.jsonl"
@@ -178,22 +178,6 @@ def _parse(data: object, source: Path, line: int) -> Anchor:
 # ---------------------------------------------------------------------------- writing
 
 
-def _private_folder(folder: Path) -> None:
-    """``folder`` 0700; any folder created on the way too (the data folder may not exist)."""
-    missing: list[Path] = []
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        missing.append(probe)
-        probe = probe.parent
-    for created in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            created.mkdir(mode=0o700)
-            os.chmod(created, 0o700)  # mkdir's mode is filtered by the umask
-    st = folder.stat()
-    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
-        os.chmod(folder, 0o700)
-
-
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -209,7 +193,7 @@ def append_anchor(log: Path, record: Mapping[str, Any]) -> None:
     interleave within a line; nothing earlier in the file is ever rewritten.
     """
     log = Path(log).absolute()
-    _private_folder(log.parent)
+    make_private_folder(log.parent)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     created = not log.exists()
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

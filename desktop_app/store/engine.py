@@ -31,11 +31,13 @@ from desktop_app.application.ports import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
+from desktop_app.store.private_files import make_private_folder
 from desktop_app.store.schema import (
     APPLICATION_ID,
     CORE_TABLES,
     SCHEMA_VERSION,
     add_command_fingerprints,
+    add_snapshot_seals,
     create_schema,
 )
 from desktop_app.store.triggers import trigger_problem
@@ -58,11 +60,13 @@ MIGRATIONS: dict[int, Migration] = {
     1: create_schema,
     2: add_unique_keys,
     3: add_command_fingerprints,
+    4: add_snapshot_seals,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
-adds the unique keys (SKUs), filled from the log. Add a step (and bump
+adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
+and the database id. Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 
@@ -619,8 +623,7 @@ def _create_file(path: Path) -> None:
     """Create the file 0600 (in a 0700 folder if the folder is new) before SQLite opens it."""
     folder = path.parent
     if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True)
-        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+        make_private_folder(folder)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     try:
         os.fchmod(fd, 0o600)

@@ -16,11 +16,13 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 
 from desktop_app.application.ports import (
     AppendResult,
+    AuditRow,
     ConcurrencyError,
     Digest,
     EventData,
@@ -28,7 +30,9 @@ from desktop_app.application.ports import (
     Progress,
     Snapshot,
     SnapshotInfo,
+    SnapshotTrust,
     StoredEvent,
+    StoredSnapshot,
     StoreError,
     UniqueClaim,
     UniqueClash,
@@ -40,24 +44,30 @@ from desktop_app.store.engine import Database, store_errors, translate_error
 from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row, parse_utc
 from desktop_app.store.records import (
     MAX_VERSION,
+    SNAPSHOT_COLUMNS,
     Clock,
     DataRow,
     SnapshotRow,
+    SnapshotTrustLog,
     append_result,
     build_rows,
     check_append,
     clock_text,
     decode_data_rows,
     decode_rows,
-    decode_snapshot,
     digest_result,
     encode_events,
+    payload_object,
     recorded_result,
+    scan_json,
     snapshot_info,
     snapshot_row,
+    stored_snapshot,
+    trusted_snapshot,
     utc_now,
     verify_result,
 )
+from desktop_app.store.sealing import SealKey, key_path, load_key, read_database_id
 
 _COLUMNS = (
     "position, stream_id, version, event_id, type_name, schema_version, "
@@ -103,9 +113,6 @@ _FIND_COMMAND_V1 = (
 _NEXT_NUMBER = (
     "INSERT INTO sequences (name, value) VALUES (?1, ?2) "
     "ON CONFLICT (name) DO UPDATE SET value = value + ?2 RETURNING value"
-)
-_SNAPSHOT_COLUMNS = (
-    "stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at"
 )
 
 VERIFY_BATCH = 20_000
@@ -493,45 +500,114 @@ class SqliteEventStore:
                 yield stream_id
             last = rows[-1][0]
 
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with its events, by stream id, from one read snapshot (``verify``).
+
+        One scan in (stream_id, version) order (the unique index); the read transaction stays
+        open until the caller has consumed the last stream or closed the iterator.
+        """
+        with store_errors(), self._db.raw_read() as con:
+            cursor = con.execute(_SCAN_STREAMS)
+            try:
+                cursor.arraysize = 1000
+                current: str | None = None
+                rows: list[AuditRow] = []
+                scan = scan_json
+                while batch := cursor.fetchmany():
+                    for stream_id, position, version, type_name, schema_version, text in batch:
+                        if stream_id != current:
+                            if current is not None:
+                                yield current, rows
+                            current, rows = stream_id, []
+                        # payload_object inlined for the usual case (a whole JSON object).
+                        try:
+                            payload, end = scan(text, 0)
+                            if end != len(text) or type(payload) is not dict:
+                                payload = payload_object(text)
+                        except (StopIteration, TypeError, ValueError):
+                            payload = payload_object(text)
+                        rows.append((position, version, type_name, schema_version, payload))
+                if current is not None:
+                    yield current, rows
+            finally:
+                cursor.close()
+
     def _now(self) -> datetime:
         return parse_utc(clock_text(self._clock))
 
 
-class SqliteSnapshotStore:
-    """``SnapshotStore`` on an Order Desk SQLite file; bad rows are skipped, never trusted."""
+_SCAN_STREAMS = (
+    "SELECT stream_id, position, version, type_name, schema_version, payload FROM events "
+    "ORDER BY stream_id, version"
+)
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+
+_SNAPSHOT_READ = (
+    "SELECT s.stream_id, s.version, s.aggregate_type, s.schema_version, s.state, s.checksum, "
+    "s.size_bytes, s.taken_at, {seal}, e.hash FROM snapshots AS s "
+    "LEFT JOIN events AS e ON e.stream_id = s.stream_id AND e.version = s.version "
+)
+_EVENT_HASH = "SELECT hash FROM events WHERE stream_id = ? AND version = ?"
+
+
+def _split(row: tuple[object, ...]) -> tuple[SnapshotRow, object]:
+    """A joined snapshot row: (the stored row, the hash of the event at its version)."""
+    return row[:9], row[9]  # type: ignore[return-value]
+
+
+class SqliteSnapshotStore:
+    """``SnapshotStore`` on an Order Desk SQLite file; only sealed rows are trusted (R26).
+
+    ``key_dir`` is the folder of this account's snapshot keys (the user's data folder, never
+    beside the database); without one, or without a key for this file there, no snapshot is
+    trusted and none is taken. A writable file gets a fresh key when it has none here.
+    """
+
+    def __init__(
+        self, db: Database, *, clock: Clock | None = None, key_dir: Path | None = None
+    ) -> None:
         self._db = db
         self._clock: Clock = clock or utc_now
+        with store_errors(), db.raw() as con:
+            database_id = read_database_id(con)
+            columns = {row[1] for row in con.execute("PRAGMA table_info(snapshots)")}
+        # A schema-1 file opened read-only (an old backup) has no seal column: every row then
+        # reads as unsealed, so it is shown and verified but never trusted.
+        self._read = _SNAPSHOT_READ.format(seal="s.seal" if "seal" in columns else "''")
+        self._key = load_key(key_dir, database_id, create=not db.read_only)
+        self._trust = SnapshotTrustLog(self._key, _key_note(key_dir, database_id, self._key))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Store (or replace) the snapshot at its version."""
-        row = snapshot_row(snapshot, clock_text(self._clock))
+        """Store (or replace) the snapshot at its version, sealed over the event there."""
+        taken_at = clock_text(self._clock)
         with store_errors(), self._db.raw_write() as con:
+            found = con.execute(_EVENT_HASH, (snapshot.stream_id, snapshot.version)).fetchone()
+            row = snapshot_row(snapshot, taken_at, self._key, None if found is None else found[0])
             con.execute(
-                f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) "  # noqa: S608
-                "VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO snapshots ({SNAPSHOT_COLUMNS}) "  # noqa: S608
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 row,
             )
 
     def latest_snapshot(
         self, stream_id: str, *, at_or_below_version: int | None = None
     ) -> Snapshot | None:
-        """Newest valid snapshot at or below a version."""
+        """Newest trusted snapshot at or below a version; every other one is counted."""
         upper = MAX_VERSION if at_or_below_version is None else at_or_below_version
+        key, trust = self._key, self._trust
         with store_errors(), self._db.raw() as con:
             cur = con.execute(
-                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
-                "WHERE stream_id = ? AND version <= ? ORDER BY version DESC",
+                self._read + "WHERE s.stream_id = ? AND s.version <= ? ORDER BY s.version DESC",
                 (stream_id, upper),
             )
             try:
                 while True:
-                    batch: list[SnapshotRow] = cur.fetchmany(8)
+                    batch = cur.fetchmany(8)
                     if not batch:
                         return None
-                    for row in batch:
-                        snap = decode_snapshot(row)
+                    for joined in batch:
+                        row, event_hash = _split(joined)
+                        snap = trusted_snapshot(row, event_hash, key, trust)
                         if snap is not None:
                             return snap
             finally:
@@ -540,19 +616,48 @@ class SqliteSnapshotStore:
     def list_snapshots(self, stream_id: str) -> list[SnapshotInfo]:
         """All snapshots of a stream, newest first, valid or not."""
         with store_errors(), self._db.raw() as con:
-            rows: list[SnapshotRow] = con.execute(
-                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
-                "WHERE stream_id = ? ORDER BY version DESC",
+            rows = con.execute(
+                self._read + "WHERE s.stream_id = ? ORDER BY s.version DESC",
                 (stream_id,),
             ).fetchall()
-        return [snapshot_info(row) for row in rows]
+        return [snapshot_info(*_split(row), self._key) for row in rows]
 
     def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
-        """One snapshot, or None when missing or unreadable."""
+        """One trusted snapshot, or None when missing, unreadable or not trusted."""
         with store_errors(), self._db.raw() as con:
-            row: SnapshotRow | None = con.execute(
-                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608
-                "WHERE stream_id = ? AND version = ?",
+            row = con.execute(
+                self._read + "WHERE s.stream_id = ? AND s.version = ?",
                 (stream_id, version),
             ).fetchone()
-        return None if row is None else decode_snapshot(row)
+        return None if row is None else trusted_snapshot(*_split(row), self._key, self._trust)
+
+    def trust(self) -> SnapshotTrust:
+        """Key state and the snapshots refused so far."""
+        return self._trust.status()
+
+    def iter_snapshots(self) -> Iterator[StoredSnapshot]:
+        """Every snapshot, by stream then version, in pages (no transaction held open)."""
+        last: tuple[str, int] = ("", 0)
+        while True:
+            with store_errors(), self._db.raw() as con:
+                rows = con.execute(
+                    self._read + "WHERE (s.stream_id, s.version) > (?, ?) "
+                    "ORDER BY s.stream_id, s.version LIMIT 1000",
+                    last,
+                ).fetchall()
+            if not rows:
+                return
+            for joined in rows:
+                yield stored_snapshot(*_split(joined), self._key)
+            last = (rows[-1][0], rows[-1][1])
+
+
+def _key_note(key_dir: Path | None, database_id: str | None, key: SealKey | None) -> str:
+    if key_dir is None:
+        return "no key folder given: snapshots are not trusted"
+    if database_id is None:
+        return "the file has no database id (an older file opened read-only): no snapshot key"
+    path = key_path(key_dir, database_id)
+    if key is None:
+        return f"no usable snapshot key at {path}: snapshots are not trusted"
+    return f"snapshot key {path}"

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from desktop_app.application.ports import (
     AppendResult,
+    AuditRow,
     ConcurrencyError,
     Digest,
     EventData,
@@ -20,7 +21,9 @@ from desktop_app.application.ports import (
     Progress,
     Snapshot,
     SnapshotInfo,
+    SnapshotTrust,
     StoredEvent,
+    StoredSnapshot,
     StoreError,
     UniqueClaim,
     UniqueClash,
@@ -32,21 +35,26 @@ from desktop_app.store.records import (
     MAX_VERSION,
     Clock,
     SnapshotRow,
+    SnapshotTrustLog,
     append_result,
     build_rows,
     check_append,
     clock_text,
     decode_data_rows,
     decode_rows,
-    decode_snapshot,
     digest_result,
     encode_events,
+    payload_object,
     recorded_result,
+    snapshot_checksum,
     snapshot_info,
     snapshot_row,
+    stored_snapshot,
+    trusted_snapshot,
     utc_now,
     verify_result,
 )
+from desktop_app.store.sealing import SealKey
 
 _VERIFY_BATCH = 20_000
 
@@ -234,6 +242,23 @@ class InMemoryEventStore:
             ids = sorted(s for s in self._streams if s.startswith(prefix))
         return iter(ids)
 
+    def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
+        """Every stream with its events, by stream id (a copy taken under the lock)."""
+        with self._lock:
+            streams = sorted(
+                ((s, list(rows)) for s, rows in self._streams.items()), key=lambda item: item[0]
+            )
+        for stream_id, rows in streams:
+            yield stream_id, [(r[0], r[2], r[4], r[5], payload_object(r[6])) for r in rows]
+
+    def _event_hash(self, stream_id: str, version: int) -> str | None:
+        """The hash of the event at ``version`` of ``stream_id`` (for the snapshot store)."""
+        with self._lock:
+            stream = self._streams.get(stream_id)
+            if stream is None or type(version) is not int or not 1 <= version <= len(stream):
+                return None
+            return stream[version - 1][10]
+
     def _replace_row(self, position: int, row: Row) -> None:
         """Test-only: overwrite a stored row, as an attacker with file access would."""
         with self._lock:
@@ -244,16 +269,28 @@ class InMemoryEventStore:
 
 
 class InMemorySnapshotStore:
-    """``SnapshotStore`` held in memory; bad rows are skipped like in SQLite."""
+    """``SnapshotStore`` held in memory; sealed, checked and skipped exactly like in SQLite.
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    Its key is made per instance (it never leaves the process); ``keyless=True`` plays a store
+    without a key (another account), which trusts and takes no snapshot.
+    """
+
+    def __init__(
+        self, events: InMemoryEventStore, *, clock: Clock | None = None, keyless: bool = False
+    ) -> None:
+        self._events = events
         self._clock: Clock = clock or utc_now
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, int], SnapshotRow] = {}
+        self._key = None if keyless else SealKey.generate()
+        note = "no snapshot key (keyless store)" if keyless else "in-memory snapshot key"
+        self._trust = SnapshotTrustLog(self._key, note)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Store (or replace) the snapshot at its version."""
-        row = snapshot_row(snapshot, clock_text(self._clock))
+        """Store (or replace) the snapshot at its version, sealed over the event there."""
+        taken_at = clock_text(self._clock)
+        event_hash = self._events._event_hash(snapshot.stream_id, snapshot.version)
+        row = snapshot_row(snapshot, taken_at, self._key, event_hash)
         with self._lock:
             self._rows[(snapshot.stream_id, snapshot.version)] = row
 
@@ -263,27 +300,45 @@ class InMemorySnapshotStore:
         rows.sort(key=lambda r: r[1], reverse=True)
         return rows
 
+    def _hash(self, row: SnapshotRow) -> str | None:
+        return self._events._event_hash(row[0], row[1])
+
     def latest_snapshot(
         self, stream_id: str, *, at_or_below_version: int | None = None
     ) -> Snapshot | None:
-        """Newest valid snapshot at or below a version."""
+        """Newest trusted snapshot at or below a version; every other one is counted."""
         upper = MAX_VERSION if at_or_below_version is None else at_or_below_version
         for row in self._stream_rows(stream_id):
             if row[1] <= upper:
-                snap = decode_snapshot(row)
+                snap = trusted_snapshot(row, self._hash(row), self._key, self._trust)
                 if snap is not None:
                     return snap
         return None
 
     def list_snapshots(self, stream_id: str) -> list[SnapshotInfo]:
         """All snapshots of a stream, newest first, valid or not."""
-        return [snapshot_info(row) for row in self._stream_rows(stream_id)]
+        return [
+            snapshot_info(row, self._hash(row), self._key) for row in self._stream_rows(stream_id)
+        ]
 
     def get_snapshot(self, stream_id: str, version: int) -> Snapshot | None:
-        """One snapshot, or None when missing or unreadable."""
+        """One trusted snapshot, or None when missing, unreadable or not trusted."""
         with self._lock:
             row = self._rows.get((stream_id, version))
-        return None if row is None else decode_snapshot(row)
+        if row is None:
+            return None
+        return trusted_snapshot(row, self._hash(row), self._key, self._trust)
+
+    def trust(self) -> SnapshotTrust:
+        """Key state and the snapshots refused so far."""
+        return self._trust.status()
+
+    def iter_snapshots(self) -> Iterator[StoredSnapshot]:
+        """Every snapshot, by stream then version."""
+        with self._lock:
+            rows = sorted(self._rows.values(), key=lambda r: (r[0], r[1]))
+        for row in rows:
+            yield stored_snapshot(row, self._hash(row), self._key)
 
     def _corrupt_snapshot(self, stream_id: str, version: int, *, state: str | None = None) -> None:
         """Test-only: damage a stored snapshot's bytes (checksum no longer matches)."""
@@ -291,6 +346,14 @@ class InMemorySnapshotStore:
             row = self._rows[(stream_id, version)]
             new_state = state if state is not None else row[4][:-1] + "X"
             self._rows[(stream_id, version)] = (*row[:4], new_state, *row[5:])
+
+    def _forge_snapshot(self, stream_id: str, version: int, state: str) -> None:
+        """Test-only: what an attacker with the file can do: new state, checksum recomputed
+        with the public formula, the old seal left in place."""
+        with self._lock:
+            row = self._rows[(stream_id, version)]
+            checksum = snapshot_checksum(row[0], row[1], row[2], row[3], state)
+            self._rows[(stream_id, version)] = (*row[:4], state, checksum, *row[6:])
 
     def _now(self) -> datetime:
         return parse_utc(clock_text(self._clock))

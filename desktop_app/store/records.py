@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +25,10 @@ from desktop_app.application.ports import (
     NewEvent,
     Snapshot,
     SnapshotInfo,
+    SnapshotTrust,
     StoredEvent,
+    StoredSnapshot,
+    StoreError,
     VerifyResult,
 )
 from desktop_app.store.hashing import (
@@ -33,8 +38,11 @@ from desktop_app.store.hashing import (
     to_json_text,
     utc_text,
 )
+from desktop_app.store.sealing import SealKey, seal, seal_verdict
 
 Clock = Callable[[], datetime]
+
+_log = logging.getLogger("desktop_app.store.snapshots")
 
 MAX_VERSION = 2**62
 
@@ -269,6 +277,8 @@ DataRow = tuple[int, str, int, str]
 # whitespace; whatever the scanner does not consume completely goes through json.loads,
 # which then accepts or refuses it exactly as before.
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scan_json = _scan_json
+"""The raw JSON scanner (``(value, end)``; StopIteration/ValueError on bad text)."""
 
 
 def load_json_text(text: str) -> Any:
@@ -278,6 +288,17 @@ def load_json_text(text: str) -> Any:
     except (StopIteration, TypeError):
         return _loads(text)
     return value if end == len(text) else _loads(text)
+
+
+def payload_object(text: object) -> dict[str, Any] | None:
+    """A stored payload as a dict, or None when it is not a JSON object (verify reports it)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = load_json_text(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def decode_data_rows(rows: Sequence[DataRow]) -> list[EventData]:
@@ -354,25 +375,47 @@ def digest_result(
 
 # ---------------------------------------------------------------------------- snapshots
 
-SnapshotRow = tuple[str, int, str, int, str, str, int, str]
-"""(stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at)."""
+SnapshotRow = tuple[str, int, str, int, str, str, int, str, str]
+"""(stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at,
+seal) as stored."""
+
+SNAPSHOT_COLUMNS = (
+    "stream_id, version, aggregate_type, schema_version, state, checksum, size_bytes, taken_at, "
+    "seal"
+)
 
 
 def snapshot_checksum(
     stream_id: str, version: int, aggregate_type: str, schema_version: int, state: str
 ) -> str:
-    """sha256 over the identity and the state text: a row copied elsewhere fails too."""
+    """sha256 over the identity and the state text: catches damage, and a row copied elsewhere.
+
+    A public formula, so it proves nothing against someone who edits the file on purpose: only
+    the seal (:mod:`desktop_app.store.sealing`) decides whether a snapshot is trusted.
+    """
     head = json.dumps([stream_id, version, aggregate_type, schema_version], ensure_ascii=False)
     return hashlib.sha256((head + "\n" + state).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def snapshot_row(snapshot: Snapshot, taken_at: str) -> SnapshotRow:
-    """Encode a snapshot for storage."""
+def snapshot_row(
+    snapshot: Snapshot, taken_at: str, key: SealKey | None, event_hash: str | None
+) -> SnapshotRow:
+    """Encode a snapshot for storage, sealed with ``key`` over ``event_hash`` (the hash of the
+    event at the snapshot's version). Without both, the row would never be trusted: refused."""
     if not snapshot.stream_id:
         raise ValueError("stream_id must be a non-empty string")
     if type(snapshot.version) is not int or snapshot.version < 1:
         raise ValueError("a snapshot version must be an integer >= 1")
     state = to_json_text(snapshot.state)
+    if event_hash is None:
+        raise StoreError(
+            f"No snapshot of {snapshot.stream_id} at version {snapshot.version}: "
+            "the stream has no event at that version."
+        )
+    if key is None:
+        raise StoreError(
+            "Snapshots are not taken: there is no snapshot key for this database on this account."
+        )
     return (
         snapshot.stream_id,
         snapshot.version,
@@ -388,6 +431,15 @@ def snapshot_row(snapshot: Snapshot, taken_at: str) -> SnapshotRow:
         ),
         len(state.encode("utf-8")),
         taken_at,
+        seal(
+            key,
+            snapshot.stream_id,
+            snapshot.version,
+            snapshot.aggregate_type,
+            snapshot.schema_version,
+            event_hash,
+            state,
+        ),
     )
 
 
@@ -405,9 +457,16 @@ def _valid(row: SnapshotRow) -> bool:
 
 
 def decode_snapshot(row: SnapshotRow) -> Snapshot | None:
-    """The snapshot of a row, or None when its checksum, JSON or fields are bad."""
+    """The snapshot of a row, or None when its checksum, JSON or fields are bad.
+
+    Says nothing about trust: see :func:`snapshot_problem`."""
     if not _valid(row):
         return None
+    return _decode_checked(row)
+
+
+def _decode_checked(row: SnapshotRow) -> Snapshot | None:
+    """:func:`decode_snapshot` for a row whose checksum was already found valid."""
     try:
         state = _loads(row[4])
         taken_at = _fromiso(row[7]).astimezone(UTC)
@@ -425,12 +484,44 @@ def decode_snapshot(row: SnapshotRow) -> Snapshot | None:
     )
 
 
-def snapshot_info(row: SnapshotRow) -> SnapshotInfo:
-    """Inspector line for a row; ``valid`` says whether it would be used."""
+def snapshot_verdict(
+    row: SnapshotRow, event_hash: object, key: SealKey | None
+) -> tuple[str, bool] | None:
+    """None when the row may decide a command; else (why it is ignored, whether that shows
+    tampering): damage first, then the seal over the stored event hash at its version."""
+    if not _valid(row):
+        return "damaged: its checksum does not match its contents", True
+    return seal_verdict(key, row[8], row[0], row[1], row[2], row[3], event_hash, row[4])
+
+
+def snapshot_problem(row: SnapshotRow, event_hash: object, key: SealKey | None) -> str | None:
+    """None when the row may decide a command; else why it is ignored."""
+    verdict = snapshot_verdict(row, event_hash, key)
+    return None if verdict is None else verdict[0]
+
+
+def trusted_snapshot(
+    row: SnapshotRow, event_hash: object, key: SealKey | None, trust: SnapshotTrustLog
+) -> Snapshot | None:
+    """The snapshot of a row that passes every check, else None (and the refusal recorded)."""
+    problem = snapshot_problem(row, event_hash, key)
+    snap = _decode_checked(row) if problem is None else None
+    if problem is None and snap is None:
+        problem = "damaged: its state is not a readable JSON object"
+    if problem is not None:
+        trust.ignored(row[0], row[1], problem)
+    return snap
+
+
+def snapshot_info(row: SnapshotRow, event_hash: object, key: SealKey | None) -> SnapshotInfo:
+    """Inspector line for a row; ``valid`` says whether it would be used, ``problem`` why not."""
     try:
         taken_at = _fromiso(str(row[7])).astimezone(UTC)
     except ValueError:
         taken_at = datetime.min.replace(tzinfo=UTC)
+    problem = snapshot_problem(row, event_hash, key)
+    if problem is None and decode_snapshot(row) is None:
+        problem = "damaged: its state is not a readable JSON object"
     return SnapshotInfo(
         stream_id=str(row[0]),
         aggregate_type=str(row[2]),
@@ -438,5 +529,73 @@ def snapshot_info(row: SnapshotRow) -> SnapshotInfo:
         schema_version=int(row[3]) if type(row[3]) is int else -1,
         taken_at=taken_at,
         size_bytes=int(row[6]) if type(row[6]) is int else -1,
-        valid=decode_snapshot(row) is not None,
+        valid=problem is None,
+        problem=problem,
     )
+
+
+def stored_snapshot(row: SnapshotRow, event_hash: object, key: SealKey | None) -> StoredSnapshot:
+    """One stored snapshot as ``verify`` examines it (the state parsed when it can be)."""
+    verdict = snapshot_verdict(row, event_hash, key)
+    state: dict[str, Any] | None
+    try:
+        loaded = _loads(row[4]) if isinstance(row[4], str) else None
+        state = loaded if isinstance(loaded, dict) else None
+    except ValueError:
+        state = None
+    return StoredSnapshot(
+        stream_id=str(row[0]),
+        version=row[1] if type(row[1]) is int else -1,
+        aggregate_type=str(row[2]),
+        schema_version=row[3] if type(row[3]) is int else -1,
+        state=state,
+        problem=None if verdict is None else verdict[0],
+        key_checked=key is not None,
+        suspect=verdict is not None and verdict[1],
+    )
+
+
+_MAX_LOGGED = 1000
+
+
+class SnapshotTrustLog:
+    """Counts the snapshots a store refused to trust, for the status and the log.
+
+    Each refused row is logged once per process (a forged snapshot of a busy order must not
+    fill the log); a missing key is logged once, not once per snapshot.
+    """
+
+    def __init__(self, key: SealKey | None, key_note: str) -> None:
+        self._lock = threading.Lock()
+        self._key = key
+        self._note = key_note
+        self._ignored = 0
+        self._last: str | None = None
+        self._logged: set[tuple[str, int, str]] = set()
+        self._warned_no_key = False
+
+    def ignored(self, stream_id: str, version: int, problem: str) -> None:
+        """Record (and log once) that the snapshot at ``version`` of ``stream_id`` was ignored."""
+        text = f"snapshot of {stream_id} at v{version} ignored: {problem}"
+        with self._lock:
+            self._ignored += 1
+            self._last = text
+            if self._key is None:
+                first = not self._warned_no_key
+                self._warned_no_key = True
+            else:
+                first = (stream_id, version, problem) not in self._logged
+                if first and len(self._logged) < _MAX_LOGGED:
+                    self._logged.add((stream_id, version, problem))
+        if first:
+            _log.warning("%s (full replay instead)", text)
+
+    def status(self) -> SnapshotTrust:
+        """What the status bar and ``status`` show."""
+        with self._lock:
+            return SnapshotTrust(
+                sealing=self._key is not None,
+                key_note=self._note,
+                ignored=self._ignored,
+                last_problem=self._last,
+            )

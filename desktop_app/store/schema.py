@@ -7,6 +7,7 @@ which :func:`create_schema` runs inside the same transaction as the core tables.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -23,8 +24,10 @@ from sqlalchemy import (
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 3
-"""``PRAGMA user_version`` this code writes; older files are upgraded, newer open read-only."""
+SCHEMA_VERSION = 4
+"""1: first release. 2: unique keys (SKUs). 3: command fingerprints. 4: sealed snapshots
+(``snapshots.seal``) and ``store_meta.database_id``. The ``PRAGMA user_version`` this code
+writes; older files are upgraded, newer ones open read-only."""
 
 metadata = MetaData()
 
@@ -72,7 +75,16 @@ snapshots = Table(
     Column("checksum", Text, nullable=False),
     Column("size_bytes", Integer, nullable=False),
     Column("taken_at", Text, nullable=False),
+    # ``<key id>:<HMAC>`` (see store/sealing.py); '' for rows written before seals existed.
+    Column("seal", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("stream_id", "version", name="pk_snapshots"),
+)
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 sequences = Table(
@@ -108,6 +120,7 @@ unique_key_clashes = Table(
 
 # Present in every file from version 1 on (the unique-key tables arrive with version 2).
 CORE_TABLES = ("events", "commands", "snapshots", "sequences")
+"""Tables every stamped file has (schema 1 on); later ones are added by migration steps."""
 
 # The database itself refuses to change history, whatever program opens the file.
 APPEND_ONLY_TRIGGERS = (
@@ -116,6 +129,20 @@ APPEND_ONLY_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END""",
 )
+
+
+def add_snapshot_seals(conn: Connection) -> None:
+    """Schema 2: snapshots get a seal column, the file a random database id (the name of its
+    snapshot key). Idempotent: a fresh file's step 1 already made both from the metadata."""
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(snapshots)")}
+    if "seal" not in columns:
+        conn.exec_driver_sql("ALTER TABLE snapshots ADD COLUMN seal TEXT NOT NULL DEFAULT ''")
+    metadata.create_all(conn, tables=[store_meta], checkfirst=True)
+    conn.exec_driver_sql(
+        "INSERT OR IGNORE INTO store_meta (name, value) VALUES ('database_id', ?)",
+        (secrets.token_hex(16),),
+    )
+
 
 SchemaHook = Callable[[Connection], None]
 

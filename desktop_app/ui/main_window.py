@@ -903,14 +903,30 @@ class MainWindow(QMainWindow):
         box = QMessageBox(self)
         box.setObjectName("verifyResult")
         box.setWindowTitle("Verify history")
+        chain_ok = result.first_bad_position is None and result.problem is None
         if result.ok:
             box.setIcon(QMessageBox.Icon.Information)
             box.setText(
                 f"The history is intact: {fmt.format_int(result.checked)} events checked, "
-                "every hash matches."
+                "every hash matches"
+                + (", every event is legal and every snapshot true." if result.semantic else ".")
             )
             box.setInformativeText(
                 f"Last event #{fmt.format_int(result.head_position)}\nHead hash {result.head_hash}"
+                + "".join(f"\n\n{note}" for note in result.notes)
+            )
+        elif chain_ok:
+            box.setIcon(QMessageBox.Icon.Critical)
+            box.setText(
+                f"The history holds {fmt.format_int(result.finding_count)} event(s) or "
+                "snapshot(s) that the program could not have written."
+            )
+            lines = [finding.describe() for finding in result.findings[:20]]
+            if result.finding_count > len(lines):
+                lines.append(f"… and {fmt.format_int(result.finding_count - len(lines))} more")
+            box.setInformativeText(
+                "Every hash matches, so these were written into the file with the chain "
+                "recomputed:\n\n" + "\n".join(lines) + "\n\nKeep this file for investigation."
             )
         else:
             box.setIcon(QMessageBox.Icon.Critical)
@@ -1006,6 +1022,8 @@ class MainWindow(QMainWindow):
         anchor = details.get("last_anchor")
         if anchor:
             rows.append(("Last anchor", _escape(str(anchor))))
+        if details.get("snapshots"):
+            rows.append(("Snapshots", _escape(details["snapshots"])))
         table = "".join(
             f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
         )

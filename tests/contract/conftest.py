@@ -13,7 +13,9 @@ from desktop_app.application.ports import EventStore, SnapshotStore
 from desktop_app.store.engine import open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+from desktop_app.store.records import snapshot_checksum
 from tests.fixtures.store_helpers import StepClock
+from tests.fixtures.store_helpers import events as store_events
 
 
 @dataclass
@@ -25,19 +27,38 @@ class Stores:
     snapshots: SnapshotStore
     clock: StepClock
     corrupt_snapshot: Callable[[str, int], None]
+    forge_snapshot: Callable[[str, int, str], None]
+    """Replace a snapshot's state and recompute its public checksum, as an attacker would."""
+    keyless_snapshots: Callable[[], SnapshotStore]
+    """Another snapshot store on the same data without this account's key."""
+
+    def reach(self, stream_id: str, version: int) -> None:
+        """Append events until ``stream_id`` has ``version`` (snapshots are of stored events)."""
+        current = self.events.stream_version(stream_id)
+        if current < version:
+            self.events.append(stream_id, current, store_events(version - current))
 
 
 @pytest.fixture(params=["sqlite", "memory"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     clock = StepClock()
     if request.param == "memory":
-        snaps = InMemorySnapshotStore(clock=clock)
+        mem_events = InMemoryEventStore(clock=clock)
+        snaps = InMemorySnapshotStore(mem_events, clock=clock)
+
+        def keyless() -> SnapshotStore:
+            other = InMemorySnapshotStore(mem_events, clock=clock, keyless=True)
+            other._rows = snaps._rows  # the same stored rows, seen without the key
+            return other
+
         yield Stores(
             "memory",
-            InMemoryEventStore(clock=clock),
+            mem_events,
             snaps,
             clock,
             lambda s, v: snaps._corrupt_snapshot(s, v),
+            lambda s, v, state: snaps._forge_snapshot(s, v, state),
+            keyless,
         )
         return
     path = tmp_path / "data" / "orders.sqlite3"
@@ -53,11 +74,32 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
             )
         con.close()
 
+    def forge(stream_id: str, version: int, state: str) -> None:
+        con = sqlite3.connect(path)
+        with con:
+            kind, schema = con.execute(
+                "SELECT aggregate_type, schema_version FROM snapshots "
+                "WHERE stream_id = ? AND version = ?",
+                (stream_id, version),
+            ).fetchone()
+            con.execute(
+                "UPDATE snapshots SET state = ?, checksum = ? WHERE stream_id = ? AND version = ?",
+                (
+                    state,
+                    snapshot_checksum(stream_id, version, kind, schema, state),
+                    stream_id,
+                    version,
+                ),
+            )
+        con.close()
+
     yield Stores(
         "sqlite",
         SqliteEventStore(db, clock=clock),
-        SqliteSnapshotStore(db, clock=clock),
+        SqliteSnapshotStore(db, clock=clock, key_dir=tmp_path / "keys"),
         clock,
         corrupt,
+        forge,
+        lambda: SqliteSnapshotStore(db, clock=clock, key_dir=tmp_path / "other-account-keys"),
     )
     db.close()

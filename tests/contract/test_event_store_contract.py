@@ -416,3 +416,17 @@ def test_fingerprints_are_bounded(stores: Stores) -> None:
     assert not es.append(
         "order-1", 0, events(1), command_id=longest, fingerprint="f" * 80
     ).duplicate
+
+
+def test_iter_streams_gives_every_stream_in_id_order_with_positions(stores: Stores) -> None:
+    es = stores.events
+    assert list(es.iter_streams()) == []
+    es.append("order-b", 0, events(2))
+    es.append("customer-a", 0, events(1))
+    es.append("order-b", 2, events(1, note="caf\u00e9"))
+    es.append("order-a", 0, events(1))
+    streams = list(es.iter_streams())
+    assert [s for s, _ in streams] == ["customer-a", "order-a", "order-b"]
+    rows = dict(streams)["order-b"]
+    assert [(r[0], r[1]) for r in rows] == [(1, 1), (2, 2), (4, 3)]
+    assert rows[2][2:] == ("OrderPlaced", 1, {"i": 0, "note": "caf\u00e9"})

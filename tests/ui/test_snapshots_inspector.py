@@ -215,3 +215,37 @@ def test_no_order_selected(qtbot, inspector: SnapshotInspector) -> None:
     assert inspector.model.rowCount() == 0
     assert not inspector.take_button.isEnabled()
     assert "Select an order" in inspector.title.text()
+
+
+def test_a_forged_snapshot_is_shown_as_not_trusted_with_the_reason(
+    qtbot, inspector: SnapshotInspector, app: App, db_path: Path
+) -> None:
+    """R26: state edited and the public checksum recomputed: not "damaged", but not trusted."""
+    from desktop_app.domain.order import Order
+    from desktop_app.store.records import snapshot_checksum
+
+    order = make_order(app, 5)
+    stream = f"order-{order}"
+    raw = sqlite3.connect(db_path)
+    with raw:
+        (state,) = raw.execute(
+            "SELECT state FROM snapshots WHERE stream_id = ? AND version = 5", (stream,)
+        ).fetchone()
+        forged = state.replace('"pending"', '"shipped"')
+        raw.execute(
+            "UPDATE snapshots SET state = ?, checksum = ? WHERE stream_id = ? AND version = 5",
+            (
+                forged,
+                snapshot_checksum(stream, 5, "order", Order.SNAPSHOT_SCHEMA_VERSION, forged),
+                stream,
+            ),
+        )
+    raw.close()
+    show(qtbot, inspector, order)
+    assert inspector.model.index(0, 4).data() == "not trusted"
+    tip = inspector.model.index(0, 4).data(Qt.ItemDataRole.ToolTipRole)
+    assert "seal does not match" in tip
+    with qtbot.waitSignal(inspector.verified, timeout=10000) as blocker:
+        inspector.verify_selected()
+    assert not blocker.args[0].usable
+    assert "seal does not match" in (blocker.args[0].problem or "")

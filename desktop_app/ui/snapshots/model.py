@@ -62,13 +62,14 @@ class SnapshotTableModel(QAbstractTableModel):
                 fmt.local_time(info.taken_at),
                 fmt.size(info.size_bytes),
                 f"v{info.schema_version}",
-                "yes" if info.valid else "damaged",
+                _validity(info),
             )[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 1:
                 return fmt.utc_time(info.taken_at)
             if column == 4 and not info.valid:
-                return "The stored bytes do not match their checksum; the snapshot is ignored."
+                why = info.problem or "the stored bytes do not match their checksum"
+                return f"Ignored when the order is loaded (it is replayed instead): {why}."
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -77,3 +78,12 @@ class SnapshotTableModel(QAbstractTableModel):
         if role == INFO_ROLE:
             return info
         return None
+
+
+def _validity(info: SnapshotInfo) -> str:
+    """ "yes", "damaged" (bytes changed) or "not trusted" (unsealed, forged, another key…)."""
+    if info.valid:
+        return "yes"
+    if info.problem is None or info.problem.startswith("damaged"):
+        return "damaged"
+    return "not trusted"

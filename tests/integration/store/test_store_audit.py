@@ -338,7 +338,10 @@ def test_r15_clock_in_another_zone_is_stored_as_utc(tmp_path: Path) -> None:
 
 def test_r16_corrupt_and_foreign_snapshot_rows_are_skipped(tmp_path: Path) -> None:
     db = open_database(tmp_path / "s.sqlite3")
-    ss = SqliteSnapshotStore(db)
+    ss = SqliteSnapshotStore(db, key_dir=tmp_path / "keys")
+    es = SqliteEventStore(db)
+    es.append("order-1", 0, events(50))
+    es.append("order-2", 0, events(60))
     for v in (10, 20, 30, 40, 50):
         ss.save_snapshot(
             Snapshot(
@@ -367,7 +370,7 @@ def test_r16_corrupt_and_foreign_snapshot_rows_are_skipped(tmp_path: Path) -> No
         con.execute("DELETE FROM snapshots WHERE stream_id = 'order-1' AND version = 40")
         con.execute(
             "INSERT INTO snapshots (stream_id, version, aggregate_type, schema_version, state, "
-            "checksum, size_bytes, taken_at) VALUES ('order-1', 40, ?, ?, ?, ?, ?, ?)",
+            "checksum, size_bytes, taken_at, seal) VALUES ('order-1', 40, ?, ?, ?, ?, ?, ?, ?)",
             row[2:],
         )
         # 30: valid checksum over a JSON text that is not an object

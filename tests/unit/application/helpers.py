@@ -12,8 +12,13 @@ from desktop_app.bootstrap import App
 class World:
     """A customer, two products and helpers to place and move orders."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, like: World | None = None) -> None:
+        """A new customer and catalog, or ``like``'s (the same desk opened again: SKUs are
+        unique, so the catalog cannot be added twice)."""
         self.app = app
+        if like is not None:
+            self.customer, self.mug, self.pot = like.customer, like.mug, like.pot
+            return
         self.customer = self.customer_named("Müller GmbH")
         self.mug = self.product("MUG-1", "Blue Mug", "4.50")
         self.pot = self.product("POT-2", "Tea Pot", "19.90")

@@ -19,7 +19,8 @@ from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 
 def two_writers() -> tuple[tuple[Deps, CommandBus], tuple[Deps, CommandBus]]:
     """Two independently composed applications (two processes) over the same stores."""
-    events, snapshots = InMemoryEventStore(), InMemorySnapshotStore()
+    events = InMemoryEventStore()
+    snapshots = InMemorySnapshotStore(events)
     a = compose(events, snapshots, source="a", snapshot_interval=5)
     b = compose(events, snapshots, source="b", snapshot_interval=5)
     return (a[0], a[1]), (b[0], b[1])
@@ -98,7 +99,8 @@ def test_unknown_ids_are_not_found() -> None:
 
 
 def test_the_cache_is_bounded() -> None:
-    events, snapshots = InMemoryEventStore(), InMemorySnapshotStore()
+    events = InMemoryEventStore()
+    snapshots = InMemorySnapshotStore(events)
     deps, bus, _ = compose(events, snapshots, source="t")
     repo = deps.customers
     repo._cache_size = 3

@@ -173,7 +173,7 @@ class InterferingEventStore:
 class TwoClerks:
     def __init__(self) -> None:
         inner = InMemoryEventStore()
-        snapshots = InMemorySnapshotStore()
+        snapshots = InMemorySnapshotStore(inner)
         self.store = InterferingEventStore(inner)
         proxy: EventStore = self.store  # type: ignore[assignment]
         _, self.ours, _ = compose(proxy, snapshots, source="ours")

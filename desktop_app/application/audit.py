@@ -1,0 +1,303 @@
+"""``verify`` (R27): the hash chain, then the meaning of the history.
+
+The chain proves that nothing changed since each event was recorded; it cannot tell whether an
+event was legal when it was recorded (anyone who edits the file can insert an event and
+recompute the chain). The full check therefore replays every stream and asks the aggregate,
+with the same guards its command methods use (``Aggregate.refusal``), whether each event could
+have been recorded in the state before it; every stored snapshot must equal the replay at its
+version, and must not show signs of an edit outside the program (damage, a broken seal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import replace
+
+from desktop_app.application.ports import (
+    AuditRow,
+    EventStore,
+    Progress,
+    SnapshotStore,
+    StoredSnapshot,
+    VerifyFinding,
+    VerifyResult,
+)
+from desktop_app.domain.aggregate import Aggregate
+from desktop_app.domain.catalog import Customer, Product
+from desktop_app.domain.errors import DomainError
+from desktop_app.domain.order import Order
+from desktop_app.domain.serialization import from_payload
+
+MAX_FINDINGS = 1000
+"""Findings kept in a result (all are counted); a forged file can hold millions."""
+
+AGGREGATES: Mapping[str, type[Aggregate]] = {
+    cls.AGGREGATE_TYPE: cls for cls in (Order, Customer, Product)
+}
+
+_PROGRESS_EVERY = 20_000
+
+
+def verify_history(
+    events: EventStore,
+    snapshots: SnapshotStore,
+    *,
+    progress: Progress | None = None,
+    chain_only: bool = False,
+) -> VerifyResult:
+    """The hash chain; unless ``chain_only``, also every stream replayed and checked.
+
+    ``progress(done, total)`` counts the chain pass and then the replay (total = twice the
+    number of events in a full check).
+    """
+    if chain_only:
+        return events.verify(progress=progress)
+    total = [0]
+
+    def chain_progress(done: int, of: int) -> None:
+        total[0] = of
+        if progress is not None:
+            progress(done, 2 * of)
+
+    chain = events.verify(progress=chain_progress)
+    audit = _Audit(total[0] or chain.checked, progress)
+    streams, stored = events.iter_streams(), snapshots.iter_snapshots()
+    try:
+        audit.run(streams, stored)
+    finally:
+        # Release the stores' read transactions now, not whenever the generators are collected.
+        for iterator in (streams, stored):
+            if isinstance(iterator, Generator):
+                iterator.close()
+    return replace(
+        chain,
+        ok=chain.ok and audit.count == 0,
+        semantic=True,
+        findings=tuple(audit.findings),
+        finding_count=audit.count,
+        streams_checked=audit.streams,
+        snapshots_checked=audit.snapshot_count,
+        notes=tuple(audit.notes()),
+    )
+
+
+class _Audit:
+    """One replay of every stream, merged with the snapshots (both ordered by stream id)."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.findings: list[VerifyFinding] = []
+        self.count = 0
+        self.streams = 0
+        self.snapshot_count = 0
+        self.unchecked_seals = 0
+        self.untrusted = 0
+        self.newer = 0
+        self._done = 0
+        self._total = total
+        self._progress = progress
+
+    def add(self, finding: VerifyFinding) -> None:
+        self.count += 1
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(finding)
+
+    def notes(self) -> Iterator[str]:
+        if self.newer:
+            yield (
+                f"{self.newer:,} snapshot(s) of events recorded while verify was running were "
+                "not compared (verify again to include them)"
+            )
+        if self.unchecked_seals:
+            yield (
+                f"{self.unchecked_seals:,} snapshot seal(s) could not be checked: this account "
+                "has no key for this database (their contents were compared with the replay)"
+            )
+        if self.untrusted:
+            yield (
+                f"{self.untrusted:,} snapshot(s) are unsealed or sealed with another key: "
+                "loads ignore them (their contents were compared with the replay)"
+            )
+
+    def run(
+        self,
+        streams: Iterator[tuple[str, list[AuditRow]]],
+        snapshots: Iterator[StoredSnapshot],
+    ) -> None:
+        pending = next(snapshots, None)
+        for stream_id, rows in streams:
+            # Snapshots of streams that sort before this one have no events at all.
+            while pending is not None and pending.stream_id < stream_id:
+                self._orphan(pending)
+                pending = next(snapshots, None)
+            mine: list[StoredSnapshot] = []
+            while pending is not None and pending.stream_id == stream_id:
+                mine.append(pending)
+                pending = next(snapshots, None)
+            self._stream(stream_id, rows, mine)
+            self.streams += 1
+            self._tick(len(rows))
+        while pending is not None:
+            self._orphan(pending)
+            pending = next(snapshots, None)
+        if self._progress is not None:
+            self._progress(2 * self._total, 2 * self._total)
+
+    def _tick(self, events: int) -> None:
+        before = self._done
+        self._done += events
+        if self._progress is not None and (
+            self._done // _PROGRESS_EVERY != before // _PROGRESS_EVERY
+        ):
+            self._progress(self._total + min(self._done, self._total), 2 * self._total)
+
+    def _orphan(self, snap: StoredSnapshot) -> None:
+        self.snapshot_count += 1
+        if not snap.suspect:
+            # Its event exists (the store joined it): the stream began after the replay's
+            # read snapshot was taken, so there is nothing to compare it with yet.
+            self.newer += 1
+            return
+        kind, _, aggregate_id = snap.stream_id.partition("-")
+        self.add(
+            VerifyFinding(
+                kind="snapshot",
+                stream_id=snap.stream_id,
+                aggregate_type=kind,
+                aggregate_id=aggregate_id,
+                version=snap.version,
+                reason="a snapshot of a stream that has no events",
+            )
+        )
+
+    def _stream(self, stream_id: str, rows: list[AuditRow], snaps: list[StoredSnapshot]) -> None:
+        kind, _, aggregate_id = stream_id.partition("-")
+        cls = AGGREGATES.get(kind)
+        if cls is None:
+            self.add(
+                VerifyFinding(
+                    kind="event",
+                    stream_id=stream_id,
+                    aggregate_type=kind,
+                    aggregate_id=aggregate_id,
+                    version=rows[0][1],
+                    position=rows[0][0],
+                    reason=f"a stream of an unknown kind ({kind!r}): its events cannot be checked",
+                )
+            )
+            return
+        aggregate = cls(aggregate_id)
+        number: str | None = None
+        snap_index = 0
+        for position, version, type_name, schema_version, payload in rows:
+            try:
+                if payload is None:
+                    raise DomainError("its payload is not a JSON object")
+                event = from_payload(type_name, schema_version, payload)
+            except (DomainError, KeyError, TypeError, ValueError) as exc:
+                self._event(aggregate, number, position, version, type_name, f"unreadable: {exc}")
+                return  # the rest of the stream cannot be replayed meaningfully
+            reason = aggregate.refusal(event)
+            if reason is not None:
+                self._event(aggregate, number, position, version, type_name, reason)
+            try:
+                aggregate.apply(event)
+            except (DomainError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                self._event(
+                    aggregate, number, position, version, type_name, f"cannot be applied: {exc!r}"
+                )
+                return
+            if number is None and isinstance(aggregate, Order):
+                number = aggregate.order_number or None
+            # Snapshots at this version (the stream's versions are 1, 2, … when the chain holds;
+            # the chain check reports any gap).
+            while snap_index < len(snaps) and snaps[snap_index].version <= version:
+                self._snapshot(aggregate, number, snaps[snap_index], version)
+                snap_index += 1
+        for snap in snaps[snap_index:]:
+            self._snapshot(aggregate, number, snap, None)
+
+    def _event(
+        self,
+        aggregate: Aggregate,
+        number: str | None,
+        position: int,
+        version: int,
+        type_name: str,
+        reason: str,
+    ) -> None:
+        self.add(
+            VerifyFinding(
+                kind="event",
+                stream_id=f"{aggregate.AGGREGATE_TYPE}-{aggregate.id}",
+                aggregate_type=aggregate.AGGREGATE_TYPE,
+                aggregate_id=aggregate.id,
+                version=version,
+                position=position,
+                order_number=number,
+                event_type=type_name,
+                reason=reason,
+            )
+        )
+
+    def _snapshot(
+        self, aggregate: Aggregate, number: str | None, snap: StoredSnapshot, at: int | None
+    ) -> None:
+        self.snapshot_count += 1
+        reasons: list[str] = []
+        if at is None and not snap.suspect:
+            # Beyond the replayed history but its event exists now: appended during verify.
+            self.newer += 1
+            return
+        if at is None or snap.version != at:
+            reasons.append("a snapshot at a version the stream does not have")
+        elif (
+            snap.aggregate_type == aggregate.AGGREGATE_TYPE
+            and snap.schema_version == aggregate.SNAPSHOT_SCHEMA_VERSION
+        ):
+            replayed = aggregate.to_snapshot()
+            if snap.state != replayed:
+                reasons.append(
+                    "its state differs from the replay of the events up to its version"
+                    + _first_difference(snap.state, replayed)
+                )
+        if snap.suspect:
+            reasons.insert(0, f"not trusted: {snap.problem}")
+        elif snap.problem is not None and not reasons:
+            if snap.key_checked:
+                self.untrusted += 1
+            else:
+                self.unchecked_seals += 1
+        reason = "; ".join(reasons) if reasons else None
+        if reason is not None:
+            self.add(
+                VerifyFinding(
+                    kind="snapshot",
+                    stream_id=snap.stream_id,
+                    aggregate_type=aggregate.AGGREGATE_TYPE,
+                    aggregate_id=aggregate.id,
+                    version=snap.version,
+                    order_number=number,
+                    reason=reason,
+                )
+            )
+
+
+def _first_difference(stored: Mapping[str, object] | None, replayed: Mapping[str, object]) -> str:
+    """`` (status: stored 'pending', replay 'cancelled'; …)`` for up to three differing fields."""
+    if stored is None:
+        return " (the stored state is not a JSON object)"
+    keys = [k for k in sorted(set(stored) | set(replayed)) if stored.get(k) != replayed.get(k)]
+    parts = [
+        f"{key}: stored {_short(stored.get(key))}, replay {_short(replayed.get(key))}"
+        for key in keys[:3]
+    ]
+    more = f"; {len(keys) - 3} more" if len(keys) > 3 else ""
+    return f" ({'; '.join(parts)}{more})" if parts else ""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+__all__ = ["AGGREGATES", "MAX_FINDINGS", "verify_history"]

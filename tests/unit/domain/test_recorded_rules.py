@@ -22,6 +22,7 @@ from desktop_app.domain import (
 )
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.events import (
+    CustomerAddressChanged,
     CustomerRegistered,
     CustomerRenamed,
     DomainEvent,
@@ -44,6 +45,8 @@ COMMANDS: dict[str, Callable[[Order], None]] = {
     "ship": lambda o: o.ship("TRK-9", ""),
     "deliver": lambda o: o.deliver(),
     "cancel": lambda o: o.cancel("changed plans"),
+    "change_shipping_address": lambda o: o.change_shipping_address("Kai 1\n20457 Hamburg"),
+    "add_note": lambda o: o.add_note("n-1", "Call before delivery."),
 }
 
 
@@ -131,6 +134,11 @@ def test_catalog_rules_are_shared_too() -> None:
     assert "already created" in (
         customer.refusal(CustomerRegistered(customer_id="c-1", name="X")) or ""
     )
+    clear = CustomerAddressChanged(customer_id="c-1", address="")
+    with pytest.raises(DomainError) as nothing_to_clear:
+        customer.change_address("")
+    assert customer.refusal(clear) == nothing_to_clear.value.message
+    assert customer.refusal(CustomerAddressChanged(customer_id="c-1", address="Kai 1")) is None
     widget = Product.add(
         product_id="p-1", sku="W-1", name="Widget", price=Money.parse("4.50", "EUR")
     )

@@ -29,19 +29,24 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from desktop_app.application.ports import (
+    READ_MODEL_CHECKPOINT,
     CheckpointConflictError,
     CustomerState,
     EventRecord,
     InvalidCursorError,
     LineState,
     ListOrdersSpec,
+    NotReadModelOwnerError,
     OrderDetailRecord,
     OrderRecord,
     OrderState,
     ProductState,
     ReadModelKeys,
+    ReadModelOwner,
     WorkingSet,
 )
+from desktop_app.identity import host_name
+from desktop_app.store import projector_lease
 from desktop_app.store.engine import Database, store_errors
 
 READ_MODEL_SCHEMA_VERSION = 2
@@ -281,6 +286,9 @@ _DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = ? AND line_id = ?"
 _GET_CHECKPOINT = "SELECT position FROM rm_checkpoints WHERE name = ?"
 _ENSURE_CHECKPOINT = "INSERT OR IGNORE INTO rm_checkpoints (name, position) VALUES (?, 0)"
 _CAS_CHECKPOINT = "UPDATE rm_checkpoints SET position = ? WHERE name = ? AND position = ?"
+_GET_META = "SELECT value FROM rm_meta WHERE key = ?"
+_SET_META = "INSERT OR REPLACE INTO rm_meta (key, value) VALUES (?, ?)"
+_DELETE_META = "DELETE FROM rm_meta WHERE key = ?"
 
 _CACHE_SIZE = "PRAGMA cache_size = -32768"
 """32 MB page cache on a connection that runs a projector batch (random-key upserts)."""
@@ -946,11 +954,90 @@ class SqliteReadModelStore:
         self._kept: sqlite3.Connection | None = None
         self._kept_fairy: Any = None
         self._kept_lock = threading.Lock()
+        self._token: str | None = None
+        """This process's owner token while this store holds the read model (R33)."""
 
     @property
     def read_only(self) -> bool:
         """True when the database is open read-only."""
         return bool(self._db.read_only)
+
+    # --- ownership (R33): one process projects into these tables at a time
+
+    def claim(self, name: str) -> bool:
+        """Become (or stay) the one process projecting into these tables; False when another
+        process holds them (see :mod:`desktop_app.store.projector_lease`)."""
+        if self._token is not None:
+            return True
+        self._db.ensure_writable()
+        with store_errors():
+            taken = projector_lease.acquire(self._db.path, name, host_name())
+        if taken is None:
+            return False
+        token, owner, new = taken
+        if new:
+            try:
+                with self._db.raw_write() as con:
+                    con.execute(
+                        _SET_META,
+                        (projector_lease.OWNER_KEY, projector_lease.owner_row(token, owner)),
+                    )
+                    self._adopt_checkpoint(con, READ_MODEL_CHECKPOINT)
+            except BaseException:
+                projector_lease.release(self._db.path, token)
+                raise
+            log.info("read model of %s: now projected by %s", self._db.path, owner.describe())
+        self._token = token
+        return True
+
+    @staticmethod
+    def _adopt_checkpoint(con: sqlite3.Connection, name: str) -> None:
+        """One set of tables has ONE position, whatever the projector's name: a checkpoint row
+        left under another name (before R33) becomes ``name``'s. Several rows mean the tables were
+        written by several projectors (before R33): their rows cannot be trusted, so they are
+        emptied and projected again from position 0."""
+        rows = con.execute("SELECT name, position FROM rm_checkpoints").fetchall()
+        if len(rows) == 1 and rows[0][0] != name:
+            con.execute("UPDATE rm_checkpoints SET name = ?", (name,))
+        elif len(rows) > 1:
+            log.warning("read model written by several projectors %s: projecting it again", rows)
+            for sql in _DELETE_ALL:
+                con.execute(sql)
+            _reset_fts(con)
+            con.execute(_ENSURE_CHECKPOINT, (name,))
+
+    def owner(self) -> ReadModelOwner | None:
+        with self._db.raw() as con:
+            row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        return parsed[1] if parsed is not None else None
+
+    def _check_owner(self, con: sqlite3.Connection) -> None:
+        """Inside a write transaction: raise unless this store's token is the recorded owner."""
+        token = self._token
+        row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        if token is not None and parsed is not None and parsed[0] == token:
+            return
+        if token is not None:  # the row says someone else: our lock was lost somehow
+            log.warning("read model of %s: ownership lost to %s", self._db.path, parsed)
+            projector_lease.discard(token)
+            self._token = None
+        raise NotReadModelOwnerError(parsed[1] if parsed is not None else None)
+
+    def _release_ownership(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        if projector_lease.release(self._db.path, token):
+            try:  # a clean exit clears the row (a crash leaves it: the next owner replaces it)
+                with self._db.raw_write() as con:
+                    row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+                    parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+                    if parsed is not None and parsed[0] == token:
+                        con.execute(_DELETE_META, (projector_lease.OWNER_KEY,))
+            except Exception:
+                log.debug("owner row not cleared", exc_info=True)
 
     # --- schema
 
@@ -994,6 +1081,7 @@ class SqliteReadModelStore:
 
     def reset(self, name: str) -> None:
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for sql in _DELETE_ALL:
                 con.execute(sql)
             _reset_fts(con)
@@ -1001,6 +1089,7 @@ class SqliteReadModelStore:
 
     def begin_bulk(self) -> None:
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for index in _DROP_INDEX:
                 con.execute(index)
 
@@ -1008,6 +1097,7 @@ class SqliteReadModelStore:
         """Recreate the list indexes and recompute the counts and the search index from the
         rows (rows may have been written directly, as the P5 benchmark's builder does)."""
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for _, ddl in _LIST_INDEXES:
                 con.execute(ddl)
             con.execute("DELETE FROM rm_order_counts")
@@ -1091,6 +1181,7 @@ class SqliteReadModelStore:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 try:
+                    self._check_owner(con)
                     self._replace_all(con, name, work, checkpoint, progress)
                 except BaseException:
                     if con.in_transaction:
@@ -1175,7 +1266,9 @@ class SqliteReadModelStore:
             return int(self._kept.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
-        """Give back the connection kept for ``data_version``."""
+        """Give back ownership of the read model (if held) and the connection kept for
+        ``data_version``."""
+        self._release_ownership()
         with self._kept_lock:
             fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
         if fairy is not None:
@@ -1185,6 +1278,7 @@ class SqliteReadModelStore:
     def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
         with self._db.raw_write() as con:
             con.execute(_CACHE_SIZE)
+            self._check_owner(con)
             con.execute(_ENSURE_CHECKPOINT, (name,))
             row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
             actual = int(row[0]) if row else 0

@@ -541,10 +541,11 @@ class ReadModelStore(Protocol):
         checkpoint: int,
         progress: Callable[[float], None] | None = None,
     ) -> None:
-        """In ONE transaction: drop every read-model row and checkpoint, write every row of
-        ``work`` once (plain inserts, indexes built afterwards) and set the checkpoint
-        ``name`` to ``checkpoint``. Readers see the old read model until it commits.
-        ``progress(fraction)`` reports the write (0.0 … 1.0) as it goes."""
+        """Replace every read-model row and checkpoint by the rows of ``work`` (each written
+        once, indexes built afterwards) and the checkpoint ``name`` at ``checkpoint``, as ONE
+        atomic swap: readers see the old read model until then. Other writers (commands) are
+        never held up for long meanwhile (R34). ``progress(fraction)`` reports the write
+        (0.0 … 1.0) as it goes."""
         ...
 
     def begin_bulk(self) -> None:

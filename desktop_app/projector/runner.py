@@ -386,9 +386,11 @@ class Projector:
         """Rebuild every read-model row from position 0; returns events applied.
 
         Every event is read in one lean scan and projected in memory into ONE working set
-        (with rename indexes); then the whole read model is swapped in one transaction (each
-        row written once, indexes built afterwards). Until that commit, readers keep seeing
-        the old read model and its checkpoint. Never raises: problems go to :meth:`status`.
+        (with rename indexes); then the new read model is written beside the live one in short
+        transactions and swapped in by renames (``replace_all``: commands of other processes
+        go on meanwhile, R34), and the events committed since the scan are projected as usual.
+        Until the swap, readers keep seeing the old read model and its checkpoint. Never
+        raises: problems go to :meth:`status`.
         If a projection fails, the rebuild starts again batch by batch, which stops exactly at
         the failing event with everything before it applied (as :meth:`run_once` does).
         """
@@ -482,7 +484,9 @@ class Projector:
             )
             if progress is not None:
                 progress(last, max(head, last))
-            return applied
+            # Commands went on during the rebuild (R34): what they added since the scan's
+            # snapshot is projected now, in ordinary batches.
+            return applied + self._run(self._batch_size)
 
     @staticmethod
     def _write_progress(

@@ -1346,7 +1346,9 @@ class SqliteReadModelStore:
             pacer = _Pacer(con)
             try:
                 self._replace_all(pacer, name, work, checkpoint, progress)
-                log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
+                log.info(
+                    "read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3
+                )
             finally:
                 if con.in_transaction:
                     with suppress(sqlite3.Error):

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from desktop_app.application.ports import NotReadModelOwnerError
+import pytest
+
+from desktop_app.application import queries as q
+from desktop_app.application.ports import NotReadModelOwnerError, StoreError
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
 from desktop_app.store.projector_lease import OWNER_KEY, lock_path
@@ -204,6 +207,10 @@ def test_a_window_follows_a_headless_owner_and_takes_over_when_it_dies(tmp_path:
         assert projector.run_once() == 0  # the scheduler's next tick: the status follows
         assert projector.status().checkpoint >= position and projector.status().owner
         assert projector.has_news()  # a follower keeps looking, to take over at once
+        before = dump_read_model(path)
+        with pytest.raises(StoreError, match="kept up to date by projector 'headless'"):
+            app.queries.ask(q.RebuildReadModels())  # Tools ▸ Rebuild: refused, says why
+        assert dump_read_model(path) == before
 
         owner.proc.kill()
         owner.proc.wait()

@@ -1146,6 +1146,9 @@ class SqliteReadModelStore:
                 raise
             log.info("read model of %s: now projected by %s", self._db.path, owner.describe())
         self._token = token
+        if new:  # tables of a rebuild cut short by a crash: gone, in short steps
+            with self._db.raw() as con:
+                _drop_leftovers(_Pacer(con))
         return True
 
     @staticmethod
@@ -1420,10 +1423,6 @@ class SqliteReadModelStore:
             with pacer.step():
                 con.execute(_aside_index(ddl, index, live))
             advance(0.6 * n_orders)
-        with pacer.step():
-            con.execute("PRAGMA analysis_limit = 1000")  # approximate statistics, quickly
-            for analyze in _ANALYZE:
-                con.execute(_aside(analyze))
         self._fault_step("replace_aside")
         # The swap: renames only (no rows move), the checkpoint, the owner check.
         with pacer.step():
@@ -1434,7 +1433,8 @@ class SqliteReadModelStore:
             con.execute("DELETE FROM rm_checkpoints")
             con.execute(_SET_CHECKPOINT, (name, checkpoint))
         self._fault_step("replace_swapped")
-        with pacer.step():  # statistics under the live names
+        with pacer.step():  # statistics of the new tables, approximate, quickly
+            con.execute("PRAGMA analysis_limit = 1000")
             for analyze in _ANALYZE:
                 con.execute(analyze)
         _drop_leftovers(pacer)  # the old tables, in short steps

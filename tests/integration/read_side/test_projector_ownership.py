@@ -323,3 +323,61 @@ def test_commands_of_another_process_go_on_during_a_rebuild(tmp_path: Path) -> N
     finally:
         con.close()
     assert leftovers == []
+
+
+@pytest.mark.parametrize("step", ["replace_rows_written", "replace_aside", "replace_swapped"])
+def test_a_rebuild_killed_midway_leaves_a_whole_read_model_and_no_leftovers(
+    tmp_path: Path, step: str
+) -> None:
+    """kill -9 while a rebuild writes aside (or right after its swap): the live read model is
+    the old one (or the new one), whole either way; the next owner drops the leftovers."""
+    path = tmp_path / "db.sqlite3"
+    _fill(path, commands=150, seed=16)
+    app = open_app(path)
+    assert app.projector is not None
+    app.projector.run_once()
+    app.close()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.read_side.rebuild_child", str(path), step],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == f"at {step}", child.stderr.read() if child.stderr else ""
+    finally:
+        child.kill()
+        child.wait()
+
+    def tables(prefixes: tuple[str, ...]) -> list[str]:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = [str(r[0]) for r in con.execute("SELECT name FROM sqlite_master")]
+        finally:
+            con.close()
+        return [n for n in names if n.startswith(prefixes)]
+
+    assert tables(("rmn_orders", "rmo_orders"))  # the crash left tables behind
+    assert checkpoint(path) == _head(path)  # whole: old or new, at the same position here
+    assert dump_read_model(path) == rebuilt_copy(path, tmp_path)
+    app = open_app(path, create=False)
+    try:
+        assert app.projector is not None
+        app.projector.run_once()  # the new owner cleans up
+        assert app.projector.status().lag == 0 and app.projector.status().last_error is None
+    finally:
+        app.close()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        left = con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND (name LIKE 'rmn%' OR name LIKE 'rmo%')"
+        ).fetchall()
+    finally:
+        con.close()
+    assert left == []
+    assert dump_read_model(path) == rebuilt_copy(path, tmp_path)

@@ -45,6 +45,7 @@ from desktop_app.application.ports import (
     ProductState,
     ReadModelKeys,
     ReadModelOwner,
+    StoreUnavailableError,
     WorkingSet,
 )
 from desktop_app.identity import host_name
@@ -1128,8 +1129,14 @@ class SqliteReadModelStore:
         if self._token is not None:
             return True
         self._db.ensure_writable()
-        with store_errors():
+        try:
             taken = projector_lease.acquire(self._db.path, name, host_name())
+        except OSError as exc:
+            lock = projector_lease.lock_path(self._db.path)
+            raise StoreUnavailableError(
+                f"The lists cannot be brought up to date: {lock} could not be used "
+                f"({exc.strerror or exc})."
+            ) from exc
         if taken is None:
             return False
         token, owner, new = taken

@@ -6,7 +6,8 @@ Two parts, both needed:
   ``msvcrt.locking`` on Windows), taken without waiting. The OS drops it when the holder's
   process ends in any way, ``kill -9`` included, so a crashed owner never holds it: the next
   process that asks gets it at once. (SQLite in WAL mode needs every user of the file on one
-  machine, so a machine-local lock is enough.) It is shared by every projector of THIS process
+  machine, so a machine-local lock is enough.) A clean release deletes the file (a crash
+  leaves it, harmless). It is shared by every projector of THIS process
   on the same file (they coordinate through the checkpoint's compare-and-set), whatever
   their names.
 * An owner row in ``rm_meta`` (a random token, name, pid, host, since) written by the lock's
@@ -88,10 +89,50 @@ def _open_lock_file(database: Path) -> IO[bytes]:
     return os.fdopen(fd, "r+b", buffering=0)
 
 
+def _same_file(handle: IO[bytes], path: Path) -> bool:
+    try:
+        here, there = os.fstat(handle.fileno()), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _locked_file(database: Path) -> IO[bytes] | None:
+    """The lock file, open and locked by this process; None when another process holds it.
+
+    A clean release deletes the file while still holding its lock, so a process that locked a
+    file which is no longer the one at the path (it was deleted meanwhile) tries again."""
+    for _ in range(20):
+        handle = _open_lock_file(database)
+        try:
+            if not _try_lock(handle):
+                handle.close()
+                return None
+            if sys.platform == "win32" or _same_file(handle, lock_path(database)):
+                return handle
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # locked a file that was deleted meanwhile: the next one
+    return None
+
+
+def _let_go(database: Path, handle: IO[bytes]) -> None:
+    """Delete the lock file (while still holding it: see :func:`_locked_file`), then unlock."""
+    if sys.platform != "win32":  # an open file cannot be deleted there; it stays
+        with contextlib.suppress(OSError):
+            if _same_file(handle, lock_path(database)):
+                os.unlink(lock_path(database))
+    with contextlib.suppress(OSError):  # closing the handle drops it anyway
+        _unlock(handle)
+    handle.close()
+
+
 @dataclass
 class _Held:
     """This process's hold on one file's lock (shared by its projectors on that file)."""
 
+    database: Path
     handle: IO[bytes]
     token: str
     owner: ReadModelOwner
@@ -150,21 +191,16 @@ def acquire(database: Path, name: str, host: str) -> tuple[str, ReadModelOwner, 
         if held is not None:
             held.users += 1
             return held.token, held.owner, False
-        handle = _open_lock_file(database)
-        try:
-            if not _try_lock(handle):
-                handle.close()
-                return None
-        except BaseException:
-            handle.close()
-            raise
+        handle = _locked_file(database)
+        if handle is None:
+            return None
         owner = ReadModelOwner(
             name=name,
             pid=os.getpid(),
             host=host,
             since=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        held = _Held(handle=handle, token=uuid.uuid4().hex, owner=owner, users=1)
+        held = _Held(database=database, handle=handle, token=uuid.uuid4().hex, owner=owner, users=1)
         _registry[key] = held
         return held.token, held.owner, True
 
@@ -180,9 +216,7 @@ def release(database: Path, token: str) -> bool:
             if held.users > 0:
                 return False
             del _registry[key]
-            with contextlib.suppress(OSError):  # closing the handle drops it anyway
-                _unlock(held.handle)
-            held.handle.close()
+            _let_go(held.database, held.handle)
             return True
     return False
 
@@ -194,7 +228,7 @@ def discard(token: str) -> None:
         for key, held in list(_registry.items()):
             if held.token == token:
                 del _registry[key]
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError):  # not ours any more: never delete it
                     _unlock(held.handle)
                 held.handle.close()
 

@@ -181,6 +181,7 @@ def test_once_exits_with_a_clear_message_while_another_process_projects(tmp_path
         owner.stop()
     assert owner.proc.returncode == 0
     assert _owner_name(path) is None  # a clean exit clears the owner row
+    assert not lock_path(path).exists()  # and deletes the lock file (a crash leaves it)
 
 
 def test_a_window_follows_a_headless_owner_and_takes_over_when_it_dies(tmp_path: Path) -> None:

@@ -190,7 +190,10 @@ class Projector:
         projection or a store problem: both are recorded in :meth:`status`."""
         if self._needs_rebuild:
             self._needs_rebuild = False
-            return self.rebuild()
+            applied = self.rebuild()
+            if self._status.owner is None:
+                return applied
+            # Another process projects into these tables (and rebuilds them): just follow.
         return self._run(self._batch_size)
 
     def prepare(self) -> bool:

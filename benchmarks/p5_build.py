@@ -293,6 +293,8 @@ def build(path: Path, orders: int, long_events: int = 10_000) -> BuiltDatabase:
         store = app.read_model
         if store is None:
             raise RuntimeError("this build has no read model")
+        if not store.claim("p5-build"):  # the one writer of the read model (R33)
+            raise RuntimeError("another process projects into this file's read model")
         store.begin_bulk()  # drop the list indexes; end_bulk rebuilds them + ANALYZE
         con = sqlite3.connect(path, isolation_level=None)
         try:

@@ -134,6 +134,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             raise MaintenanceError("this database has no read model to rebuild")
         applied = projector.rebuild(progress_printer("Rebuilding", sys.stderr))
         status = projector.status()
+    if status.owner is not None and status.last_error:  # another process owns the tables
+        raise MaintenanceError(status.last_error, EXIT_FAILED)
     if status.last_error:
         raise MaintenanceError(
             f"rebuild stopped at position {status.failed_position}: {status.last_error}",
@@ -343,7 +345,7 @@ def _status(db: Path) -> dict[str, Any]:
         checkpoint: int | None = None
         if app.read_model is not None and app.projector is not None:
             try:
-                checkpoint = app.read_model.checkpoint(app.projector.name)
+                checkpoint = app.read_model.checkpoint(app.projector.checkpoint_name)
             except StoreError:
                 checkpoint = None  # no read-model tables yet
         schema_version = app.info.schema_version

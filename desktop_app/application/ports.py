@@ -475,6 +475,37 @@ class CheckpointConflictError(StoreError):
         )
 
 
+READ_MODEL_CHECKPOINT = "main"
+"""The checkpoint of a set of read-model tables. ONE per set, whatever a projector is called:
+the rows reflect exactly one position in the log (R33)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReadModelOwner:
+    """The process that projects into a file's read-model tables (R33: one at a time)."""
+
+    name: str
+    pid: int
+    host: str
+    since: str
+    """When it took over (UTC, ISO 8601)."""
+
+    def describe(self) -> str:
+        """For messages: who it is, in words."""
+        return f"projector {self.name!r} (process {self.pid} on {self.host}, since {self.since})"
+
+
+class NotReadModelOwnerError(StoreError):
+    """This process does not (or no longer) own the read model: nothing was written (R33)."""
+
+    def __init__(self, owner: ReadModelOwner | None) -> None:
+        self.owner = owner
+        who = owner.describe() if owner is not None else "another process"
+        super().__init__(
+            f"The read model is kept up to date by {who}; this process does not write it."
+        )
+
+
 class EventRecord(NamedTuple):
     """A stored event as the projector needs it: cheap to read, payload already decoded.
 
@@ -640,6 +671,18 @@ class ReadModelStore(Protocol):
         """A number that changes whenever another connection commits (cheap; no disk scan)."""
         ...
 
+    def claim(self, name: str) -> bool:
+        """Become (or stay) the one process that projects into these tables (R33); False
+        when another process holds them (:meth:`owner` says who). Ownership lasts until
+        ``close`` or the end of the process (a killed owner never keeps it). Every write below
+        (:meth:`batch`, :meth:`reset`, :meth:`replace_all`, bulk) raises
+        ``NotReadModelOwnerError`` unless this store holds it."""
+        ...
+
+    def owner(self) -> ReadModelOwner | None:
+        """The owner as recorded in the tables (None when nobody has claimed them)."""
+        ...
+
     def batch(self, name: str, expected_checkpoint: int) -> AbstractContextManager[ReadModelBatch]:
         """Open a write transaction; raise ``CheckpointConflictError`` if the checkpoint is no
         longer ``expected_checkpoint``. Commits on a clean exit, rolls back on an exception."""
@@ -663,10 +706,11 @@ class ReadModelStore(Protocol):
         checkpoint: int,
         progress: Callable[[float], None] | None = None,
     ) -> None:
-        """In ONE transaction: drop every read-model row and checkpoint, write every row of
-        ``work`` once (plain inserts, indexes built afterwards) and set the checkpoint
-        ``name`` to ``checkpoint``. Readers see the old read model until it commits.
-        ``progress(fraction)`` reports the write (0.0 … 1.0) as it goes."""
+        """Replace every read-model row and checkpoint by the rows of ``work`` (each written
+        once, indexes built afterwards) and the checkpoint ``name`` at ``checkpoint``, as ONE
+        atomic swap: readers see the old read model until then. Other writers (commands) are
+        never held up for long meanwhile (R34). ``progress(fraction)`` reports the write
+        (0.0 … 1.0) as it goes."""
         ...
 
     def begin_bulk(self) -> None:

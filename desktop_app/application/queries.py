@@ -314,6 +314,9 @@ class ProjectorStatus:
     updated_at: datetime | None = None
     read_only: bool = False
     """The read model cannot be written (read-only database): a lag cannot be caught up."""
+    owner: str | None = None
+    """Set when ANOTHER process projects into these tables (R33: one at a time): who it is.
+    This process then only follows: its status reports that process's progress."""
 
 
 # --- read-model queries --------------------------------------------------------------------

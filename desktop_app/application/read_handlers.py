@@ -22,6 +22,7 @@ from desktop_app.application.ports import (
     ProductState,
     Progress,
     ReadModelStore,
+    StoreError,
 )
 from desktop_app.domain.catalog import similar_names
 from desktop_app.domain.errors import DomainError
@@ -256,9 +257,14 @@ def wait_for_position(deps: ReadDeps, query: q.WaitForPosition) -> bool:
 
 
 def rebuild_read_models(deps: ReadDeps, query: q.RebuildReadModels) -> int:
-    """Drop and rebuild the read models; returns the events applied."""
+    """Drop and rebuild the read models; returns the events applied. Raises ``StoreError``
+    (nothing done) while another process projects into them (R33)."""
     progress: Progress | None = query.progress
-    return deps.projector.rebuild(progress)
+    applied = deps.projector.rebuild(progress)
+    status = deps.projector.status()
+    if status.owner is not None and status.last_error:
+        raise StoreError(status.last_error)
+    return applied
 
 
 READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {

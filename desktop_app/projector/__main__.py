@@ -3,6 +3,11 @@
 Catches the read model up, then (without ``--once``) keeps polling cheaply -- one
 ``PRAGMA data_version`` per interval -- until Ctrl-C or SIGTERM. Prints one line per catch-up
 (``applied N checkpoint C head H``) and the error when a projection stops it.
+
+One process at a time projects into a file's read model, whatever its ``--name`` (R33). When
+another process (a headless projector or an open Order Desk window) already does, this one says
+so on stderr and waits, taking over as soon as that process ends (a killed one included); with
+``--once`` it exits with status 3 instead, without writing anything.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="one catch-up pass, then exit")
     parser.add_argument("--batch", type=int, default=1000, help="events per transaction")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between cheap checks")
-    parser.add_argument("--name", default="main", help="checkpoint name")
+    parser.add_argument(
+        "--name", default="main", help="this projector's name (shown as the read model's owner)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild from position 0 first")
     return parser
 
@@ -38,11 +45,34 @@ def _report(projector: Projector, applied: int) -> None:
         )
 
 
-def loop(projector: Projector, stop: threading.Event, poll: float) -> None:
-    """Run until ``stop`` is set: catch up whenever there is news, else sleep ``poll``."""
+EXIT_OWNED_ELSEWHERE = 3
+"""``--once`` found the read model kept by another process and did nothing."""
+
+
+def _owner_message(projector: Projector, owner: str, db: Path, waiting: bool) -> str:
+    then = "waiting to take over when it stops" if waiting else "exiting without projecting"
+    return (
+        f"The read model of {db} is kept up to date by {owner}; only one process may write "
+        f"it at a time. Projector {projector.name!r} does not write it: {then}."
+    )
+
+
+def loop(projector: Projector, stop: threading.Event, poll: float, db: Path) -> None:
+    """Run until ``stop`` is set: catch up whenever there is news, else sleep ``poll``.
+
+    While another process owns the read model this one follows and says so once; it takes
+    over when that process ends."""
+    following = projector.status().owner
     while not stop.is_set():
         if projector.has_news() or projector.woken.is_set():
             applied = projector.run_once()
+            owner = projector.status().owner
+            if owner != following:
+                if owner is not None:
+                    print(_owner_message(projector, owner, db, True), file=sys.stderr, flush=True)
+                else:
+                    print(f"projector {projector.name!r} now owns the read model", flush=True)
+                following = owner
             if applied or projector.status().last_error:
                 _report(projector, applied)
         stop.wait(poll)
@@ -64,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         projector = app.projector
         assert projector is not None
-        _report(projector, projector.rebuild() if args.rebuild else projector.run_once())
+        applied = projector.rebuild() if args.rebuild else projector.run_once()
+        owner = projector.status().owner
+        if owner is not None:
+            print(_owner_message(projector, owner, args.db, not args.once), file=sys.stderr)
+            if args.once:
+                return EXIT_OWNED_ELSEWHERE
+        else:
+            _report(projector, applied)
         if args.once:
             return 1 if projector.status().failed_position is not None else 0
         stop = threading.Event()
@@ -75,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         print("watching", flush=True)
-        loop(projector, stop, args.poll)
+        loop(projector, stop, args.poll, args.db)
         return 0
     finally:
         app.close()

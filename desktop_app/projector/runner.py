@@ -18,12 +18,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from desktop_app.application.ports import (
+    READ_MODEL_CHECKPOINT,
     CheckpointConflictError,
     EventRecord,
     EventStore,
+    NotReadModelOwnerError,
+    ReadModelOwner,
     ReadModelStore,
     StoreReadOnlyError,
     WorkingSet,
@@ -89,6 +93,8 @@ class Projector:
         self.woken = threading.Event()
         """Set by :meth:`wake`; a simple loop may wait on it."""
         self._last_data_version: int | None = None
+        self._owns = False
+        """This process projects into the tables (R33); else it only follows their owner."""
         self._needs_rebuild = False
         self._status = ProjectorStatus(
             checkpoint=0, head=0, lag=0, events_per_second=0.0, running=False
@@ -98,8 +104,13 @@ class Projector:
 
     @property
     def name(self) -> str:
-        """The checkpoint's name."""
+        """The projector's name: how it shows as the read model's owner and in logs."""
         return self._name
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The tables' one checkpoint (the same whatever the projector's name, R33)."""
+        return READ_MODEL_CHECKPOINT
 
     def status(self) -> ProjectorStatus:
         """The latest status (frozen; safe to hand to another thread)."""
@@ -129,6 +140,7 @@ class Projector:
         error: str | None = None,
         failed: int | None = None,
         read_only: bool = False,
+        owner: str | None = None,
     ) -> ProjectorStatus:
         lag = max(0, head - checkpoint)
         return ProjectorStatus(
@@ -143,6 +155,7 @@ class Projector:
             # Known before the first write is tried, so the GUI never says "catching up"
             # for lists that cannot catch up.
             read_only=read_only or bool(lag and self._read_model.read_only),
+            owner=owner,
         )
 
     # --- waking
@@ -165,7 +178,10 @@ class Projector:
         self._last_data_version = version
         # A read-only file's lag cannot shrink here: wait for another process's commit.
         behind = self._status.head > self._status.checkpoint and not self._status.read_only
-        return changed or behind
+        # Following another process's projector: look every time, to take over at once when
+        # it stops (its OS lock is gone the moment its process ends, even when killed).
+        following = self._status.owner is not None
+        return changed or behind or following
 
     # --- running
 
@@ -174,7 +190,10 @@ class Projector:
         projection or a store problem: both are recorded in :meth:`status`."""
         if self._needs_rebuild:
             self._needs_rebuild = False
-            return self.rebuild()
+            applied = self.rebuild()
+            if self._status.owner is None:
+                return applied
+            # Another process projects into these tables (and rebuilds them): just follow.
         return self._run(self._batch_size)
 
     def prepare(self) -> bool:
@@ -183,7 +202,7 @@ class Projector:
         reset = self._read_model.prepare()
         self._needs_rebuild = self._needs_rebuild or reset
         try:  # a truthful status before the first run (the GUI asks for it at once)
-            checkpoint = self._read_model.checkpoint(self._name)
+            checkpoint = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
             head = self._read_model.head_position()
         except Exception:  # the first run reports it properly
             log.debug("projector %s: no initial status", self._name, exc_info=True)
@@ -200,7 +219,8 @@ class Projector:
             applied = 0
             started = time.perf_counter()
             try:
-                checkpoint = self._read_model.checkpoint(self._name)
+                owner = self._claim()
+                checkpoint = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
                 head = self._read_model.head_position()
             except Exception as exc:
                 self._publish(
@@ -212,6 +232,13 @@ class Projector:
                         error=f"{type(exc).__name__}: {exc}",
                     )
                 )
+                return 0
+            if owner is not None:  # another process projects: follow its progress
+                status = self._status_with(
+                    checkpoint=checkpoint, head=head, rate=0.0, running=False, owner=owner
+                )
+                if replace(status, updated_at=None) != replace(self._status, updated_at=None):
+                    self._publish(status)  # (polled often while following: news only)
                 return 0
             self._publish(
                 self._status_with(
@@ -251,6 +278,12 @@ class Projector:
                     # until it is opened writable (or another process catches them up).
                     read_only = True
                     break
+                except NotReadModelOwnerError as exc:
+                    # Another process holds the tables now (our hold was lost): follow it.
+                    self._owns = False
+                    owner = exc.owner.describe() if exc.owner is not None else "another process"
+                    log.warning("projector %s: %s", self._name, exc)
+                    break
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     log.warning("projector %s: %s", self._name, error)
@@ -279,9 +312,24 @@ class Projector:
                     error=error,
                     failed=failed,
                     read_only=read_only,
+                    owner=owner,
                 )
             )
             return applied
+
+    def _claim(self) -> str | None:
+        """Own the tables (R33) or learn who does: None when this process may project (or
+        the file is read-only: nobody writes then), else who projects, in words."""
+        if self._read_model.read_only:
+            return None
+        if self._read_model.claim(self._name):
+            if not self._owns:
+                self._owns = True
+                log.info("projector %s: projecting into the read model", self._name)
+            return None
+        self._owns = False
+        owner: ReadModelOwner | None = self._read_model.owner()
+        return owner.describe() if owner is not None else "another process"
 
     @staticmethod
     def _count_upto(events: Sequence[EventRecord], checkpoint: int) -> int:
@@ -290,7 +338,7 @@ class Projector:
     def _apply(self, checkpoint: int, events: Sequence[EventRecord]) -> int:
         """One transaction: load rows, project, write rows and the checkpoint (CAS)."""
         new_checkpoint = events[-1].position
-        with self._read_model.batch(self._name, checkpoint) as batch:
+        with self._read_model.batch(READ_MODEL_CHECKPOINT, checkpoint) as batch:
             work: WorkingSet = batch.load(keys_for(events))
             apply_events(work, events, self._projections)
             batch.save(work, new_checkpoint)
@@ -317,7 +365,7 @@ class Projector:
             if self._status.checkpoint >= position:
                 return True
             try:
-                if self._read_model.checkpoint(self._name) >= position:
+                if self._read_model.checkpoint(READ_MODEL_CHECKPOINT) >= position:
                     return True
             except Exception:
                 log.debug("checkpoint read failed while waiting", exc_info=True)
@@ -341,9 +389,11 @@ class Projector:
         """Rebuild every read-model row from position 0; returns events applied.
 
         Every event is read in one lean scan and projected in memory into ONE working set
-        (with rename indexes); then the whole read model is swapped in one transaction (each
-        row written once, indexes built afterwards). Until that commit, readers keep seeing
-        the old read model and its checkpoint. Never raises: problems go to :meth:`status`.
+        (with rename indexes); then the new read model is written beside the live one in short
+        transactions and swapped in by renames (``replace_all``: commands of other processes
+        go on meanwhile, R34), and the events committed since the scan are projected as usual.
+        Until the swap, readers keep seeing the old read model and its checkpoint. Never
+        raises: problems go to :meth:`status`.
         If a projection fails, the rebuild starts again batch by batch, which stops exactly at
         the failing event with everything before it applied (as :meth:`run_once` does).
         """
@@ -352,10 +402,24 @@ class Projector:
             self._needs_rebuild = False
             started = time.perf_counter()
             try:
-                committed = self._read_model.checkpoint(self._name)
+                owner = self._claim()
+                committed = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
                 head = self._read_model.head_position()
             except Exception as exc:
                 self._publish_error(exc)
+                return 0
+            if owner is not None:
+                self._publish(
+                    self._status_with(
+                        checkpoint=committed,
+                        head=head,
+                        rate=0.0,
+                        running=False,
+                        error=f"Not rebuilt: the lists are kept up to date by {owner}. "
+                        "Rebuild them there, or stop that process first.",
+                        owner=owner,
+                    )
+                )
                 return 0
             self._publish(
                 self._status_with(checkpoint=committed, head=head, rate=0.0, running=True)
@@ -391,7 +455,7 @@ class Projector:
                             )
                         )
                 self._read_model.replace_all(
-                    self._name, work, last, self._write_progress(progress, head)
+                    READ_MODEL_CHECKPOINT, work, last, self._write_progress(progress, head)
                 )
             except ProjectionError as exc:
                 log.warning("projector %s: rebuilding batch by batch: %s", self._name, exc)
@@ -423,7 +487,9 @@ class Projector:
             )
             if progress is not None:
                 progress(last, max(head, last))
-            return applied
+            # Commands went on during the rebuild (R34): what they added since the scan's
+            # snapshot is projected now, in ordinary batches.
+            return applied + self._run(self._batch_size)
 
     @staticmethod
     def _write_progress(
@@ -478,7 +544,7 @@ class Projector:
         """The batch-by-batch rebuild: reset, then catch up one transaction per batch."""
         with self._run_lock:
             head = self._read_model.head_position()
-            self._read_model.reset(self._name)
+            self._read_model.reset(READ_MODEL_CHECKPOINT)
             self._publish(self._status_with(checkpoint=0, head=head, rate=0.0, running=True))
             if progress is not None:
                 progress(0, head)

@@ -22,26 +22,34 @@ import json
 import logging
 import operator
 import queue
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from desktop_app.application.ports import (
+    READ_MODEL_CHECKPOINT,
     CheckpointConflictError,
     CustomerState,
     EventRecord,
     InvalidCursorError,
     LineState,
     ListOrdersSpec,
+    NotReadModelOwnerError,
     OrderDetailRecord,
     OrderRecord,
     OrderState,
     ProductState,
     ReadModelKeys,
+    ReadModelOwner,
+    StoreUnavailableError,
     WorkingSet,
 )
+from desktop_app.identity import host_name
+from desktop_app.store import projector_lease
 from desktop_app.store.engine import Database, store_errors
 
 READ_MODEL_SCHEMA_VERSION = 3
@@ -189,7 +197,11 @@ _LIST_INDEXES = (
     ),
 )
 
-_DROP_INDEX = tuple("DROP INDEX IF EXISTS " + index for index, _ in _LIST_INDEXES)
+_DROP_INDEX = tuple(
+    "DROP INDEX IF EXISTS " + name
+    for index, _ in _LIST_INDEXES
+    for name in (index, "rmn_" + index[3:])  # either of its names (see _other_index_name)
+)
 _DROP_TABLES = (
     "DROP TABLE IF EXISTS rm_orders",
     "DROP TABLE IF EXISTS rm_order_lines",
@@ -308,6 +320,9 @@ _DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = ? AND line_id = ?"
 _GET_CHECKPOINT = "SELECT position FROM rm_checkpoints WHERE name = ?"
 _ENSURE_CHECKPOINT = "INSERT OR IGNORE INTO rm_checkpoints (name, position) VALUES (?, 0)"
 _CAS_CHECKPOINT = "UPDATE rm_checkpoints SET position = ? WHERE name = ? AND position = ?"
+_GET_META = "SELECT value FROM rm_meta WHERE key = ?"
+_SET_META = "INSERT OR REPLACE INTO rm_meta (key, value) VALUES (?, ?)"
+_DELETE_META = "DELETE FROM rm_meta WHERE key = ?"
 
 _CACHE_SIZE = "PRAGMA cache_size = -32768"
 """32 MB page cache on a connection that runs a projector batch (random-key upserts)."""
@@ -356,10 +371,6 @@ _PROJECTOR_INDEXES = (
     ("rm_orders_customer", _CREATE_TABLES[-2]),
     ("rm_order_lines_product", _CREATE_TABLES[-1]),
 )
-_DROP_PROJECTOR_INDEXES = (
-    "DROP INDEX IF EXISTS rm_orders_customer",
-    "DROP INDEX IF EXISTS rm_order_lines_product",
-)
 _REBUILD_PRAGMAS = (
     "PRAGMA cache_size = -1048576",  # up to 1 GB: the new read model (~300 MB at 1M events)
     # and the index sorts stay in memory until the commit (no spilling into the WAL before)
@@ -386,7 +397,9 @@ _SYNC_RESTORE = {2: "PRAGMA synchronous = FULL", 3: "PRAGMA synchronous = EXTRA"
 """``PRAGMA synchronous`` values above NORMAL, which a full rebuild's commit lowers to NORMAL
 (see :meth:`SqliteReadModelStore.replace_all`), and how to set them back."""
 _WRITE_CHUNK = 50_000
-"""Rows per ``executemany`` in :meth:`SqliteReadModelStore.replace_all` (bounded memory)."""
+"""Most rows per ``executemany`` in :meth:`SqliteReadModelStore.replace_all`."""
+PACE_HOLD_SECONDS = 0.1
+"""How long one write transaction of a rebuild aims to hold the write lock (R34)."""
 
 # The allow-list: sort name -> constant SQL expression. Nothing else ever reaches ORDER BY.
 SORT_SQL = {
@@ -705,17 +718,178 @@ def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _insert_rows(
-    con: sqlite3.Connection,
-    insert: str,
-    rows: list[tuple[Any, ...]],
-    advance: Callable[[float], None],
-) -> None:
-    """``executemany`` in slices of :data:`_WRITE_CHUNK` rows, reporting each."""
-    for start in range(0, len(rows), _WRITE_CHUNK):
-        chunk = rows[start : start + _WRITE_CHUNK]
-        con.executemany(insert, chunk)
-        advance(len(chunk))
+_ASIDE = "rmn_"
+"""Prefix of the tables a rebuild builds beside the live ones (R34)."""
+_RETIRED = "rmo_"
+"""Prefix of the live tables a rebuild swapped out, until they are dropped."""
+_SWAPPED = (
+    "rm_orders",
+    "rm_order_lines",
+    "rm_customers",
+    "rm_customer_names",
+    "rm_products",
+    "rm_order_counts",
+)
+"""The tables a rebuild replaces (and ``rm_order_search`` where there is one)."""
+_TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+_INDEX_DDL = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)")
+_RM_NAME = re.compile(r"\brm_(\w+)")
+_FTS_RID_RANGE = " WHERE o.rid > ? AND o.rid <= ?"
+_LEFTOVERS = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' "
+    "AND (name LIKE 'rmn\\_%' ESCAPE '\\' OR name LIKE 'rmo\\_%' ESCAPE '\\') "
+    "AND name NOT LIKE '%\\_data' ESCAPE '\\' AND name NOT LIKE '%\\_idx' ESCAPE '\\' "
+    "AND name NOT LIKE '%\\_docsize' ESCAPE '\\' "
+    "AND name NOT LIKE '%\\_config' ESCAPE '\\' AND name NOT LIKE '%\\_content' ESCAPE '\\'"
+)
+_INDEXES_OF = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
+)
+
+
+def _aside(sql: str) -> str:
+    """The same statement on the tables being built aside (``rm_x`` -> ``rmn_x``)."""
+    return _RM_NAME.sub(_ASIDE + r"\1", sql)
+
+
+def _other_index_name(index: str) -> str:
+    """An index's second name: a rebuilt table's indexes cannot take the names of the live
+    table's (SQLite cannot rename an index), so each rebuild switches between the two."""
+    return "rm_" + index[4:] if index.startswith(_ASIDE) else _ASIDE + index[3:]
+
+
+def _index_names(con: sqlite3.Connection) -> set[str]:
+    return {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+def _aside_index(ddl: str, index: str, live: set[str]) -> str:
+    """The index's CREATE on the aside table, under whichever of its two names is free."""
+    name = _other_index_name(index) if index in live else index
+    match = _INDEX_DDL.match(ddl)
+    assert match is not None, ddl
+    return f"CREATE INDEX {name} ON {_aside(match.group(2))}" + ddl[match.end() :]
+
+
+def _drop_leftovers(pacer: _Pacer) -> None:
+    """Drop aside / retired tables in short steps: each index, then each table."""
+    with pacer.step():
+        tables = [str(r[0]) for r in pacer.con.execute(_LEFTOVERS)]
+    for table in tables:
+        with pacer.step():
+            indexes = [str(r[0]) for r in pacer.con.execute(_INDEXES_OF, (table,))]
+        for index in indexes:
+            with pacer.step():
+                pacer.con.execute(f"DROP INDEX IF EXISTS {index}")
+        with pacer.step():
+            pacer.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+_BUSY_POLLS = (
+    (0.001, 0.001),
+    (0.003, 0.002),
+    (0.008, 0.005),
+    (0.018, 0.010),
+    (0.033, 0.015),
+    (0.053, 0.020),
+    (0.128, 0.025),
+    (0.228, 0.050),
+)
+"""(waited up to, polls every): SQLite's busy handler (sqliteDefaultBusyCallback); after
+228 ms it polls every 100 ms."""
+
+
+_CHECKPOINT_AFTER = 1.0
+"""Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
+
+
+class _Pacer:
+    """Write transactions short enough, and far enough apart, that another process's command
+    never waits long for the write lock while a rebuild writes (R34).
+
+    A writer that finds the lock taken polls it (SQLite's busy handler) after 1, 2, 5, 10, 15,
+    20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. Each step here aims at
+    :data:`PACE_HOLD_SECONDS`; after it the lock stays free for longer than the polling interval
+    of a writer that waited that long (:meth:`gap`), so a waiting command gets in at its next
+    poll: it waits about one step, never several. The free
+    time is used for a passive WAL checkpoint (needs no write lock), so the WAL does not grow
+    by the whole new read model and no command's commit has to checkpoint it.
+    """
+
+    def __init__(self, con: sqlite3.Connection, hold: float | None = None) -> None:
+        self.con = con
+        self.hold = PACE_HOLD_SECONDS if hold is None else hold
+        self.longest = 0.0
+        """The longest step so far (seconds): the longest a command could have waited."""
+        self._written = 0.0
+
+    @staticmethod
+    def gap(held: float) -> float:
+        """Free time after holding the lock ``held`` seconds: longer than the polling interval
+        of a writer that has waited that long (plus a margin for a busy machine)."""
+        interval = 0.1
+        for waited, step in _BUSY_POLLS:
+            if held < waited:
+                interval = step
+                break
+        return interval * 1.2 + 0.003
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """One write transaction, then room for other writers."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        held = time.perf_counter() - started
+        self.longest = max(self.longest, held)
+        free_until = time.perf_counter() + self.gap(held)
+        self._written += held
+        if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
+            self._written = 0.0
+            with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        rest = free_until - time.perf_counter()
+        if rest > 0:
+            time.sleep(rest)
+
+    def _size(self, per_item: float, low: int, high: int) -> int:
+        return max(low, min(high, int(self.hold / per_item))) if per_item > 0 else high
+
+    def insert(
+        self,
+        sql: str,
+        rows: list[tuple[Any, ...]],
+        advance: Callable[[float], None] | None,
+    ) -> None:
+        """``executemany`` in steps sized to the time budget (measured as it goes)."""
+        start, size = 0, 1000
+        while start < len(rows):
+            chunk = rows[start : start + size]
+            began = time.perf_counter()
+            with self.step():
+                self.con.executemany(sql, chunk)
+            size = self._size((time.perf_counter() - began) / len(chunk), 100, _WRITE_CHUNK)
+            start += len(chunk)
+            if advance is not None:
+                advance(len(chunk))
+
+    def ranges(self, sql: str, count: int, advance: Callable[[int], None]) -> None:
+        """``sql`` with (low, high] ranges of 0..``count`` in steps sized to the budget."""
+        low, size = 0, 1000
+        while low < count:
+            high = min(count, low + size)
+            began = time.perf_counter()
+            with self.step():
+                self.con.execute(sql, (low, high))
+            size = self._size((time.perf_counter() - began) / (high - low), 100, _WRITE_CHUNK)
+            advance(high - low)
+            low = high
 
 
 def _order_record(row: Any) -> OrderRecord:
@@ -1025,11 +1199,99 @@ class SqliteReadModelStore:
         self._kept: sqlite3.Connection | None = None
         self._kept_fairy: Any = None
         self._kept_lock = threading.Lock()
+        self._token: str | None = None
+        """This process's owner token while this store holds the read model (R33)."""
 
     @property
     def read_only(self) -> bool:
         """True when the database is open read-only."""
         return bool(self._db.read_only)
+
+    # --- ownership (R33): one process projects into these tables at a time
+
+    def claim(self, name: str) -> bool:
+        """Become (or stay) the one process projecting into these tables; False when another
+        process holds them (see :mod:`desktop_app.store.projector_lease`)."""
+        if self._token is not None:
+            return True
+        self._db.ensure_writable()
+        try:
+            taken = projector_lease.acquire(self._db.path, name, host_name())
+        except OSError as exc:
+            lock = projector_lease.lock_path(self._db.path)
+            raise StoreUnavailableError(
+                f"The lists cannot be brought up to date: {lock} could not be used "
+                f"({exc.strerror or exc})."
+            ) from exc
+        if taken is None:
+            return False
+        token, owner, new = taken
+        if new:
+            try:
+                with self._db.raw_write() as con:
+                    con.execute(
+                        _SET_META,
+                        (projector_lease.OWNER_KEY, projector_lease.owner_row(token, owner)),
+                    )
+                    self._adopt_checkpoint(con, READ_MODEL_CHECKPOINT)
+            except BaseException:
+                projector_lease.release(self._db.path, token)
+                raise
+            log.info("read model of %s: now projected by %s", self._db.path, owner.describe())
+        self._token = token
+        if new:  # tables of a rebuild cut short by a crash: gone, in short steps
+            with self._db.raw() as con:
+                _drop_leftovers(_Pacer(con))
+        return True
+
+    @staticmethod
+    def _adopt_checkpoint(con: sqlite3.Connection, name: str) -> None:
+        """One set of tables has ONE position, whatever the projector's name: a checkpoint row
+        left under another name (before R33) becomes ``name``'s. Several rows mean the tables were
+        written by several projectors (before R33): their rows cannot be trusted, so they are
+        emptied and projected again from position 0."""
+        rows = con.execute("SELECT name, position FROM rm_checkpoints").fetchall()
+        if len(rows) == 1 and rows[0][0] != name:
+            con.execute("UPDATE rm_checkpoints SET name = ?", (name,))
+        elif len(rows) > 1:
+            log.warning("read model written by several projectors %s: projecting it again", rows)
+            for sql in _DELETE_ALL:
+                con.execute(sql)
+            _reset_fts(con)
+            con.execute(_ENSURE_CHECKPOINT, (name,))
+
+    def owner(self) -> ReadModelOwner | None:
+        with self._db.raw() as con:
+            row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        return parsed[1] if parsed is not None else None
+
+    def _check_owner(self, con: sqlite3.Connection) -> None:
+        """Inside a write transaction: raise unless this store's token is the recorded owner."""
+        token = self._token
+        row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        if token is not None and parsed is not None and parsed[0] == token:
+            return
+        if token is not None:  # the row says someone else: our lock was lost somehow
+            log.warning("read model of %s: ownership lost to %s", self._db.path, parsed)
+            projector_lease.discard(token)
+            self._token = None
+        raise NotReadModelOwnerError(parsed[1] if parsed is not None else None)
+
+    def _release_ownership(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        if projector_lease.release(self._db.path, token):
+            try:  # a clean exit clears the row (a crash leaves it: the next owner replaces it)
+                with self._db.raw_write() as con:
+                    row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+                    parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+                    if parsed is not None and parsed[0] == token:
+                        con.execute(_DELETE_META, (projector_lease.OWNER_KEY,))
+            except Exception:
+                log.debug("owner row not cleared", exc_info=True)
 
     # --- schema
 
@@ -1055,9 +1317,12 @@ class SqliteReadModelStore:
                     con.execute(ddl)
                 reset = True
             for ddl in _CREATE_TABLES:
-                con.execute(ddl)
-            for _, ddl in _LIST_INDEXES:
-                con.execute(ddl)
+                if _INDEX_DDL.match(ddl) is None:
+                    con.execute(ddl)
+            indexes = _index_names(con)
+            for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+                if _other_index_name(index) not in indexes:  # a rebuild's second name
+                    con.execute(ddl)
             if reset or "rm_order_search" not in names:
                 try:
                     con.execute(_CREATE_FTS)
@@ -1073,6 +1338,7 @@ class SqliteReadModelStore:
 
     def reset(self, name: str) -> None:
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for sql in _DELETE_ALL:
                 con.execute(sql)
             _reset_fts(con)
@@ -1080,6 +1346,7 @@ class SqliteReadModelStore:
 
     def begin_bulk(self) -> None:
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for index in _DROP_INDEX:
                 con.execute(index)
 
@@ -1087,6 +1354,7 @@ class SqliteReadModelStore:
         """Recreate the list indexes and recompute the counts and the search index from the
         rows (rows may have been written directly, as the P5 benchmark's builder does)."""
         with self._db.raw_write() as con:
+            self._check_owner(con)
             for _, ddl in _LIST_INDEXES:
                 con.execute(ddl)
             con.execute("DELETE FROM rm_order_counts")
@@ -1149,12 +1417,16 @@ class SqliteReadModelStore:
         checkpoint: int,
         progress: Callable[[float], None] | None = None,
     ) -> None:
-        """Swap the whole read model for ``work`` at ``checkpoint`` in ONE transaction.
+        """Swap the whole read model for ``work`` at ``checkpoint``, never holding the write
+        lock for long (R34: clerks' commands go on meanwhile).
 
-        Secondary indexes are dropped first and built after the rows are in (one sort each
-        instead of a random-order B-tree insert per row); rows go in primary-key order with
-        plain INSERTs. Other connections keep seeing the old read model until the commit.
-        ``progress(fraction)`` is called as the write goes on (0.0 … 1.0, by estimated cost).
+        The new tables are built ASIDE (``rmn_*``) in short write transactions with room for
+        other writers between them (:class:`_Pacer`): rows in primary-key order with plain
+        INSERTs, then the search index, then each secondary index with one sort. Then ONE short
+        transaction renames the live tables away (``rmo_*``) and the new ones in, and sets the
+        checkpoint; the old tables are dropped afterwards, again in short steps. Readers see
+        the old read model until the swap. A crash leaves at most leftover ``rmn_``/``rmo_``
+        tables, which the next rebuild drops. ``progress(fraction)`` reports the write.
         """
         self._db.ensure_writable()
         with self._db.raw() as con:
@@ -1162,22 +1434,21 @@ class SqliteReadModelStore:
             for pragma in _REBUILD_PRAGMAS:
                 con.execute(pragma)
             if synchronous in _SYNC_RESTORE:
-                # The commit does not wait for the new read model to reach the disk (seconds
+                # The commits do not wait for the new read model to reach the disk (seconds
                 # of fsync at 1M events): after a power loss the OLD read model and checkpoint
                 # are still there, consistent (WAL), and the projector catches up again. The
                 # next FULL commit (or checkpoint) syncs these WAL frames too.
                 con.execute("PRAGMA synchronous = NORMAL")
+            pacer = _Pacer(con)
             try:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    self._replace_all(con, name, work, checkpoint, progress)
-                except BaseException:
-                    if con.in_transaction:
-                        with suppress(sqlite3.Error):
-                            con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-            finally:  # after the commit: that one must not checkpoint
+                self._replace_all(pacer, name, work, checkpoint, progress)
+                log.info(
+                    "read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3
+                )
+            finally:
+                if con.in_transaction:
+                    with suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
                 for pragma in _RESTORE_PRAGMAS:
                     con.execute(pragma)
                 restore = _SYNC_RESTORE.get(synchronous)
@@ -1186,7 +1457,7 @@ class SqliteReadModelStore:
 
     def _replace_all(
         self,
-        con: sqlite3.Connection,
+        pacer: _Pacer,
         name: str,
         work: WorkingSet,
         checkpoint: int,
@@ -1207,39 +1478,64 @@ class SqliteReadModelStore:
                 progress(min(1.0, done / total))
 
         advance(0)
-        for ddl in _DROP_INDEX:
-            con.execute(ddl)
-        for ddl in _DROP_PROJECTOR_INDEXES:
-            con.execute(ddl)
-        for sql in _DELETE_ALL:
-            con.execute(sql)  # no WHERE, no trigger: SQLite truncates the table
-        fts = _reset_fts(con)
+        con = pacer.con
+        with pacer.step():
+            self._check_owner(con)
+            fts = _has_fts(con)
+        _drop_leftovers(pacer)  # of a rebuild that crashed
+        with pacer.step():
+            for ddl in _CREATE_TABLES:
+                created = _TABLE_NAME.match(ddl)
+                if created is not None and created.group(1) in _SWAPPED:
+                    con.execute(_aside(ddl))
+            if fts:
+                con.execute(_aside(_CREATE_FTS))
         self._fault_step("replace_cleared")
         counts: dict[tuple[str, str], int] = {}
-        _insert_rows(con, _INSERT_ORDER, _order_rows(work.orders, counts), advance)
-        _insert_rows(con, _INSERT_LINE, _line_rows(work.lines), advance)
-        con.executemany(_COUNTS_INSERT, [(c, s, n) for (c, s), n in sorted(counts.items())])
+        pacer.insert(_aside(_INSERT_ORDER), _order_rows(work.orders, counts), advance)
+        pacer.insert(_aside(_INSERT_LINE), _line_rows(work.lines), advance)
+        pacer.insert(
+            _aside(_COUNTS_INSERT), [(c, s, n) for (c, s), n in sorted(counts.items())], None
+        )
         customers = work.customers
-        con.executemany(_INSERT_CUSTOMER, [_customer_row(customers[k]) for k in sorted(customers)])
-        con.executemany(
-            _INSERT_FORMER_NAME, sorted({(cid, fold(name)) for cid, name in work.former_names})
+        pacer.insert(
+            _aside(_INSERT_CUSTOMER), [_customer_row(customers[k]) for k in sorted(customers)], None
+        )
+        pacer.insert(
+            _aside(_INSERT_FORMER_NAME),
+            sorted({(cid, fold(name)) for cid, name in work.former_names}),
+            None,
         )
         products = work.products
-        con.executemany(_INSERT_PRODUCT, [_product_row(products[k]) for k in sorted(products)])
+        pacer.insert(
+            _aside(_INSERT_PRODUCT), [_product_row(products[k]) for k in sorted(products)], None
+        )
         self._fault_step("replace_rows_written")
-        if fts:
-            con.execute(_FTS_FILL)
-        advance(3 * n_orders)
-        for _, ddl in _PROJECTOR_INDEXES:
-            con.execute(ddl)
+        if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
+            pacer.ranges(_aside(_FTS_FILL) + _FTS_RID_RANGE, n_orders, lambda n: advance(3 * n))
+        else:
+            advance(3 * n_orders)
+        with pacer.step():
+            live = _index_names(con)
+        for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+            with pacer.step():
+                con.execute(_aside_index(ddl, index, live))
             advance(0.6 * n_orders)
-        for _, ddl in _LIST_INDEXES:
-            con.execute(ddl)
-            advance(0.6 * n_orders)
-        con.execute(_SET_CHECKPOINT, (name, checkpoint))
-        con.execute("PRAGMA analysis_limit = 1000")  # approximate statistics, quickly
-        for table in _ANALYZE:
-            con.execute(table)
+        self._fault_step("replace_aside")
+        # The swap: renames only (no rows move), the checkpoint, the owner check.
+        with pacer.step():
+            self._check_owner(con)
+            for table in (*_SWAPPED, *(("rm_order_search",) if fts else ())):
+                con.execute(f"ALTER TABLE {table} RENAME TO {_RETIRED}{table[3:]}")
+                con.execute(f"ALTER TABLE {_aside(table)} RENAME TO {table}")
+            con.execute("DELETE FROM rm_checkpoints")
+            con.execute(_SET_CHECKPOINT, (name, checkpoint))
+        self._fault_step("replace_swapped")
+        with pacer.step():  # statistics of the new tables, approximate, quickly
+            con.execute("PRAGMA analysis_limit = 1000")
+            for analyze in _ANALYZE:
+                con.execute(analyze)
+        _drop_leftovers(pacer)  # the old tables, in short steps
         advance(total)
         self._fault_step("replace_done")
 
@@ -1257,7 +1553,9 @@ class SqliteReadModelStore:
             return int(self._kept.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
-        """Give back the connection kept for ``data_version``."""
+        """Give back ownership of the read model (if held) and the connection kept for
+        ``data_version``."""
+        self._release_ownership()
         with self._kept_lock:
             fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
         if fairy is not None:
@@ -1267,6 +1565,7 @@ class SqliteReadModelStore:
     def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
         with self._db.raw_write() as con:
             con.execute(_CACHE_SIZE)
+            self._check_owner(con)
             con.execute(_ENSURE_CHECKPOINT, (name,))
             row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
             actual = int(row[0]) if row else 0

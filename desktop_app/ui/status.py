@@ -23,12 +23,15 @@ def freshness_text(status: object) -> tuple[str, str]:
             "open the file writable to bring them up to date",
             "behind",
         )
+    # Another Order Desk process projects the lists (one at a time, R33): this window follows.
+    owner = getattr(status, "owner", None)
+    by = f" · kept by {owner}" if owner else ""
     if lag > 0:
-        return f"Catching up · {format_int(lag)} behind", "behind"
+        return f"Catching up · {format_int(lag)} behind{by}", "behind"
     checkpoint = int(getattr(status, "checkpoint", 0) or 0)
     if checkpoint == 0 and int(getattr(status, "head", 0) or 0) == 0:
         return "Up to date · no events yet", "ok"
-    return f"Up to date · event #{format_int(checkpoint)}", "ok"
+    return f"Up to date · event #{format_int(checkpoint)}{by}", "ok"
 
 
 _STYLES = {

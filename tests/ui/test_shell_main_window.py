@@ -147,6 +147,12 @@ def test_freshness_text() -> None:
     text, state = freshness_text(read_only)
     assert state == "behind"
     assert text.startswith("Read-only · lists 2,128 events behind")
+    # Another process projects the lists (R33): the window follows and says by whom.
+    owner = "projector 'headless' (process 4242 on host, since 2026-12-07T10:00:00+00:00)"
+    following = dataclasses.replace(_status(7, 9), owner=owner)
+    assert freshness_text(following) == (f"Catching up · 2 behind · kept by {owner}", "behind")
+    following = dataclasses.replace(_status(9, 9), owner=owner)
+    assert freshness_text(following) == (f"Up to date · event #9 · kept by {owner}", "ok")
 
 
 def test_read_only_window_disables_editing(

@@ -148,6 +148,7 @@ def test_paging_a_range_uses_index_ranges_never_a_scan(tmp_path: Path) -> None:
     try:
         store = app.read_model
         assert isinstance(store, SqliteReadModelStore)
+        assert store.claim("test")  # the one writer of the read model (R33)
         _fill(path, 20_000)
         store.end_bulk()
         day = ("2025-06-10T00:00:00.000000Z", "2025-06-11T00:00:00.000000Z")

@@ -49,7 +49,9 @@ from desktop_app.application.queries import (
 from desktop_app.identity import app_version, os_user
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain, show_error
+from desktop_app.ui.order_menu import OrderMenu
 from desktop_app.ui.orders.list_view import OrdersListView
+from desktop_app.ui.palette import PaletteController
 from desktop_app.ui.status import StatusBar
 from desktop_app.ui.tasks import TaskRunner
 
@@ -194,6 +196,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self._build_actions()
+        self.palette = PaletteController(self)
         self._build_menus()
         self.setTabOrder(self.orders.search, self.orders.status_filter)
         self.setTabOrder(self.orders.status_filter, self.orders.customer_filter)
@@ -256,6 +259,8 @@ class MainWindow(QMainWindow):
         self._tab_changed(self.tabs.currentIndex())
 
     def _wire_detail(self) -> None:
+        self.order_menu.set_panel(self.detail)
+        self.palette.set_panel(self.detail)
         changed = getattr(self.detail, "order_changed", None)
         if changed is not None:
             changed.connect(self._order_changed_here)
@@ -453,6 +458,8 @@ class MainWindow(QMainWindow):
         edit_menu.setObjectName("menuEdit")
         edit_menu.addAction(self.action_find)
         edit_menu.addAction(self.action_refresh)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.palette.action)
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("menuView")
         view_menu.addAction(self.action_focus_orders)
@@ -460,6 +467,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.action_show_detail)
         view_menu.addAction(self.action_show_history)
         view_menu.addAction(self.action_show_snapshots)
+        self.order_menu = OrderMenu(self, leading=(self.action_new_order,))
+        bar.addMenu(self.order_menu)
         catalog_menu = bar.addMenu("&Catalog")
         catalog_menu.setObjectName("menuCatalog")
         catalog_menu.addAction(self.action_customers)
@@ -655,6 +664,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_order(self) -> None:
+        self.new_order_for(None)
+
+    def new_order_for(self, customer_id: str | None) -> None:
+        """Open the New order form (with ``customer_id`` already chosen)."""
         if self.read_only:
             return
         dialog = self._open_dialog(
@@ -667,6 +680,8 @@ class MainWindow(QMainWindow):
         )
         if dialog is None:
             return
+        if customer_id is not None:
+            dialog.preselect_customer(customer_id)
 
         def finished(result: int) -> None:
             order_id = getattr(dialog, "placed_order_id", None)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.queries import OrderActions
 from desktop_app.ui.orders.form_base import (
     FieldError,
     StatusBadge,
@@ -54,6 +55,16 @@ _ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
     ("deliver", "&Deliver…", "Ctrl+Shift+D", ("deliver",), DeliverOrderDialog),
     ("cancel", "Cance&l order…", "Ctrl+Shift+X", ("cancel",), CancelOrderDialog),
 )
+
+
+def action_refusal(name: str, actions: OrderActions) -> str | None:
+    """Why the domain refuses the panel's action ``name`` for an order with ``actions``
+    (None: allowed, or not an action this table knows — the panel decides when it runs)."""
+    for key, _text, _shortcut, needs, _dialog in _ACTIONS:
+        if key == name:
+            refusals = [actions.why_not(need) for need in needs]
+            return None if any(r is None for r in refusals) else refusals[0]
+    return None
 
 
 class OrderDetailPanel(QWidget):
@@ -284,7 +295,7 @@ class OrderDetailPanel(QWidget):
 
     def _update_actions(self) -> None:
         view = self.view
-        for name, text, shortcut, needs, _dialog in _ACTIONS:
+        for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = self.actions_by_name[name]
             plain = text.replace("&", "").rstrip("…")
             keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
@@ -293,8 +304,7 @@ class OrderDetailPanel(QWidget):
             elif self._read_only:
                 reason = READ_ONLY_REASON
             else:
-                refusals = [view.actions.why_not(need) for need in needs]
-                reason = None if any(r is None for r in refusals) else refusals[0]
+                reason = action_refusal(name, view.actions)
             action.setEnabled(reason is None)
             tip = f"{plain} ({keys})" if reason is None else f"{plain}: {reason}"
             action.setToolTip(tip)

@@ -110,6 +110,14 @@ class CustomerPicker(QComboBox):
         """The customers on offer."""
         return list(self._customers)
 
+    def select_customer_id(self, customer_id: str) -> bool:
+        """Choose the customer ``customer_id`` (False when it is not on offer)."""
+        index = self.findData(customer_id)
+        if index < 0:
+            return False
+        self.setCurrentIndex(index)
+        return True
+
     def selected_customer(self) -> CustomerRow | None:
         """The customer the typed text names: an exact name, or the only one it matches."""
         text = self.currentText().strip()
@@ -143,6 +151,7 @@ class NewOrderDialog(CommandDialog):
         self.placed_order_id: str | None = None
         self.order_id = new_id()  # with the command id: a re-sent Save never makes two orders
         self.loaded = False
+        self._preselect: str | None = None
 
         self.customer_picker = CustomerPicker(self)
         self.customer_picker.setObjectName("customerPicker")
@@ -185,6 +194,18 @@ class NewOrderDialog(CommandDialog):
         self.customer_picker.set_customers(customers)
         self.line_editor.set_products(products)
         self.loaded = True
+        if self._preselect is not None:
+            self.preselect_customer(self._preselect)
+
+    def preselect_customer(self, customer_id: str) -> None:
+        """Start with ``customer_id`` chosen (once the customers are loaded); the focus goes
+        to the product, the next thing to type."""
+        if not self.loaded:
+            self._preselect = customer_id
+            return
+        self._preselect = None
+        if self.customer_picker.select_customer_id(customer_id):
+            self.line_editor.product_picker.setFocus()
 
     def _lists_failed(self, exc: BaseException) -> None:
         self.general_error.set_message(f"The customer and product lists could not be loaded: {exc}")

@@ -20,8 +20,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QCompleter,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui import formatting as fmt
+from desktop_app.ui.orders.customer_filter import CustomerFilter
 from desktop_app.ui.orders.table_model import (
     COLUMNS,
     ORDER_ID_ROLE,
@@ -52,6 +51,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "confirmed", "shipped", "delivered", "cancelled")
 SEARCH_DEBOUNCE_MS = 250
+CUSTOMERS_RELOAD_MS = 2000
 
 # Fixed starting widths (px): never ResizeToContents on a table that may hold a million rows.
 COLUMN_WIDTHS = (100, 240, 100, 50, 110, 130, 62)
@@ -170,21 +170,8 @@ class OrdersListView(QWidget):
 
         # --- filter bar
         self.status_filter = StatusFilterButton(self)
-        self.customer_filter = QComboBox(self)
-        self.customer_filter.setObjectName("customerFilter")
-        self.customer_filter.setEditable(True)
-        self.customer_filter.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.customer_filter.setMinimumContentsLength(18)
-        self.customer_filter.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.customer_filter.setToolTip("Show only the orders of one customer (type to find)")
-        self.customer_filter.addItem("All customers", None)
-        completer = self.customer_filter.completer()
-        if completer is not None:
-            completer.setFilterMode(Qt.MatchFlag.MatchContains)
-            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.customer_filter = CustomerFilter(tasks, self)
+        self.customer_filter.set_queries(queries)
         self.search = QLineEdit(self)
         self.search.setObjectName("orderSearch")
         self.search.setPlaceholderText("Search number, customer or SKU  (Ctrl+F)")
@@ -242,6 +229,12 @@ class OrdersListView(QWidget):
         )
         self.table.setAccessibleName("Orders")
 
+        self.customer_note = QLabel("", self)
+        self.customer_note.setObjectName("customerFilterNote")
+        self.customer_note.setWordWrap(True)
+        self.customer_note.setStyleSheet("QLabel { color: #b3261e; padding: 2px 6px; }")
+        self.customer_note.setVisible(False)
+
         self.empty_label = QLabel("", self)
         self.empty_label.setObjectName("ordersMessage")
         self.empty_label.setWordWrap(True)
@@ -251,6 +244,7 @@ class OrdersListView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.customer_note)
         layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
 
@@ -266,10 +260,14 @@ class OrdersListView(QWidget):
         self.search.textChanged.connect(self._search_timer.start)
         self.search.returnPressed.connect(self._apply_search_now)
         self.status_filter.changed.connect(self._apply_statuses)
-        self.customer_filter.activated.connect(self._apply_customer)
-        line = self.customer_filter.lineEdit()
-        if line is not None:
-            line.editingFinished.connect(self._customer_text_done)
+        self.customer_filter.customer_chosen.connect(self._apply_customer)
+        self.customer_filter.problem_changed.connect(self._show_customer_problem)
+        # The catalog changes (here, in a dialog, in another program): the drop-down follows
+        # on live refreshes, at most once per CUSTOMERS_RELOAD_MS.
+        self._customers_timer = QTimer(self)
+        self._customers_timer.setSingleShot(True)
+        self._customers_timer.setInterval(CUSTOMERS_RELOAD_MS)
+        self._customers_timer.timeout.connect(self.reload_customers)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.activated.connect(self._activated)
         self.model.loaded.connect(self._after_load)
@@ -286,8 +284,11 @@ class OrdersListView(QWidget):
         self.reload_customers()
 
     def refresh(self) -> None:
-        """Live refresh: re-query, keep selection and scroll position."""
+        """Live refresh: re-query, keep selection and scroll position (and, a little later,
+        the customers of the customer filter)."""
         self.model.refresh()
+        if not self._customers_timer.isActive():
+            self._customers_timer.start()
 
     def show_opening(self) -> None:
         """The state while the database is being opened (before :meth:`set_queries`)."""
@@ -299,6 +300,7 @@ class OrdersListView(QWidget):
         """Connect the query bus (the window was shown before the database was open)."""
         self._queries = queries
         self.model.set_queries(queries)
+        self.customer_filter.set_queries(queries)
         self.empty_label.setVisible(False)
 
     def current_order_id(self) -> str | None:
@@ -321,6 +323,18 @@ class OrdersListView(QWidget):
         )
         self.table.scrollTo(index)
         return True
+
+    def filter_by_customer(self, customer_id: str | None, name: str = "") -> None:
+        """Show only the orders of ``customer_id`` (None: all customers)."""
+        self.customer_filter.choose(customer_id, name)
+
+    def reveal(self, order_number: str) -> None:
+        """Make sure the order ``order_number`` is listed: clear the filters that could hide
+        it and search for its number (the clerk sees why the list changed)."""
+        self.status_filter.clear()
+        self.customer_filter.choose(None)
+        self.search.setText(order_number)
+        self._apply_search_now()
 
     def reload_customers(self) -> None:
         queries = self._queries
@@ -347,36 +361,19 @@ class OrdersListView(QWidget):
     def _apply_statuses(self) -> None:
         self.model.update_filter(statuses=self.status_filter.selected())
 
-    @Slot(int)
-    def _apply_customer(self, index: int) -> None:
-        customer_id = self.customer_filter.itemData(index)
+    @Slot(object)
+    def _apply_customer(self, customer_id: str | None) -> None:
         if customer_id != self.model.current_filter.customer_id:
             self.model.update_filter(customer_id=customer_id)
 
-    @Slot()
-    def _customer_text_done(self) -> None:
-        text = self.customer_filter.currentText().strip()
-        if not text:
-            self.customer_filter.setCurrentIndex(0)
-            self._apply_customer(0)
-            return
-        found = self.customer_filter.findText(text, Qt.MatchFlag.MatchFixedString)
-        if found >= 0:
-            self.customer_filter.setCurrentIndex(found)
-            self._apply_customer(found)
+    @Slot(str)
+    def _show_customer_problem(self, problem: str) -> None:
+        self.customer_note.setText(problem)
+        self.customer_note.setVisible(bool(problem))
 
     def _customers_loaded(self, customers: list[CustomerRow]) -> None:
         self._customers = customers
-        current = self.model.current_filter.customer_id
-        combo = self.customer_filter
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem("All customers", None)
-        for customer in customers:
-            combo.addItem(customer.name, customer.customer_id)
-        index = combo.findData(current) if current else 0
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
+        self.customer_filter.set_customers(customers)
 
     def _customers_failed(self, exc: BaseException) -> None:
         log.warning("customer list failed: %r", exc)

@@ -50,8 +50,10 @@ from desktop_app.identity import app_version, os_user
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain, show_error
 from desktop_app.ui.order_menu import OrderMenu
+from desktop_app.ui.orders import empty_state
 from desktop_app.ui.orders.list_view import OrdersListView
 from desktop_app.ui.palette import PaletteController
+from desktop_app.ui.side_panel import SidePanel
 from desktop_app.ui.status import StatusBar
 from desktop_app.ui.tasks import TaskRunner
 
@@ -167,9 +169,7 @@ class MainWindow(QMainWindow):
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.orders)
         self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
+        self.side_panel = SidePanel(self.splitter, self.tabs, self)
         # Explicit minimums: the window must fit a 1024-px-wide screen whatever the side
         # panels would like to have.
         self.orders.setMinimumWidth(380)
@@ -205,6 +205,9 @@ class MainWindow(QMainWindow):
 
         # --- wiring
         self.orders.current_order_changed.connect(self._order_selected)
+        self.orders.start_requested.connect(self._start_requested)
+        self._sample_loader: Callable[[Callable[[int, int], None]], Any] | None = None
+        self._update_empty_desk_text()
         self.orders.model.loaded.connect(self._select_pending)
         self.orders.model.refreshed.connect(self._select_pending)
         self.orders.model.refreshed.connect(self._follow_current_order)
@@ -236,6 +239,7 @@ class MainWindow(QMainWindow):
         self.store_info = store_info
         self.read_only = bool(store_info.read_only)
         self.opening = False
+        self._update_empty_desk_text()
         self.setWindowTitle(f"Order Desk — {store_info.location}")
         self.orders.set_queries(queries)
         self.status.set_store_info(store_info)
@@ -467,6 +471,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.action_show_detail)
         view_menu.addAction(self.action_show_history)
         view_menu.addAction(self.action_show_snapshots)
+        view_menu.addAction(self.side_panel.action)
         self.order_menu = OrderMenu(self, leading=(self.action_new_order,))
         bar.addMenu(self.order_menu)
         catalog_menu = bar.addMenu("&Catalog")
@@ -501,6 +506,8 @@ class MainWindow(QMainWindow):
         in the background with a progress dialog."""
         if self.read_only:
             return
+        self._sample_loader = load
+        self._update_empty_desk_text()
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Load sample data?",
@@ -538,6 +545,23 @@ class MainWindow(QMainWindow):
         )
         self.statusBar().showMessage(text, 8000)
         self.refresh_all()
+
+    def _update_empty_desk_text(self) -> None:
+        self.orders.empty_desk_text = empty_state.empty_desk_text(
+            sample_data=self._sample_loader is not None, read_only=self.read_only
+        )
+
+    @Slot(str)
+    def _start_requested(self, link: str) -> None:
+        """A link of the empty desk's "how to start" text."""
+        if link == empty_state.NEW_ORDER:
+            self.action_new_order.trigger()
+        elif link == empty_state.CUSTOMERS:
+            self.action_customers.trigger()
+        elif link == empty_state.PRODUCTS:
+            self.action_products.trigger()
+        elif link == empty_state.SAMPLE_DATA and self._sample_loader is not None:
+            self.load_sample_data(self._sample_loader)
 
     # ------------------------------------------------------------------ slots
 
@@ -628,6 +652,7 @@ class MainWindow(QMainWindow):
                 refresh()
 
     def _show_tab(self, index: int) -> None:
+        self.side_panel.show_panel()
         self.tabs.setCurrentIndex(index)
         self._tab_changed(index)
         self.tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -904,6 +929,7 @@ class MainWindow(QMainWindow):
         splitter = s.value("mainWindow/splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
+            self.side_panel.restore(s, "mainWindow/panelWidths")
         else:
             QTimer.singleShot(0, self._default_split)
         header = s.value("mainWindow/ordersHeader")
@@ -917,14 +943,14 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab) if tab is not None else 0)
 
     def _default_split(self) -> None:
-        width = max(self.splitter.width(), 1000)
-        self.splitter.setSizes([int(width * 0.5), int(width * 0.5)])
+        self.side_panel.default_split()
 
     def save_state(self) -> None:
         s = self._settings
         s.setValue("mainWindow/geometry", self.saveGeometry())
         s.setValue("mainWindow/state", self.saveState())
         s.setValue("mainWindow/splitter", self.splitter.saveState())
+        self.side_panel.save(s, "mainWindow/panelWidths")
         s.setValue("mainWindow/ordersHeader", self.orders.table.horizontalHeader().saveState())
         s.setValue("mainWindow/tab", self.tabs.currentIndex())
         s.sync()

@@ -57,7 +57,7 @@ class CustomerFilter(QComboBox):
         self._resolving = False
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.setMinimumContentsLength(18)
+        self.setMinimumContentsLength(14)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setToolTip("Show only the orders of one customer (type to find)")
         self.addItem(ALL_CUSTOMERS, None)

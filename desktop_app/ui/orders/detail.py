@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.queries import OrderActions
+from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.orders.form_base import (
     FieldError,
     StatusBadge,
@@ -128,19 +129,21 @@ class OrderDetailPanel(QWidget):
         self.facts.addRow("Carrier:", self.carrier_label)
         self.facts.addRow("Cancelled because:", self.cancel_reason_label)
 
-        self.lines_model = LinesModel(self)
+        self.lines_model = LinesModel(self, short=True)
         self.lines_table = QTableView(self)
         self.lines_table.setObjectName("detailLines")
         self.lines_table.setModel(self.lines_model)
         self.lines_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.lines_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.lines_table.verticalHeader().hide()
-        self.lines_table.setWordWrap(False)
+        # A narrow panel wraps long product names rather than cutting them.
+        self.lines_table.setWordWrap(True)
         self.lines_table.setAlternatingRowColors(True)
         header = self.lines_table.horizontalHeader()
         header.setSectionResizeMode(LinesModel.PRODUCT, QHeaderView.ResizeMode.Stretch)
         for column in (LinesModel.SKU, LinesModel.QUANTITY, LinesModel.PRICE, LinesModel.TOTAL):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.sectionResized.connect(lambda *_a: self.lines_table.resizeRowsToContents())
         self.total_label = QLabel(self)
         self.total_label.setObjectName("orderTotal")
         self.total_label.setStyleSheet("font-weight: bold;")
@@ -149,7 +152,7 @@ class OrderDetailPanel(QWidget):
         # actions
         self.actions_by_name: dict[str, QAction] = {}
         self.buttons: dict[str, QToolButton] = {}
-        button_row = QHBoxLayout()
+        button_row = FlowLayout()  # wraps in a narrow panel instead of clipping buttons
         for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = QAction(text, self)
             action.setObjectName(f"{name}Action")
@@ -165,7 +168,6 @@ class OrderDetailPanel(QWidget):
             button.setObjectName(f"{name}Button")
             self.buttons[name] = button
             button_row.addWidget(button)
-        button_row.addStretch(1)
 
         self.message = FieldError(self)
         self.message.setObjectName("panelMessage")
@@ -284,6 +286,7 @@ class OrderDetailPanel(QWidget):
         self._set_fact(self.carrier_label, view.carrier)
         self._set_fact(self.cancel_reason_label, view.cancel_reason)
         self.lines_model.set_rows(view.lines)
+        self.lines_table.resizeRowsToContents()
         count = len(view.lines)
         total = money_text(view.total, view.currency)
         self.total_label.setText(f"{count} line{'s' if count != 1 else ''} · Total {total}")

@@ -88,11 +88,16 @@ class LinesModel(QAbstractTableModel):
 
     SKU, PRODUCT, QUANTITY, PRICE, TOTAL = range(5)
     HEADERS = ("SKU", "Product", "Quantity", "Unit price", "Line total")
+    SHORT_HEADERS = ("SKU", "Product", "Qty", "Price", "Total")
+    """For narrow panels; the full header is the tooltip."""
 
-    def __init__(self, parent: QObject | None = None, *, editable: bool = False) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, editable: bool = False, short: bool = False
+    ) -> None:
         super().__init__(parent)
         self._rows: list[LineDraft] = []
         self._editable = editable
+        self._headers = self.SHORT_HEADERS if short else self.HEADERS
 
     # --- access ---------------------------------------------------------------------------
 
@@ -130,10 +135,13 @@ class LinesModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.ToolTipRole and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
+        if horizontal and 0 <= section < len(self._headers):
+            return self._headers[section]
         if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._rows):
             return str(section + 1)
         return None

@@ -17,9 +17,10 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,6 +37,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui import formatting as fmt
+from desktop_app.ui.orders import empty_state
+from desktop_app.ui.orders.column_widths import fit_columns
 from desktop_app.ui.orders.customer_filter import CustomerFilter
 from desktop_app.ui.orders.table_model import (
     COLUMNS,
@@ -52,9 +55,6 @@ log = logging.getLogger(__name__)
 STATUSES = ("pending", "confirmed", "shipped", "delivered", "cancelled")
 SEARCH_DEBOUNCE_MS = 250
 CUSTOMERS_RELOAD_MS = 2000
-
-# Fixed starting widths (px): never ResizeToContents on a table that may hold a million rows.
-COLUMN_WIDTHS = (100, 240, 100, 50, 110, 130, 62)
 
 
 class StatusBadgeDelegate(QStyledItemDelegate):
@@ -107,6 +107,8 @@ class StatusFilterButton(QToolButton):
         super().__init__(parent)
         self.setObjectName("statusFilter")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Room for the drop-down arrow, which would otherwise sit on the last letter.
+        self.setStyleSheet("QToolButton#statusFilter { padding-right: 14px; }")
         self.setToolTip("Show only orders in these statuses")
         menu = QMenu(self)
         self.actions_by_status: dict[str, QAction] = {}
@@ -157,6 +159,7 @@ class OrdersListView(QWidget):
 
     current_order_changed = Signal(object)
     activated_order = Signal(str)
+    start_requested = Signal(str)  # an empty-state link: empty_state.NEW_ORDER, …
 
     def __init__(self, queries: Any, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,9 +177,15 @@ class OrdersListView(QWidget):
         self.customer_filter.set_queries(queries)
         self.search = QLineEdit(self)
         self.search.setObjectName("orderSearch")
-        self.search.setPlaceholderText("Search number, customer or SKU  (Ctrl+F)")
+        self.search.setPlaceholderText("Number, customer or SKU")
+        # Never narrower than its hint (the clear button and frame need ~30 px more).
+        self.search.setMinimumWidth(
+            self.search.fontMetrics().horizontalAdvance(self.search.placeholderText()) + 34
+        )
         self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Matches the order number, customer name or a product SKU")
+        self.search.setToolTip(
+            "Matches the order number, customer name or a product SKU (Ctrl+F to get here)"
+        )
         self.count_label = QLabel("", self)
         self.count_label.setObjectName("orderCount")
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -186,14 +195,22 @@ class OrdersListView(QWidget):
         customer_label = QLabel("C&ustomer:", self)
         customer_label.setBuddy(self.customer_filter)
 
-        bar = QHBoxLayout()
+        search_row = QHBoxLayout()
+        search_row.setContentsMargins(0, 0, 0, 0)
+        search_row.addWidget(search_label)
+        search_row.addWidget(self.search, 1)
+        bar = QHBoxLayout()  # the filters
         bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(search_label)
-        bar.addWidget(self.search, 3)
         bar.addWidget(self.status_filter)
         bar.addWidget(customer_label)
         bar.addWidget(self.customer_filter, 2)
         bar.addWidget(self.count_label, 1)
+        # One row where it fits, the filters under the search box where it does not (a
+        # narrow list beside a wide History tab): never a clipped search box or filter.
+        self.filter_bar = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.filter_bar.setContentsMargins(0, 0, 0, 0)
+        self.filter_bar.addLayout(search_row, 3)
+        self.filter_bar.addLayout(bar, 2)
 
         # --- table
         self.table = QTableView(self)
@@ -215,8 +232,6 @@ class OrdersListView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setHighlightSections(False)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            header.resizeSection(column, width)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(
             self.model.sort_column(),
@@ -224,6 +239,7 @@ class OrdersListView(QWidget):
             if self.model.current_filter.descending
             else Qt.SortOrder.AscendingOrder,
         )
+        fit_columns(self.table)
         self.table.setItemDelegateForColumn(
             [c.sort_key for c in COLUMNS].index("status"), StatusBadgeDelegate(self.table)
         )
@@ -240,10 +256,13 @@ class OrdersListView(QWidget):
         self.empty_label.setWordWrap(True)
         self.empty_label.setVisible(False)
         self.empty_label.setStyleSheet("QLabel { color: palette(placeholder-text); padding: 6px; }")
+        self.empty_label.linkActivated.connect(self._link)
+        self.empty_desk_text = empty_state.empty_desk_text(sample_data=False, read_only=False)
+        """What an empty desk says (the window sets it: can it load sample data, read-only?)."""
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addLayout(bar)
+        layout.addLayout(self.filter_bar)
         layout.addWidget(self.customer_note)
         layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
@@ -276,6 +295,26 @@ class OrdersListView(QWidget):
         self.model.load_failed.connect(self._show_failure)
         self.model.total_changed.connect(self._show_count)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit_filter_bar(event.size().width())
+        super().resizeEvent(event)
+
+    def _fit_filter_bar(self, width: int) -> None:
+        search_row = self.filter_bar.itemAt(0)
+        filters = self.filter_bar.itemAt(1)
+        if search_row is None or filters is None:
+            return
+        margins = self.layout().contentsMargins() if self.layout() is not None else None
+        room = width - (margins.left() + margins.right() if margins is not None else 0)
+        one_row = search_row.minimumSize().width() + filters.sizeHint().width() + 6
+        direction = (
+            QBoxLayout.Direction.LeftToRight
+            if room >= one_row
+            else QBoxLayout.Direction.TopToBottom
+        )
+        if self.filter_bar.direction() != direction:
+            self.filter_bar.setDirection(direction)
+
     # ------------------------------------------------------------------ public
 
     def start(self) -> None:
@@ -292,6 +331,7 @@ class OrdersListView(QWidget):
 
     def show_opening(self) -> None:
         """The state while the database is being opened (before :meth:`set_queries`)."""
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setText("Opening database…")
         self.empty_label.setVisible(True)
         self.count_label.setText("")
@@ -407,21 +447,40 @@ class OrdersListView(QWidget):
             Qt.SortOrder.DescendingOrder if f.descending else Qt.SortOrder.AscendingOrder,
         )
         self.table.horizontalHeader().blockSignals(False)
-        if self.model.total == 0:
-            filtered = f != OrderFilter(sort=f.sort, descending=f.descending)
-            self.empty_label.setText(
-                "No orders match the filter." if filtered else "There are no orders yet."
-            )
-            self.empty_label.setVisible(True)
-        else:
-            self.empty_label.setVisible(False)
+        self._show_empty_state()
         if self._current_order is not None and not self.select_order(self._current_order):
             self._current_order = None
             self.current_order_changed.emit(None)
 
+    def _show_empty_state(self) -> None:
+        """How to start (empty desk) or how to see the orders again (filtered to none)."""
+        if self.model.total != 0:
+            self.empty_label.setVisible(False)
+            return
+        f = self.model.current_filter
+        filtered = f != OrderFilter(sort=f.sort, descending=f.descending)
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_label.setText(empty_state.filtered_text() if filtered else self.empty_desk_text)
+        self.empty_label.setVisible(True)
+
+    @Slot(str)
+    def _link(self, link: str) -> None:
+        if link == empty_state.CLEAR_FILTERS:
+            self.status_filter.clear()
+            self.customer_filter.choose(None)
+            self.search.clear()
+            self._apply_search_now()
+        else:
+            self.start_requested.emit(link)
+
     @Slot()
     def _after_refresh(self) -> None:
-        self.empty_label.setVisible(self.model.total == 0 and bool(self.model.last_error))
+        if self.model.total == 0 and bool(self.model.last_error):
+            self.empty_label.setVisible(True)
+        elif self.model.total == 0:
+            self._show_empty_state()  # a live refresh keeps the way to start in view
+        else:
+            self.empty_label.setVisible(False)
         self._update_current()
 
     @Slot(int)
@@ -430,6 +489,7 @@ class OrdersListView(QWidget):
 
     @Slot(str)
     def _show_failure(self, message: str) -> None:
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setText(f"The order list could not be loaded: {message}")
         self.empty_label.setVisible(True)
 

@@ -547,8 +547,10 @@ class MainWindow(QMainWindow):
         self.refresh_all()
 
     def _update_empty_desk_text(self) -> None:
-        self.orders.empty_desk_text = empty_state.empty_desk_text(
-            sample_data=self._sample_loader is not None, read_only=self.read_only
+        self.orders.set_empty_desk_text(
+            empty_state.empty_desk_text(
+                sample_data=self._sample_loader is not None, read_only=self.read_only
+            )
         )
 
     @Slot(str)

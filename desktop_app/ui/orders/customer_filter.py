@@ -61,6 +61,7 @@ class CustomerFilter(QComboBox):
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setToolTip("Show only the orders of one customer (type to find)")
         self.addItem(ALL_CUSTOMERS, None)
+        self.setCurrentIndex(-1)
         self._names = QStringListModel(self)
         completer = QCompleter(self._names, self)
         # The bus already matched (accent- and case-insensitively): show its answer as is.
@@ -108,11 +109,10 @@ class CustomerFilter(QComboBox):
         index = self.findData(self._customer_id) if self._customer_id else -1
         if index >= 0 and not self._problem:
             self.setCurrentIndex(index)
-        elif self._customer_id is None and not self._problem and not text.strip():
-            self.setCurrentIndex(0)
         else:
+            # "All customers" is the empty box (its placeholder says so): typing starts afresh.
             self.setCurrentIndex(-1)
-            self.setEditText(text)
+            self.setEditText(text if text != ALL_CUSTOMERS else "")
         self.blockSignals(False)
 
     def choose(self, customer_id: str | None, name: str = "") -> None:
@@ -121,13 +121,13 @@ class CustomerFilter(QComboBox):
         self._generation += 1  # an answer still on its way is for older text
         self._resolving = False
         self._set_problem("")
-        index = self.findData(customer_id) if customer_id else 0
+        index = self.findData(customer_id) if customer_id else -1
         self.blockSignals(True)
         if index >= 0:
             self.setCurrentIndex(index)
         else:
             self.setCurrentIndex(-1)
-            self.setEditText(name)
+            self.setEditText(name if customer_id else "")
         self.blockSignals(False)
         if customer_id != self._customer_id:
             self._customer_id = customer_id
@@ -210,8 +210,8 @@ class CustomerFilter(QComboBox):
         generation = self._generation
 
         def done(rows: list[CustomerRow]) -> None:
-            if generation != self._generation or not self.lineEdit().hasFocus():
-                return
+            if generation != self._generation:
+                return  # the text was resolved (or chosen) meanwhile: too late to offer
             self._matches = rows
             self._names.setStringList([row.name for row in rows])
             completer = self.completer()

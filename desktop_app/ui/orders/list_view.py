@@ -364,6 +364,12 @@ class OrdersListView(QWidget):
         self.table.scrollTo(index)
         return True
 
+    def set_empty_desk_text(self, text: str) -> None:
+        """What an empty desk says (rich text with ``empty_state`` links)."""
+        self.empty_desk_text = text
+        if self.model.has_loaded and self.model.total == 0:
+            self._show_empty_state()
+
     def filter_by_customer(self, customer_id: str | None, name: str = "") -> None:
         """Show only the orders of ``customer_id`` (None: all customers)."""
         self.customer_filter.choose(customer_id, name)

@@ -8,6 +8,7 @@ conflict, a busy or a read-only database.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -17,13 +18,18 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -106,10 +112,31 @@ def wrapped_label(text: str, parent: QWidget | None = None) -> QLabel:
     return label
 
 
-class FieldError(QLabel):
-    """A red message under a field; hidden while empty."""
+def _value_of(widget: QWidget | None) -> object:
+    """What a field holds, to tell whether the clerk changed it since an error was shown."""
+    if isinstance(widget, QLineEdit):
+        return widget.text()
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QAbstractSpinBox):
+        return widget.text()
+    return None
 
-    def __init__(self, parent: QWidget | None = None, buddy: QWidget | None = None) -> None:
+
+class FieldError(QLabel):
+    """A red message under a field.
+
+    A field's error (``buddy`` given, or ``reserve=True``) keeps one line of room while empty,
+    so the form does not jump when a message appears. With :meth:`watch` it goes away by itself
+    once its cause is fixed (the ``fixed`` check passes, or else the clerk changed the field)."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        buddy: QWidget | None = None,
+        *,
+        reserve: bool | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("fieldError")
         self.setWordWrap(True)
@@ -118,19 +145,104 @@ class FieldError(QLabel):
         self.setStyleSheet("color: #b3261e;")
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.field_widget = buddy
-        self.hide()
+        self._reserve = buddy is not None if reserve is None else reserve
+        self._cause: object = None
+        self._fixed: Callable[[], bool] | None = None
+        if self._reserve:
+            self.setMinimumHeight(self.fontMetrics().height() + 4)
+        else:
+            self.hide()
 
     def set_message(self, message: str | None) -> None:
-        """Show ``message`` (or hide when None/empty)."""
+        """Show ``message`` (or clear it when None/empty)."""
         self.setText(message or "")
-        self.setVisible(bool(message))
+        self._cause = _value_of(self.field_widget)
+        if not self._reserve:
+            self.setVisible(bool(message))
         fit = getattr(self.window(), "fit_height", None)
         if message and fit is not None:
             fit()  # grow the dialog rather than squeeze the other labels
 
     def message(self) -> str:
-        """The message shown ('' when hidden)."""
+        """The message shown ('' when none)."""
         return self.text() if not self.isHidden() else ""
+
+    def watch(self, fixed: Callable[[], bool] | None = None) -> None:
+        """Clear the message when the field changes and ``fixed()`` says the cause is gone
+        (without ``fixed``: as soon as the clerk changes what the field held)."""
+        self._fixed = fixed
+        widget = self.field_widget
+        if isinstance(widget, QLineEdit):
+            widget.textChanged.connect(self._field_changed)
+        elif isinstance(widget, QComboBox):
+            widget.editTextChanged.connect(self._field_changed)
+            widget.currentIndexChanged.connect(self._field_changed)
+        elif isinstance(widget, QAbstractSpinBox):
+            widget.editingFinished.connect(self._field_changed)
+            if isinstance(widget, QSpinBox):
+                widget.valueChanged.connect(self._field_changed)
+        elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved):
+                signal.connect(self._lines_changed)
+
+    def _field_changed(self, *_args: Any) -> None:
+        if not self.text():
+            return
+        if self._fixed is not None:
+            if self._fixed():
+                self.set_message(None)
+        elif _value_of(self.field_widget) != self._cause:
+            self.set_message(None)
+
+    def _lines_changed(self, *_args: Any) -> None:
+        if self.text() and (self._fixed is None or self._fixed()):
+            self.set_message(None)
+
+
+def _focusable(root: QWidget) -> list[QWidget]:
+    """The widgets Tab stops at under ``root`` (a compound widget counts once: a combo box,
+    not its line edit; a table, not its viewport)."""
+    found: list[QWidget] = []
+    for widget in root.findChildren(QWidget):
+        if not widget.focusPolicy() & Qt.FocusPolicy.TabFocus or widget.isHidden():
+            continue
+        if widget.focusProxy() is not None or widget.isWindow():
+            continue
+        if any(other.isAncestorOf(widget) for other in found):
+            continue
+        found = [other for other in found if not widget.isAncestorOf(other)]
+        found.append(widget)
+    return found
+
+
+def tab_order_by_position(dialog: QWidget, last: list[QWidget]) -> list[QWidget]:
+    """Set the Tab order of ``dialog``'s fields top to bottom (left to right within a row),
+    then ``last`` (Save, Cancel); returns the chain."""
+    dialog.layout().activate() if dialog.layout() is not None else None
+    fields = [w for w in _focusable(dialog) if w not in last and w.window() is dialog]
+    origin = dialog.mapToGlobal(dialog.rect().topLeft())
+
+    def top_left(widget: QWidget) -> tuple[int, int, int]:
+        point = widget.mapToGlobal(widget.rect().topLeft()) - origin
+        return point.y(), point.x(), widget.height()
+
+    placed = sorted(fields, key=lambda w: top_left(w)[:2])
+    # Rows: widgets whose vertical extents overlap read left to right.
+    rows: list[list[QWidget]] = []
+    row_bottom = -1
+    for widget in placed:
+        y, _x, height = top_left(widget)
+        if rows and y < row_bottom - 2:
+            rows[-1].append(widget)
+            row_bottom = max(row_bottom, y + height)
+        else:
+            rows.append([widget])
+            row_bottom = y + height
+    chain = [w for row in rows for w in sorted(row, key=lambda w: top_left(w)[1])] + last
+    for before, after in itertools.pairwise(chain):
+        QWidget.setTabOrder(before, after)
+    return chain
 
 
 def with_error(field: QWidget, error: FieldError) -> QVBoxLayout:
@@ -214,11 +326,12 @@ class CommandDialog(QDialog):
         self.result_value: Any = None
         self.conflict_prompt: QMessageBox | None = None
         self._busy = False
+        self._shown_once = False
         self._errors: dict[str, FieldError] = {}
         self.setWindowTitle(title)
 
         self.body = QVBoxLayout()
-        self.general_error = FieldError(self)
+        self.general_error = FieldError(self, reserve=True)
         self.general_error.setObjectName("generalError")
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
@@ -250,7 +363,21 @@ class CommandDialog(QDialog):
 
     def showEvent(self, event: Any) -> None:
         self.fit_height()
+        if not self._shown_once:
+            self._shown_once = True
+            chain = self.order_tabs()
+            focused = self.focusWidget()
+            chosen = focused is not None and any(
+                w is focused or w.isAncestorOf(focused) for w in chain[:-2]
+            )
+            if chain and not chosen:
+                chain[0].setFocus(Qt.FocusReason.OtherFocusReason)
         super().showEvent(event)
+
+    def order_tabs(self) -> list[QWidget]:
+        """Tab order as the form reads: top to bottom, left to right within a row, then Save
+        and Cancel. Returns the chain (first field first)."""
+        return tab_order_by_position(self, [self.save_button, self.cancel_button])
 
     def fit_height(self) -> None:
         """Grow to the height the content needs at the current width (wrapped labels need
@@ -268,9 +395,14 @@ class CommandDialog(QDialog):
 
     # --- for subclasses -------------------------------------------------------------------
 
-    def add_error_label(self, buddy: QWidget | None, *fields: str) -> FieldError:
-        """A red label for ``fields`` (DomainError.field names); place it under the field."""
+    def add_error_label(
+        self, buddy: QWidget | None, *fields: str, fixed: Callable[[], bool] | None = None
+    ) -> FieldError:
+        """A red label for ``fields`` (DomainError.field names); place it under the field.
+        It clears itself when ``fixed()`` holds after an edit (default: the field changed)."""
         label = FieldError(self, buddy)
+        if buddy is not None:
+            label.watch(fixed)
         for name in fields:
             self._errors[name] = label
         return label

@@ -370,6 +370,11 @@ class LineEditor(QWidget):
         self.total_label.setObjectName("runningTotal")
         self.total_label.setStyleSheet("font-weight: bold;")
         self.lines_error = FieldError(self, self.table)
+        # Each error goes by itself once its cause is fixed.
+        self.product_error.watch(lambda: self.product_picker.selected_product() is not None)
+        self.price_error.watch(self._price_ok)
+        self.quantity_error.watch()
+        self.lines_error.watch()
 
         below = QHBoxLayout()
         below.addWidget(self.remove_button)
@@ -508,6 +513,18 @@ class LineEditor(QWidget):
                 self.table.selectRow(min(position, self.model.rowCount() - 1))
 
     # --- internals ------------------------------------------------------------------------
+
+    def _price_ok(self) -> bool:
+        text = self.price_edit.text().strip()
+        if not text:
+            return True  # the catalog price applies
+        product = self.product_picker.selected_product()
+        currency = self.currency() or (product.currency if product is not None else None)
+        try:
+            parse_amount(text, currency)
+        except ValueError:
+            return False
+        return True
 
     def _product_chosen(self, product: ProductRow) -> None:
         self._chosen = product

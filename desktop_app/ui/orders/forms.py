@@ -157,7 +157,12 @@ class NewOrderDialog(CommandDialog):
         self.customer_picker.setObjectName("customerPicker")
         customer_label = QLabel("&Customer", self)
         customer_label.setBuddy(self.customer_picker)
-        self.customer_error = self.add_error_label(self.customer_picker, "customer", "customer_id")
+        self.customer_error = self.add_error_label(
+            self.customer_picker,
+            "customer",
+            "customer_id",
+            fixed=lambda: self.customer_picker.selected_customer() is not None,
+        )
         self.line_editor = LineEditor(self)
         self.lines_error = self.line_editor.lines_error
         for name in ("lines", "line_id"):
@@ -570,7 +575,11 @@ class ShipOrderDialog(_OrderVersionMixin, CommandDialog):
         self.carrier_edit = QLineEdit(self)
         self.carrier_edit.setObjectName("carrier")
         self.carrier_edit.setPlaceholderText("optional")
-        self.tracking_error = self.add_error_label(self.tracking_edit, "tracking_number")
+        self.tracking_error = self.add_error_label(
+            self.tracking_edit,
+            "tracking_number",
+            fixed=lambda: bool(self.tracking_edit.text().strip()),
+        )
         self.carrier_error = self.add_error_label(self.carrier_edit, "carrier")
         form = QFormLayout()
         tracking_label = QLabel("&Tracking number", self)
@@ -630,7 +639,9 @@ class CancelOrderDialog(_OrderVersionMixin, CommandDialog):
         self.reason_edit = QLineEdit(self)
         self.reason_edit.setObjectName("reason")
         self.reason_edit.setPlaceholderText("required, e.g. Customer changed their mind")
-        self.reason_error = self.add_error_label(self.reason_edit, "reason")
+        self.reason_error = self.add_error_label(
+            self.reason_edit, "reason", fixed=lambda: bool(self.reason_edit.text().strip())
+        )
         reason_label = QLabel("&Reason", self)
         reason_label.setBuddy(self.reason_edit)
         form = QFormLayout()

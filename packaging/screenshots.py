@@ -40,6 +40,11 @@ def _pump(
             break
         time.sleep(0.01)
     app.processEvents()
+    # processEvents() leaves deleteLater() to the event loop: a closed window must go now,
+    # or it keeps answering the shared bridge with queries on a closed database.
+    from PySide6.QtCore import QEvent
+
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def _save(widget: Any, out: Path, name: str, saved: list[Path]) -> None:

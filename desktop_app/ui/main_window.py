@@ -932,6 +932,7 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
             self.side_panel.restore(s, "mainWindow/panelWidths")
+            QTimer.singleShot(0, self.side_panel.settle)
         else:
             QTimer.singleShot(0, self._default_split)
         header = s.value("mainWindow/ordersHeader")

@@ -300,6 +300,7 @@ class PaletteController:
         self.window = window
         self.dialog: CommandPalette | None = None
         self._pending: tuple[str, QAction | None] | None = None
+        self._pending_number = ""
         self.action = QAction("Command &palette…", window)
         self.action.setObjectName("actionCommandPalette")
         self.action.setShortcut(QKeySequence("Ctrl+K"))
@@ -307,7 +308,7 @@ class PaletteController:
         self.action.setStatusTip("Type an action, an order number or a customer")
         self.action.triggered.connect(self.open)
         window.addAction(self.action)
-        window.orders.model.loaded.connect(self._select_pending)
+        window.orders.model.loaded.connect(self._revealed)
         window.orders.model.refreshed.connect(self._select_pending)
 
     def set_panel(self, panel: QWidget) -> None:
@@ -455,6 +456,7 @@ class PaletteController:
         ``action`` on it once the detail panel shows it."""
         orders = self.window.orders
         self._pending = (order_id, action)
+        self._pending_number = order_number
         detail = self.window.detail
         if orders.select_order(order_id):
             view = getattr(detail, "view", None)
@@ -465,12 +467,27 @@ class PaletteController:
             return
         orders.reveal(order_number)
 
-    def _select_pending(self) -> None:
+    def _select_pending(self) -> bool:
+        """Select the order waited for; True when it is in the list."""
         if self._pending is None:
-            return
+            return False
         order_id, action = self._pending
-        if self.window.orders.select_order(order_id) and action is None:
+        found = bool(self.window.orders.select_order(order_id))
+        if found and action is None:
             self._pending = None
+        return found
+
+    def _revealed(self) -> None:
+        """A new list arrived: the order waited for is in it, or (once the list shows the
+        search for its number) it is not to be found — say so rather than wait on."""
+        if self._pending is None or self._select_pending():
+            return
+        number = self._pending_number
+        if number and self.window.orders.model.current_filter.search == number:
+            self._pending = None
+            self.window.statusBar().showMessage(
+                f"Order {number} is not in the order list (yet).", 8000
+            )
 
     def _detail_loaded(self, order_id: str) -> None:
         if self._pending is None or self._pending[0] != order_id:

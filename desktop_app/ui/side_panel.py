@@ -90,6 +90,13 @@ class SidePanel(QObject):
         self._apply(self.width_for(self.tabs.currentIndex()))
         self._sync_action()
 
+    def settle(self) -> None:
+        """After a restored window is shown: the current tab's width (a folded panel stays
+        folded)."""
+        if self.is_visible():
+            self._apply(self.width_for(self.tabs.currentIndex()))
+        self._sync_action()
+
     def save(self, settings: QSettings, key: str) -> None:
         """Keep the widths the clerk chose per tab."""
         settings.setValue(key, ",".join(f"{tab}:{w}" for tab, w in sorted(self._widths.items())))

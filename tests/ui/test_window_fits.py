@@ -350,3 +350,34 @@ def test_customer_type_ahead_and_filter_cover_every_customer(
     finally:
         tasks.wait_idle(10000)
         many.close()
+
+
+def test_a_dragged_width_and_a_folded_panel_are_kept(
+    qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, real_app: RealApp
+) -> None:
+    from PySide6.QtCore import QPoint
+
+    win = _window(qtbot, real_app.app, bridge, tasks, ui_settings, (1280, 800))
+    handle = win.splitter.handle(1)
+    start = handle.rect().center()
+    before = win.splitter.sizes()[1]
+    qtbot.mousePress(handle, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(handle, start - QPoint(120, 0))
+    qtbot.mouseRelease(handle, Qt.MouseButton.LeftButton, pos=start - QPoint(120, 0))
+    dragged = win.splitter.sizes()[1]
+    assert dragged > before + 60  # the clerk gave Detail more room
+    win.tabs.setCurrentIndex(1)
+    assert win.splitter.sizes()[1] != dragged  # History has its own width …
+    win.tabs.setCurrentIndex(0)
+    assert abs(win.splitter.sizes()[1] - dragged) <= 2  # … and Detail keeps the dragged one
+    win.close()
+
+    again = _window(qtbot, real_app.app, bridge, tasks, ui_settings, (1280, 800))
+    QApplication.processEvents()
+    assert abs(again.splitter.sizes()[1] - dragged) <= 4
+    again.side_panel.set_visible(False)
+    again.close()
+
+    folded = _window(qtbot, real_app.app, bridge, tasks, ui_settings, (1280, 800))
+    QApplication.processEvents()
+    assert folded.splitter.sizes()[1] == 0 and not folded.side_panel.action.isChecked()

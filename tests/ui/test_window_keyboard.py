@@ -217,3 +217,12 @@ def test_palette_runs_window_actions_and_filters_by_customer(
         timeout=5000,
     )
     assert window.orders.customer_filter.currentText() == customer.name
+
+
+def test_palette_says_when_nothing_matches(qtbot: Any, window: MainWindow) -> None:
+    dialog = _palette(qtbot, window, "ship SO-999999")
+    assert dialog.entries() == []
+    assert "Nothing matches" in dialog.status_text()
+    qtbot.keyClick(dialog.input, Qt.Key.Key_Return)  # nothing to run: the palette stays
+    assert dialog.isVisible()
+    dialog.reject()

@@ -55,6 +55,7 @@ class CustomerFilter(QComboBox):
         self._matches: list[CustomerRow] = []
         self._generation = 0
         self._resolving = False
+        self._waiting: list[CustomerRow] | None = None
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.setMinimumContentsLength(14)
@@ -99,12 +100,18 @@ class CustomerFilter(QComboBox):
         return self._timer.isActive() or self._resolving
 
     def set_customers(self, customers: Iterable[CustomerRow]) -> None:
-        """The drop-down's entries (the catalog changed); keeps the choice and typed text."""
+        """The drop-down's entries (the catalog changed); keeps the choice and typed text.
+        While the clerk is typing here the new entries wait until they leave the box."""
+        rows = list(customers)
+        if self.lineEdit().hasFocus() or self.view().isVisible():
+            self._waiting = rows
+            return
+        self._waiting = None
         text = self.currentText()
         self.blockSignals(True)
         self.clear()
         self.addItem(ALL_CUSTOMERS, None)
-        for customer in customers:
+        for customer in rows:
             self.addItem(customer.name, customer.customer_id)
         index = self.findData(self._customer_id) if self._customer_id else -1
         if index >= 0 and not self._problem:
@@ -135,6 +142,8 @@ class CustomerFilter(QComboBox):
 
     def resolve_typed(self) -> None:
         """Decide what the typed text means (through the bus): a customer, or a problem."""
+        if self._waiting is not None and not self.lineEdit().hasFocus():
+            self.set_customers(self._waiting)
         text = self.currentText().strip()
         if not text or text == ALL_CUSTOMERS:
             self.choose(None)

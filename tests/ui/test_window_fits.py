@@ -381,3 +381,22 @@ def test_a_dragged_width_and_a_folded_panel_are_kept(
     folded = _window(qtbot, real_app.app, bridge, tasks, ui_settings, (1280, 800))
     QApplication.processEvents()
     assert folded.splitter.sizes()[1] == 0 and not folded.side_panel.action.isChecked()
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_a_narrow_list_scrolls_sideways_rather_than_cut_customer_names(
+    qtbot: Any, window_at: Any, width: int
+) -> None:
+    from desktop_app.ui.orders.column_widths import CUSTOMER_MINIMUM
+
+    win = window_at(width)
+    header = win.orders.table.horizontalHeader()
+    win.tabs.setCurrentIndex(1)  # History takes most of the width
+    _settle(qtbot, win)
+    assert header.sectionSize(1) >= CUSTOMER_MINIMUM
+    win.tabs.setCurrentIndex(0)
+    _settle(qtbot, win)
+    table = win.orders.table
+    others = sum(header.sectionSize(i) for i in range(header.count()) if i != 1)
+    # Back beside Detail: the customer column stretches over the room again.
+    assert abs(header.sectionSize(1) - (table.viewport().width() - others)) <= 2

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.orders.table_model import COLUMNS
@@ -21,6 +22,9 @@ PADDING = 12  # cell margins and the grid line
 SORT_ARROW = 16  # room for the header's sort indicator (only the sorted column has one)
 BADGE = 16 + 6  # the status badge's own padding and its inset (StatusBadgeDelegate)
 CUSTOMER_START = 240
+CUSTOMER_MINIMUM = 140
+"""The customer column never gets narrower than this: in a narrow list (beside a wide History
+tab) the table scrolls sideways instead of cutting names to a few letters."""
 
 
 def _samples() -> dict[str, tuple[str, ...]]:
@@ -75,3 +79,43 @@ def fit_columns(table: QTableView) -> None:
             header.resizeSection(section, needed)
 
     header.sortIndicatorChanged.connect(sorted_on)
+    guard = _CustomerWidthGuard(table)
+    table.viewport().installEventFilter(guard)
+    header.sectionResized.connect(lambda *_a: guard.fit())
+
+
+class _CustomerWidthGuard(QObject):
+    """The customer column stretches over the room left, but not below ``CUSTOMER_MINIMUM``."""
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self.table = table
+        self.column = next(i for i, c in enumerate(COLUMNS) if c.sort_key == "customer_name")
+        self._fitting = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            header = self.table.horizontalHeader()
+            others = sum(
+                header.sectionSize(i)
+                for i in range(header.count())
+                if i != self.column and not header.isSectionHidden(i)
+            )
+            room = self.table.viewport().width() - others
+            stretch = QHeaderView.ResizeMode.Stretch
+            if room >= CUSTOMER_MINIMUM:
+                if header.sectionResizeMode(self.column) != stretch:
+                    header.setSectionResizeMode(self.column, stretch)
+            elif header.sectionResizeMode(self.column) == stretch:
+                header.setSectionResizeMode(self.column, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(self.column, CUSTOMER_MINIMUM)
+        finally:
+            self._fitting = False

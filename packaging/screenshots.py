@@ -259,6 +259,29 @@ def main(argv: list[str] | None = None) -> int:
                 dialog.reject()
                 _pump(qapp, tasks)
 
+            # A confirmed order: the Order menu (its actions enabled and disabled, with their
+            # shortcuts) and the Ship form with the error a missing tracking number gets.
+            model = window.orders.model
+            for row in range(model.rowCount()):
+                item = model.row_at(row)
+                if item is not None and item.status == "confirmed":
+                    window.orders.table.selectRow(row)
+                    break
+            _pump(qapp, tasks, at_least_ms=400)
+            menu = window.order_menu
+            menu.popup(window.mapToGlobal(window.rect().topLeft()))
+            _pump(qapp, tasks, at_least_ms=200)
+            _save(menu, out, "13-order-menu", saved)
+            menu.hide()
+            ship = getattr(window.detail, "run", lambda _name: None)("ship")
+            if ship is not None:
+                _pump(qapp, tasks, at_least_ms=300)
+                ship.submit()
+                _pump(qapp, tasks, at_least_ms=400)
+                _save(ship, out, "14-ship-error", saved)
+                ship.reject()
+                _pump(qapp, tasks)
+
             window.show_about()
             _pump(qapp, tasks, at_least_ms=200)
             about = _dialog(qapp, QMessageBox)

@@ -226,3 +226,26 @@ def test_palette_says_when_nothing_matches(qtbot: Any, window: MainWindow) -> No
     qtbot.keyClick(dialog.input, Qt.Key.Key_Return)  # nothing to run: the palette stays
     assert dialog.isVisible()
     dialog.reject()
+
+
+def test_palette_reveals_an_order_the_filter_hides_then_runs_the_action(
+    qtbot: Any, window: MainWindow
+) -> None:
+    model = window.orders.model
+    target = next(
+        model.row_at(r)
+        for r in range(model.rowCount())
+        if model.row_at(r).status == "confirmed"  # type: ignore[union-attr]
+    )
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        window.orders.status_filter.actions_by_status["cancelled"].setChecked(True)
+    assert model.find_row(target.order_id) is None  # hidden by the filter
+    dialog = _palette(qtbot, window, f"ship {target.order_number}")
+    qtbot.keyClick(dialog.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bool(_open_dialogs(ShipOrderDialog)), timeout=10000)
+    assert _open_dialogs(ShipOrderDialog)[0].order_id == target.order_id
+    # The list says why it changed: the filter is off, the search names the order.
+    assert window.orders.status_filter.selected() is None
+    assert window.orders.search.text() == target.order_number
+    assert window.orders.current_order_id() == target.order_id
+    _close_dialogs()

@@ -227,9 +227,13 @@ def test_money_input_takes_the_locales_decimal_comma(qtbot: Any, shop: Shop, ger
     [line] = editor.lines()
     assert line.unit_price == Decimal("4.80") and line.price_overridden
     assert editor.total_label.text() == "Total: 9,60 €"
-    # The table's price cell takes a comma too.
+    # The table's price cell takes a comma too; a typo there is said, not silently dropped.
     index = editor.model.index(0, LinesModel.PRICE)
+    assert not editor.model.setData(index, "5,2x")
+    assert "MUG-BLUE" in editor.lines_error.message() and "5,2x" in editor.lines_error.message()
+    assert editor.lines()[0].unit_price == Decimal("4.80")
     assert editor.model.setData(index, "5,25")
+    assert editor.lines_error.message() == ""  # the cause is fixed
     assert editor.lines()[0].unit_price == Decimal("5.25")
     with qtbot.waitSignal(new.finished, timeout=10000):
         qtbot.mouseClick(new.save_button, Qt.MouseButton.LeftButton)

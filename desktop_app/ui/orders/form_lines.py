@@ -91,6 +91,8 @@ class LinesModel(QAbstractTableModel):
     SHORT_HEADERS = ("SKU", "Product", "Qty", "Price", "Total")
     """For narrow panels; the full header is the tooltip."""
 
+    edit_refused = Signal(str)  # a typed price that is not an amount, in the clerk's words
+
     def __init__(
         self, parent: QObject | None = None, *, editable: bool = False, short: bool = False
     ) -> None:
@@ -204,7 +206,8 @@ class LinesModel(QAbstractTableModel):
         else:
             try:
                 price = parse_amount(str(value), row.currency)
-            except ValueError:
+            except ValueError as exc:
+                self.edit_refused.emit(f"{row.sku}: {exc}")  # said, not silently dropped
                 return False
             changed = replace(row, unit_price=price, price_overridden=True)
         self._rows[index.row()] = changed
@@ -370,6 +373,7 @@ class LineEditor(QWidget):
         self.total_label.setObjectName("runningTotal")
         self.total_label.setStyleSheet("font-weight: bold;")
         self.lines_error = FieldError(self, self.table)
+        self.model.edit_refused.connect(self.lines_error.set_message)
         # Each error goes by itself once its cause is fixed.
         self.product_error.watch(lambda: self.product_picker.selected_product() is not None)
         self.price_error.watch(self._price_ok)

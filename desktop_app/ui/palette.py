@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -148,6 +151,30 @@ def find(queries: Any, text: str, *, orders: bool, customers: bool, actions: boo
     return Found(tuple(with_actions), found_customers)
 
 
+HINT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class _HintDelegate(QStyledItemDelegate):
+    """The entry's text on the left, its hint (shortcut, status) right-aligned and muted."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        super().paint(painter, option, index)
+        hint = index.data(HINT_ROLE)
+        if not hint:
+            return
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        role = (
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+        )
+        painter.setPen(option.palette.color(role))  # type: ignore[attr-defined]
+        rect = option.rect.adjusted(0, 0, -8, 0)  # type: ignore[attr-defined]
+        painter.drawText(
+            rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), hint
+        )
+        painter.restore()
+
+
 class CommandPalette(QDialog):
     """The palette window: a line to type in over the matching entries."""
 
@@ -169,6 +196,7 @@ class CommandPalette(QDialog):
         self.list = QListWidget(self)
         self.list.setObjectName("paletteResults")
         self.list.setUniformItemSizes(True)
+        self.list.setItemDelegate(_HintDelegate(self.list))
         self.status = QLabel(self)
         self.status.setObjectName("paletteStatus")
         self.status.setWordWrap(True)
@@ -187,6 +215,7 @@ class CommandPalette(QDialog):
         self.input.textChanged.connect(self._typed)
         self.input.returnPressed.connect(self.run_current)
         self.list.itemActivated.connect(lambda _item: self.run_current())
+        self.list.currentRowChanged.connect(self._row_changed)
         self.input.installEventFilter(self)
         self._show([])
         self._typed("")
@@ -282,15 +311,23 @@ class CommandPalette(QDialog):
             self.palette().ColorGroup.Disabled, self.palette().ColorRole.Text
         )
         for entry in entries:
-            text = entry.text if not entry.hint else f"{entry.text}\t{entry.hint}"
-            item = QListWidgetItem(text.replace("\t", "    —    ") if entry.hint else text)
+            item = QListWidgetItem(entry.text)
+            item.setData(HINT_ROLE, entry.hint)
             if not entry.enabled:
                 item.setForeground(QColor(grey))
                 item.setToolTip(entry.reason or "")
             self.list.addItem(item)
-        if entries:
-            self.list.setCurrentRow(0)
         self.status.setText("")
+        if entries:
+            # The first entry that can run; Up/Down reach the others (their reason shows).
+            self.list.setCurrentRow(next((i for i, e in enumerate(entries) if e.enabled), 0))
+
+    def _row_changed(self, row: int) -> None:
+        entry = self._entries[row] if 0 <= row < len(self._entries) else None
+        if entry is not None and not entry.enabled:
+            self.status.setText(f"Not possible now: {entry.reason or 'not allowed.'}")
+        elif not self.searching():
+            self.status.setText("")
 
 
 class PaletteController:

@@ -166,6 +166,7 @@ def test_palette_refuses_an_action_the_order_does_not_allow_and_says_why(
     dialog = _palette(qtbot, window, f"deliver {pending.order_number}")
     entry = next(e for e in dialog.entries() if pending.order_number in e.text)
     assert not entry.enabled and entry.reason
+    assert entry.reason in dialog.status_text()  # said as soon as it is highlighted
     qtbot.keyClick(dialog.input, Qt.Key.Key_Return)
     assert not _open_dialogs(QDialog) or _open_dialogs(QDialog) == [dialog]
     assert entry.reason in dialog.status_text()

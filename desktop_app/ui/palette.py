@@ -42,8 +42,6 @@ from desktop_app.application.queries import (
 )
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.order_menu import panel_actions
-from desktop_app.ui.orders.detail import action_refusal
-from desktop_app.ui.orders.form_base import guarded
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +300,8 @@ class CommandPalette(QDialog):
             log.warning("palette search failed: %r", exc)
             self.status.setText(f"The search failed: {exc}")
 
-        self.controller.tasks.submit(job, guarded(self, done), guarded(self, failed))
+        # (A result for a palette closed meanwhile is dropped by the TaskRunner.)
+        self.controller.tasks.submit(job, done, failed)
 
     def _show(self, entries: list[PaletteEntry]) -> None:
         self._entries = entries
@@ -463,6 +462,9 @@ class PaletteController:
     def _order_action_entry(
         self, action: QAction, row: OrderRow, allowed: OrderActions | None
     ) -> PaletteEntry:
+        # Imported here: the detail panel and its forms are not needed for the first paint.
+        from desktop_app.ui.orders.detail import action_refusal
+
         name = action.objectName().removesuffix("Action")
         reason = action_refusal(name, allowed) if allowed is not None else None
         if self.window.read_only:

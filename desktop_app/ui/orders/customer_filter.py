@@ -17,9 +17,10 @@ from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QCompleter, QWidget
 
 from desktop_app.application.queries import CustomerRow, ListCustomers
-from desktop_app.ui.orders.form_base import guarded
 
 log = logging.getLogger(__name__)
+
+# Answers come back through the TaskRunner, which drops those for a widget deleted meanwhile.
 
 ALL_CUSTOMERS = "All customers"
 TYPE_AHEAD_MS = 150
@@ -56,6 +57,7 @@ class CustomerFilter(QComboBox):
         self._generation = 0
         self._resolving = False
         self._waiting: list[CustomerRow] | None = None
+        self._entries: list[tuple[str, str]] = []
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.setMinimumContentsLength(14)
@@ -107,6 +109,10 @@ class CustomerFilter(QComboBox):
             self._waiting = rows
             return
         self._waiting = None
+        entries = [(row.customer_id, row.name) for row in rows]
+        if entries == self._entries:
+            return  # live refreshes while orders pour in: the drop-down need not be rebuilt
+        self._entries = entries
         text = self.currentText()
         self.blockSignals(True)
         self.clear()
@@ -188,8 +194,8 @@ class CustomerFilter(QComboBox):
 
         self._tasks.submit(
             lambda: list(queries.ask(ListCustomers(search=text, limit=TYPE_AHEAD_LIMIT))),
-            guarded(self, done),
-            guarded(self, failed),
+            done,
+            failed,
         )
 
     # --- internals -------------------------------------------------------------------------
@@ -229,7 +235,7 @@ class CustomerFilter(QComboBox):
 
         self._tasks.submit(
             lambda: list(queries.ask(ListCustomers(search=text, limit=TYPE_AHEAD_LIMIT))),
-            guarded(self, done),
+            done,
             lambda exc: log.warning("customer type-ahead failed: %r", exc),
         )
 

@@ -11,8 +11,7 @@ detail panel's (see ``order_menu``), so the palette runs exactly what the menus 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -31,124 +30,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.application.queries import (
-    CustomerRow,
-    FindOrderByNumber,
-    GetOrderActions,
-    ListCustomers,
-    ListOrders,
-    OrderActions,
-    OrderRow,
-)
+from desktop_app.application.queries import CustomerRow, OrderActions, OrderRow
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.order_menu import panel_actions
+from desktop_app.ui.palette_search import (
+    Found,
+    PaletteEntry,
+    find,
+    menu_actions,
+    plain,
+    shortcut_text,
+    split_action,
+)
 
 log = logging.getLogger(__name__)
 
 TYPING_DEBOUNCE_MS = 150
-FOUND_LIMIT = 6
-"""At most this many orders and this many customers are offered for one typed text."""
-
-
-def plain(text: str) -> str:
-    """An action's text as a clerk reads it: no mnemonic ampersand, no trailing ellipsis."""
-    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
-
-
-@dataclass(frozen=True, slots=True)
-class PaletteEntry:
-    """One line of the palette: what it says, a hint on the right (shortcut, status), whether
-    it can run now (``reason`` says why not) and what it runs."""
-
-    text: str
-    hint: str
-    run: Callable[[], None] = field(compare=False)
-    enabled: bool = True
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Typed:
-    """Typed text split into an action word and what it applies to."""
-
-    action: QAction | None
-    rest: str
-
-
-def split_action(text: str, actions: list[QAction]) -> Typed:
-    """``"ship SO-000301"`` -> (the Ship action, ``"SO-000301"``): the longest action text the
-    typed text starts with, else a first word that starts the action's first word (≥ 3
-    letters: "canc 301"). A leading "for"/"of" is dropped from the rest ("new order for X")."""
-    typed = " ".join(text.split())
-    folded = typed.casefold()
-    best: tuple[int, QAction, str] | None = None
-    for action in actions:
-        label = plain(action.text()).casefold()
-        if not label:
-            continue
-        starts = folded == label or folded.startswith(label + " ")
-        if starts and (best is None or len(label) > best[0]):
-            best = (len(label), action, typed[len(label) :])
-    if best is None:
-        word, _, remainder = typed.partition(" ")
-        word_folded = word.casefold()
-        if len(word_folded) >= 3:
-            for action in actions:
-                first = plain(action.text()).casefold().split(" ", 1)[0]
-                if first.startswith(word_folded):
-                    best = (0, action, remainder)
-                    break
-    if best is None:
-        return Typed(None, typed)
-    rest = best[2].strip()
-    head, _, tail = rest.partition(" ")
-    if head.casefold() in {"for", "of", "to"}:
-        rest = tail.strip()
-    return Typed(best[1], rest)
-
-
-def _shortcut_text(action: QAction) -> str:
-    return action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-
-
-def _menu_actions(menu: QMenu) -> Iterator[QAction]:
-    for action in menu.actions():
-        sub = action.menu()
-        if isinstance(sub, QMenu):
-            yield from _menu_actions(sub)
-        elif not action.isSeparator() and action.text():
-            yield action
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """What a background search brought back."""
-
-    orders: tuple[tuple[OrderRow, OrderActions | None], ...] = ()
-    customers: tuple[CustomerRow, ...] = ()
-
-
-def find(queries: Any, text: str, *, orders: bool, customers: bool, actions: bool) -> Found:
-    """Worker thread: orders (an exact number first) and customers matching ``text``; with
-    ``actions`` each order's allowed actions from the domain."""
-    found_orders: list[OrderRow] = []
-    if orders:
-        exact = queries.ask(FindOrderByNumber(order_number=text.strip().upper()))
-        if exact is not None:
-            found_orders.append(exact)
-        else:
-            page = queries.ask(ListOrders(search=text, limit=FOUND_LIMIT, with_total=False))
-            found_orders.extend(page.rows)
-    with_actions: list[tuple[OrderRow, OrderActions | None]] = []
-    for row in found_orders:
-        allowed = queries.ask(GetOrderActions(order_id=row.order_id)) if actions else None
-        with_actions.append((row, allowed))
-    found_customers: tuple[CustomerRow, ...] = ()
-    if customers:
-        found_customers = tuple(queries.ask(ListCustomers(search=text, limit=FOUND_LIMIT)))
-    return Found(tuple(with_actions), found_customers)
-
-
 HINT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -372,7 +269,7 @@ class PaletteController:
             menu = top.menu()
             if not isinstance(menu, QMenu):
                 continue
-            for action in _menu_actions(menu):
+            for action in menu_actions(menu):
                 if id(action) in seen or action is self.action:
                     continue
                 seen.add(id(action))
@@ -394,7 +291,7 @@ class PaletteController:
                 entries.append(
                     PaletteEntry(
                         label,
-                        _shortcut_text(action),
+                        shortcut_text(action),
                         action.trigger,
                         enabled=action.isEnabled(),
                         reason=tip or None,
@@ -453,7 +350,7 @@ class PaletteController:
         action = self._new_order_action()
         return PaletteEntry(
             f"New order for {customer.name}",
-            _shortcut_text(action),
+            shortcut_text(action),
             lambda: self.window.new_order_for(customer.customer_id),
             enabled=action.isEnabled(),
             reason=action.statusTip() if not action.isEnabled() else None,

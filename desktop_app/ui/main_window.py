@@ -53,13 +53,17 @@ from desktop_app.identity import app_version, os_user
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain, show_error
 from desktop_app.ui.files import DatabaseMenu
+from desktop_app.ui.order_menu import OrderMenu
+from desktop_app.ui.orders import empty_state
 from desktop_app.ui.orders.export_csv import CsvExport
 from desktop_app.ui.orders.export_csv import ask_target as ask_csv_target
 from desktop_app.ui.orders.export_csv import report as report_csv
 from desktop_app.ui.orders.list_view import OrdersListView
+from desktop_app.ui.palette import PaletteController
 from desktop_app.ui.printing.company_dialog import CompanyDialog
 from desktop_app.ui.printing.documents import DocumentKind
 from desktop_app.ui.printing.preview import OrderPrinting
+from desktop_app.ui.side_panel import SidePanel
 from desktop_app.ui.status import StatusBar
 from desktop_app.ui.tasks import TaskRunner
 
@@ -177,9 +181,7 @@ class MainWindow(QMainWindow):
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.orders)
         self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
+        self.side_panel = SidePanel(self.splitter, self.tabs, self)
         # Explicit minimums: the window must fit a 1024-px-wide screen whatever the side
         # panels would like to have.
         self.orders.setMinimumWidth(380)
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_paper_and_files()
+        self.palette = PaletteController(self)
         self._build_menus()
         self.setTabOrder(self.orders.search, self.orders.status_filter)
         self.setTabOrder(self.orders.status_filter, self.orders.customer_filter)
@@ -215,6 +218,9 @@ class MainWindow(QMainWindow):
 
         # --- wiring
         self.orders.current_order_changed.connect(self._order_selected)
+        self.orders.start_requested.connect(self._start_requested)
+        self._sample_loader: Callable[[Callable[[int, int], None]], Any] | None = None
+        self._update_empty_desk_text()
         self.orders.model.loaded.connect(self._select_pending)
         self.orders.model.refreshed.connect(self._select_pending)
         self.orders.model.refreshed.connect(self._follow_current_order)
@@ -246,6 +252,7 @@ class MainWindow(QMainWindow):
         self.store_info = store_info
         self.read_only = bool(store_info.read_only)
         self.opening = False
+        self._update_empty_desk_text()
         self.setWindowTitle(f"Order Desk — {store_info.location}")
         self._remember_database()
         self.orders.set_queries(queries)
@@ -271,6 +278,8 @@ class MainWindow(QMainWindow):
         self._tab_changed(self.tabs.currentIndex())
 
     def _wire_detail(self) -> None:
+        self.order_menu.set_panel(self.detail)
+        self.palette.set_panel(self.detail)
         changed = getattr(self.detail, "order_changed", None)
         if changed is not None:
             changed.connect(self._order_changed_here)
@@ -584,6 +593,8 @@ class MainWindow(QMainWindow):
         edit_menu.setObjectName("menuEdit")
         edit_menu.addAction(self.action_find)
         edit_menu.addAction(self.action_refresh)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.palette.action)
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("menuView")
         view_menu.addAction(self.action_focus_orders)
@@ -591,6 +602,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.action_show_detail)
         view_menu.addAction(self.action_show_history)
         view_menu.addAction(self.action_show_snapshots)
+        view_menu.addAction(self.side_panel.action)
+        self.order_menu = OrderMenu(self, leading=(self.action_new_order,))
+        bar.addMenu(self.order_menu)
         catalog_menu = bar.addMenu("&Catalog")
         catalog_menu.setObjectName("menuCatalog")
         catalog_menu.addAction(self.action_customers)
@@ -623,6 +637,8 @@ class MainWindow(QMainWindow):
         in the background with a progress dialog."""
         if self.read_only:
             return
+        self._sample_loader = load
+        self._update_empty_desk_text()
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Load sample data?",
@@ -660,6 +676,25 @@ class MainWindow(QMainWindow):
         )
         self.statusBar().showMessage(text, 8000)
         self.refresh_all()
+
+    def _update_empty_desk_text(self) -> None:
+        self.orders.set_empty_desk_text(
+            empty_state.empty_desk_text(
+                sample_data=self._sample_loader is not None, read_only=self.read_only
+            )
+        )
+
+    @Slot(str)
+    def _start_requested(self, link: str) -> None:
+        """A link of the empty desk's "how to start" text."""
+        if link == empty_state.NEW_ORDER:
+            self.action_new_order.trigger()
+        elif link == empty_state.CUSTOMERS:
+            self.action_customers.trigger()
+        elif link == empty_state.PRODUCTS:
+            self.action_products.trigger()
+        elif link == empty_state.SAMPLE_DATA and self._sample_loader is not None:
+            self.load_sample_data(self._sample_loader)
 
     # ------------------------------------------------------------------ slots
 
@@ -758,6 +793,7 @@ class MainWindow(QMainWindow):
                 refresh()
 
     def _show_tab(self, index: int) -> None:
+        self.side_panel.show_panel()
         self.tabs.setCurrentIndex(index)
         self._tab_changed(index)
         self.tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -794,6 +830,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_order(self) -> None:
+        self.new_order_for(None)
+
+    def new_order_for(self, customer_id: str | None) -> None:
+        """Open the New order form (with ``customer_id`` already chosen)."""
         if self.read_only:
             return
         dialog = self._open_dialog(
@@ -806,6 +846,8 @@ class MainWindow(QMainWindow):
         )
         if dialog is None:
             return
+        if customer_id is not None:
+            dialog.preselect_customer(customer_id)
 
         def finished(result: int) -> None:
             order_id = getattr(dialog, "placed_order_id", None)
@@ -1077,6 +1119,8 @@ class MainWindow(QMainWindow):
         splitter = s.value("mainWindow/splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
+            self.side_panel.restore(s, "mainWindow/panelWidths")
+            QTimer.singleShot(0, self.side_panel.settle)
         else:
             QTimer.singleShot(0, self._default_split)
         header = s.value("mainWindow/ordersHeader")
@@ -1090,14 +1134,14 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab) if tab is not None else 0)
 
     def _default_split(self) -> None:
-        width = max(self.splitter.width(), 1000)
-        self.splitter.setSizes([int(width * 0.5), int(width * 0.5)])
+        self.side_panel.default_split()
 
     def save_state(self) -> None:
         s = self._settings
         s.setValue("mainWindow/geometry", self.saveGeometry())
         s.setValue("mainWindow/state", self.saveState())
         s.setValue("mainWindow/splitter", self.splitter.saveState())
+        self.side_panel.save(s, "mainWindow/panelWidths")
         s.setValue("mainWindow/ordersHeader", self.orders.table.horizontalHeader().saveState())
         s.setValue("mainWindow/tab", self.tabs.currentIndex())
         s.sync()

@@ -42,6 +42,7 @@ from desktop_app.application.queries import (
     HistoryEntry,
     StateDiff,
 )
+from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import ORDER_EVENT_TYPES, marker_icon, style_for
 from desktop_app.ui.history.state_views import DiffView, StateTree
@@ -297,14 +298,13 @@ class HistoryView(QWidget):
         self.previous_button = QPushButton("&Previous version", self._content)
         self.previous_button.setToolTip("Compare the selected event with the version before it")
         self.previous_button.clicked.connect(self._compare_with_previous)
-        compare_row = QHBoxLayout()
+        compare_row = FlowLayout()  # wraps in a narrow panel instead of clipping the buttons
         compare_row.addWidget(compare_label)
         compare_row.addWidget(self.from_spin)
         compare_row.addWidget(with_label)
         compare_row.addWidget(self.to_spin)
         compare_row.addWidget(self.compare_button)
         compare_row.addWidget(self.previous_button)
-        compare_row.addStretch(1)
 
         self.diff_view = DiffView(self._content)
         self.diff_view.setObjectName("diffView")

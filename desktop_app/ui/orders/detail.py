@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.queries import OrderActions
+from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.orders.form_base import (
     FieldError,
     StatusBadge,
@@ -71,6 +73,16 @@ _ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
 
 
 _ANY_STEP = frozenset({"address", "note", "duplicate"})
+
+
+def action_refusal(name: str, actions: OrderActions) -> str | None:
+    """Why the domain refuses the panel's action ``name`` for an order with ``actions``
+    (None: allowed — also for actions open at any step — or not an action this table knows)."""
+    for key, _text, _shortcut, needs, _dialog in _ACTIONS:
+        if key == name:
+            refusals = [actions.why_not(need) for need in needs]
+            return None if not needs or any(r is None for r in refusals) else refusals[0]
+    return None
 
 
 class OrderDetailPanel(QWidget):
@@ -148,19 +160,21 @@ class OrderDetailPanel(QWidget):
         self.facts.addRow("Carrier:", self.carrier_label)
         self.facts.addRow("Cancelled because:", self.cancel_reason_label)
 
-        self.lines_model = LinesModel(self)
+        self.lines_model = LinesModel(self, short=True)
         self.lines_table = QTableView(self)
         self.lines_table.setObjectName("detailLines")
         self.lines_table.setModel(self.lines_model)
         self.lines_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.lines_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.lines_table.verticalHeader().hide()
-        self.lines_table.setWordWrap(False)
+        # A narrow panel wraps long product names rather than cutting them.
+        self.lines_table.setWordWrap(True)
         self.lines_table.setAlternatingRowColors(True)
         header = self.lines_table.horizontalHeader()
         header.setSectionResizeMode(LinesModel.PRODUCT, QHeaderView.ResizeMode.Stretch)
         for column in (LinesModel.SKU, LinesModel.QUANTITY, LinesModel.PRICE, LinesModel.TOTAL):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.sectionResized.connect(lambda *_a: self.lines_table.resizeRowsToContents())
         self.total_label = QLabel(self)
         self.total_label.setObjectName("orderTotal")
         self.total_label.setStyleSheet("font-weight: bold;")
@@ -177,10 +191,10 @@ class OrderDetailPanel(QWidget):
         # actions
         self.actions_by_name: dict[str, QAction] = {}
         self.buttons: dict[str, QToolButton] = {}
-        # Two rows, so the panel is no wider than with the five life-cycle actions alone:
-        # the order's steps, then what can be done at any step (address, notes, order again).
-        button_row = QHBoxLayout()
-        extra_row = QHBoxLayout()
+        # Two rows: the order's steps, then what can be done at any step (address, notes,
+        # order again); each wraps in a narrow panel instead of clipping buttons.
+        button_row = FlowLayout()
+        extra_row = FlowLayout()
         for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = QAction(text, self)
             action.setObjectName(f"{name}Action")
@@ -196,8 +210,6 @@ class OrderDetailPanel(QWidget):
             button.setObjectName(f"{name}Button")
             self.buttons[name] = button
             (extra_row if name in _ANY_STEP else button_row).addWidget(button)
-        button_row.addStretch(1)
-        extra_row.addStretch(1)
 
         self.message = FieldError(self)
         self.message.setObjectName("panelMessage")
@@ -338,6 +350,7 @@ class OrderDetailPanel(QWidget):
         self.notes_title.setVisible(bool(view.notes))
         self.notes_list.setVisible(bool(view.notes))
         self.lines_model.set_rows(view.lines)
+        self.lines_table.resizeRowsToContents()
         count = len(view.lines)
         total = money_text(view.total, view.currency)
         self.total_label.setText(f"{count} line{'s' if count != 1 else ''} · Total {total}")
@@ -349,7 +362,7 @@ class OrderDetailPanel(QWidget):
 
     def _update_actions(self) -> None:
         view = self.view
-        for name, text, shortcut, needs, _dialog in _ACTIONS:
+        for name, text, shortcut, _needs, _dialog in _ACTIONS:
             action = self.actions_by_name[name]
             plain = text.replace("&", "").rstrip("…")
             keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
@@ -358,9 +371,7 @@ class OrderDetailPanel(QWidget):
             elif self._read_only:
                 reason = READ_ONLY_REASON
             else:
-                refusals = [view.actions.why_not(need) for need in needs]
-                allowed = not needs or any(r is None for r in refusals)
-                reason = None if allowed else refusals[0]
+                reason = action_refusal(name, view.actions)
             action.setEnabled(reason is None)
             tip = f"{plain} ({keys})" if reason is None else f"{plain}: {reason}"
             action.setToolTip(tip)

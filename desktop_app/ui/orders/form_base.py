@@ -37,6 +37,7 @@ from desktop_app.application.ports import (
 )
 from desktop_app.domain.errors import DomainError
 from desktop_app.ui import formatting
+from desktop_app.ui.orders.form_fields import FieldError, tab_order_by_position
 
 log = logging.getLogger(__name__)
 
@@ -104,33 +105,6 @@ def wrapped_label(text: str, parent: QWidget | None = None) -> QLabel:
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     label.setContentsMargins(0, 0, 0, 4)
     return label
-
-
-class FieldError(QLabel):
-    """A red message under a field; hidden while empty."""
-
-    def __init__(self, parent: QWidget | None = None, buddy: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("fieldError")
-        self.setWordWrap(True)
-        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setContentsMargins(0, 0, 0, 4)
-        self.setStyleSheet("color: #b3261e;")
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.field_widget = buddy
-        self.hide()
-
-    def set_message(self, message: str | None) -> None:
-        """Show ``message`` (or hide when None/empty)."""
-        self.setText(message or "")
-        self.setVisible(bool(message))
-        fit = getattr(self.window(), "fit_height", None)
-        if message and fit is not None:
-            fit()  # grow the dialog rather than squeeze the other labels
-
-    def message(self) -> str:
-        """The message shown ('' when hidden)."""
-        return self.text() if not self.isHidden() else ""
 
 
 def with_error(field: QWidget, error: FieldError) -> QVBoxLayout:
@@ -214,11 +188,12 @@ class CommandDialog(QDialog):
         self.result_value: Any = None
         self.conflict_prompt: QMessageBox | None = None
         self._busy = False
+        self._shown_once = False
         self._errors: dict[str, FieldError] = {}
         self.setWindowTitle(title)
 
         self.body = QVBoxLayout()
-        self.general_error = FieldError(self)
+        self.general_error = FieldError(self, reserve=True)
         self.general_error.setObjectName("generalError")
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
@@ -250,7 +225,21 @@ class CommandDialog(QDialog):
 
     def showEvent(self, event: Any) -> None:
         self.fit_height()
+        if not self._shown_once:
+            self._shown_once = True
+            chain = self.order_tabs()
+            focused = self.focusWidget()
+            chosen = focused is not None and any(
+                w is focused or w.isAncestorOf(focused) for w in chain[:-2]
+            )
+            if chain and not chosen:
+                chain[0].setFocus(Qt.FocusReason.OtherFocusReason)
         super().showEvent(event)
+
+    def order_tabs(self) -> list[QWidget]:
+        """Tab order as the form reads: top to bottom, left to right within a row, then Save
+        and Cancel. Returns the chain (first field first)."""
+        return tab_order_by_position(self, [self.save_button, self.cancel_button])
 
     def fit_height(self) -> None:
         """Grow to the height the content needs at the current width (wrapped labels need
@@ -268,9 +257,14 @@ class CommandDialog(QDialog):
 
     # --- for subclasses -------------------------------------------------------------------
 
-    def add_error_label(self, buddy: QWidget | None, *fields: str) -> FieldError:
-        """A red label for ``fields`` (DomainError.field names); place it under the field."""
+    def add_error_label(
+        self, buddy: QWidget | None, *fields: str, fixed: Callable[[], bool] | None = None
+    ) -> FieldError:
+        """A red label for ``fields`` (DomainError.field names); place it under the field.
+        It clears itself when ``fixed()`` holds after an edit (default: the field changed)."""
         label = FieldError(self, buddy)
+        if buddy is not None:
+            label.watch(fixed)
         for name in fields:
             self._errors[name] = label
         return label

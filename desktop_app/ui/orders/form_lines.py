@@ -141,11 +141,18 @@ class LinesModel(QAbstractTableModel):
 
     SKU, PRODUCT, QUANTITY, PRICE, TOTAL = range(5)
     HEADERS = ("SKU", "Product", "Quantity", "Unit price", "Line total")
+    SHORT_HEADERS = ("SKU", "Product", "Qty", "Price", "Total")
+    """For narrow panels; the full header is the tooltip."""
 
-    def __init__(self, parent: QObject | None = None, *, editable: bool = False) -> None:
+    edit_refused = Signal(str)  # a typed price that is not an amount, in the clerk's words
+
+    def __init__(
+        self, parent: QObject | None = None, *, editable: bool = False, short: bool = False
+    ) -> None:
         super().__init__(parent)
         self._rows: list[LineDraft] = []
         self._editable = editable
+        self._headers = self.SHORT_HEADERS if short else self.HEADERS
 
     # --- access ---------------------------------------------------------------------------
 
@@ -183,10 +190,13 @@ class LinesModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.ToolTipRole and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
+        if horizontal and 0 <= section < len(self._headers):
+            return self._headers[section]
         if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._rows):
             return str(section + 1)
         return None
@@ -249,7 +259,8 @@ class LinesModel(QAbstractTableModel):
         else:
             try:
                 price = parse_amount(str(value), row.currency)
-            except ValueError:
+            except ValueError as exc:
+                self.edit_refused.emit(f"{row.sku}: {exc}")  # said, not silently dropped
                 return False
             changed = replace(row, unit_price=price, price_overridden=True)
         self._rows[index.row()] = changed
@@ -422,6 +433,12 @@ class LineEditor(QWidget):
         self.total_label.setObjectName("runningTotal")
         self.total_label.setStyleSheet("font-weight: bold;")
         self.lines_error = FieldError(self, self.table)
+        self.model.edit_refused.connect(self.lines_error.set_message)
+        # Each error goes by itself once its cause is fixed.
+        self.product_error.watch(lambda: self.product_picker.selected_product() is not None)
+        self.price_error.watch(self._price_ok)
+        self.quantity_error.watch()
+        self.lines_error.watch()
 
         below = QHBoxLayout()
         below.addWidget(self.remove_button)
@@ -560,6 +577,18 @@ class LineEditor(QWidget):
                 self.table.selectRow(min(position, self.model.rowCount() - 1))
 
     # --- internals ------------------------------------------------------------------------
+
+    def _price_ok(self) -> bool:
+        text = self.price_edit.text().strip()
+        if not text:
+            return True  # the catalog price applies
+        product = self.product_picker.selected_product()
+        currency = self.currency() or (product.currency if product is not None else None)
+        try:
+            parse_amount(text, currency)
+        except ValueError:
+            return False
+        return True
 
     def _product_chosen(self, product: ProductRow) -> None:
         self._chosen = product

@@ -146,6 +146,14 @@ class CustomerPicker(QComboBox):
         """The customers on offer."""
         return list(self._customers)
 
+    def select_customer_id(self, customer_id: str) -> bool:
+        """Choose the customer ``customer_id`` (False when it is not on offer)."""
+        index = self.findData(customer_id)
+        if index < 0:
+            return False
+        self.setCurrentIndex(index)
+        return True
+
     def selected_customer(self) -> CustomerRow | None:
         """The customer the typed text names: the entry picked, the only one with exactly that
         name, or the only one it matches. Never a guess between namesakes."""
@@ -183,12 +191,18 @@ class NewOrderDialog(CommandDialog):
         self.placed_order_id: str | None = None
         self.order_id = new_id()  # with the command id: a re-sent Save never makes two orders
         self.loaded = False
+        self._preselect: str | None = None
 
         self.customer_picker = CustomerPicker(self)
         self.customer_picker.setObjectName("customerPicker")
         customer_label = QLabel("&Customer", self)
         customer_label.setBuddy(self.customer_picker)
-        self.customer_error = self.add_error_label(self.customer_picker, "customer", "customer_id")
+        self.customer_error = self.add_error_label(
+            self.customer_picker,
+            "customer",
+            "customer_id",
+            fixed=lambda: self.customer_picker.selected_customer() is not None,
+        )
         self.line_editor = LineEditor(self)
         self.lines_error = self.line_editor.lines_error
         for name in ("lines", "line_id"):
@@ -239,6 +253,18 @@ class NewOrderDialog(CommandDialog):
         self.customer_picker.set_customers(customers)
         self.line_editor.set_products(products)
         self.loaded = True
+        if self._preselect is not None:
+            self.preselect_customer(self._preselect)
+
+    def preselect_customer(self, customer_id: str) -> None:
+        """Start with ``customer_id`` chosen (once the customers are loaded); the focus goes
+        to the product, the next thing to type."""
+        if not self.loaded:
+            self._preselect = customer_id
+            return
+        self._preselect = None
+        if self.customer_picker.select_customer_id(customer_id):
+            self.line_editor.product_picker.setFocus()
 
     def _lists_failed(self, exc: BaseException) -> None:
         self.general_error.set_message(f"The customer and product lists could not be loaded: {exc}")
@@ -642,7 +668,11 @@ class ShipOrderDialog(_OrderVersionMixin, CommandDialog):
         self.carrier_edit = QLineEdit(self)
         self.carrier_edit.setObjectName("carrier")
         self.carrier_edit.setPlaceholderText("optional")
-        self.tracking_error = self.add_error_label(self.tracking_edit, "tracking_number")
+        self.tracking_error = self.add_error_label(
+            self.tracking_edit,
+            "tracking_number",
+            fixed=lambda: bool(self.tracking_edit.text().strip()),
+        )
         self.carrier_error = self.add_error_label(self.carrier_edit, "carrier")
         form = QFormLayout()
         tracking_label = QLabel("&Tracking number", self)
@@ -702,7 +732,9 @@ class CancelOrderDialog(_OrderVersionMixin, CommandDialog):
         self.reason_edit = QLineEdit(self)
         self.reason_edit.setObjectName("reason")
         self.reason_edit.setPlaceholderText("required, e.g. Customer changed their mind")
-        self.reason_error = self.add_error_label(self.reason_edit, "reason")
+        self.reason_error = self.add_error_label(
+            self.reason_edit, "reason", fixed=lambda: bool(self.reason_edit.text().strip())
+        )
         reason_label = QLabel("&Reason", self)
         reason_label.setBuddy(self.reason_edit)
         form = QFormLayout()

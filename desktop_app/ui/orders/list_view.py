@@ -17,11 +17,10 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QCompleter,
+    QBoxLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,6 +37,10 @@ from PySide6.QtWidgets import (
 
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui import formatting as fmt
+from desktop_app.ui.flow_layout import FlowLayout
+from desktop_app.ui.orders import empty_state
+from desktop_app.ui.orders.column_widths import fit_columns
+from desktop_app.ui.orders.customer_filter import CustomerFilter
 from desktop_app.ui.orders.date_filter import DateRange, DateRangeFilter
 from desktop_app.ui.orders.table_model import (
     COLUMNS,
@@ -53,9 +56,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "confirmed", "shipped", "delivered", "cancelled")
 SEARCH_DEBOUNCE_MS = 250
-
-# Fixed starting widths (px): never ResizeToContents on a table that may hold a million rows.
-COLUMN_WIDTHS = (100, 240, 100, 50, 110, 130, 62)
+CUSTOMERS_RELOAD_MS = 2000
 
 
 class StatusBadgeDelegate(QStyledItemDelegate):
@@ -108,6 +109,8 @@ class StatusFilterButton(QToolButton):
         super().__init__(parent)
         self.setObjectName("statusFilter")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Room for the drop-down arrow, which would otherwise sit on the last letter.
+        self.setStyleSheet("QToolButton#statusFilter { padding-right: 14px; }")
         self.setToolTip("Show only orders in these statuses")
         menu = QMenu(self)
         self.actions_by_status: dict[str, QAction] = {}
@@ -158,6 +161,7 @@ class OrdersListView(QWidget):
 
     current_order_changed = Signal(object)
     activated_order = Signal(str)
+    start_requested = Signal(str)  # an empty-state link: empty_state.NEW_ORDER, …
 
     def __init__(self, queries: Any, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,26 +176,19 @@ class OrdersListView(QWidget):
         # --- filter bar
         self.status_filter = StatusFilterButton(self)
         self.date_filter = DateRangeFilter(self)
-        self.customer_filter = QComboBox(self)
-        self.customer_filter.setObjectName("customerFilter")
-        self.customer_filter.setEditable(True)
-        self.customer_filter.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.customer_filter.setMinimumContentsLength(18)
-        self.customer_filter.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.customer_filter.setToolTip("Show only the orders of one customer (type to find)")
-        self.customer_filter.addItem("All customers", None)
-        completer = self.customer_filter.completer()
-        if completer is not None:
-            completer.setFilterMode(Qt.MatchFlag.MatchContains)
-            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.customer_filter = CustomerFilter(tasks, self)
+        self.customer_filter.set_queries(queries)
         self.search = QLineEdit(self)
         self.search.setObjectName("orderSearch")
-        self.search.setPlaceholderText("Search number, customer or SKU  (Ctrl+F)")
+        self.search.setPlaceholderText("Number, customer or SKU")
+        # Never narrower than its hint (the clear button and frame need ~30 px more).
+        self.search.setMinimumWidth(
+            self.search.fontMetrics().horizontalAdvance(self.search.placeholderText()) + 34
+        )
         self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Matches the order number, customer name or a product SKU")
+        self.search.setToolTip(
+            "Matches the order number, customer name or a product SKU (Ctrl+F to get here)"
+        )
         self.count_label = QLabel("", self)
         self.count_label.setObjectName("orderCount")
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -201,15 +198,29 @@ class OrdersListView(QWidget):
         customer_label = QLabel("C&ustomer:", self)
         customer_label.setBuddy(self.customer_filter)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(search_label)
-        bar.addWidget(self.search, 3)
+        search_row = QHBoxLayout()
+        search_row.setContentsMargins(0, 0, 0, 0)
+        search_row.addWidget(search_label)
+        search_row.addWidget(self.search, 1)
+        # The filters wrap onto another line where even their own row does not fit (a
+        # narrow list beside the History tab at 1024 px); the customer keeps its label.
+        customer_group = QWidget(self)
+        customer_group.setObjectName("customerFilterGroup")
+        customer_row = QHBoxLayout(customer_group)
+        customer_row.setContentsMargins(0, 0, 0, 0)
+        customer_row.addWidget(customer_label)
+        customer_row.addWidget(self.customer_filter, 1)
+        bar = FlowLayout()
         bar.addWidget(self.status_filter)
         bar.addWidget(self.date_filter)
-        bar.addWidget(customer_label)
-        bar.addWidget(self.customer_filter, 2)
-        bar.addWidget(self.count_label, 1)
+        bar.addWidget(customer_group)
+        bar.addWidget(self.count_label)
+        # One row where it fits, the filters under the search box where it does not (a
+        # narrow list beside a wide History tab): never a clipped search box or filter.
+        self.filter_bar = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.filter_bar.setContentsMargins(0, 0, 0, 0)
+        self.filter_bar.addLayout(search_row, 3)
+        self.filter_bar.addLayout(bar, 2)
 
         # --- table
         self.table = QTableView(self)
@@ -231,8 +242,6 @@ class OrdersListView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setHighlightSections(False)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            header.resizeSection(column, width)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(
             self.model.sort_column(),
@@ -240,20 +249,31 @@ class OrdersListView(QWidget):
             if self.model.current_filter.descending
             else Qt.SortOrder.AscendingOrder,
         )
+        fit_columns(self.table)
         self.table.setItemDelegateForColumn(
             [c.sort_key for c in COLUMNS].index("status"), StatusBadgeDelegate(self.table)
         )
         self.table.setAccessibleName("Orders")
+
+        self.customer_note = QLabel("", self)
+        self.customer_note.setObjectName("customerFilterNote")
+        self.customer_note.setWordWrap(True)
+        self.customer_note.setStyleSheet("QLabel { color: #b3261e; padding: 2px 6px; }")
+        self.customer_note.setVisible(False)
 
         self.empty_label = QLabel("", self)
         self.empty_label.setObjectName("ordersMessage")
         self.empty_label.setWordWrap(True)
         self.empty_label.setVisible(False)
         self.empty_label.setStyleSheet("QLabel { color: palette(placeholder-text); padding: 6px; }")
+        self.empty_label.linkActivated.connect(self._link)
+        self.empty_desk_text = empty_state.empty_desk_text(sample_data=False, read_only=False)
+        """What an empty desk says (the window sets it: can it load sample data, read-only?)."""
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addLayout(bar)
+        layout.addLayout(self.filter_bar)
+        layout.addWidget(self.customer_note)
         layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
 
@@ -271,10 +291,14 @@ class OrdersListView(QWidget):
         self.search.returnPressed.connect(self._apply_search_now)
         self.status_filter.changed.connect(self._apply_statuses)
         self.date_filter.changed.connect(self._apply_dates)
-        self.customer_filter.activated.connect(self._apply_customer)
-        line = self.customer_filter.lineEdit()
-        if line is not None:
-            line.editingFinished.connect(self._customer_text_done)
+        self.customer_filter.customer_chosen.connect(self._apply_customer)
+        self.customer_filter.problem_changed.connect(self._show_customer_problem)
+        # The catalog changes (here, in a dialog, in another program): the drop-down follows
+        # on live refreshes, at most once per CUSTOMERS_RELOAD_MS.
+        self._customers_timer = QTimer(self)
+        self._customers_timer.setSingleShot(True)
+        self._customers_timer.setInterval(CUSTOMERS_RELOAD_MS)
+        self._customers_timer.timeout.connect(self.reload_customers)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.activated.connect(self._activated)
         self.model.loaded.connect(self._after_load)
@@ -282,6 +306,26 @@ class OrdersListView(QWidget):
         self.model.page_loaded.connect(self._after_page)
         self.model.load_failed.connect(self._show_failure)
         self.model.total_changed.connect(self._show_count)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit_filter_bar(event.size().width())
+        super().resizeEvent(event)
+
+    def _fit_filter_bar(self, width: int) -> None:
+        search_row = self.filter_bar.itemAt(0)
+        filters = self.filter_bar.itemAt(1)
+        if search_row is None or filters is None:
+            return
+        margins = self.layout().contentsMargins() if self.layout() is not None else None
+        room = width - (margins.left() + margins.right() if margins is not None else 0)
+        one_row = search_row.minimumSize().width() + filters.sizeHint().width() + 6
+        direction = (
+            QBoxLayout.Direction.LeftToRight
+            if room >= one_row
+            else QBoxLayout.Direction.TopToBottom
+        )
+        if self.filter_bar.direction() != direction:
+            self.filter_bar.setDirection(direction)
 
     # ------------------------------------------------------------------ public
 
@@ -291,11 +335,15 @@ class OrdersListView(QWidget):
         self.reload_customers()
 
     def refresh(self) -> None:
-        """Live refresh: re-query, keep selection and scroll position."""
+        """Live refresh: re-query, keep selection and scroll position (and, a little later,
+        the customers of the customer filter)."""
         self.model.refresh()
+        if not self._customers_timer.isActive():
+            self._customers_timer.start()
 
     def show_opening(self) -> None:
         """The state while the database is being opened (before :meth:`set_queries`)."""
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setText("Opening database…")
         self.empty_label.setVisible(True)
         self.count_label.setText("")
@@ -304,6 +352,7 @@ class OrdersListView(QWidget):
         """Connect the query bus (the window was shown before the database was open)."""
         self._queries = queries
         self.model.set_queries(queries)
+        self.customer_filter.set_queries(queries)
         self.empty_label.setVisible(False)
 
     def current_order_id(self) -> str | None:
@@ -326,6 +375,24 @@ class OrdersListView(QWidget):
         )
         self.table.scrollTo(index)
         return True
+
+    def set_empty_desk_text(self, text: str) -> None:
+        """What an empty desk says (rich text with ``empty_state`` links)."""
+        self.empty_desk_text = text
+        if self.model.has_loaded and self.model.total == 0:
+            self._show_empty_state()
+
+    def filter_by_customer(self, customer_id: str | None, name: str = "") -> None:
+        """Show only the orders of ``customer_id`` (None: all customers)."""
+        self.customer_filter.choose(customer_id, name)
+
+    def reveal(self, order_number: str) -> None:
+        """Make sure the order ``order_number`` is listed: clear the filters that could hide
+        it and search for its number (the clerk sees why the list changed)."""
+        self.status_filter.clear()
+        self.customer_filter.choose(None)
+        self.search.setText(order_number)
+        self._apply_search_now()
 
     def reload_customers(self) -> None:
         queries = self._queries
@@ -352,39 +419,23 @@ class OrdersListView(QWidget):
     def _apply_statuses(self) -> None:
         self.model.update_filter(statuses=self.status_filter.selected())
 
-    @Slot(int)
+    @Slot(object)
     def _apply_dates(self, dates: DateRange) -> None:
         self.model.update_filter(date_column=dates.column, date_from=dates.start, date_to=dates.end)
 
-    def _apply_customer(self, index: int) -> None:
-        customer_id = self.customer_filter.itemData(index)
+    @Slot(object)
+    def _apply_customer(self, customer_id: str | None) -> None:
         if customer_id != self.model.current_filter.customer_id:
             self.model.update_filter(customer_id=customer_id)
 
-    @Slot()
-    def _customer_text_done(self) -> None:
-        text = self.customer_filter.currentText().strip()
-        if not text:
-            self.customer_filter.setCurrentIndex(0)
-            self._apply_customer(0)
-            return
-        found = self.customer_filter.findText(text, Qt.MatchFlag.MatchFixedString)
-        if found >= 0:
-            self.customer_filter.setCurrentIndex(found)
-            self._apply_customer(found)
+    @Slot(str)
+    def _show_customer_problem(self, problem: str) -> None:
+        self.customer_note.setText(problem)
+        self.customer_note.setVisible(bool(problem))
 
     def _customers_loaded(self, customers: list[CustomerRow]) -> None:
         self._customers = customers
-        current = self.model.current_filter.customer_id
-        combo = self.customer_filter
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem("All customers", None)
-        for customer in customers:
-            combo.addItem(customer.name, customer.customer_id)
-        index = combo.findData(current) if current else 0
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
+        self.customer_filter.set_customers(customers)
 
     def _customers_failed(self, exc: BaseException) -> None:
         log.warning("customer list failed: %r", exc)
@@ -418,21 +469,40 @@ class OrdersListView(QWidget):
             Qt.SortOrder.DescendingOrder if f.descending else Qt.SortOrder.AscendingOrder,
         )
         self.table.horizontalHeader().blockSignals(False)
-        if self.model.total == 0:
-            filtered = f != OrderFilter(sort=f.sort, descending=f.descending)
-            self.empty_label.setText(
-                "No orders match the filter." if filtered else "There are no orders yet."
-            )
-            self.empty_label.setVisible(True)
-        else:
-            self.empty_label.setVisible(False)
+        self._show_empty_state()
         if self._current_order is not None and not self.select_order(self._current_order):
             self._current_order = None
             self.current_order_changed.emit(None)
 
+    def _show_empty_state(self) -> None:
+        """How to start (empty desk) or how to see the orders again (filtered to none)."""
+        if self.model.total != 0:
+            self.empty_label.setVisible(False)
+            return
+        f = self.model.current_filter
+        filtered = f != OrderFilter(sort=f.sort, descending=f.descending)
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_label.setText(empty_state.filtered_text() if filtered else self.empty_desk_text)
+        self.empty_label.setVisible(True)
+
+    @Slot(str)
+    def _link(self, link: str) -> None:
+        if link == empty_state.CLEAR_FILTERS:
+            self.status_filter.clear()
+            self.customer_filter.choose(None)
+            self.search.clear()
+            self._apply_search_now()
+        else:
+            self.start_requested.emit(link)
+
     @Slot()
     def _after_refresh(self) -> None:
-        self.empty_label.setVisible(self.model.total == 0 and bool(self.model.last_error))
+        if self.model.total == 0 and bool(self.model.last_error):
+            self.empty_label.setVisible(True)
+        elif self.model.total == 0:
+            self._show_empty_state()  # a live refresh keeps the way to start in view
+        else:
+            self.empty_label.setVisible(False)
         self._update_current()
 
     @Slot(int)
@@ -441,6 +511,7 @@ class OrdersListView(QWidget):
 
     @Slot(str)
     def _show_failure(self, message: str) -> None:
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setText(f"The order list could not be loaded: {message}")
         self.empty_label.setVisible(True)
 

@@ -34,6 +34,7 @@ from desktop_app.application.ports import (
 from desktop_app.store.schema import (
     APPLICATION_ID,
     CORE_TABLES,
+    FINGERPRINTS_SINCE,
     SCHEMA_VERSION,
     add_command_fingerprints,
     create_schema,
@@ -52,7 +53,10 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {1: create_schema, 2: add_command_fingerprints}
+MIGRATIONS: dict[int, Migration] = {
+    1: create_schema,
+    FINGERPRINTS_SINCE: add_command_fingerprints,
+}
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Add a step

@@ -54,6 +54,7 @@ from desktop_app.store.records import (
     utc_now,
     verify_result,
 )
+from desktop_app.store.schema import FINGERPRINTS_SINCE
 
 _COLUMNS = (
     "position, stream_id, version, event_id, type_name, schema_version, "
@@ -91,7 +92,7 @@ _FIND_COMMAND = (
     "SELECT stream_id, version, first_position, last_position, fingerprint FROM commands "
     "WHERE command_id = ?"
 )
-# A file older than format 2 opened read-only (not upgraded) has no fingerprint column.
+# A file older than FINGERPRINTS_SINCE opened read-only (not upgraded) has no fingerprints.
 _FIND_COMMAND_V1 = (
     "SELECT stream_id, version, first_position, last_position, NULL FROM commands "
     "WHERE command_id = ?"
@@ -156,7 +157,7 @@ def _recorded(
 ) -> AppendResult | None:
     """The recorded result of ``command_id`` (``duplicate=True``), or None;
     ``CommandIdReusedError`` when it was recorded with another fingerprint."""
-    sql = _FIND_COMMAND if db.schema_version >= 2 else _FIND_COMMAND_V1
+    sql = _FIND_COMMAND if db.schema_version >= FINGERPRINTS_SINCE else _FIND_COMMAND_V1
     row = con.execute(sql, (command_id,)).fetchone()
     if row is None:
         return None

@@ -26,6 +26,9 @@ APPLICATION_ID = 0x4F444553
 SCHEMA_VERSION = 2
 """``PRAGMA user_version`` this code writes; older files are upgraded, newer open read-only."""
 
+FINGERPRINTS_SINCE = 2
+"""The file format that added ``commands.fingerprint`` (R30); see ``engine.MIGRATIONS``."""
+
 metadata = MetaData()
 
 events = Table(

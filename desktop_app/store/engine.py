@@ -35,6 +35,7 @@ from desktop_app.store.private_files import make_private_folder
 from desktop_app.store.schema import (
     APPLICATION_ID,
     CORE_TABLES,
+    FINGERPRINTS_SINCE,
     SCHEMA_VERSION,
     add_command_fingerprints,
     add_snapshot_seals,
@@ -59,7 +60,7 @@ Migration = Callable[[Connection], None]
 MIGRATIONS: dict[int, Migration] = {
     1: create_schema,
     2: add_unique_keys,
-    3: add_command_fingerprints,
+    FINGERPRINTS_SINCE: add_command_fingerprints,
     4: add_snapshot_seals,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.

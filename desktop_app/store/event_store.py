@@ -67,6 +67,7 @@ from desktop_app.store.records import (
     utc_now,
     verify_result,
 )
+from desktop_app.store.schema import FINGERPRINTS_SINCE
 from desktop_app.store.sealing import SealKey, key_path, load_key, read_database_id
 
 _COLUMNS = (
@@ -105,7 +106,7 @@ _FIND_COMMAND = (
     "SELECT stream_id, version, first_position, last_position, fingerprint FROM commands "
     "WHERE command_id = ?"
 )
-# A file older than format 2 opened read-only (not upgraded) has no fingerprint column.
+# A file older than FINGERPRINTS_SINCE opened read-only (not upgraded) has no fingerprints.
 _FIND_COMMAND_V1 = (
     "SELECT stream_id, version, first_position, last_position, NULL FROM commands "
     "WHERE command_id = ?"
@@ -167,7 +168,7 @@ def _recorded(
 ) -> AppendResult | None:
     """The recorded result of ``command_id`` (``duplicate=True``), or None;
     ``CommandIdReusedError`` when it was recorded with another fingerprint."""
-    sql = _FIND_COMMAND if db.schema_version >= 2 else _FIND_COMMAND_V1
+    sql = _FIND_COMMAND if db.schema_version >= FINGERPRINTS_SINCE else _FIND_COMMAND_V1
     row = con.execute(sql, (command_id,)).fetchone()
     if row is None:
         return None

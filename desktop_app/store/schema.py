@@ -29,6 +29,9 @@ SCHEMA_VERSION = 4
 (``snapshots.seal``) and ``store_meta.database_id``. The ``PRAGMA user_version`` this code
 writes; older files are upgraded, newer ones open read-only."""
 
+FINGERPRINTS_SINCE = 3
+"""The file format that added ``commands.fingerprint`` (R30); see ``engine.MIGRATIONS``."""
+
 metadata = MetaData()
 
 events = Table(

@@ -130,8 +130,16 @@ class Session:
 def _session(make_read_only: str) -> Iterator[Session]:
     with shared_dir("orderdesk-r23-gui-") as base:
         folder, path, orders = _layout(base)
+        if make_read_only == "backup":
+            # A backup in place of the file: a rollback-journal file, as backups are made.
+            from desktop_app.store.backup import create_backup
+
+            made = create_backup(path, base / "made-backups").path
+            os.replace(made, path)
+            own(path)
+            assert path.read_bytes()[18:20] == b"\x01\x01"
         names_before = sorted(p.name for p in folder.iterdir())
-        if make_read_only == "file":
+        if make_read_only in ("file", "backup"):
             os.chmod(path, 0o444)
         else:
             os.chmod(folder, 0o555)
@@ -157,6 +165,21 @@ def read_only_file() -> Iterator[Session]:
 def read_only_folder() -> Iterator[Session]:
     """The folder is 0555; the file itself is writable by the user."""
     yield from _session("folder")
+
+
+@pytest.fixture(scope="module")
+def read_only_backup() -> Iterator[Session]:
+    """A backup (not in WAL mode), 0444, in a folder writable by the user."""
+    yield from _session("backup")
+
+
+def test_r32_window_on_a_read_only_backup(read_only_backup: Session) -> None:
+    """The GUI's read-only mode on a backup used to fail with "database is read-only": the
+    open tried to switch the file to WAL."""
+    s = read_only_backup
+    _assert_read_only_window(s.data, s.orders, "file is read-only")
+    assert s.after == s.before  # same bytes, same mtime: still a rollback-journal file
+    assert sorted(s.names_after) == s.names_before  # nothing beside it either
 
 
 def test_r23_window_on_a_read_only_file(read_only_file: Session) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +41,27 @@ def test_fingerprint_covers_type_and_content_but_not_ids_or_the_expected_version
     )
     deliver = c.DeliverOrder(command_id="x", order_id="o-1", expected_version=3)
     assert command_fingerprint(confirm) != command_fingerprint(deliver)  # the type counts
+
+
+def test_fingerprint_canonical_form_is_pinned() -> None:
+    """Stored fingerprints must match the same command in every later version: the canonical
+    form is sorted-key compact JSON of the type and the content fields, hashed with SHA-256."""
+    line = c.LineInput(product_id="p-1", quantity=2, unit_price=Decimal("4.50"))
+    place = c.PlaceOrder(command_id="x", customer_id="cu-1", lines=(line,), order_id="o-1")
+    body = {
+        "type": "PlaceOrder",
+        "fields": {
+            "customer_id": "cu-1",
+            "currency": None,
+            "order_id": "o-1",
+            "lines": [{"product_id": "p-1", "quantity": 2, "unit_price": {"decimal": "4.50"}}],
+        },
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert command_fingerprint(place) == "c1:" + hashlib.sha256(text.encode()).hexdigest()
+    rename = c.RenameCustomer(command_id="y", customer_id="cu-1", name="Müller ß")
+    text = '{"fields":{"customer_id":"cu-1","name":"Müller ß"},"type":"RenameCustomer"}'
+    assert command_fingerprint(rename) == "c1:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_reused_id_with_other_content_is_refused_and_writes_nothing(world: World) -> None:

@@ -55,6 +55,7 @@ def test_fingerprint_canonical_form_is_pinned() -> None:
             "currency": None,
             "order_id": "o-1",
             "lines": [{"product_id": "p-1", "quantity": 2, "unit_price": {"decimal": "4.50"}}],
+            "shipping_address": None,
         },
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -13,9 +13,10 @@ Modes:
 ``r7-writer DB NAME APPENDS SEED BARRIER_FILE``
     Waits for the barrier, then appends batches of 3-5 events to its own streams directly
     through the event store; prints each append's positions.
-``hold-lock DB SECONDS``
+``hold-lock DB``
     Takes the write lock with ``BEGIN IMMEDIATE`` on a raw sqlite3 connection, prints
-    ``{"locked": true}``, sleeps, commits.
+    ``{"locked": true}``, holds it until its stdin gets a line or is closed (the parent
+    decides when, never a timer), commits and prints ``{"released": true}``.
 """
 
 from __future__ import annotations
@@ -200,11 +201,11 @@ def r7_writer(argv: list[str]) -> None:
 
 
 def hold_lock(argv: list[str]) -> None:
-    path, seconds = Path(argv[0]), float(argv[1])
+    path = Path(argv[0])
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")
     emit(locked=True)
-    time.sleep(seconds)
+    sys.stdin.readline()
     con.execute("COMMIT")
     con.close()
     emit(released=True)

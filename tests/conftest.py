@@ -15,6 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -34,6 +36,11 @@ def _isolate_user_folders() -> Path:
 
 
 USER_HOME = _isolate_user_folders()
+
+# Hypothesis times each example (200 ms by default) and checks that generating data is not
+# "too slow": both fail a correct test on a busy machine. Speed is the benchmarks' business.
+settings.register_profile("order-desk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("order-desk")
 
 
 def pytest_configure(config: object) -> None:

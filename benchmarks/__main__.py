@@ -24,7 +24,7 @@ from benchmarks.harness import BenchResult, goals_met, json_line, log
 BENCHMARKS = ("p1", "p2", "p3", "p4", "p5", "p6")
 STANDALONE = {"p3": "p3_rebuild", "p4": "p4_freshness", "p5": "p5_gui", "p6": "p6_scaling"}
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
-CONTENDERS = ("project", "raw", "eventsourcing")
+CONTENDERS = ("project", "projector", "raw", "eventsourcing")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--contenders",
         default=",".join(CONTENDERS),
-        help="comma-separated subset of project,raw,eventsourcing (default: all)",
+        help="comma-separated subset of project,projector,raw,eventsourcing (default: all)",
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON summary to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (prints it)")

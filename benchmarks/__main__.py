@@ -31,7 +31,7 @@ STANDALONE = {
     "p9-anchors": "p9_anchors",
 }
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
-CONTENDERS = ("project", "raw", "eventsourcing")
+CONTENDERS = ("project", "projector", "raw", "eventsourcing")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--contenders",
         default=",".join(CONTENDERS),
-        help="comma-separated subset of project,raw,eventsourcing (default: all)",
+        help="comma-separated subset of project,projector,raw,eventsourcing (default: all)",
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON summary to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (prints it)")

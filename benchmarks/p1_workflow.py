@@ -6,6 +6,13 @@ Contenders (fresh files in the run's temp folder every round, WAL, the same ``sy
 * ``project`` — the full command bus (validation, ids, logging, de-duplication, retry, handler,
   repository load with the snapshot policy, append with the hash chain); the customer and the
   four products are registered before the clock starts;
+* ``projector`` — the same, with the background projector running in the same process as the
+  GUI runs it (its settings: batches of 200, no bulk catch-up; ``build_jobs`` on an APScheduler
+  ``BackgroundScheduler``; every commit wakes the projector job; a listener per status, as the
+  GUI's bridge), without Qt. Scheduled backups are left out (once a day, not part of the
+  workflow). Only the commands are timed; after each slice the projector's remaining catch-up
+  is waited for untimed (so it cannot spill into another contender's slice) and reported
+  beside: commands per second until projected;
 * ``raw`` — hand-written SQL on one connection: per command, read the stream's version and the
   chain head, append the event(s) with their hash, record the command id, commit;
 * ``eventsourcing`` — ``repository.get`` + method + ``save`` on an equivalent aggregate.
@@ -13,6 +20,7 @@ Contenders (fresh files in the run's temp folder every round, WAL, the same ``sy
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -21,7 +29,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from benchmarks import es_baseline, raw_sqlite
-from benchmarks.harness import BenchResult, Contender, Goal, Ratio, Section, clock, log
+from benchmarks.harness import (
+    BenchResult,
+    Contender,
+    Goal,
+    Ratio,
+    Section,
+    Stats,
+    clock,
+    fmt,
+    log,
+)
 
 COMMANDS_PER_ORDER = 5
 PRODUCTS = 4
@@ -57,13 +75,28 @@ class _WorkflowSession:
 class ProjectSession(_WorkflowSession):
     """The project through ``app.commands.dispatch``; catalog registered before timing."""
 
-    def __init__(self, path: Path, synchronous: Synchronous, orders: int, seen: list[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: Synchronous,
+        orders: int,
+        seen: list[str],
+        *,
+        gui: bool = False,
+    ) -> None:
+        """``gui``: the settings the GUI runs with (small projector batches, no bulk catch-up,
+        as ``desktop_app.__main__`` sets them)."""
         from desktop_app.application import commands as c
         from desktop_app.bootstrap import bootstrap
         from desktop_app.config import Settings
 
         super().__init__(orders)
-        self.app = bootstrap(Settings(db_path=path, synchronous=synchronous), source="bench")
+        settings = Settings(db_path=path, synchronous=synchronous)
+        if gui:
+            settings = dataclasses.replace(
+                settings, projector_batch=200, projector_bulk_catch_up=False
+            )
+        self.app = bootstrap(settings, source="bench")
         app = self.app
         if app.database is not None and not seen:
             pragmas = app.database.pragma_report()
@@ -114,6 +147,76 @@ class ProjectSession(_WorkflowSession):
 
     def close(self) -> None:
         self.app.close()
+
+
+class ProjectorSession(ProjectSession):
+    """The project with the GUI's background projector and jobs running in this process."""
+
+    def __init__(
+        self,
+        path: Path,
+        synchronous: Synchronous,
+        orders: int,
+        seen: list[str],
+        projected: list[float],
+    ) -> None:
+        """``projected`` gets this round's commands per second until projected (commands and
+        the catch-up after each slice)."""
+        from desktop_app.projector.scheduling import JobsConfig
+        from desktop_app.store.maintenance import build_jobs
+
+        super().__init__(path, synchronous, orders, seen, gui=True)
+        self.projected = projected
+        self.tails: list[float] = []
+        app = self.app
+        if app.projector is None or app.settings is None:
+            raise RuntimeError("the project app has no projector")
+        self.projector = app.projector
+        self.statuses = 0
+        # What the GUI's bridge does with every status and job report: take it and hand it on.
+        self.projector.add_listener(self._on_status)
+        self.jobs = build_jobs(app, JobsConfig.from_settings(app.settings), backups=False)
+        self.jobs.add_listener(self._on_status)
+        self.jobs.start()
+        self._caught_up()  # the catalog, before any timing
+
+    def _on_status(self, status: object) -> None:
+        self.statuses += 1
+
+    def _caught_up(self) -> None:
+        head = self.app.events.head_position()
+        if not self.projector.wait_until(head, 600):
+            raise RuntimeError(f"the projector did not reach {head}: {self.projector.status()}")
+
+    def step(self, index: int) -> float:
+        commands = super().step(index)
+        started = clock()
+        self._caught_up()
+        self.tails.append(clock() - started)
+        return commands
+
+    def figure(self, times: Sequence[float]) -> float:
+        self.projected.append(self.orders * COMMANDS_PER_ORDER / (sum(times) + sum(self.tails)))
+        return super().figure(times)
+
+    def close(self) -> None:
+        self.jobs.shutdown(wait=True)
+        super().close()
+
+
+def projector_contender(
+    folder: Path, synchronous: Synchronous, orders: int, projected: list[float]
+) -> Contender:
+    """The project with the GUI's background projector in the same process."""
+    seen: list[str] = []
+
+    def open_(round_index: int) -> ProjectorSession:
+        path = folder / f"p1-projector-{synchronous}-{round_index}.sqlite"
+        return ProjectorSession(path, synchronous, orders, seen, projected)
+
+    return Contender(
+        "projector", "project + background projector (GUI wiring)", "cmds/s", "higher", open_
+    )
 
 
 def project_contender(folder: Path, synchronous: Synchronous, orders: int) -> Contender:
@@ -242,8 +345,10 @@ def run(
     sections = []
     for synchronous in SYNC_LEVELS:
         es_seen: list[str] = []
+        projected: list[float] = []
         factories: dict[str, Callable[[], Contender]] = {
             "project": partial(project_contender, folder, synchronous, orders),
+            "projector": partial(projector_contender, folder, synchronous, orders, projected),
             "raw": partial(raw_contender, folder, synchronous, orders),
             "eventsourcing": partial(es_contender, folder, synchronous, orders, es_seen),
         }
@@ -253,6 +358,8 @@ def run(
             r
             for r in (
                 Ratio("project/eventsourcing", "project", "eventsourcing"),
+                Ratio("projector/eventsourcing", "projector", "eventsourcing"),
+                Ratio("projector/project", "projector", "project"),
                 Ratio("project/raw", "project", "raw"),
                 Ratio("eventsourcing/raw", "eventsourcing", "raw"),
             )
@@ -265,7 +372,14 @@ def run(
                 ">=",
                 1.5,
                 f"project ≥ 1.5 × eventsourcing at {synchronous}",
-            )
+            ),
+            Goal(
+                "P1",
+                "projector/eventsourcing",
+                ">=",
+                1.2,
+                f"project with the background projector ≥ 1.2 × eventsourcing at {synchronous}",
+            ),
         ]
         if synchronous == "FULL":
             goals.append(Goal("P1", "project/raw", ">=", 0.7, "project ≥ 0.7 × raw at FULL"))
@@ -286,6 +400,12 @@ def run(
         section.run(rounds=rounds, warmup=warmup)
         if es_seen:
             notes["eventsourcing_pragmas"] = es_seen[0]
+        if projected[warmup:]:
+            until = Stats.of(projected[warmup:])
+            notes["projector_until_projected"] = (
+                f"{fmt(until.median)} cmds/s ({fmt(until.min)}–{fmt(until.max)}) counting "
+                "the catch-up after each slice"
+            )
         sections.append(section)
     return BenchResult(
         id="P1",

@@ -1,18 +1,46 @@
 """Top-level test set-up. Qt needs a platform before anything imports it: without one it aborts
-the whole pytest process, so the offscreen platform is chosen here, first."""
+the whole pytest process, so the offscreen platform is chosen here, first.
+
+The per-user folders (HOME and the XDG data, config, state and cache folders: logs, settings,
+the user's data folder) point into a fresh folder of this test run, also set before anything
+reads them. The suite then never touches the real user's files, and two runs at once on one
+machine (two checkouts, two CI jobs) never share or race on one file there.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# The anchor log (R28) lives in the user's data folder: every test run, and every process it
-# starts, gets a throwaway one instead of the real user's.
-_DATA_HOME = tempfile.mkdtemp(prefix="order-desk-test-data-")
-os.environ["XDG_DATA_HOME"] = _DATA_HOME
+
+def _isolate_user_folders() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="orderdesk-test-home-"))
+    os.environ["HOME"] = str(home)
+    for variable, folder in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        (home / folder).mkdir(parents=True)
+        os.environ[variable] = str(home / folder)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
+
+
+USER_HOME = _isolate_user_folders()
+
+# Hypothesis times each example (200 ms by default) and checks that generating data is not
+# "too slow": both fail a correct test on a busy machine. Speed is the benchmarks' business.
+settings.register_profile("order-desk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("order-desk")
 
 
 def pytest_configure(config: object) -> None:
@@ -21,8 +49,3 @@ def pytest_configure(config: object) -> None:
     config.addinivalue_line(  # type: ignore[attr-defined]
         "qt_log_ignore", r"This plugin does not support propagateSizeHints\(\)"
     )
-
-
-def pytest_unconfigure(config: object) -> None:
-    """Remove the throwaway data folder."""
-    shutil.rmtree(_DATA_HOME, ignore_errors=True)

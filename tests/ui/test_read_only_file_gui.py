@@ -60,7 +60,7 @@ def _probe(path: Path, home: Path) -> dict[str, Any]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -283,7 +283,7 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot: Any, caplog: Any) -> None
                 isinstance(w, QMessageBox) and w.objectName() == "unexpectedErrorDialog"
                 for w in QApplication.topLevelWidgets()
             ),
-            timeout=2000,
+            timeout=30000,
         )
         box = next(
             w

@@ -49,7 +49,12 @@ def place_order(app: App, customer_id: str, product_id: str) -> str:
     return app.commands.dispatch(c.PlaceOrder(customer_id=customer_id, lines=(line,))).aggregate_id
 
 
+WAIT = 30.0
+"""Seconds to wait for a condition: generous, so a busy machine is only slower, never red."""
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds passed (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from desktop_app.application.queries import ProjectorStatus
 from desktop_app.bootstrap import App
 from desktop_app.projector.projections import PROJECTIONS
 from desktop_app.projector.runner import Projector
@@ -26,7 +25,7 @@ from desktop_app.projector.scheduling import (
 )
 from desktop_app.store.maintenance import build_jobs
 
-from .support import Writer, change_price, wait_for
+from .support import WAIT, Writer, change_price, wait_for
 
 FAST = JobsConfig(
     projector_poll_seconds=0.2,
@@ -57,50 +56,32 @@ def test_every_job_is_single_instance_and_coalesced(jobs: Jobs) -> None:
     assert jobs.job_options(CHECKPOINT_JOB)["misfire_grace_time"] == FAST.misfire_grace_seconds
 
 
-def test_in_process_commit_wakes_the_projector_fast(app: App, product: str, jobs: Jobs) -> None:
+def test_in_process_commit_wakes_the_projector(app: App, product: str) -> None:
+    """An in-process commit moves the projector job to *now*: with the poll an hour away, every
+    commit is still projected. (How fast is P4's figure, measured by the benchmark.)"""
     projector = app.projector
     assert projector is not None
-    reached: dict[int, float] = {}
-    target = [0]
-    done = threading.Event()
-
-    def listener(status: ProjectorStatus) -> None:
-        if target[0] and status.checkpoint >= target[0] and target[0] not in reached:
-            reached[target[0]] = time.perf_counter()
-            done.set()
-
-    projector.add_listener(listener)
-    assert wait_for(lambda: projector.status().lag == 0 and projector.status().head > 0, 2)
-    latencies = []
-    for i in range(40):
-        done.clear()
-        started = time.perf_counter()
-        target[0] = 0
-        position = change_price(app, product, 100 + i)
-        target[0] = position
-        if projector.status().checkpoint >= position:  # caught up before we looked
-            reached.setdefault(position, time.perf_counter())
-            done.set()
-        assert done.wait(2), f"projector did not reach {position}"
-        latencies.append(reached[position] - started)
-        time.sleep(0.01)
-    latencies.sort()
-    p90 = latencies[int(len(latencies) * 0.9) - 1]
-    # The goal is p99 <= 50 ms (the poll interval alone would give ~200 ms).
-    assert statistics.median(latencies) < 0.05, latencies
-    assert p90 < 0.1, latencies
+    jobs = build_jobs(app, replace(FAST, projector_poll_seconds=3600), backups=False)
+    with jobs:
+        # The start-up run (the job's first run is at start) is over: from now on only a wake
+        # runs the projector.
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)
+        for i in range(10):
+            position = change_price(app, product, 100 + i)
+            reached = wait_for(lambda p=position: projector.status().checkpoint >= p, WAIT)
+            assert reached, position
+        assert projector.status().lag == 0
 
 
-def test_other_process_commits_are_seen_within_a_second(
+def test_other_process_commits_are_seen_by_polling(
     app: App, product: str, jobs: Jobs, db: Path
 ) -> None:
+    """Nothing wakes the projector for another process's commits: the poll finds them."""
     projector = app.projector
     assert projector is not None
     writer = Writer(db, product, limit=5)
     last = writer.stop()
-    started = time.monotonic()
-    assert wait_for(lambda: projector.status().checkpoint >= last, 1.5)
-    assert time.monotonic() - started < 1.5
+    assert wait_for(lambda: projector.status().checkpoint >= last, WAIT)
 
 
 def test_shutdown_stops_every_job_and_thread(app: App, product: str) -> None:
@@ -108,9 +89,11 @@ def test_shutdown_stops_every_job_and_thread(app: App, product: str) -> None:
     jobs = build_jobs(app, FAST, backups=False)
     jobs.start()
     jobs.start()  # idempotent
-    change_price(app, product, 123)
-    assert app.projector is not None
-    assert wait_for(lambda: app.projector is not None and app.projector.status().lag == 0, 2)
+    position = change_price(app, product, 123)
+    projector = app.projector
+    assert projector is not None
+    # Projected by a job (not only a stale "no lag" from before the commit): a worker exists.
+    assert wait_for(lambda: projector.status().checkpoint >= position, WAIT)
     assert len(set(threading.enumerate()) - before) >= 2  # scheduler + a worker
     jobs.shutdown(wait=True)
     jobs.shutdown(wait=True)  # idempotent
@@ -121,14 +104,12 @@ def test_shutdown_stops_every_job_and_thread(app: App, product: str) -> None:
     # The wake hook is gone: a commit now neither fails nor needs the scheduler, and a
     # read-your-writes wait catches up in the caller's thread.
     position = change_price(app, product, 456)
-    assert app.projector.wait_until(position, 2)
+    assert projector.wait_until(position, WAIT)
     # And it can be started again.
     jobs.start()
     try:
         position = change_price(app, product, 789)
-        assert wait_for(
-            lambda: app.projector is not None and app.projector.status().checkpoint >= position, 2
-        )
+        assert wait_for(lambda: projector.status().checkpoint >= position, WAIT)
     finally:
         jobs.shutdown()
 
@@ -180,10 +161,10 @@ def test_a_failing_job_does_not_kill_the_scheduler(app: App) -> None:
 
     jobs.add_listener(broken_listener)  # a broken listener is survived too
     with jobs:
-        assert wait_for(lambda: calls[0] >= 3, 3)
+        assert wait_for(lambda: calls[0] >= 3, WAIT)
         runs = projector.runs
         projector.wake()
-        assert wait_for(lambda: projector.runs > runs, 1)
+        assert wait_for(lambda: projector.runs > runs, WAIT)
         status = jobs.status()[SNAPSHOT_JOB]
         assert status.failures >= 3
         assert status.last_error == "RuntimeError: disk on fire"
@@ -196,14 +177,17 @@ def test_a_wake_during_a_run_is_not_lost(app: App, product: str) -> None:
     projector.run_once()  # the product itself, before the scheduler starts
     jobs = Jobs(config=JobsConfig(projector_poll_seconds=30), projector=projector)
     with jobs:
-        time.sleep(0.3)  # the scheduler's first look at start-up
+        # The scheduler's first look at start-up is over (its run is recorded when done).
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)
         runs = projector.runs
         position = change_price(app, product, 1234)
         projector.wake()
-        assert projector.projecting.wait(2)
+        assert projector.projecting.wait(WAIT)
         assert projector.runs == runs + 1
         projector.wake()  # arrives while that run is still projecting
-        assert wait_for(lambda: projector.runs == runs + 2, 2)
-        assert wait_for(lambda: projector.status().checkpoint >= position, 2)
+        assert wait_for(lambda: projector.runs == runs + 2, WAIT)
+        assert wait_for(lambda: projector.status().checkpoint >= position, WAIT)
+        # Looking for something that must NOT happen: a while without extra runs (a slow
+        # machine makes this check weaker, never red).
         time.sleep(0.4)
         assert projector.runs == runs + 2  # poll interval is 30 s: no extra runs

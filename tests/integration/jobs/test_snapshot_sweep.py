@@ -11,7 +11,7 @@ from desktop_app.domain.order import Order
 from desktop_app.projector.scheduling import SNAPSHOT_JOB, JobsConfig
 from desktop_app.store.maintenance import build_jobs, streams_behind_snapshot
 
-from .support import add_customer, add_product, open_app, place_order, wait_for
+from .support import WAIT, add_customer, add_product, open_app, place_order, wait_for
 
 
 def test_sweep_snapshots_long_order_streams(db: Path) -> None:
@@ -49,9 +49,9 @@ def test_sweep_snapshots_long_order_streams(db: Path) -> None:
             backups=False,
         )
         with jobs:
-            assert wait_for(lambda: SNAPSHOT_JOB in jobs.status(), 3)
+            assert wait_for(lambda: SNAPSHOT_JOB in jobs.status(), WAIT)
             assert wait_for(
-                lambda: app.snapshots.latest_snapshot(f"order-{long_order}") is not None, 3
+                lambda: app.snapshots.latest_snapshot(f"order-{long_order}") is not None, WAIT
             )
         snapshot = app.snapshots.latest_snapshot(f"order-{long_order}")
         assert snapshot is not None and snapshot.version == long_version

@@ -10,12 +10,14 @@ Modes:
 ``r6-free DB ORDER_ID CHILD ATTEMPTS BARRIER_FILE``
     Waits for the barrier once, then loops: load the order's version, dispatch a command pinned
     to it, print the outcome.
-``r7-writer DB NAME APPENDS SEED BARRIER_FILE``
+``r7-writer DB NAME APPENDS SEED BARRIER_FILE [RESUME_FILE]``
     Waits for the barrier, then appends batches of 3-5 events to its own streams directly
-    through the event store; prints each append's positions.
-``hold-lock DB SECONDS``
+    through the event store; prints each append's positions. With ``RESUME_FILE`` it prints
+    ``{"paused": true}`` half-way and waits for that file before going on.
+``hold-lock DB``
     Takes the write lock with ``BEGIN IMMEDIATE`` on a raw sqlite3 connection, prints
-    ``{"locked": true}``, sleeps, commits.
+    ``{"locked": true}``, holds it until its stdin gets a line or is closed (the parent
+    decides when, never a timer), commits and prints ``{"released": true}``.
 """
 
 from __future__ import annotations
@@ -158,9 +160,13 @@ def r7_writer(argv: list[str]) -> None:
     store = SqliteEventStore(db)
     streams = [f"r7-{name}-{k}" for k in range(7)]
     versions = dict.fromkeys(streams, 0)
+    resume = Path(argv[5]) if len(argv) > 5 else None
     emit(ready=True)
     wait_for(Path(argv[4]))
     for i in range(appends):
+        if resume is not None and i == appends // 2:
+            emit(paused=True)
+            wait_for(resume)
         stream = rnd.choice(streams)
         command_id = f"{name}-{i}"
         meta = EventMetadata(
@@ -200,11 +206,11 @@ def r7_writer(argv: list[str]) -> None:
 
 
 def hold_lock(argv: list[str]) -> None:
-    path, seconds = Path(argv[0]), float(argv[1])
+    path = Path(argv[0])
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")
     emit(locked=True)
-    time.sleep(seconds)
+    sys.stdin.readline()
     con.execute("COMMIT")
     con.close()
     emit(released=True)

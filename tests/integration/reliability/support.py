@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def child(*args: str) -> subprocess.Popen[str]:
-    """``python -m tests.integration.reliability.children ARGS`` with piped text output."""
+    """``python -m tests.integration.reliability.children ARGS`` with piped text output (and a
+    stdin pipe: :func:`finish` closes it, which is what releases a ``hold-lock`` child)."""
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.reliability.children", *args],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

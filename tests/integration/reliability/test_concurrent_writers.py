@@ -171,6 +171,7 @@ class _Tail(threading.Thread):
         super().__init__(daemon=True)
         self.path = path
         self.reads: list[list[StoredEvent]] = []
+        self.seen = 0  # the last position read
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -188,7 +189,7 @@ class _Tail(threading.Thread):
                         range(after + 1, after + 1 + len(batch))
                     ), (after, [e.position for e in batch][:10])
                     self.reads.append(batch)
-                    after = batch[-1].position
+                    after = self.seen = batch[-1].position
                 elif stopping:
                     return
                 else:
@@ -202,19 +203,32 @@ class _Tail(threading.Thread):
 def _writers_and_tail(tmp_path: Path, appends: int) -> None:
     path = tmp_path / "events.sqlite3"
     open_database(path).close()
-    go = tmp_path / "go"
+    go, resume = tmp_path / "go", tmp_path / "resume"
     writers = [
-        child("r7-writer", str(path), name, str(appends), str(seed), str(go))
+        child("r7-writer", str(path), name, str(appends), str(seed), str(go), str(resume))
         for seed, name in enumerate(("a", "b"))
     ]
     tail = _Tail(path)
+    results: list[dict[str, Any]] = []
     try:
         with reaped(writers):
             for proc in writers:
                 assert read_json_line(proc).get("ready")
             tail.start()
             go.touch()
-            results = [line for proc in writers for line in finish(proc)]
+            # Half-way both writers pause until the reader has caught up with them, so it sees
+            # the log grow whatever the machine's speed (not only when the timing happens to
+            # interleave reads and writes).
+            for proc in writers:
+                while "paused" not in (line := read_json_line(proc)):
+                    results.append(line)
+            head = max((r["last"] for r in results), default=0)
+            deadline = time.monotonic() + 120
+            while tail.seen < head and tail.is_alive():
+                assert time.monotonic() < deadline, (tail.seen, head)
+                time.sleep(0.005)
+            resume.touch()
+            results += [line for proc in writers for line in finish(proc)]
     finally:
         tail.stop.set()
         if tail.ident is not None:

@@ -169,27 +169,62 @@ def test_read_and_write_helpers_use_begin_and_begin_immediate(tmp_path: Path) ->
 # ---------------------------------------------------------------------------- R8 busy
 
 
-def _hold_write_lock(path: Path, seconds: float, ready: threading.Event) -> None:
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("BEGIN IMMEDIATE")
-    ready.set()
-    time.sleep(seconds)
-    con.execute("COMMIT")
-    con.close()
+PATIENT_MS = 240_000
+"""A busy timeout far longer than any lock a test holds on purpose."""
+
+
+class _Holder(threading.Thread):
+    """Holds the write lock (``BEGIN IMMEDIATE`` on its own connection) from ``locked`` until
+    ``release`` is set: the test decides when the lock goes, not a sleep."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.locked = threading.Event()
+        self.release = threading.Event()
+
+    def run(self) -> None:
+        con = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            self.locked.set()
+            self.release.wait(120)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def __enter__(self) -> _Holder:
+        self.start()
+        assert self.locked.wait(60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.join(60)
 
 
 def test_r8_write_waits_for_a_short_lock(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
-    db = open_database(path, busy_timeout_ms=3000)
+    db = open_database(path, busy_timeout_ms=PATIENT_MS)
     store = SqliteEventStore(db)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.4, ready))
-    holder.start()
-    ready.wait()
-    start = time.monotonic()
-    store.append("s", 0, events(2))
-    assert time.monotonic() - start >= 0.2
-    holder.join()
+    errors: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            store.append("s", 0, events(2))
+        except BaseException as exc:
+            errors.append(exc)
+
+    with _Holder(path) as holder:
+        writer = threading.Thread(target=append)
+        writer.start()
+        # While the lock is held the append cannot finish, however long we look (a slow
+        # machine only makes the look shorter than the wait).
+        writer.join(0.5)
+        assert writer.is_alive() and not errors
+        holder.release.set()
+        writer.join(60)
+    assert not writer.is_alive() and errors == []
     assert store.stream_version("s") == 2
     db.close()
 
@@ -198,16 +233,14 @@ def test_r8_long_lock_gives_busy_and_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     db = open_database(path, busy_timeout_ms=200)
     store = SqliteEventStore(db)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.0, ready))
-    holder.start()
-    ready.wait()
-    with pytest.raises(StoreBusyError) as info:
-        store.append("s", 0, events(2))
-    assert "busy" in str(info.value).lower()
-    with pytest.raises(StoreBusyError):
-        store.next_number("orders")
-    holder.join()
+    with _Holder(path):  # held until both attempts gave up
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError) as info:
+            store.append("s", 0, events(2))
+        assert time.monotonic() - started >= 0.15  # it did wait for the lock first
+        assert "busy" in str(info.value).lower()
+        with pytest.raises(StoreBusyError):
+            store.next_number("orders")
     assert store.head_position() == 0
     store.append("s", 0, events(1))  # the connection is usable again
     db.close()

@@ -215,6 +215,7 @@ def _run(folder: Path, started: float) -> SelfTestResult:
         )
         orders = _check_order_list(app.queries, delivered, cancelled)
         width, height = _render_main_window(qapp, app, folder)
+        _print_confirmation(app, delivered, folder)
 
         jobs.shutdown(wait=True)
         jobs = None
@@ -351,6 +352,27 @@ def _render_main_window(qapp: Any, app: Any, folder: Path) -> tuple[int, int]:
         qapp.processEvents()
         window.deleteLater()
         qapp.processEvents()
+
+
+def _print_confirmation(app: Any, order_id: str, folder: Path) -> None:
+    """An order confirmation to PDF, and the print preview dialog built (print support and
+    the PDF writer are in this build)."""
+    from datetime import UTC, datetime
+
+    from desktop_app.application.queries import GetOrder
+    from desktop_app.config import CompanyProfile
+    from desktop_app.ui.printing.documents import DocumentKind, build_document, write_pdf
+    from desktop_app.ui.printing.preview import preview_dialog
+
+    detail = app.queries.ask(GetOrder(order_id=order_id))
+    _check(detail is not None, "the delivered order is not in the read model")
+    profile = CompanyProfile(name="Self-test")
+    doc = build_document(detail, DocumentKind.CONFIRMATION, profile, printed_at=datetime.now(UTC))
+    target = folder / "confirmation.pdf"
+    write_pdf(doc, target, title="self-test")
+    _check(target.read_bytes().startswith(b"%PDF-"), "the order confirmation PDF is not a PDF")
+    dialog = preview_dialog(None, detail, DocumentKind.PACKING_SLIP, profile)
+    dialog.deleteLater()
 
 
 def _pump(qapp: Any, done: Callable[[], bool]) -> None:

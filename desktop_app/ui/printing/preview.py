@@ -42,7 +42,7 @@ def _company(parent: QWidget) -> CompanyProfile:
 
 
 def preview_dialog(
-    parent: QWidget,
+    parent: QWidget | None,
     detail: OrderDetail,
     kind: DocumentKind,
     company: CompanyProfile,

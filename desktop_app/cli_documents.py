@@ -24,8 +24,6 @@ from desktop_app.application.queries import (
     ListCustomers,
     ListOrders,
     OrderDetail,
-    OrderRow,
-    Page,
 )
 from desktop_app.application.read_handlers import InvalidQueryError
 from desktop_app.cli_support import EXIT_OK, PROG, CliError, open_app, progress_line
@@ -120,11 +118,8 @@ def cmd_export_orders(args: argparse.Namespace) -> int:
         out, temp = _open_out(args.out)
         progress = progress_line("Exporting", sys.stderr, always=temp is not None)
 
-        def ask(q: ListOrders) -> Page[OrderRow]:
-            return app.queries.ask(q)
-
         try:
-            rows = export_orders_csv(ask, query, out, bom=args.bom, progress=progress)
+            rows = export_orders_csv(app.queries.ask, query, out, bom=args.bom, progress=progress)
         except (ExportCancelled, KeyboardInterrupt, OSError, InvalidQueryError):
             if temp is not None:
                 out.close()

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from desktop_app.application.queries import ListOrders, OrderRow, Page
+from desktop_app.application.ports import OrderRecord
+from desktop_app.application.queries import ListOrderRecords, ListOrders, OrderRow, Page
 from desktop_app.domain.values import CURRENCY_PLACES
 
 EXPORT_PAGE = 10_000
@@ -56,6 +57,13 @@ def _utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _utc_text(stored: str) -> str:
+    """A stored UTC time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) cut to whole seconds, no parsing."""
+    if len(stored) >= 20 and stored[10] == "T" and stored.endswith("Z"):
+        return stored[:19] + "Z"
+    return _utc(datetime.fromisoformat(stored.replace("Z", "+00:00")))
+
+
 def csv_row(row: OrderRow) -> tuple[str, ...]:
     """One order as the cells of a CSV line (status as the stored word, e.g. ``shipped``)."""
     return (
@@ -71,8 +79,23 @@ def csv_row(row: OrderRow) -> tuple[str, ...]:
     )
 
 
+def record_cells(row: OrderRecord) -> tuple[str, ...]:
+    """:func:`csv_row` for a row as stored (the export's path: no datetime objects)."""
+    return (
+        row.order_number,
+        row.customer_name,
+        row.status,
+        str(row.line_count),
+        amount_text(row.total_minor, row.currency),
+        row.currency,
+        _utc_text(row.placed_at),
+        _utc_text(row.updated_at),
+        str(row.version),
+    )
+
+
 def export_orders_csv(
-    ask: Callable[[ListOrders], Page[OrderRow]],
+    ask: Callable[[ListOrderRecords], Page[OrderRecord]],
     query: ListOrders,
     out: TextIO,
     *,
@@ -83,7 +106,8 @@ def export_orders_csv(
     """Write every order that ``query`` matches (ignoring its paging) to ``out`` as CSV, in
     the query's sort order; returns the number of rows written.
 
-    ``ask`` runs one query (the query bus's ``ask``). ``progress(done, total)`` is called after
+    ``ask`` runs one query (the query bus's ``ask``; rows come as stored, see
+    ``ListOrderRecords``). ``progress(done, total)`` is called after
     each page; ``cancelled()`` is checked between pages and raises :class:`ExportCancelled`.
     ``out`` should be opened with ``newline=""`` (the csv module writes ``\\r\\n``).
     """
@@ -99,10 +123,10 @@ def export_orders_csv(
     while True:
         if cancelled is not None and cancelled():
             raise ExportCancelled("export cancelled")
-        page = ask(page_query)
+        page = ask(ListOrderRecords(list=page_query))
         if total is None:
             total = page.total if page.total is not None else 0
-        writer.writerows(csv_row(row) for row in page.rows)
+        writer.writerows(map(record_cells, page.rows))
         done += len(page.rows)
         if progress is not None:
             progress(done, max(total, done))

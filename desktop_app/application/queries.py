@@ -14,6 +14,7 @@ from desktop_app.application.ports import (
     EventMetadata,
     JsonObject,
     JsonValue,
+    OrderRecord,
     Progress,
     SnapshotInfo,
     StoreInfo,
@@ -348,6 +349,14 @@ class ListOrders(Query[Page[OrderRow]]):
     """Inclusive lower bound (timezone-aware), None: no lower bound."""
     date_to: datetime | None = None
     """Exclusive upper bound (timezone-aware), None: no upper bound."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrderRecords(Query[Page[OrderRecord]]):
+    """The page ``list`` describes, with its rows as stored (times as UTC text): the CSV
+    export's way through a million rows without building a display row for each."""
+
+    list: ListOrders
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

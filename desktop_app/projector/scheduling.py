@@ -111,6 +111,10 @@ class JobsConfig:
     """Cadences of the background jobs (seconds). ``None`` leaves a job out."""
 
     projector_poll_seconds: float = 0.2
+    projector_coalesce_seconds: float = 0.01
+    """After a run, commits that came in meanwhile are given this long to be joined by more
+    before the next run: fewer, larger read-model writes beside the clerk's commands (P1 with
+    the projector) for at most this much later lists (P4: well inside 50 ms)."""
     snapshot_sweep_seconds: float | None = 600.0
     checkpoint_check_seconds: float | None = 30.0
     idle_seconds: float = 10.0
@@ -198,6 +202,7 @@ class Jobs:
         self._state_lock = threading.Lock()
         self._started = False
         self._stopping = False
+        self._stopped = threading.Event()  # cuts a coalescing pause short at shutdown
         self._wake_pending = False
         self._in_projector = False
         self._last_activity = monotonic()
@@ -236,6 +241,7 @@ class Jobs:
             )
             self._add_jobs(scheduler)
             self._stopping = False
+            self._stopped.clear()
             self._scheduler = scheduler
             scheduler.start()
             self._started = True
@@ -251,6 +257,7 @@ class Jobs:
             if not self._started:
                 return
             self._stopping = True
+            self._stopped.set()
             self._started = False
             if self._projector is not None:
                 # The projector treats "no hook" as "run the catch-up in the caller's thread".
@@ -453,6 +460,10 @@ class Jobs:
                     if not self._wake_pending or self._stopping:
                         self._in_projector = False
                         break
+                # Commits came in while this run worked: project them together with those
+                # that follow within a moment (one write transaction instead of one each).
+                if self.config.projector_coalesce_seconds > 0:
+                    self._stopped.wait(self.config.projector_coalesce_seconds)
         except BaseException:
             with self._lock:
                 self._in_projector = False

@@ -46,3 +46,27 @@ def test_times_are_utc_whole_seconds_with_z() -> None:
     assert cells[6] == "2026-02-28T23:30:15Z"
     assert cells[7] == "2026-03-02T08:00:00Z"
     assert cells[1] == 'Müller, "Kontor"'  # quoting is the csv writer's job
+
+
+def test_stored_rows_give_the_same_cells_as_display_rows() -> None:
+    """The export reads rows as stored (UTC text); its cells equal those of the display row."""
+    from desktop_app.application.export import record_cells
+    from desktop_app.application.ports import OrderRecord
+    from desktop_app.application.read_handlers import order_row
+
+    record = OrderRecord(
+        order_id="o",
+        order_number="SO-000042",
+        customer_id="c",
+        customer_name="Åkesson & Söner AB",
+        status="delivered",
+        line_count=3,
+        total_minor=123456,
+        currency="JPY",
+        placed_at="2026-02-28T23:30:15.999999Z",
+        updated_at="2026-03-02T08:00:00.000000Z",
+        version=9,
+        last_position=77,
+    )
+    assert record_cells(record) == csv_row(order_row(record))
+    assert record_cells(record)[4] == "123456" and record_cells(record)[6] == "2026-02-28T23:30:15Z"

@@ -45,6 +45,8 @@ def amount_text(minor: int, currency: str) -> str:
     """Integer minor units as a plain decimal string with the currency's places (``-12.30``).
     Integer arithmetic only: exact, and several times faster than Decimal for a million rows."""
     places = CURRENCY_PLACES.get(currency, 2)
+    if places == 2 and minor >= 0:  # nearly every amount: the short way
+        return f"{minor // 100}.{minor % 100:02d}"
     if places == 0:
         return str(int(minor))
     whole, part = divmod(abs(int(minor)), 10**places)
@@ -79,18 +81,20 @@ def csv_row(row: OrderRow) -> tuple[str, ...]:
     )
 
 
-def record_cells(row: OrderRecord) -> tuple[str, ...]:
-    """:func:`csv_row` for a row as stored (the export's path: no datetime objects)."""
+def record_cells(row: OrderRecord) -> tuple[object, ...]:
+    """:func:`csv_row` for a row as stored (the export's path: no datetime objects; integers
+    are left to the csv writer). Written for speed: it runs a million times per export."""
+    _id, number, _cid, name, status, lines, total, currency, placed, updated, version, _ = row
     return (
-        row.order_number,
-        row.customer_name,
-        row.status,
-        str(row.line_count),
-        amount_text(row.total_minor, row.currency),
-        row.currency,
-        _utc_text(row.placed_at),
-        _utc_text(row.updated_at),
-        str(row.version),
+        number,
+        name,
+        status,
+        lines,
+        amount_text(total, currency),
+        currency,
+        placed[:19] + "Z" if placed[-1:] == "Z" and len(placed) > 19 else _utc_text(placed),
+        updated[:19] + "Z" if updated[-1:] == "Z" and len(updated) > 19 else _utc_text(updated),
+        version,
     )
 
 

@@ -901,20 +901,8 @@ class _Pacer:
 
 
 def _order_record(row: Any) -> OrderRecord:
-    return OrderRecord(
-        order_id=str(row[0]),
-        order_number=str(row[1]),
-        customer_id=str(row[2]),
-        customer_name=str(row[3]),
-        status=str(row[4]),
-        line_count=int(row[5]),
-        total_minor=int(row[6]),
-        currency=str(row[7]),
-        placed_at=str(row[8]),
-        updated_at=str(row[9]),
-        version=int(row[10]),
-        last_position=int(row[11]),
-    )
+    # The columns are NOT NULL TEXT / INTEGER in this order (_ORDER_COLS): no conversions.
+    return OrderRecord._make(row[:12])
 
 
 def encode_cursor(sort: str, descending: bool, value: object, order_id: str) -> str:

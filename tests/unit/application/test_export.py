@@ -68,5 +68,8 @@ def test_stored_rows_give_the_same_cells_as_display_rows() -> None:
         version=9,
         last_position=77,
     )
-    assert record_cells(record) == csv_row(order_row(record))
+    assert tuple(map(str, record_cells(record))) == csv_row(order_row(record))
     assert record_cells(record)[4] == "123456" and record_cells(record)[6] == "2026-02-28T23:30:15Z"
+    for minor in (0, 5, 99, 100, 123456, -5, -123456):
+        eur = record._replace(total_minor=minor, currency="EUR")
+        assert record_cells(eur)[4] == csv_row(order_row(eur))[4]

@@ -50,6 +50,14 @@ def new_id() -> str:
     return batch[0]
 
 
+_ASCII_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_ID_LENGTH - 1}}}", re.ASCII)
+
+
+def is_plain_id(value: object) -> bool:
+    """The fast yes of :func:`id_problem` (one C-level match; every command checks several)."""
+    return type(value) is str and _ASCII_ID.fullmatch(value) is not None
+
+
 def id_problem(value: object) -> str | None:
     """Why ``value`` is not an acceptable id, in words, or None when it is.
 

@@ -16,7 +16,7 @@ from typing import Any, Union
 from desktop_app.application.buses import Middleware, Next
 from desktop_app.application.commands import Command, CommandResult
 from desktop_app.application.fingerprints import command_fingerprint
-from desktop_app.application.ids import id_problem
+from desktop_app.application.ids import id_problem, is_plain_id
 from desktop_app.application.ports import ConcurrencyError, EventStore
 from desktop_app.domain.errors import DomainError
 
@@ -213,33 +213,37 @@ def _command_checker(command_type: type[Any]) -> Checker:
     return checker
 
 
-_ID_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_ID_PLANS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
+"""Per dataclass: its fields and whether each is an id (``*_id``), worked out once."""
 
 
 def _check_ids(value: object, path: str) -> None:
     """Every ``*_id`` text field, also inside lines, must be a bounded, plain id (R30)."""
     cls = type(value)
-    names = _ID_FIELDS.get(cls)
-    if names is None:
-        names = _ID_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    for name in names:
+    plan = _ID_PLANS.get(cls)
+    if plan is None:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        plan = _ID_PLANS[cls] = tuple((f.name, f.name.endswith("_id")) for f in fields)
+    for name, is_id in plan:
         item = getattr(value, name)
-        where = f"{path}.{name}" if path else name
-        if name.endswith("_id"):
-            if item is None and name == "correlation_id":
+        if is_id:
+            if is_plain_id(item) or (item is None and name == "correlation_id"):
                 continue
-            problem = id_problem(item)
-            if problem is not None:
-                label = name.removesuffix("_id").replace("_", " ")
-                if name == "command_id" and not (isinstance(item, str) and item.strip()):
-                    raise InvalidCommandError("The command has no id.", field=where)
-                raise InvalidCommandError(f"The {label} id is not valid: {problem}.", field=where)
-        elif dataclasses.is_dataclass(item):
-            _check_ids(item, where)
-        elif isinstance(item, tuple):
+            _refuse_id(name, item, f"{path}.{name}" if path else name)
+        elif type(item) is tuple:
             for index, entry in enumerate(item):
                 if dataclasses.is_dataclass(entry):
-                    _check_ids(entry, f"{where}[{index}]")
+                    _check_ids(entry, f"{path}.{name}[{index}]" if path else f"{name}[{index}]")
+        elif dataclasses.is_dataclass(item):
+            _check_ids(item, f"{path}.{name}" if path else name)
+
+
+def _refuse_id(name: str, item: object, where: str) -> None:
+    problem = id_problem(item) or "it is not a plain id"
+    label = name.removesuffix("_id").replace("_", " ")
+    if name == "command_id" and not (isinstance(item, str) and item.strip()):
+        raise InvalidCommandError("The command has no id.", field=where)
+    raise InvalidCommandError(f"The {label} id is not valid: {problem}.", field=where)
 
 
 def validate_shape(command: Command, next: Next) -> CommandResult:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from desktop_app.application.fingerprints import MAX_FINGERPRINT_LENGTH
-from desktop_app.application.ids import id_problem
+from desktop_app.application.ids import id_problem, is_plain_id
 from desktop_app.application.ports import (
     AppendResult,
     CommandIdReusedError,
@@ -70,10 +70,8 @@ def check_append(
     """Refuse malformed appends before any work (same rules for every store)."""
     if not isinstance(stream_id, str) or not stream_id:
         raise ValueError("stream_id must be a non-empty string")
-    if command_id is not None:
-        problem = id_problem(command_id)
-        if problem is not None:
-            raise ValueError(f"the command id is not valid: {problem}")
+    if command_id is not None and not is_plain_id(command_id):
+        raise ValueError(f"the command id is not valid: {id_problem(command_id)}")
     if fingerprint is not None and (
         not isinstance(fingerprint, str)
         or not fingerprint

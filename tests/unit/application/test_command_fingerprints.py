@@ -135,3 +135,13 @@ def test_ids_are_bounded_in_length_and_characters(world: World, bad: str, messag
         assert message in info.value.message, info.value.message
         assert world.head() == head
     world.send(c.ConfirmOrder(command_id="a" * 64, order_id=order_id))  # the longest allowed
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a", "order-1", "x" * 64, "x" * 65, "", " ", "a b", "-a", "Müller", "a\n", "٣", 7, None],
+)
+def test_the_fast_id_check_agrees_with_the_explained_one(value: object) -> None:
+    from desktop_app.application.ids import id_problem, is_plain_id
+
+    assert is_plain_id(value) == (id_problem(value) is None)

@@ -9,6 +9,7 @@ stdin closes it prints ONE line of JSON: ``[[wall-clock start, seconds, error or
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -28,7 +29,14 @@ def main(argv: list[str]) -> int:
         dispatch = app.commands.dispatch
         customer = dispatch(c.RegisterCustomer(name="P3 Clerk")).aggregate_id
         product = dispatch(
-            c.AddProduct(sku="P3-CLERK", name="Clerk Mug", price=Decimal("4.50"), currency="EUR")
+            # A SKU of its own: a clerk runs beside every timed rebuild of one file, and SKUs
+            # are unique.
+            c.AddProduct(
+                sku=f"P3-CLERK-{os.getpid()}-{time.time_ns()}",
+                name="Clerk Mug",
+                price=Decimal("4.50"),
+                currency="EUR",
+            )
         ).aggregate_id
         stop = threading.Event()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -125,31 +124,16 @@ def export_orders_csv(
     )
     done = 0
     total: int | None = None
-    # One page ahead on a helper thread: SQLite reads the next page (without the GIL) while
-    # this thread turns the current one into CSV. The cursor of the next page comes with the
-    # current page, so the read-ahead never guesses.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-export-read") as reader:
-        pending: Future[Page[OrderRecord]] | None = reader.submit(
-            ask, ListOrderRecords(list=page_query)
-        )
-        try:
-            while pending is not None:
-                if cancelled is not None and cancelled():
-                    raise ExportCancelled("export cancelled")
-                page = pending.result()
-                pending = None
-                if page.next_after is not None:
-                    page_query = dataclasses.replace(
-                        page_query, after=page.next_after, with_total=False
-                    )
-                    pending = reader.submit(ask, ListOrderRecords(list=page_query))
-                if total is None:
-                    total = page.total if page.total is not None else 0
-                writer.writerows(map(record_cells, page.rows))
-                done += len(page.rows)
-                if progress is not None:
-                    progress(done, max(total, done))
-        finally:
-            if pending is not None:
-                pending.cancel()
-    return done
+    while True:
+        if cancelled is not None and cancelled():
+            raise ExportCancelled("export cancelled")
+        page = ask(ListOrderRecords(list=page_query))
+        if total is None:
+            total = page.total if page.total is not None else 0
+        writer.writerows(map(record_cells, page.rows))
+        done += len(page.rows)
+        if progress is not None:
+            progress(done, max(total, done))
+        if page.next_after is None:
+            return done
+        page_query = dataclasses.replace(page_query, after=page.next_after, with_total=False)

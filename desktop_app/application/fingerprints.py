@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 FINGERPRINT_PREFIX = "c1:"
@@ -37,10 +36,23 @@ _NOT_CONTENT = frozenset({"command_id", "correlation_id", "expected_version"})
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-@cache
-def _field_names(cls: type[Any], top: bool) -> tuple[str, ...]:
-    names = sorted(f.name for f in dataclasses.fields(cls))
-    return tuple(n for n in names if not (top and n in _NOT_CONTENT))
+_FIELD_NAMES: dict[tuple[type[Any], bool], tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type[Any], top: bool) -> tuple[str, ...] | None:
+    """The content fields of a dataclass type in sorted order; None for any other type
+    (worked out once per type: every command pays for this lookup)."""
+    key = (cls, top)
+    try:
+        return _FIELD_NAMES[key]
+    except KeyError:
+        pass
+    names: tuple[str, ...] | None = None
+    if dataclasses.is_dataclass(cls):
+        ordered = sorted(f.name for f in dataclasses.fields(cls))
+        names = tuple(n for n in ordered if not (top and n in _NOT_CONTENT))
+    _FIELD_NAMES[key] = names
+    return names
 
 
 def _plain(value: object, top: bool = False) -> Any:
@@ -52,8 +64,9 @@ def _plain(value: object, top: bool = False) -> Any:
         return {"decimal": str(value)}
     if kind is tuple or kind is list:
         return [_plain(item) for item in value]  # type: ignore[attr-defined]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: _plain(getattr(value, name)) for name in _field_names(type(value), top)}
+    names = _field_names(kind, top)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, frozenset | set):
         return {"set": sorted((_plain(item) for item in value), key=_encode)}
     return {"repr": repr(value)}

@@ -213,6 +213,9 @@ def _command_checker(command_type: type[Any]) -> Checker:
     return checker
 
 
+_PLAIN_VALUES = frozenset({str, int, bool, type(None), Decimal})
+"""Field values that cannot hold an id (skipped without looking inside)."""
+
 _ID_PLANS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
 """Per dataclass: its fields and whether each is an id (``*_id``), worked out once."""
 
@@ -230,6 +233,8 @@ def _check_ids(value: object, path: str) -> None:
             if is_plain_id(item) or (item is None and name == "correlation_id"):
                 continue
             _refuse_id(name, item, f"{path}.{name}" if path else name)
+        elif type(item) in _PLAIN_VALUES:
+            continue
         elif type(item) is tuple:
             for index, entry in enumerate(item):
                 if dataclasses.is_dataclass(entry):

@@ -13,15 +13,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TextIO
 
 from desktop_app.application.ports import StoreError
-from desktop_app.bootstrap import App, bootstrap
+from desktop_app.bootstrap import App
+from desktop_app.cli_support import EXIT_ERROR, EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
 from desktop_app.config import Settings, default_db_path
 from desktop_app.domain.catalog import SKU_NAMESPACE
 from desktop_app.domain.errors import DomainError
@@ -38,18 +38,13 @@ from desktop_app.store.maintenance import file_sizes
 from desktop_app.store.repair import repair_triggers
 from desktop_app.store.schema import SCHEMA_VERSION
 
-PROG = "desktop-app-admin"
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-class MaintenanceError(Exception):
-    """A problem to report as one line on stderr."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
+class MaintenanceError(CliError):
+    """A problem to report as one line on stderr (with an exit code, like every ``CliError``)."""
 
 
 def _handled(handler: Handler) -> Handler:
@@ -59,7 +54,7 @@ def _handled(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except MaintenanceError as exc:
+        except CliError as exc:  # also from the shared open_app
             message, code = str(exc), exc.code
         except (DomainError, StoreError) as exc:
             message, code = str(exc), EXIT_ERROR
@@ -78,17 +73,6 @@ def _handled(handler: Handler) -> Handler:
 def _db_path(args: argparse.Namespace) -> Path:
     db: Path | None = getattr(args, "db", None)
     return (db or default_db_path()).absolute()
-
-
-@contextmanager
-def _open(db: Path, *, read_only: bool) -> Iterator[App]:
-    if not db.exists():
-        raise MaintenanceError(f"no database at {db} — create one with `{PROG} init`")
-    app = bootstrap(Settings(db_path=db, read_only=read_only), source="cli", create=False)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -124,7 +108,7 @@ def progress_printer(label: str, stream: TextIO, *, width: int = 30) -> Callable
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Drop the read-model rows and rebuild them from the event log."""
     db = _db_path(args)
-    with _open(db, read_only=False) as app:
+    with open_app(db, read_only=False) as app:
         if app.read_only:
             raise MaintenanceError(
                 f"cannot rebuild: {app.info.read_only_reason or 'the database is read-only'}"
@@ -288,7 +272,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         print(f"Nothing to repair: the append-only triggers of {db} are intact.")
         return EXIT_OK
     anchor_log = Settings(db_path=db).anchor_log
-    with _open(db, read_only=True) as app:
+    with open_app(db, read_only=True) as app:
         result = app.events.verify(progress=progress_printer("Verifying", sys.stderr))
         report = check_anchors_of(app, db)
     if not result.ok:
@@ -340,7 +324,7 @@ def _read_only_reason(db: Path, schema_version: int) -> str | None:
 
 
 def _status(db: Path) -> dict[str, Any]:
-    with _open(db, read_only=True) as app:  # status never writes, never upgrades
+    with open_app(db, read_only=True) as app:  # status never writes, never upgrades
         head = app.events.head_position()
         checkpoint: int | None = None
         if app.read_model is not None and app.projector is not None:

@@ -213,3 +213,31 @@ def real_app(tmp_path: Path) -> Iterator[RealApp]:
         yield real
     finally:
         app.close()
+
+
+def open_real_window(
+    qtbot: Any,
+    real: RealApp,
+    bridge: Bridge,
+    tasks: TaskRunner,
+    settings: QSettings,
+    *,
+    size: tuple[int, int] | None = None,
+    live: bool = True,
+) -> Any:
+    """The main window on a real app, shown, with its first page of orders loaded;
+    ``live``: the projector's status reaches the window through the bridge."""
+    from desktop_app.ui.main_window import MainWindow
+
+    app = real.app
+    if live:
+        app.projector.add_listener(bridge.publish_projector_status)
+    win = MainWindow(app.commands, app.queries, bridge, tasks, app.info, settings=settings)
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.orders.model.loaded, timeout=10000):
+        win.start()
+    return win

@@ -24,7 +24,7 @@ from desktop_app.ui.printing.company_dialog import CompanyDialog
 from desktop_app.ui.printing.documents import DocumentKind, document_html
 from desktop_app.ui.printing.preview import preview_pages
 
-from .conftest import ListedOrders, RealApp
+from .conftest import ListedOrders, RealApp, open_real_window
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +37,7 @@ def _private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def real_window(
     qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, real_app: RealApp
 ) -> MainWindow:
-    app = real_app.app
-    win = MainWindow(app.commands, app.queries, bridge, tasks, app.info, settings=ui_settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    with qtbot.waitSignal(win.orders.model.loaded, timeout=10000):
-        win.start()
-    return win
+    return open_real_window(qtbot, real_app, bridge, tasks, ui_settings, live=False)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

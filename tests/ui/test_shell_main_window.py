@@ -15,7 +15,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.orders.table_model import ORDER_ID_ROLE
 from desktop_app.ui.status import freshness_text
 
-from .conftest import ListedOrders, RealApp
+from .conftest import ListedOrders, RealApp, open_real_window
 
 EXPECTED_SHORTCUTS = {
     "actionNewOrder": "Ctrl+N",
@@ -263,16 +263,7 @@ def test_no_database_call_on_the_gui_thread(
 def real_window(
     qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, real_app: RealApp
 ) -> MainWindow:
-    app = real_app.app
-    app.projector.add_listener(bridge.publish_projector_status)
-    win = MainWindow(app.commands, app.queries, bridge, tasks, app.info, settings=ui_settings)
-    qtbot.addWidget(win)
-    win.resize(1200, 500)
-    win.show()
-    qtbot.waitExposed(win)
-    with qtbot.waitSignal(win.orders.model.loaded, timeout=10000):
-        win.start()
-    return win
+    return open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1200, 500))
 
 
 def test_live_refresh_after_a_command_keeps_selection_and_scroll(

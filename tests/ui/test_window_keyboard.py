@@ -17,7 +17,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.orders.detail import OrderDetailPanel
 from desktop_app.ui.orders.forms import ConfirmOrderDialog, NewOrderDialog, ShipOrderDialog
 
-from .conftest import RealApp
+from .conftest import RealApp, open_real_window
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support")
 
@@ -26,16 +26,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support")
 def window(
     qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, real_app: RealApp
 ) -> MainWindow:
-    app = real_app.app
-    app.projector.add_listener(bridge.publish_projector_status)
-    win = MainWindow(app.commands, app.queries, bridge, tasks, app.info, settings=ui_settings)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    with qtbot.waitSignal(win.orders.model.loaded, timeout=10000):
-        win.start()
-    return win
+    return open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
 
 
 def _open_dialogs(kind: type) -> list[QDialog]:

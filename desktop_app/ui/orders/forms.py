@@ -552,7 +552,7 @@ class EditLinesDialog(CommandDialog):
 # --- status changes ------------------------------------------------------------------------
 
 
-class _OrderVersionMixin:
+class OrderVersionMixin:
     """Conflict reload for forms on one order: the domain's current version."""
 
     queries: Any
@@ -566,7 +566,7 @@ class _OrderVersionMixin:
         self.expected_version = latest.version
 
 
-class ConfirmOrderDialog(_OrderVersionMixin, ConsequenceDialog):
+class ConfirmOrderDialog(OrderVersionMixin, ConsequenceDialog):
     """Confirm a pending order, after saying what that means."""
 
     def __init__(
@@ -601,7 +601,7 @@ class ConfirmOrderDialog(_OrderVersionMixin, ConsequenceDialog):
         self.expected_version = view.version
 
 
-class DeliverOrderDialog(_OrderVersionMixin, ConsequenceDialog):
+class DeliverOrderDialog(OrderVersionMixin, ConsequenceDialog):
     """Mark a shipped order delivered, after saying what that means."""
 
     def __init__(
@@ -633,7 +633,7 @@ class DeliverOrderDialog(_OrderVersionMixin, ConsequenceDialog):
         self.expected_version = view.version
 
 
-class ShipOrderDialog(_OrderVersionMixin, CommandDialog):
+class ShipOrderDialog(OrderVersionMixin, CommandDialog):
     """Ship a confirmed order: tracking number (required) and carrier (optional)."""
 
     subject = "order"
@@ -697,7 +697,7 @@ class ShipOrderDialog(_OrderVersionMixin, CommandDialog):
         )
 
 
-class CancelOrderDialog(_OrderVersionMixin, CommandDialog):
+class CancelOrderDialog(OrderVersionMixin, CommandDialog):
     """Cancel an order: a reason (the domain requires one), then a confirmation."""
 
     subject = "order"

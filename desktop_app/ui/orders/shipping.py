@@ -26,7 +26,7 @@ from desktop_app.ui.orders.form_base import (
     wrapped_label,
 )
 from desktop_app.ui.orders.form_view import OrderView
-from desktop_app.ui.orders.forms import _OrderVersionMixin
+from desktop_app.ui.orders.forms import OrderVersionMixin
 from desktop_app.ui.orders.text_edit import MultiLineEdit
 
 FROM_CUSTOMER_MARK = "(from customer, current)"
@@ -50,7 +50,7 @@ def note_text(note: OrderNoteEntry) -> str:
     return f"{datetime_text(note.recorded_at)} · {who}\n{note.text}"
 
 
-class ChangeAddressDialog(_OrderVersionMixin, CommandDialog):
+class ChangeAddressDialog(OrderVersionMixin, CommandDialog):
     """Give the order its own shipping address (the domain allows it until shipped)."""
 
     subject = "order"

@@ -162,8 +162,7 @@ class ProjectorSession(ProjectSession):
     ) -> None:
         """``projected`` gets this round's commands per second until projected (commands and
         the catch-up after each slice)."""
-        from desktop_app.projector.scheduling import JobsConfig
-        from desktop_app.store.maintenance import build_jobs
+        from desktop_app.jobs import JobsConfig, build_jobs
 
         super().__init__(path, synchronous, orders, seen, gui=True)
         self.projected = projected

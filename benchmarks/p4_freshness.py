@@ -41,8 +41,7 @@ from desktop_app.application.buses import CommandBus
 from desktop_app.application.queries import ProjectorStatus
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
-from desktop_app.projector.scheduling import JobsConfig
-from desktop_app.store.maintenance import build_jobs
+from desktop_app.jobs import JobsConfig, build_jobs
 
 GOAL_IN_PROCESS_MS = 50.0
 GOAL_CROSS_PROCESS_MS = 300.0

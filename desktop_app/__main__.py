@@ -18,7 +18,13 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: the window paints before these load (P5/P7)
+    from desktop_app.bootstrap import App
+    from desktop_app.config import Settings
+    from desktop_app.jobs import Jobs
+    from desktop_app.ui.bridge import Bridge
 
 log = logging.getLogger("desktop_app")
 
@@ -165,7 +171,7 @@ def _qt_app() -> Any:
     return app
 
 
-def _is_empty(app: Any) -> bool:
+def _is_empty(app: App) -> bool:
     try:
         return int(app.events.head_position()) == 0
     except Exception:  # unknown: do not offer
@@ -173,11 +179,8 @@ def _is_empty(app: Any) -> bool:
         return False
 
 
-def _demo_loader(app: Any) -> Callable[[Callable[[int, int], None]], Any] | None:
-    try:
-        from desktop_app.demo_data import load_demo
-    except ImportError:
-        return None
+def _demo_loader(app: App) -> Callable[[Callable[[int, int], None]], Any]:
+    from desktop_app.demo_data import load_demo
 
     def load(progress: Callable[[int, int], None]) -> Any:
         return load_demo(app.commands, orders=300, seed=7, progress=progress, queries=app.queries)
@@ -185,20 +188,14 @@ def _demo_loader(app: Any) -> Callable[[Callable[[int, int], None]], Any] | None
     return load
 
 
-def _start_jobs(app: Any, bridge: Any) -> Any | None:
-    """Start the projector and background jobs; None when they are not available."""
-    projector = getattr(app, "projector", None)
-    if projector is not None:
-        projector.add_listener(bridge.publish_projector_status)
-    try:
-        from desktop_app.store.maintenance import build_jobs
-    except ImportError:
-        log.warning("background jobs are not available in this build")
-        return None
+def _start_jobs(app: App, bridge: Bridge) -> Jobs:
+    """Start the projector and the other background jobs."""
+    from desktop_app.jobs import build_jobs
+
+    if app.projector is not None:
+        app.projector.add_listener(bridge.publish_projector_status)
     jobs = build_jobs(app)
-    add_listener = getattr(jobs, "add_listener", None)
-    if callable(add_listener):
-        add_listener(lambda status: bridge.publish_job_status(status.name, status))
+    jobs.add_listener(lambda status: bridge.publish_job_status(status.name, status))
     jobs.start()
     return jobs
 
@@ -228,7 +225,7 @@ JOBS_START_FALLBACK_MS = 1500
 
 
 def _start_jobs_after_first_rows(
-    window: Any, app: Any, bridge: Any, started: dict[str, Any]
+    window: Any, app: App, bridge: Bridge, started: dict[str, Jobs | None]
 ) -> None:
     """Start the projector and background jobs once the first page of orders has arrived
     (or failed, or after a short fallback delay), so that importing the scheduler and the
@@ -316,10 +313,10 @@ def run(
     window: Any = None
     hook = ExceptionHook(lambda: window)
     hook.install()
-    app: Any = None
+    app: App | None = None
     bridge = Bridge()
     tasks = TaskRunner()
-    started: dict[str, Any] = {}
+    started: dict[str, Jobs | None] = {}
     clean_exit = False
     try:
         provisional = StoreInfo(location=str(settings.db_path), read_only=settings.read_only)
@@ -361,9 +358,7 @@ def run(
         if app.info.read_only:
             log.warning("opened read-only: %s", app.info.read_only_reason)
         elif not args.no_sample_offer and _is_empty(app):
-            loader = _demo_loader(app)
-            if loader is not None:
-                window.offer_sample_data(loader)
+            window.offer_sample_data(_demo_loader(app))
         if on_window is not None:
             on_window(window)
         # The start-up probe quits the event loop at the first paint; when that paint came
@@ -398,15 +393,14 @@ def run(
             hook.uninstall()
 
 
-def _anchor_on_exit(app: Any) -> None:
+def _anchor_on_exit(app: App) -> None:
     """R28: a clean exit writes the head of the hash chain outside the database."""
-    database = getattr(app, "database", None)
-    settings = getattr(app, "settings", None)
-    if database is None or settings is None:
+    from desktop_app.store.maintenance import write_anchor
+
+    database, settings = app.database, app.settings
+    if database is None or settings is None:  # an app over the in-memory stores
         return
     try:
-        from desktop_app.store.maintenance import write_anchor
-
         log.info("exit anchor: %s", write_anchor(database, settings.anchor_log, "exit"))
     except Exception:  # the user is leaving: say so in the log, never stop the exit
         log.exception("the exit anchor could not be written to %s", settings.anchor_log)
@@ -442,9 +436,9 @@ class _Opener:
     """``bootstrap(settings)`` on a helper thread; :meth:`wait` keeps the GUI responsive
     (painting) until it is done, :meth:`result` returns the app or raises its error."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._app: Any = None
+        self._app: App | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="open-database", daemon=True)
@@ -486,19 +480,20 @@ class _Opener:
             guard.stop()
         self._thread.join()
 
-    def take_quietly(self) -> Any:
+    def take_quietly(self) -> App | None:
         """The app when the database was opened, else None (any error was reported)."""
         self._done.wait()
         self._thread.join()
         app, self._app = self._app, None
         return app
 
-    def result(self) -> Any:
+    def result(self) -> App:
         self._done.wait()
         self._thread.join()
         if self._error is not None:
             raise self._error
         app, self._app = self._app, None
+        assert app is not None  # no error: bootstrap returned it
         return app
 
 

@@ -71,6 +71,8 @@ def _handled(handler: Handler) -> Handler:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
+    # argparse's namespace, not ours: the subcommands' --db defaults to SUPPRESS (so that it
+    # leaves a global --db be), so without either the attribute is absent.
     db: Path | None = getattr(args, "db", None)
     return (db or default_db_path()).absolute()
 

@@ -190,7 +190,7 @@ def _run(folder: Path, started: float) -> SelfTestResult:
     from desktop_app.application.audit import verify_history
     from desktop_app.bootstrap import bootstrap
     from desktop_app.config import Settings
-    from desktop_app.store.maintenance import build_jobs
+    from desktop_app.jobs import build_jobs
 
     settings = Settings(
         db_path=folder / "orders.sqlite3",

@@ -1,4 +1,6 @@
-"""Housekeeping on the open database: WAL checkpoints, file sizes, streams due a snapshot.
+"""Housekeeping on the open database: WAL checkpoints, file sizes, streams due a snapshot,
+anchors of the chain head. Store-level operations only: the background jobs that call them
+are wired in :mod:`desktop_app.jobs`.
 
 Every call takes a pooled connection for one statement (autocommit) and gives it back, so
 nothing here leaves a read transaction open (R9).
@@ -7,22 +9,13 @@ nothing here leaves a read transaction open (R9).
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from desktop_app.application.ports import StoreError
-from desktop_app.projector.scheduling import Jobs, JobsConfig, sweep_snapshots
-from desktop_app.store.anchors import anchor_now, last_anchor
-from desktop_app.store.backup import BackupInfo, create_backup, newest_backup
+from desktop_app.store.anchors import anchor_now
 from desktop_app.store.engine import Database, store_errors
-
-if TYPE_CHECKING:
-    from desktop_app.bootstrap import App
 
 log = logging.getLogger("desktop_app.jobs")
 
@@ -152,84 +145,6 @@ def streams_behind_snapshot(
     ]
 
 
-SWEEP_LIMIT = 200
-"""Streams snapshotted per sweep at most (the next sweep takes the rest)."""
-
-
-def build_jobs(
-    app: App,
-    config: JobsConfig | None = None,
-    *,
-    backups: bool = True,
-    clock: Callable[[], datetime] | None = None,
-) -> Jobs:
-    """The background jobs for a bootstrapped app on a SQLite file (not started).
-
-    Projector catch-up, snapshot sweep, idle WAL checkpoint and (with ``backups``) scheduled
-    backups into ``settings.effective_backup_dir`` keeping ``settings.backup_keep``. A
-    read-only database gets the projector job and backups (reading is allowed), no
-    checkpoints and no snapshot sweep. Every database gets the daily anchor job (R28).
-    ``clock`` replaces the jobs' clock (tests: "a day later" without waiting a day).
-    """
-    database, settings = app.database, app.settings
-    if database is None or settings is None:
-        raise ValueError("background jobs need an app on a database file")
-    config = config or JobsConfig.from_settings(settings)
-    writable = not database.read_only
-    folder = settings.effective_backup_dir
-
-    def find_behind(prefix: str, interval: int) -> list[str]:
-        lags = streams_behind_snapshot(database, prefix, interval, limit=SWEEP_LIMIT)
-        return [lag.stream_id for lag in lags]
-
-    repositories: list[Any] = [app.deps.orders, app.deps.customers, app.deps.products]
-    sweep = partial(sweep_snapshots, repositories, find_behind, interval=settings.snapshot_interval)
-
-    def run_checkpoint(idle: bool) -> CheckpointResult | None:
-        return idle_checkpoint(database) if idle else checkpoint(database, "PASSIVE")
-
-    def run_backup() -> BackupInfo:
-        info = create_backup(
-            database.path,
-            folder,
-            keep=settings.backup_keep,
-            busy_timeout_ms=database.busy_timeout_ms,
-            anchor_log=settings.anchor_log,
-        )
-        log.info("backup written to %s", info.path)
-        return info
-
-    def last_backup_at() -> datetime | None:
-        info = newest_backup(folder)
-        return info.taken_at if info is not None else None
-
-    def run_anchor() -> str:
-        return write_anchor(database, settings.anchor_log, "daily")
-
-    def last_anchor_at() -> datetime | None:
-        anchor = last_anchor(settings.anchor_log, database.path)
-        return anchor.taken_at if anchor is not None else None
-
-    if backups and not _can_write_into(folder):
-        log.warning("scheduled backups are off: %s cannot be written", folder)
-        backups = False
-    anchors = _can_write_into(settings.anchor_log.parent)
-    if not anchors:
-        log.warning("daily anchors are off: %s cannot be written", settings.anchor_log.parent)
-    return Jobs(
-        config=config,
-        projector=app.projector,
-        snapshot_sweep=sweep if writable and settings.snapshot_interval > 0 else None,
-        wal_bytes=lambda: _size(wal_path(database.path)),
-        checkpoint=run_checkpoint if writable else None,
-        backup=run_backup if backups else None,
-        last_backup_at=last_backup_at,
-        anchor=run_anchor if anchors else None,
-        last_anchor_at=last_anchor_at,
-        clock=clock or _utc_now,
-    )
-
-
 def write_anchor(database: Database, anchor_log: Path, reason: str) -> str:
     """Append the chain head of ``database`` to the anchor log (R28); a short description.
 
@@ -243,27 +158,10 @@ def write_anchor(database: Database, anchor_log: Path, reason: str) -> str:
     return f"#{record['head_position']} {record['head_hash'][:12]}… in {anchor_log}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _can_write_into(folder: Path) -> bool:
-    """Can backups be written into ``folder`` (or the folder be created)? A read-only database
-    in a read-only folder would otherwise fail a scheduled backup every interval."""
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
-
-
 __all__ = [
-    "SWEEP_LIMIT",
     "CheckpointResult",
     "FileSizes",
     "StreamLag",
-    "build_jobs",
     "checkpoint",
     "file_sizes",
     "idle_checkpoint",

@@ -16,11 +16,11 @@ from desktop_app import cli
 from desktop_app.bootstrap import App
 from desktop_app.cli_maintenance import add_maintenance_commands
 from desktop_app.config import Settings
-from desktop_app.projector.scheduling import JobsConfig
+from desktop_app.jobs import JobsConfig, build_jobs
 from desktop_app.store.anchors import read_anchor_log, sidecar_path
 from desktop_app.store.backup import check_backup, create_backup, restore
 from desktop_app.store.hashing import row_hash
-from desktop_app.store.maintenance import build_jobs, write_anchor
+from desktop_app.store.maintenance import write_anchor
 from desktop_app.store.schema import APPEND_ONLY_TRIGGERS
 
 from .support import add_product, change_price, hash_at, open_app
@@ -350,7 +350,7 @@ def test_a_restore_gives_up_later_anchors_on_record(
 def test_no_daily_anchors_where_they_cannot_be_written(tmp_path: Path, db: Path) -> None:
     """An anchor folder that cannot be created switches the daily job off (one log line)
     instead of failing every check; the other jobs still run."""
-    from desktop_app.projector.scheduling import ANCHOR_JOB, PROJECTOR_JOB
+    from desktop_app.jobs import ANCHOR_JOB, PROJECTOR_JOB
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")

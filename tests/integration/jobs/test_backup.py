@@ -173,8 +173,7 @@ def test_restore_refuses_a_bad_backup(tmp_path: Path, app: App, product: str, db
 def test_no_scheduled_backups_where_they_cannot_be_written(tmp_path: Path, db: Path) -> None:
     """A backup folder that cannot be created (here: below a plain file) switches the
     scheduled backups off instead of failing every interval; the other jobs still run."""
-    from desktop_app.projector.scheduling import BACKUP_JOB, PROJECTOR_JOB, JobsConfig
-    from desktop_app.store.maintenance import build_jobs
+    from desktop_app.jobs import BACKUP_JOB, PROJECTOR_JOB, JobsConfig, build_jobs
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")

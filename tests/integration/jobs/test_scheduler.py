@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from desktop_app.bootstrap import App
-from desktop_app.projector.projections import PROJECTIONS
-from desktop_app.projector.runner import Projector
-from desktop_app.projector.scheduling import (
+from desktop_app.jobs import (
     ANCHOR_JOB,
     CHECKPOINT_JOB,
     PROJECTOR_JOB,
@@ -22,8 +20,10 @@ from desktop_app.projector.scheduling import (
     Jobs,
     JobsConfig,
     JobStatus,
+    build_jobs,
 )
-from desktop_app.store.maintenance import build_jobs
+from desktop_app.projector.projections import PROJECTIONS
+from desktop_app.projector.runner import Projector
 
 from .support import WAIT, Writer, change_price, wait_for
 

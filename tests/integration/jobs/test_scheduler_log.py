@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from desktop_app.bootstrap import App
+from desktop_app.jobs import PROJECTOR_JOB, Jobs, JobsConfig
 from desktop_app.projector.runner import Projector
-from desktop_app.projector.scheduling import PROJECTOR_JOB, Jobs, JobsConfig
 
 from .support import change_price, wait_for
 

@@ -8,8 +8,8 @@ from desktop_app.application import commands as c
 from desktop_app.application.repository import decode
 from desktop_app.bootstrap import App
 from desktop_app.domain.order import Order
-from desktop_app.projector.scheduling import SNAPSHOT_JOB, JobsConfig
-from desktop_app.store.maintenance import build_jobs, streams_behind_snapshot
+from desktop_app.jobs import SNAPSHOT_JOB, JobsConfig, build_jobs
+from desktop_app.store.maintenance import streams_behind_snapshot
 
 from .support import WAIT, add_customer, add_product, open_app, place_order, wait_for
 

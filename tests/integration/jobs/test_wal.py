@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 from desktop_app.bootstrap import App
-from desktop_app.projector.scheduling import CHECKPOINT_JOB, JobsConfig, JobStatus
+from desktop_app.jobs import CHECKPOINT_JOB, JobsConfig, JobStatus, build_jobs
 from desktop_app.store.engine import JOURNAL_SIZE_LIMIT
 from desktop_app.store.maintenance import (
-    build_jobs,
     checkpoint,
     file_sizes,
     idle_checkpoint,

@@ -33,8 +33,8 @@ Nothing starts at import or construction: :meth:`Jobs.start` and :meth:`Jobs.shu
 explicit and idempotent. A job never lets an exception reach APScheduler: it is logged and
 reported in :class:`JobStatus` to the listeners.
 
-This module knows no store: the composition root hands it callables
-(``desktop_app.store.maintenance.build_jobs`` does that for a bootstrapped app).
+This module knows no store: it is handed callables (:func:`desktop_app.jobs.wiring.build_jobs`
+does that for a bootstrapped app).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -55,7 +55,6 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from desktop_app.application.repository import Repository
 from desktop_app.config import Settings
 
 log = logging.getLogger("desktop_app.jobs")
@@ -510,37 +509,6 @@ class Jobs:
         return f"anchor written: {result}"
 
 
-def sweep_snapshots(
-    repositories: Sequence[Repository[Any]],
-    find_behind: Callable[[str, int], Sequence[str]],
-    *,
-    interval: int,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Snapshot every stream that ``find_behind(prefix, interval)`` names, through the
-    repository that owns the prefix; returns how many were taken. A stream that fails is
-    logged and skipped (a snapshot is only a cache)."""
-    if interval <= 0:
-        return 0
-    taken = 0
-    for repository in repositories:
-        prefix = repository.stream_id("")
-        for stream_id in find_behind(prefix, interval):
-            if should_stop():
-                return taken
-            aggregate_id = stream_id[len(prefix) :]
-            try:
-                aggregate = repository.try_load(aggregate_id)
-                if aggregate is None:
-                    continue
-                repository.snapshot(aggregate)
-            except Exception:
-                log.warning("snapshot sweep: %s failed", stream_id, exc_info=True)
-                continue
-            taken += 1
-    return taken
-
-
 __all__ = [
     "ANCHOR_JOB",
     "BACKUP_JOB",
@@ -551,5 +519,4 @@ __all__ = [
     "Jobs",
     "JobsConfig",
     "ProjectorLike",
-    "sweep_snapshots",
 ]

@@ -1,5 +1,6 @@
-"""Composition root: engine -> stores -> repositories -> handlers -> buses. No Qt here, and
-nothing runs at import time."""
+"""Composition root: opens the database, builds the SQLite stores and the projector, then has
+:func:`desktop_app.application.composition.compose` wire repositories, handlers and buses over
+them. No Qt here, and nothing runs at import time."""
 
 from __future__ import annotations
 
@@ -7,23 +8,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-from desktop_app.application import audit, ids
+from desktop_app.application import audit
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
-from desktop_app.application.buses import (
-    CommandBus,
-    CommandHandler,
-    Middleware,
-    Next,
-    QueryBus,
-    QueryHandler,
-)
-from desktop_app.application.middleware import default_chain
+from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
+from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
     EventStore,
     ReadModelStore,
@@ -32,10 +25,7 @@ from desktop_app.application.ports import (
     StoreInfo,
     VerifyResult,
 )
-from desktop_app.application.repository import Repository, SnapshotPolicy
 from desktop_app.config import Settings
-from desktop_app.domain.catalog import Customer, Product
-from desktop_app.domain.order import Order
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
@@ -85,53 +75,6 @@ class App:
             self.database.close()
 
 
-def command_handlers(deps: h.Deps) -> dict[type[c.Command], CommandHandler]:
-    """One handler per command type, bound to its dependencies."""
-    table: dict[type[c.Command], Callable[[h.Deps, Any], c.CommandResult]] = {
-        c.PlaceOrder: h.place_order,
-        c.AddOrderLine: h.add_order_line,
-        c.RemoveOrderLine: h.remove_order_line,
-        c.ChangeLineQuantity: h.change_line_quantity,
-        c.ConfirmOrder: h.confirm_order,
-        c.ShipOrder: h.ship_order,
-        c.DeliverOrder: h.deliver_order,
-        c.CancelOrder: h.cancel_order,
-        c.TakeSnapshot: h.take_snapshot,
-        c.ChangeShippingAddress: h.change_shipping_address,
-        c.AddOrderNote: h.add_order_note,
-        c.DuplicateOrder: h.duplicate_order,
-        c.ChangeCustomerAddress: h.change_customer_address,
-        c.RegisterCustomer: h.register_customer,
-        c.RenameCustomer: h.rename_customer,
-        c.AddProduct: h.add_product,
-        c.RenameProduct: h.rename_product,
-        c.ChangeProductPrice: h.change_product_price,
-        c.DiscontinueProduct: h.discontinue_product,
-    }
-    return {kind: partial(handler, deps) for kind, handler in table.items()}
-
-
-def query_handlers(deps: h.Deps) -> dict[type[q.Query[Any]], QueryHandler]:
-    """One handler per query type, bound to its dependencies."""
-    table: dict[type[q.Query[Any]], Callable[[h.Deps, Any], Any]] = {
-        q.GetOrderHistory: h.get_order_history,
-        q.GetOrderAtVersion: h.get_order_at_version,
-        q.GetOrderDiff: h.get_order_diff,
-        q.ListOrderSnapshots: h.list_order_snapshots,
-        q.GetOrderSnapshot: h.get_order_snapshot,
-        q.VerifyOrderSnapshot: h.verify_order_snapshot,
-        q.GetOrderActions: h.get_order_actions,
-        q.GetOrderShipping: h.get_order_shipping,
-        q.GetCustomerAddress: h.get_customer_address,
-    }
-    return {kind: partial(handler, deps) for kind, handler in table.items()}
-
-
-def read_query_handlers(deps: rh.ReadDeps) -> dict[type[q.Query[Any]], QueryHandler]:
-    """The read-model queries (lists, one order, projector status, wait, rebuild)."""
-    return {kind: partial(handler, deps) for kind, handler in rh.READ_HANDLERS.items()}
-
-
 def snapshot_summary(trust: SnapshotTrust) -> str:
     """One line on snapshot trust for the About box and the log (R26)."""
     text = trust.key_note
@@ -140,10 +83,10 @@ def snapshot_summary(trust: SnapshotTrust) -> str:
     return text
 
 
-def maintenance_query_handlers(
+def store_query_handlers(
     settings: Settings, database: Database, events: EventStore, snapshots: SnapshotStore
 ) -> dict[type[q.Query[Any]], QueryHandler]:
-    """The Tools menu's operations: store info, verify history, backup now."""
+    """The Tools menu's reports on the database file: store info, verify history."""
 
     def store_info(query: q.GetStoreInfo) -> StoreInfo:
         info = store_info_with_anchor(database, settings)
@@ -156,7 +99,15 @@ def maintenance_query_handlers(
         )
         return with_anchor_check(result, database, settings)
 
-    def backup_now(query: q.BackupNow) -> str:
+    return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history}
+
+
+def maintenance_handlers(
+    settings: Settings, database: Database
+) -> dict[type[c.MaintenanceCommand[Any]], MaintenanceHandler]:
+    """The Tools menu's maintenance commands on the database file: backup now."""
+
+    def backup_now(command: c.BackupNow) -> str:
         backup = create_backup(
             database.path,
             settings.effective_backup_dir,
@@ -165,7 +116,7 @@ def maintenance_query_handlers(
         )
         return str(backup.path)
 
-    return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history, q.BackupNow: backup_now}
+    return {c.BackupNow: backup_now}
 
 
 def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
@@ -202,55 +153,10 @@ def with_anchor_check(result: VerifyResult, database: Database, settings: Settin
     return replace(result, ok=False, first_bad_position=None, problem=problem)
 
 
-def wake_after_commit(wake: Callable[[], None]) -> Middleware:
-    """Tell the projector at once when a command wrote something (not for duplicates)."""
-
-    def middleware(command: c.Command, next: Next) -> c.CommandResult:
-        result = next(command)
-        if not result.duplicate:
-            wake()
-        return result
-
-    return middleware
-
-
-def compose(
-    events: EventStore,
-    snapshots: SnapshotStore,
-    *,
-    source: str,
-    snapshot_interval: int = 50,
-    new_id: Callable[[], str] = ids.new_id,
-    user: str | None = None,
-    read_model: ReadModelStore | None = None,
-    projector: Projector | None = None,
-) -> tuple[h.Deps, CommandBus, QueryBus]:
-    """Wire repositories, handlers and buses over a pair of stores (and the read side, when
-    given: its query handlers, and a middleware that wakes the projector after a commit)."""
-    policy = SnapshotPolicy(interval=snapshot_interval)
-    deps = h.Deps(
-        events=events,
-        snapshots=snapshots,
-        orders=Repository(Order, events, snapshots, new_event_id=new_id, policy=policy),
-        customers=Repository(Customer, events, snapshots, new_event_id=new_id, policy=policy),
-        products=Repository(Product, events, snapshots, new_event_id=new_id, policy=policy),
-        identity=h.Identity(
-            user=user or os_user(), host=host_name(), app_version=app_version(), source=source
-        ),
-        new_id=new_id,
-        order_numbers=h.OrderNumbers(events),
-    )
-    chain: list[Middleware] = list(default_chain(events))
-    handlers = query_handlers(deps)
-    if projector is not None:
-        chain.insert(0, wake_after_commit(projector.wake))
-        if read_model is not None:
-            handlers.update(
-                read_query_handlers(rh.ReadDeps(read_model=read_model, projector=projector))
-            )
-    commands = CommandBus(command_handlers(deps), chain)
-    queries = QueryBus(handlers)
-    return deps, commands, queries
+def identity_of(source: str) -> h.Identity:
+    """Who runs this program, for every event's metadata: the OS account (never the
+    environment), the host, the program version and ``source`` (gui, cli, …)."""
+    return h.Identity(user=os_user(), host=host_name(), app_version=app_version(), source=source)
 
 
 def bootstrap(
@@ -291,12 +197,13 @@ def bootstrap(
         deps, commands, queries = compose(
             events,
             snapshots,
-            source=source,
+            identity=identity_of(source),
             snapshot_interval=settings.snapshot_interval,
-            read_model=read_model,
-            projector=projector,
+            read=rh.ReadDeps(read_model=read_model, projector=projector),
+            wake=projector.wake,
+            queries=store_query_handlers(settings, database, events, snapshots),
+            maintenance=maintenance_handlers(settings, database),
         )
-        queries.register_all(maintenance_query_handlers(settings, database, events, snapshots))
         if fresh:
             _record_creation(database, settings)
     except BaseException:
@@ -342,7 +249,7 @@ def bootstrap_in_memory(
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
     deps, commands, queries = compose(
-        events, snapshots, source=source, snapshot_interval=snapshot_interval
+        events, snapshots, identity=identity_of(source), snapshot_interval=snapshot_interval
     )
     return App(
         settings=None,

@@ -19,6 +19,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TextIO
 
+from desktop_app.application.commands import RebuildReadModels
 from desktop_app.application.ports import StoreError
 from desktop_app.bootstrap import App
 from desktop_app.cli_support import EXIT_ERROR, EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
@@ -118,10 +119,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         projector = app.projector
         if projector is None:
             raise MaintenanceError("this database has no read model to rebuild")
-        applied = projector.rebuild(progress_printer("Rebuilding", sys.stderr))
+        rebuild = RebuildReadModels(progress=progress_printer("Rebuilding", sys.stderr))
+        try:
+            applied = app.commands.run_maintenance(rebuild)
+        except StoreError:
+            status = projector.status()
+            if status.owner is not None and status.last_error:  # another process owns them
+                raise MaintenanceError(status.last_error, EXIT_FAILED) from None
+            raise
         status = projector.status()
-    if status.owner is not None and status.last_error:  # another process owns the tables
-        raise MaintenanceError(status.last_error, EXIT_FAILED)
     if status.last_error:
         raise MaintenanceError(
             f"rebuild stopped at position {status.failed_position}: {status.last_error}",

@@ -1,11 +1,15 @@
-"""Command bus and query bus: one handler per message type; commands pass a middleware chain."""
+"""Command bus and query bus: one handler per message type; commands pass a middleware chain.
+
+The command bus also runs the maintenance commands (backup, rebuild): they change state, so
+they are not queries, but they write no events, so they skip the middleware that exists for
+event-writing commands (shape check, ids, dedup, retry) and return their own result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from desktop_app.application.commands import Command, CommandResult
+from desktop_app.application.commands import Command, CommandResult, MaintenanceCommand
 from desktop_app.application.queries import Query
 
 C = TypeVar("C", bound=Command)
@@ -13,6 +17,7 @@ R = TypeVar("R")
 
 CommandHandler = Callable[[Any], CommandResult]
 QueryHandler = Callable[[Any], Any]
+MaintenanceHandler = Callable[[Any], Any]
 Next = Callable[[Command], CommandResult]
 Middleware = Callable[[Command, Next], CommandResult]
 """A middleware receives the command and the rest of the chain, and returns the result."""
@@ -30,8 +35,10 @@ class CommandBus:
         self,
         handlers: Mapping[type[Command], CommandHandler],
         middleware: Sequence[Middleware] = (),
+        maintenance: Mapping[type[MaintenanceCommand[Any]], MaintenanceHandler] | None = None,
     ) -> None:
         self._handlers = dict(handlers)
+        self._maintenance = dict(maintenance or {})
         self._middleware = tuple(middleware)
         # The chain is built once per handler: dispatch is on the hot path.
         self._chains: dict[type[Command], Next] = {
@@ -54,6 +61,19 @@ class CommandBus:
         if chain is None:
             raise UnknownMessageError(f"no handler for command {type(command).__name__}")
         return chain(command)
+
+    def handles_maintenance(self, command_type: type[MaintenanceCommand[Any]]) -> bool:
+        """Is a handler registered for this maintenance command type?"""
+        return command_type in self._maintenance
+
+    def run_maintenance(self, command: MaintenanceCommand[R]) -> R:
+        """Run a maintenance command and return its (typed) result; raises ``StoreError`` or
+        ``DomainError`` like any command."""
+        handler = self._maintenance.get(type(command))
+        if handler is None:
+            raise UnknownMessageError(f"no handler for command {type(command).__name__}")
+        result: R = handler(command)
+        return result
 
 
 def _link(middleware: Middleware, rest: Next) -> Next:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 # Re-exported: the forms make their command and entity ids with it.
 from desktop_app.application.ids import new_id as new_id
+from desktop_app.application.ports import Progress
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -195,6 +199,31 @@ class DiscontinueProduct(Command):
 
     product_id: str
     expected_version: int | None = None
+
+
+# --- maintenance ---------------------------------------------------------------------------
+
+
+class MaintenanceCommand(Generic[R]):
+    """Base of the maintenance commands (Tools menu, admin CLI): they change the installation
+    -- a backup file, the read-model tables -- not an aggregate, so they record no events and
+    have no command id; ``R`` is the result type. Run with ``CommandBus.run_maintenance``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BackupNow(MaintenanceCommand[str]):
+    """Take an online backup into the configured folder; returns the backup file's path."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RebuildReadModels(MaintenanceCommand[int]):
+    """Drop and rebuild the read models from the first event; returns events applied.
+    ``progress(done, total)`` is called from the caller's thread as it goes."""
+
+    progress: Progress | None = None
+
+
+# --- results -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -415,7 +415,7 @@ class WaitForPosition(Query[bool]):
     timeout_seconds: float = 5.0
 
 
-# --- maintenance operations the GUI's Tools menu runs (through the query bus) ---------------
+# --- reports the GUI's Tools menu shows (backup and rebuild are maintenance commands) -------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -431,18 +431,6 @@ class VerifyHistory(Query[VerifyResult]):
 
     progress: Progress | None = None
     chain_only: bool = False
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RebuildReadModels(Query[int]):
-    """Drop and rebuild the read models from the first event; returns events applied."""
-
-    progress: Progress | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BackupNow(Query[str]):
-    """Take an online backup into the configured folder; returns the backup file's path."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.ports import (
     CustomerState,
@@ -266,10 +267,10 @@ def wait_for_position(deps: ReadDeps, query: q.WaitForPosition) -> bool:
     return deps.projector.wait_until(query.position, query.timeout_seconds)
 
 
-def rebuild_read_models(deps: ReadDeps, query: q.RebuildReadModels) -> int:
-    """Drop and rebuild the read models; returns the events applied. Raises ``StoreError``
-    (nothing done) while another process projects into them (R33)."""
-    progress: Progress | None = query.progress
+def rebuild_read_models(deps: ReadDeps, command: c.RebuildReadModels) -> int:
+    """Drop and rebuild the read models (a maintenance command); returns the events applied.
+    Raises ``StoreError`` (nothing done) while another process projects into them (R33)."""
+    progress: Progress | None = command.progress
     applied = deps.projector.rebuild(progress)
     status = deps.projector.status()
     if status.owner is not None and status.last_error:
@@ -287,6 +288,5 @@ READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
     q.FindSimilarCustomers: find_similar_customers,
     q.GetProjectorStatus: get_projector_status,
     q.WaitForPosition: wait_for_position,
-    q.RebuildReadModels: rebuild_read_models,
 }
 """Query type -> handler (the bootstrap binds them to their ``ReadDeps``)."""

@@ -41,14 +41,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.commands import BackupNow, RebuildReadModels
 from desktop_app.application.ports import StoreInfo
-from desktop_app.application.queries import (
-    BackupNow,
-    GetProjectorStatus,
-    GetStoreInfo,
-    RebuildReadModels,
-    VerifyHistory,
-)
+from desktop_app.application.queries import GetProjectorStatus, GetStoreInfo, VerifyHistory
 from desktop_app.identity import app_version, os_user
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain, show_error
@@ -1009,10 +1004,10 @@ class MainWindow(QMainWindow):
         self.start_rebuild()
 
     def start_rebuild(self) -> None:
-        queries = self.queries
+        commands = self.commands
         self._run_with_progress(
             "Rebuilding the lists from the history…",
-            lambda progress: queries.ask(RebuildReadModels(progress=progress)),
+            lambda progress: commands.run_maintenance(RebuildReadModels(progress=progress)),
             self._rebuilt,
             context="The lists could not be rebuilt.",
         )
@@ -1025,7 +1020,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def backup_now(self) -> None:
-        queries = self.queries
+        commands = self.commands
         self.statusBar().showMessage("Taking a backup…")
         self.action_backup.setEnabled(False)
 
@@ -1048,7 +1043,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             show_error(self, exc, context="The backup was not taken.")
 
-        self.tasks.submit(lambda: queries.ask(BackupNow()), done, failed)
+        self.tasks.submit(lambda: commands.run_maintenance(BackupNow()), done, failed)
 
     def about_text(self) -> str:
         details = dict(self.store_info.details or {})

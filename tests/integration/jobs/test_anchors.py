@@ -157,11 +157,11 @@ def test_every_backup_is_anchored_beside_it_and_in_the_log(db: Path) -> None:
 
 
 def test_backup_now_from_the_tools_menu_is_anchored(db: Path) -> None:
-    from desktop_app.application.queries import BackupNow
+    from desktop_app.application.commands import BackupNow
 
     app, _ = _filled(db, 4)
     try:
-        written = Path(app.queries.ask(BackupNow()))
+        written = Path(app.commands.run_maintenance(BackupNow()))
     finally:
         app.close()
     anchor = read_anchor_log(_log(db))[0][-1]

@@ -20,7 +20,7 @@ from typing import IO
 
 import pytest
 
-from desktop_app.application import queries as q
+from desktop_app.application import commands as c
 from desktop_app.application.ports import NotReadModelOwnerError, StoreError
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
@@ -210,7 +210,7 @@ def test_a_window_follows_a_headless_owner_and_takes_over_when_it_dies(tmp_path:
         assert projector.has_news()  # a follower keeps looking, to take over at once
         before = dump_read_model(path)
         with pytest.raises(StoreError, match="kept up to date by projector 'headless'"):
-            app.queries.ask(q.RebuildReadModels())  # Tools ▸ Rebuild: refused, says why
+            app.commands.run_maintenance(c.RebuildReadModels())  # Tools ▸ Rebuild: refused
         assert dump_read_model(path) == before
 
         owner.proc.kill()

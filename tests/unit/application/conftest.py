@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from desktop_app.bootstrap import App, bootstrap_in_memory
-
-from .helpers import World
+from .helpers import MemoryApp, World, memory_app
 
 
 class StepClock:
@@ -24,14 +21,10 @@ class StepClock:
 
 
 @pytest.fixture
-def app() -> Iterator[App]:
-    application = bootstrap_in_memory(clock=StepClock(), snapshot_interval=5)
-    try:
-        yield application
-    finally:
-        application.close()
+def app() -> MemoryApp:
+    return memory_app(clock=StepClock(), snapshot_interval=5)
 
 
 @pytest.fixture
-def world(app: App) -> World:
+def world(app: MemoryApp) -> World:
     return World(app)

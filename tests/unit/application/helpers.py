@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
-from desktop_app.bootstrap import App
+from desktop_app.application.buses import CommandBus, QueryBus
+from desktop_app.application.composition import compose
+from desktop_app.application.handlers import Deps, Identity
+from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+
+
+def identity(source: str = "test") -> Identity:
+    """This process's real identity, as the bootstrap records it."""
+    return Identity(user=os_user(), host=host_name(), app_version=app_version(), source=source)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MemoryApp:
+    """The real buses composed over the in-memory stores: no SQL, no SQLAlchemy."""
+
+    events: InMemoryEventStore
+    snapshots: InMemorySnapshotStore
+    deps: Deps
+    commands: CommandBus
+    queries: QueryBus
+
+
+def memory_app(
+    *,
+    clock: Callable[[], datetime] | None = None,
+    snapshot_interval: int = 50,
+    source: str = "test",
+) -> MemoryApp:
+    """A fresh desk over new in-memory stores."""
+    events = InMemoryEventStore(clock=clock)
+    snapshots = InMemorySnapshotStore(events, clock=clock)
+    deps, commands, queries = compose(
+        events, snapshots, identity=identity(source), snapshot_interval=snapshot_interval
+    )
+    return MemoryApp(
+        events=events, snapshots=snapshots, deps=deps, commands=commands, queries=queries
+    )
 
 
 class World:
     """A customer, two products and helpers to place and move orders."""
 
-    def __init__(self, app: App, *, like: World | None = None) -> None:
+    def __init__(self, app: MemoryApp, *, like: World | None = None) -> None:
         """A new customer and catalog, or ``like``'s (the same desk opened again: SKUs are
         unique, so the catalog cannot be added twice)."""
         self.app = app

@@ -9,20 +9,22 @@ import pytest
 
 from desktop_app.application import commands as c
 from desktop_app.application.buses import CommandBus
+from desktop_app.application.composition import compose
 from desktop_app.application.handlers import Deps
 from desktop_app.application.repository import NotFoundError
-from desktop_app.bootstrap import compose
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.order import Order
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+
+from .helpers import identity
 
 
 def two_writers() -> tuple[tuple[Deps, CommandBus], tuple[Deps, CommandBus]]:
     """Two independently composed applications (two processes) over the same stores."""
     events = InMemoryEventStore()
     snapshots = InMemorySnapshotStore(events)
-    a = compose(events, snapshots, source="a", snapshot_interval=5)
-    b = compose(events, snapshots, source="b", snapshot_interval=5)
+    a = compose(events, snapshots, identity=identity("a"), snapshot_interval=5)
+    b = compose(events, snapshots, identity=identity("b"), snapshot_interval=5)
     return (a[0], a[1]), (b[0], b[1])
 
 
@@ -101,7 +103,7 @@ def test_unknown_ids_are_not_found() -> None:
 def test_the_cache_is_bounded() -> None:
     events = InMemoryEventStore()
     snapshots = InMemorySnapshotStore(events)
-    deps, bus, _ = compose(events, snapshots, source="t")
+    deps, bus, _ = compose(events, snapshots, identity=identity("t"))
     repo = deps.customers
     repo._cache_size = 3
     ids = [bus.dispatch(c.RegisterCustomer(name=f"C{i}")).aggregate_id for i in range(5)]

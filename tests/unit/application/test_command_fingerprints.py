@@ -14,9 +14,8 @@ from desktop_app.application import commands as c
 from desktop_app.application.fingerprints import command_fingerprint
 from desktop_app.application.middleware import InvalidCommandError
 from desktop_app.application.ports import CommandIdReusedError
-from desktop_app.bootstrap import App
 
-from .helpers import World
+from .helpers import MemoryApp, World
 
 
 def test_fingerprint_covers_type_and_content_but_not_ids_or_the_expected_version() -> None:
@@ -85,7 +84,7 @@ def test_reused_id_with_other_content_is_refused_and_writes_nothing(world: World
     assert again.duplicate and world.head() == head
 
 
-def test_reused_id_on_a_new_record_is_refused(world: World, app: App) -> None:
+def test_reused_id_on_a_new_record_is_refused(world: World, app: MemoryApp) -> None:
     register = c.RegisterCustomer(command_id="cmd-reg", name="Ada")
     world.send(register)
     head = world.head()

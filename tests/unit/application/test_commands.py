@@ -12,10 +12,9 @@ from desktop_app.application import commands as c
 from desktop_app.application.buses import UnknownMessageError
 from desktop_app.application.middleware import InvalidCommandError
 from desktop_app.application.repository import NotFoundError
-from desktop_app.bootstrap import App
 from desktop_app.domain.errors import DomainError, RuleViolation
 
-from .helpers import World
+from .helpers import MemoryApp, World
 
 
 def refused(world: World, command: c.Command, field: str | None) -> DomainError:
@@ -29,14 +28,14 @@ def refused(world: World, command: c.Command, field: str | None) -> DomainError:
     return caught.value
 
 
-def types(app: App, order_id: str) -> list[str]:
+def types(app: MemoryApp, order_id: str) -> list[str]:
     return [e.type_name for e in app.events.read_stream(f"order-{order_id}")]
 
 
 # --- catalog -------------------------------------------------------------------------------
 
 
-def test_register_and_rename_customer(world: World, app: App) -> None:
+def test_register_and_rename_customer(world: World, app: MemoryApp) -> None:
     customer = world.customer_named("Café Olé")
     result = world.send(c.RenameCustomer(customer_id=customer, name="Café Olé & Fils"))
     assert (result.stream_id, result.aggregate_id, result.version) == (
@@ -56,7 +55,7 @@ def test_customer_refusals(world: World) -> None:
     assert isinstance(error, NotFoundError)
 
 
-def test_product_lifecycle(world: World, app: App) -> None:
+def test_product_lifecycle(world: World, app: MemoryApp) -> None:
     world.send(c.RenameProduct(product_id=world.mug, name="Blue Mug, large"))
     world.send(c.ChangeProductPrice(product_id=world.mug, price=Decimal("4.95")))
     world.send(c.DiscontinueProduct(product_id=world.mug))
@@ -85,7 +84,7 @@ def test_product_refusals(world: World) -> None:
     refused(world, c.ChangeProductPrice(product_id=world.mug, price=Decimal(5)), "price")
 
 
-def test_a_sku_is_unique_whatever_its_case_and_spacing(world: World, app: App) -> None:
+def test_a_sku_is_unique_whatever_its_case_and_spacing(world: World, app: MemoryApp) -> None:
     error = refused(
         world, c.AddProduct(sku=" mug-1 ", name="Other", price=Decimal(1), currency="EUR"), "sku"
     )
@@ -105,7 +104,7 @@ def test_a_sku_is_unique_whatever_its_case_and_spacing(world: World, app: App) -
 # --- orders --------------------------------------------------------------------------------
 
 
-def test_place_order_records_placed_and_lines(world: World, app: App) -> None:
+def test_place_order_records_placed_and_lines(world: World, app: MemoryApp) -> None:
     command = c.PlaceOrder(
         customer_id=world.customer,
         lines=(
@@ -124,7 +123,7 @@ def test_place_order_records_placed_and_lines(world: World, app: App) -> None:
     assert world.state(command.order_id).state["total"] == "28.50"
 
 
-def test_order_numbers_are_unique_and_increasing(world: World, app: App) -> None:
+def test_order_numbers_are_unique_and_increasing(world: World, app: MemoryApp) -> None:
     numbers = []
     for _ in range(25):  # crosses a hi/lo block
         order_id = world.place(1)
@@ -147,7 +146,7 @@ def test_place_order_refusals(world: World) -> None:
     refused(world, c.PlaceOrder(customer_id=world.customer, lines=(mug,)), "product")
 
 
-def test_line_commands(world: World, app: App) -> None:
+def test_line_commands(world: World, app: MemoryApp) -> None:
     order_id = world.place(2)
     add = c.AddOrderLine(order_id=order_id, line=c.LineInput(product_id=world.pot, quantity=1))
     world.send(add)
@@ -178,7 +177,7 @@ def test_line_command_refusals(world: World) -> None:
     refused(world, c.ConfirmOrder(order_id="no-such-order"), None)
 
 
-def test_order_lifecycle_to_delivered(world: World, app: App) -> None:
+def test_order_lifecycle_to_delivered(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     world.send(c.ConfirmOrder(order_id=order_id))
     world.send(c.ShipOrder(order_id=order_id, tracking_number="JJD000123", carrier="DHL"))
@@ -209,7 +208,7 @@ def test_state_rules(world: World) -> None:
     assert isinstance(error, RuleViolation)
 
 
-def test_take_snapshot_writes_no_event(world: World, app: App) -> None:
+def test_take_snapshot_writes_no_event(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     head = world.head()
     result = world.send(c.TakeSnapshot(order_id=order_id))
@@ -265,7 +264,7 @@ def test_float_unit_price_and_list_of_lines_are_refused(world: World) -> None:
     refused(world, c.ConfirmOrder(order_id="x", command_id="  "), "command_id")
 
 
-def test_unknown_command_type(app: App) -> None:
+def test_unknown_command_type(app: MemoryApp) -> None:
     @dataclass(frozen=True, kw_only=True, slots=True)
     class Teleport(c.Command):
         where: str

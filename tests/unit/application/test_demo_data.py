@@ -8,17 +8,18 @@ from typing import Any
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
-from desktop_app.bootstrap import App, bootstrap_in_memory
 from desktop_app.demo_data import load_demo
 
+from .helpers import MemoryApp, memory_app
 
-def _load(orders: int, seed: int) -> tuple[App, Any]:
-    app = bootstrap_in_memory(snapshot_interval=50)
+
+def _load(orders: int, seed: int) -> tuple[MemoryApp, Any]:
+    app = memory_app(snapshot_interval=50)
     summary = load_demo(app.commands, orders=orders, seed=seed, queries=app.queries)
     return app, summary
 
 
-def _shape(app: App) -> list[tuple[str, int, str, dict[str, Any]]]:
+def _shape(app: MemoryApp) -> list[tuple[str, int, str, dict[str, Any]]]:
     """Every event without the ids the application itself generates (event and line ids of
     PlaceOrder lines)."""
     rows = []
@@ -30,7 +31,7 @@ def _shape(app: App) -> list[tuple[str, int, str, dict[str, Any]]]:
 
 def test_every_status_names_and_snapshots() -> None:
     progress: list[tuple[int, int]] = []
-    app = bootstrap_in_memory(snapshot_interval=50)
+    app = memory_app(snapshot_interval=50)
     summary = load_demo(
         app.commands,
         orders=120,
@@ -103,7 +104,7 @@ def test_rerun_on_the_same_store_writes_nothing() -> None:
 
 
 def test_without_the_query_bus_and_with_few_orders() -> None:
-    app = bootstrap_in_memory()
+    app = memory_app()
     summary = load_demo(app.commands, orders=3, seed=1)
     assert summary.orders == 3
     assert len(list(app.events.iter_stream_ids("order-"))) == 3
@@ -117,7 +118,7 @@ def test_demo_data_on_a_catalog_that_already_uses_its_skus() -> None:
     skus = [
         e.payload["sku"] for e in reference.events.read_all(limit=100_000) if "sku" in e.payload
     ]
-    app = bootstrap_in_memory()
+    app = memory_app()
     for sku in skus:
         app.commands.dispatch(
             c.AddProduct(sku=sku, name=f"Earlier {sku}", price=Decimal("1.00"), currency="EUR")

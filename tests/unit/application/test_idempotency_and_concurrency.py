@@ -10,6 +10,7 @@ import pytest
 
 from desktop_app.application import commands as c
 from desktop_app.application.buses import CommandBus
+from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
     AppendResult,
     ConcurrencyError,
@@ -18,12 +19,11 @@ from desktop_app.application.ports import (
     UniqueClaim,
 )
 from desktop_app.application.queries import GetOrderAtVersion
-from desktop_app.bootstrap import App, bootstrap_in_memory, compose
 from desktop_app.domain.errors import RuleViolation
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 
-from .helpers import World
+from .helpers import MemoryApp, World, identity
 
 # --- idempotency (R2) ----------------------------------------------------------------------
 
@@ -47,7 +47,7 @@ def test_same_register_command_twice_writes_once(world: World) -> None:
     assert world.head() == head
 
 
-def test_same_place_order_twice_writes_once(world: World, app: App) -> None:
+def test_same_place_order_twice_writes_once(world: World, app: MemoryApp) -> None:
     command = c.PlaceOrder(
         customer_id=world.customer, lines=(c.LineInput(product_id=world.mug, quantity=1),)
     )
@@ -81,7 +81,7 @@ def test_duplicate_after_the_state_moved_on(world: World) -> None:
     assert world.state(order_id).state["status"] == "shipped"
 
 
-def test_duplicate_that_would_succeed_again_writes_nothing(world: World, app: App) -> None:
+def test_duplicate_that_would_succeed_again_writes_nothing(world: World, app: MemoryApp) -> None:
     rename = c.RenameCustomer(customer_id=world.customer, name="Müller AG")
     first = world.send(rename)
     world.send(c.RenameCustomer(customer_id=world.customer, name="Müller & Söhne AG"))
@@ -176,8 +176,8 @@ class TwoClerks:
         snapshots = InMemorySnapshotStore(inner)
         self.store = InterferingEventStore(inner)
         proxy: EventStore = self.store  # type: ignore[assignment]
-        _, self.ours, _ = compose(proxy, snapshots, source="ours")
-        _, self.theirs, queries = compose(inner, snapshots, source="theirs")
+        _, self.ours, _ = compose(proxy, snapshots, identity=identity("ours"))
+        _, self.theirs, queries = compose(inner, snapshots, identity=identity("theirs"))
         self.queries = queries
         self.events = inner
         customer = c.RegisterCustomer(name="Café Olé")
@@ -261,7 +261,7 @@ def test_retry_refused_by_the_new_state_reports_the_domain_error() -> None:
 # --- metadata ------------------------------------------------------------------------------
 
 
-def test_metadata_records_command_ids_user_host_and_source(world: World, app: App) -> None:
+def test_metadata_records_command_ids_user_host_and_source(world: World, app: MemoryApp) -> None:
     command = c.PlaceOrder(
         customer_id=world.customer,
         lines=(
@@ -283,23 +283,9 @@ def test_metadata_records_command_ids_user_host_and_source(world: World, app: Ap
     assert len({e.event_id for e in stored}) == 3
 
 
-def test_metadata_keeps_a_given_correlation_id(world: World, app: App) -> None:
+def test_metadata_keeps_a_given_correlation_id(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     confirm = c.ConfirmOrder(order_id=order_id, correlation_id="form-42")
     world.send(confirm)
     meta = app.events.read_stream(f"order-{order_id}")[-1].metadata
     assert (meta.correlation_id, meta.causation_id) == ("form-42", confirm.command_id)
-
-
-def test_user_comes_from_the_os_account_not_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("USER", "mallory")
-    monkeypatch.setenv("LOGNAME", "mallory")
-    monkeypatch.setenv("USERNAME", "mallory")
-    app = bootstrap_in_memory(source="cli")
-    command = c.RegisterCustomer(name="Audit Test")
-    app.commands.dispatch(command)
-    meta = app.events.read_stream(f"customer-{command.customer_id}")[0].metadata
-    assert meta.user == os_user() != "mallory"
-    assert meta.source == "cli"

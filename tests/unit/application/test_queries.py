@@ -10,10 +10,9 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.buses import UnknownMessageError
 from desktop_app.application.repository import NotFoundError
-from desktop_app.bootstrap import App
 from desktop_app.domain.errors import DomainError
 
-from .helpers import World
+from .helpers import MemoryApp, World
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def order_id(world: World) -> str:
     return order_id
 
 
-def test_history_in_version_order_with_summaries(app: App, order_id: str) -> None:
+def test_history_in_version_order_with_summaries(app: MemoryApp, order_id: str) -> None:
     history = app.queries.ask(q.GetOrderHistory(order_id=order_id))
     assert [e.version for e in history] == [1, 2, 3, 4, 5]
     assert [e.type_name for e in history] == [
@@ -48,7 +47,7 @@ def test_history_in_version_order_with_summaries(app: App, order_id: str) -> Non
     assert times == sorted(times) and all(t.tzinfo is not None for t in times)
 
 
-def test_history_filters(app: App, order_id: str) -> None:
+def test_history_filters(app: MemoryApp, order_id: str) -> None:
     window = app.queries.ask(q.GetOrderHistory(order_id=order_id, from_version=2, to_version=3))
     assert [e.version for e in window] == [2, 3]
     confirmed = app.queries.ask(
@@ -58,7 +57,7 @@ def test_history_filters(app: App, order_id: str) -> None:
     assert app.queries.ask(q.GetOrderHistory(order_id="no-such-order")) == []
 
 
-def test_state_at_version(world: World, app: App, order_id: str) -> None:
+def test_state_at_version(world: World, app: MemoryApp, order_id: str) -> None:
     first = app.queries.ask(q.GetOrderAtVersion(order_id=order_id, version=1))
     assert (first.version, first.state["status"], first.state["lines"]) == (1, "pending", [])
     second = world.state(order_id, 3).state
@@ -72,7 +71,7 @@ def test_state_at_version(world: World, app: App, order_id: str) -> None:
         world.state("no-such-order")
 
 
-def test_diff_between_versions(app: App, order_id: str) -> None:
+def test_diff_between_versions(app: MemoryApp, order_id: str) -> None:
     diff = app.queries.ask(q.GetOrderDiff(order_id=order_id, from_version=2, to_version=3))
     assert (diff.from_version, diff.to_version) == (2, 3)
     assert [(d.path, d.before, d.after, d.kind) for d in diff.changes] == [
@@ -92,7 +91,7 @@ def test_diff_between_versions(app: App, order_id: str) -> None:
     }
 
 
-def test_order_actions(world: World, app: App, order_id: str) -> None:
+def test_order_actions(world: World, app: MemoryApp, order_id: str) -> None:
     actions = app.queries.ask(q.GetOrderActions(order_id=order_id))
     assert (actions.status, actions.version) == ("shipped", 5)
     assert actions.why_not("deliver") is None
@@ -104,7 +103,7 @@ def test_order_actions(world: World, app: App, order_id: str) -> None:
     assert pending.why_not("ship") == "An order can only be shipped once it is confirmed."
 
 
-def test_unknown_query_type(app: App) -> None:
+def test_unknown_query_type(app: MemoryApp) -> None:
     @dataclass(frozen=True, kw_only=True, slots=True)
     class GetWeather(q.Query[str]):
         city: str
@@ -114,7 +113,7 @@ def test_unknown_query_type(app: App) -> None:
     assert app.queries.handles(q.GetOrderHistory)
 
 
-def test_verify_the_chain_written_through_the_bus(app: App, order_id: str) -> None:
+def test_verify_the_chain_written_through_the_bus(app: MemoryApp, order_id: str) -> None:
     result = app.events.verify()
     assert result.ok and result.first_bad_position is None
     assert result.checked == result.head_position == app.events.head_position()

@@ -14,10 +14,9 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.ports import Snapshot, StoreError
 from desktop_app.application.repository import decode
-from desktop_app.bootstrap import App, bootstrap_in_memory
 from desktop_app.domain.order import Order
 
-from .helpers import World
+from .helpers import MemoryApp, World, memory_app
 
 
 def bump(world: World, order_id: str, times: int) -> None:
@@ -28,20 +27,20 @@ def bump(world: World, order_id: str, times: int) -> None:
         world.send(c.ChangeLineQuantity(order_id=order_id, line_id=line, quantity=quantity))
 
 
-def replayed(app: App, order_id: str, version: int | None = None) -> Order:
+def replayed(app: MemoryApp, order_id: str, version: int | None = None) -> Order:
     events = app.events.read_stream(f"order-{order_id}", to_version=version)
     return Order.replay(order_id, [decode(e) for e in events])
 
 
-def loaded(app: App, order_id: str, version: int | None = None) -> Order:
+def loaded(app: MemoryApp, order_id: str, version: int | None = None) -> Order:
     return app.deps.orders.load(order_id, at_version=version)
 
 
-def versions(app: App, order_id: str) -> list[int]:
+def versions(app: MemoryApp, order_id: str) -> list[int]:
     return [s.version for s in app.queries.ask(q.ListOrderSnapshots(order_id=order_id))]
 
 
-def test_snapshot_taken_when_a_save_crosses_the_interval(world: World, app: App) -> None:
+def test_snapshot_taken_when_a_save_crosses_the_interval(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)  # v2
     bump(world, order_id, 2)  # v4
     assert versions(app, order_id) == []
@@ -55,21 +54,23 @@ def test_snapshot_taken_when_a_save_crosses_the_interval(world: World, app: App)
 
 
 def test_a_multi_event_save_crossing_the_interval_snapshots_its_own_version(
-    world: World, app: App
+    world: World, app: MemoryApp
 ) -> None:
     order_id = world.place(1, 1, 1, 1, 1, 1)  # OrderPlaced + 6 lines = v7
     assert versions(app, order_id) == [7]
 
 
 def test_interval_zero_disables_snapshots() -> None:
-    app = bootstrap_in_memory(snapshot_interval=0)
+    app = memory_app(snapshot_interval=0)
     world = World(app)
     order_id = world.place(1)
     bump(world, order_id, 12)
     assert versions(app, order_id) == []
 
 
-def test_snapshot_plus_tail_equals_full_replay_at_every_version(world: World, app: App) -> None:
+def test_snapshot_plus_tail_equals_full_replay_at_every_version(
+    world: World, app: MemoryApp
+) -> None:
     order_id = world.place(3, 1)
     bump(world, order_id, 10)
     world.send(c.ConfirmOrder(order_id=order_id))
@@ -93,7 +94,7 @@ def test_snapshot_plus_tail_equals_full_replay_at_every_version(world: World, ap
 def test_snapshot_plus_tail_equals_replay_for_random_orders(
     interval: int, steps: list[tuple[str, int]]
 ) -> None:
-    app = bootstrap_in_memory(snapshot_interval=interval)
+    app = memory_app(snapshot_interval=interval)
     world = World(app)
     order_id = world.place(2)
     for kind, number in steps:
@@ -116,13 +117,15 @@ def test_snapshot_plus_tail_equals_replay_for_random_orders(
     assert loaded(app, order_id).version == world.version(order_id)
 
 
-def _current_snapshot(app: App, order_id: str) -> Snapshot:
+def _current_snapshot(app: MemoryApp, order_id: str) -> Snapshot:
     snapshot = app.snapshots.latest_snapshot(f"order-{order_id}")
     assert snapshot is not None
     return snapshot
 
 
-def test_a_well_formed_snapshot_is_used_and_verify_reveals_a_lie(world: World, app: App) -> None:
+def test_a_well_formed_snapshot_is_used_and_verify_reveals_a_lie(
+    world: World, app: MemoryApp
+) -> None:
     order_id = world.place(1)
     bump(world, order_id, 3)  # v5, snapshot at 5
     genuine = _current_snapshot(app, order_id)
@@ -159,7 +162,7 @@ BAD_KINDS = ("corrupt", "wrong lines", "wrong total", "foreign", "other format",
 
 def test_bad_snapshots_are_ignored_on_load() -> None:
     for kind in BAD_KINDS:
-        fresh = bootstrap_in_memory(snapshot_interval=5)
+        fresh = memory_app(snapshot_interval=5)
         world = World(fresh)
         order_id = world.place(1)
         bump(world, order_id, 4)  # v6: snapshot at 5, tail 6
@@ -180,7 +183,7 @@ def test_bad_snapshots_are_ignored_on_load() -> None:
         assert world.state(order_id).state["status"] == "confirmed", kind
 
 
-def test_verify_snapshot_refuses_unusable_snapshots(world: World, app: App) -> None:
+def test_verify_snapshot_refuses_unusable_snapshots(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     bump(world, order_id, 3)
     genuine = _current_snapshot(app, order_id)
@@ -195,7 +198,7 @@ def test_verify_snapshot_refuses_unusable_snapshots(world: World, app: App) -> N
     assert "missing" in (missing.problem or "")
 
 
-def test_get_order_snapshot(world: World, app: App) -> None:
+def test_get_order_snapshot(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     bump(world, order_id, 3)
     state = app.queries.ask(q.GetOrderSnapshot(order_id=order_id, version=5))
@@ -205,7 +208,7 @@ def test_get_order_snapshot(world: World, app: App) -> None:
     assert app.queries.ask(q.GetOrderSnapshot(order_id=order_id, version=4)) is None
 
 
-def test_take_snapshot_command_adds_to_the_list(world: World, app: App) -> None:
+def test_take_snapshot_command_adds_to_the_list(world: World, app: MemoryApp) -> None:
     order_id = world.place(1)
     world.send(c.TakeSnapshot(order_id=order_id))
     assert versions(app, order_id) == [2]

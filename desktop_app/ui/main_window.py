@@ -12,7 +12,6 @@ import dataclasses
 import importlib
 import logging
 import platform
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1047,7 +1046,8 @@ class MainWindow(QMainWindow):
 
     def about_text(self) -> str:
         details = dict(self.store_info.details or {})
-        sqlite_version = details.get("sqlite_version") or sqlite3.sqlite_version
+        # The store reports its engine's version; the UI does not ask the driver itself.
+        sqlite_version = details.get("sqlite_version", "unknown")
         mode = "read-only" if self.read_only else "read and write"
         rows = [
             ("Qt", f"{qVersion()} (PySide6 {pyside_version})"),

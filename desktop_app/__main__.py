@@ -7,6 +7,8 @@ buses and loads the first page, or, for a damaged or foreign file, the window go
 clear message is shown (R21). The background jobs (projector, snapshots, WAL checkpoint,
 backups) start once the first rows are on screen. Everything shuts down cleanly. Nothing runs
 at import time.
+
+Over 500 lines on purpose: start-up, the helper-thread opener and shutdown are one sequence.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Plug into the admin CLI with :func:`add_maintenance_commands`. Every subcommand 
 namespace. Handlers report every failure as ONE line on stderr
 (``desktop-app-admin: error: …``) and return a non-zero exit code (2; 130 when interrupted),
 so they can be called directly as well as through ``cli.main``.
+
+One module over 500 lines on purpose: the subcommands share its error handling, progress bar
+and registration.
 """
 
 from __future__ import annotations

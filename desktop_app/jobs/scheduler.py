@@ -29,6 +29,9 @@ catch-up goes on while there is news, a wake makes it go round once more. APSche
 logs such a tick as a WARNING ("maximum number of running instances reached"), so a long
 projector catch-up at a 0.2 s cadence wrote five warnings a second into the log (R35).
 
+One module over 500 lines on purpose: the lifecycle, the wake handling and the job bodies
+share one lock and one state.
+
 Nothing starts at import or construction: :meth:`Jobs.start` and :meth:`Jobs.shutdown` are
 explicit and idempotent. A job never lets an exception reach APScheduler: it is logged and
 reported in :class:`JobStatus` to the listeners.

@@ -1,7 +1,7 @@
 """Command and query handlers: plain functions taking their dependencies first.
 
-The bootstrap binds the dependencies (``functools.partial``) and registers one handler per
-message type. A command handler loads one aggregate, calls one domain method and saves.
+``composition.compose`` binds the dependencies (``functools.partial``) and registers one
+handler per message type. A command handler loads one aggregate, calls one domain method and saves.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class OrderNumbers:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Deps:
-    """What the handlers need; built once by the bootstrap."""
+    """What the handlers need; built once by ``composition.compose``."""
 
     events: EventStore
     snapshots: SnapshotStore

@@ -1,4 +1,4 @@
-"""Command-bus middleware. Each is ``(command, next) -> result``; the bootstrap orders them."""
+"""Command-bus middleware. Each is ``(command, next) -> result``; ``default_chain`` orders them."""
 
 from __future__ import annotations
 

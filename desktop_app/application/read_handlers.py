@@ -289,4 +289,4 @@ READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
     q.GetProjectorStatus: get_projector_status,
     q.WaitForPosition: wait_for_position,
 }
-"""Query type -> handler (the bootstrap binds them to their ``ReadDeps``)."""
+"""Query type -> handler (``composition.compose`` binds them to their ``ReadDeps``)."""

@@ -82,6 +82,9 @@ def test_r35_a_long_catch_up_does_not_flood_the_log(
         assert wait_for(
             lambda: app.projector is not None and app.projector.status().checkpoint >= after, 30
         )
+        # The job records its status just after its run returns, which is after the commit
+        # the checkpoint waits above saw: wait for the record, then read it.
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), 30)
         assert jobs.status()[PROJECTOR_JOB].failures == 0
     finally:
         held.gate.set()

@@ -367,16 +367,14 @@ def retry_on_conflict(command: Command, next: Next) -> CommandResult:
         return next(command)
 
 
-def read_epoch(events: EventStore) -> Middleware | None:
-    """One read epoch of the store per attempt at a command, when the store has them: the
-    aggregate cache then asks the file "did anyone else commit?" once per command instead of
-    once per aggregate it looks at (a read transaction each), and all of an attempt's cached
-    reads see the store as of its first. Innermost, so a retry starts a new epoch and sees
-    what the conflict was about. None for a store without epochs."""
-    begin: Callable[[], None] | None = getattr(events, "begin_reads", None)
-    end: Callable[[], None] | None = getattr(events, "end_reads", None)
-    if begin is None or end is None:
-        return None
+def read_epoch(events: EventStore) -> Middleware:
+    """One read epoch of the store per attempt at a command (``EventStore.begin_reads``):
+    the aggregate cache then asks the store "did anyone else commit?" once per command
+    instead of once per aggregate it looks at (a read transaction each on SQLite), and all of
+    an attempt's cached reads see the store as of its first. Innermost, so a retry starts a
+    new epoch and sees what the conflict was about."""
+    begin = events.begin_reads
+    end = events.end_reads
 
     def middleware(command: Command, next: Next) -> CommandResult:
         begin()
@@ -389,16 +387,13 @@ def read_epoch(events: EventStore) -> Middleware | None:
 
 
 def default_chain(events: EventStore) -> list[Callable[[Command, Next], CommandResult]]:
-    """The production order: validate, ids, log, deduplicate, retry (and a read epoch per
-    attempt, when the store has them)."""
-    chain: list[Middleware] = [
+    """The production order: validate, ids, log, deduplicate, retry, a read epoch per
+    attempt."""
+    return [
         validate_shape,
         with_ids,
         log_with_timing(),
         deduplicate(events),
         retry_on_conflict,
+        read_epoch(events),
     ]
-    epoch = read_epoch(events)
-    if epoch is not None:
-        chain.append(epoch)
-    return chain

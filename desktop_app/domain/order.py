@@ -335,13 +335,14 @@ class Order(Aggregate):
         default or one the clerk typed ("" when there is none)."""
         if not isinstance(customer, CustomerRef):
             raise InvalidValue("Choose a customer.", field="customer")
-        placed = _placed(
-            order_id, order_number, customer.customer_id, customer.name, currency, shipping_address
-        )
+        # Lines first: without any, there is no currency to check either.
         if isinstance(lines, str) or not isinstance(lines, Sequence) or not lines:
             raise InvalidValue("Add at least one line to the order.", field="lines")
         if len(lines) > MAX_LINES:
             raise InvalidValue(f"An order can have at most {MAX_LINES} lines.", field="lines")
+        placed = _placed(
+            order_id, order_number, customer.customer_id, customer.name, currency, shipping_address
+        )
         order = cls(placed.order_id)
         order._record(placed)
         # A refusal here discards the whole new order, so no partial history escapes.

@@ -13,7 +13,7 @@ from desktop_app.application.buses import UnknownMessageError
 from desktop_app.application.middleware import InvalidCommandError
 from desktop_app.application.repository import NotFoundError
 from desktop_app.bootstrap import App
-from desktop_app.domain.errors import DomainError, RuleViolation
+from desktop_app.domain.errors import DomainError, InvalidValue, RuleViolation
 
 from .helpers import World
 
@@ -145,6 +145,16 @@ def test_place_order_refusals(world: World) -> None:
     refused(world, usd, "price")
     world.send(c.DiscontinueProduct(product_id=world.mug))
     refused(world, c.PlaceOrder(customer_id=world.customer, lines=(mug,)), "product")
+
+
+def test_an_order_without_lines_is_refused_by_the_domain_rule(world: World) -> None:
+    # One rule, stated once in Order.place: the handler restated it with its own error.
+    for currency in (None, "EUR"):
+        error = refused(
+            world, c.PlaceOrder(customer_id=world.customer, lines=(), currency=currency), "lines"
+        )
+        assert isinstance(error, InvalidValue)
+        assert error.message == "Add at least one line to the order."
 
 
 def test_line_commands(world: World, app: App) -> None:

@@ -252,6 +252,30 @@ def change_line_quantity(deps: Deps, command: c.ChangeLineQuantity) -> c.Command
     )
 
 
+def change_order_lines(deps: Deps, command: c.ChangeOrderLines) -> c.CommandResult:
+    """Remove, change and add lines in one edit: one domain call, one event, one append."""
+
+    def act(order: Order) -> None:
+        additions = []
+        for addition in command.add:
+            line = _new_line(deps, addition.line, order.currency)
+            additions.append(
+                NewLine(
+                    line_id=addition.line_id,
+                    product=line.product,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                )
+            )
+        order.change_lines(
+            remove=[removal.line_id for removal in command.remove],
+            quantities=[(change.line_id, change.quantity) for change in command.change],
+            add=additions,
+        )
+
+    return _on_order(deps, command, act)
+
+
 def confirm_order(deps: Deps, command: c.ConfirmOrder) -> c.CommandResult:
     """Confirm a pending order."""
     return _on_order(deps, command, lambda order: order.confirm())

@@ -116,6 +116,8 @@ def keys_for(events: Iterable[EventRecord]) -> ReadModelKeys:
             keys.customers.add(payload["customer_id"])
         if "product_id" in payload:
             keys.products.add(payload["product_id"])
+        elif event.type_name == "OrderLinesChanged":
+            keys.products.update(line["product_id"] for line in payload.get("added", ()))
     return keys
 
 
@@ -243,6 +245,19 @@ def order_line_quantity_changed(work: WorkingSet, event: EventRecord, p: JsonObj
     work.dirty_lines.add((order.order_id, line.line_id))
     _recount(work, order)
     _touch(work, order, event)
+
+
+def order_lines_changed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
+    """One edit of several lines: exactly the one-line projections, in the edit's order
+    (removals, quantity changes, additions)."""
+    order_id = p["order_id"]
+    for line_id in p["removed"]:
+        order_line_removed(work, event, {"order_id": order_id, "line_id": line_id})
+    for change in p["quantities"]:
+        order_line_quantity_changed(work, event, {"order_id": order_id, **change})
+    for added in p["added"]:
+        order_line_added(work, event, {"order_id": order_id, **added})
+    _touch(work, _order(work, order_id), event)  # an edit that changed no line still counts
 
 
 def order_confirmed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
@@ -402,6 +417,7 @@ PROJECTIONS: Mapping[str, Projection] = MappingProxyType(
         "OrderLineAdded": order_line_added,
         "OrderLineRemoved": order_line_removed,
         "OrderLineQuantityChanged": order_line_quantity_changed,
+        "OrderLinesChanged": order_lines_changed,
         "OrderConfirmed": order_confirmed,
         "OrderShipped": order_shipped,
         "OrderDelivered": order_delivered,

@@ -174,6 +174,61 @@ def test_line_commands(world: World, app: App) -> None:
     ]
 
 
+def test_change_order_lines_is_one_command_one_event_one_version(world: World, app: App) -> None:
+    order_id = world.place(2, 3)
+    first, second = world.line_ids(order_id)
+    before = world.version(order_id)
+    command = c.ChangeOrderLines(
+        order_id=order_id,
+        expected_version=before,
+        remove=(c.LineRemoval(line_id=first),),
+        change=(c.QuantityChange(line_id=second, quantity=7),),
+        add=(
+            c.LineAddition(line=c.LineInput(product_id=world.pot, quantity=1)),
+            c.LineAddition(
+                line=c.LineInput(product_id=world.mug, quantity=2, unit_price=Decimal("3.00"))
+            ),
+        ),
+    )
+    result = world.send(command)
+    assert result.version == before + 1
+    stream = app.events.read_stream(f"order-{order_id}")
+    assert [e.type_name for e in stream[before:]] == ["OrderLinesChanged"]
+    assert stream[-1].metadata.causation_id == command.command_id
+    assert world.line_ids(order_id) == [second, *(a.line_id for a in command.add)]
+    quantities = [line["quantity"] for line in world.state(order_id).state["lines"]]
+    assert quantities == [7, 1, 2]
+    # Sent again (a lost reply): a duplicate, nothing written.
+    assert world.send(command).duplicate
+    assert world.version(order_id) == before + 1
+
+
+def test_change_order_lines_refuses_everything_when_one_change_is_refused(world: World) -> None:
+    order_id = world.place(2, 3)
+    first, second = world.line_ids(order_id)
+    error = refused(
+        world,
+        c.ChangeOrderLines(
+            order_id=order_id,
+            remove=(c.LineRemoval(line_id=first),),
+            change=(c.QuantityChange(line_id=second, quantity=3),),
+        ),
+        "quantity",
+    )
+    assert error.message.endswith(": The quantity is already 3.")
+    refused(world, c.ChangeOrderLines(order_id=order_id), "lines")
+    world.send(c.DiscontinueProduct(product_id=world.pot))
+    refused(
+        world,
+        c.ChangeOrderLines(
+            order_id=order_id,
+            add=(c.LineAddition(line=c.LineInput(product_id=world.pot, quantity=1)),),
+        ),
+        "product",
+    )
+    assert world.line_ids(order_id) == [first, second]
+
+
 def test_line_command_refusals(world: World) -> None:
     order_id = world.place(2)
     line = world.line_ids(order_id)[0]

@@ -32,6 +32,7 @@ EXPECTED_VERSIONS = {
     "OrderLineAdded": 1,
     "OrderLineRemoved": 1,
     "OrderLineQuantityChanged": 1,
+    "OrderLinesChanged": 1,
     "OrderConfirmed": 1,
     "OrderShipped": 2,
     "OrderDelivered": 1,
@@ -66,6 +67,9 @@ def _json_only(value: object) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             assert isinstance(key, str)
+            _json_only(item)
+    elif isinstance(value, list):
+        for item in value:
             _json_only(item)
     else:
         assert isinstance(value, str | int)

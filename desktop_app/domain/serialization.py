@@ -270,9 +270,6 @@ _CURRENT: dict[tuple[str, int], _FastSpec] = {
     if (spec := _fast_spec(cls)) is not None
 }
 
-_MONEY_CACHE_LIMIT = 4096
-_money_cache: dict[tuple[str, str], Money] = {}
-
 
 def stored_money(amount: object, currency: object) -> Money | None:
     """The Money of a stored (amount text, currency), or None if ``Money.parse`` refuses it.
@@ -283,17 +280,15 @@ def stored_money(amount: object, currency: object) -> Money | None:
     """
     if type(amount) is not str or type(currency) is not str:
         return None
-    key = (amount, currency)
-    money = _money_cache.get(key)
-    if money is None:
-        try:
-            money = Money.parse(amount, currency)
-        except DomainError:
-            return None
-        if len(_money_cache) >= _MONEY_CACHE_LIMIT:
-            _money_cache.clear()
-        _money_cache[key] = money
-    return money
+    return _parsed_money(amount, currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_money(amount: str, currency: str) -> Money | None:
+    try:
+        return Money.parse(amount, currency)
+    except DomainError:
+        return None
 
 
 _new_event = object.__new__

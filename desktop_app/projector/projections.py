@@ -17,6 +17,7 @@ Semantics of the derived figures:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -59,9 +60,6 @@ class ProjectionError(Exception):
         )
 
 
-_minor_cache: dict[tuple[str, str], int] = {}
-
-
 def minor_units(money: JsonObject) -> int:
     """A stored money value ``{"amount": "4.50", "currency": "EUR"}`` in minor units.
 
@@ -69,15 +67,14 @@ def minor_units(money: JsonObject) -> int:
     """
     amount, currency = money["amount"], money["currency"]
     if type(amount) is str and type(currency) is str:
-        key = (amount, currency)
-        cached = _minor_cache.get(key)
-        if cached is None:
-            cached = _minor_units(money)
-            if len(_minor_cache) >= 4096:
-                _minor_cache.clear()
-            _minor_cache[key] = cached
-        return cached
+        return _cached_minor_units(amount, currency)
     return _minor_units(money)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_minor_units(amount: str, currency: str) -> int:
+    # A refusal raises and is not cached, so a bad amount is refused every time.
+    return _minor_units({"amount": amount, "currency": currency})
 
 
 def _minor_units(money: JsonObject) -> int:
@@ -493,7 +490,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
     product_of = work.products.get
     orders_of_customer = by_customer.get
     lines_of_product = by_product.get
-    cached_minor = _minor_cache.get  # the cache is cleared in place, never replaced
+    cached_minor = _cached_minor_units
     projection_of = PROJECTIONS.get
     current = _CURRENT_VERSIONS.get
     new_order = OrderState
@@ -513,9 +510,10 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 product_id = p["product_id"]
                 product = product_of(product_id)
                 price = p["unit_price"]
-                currency = price["currency"]
-                price_minor = cached_minor((price["amount"], currency))
-                if price_minor is None:
+                amount, currency = price["amount"], price["currency"]
+                if type(amount) is str and type(currency) is str:
+                    price_minor = cached_minor(amount, currency)
+                else:
                     price_minor = minor_units(price)
                 sku = p["sku"]
                 if product is None:

@@ -177,3 +177,15 @@ def test_events_are_frozen_and_keyword_only() -> None:
         event.reason = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         OrderCancelled("o", "r")  # type: ignore[call-arg]
+
+
+def test_stored_money_is_remembered_only_for_what_it_is() -> None:
+    from desktop_app.domain.serialization import stored_money
+
+    assert stored_money("4.50", "EUR") == Money(Decimal("4.50"), "EUR")
+    assert stored_money("4.50", "EUR") is stored_money("4.50", "EUR")  # one immutable object
+    assert stored_money("4.50", "USD") == Money(Decimal("4.50"), "USD")
+    for _ in range(2):
+        assert stored_money("4.505", "EUR") is None  # refused every time, never a value
+    assert stored_money(4.5, "EUR") is None
+    assert stored_money("4.50", None) is None

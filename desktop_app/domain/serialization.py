@@ -82,7 +82,14 @@ def to_payload(event: DomainEvent) -> dict[str, JSON]:
         fields = tuple((f.name, False) for f in dataclasses.fields(event))
     payload: dict[str, JSON] = {}
     for name, _ in fields:
-        payload[name] = _plain(getattr(event, name), event.type_name)
+        value = getattr(event, name)
+        # Flat values inline: this runs for every new event of every command.
+        if isinstance(value, Money):
+            payload[name] = {"amount": value.amount_text(), "currency": value.currency}
+        elif isinstance(value, str | int):
+            payload[name] = value
+        else:
+            payload[name] = _plain(value, event.type_name)
     return payload
 
 

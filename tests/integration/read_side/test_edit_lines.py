@@ -47,6 +47,12 @@ def test_an_edit_projects_replays_and_verifies_like_its_one_line_changes(tmp_pat
         history = app.queries.ask(q.GetOrderHistory(order_id=order_id))
         assert history[-1].type_name == "OrderLinesChanged"
         assert history[-1].summary.startswith("Edited the lines: removed line")
+        # A rename after the edit reaches the line the edit added (rename index kept).
+        world.send(c.RenameProduct(product_id=world.pot, name="Tea Pot XL"))
+        projector.run_once()
+        renamed = app.queries.ask(q.GetOrder(order_id=order_id))
+        assert renamed is not None
+        assert [line.product_name for line in renamed.lines][-1] == "Tea Pot XL"
         checked = verify_history(app.events, app.snapshots)
         assert checked.ok and checked.semantic and checked.finding_count == 0
     finally:

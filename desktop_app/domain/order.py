@@ -449,13 +449,15 @@ class Order(Aggregate):
         its one-line command against the lines as the earlier changes leave them; a refusal
         names the line and refuses the whole edit. Each line may be named once."""
         self._require("change_quantity" if remove or quantities else "add_line")
-        named = [*remove, *(line_id for line_id, _ in quantities)]
-        named += [line.line_id if isinstance(line, NewLine) else None for line in add]
-        if not named:
+        if not (remove or quantities or add):
             raise RuleViolation(
                 "Nothing to change: no line was added, removed or changed.", "lines"
             )
-        if len(set(named)) != len(named):
+        # Only text ids can clash; anything else is refused below by its one-line guard.
+        named = [*remove, *(line_id for line_id, _ in quantities)]
+        named += [line.line_id for line in add if isinstance(line, NewLine)]
+        texts = [line_id for line_id in named if isinstance(line_id, str)]
+        if len(set(texts)) != len(texts):
             raise RuleViolation("Each line can be changed only once in one edit.", "lines")
         scratch = self._scratch()
         for line_id in remove:

@@ -127,6 +127,8 @@ def test_empty_repeated_and_late_edits_are_refused() -> None:
         remove=["l-1"],
         quantities=[("l-1", 5)],
     )
+    _refused(order, "Choose a product.", "product", add=["not a line", None])
+    _refused(order, "That line is not on this order (any more).", "lines", remove=[["l-1"]])
     confirmed = order_in("confirmed")
     confirmed.take_pending()
     _refused(

@@ -81,6 +81,39 @@ class ChangeLineQuantity(OrderCommand):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class LineRemoval:
+    """A line to remove, in :class:`ChangeOrderLines`."""
+
+    line_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QuantityChange:
+    """A line's new quantity, in :class:`ChangeOrderLines`."""
+
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LineAddition:
+    """A line to add, in :class:`ChangeOrderLines` (the form chooses its id)."""
+
+    line: LineInput
+    line_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeOrderLines(OrderCommand):
+    """Edit a pending order's lines in one change (one event, one version): remove lines,
+    change quantities, add lines; all of it or, when any change is refused, none."""
+
+    remove: tuple[LineRemoval, ...] = ()
+    change: tuple[QuantityChange, ...] = ()
+    add: tuple[LineAddition, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ConfirmOrder(OrderCommand):
     """Confirm a pending order."""
 

@@ -49,6 +49,7 @@ def command_handlers(deps: h.Deps) -> dict[type[c.Command], CommandHandler]:
         c.AddOrderLine: h.add_order_line,
         c.RemoveOrderLine: h.remove_order_line,
         c.ChangeLineQuantity: h.change_line_quantity,
+        c.ChangeOrderLines: h.change_order_lines,
         c.ConfirmOrder: h.confirm_order,
         c.ShipOrder: h.ship_order,
         c.DeliverOrder: h.deliver_order,

@@ -36,6 +36,11 @@ _NOT_CONTENT = frozenset({"command_id", "correlation_id", "expected_version"})
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def _quote(text: str) -> str:
+    """A JSON string exactly as ``_encode`` writes it (``ensure_ascii=False``)."""
+    return _encode(text)
+
+
 _FIELD_NAMES: dict[tuple[type[Any], bool], tuple[str, ...] | None] = {}
 
 
@@ -72,8 +77,53 @@ def _plain(value: object, top: bool = False) -> Any:
     return {"repr": repr(value)}
 
 
+def canonical_text(command: object) -> str:
+    """The canonical JSON the fingerprint hashes: ``_encode`` of ``{"fields": _plain(command,
+    top=True), "type": <class name>}``, written directly (the same text, tested) so a command
+    does not build the intermediate dicts and lists and run the encoder over them."""
+    return '{"fields":' + _text(command, True) + ',"type":' + _quote(type(command).__name__) + "}"
+
+
+def _text(value: object, top: bool = False) -> str:
+    """``_encode(_plain(value, top))`` for the values commands hold; anything else goes the
+    general way (JSON text of a part is the same inside a whole)."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)  # type: ignore[arg-type]
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is Decimal:
+        return '{"decimal":' + _quote(str(value)) + "}"
+    if kind is tuple or kind is list:
+        return "[" + ",".join([_text(item) for item in value]) + "]"  # type: ignore[attr-defined]
+    plan = (_TOP_PLANS if top else _PLANS).get(kind)
+    if plan is None:
+        plan = _plan(kind, top)
+    if plan is not _NOT_A_RECORD:
+        return "{" + ",".join([key + _text(getattr(value, name)) for name, key in plan]) + "}"
+    return _encode(_plain(value, top))
+
+
+_Plan = tuple[tuple[str, str], ...]
+_NOT_A_RECORD: _Plan = (("", ""),)  # a marker: not a dataclass, so no plan
+_PLANS: dict[type[Any], _Plan] = {}
+_TOP_PLANS: dict[type[Any], _Plan] = {}
+
+
+def _plan(kind: type[Any], top: bool) -> _Plan:
+    """Per dataclass type: its content fields in sorted order with their JSON keys
+    (``"name":``), worked out once."""
+    names = _field_names(kind, top)
+    plan = _NOT_A_RECORD if names is None else tuple((n, _quote(n) + ":") for n in names)
+    (_TOP_PLANS if top else _PLANS)[kind] = plan
+    return plan
+
+
 def command_fingerprint(command: object) -> str:
     """``c1:`` + sha256 (hex) of the command's canonical JSON: type name and content fields."""
-    body = {"fields": _plain(command, top=True), "type": type(command).__name__}
-    digest = hashlib.sha256(_encode(body).encode("utf-8", "surrogatepass")).hexdigest()
-    return FINGERPRINT_PREFIX + digest
+    text = canonical_text(command)
+    return FINGERPRINT_PREFIX + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

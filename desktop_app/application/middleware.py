@@ -73,100 +73,34 @@ def _field_types(command_type: type[Any]) -> tuple[tuple[str, Any], ...]:
     return cached
 
 
-def _check(value: object, expected: Any, path: str) -> None:
-    origin = typing.get_origin(expected)
-    if origin in (Union, types.UnionType):
-        errors: list[InvalidCommandError] = []
-        for option in typing.get_args(expected):
-            try:
-                _check(value, option, path)
-                return
-            except InvalidCommandError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if expected is type(None):
-        if value is not None:
-            raise InvalidCommandError(f"{path} must be empty.", field=path)
-        return
-    if origin is tuple:
-        if not isinstance(value, tuple):
-            raise InvalidCommandError(f"{path} must be a list of entries.", field=path)
-        (item_type, *_rest) = typing.get_args(expected)
-        for index, item in enumerate(value):
-            _check(item, item_type, f"{path}[{index}]")
-        return
-    if origin is frozenset:
-        if not isinstance(value, frozenset):
-            raise InvalidCommandError(f"{path} must be a set.", field=path)
-        return
-    if expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidCommandError(f"{path} must be a whole number.", field=path)
-        return
-    if expected is Decimal:
-        if not isinstance(value, Decimal):
-            # Floats are refused outright: 0.1 is not a price anyone typed.
-            raise InvalidCommandError(f"{path} must be an exact decimal amount.", field=path)
-        return
-    if expected is str:
-        if not isinstance(value, str):
-            raise InvalidCommandError(f"{path} must be text.", field=path)
-        return
-    if dataclasses.is_dataclass(expected) and isinstance(expected, type):
-        if not isinstance(value, expected):
-            raise InvalidCommandError(f"{path} has the wrong shape.", field=path)
-        for name, hint in _field_types(expected):
-            _check(getattr(value, name), hint, f"{path}.{name}")
-        return
-    if isinstance(expected, type) and not isinstance(value, expected):
-        raise InvalidCommandError(f"{path} has the wrong type.", field=path)
-
-
 Checker = Callable[[object, str], None]
 """Checks one value against a declared type; raises InvalidCommandError naming ``path``."""
 
 _CHECKERS: dict[type[Any], Checker] = {}
+"""Per command type: its compiled checker (built on first use)."""
 
 
 def _compile(expected: Any) -> Checker:
-    """A checker doing exactly what :func:`_check` does for ``expected``, with the typing
-    introspection done once per declared type instead of on every command."""
+    """The checker of one declared type, with the typing introspection done once per type
+    instead of on every command."""
     origin = typing.get_origin(expected)
     if origin in (Union, types.UnionType):
-        options = tuple(_compile(option) for option in typing.get_args(expected))
-        allows_none = type(None) in typing.get_args(expected)
-
-        def check_union(value: object, path: str) -> None:
-            if value is None and allows_none:
-                return  # the None option passes: same outcome as trying each in order
-            errors: list[InvalidCommandError] = []
-            for option in options:
-                try:
-                    option(value, path)
-                    return
-                except InvalidCommandError as exc:
-                    errors.append(exc)
-            raise errors[0]
-
-        return check_union
+        return _union_checker(typing.get_args(expected))
     if origin is tuple:
         (item_type, *_rest) = typing.get_args(expected)
-        check_item = _compile(item_type)
-
-        def check_tuple(value: object, path: str) -> None:
-            if not isinstance(value, tuple):
-                raise InvalidCommandError(f"{path} must be a list of entries.", field=path)
-            for index, item in enumerate(value):
-                check_item(item, f"{path}[{index}]")
-
-        return check_tuple
-    if origin is not None or not (
-        expected in (type(None), int, Decimal, str) or dataclasses.is_dataclass(expected)
-    ):
-        # Containers and anything unusual: the general checker (rare in commands).
-        return lambda value, path: _check(value, expected, path)
+        return _tuple_checker(_compile(item_type))
+    if origin is frozenset:
+        return _instance_checker(frozenset, "must be a set")
+    if origin is not None:
+        # Another generic container (none in today's commands): at least the container type.
+        return _instance_checker(origin, "has the wrong type")
     if expected is type(None):
-        return lambda value, path: _check(value, expected, path)
+
+        def check_none(value: object, path: str) -> None:
+            if value is not None:
+                raise InvalidCommandError(f"{path} must be empty.", field=path)
+
+        return check_none
     if expected is int:
 
         def check_int(value: object, path: str) -> None:
@@ -175,20 +109,59 @@ def _compile(expected: Any) -> Checker:
 
         return check_int
     if expected is str:
-
-        def check_str(value: object, path: str) -> None:
-            if type(value) is not str and not isinstance(value, str):
-                raise InvalidCommandError(f"{path} must be text.", field=path)
-
-        return check_str
+        return _instance_checker(str, "must be text")
     if expected is Decimal:
-        return lambda value, path: _check(value, expected, path)
-    if not isinstance(expected, type):  # pragma: no cover - a dataclass instance as a hint
-        return lambda value, path: _check(value, expected, path)
-    fields = _compiled_fields(expected)
+        # Floats are refused outright: 0.1 is not a price anyone typed.
+        return _instance_checker(Decimal, "must be an exact decimal amount")
+    if isinstance(expected, type) and dataclasses.is_dataclass(expected):
+        return _dataclass_checker(expected)
+    if isinstance(expected, type):
+        return _instance_checker(expected, "has the wrong type")
+    raise TypeError(f"cannot check values against {expected!r}")  # a programming error
+
+
+def _instance_checker(cls: type[Any], problem: str) -> Checker:
+    def check_instance(value: object, path: str) -> None:
+        if type(value) is not cls and not isinstance(value, cls):
+            raise InvalidCommandError(f"{path} {problem}.", field=path)
+
+    return check_instance
+
+
+def _union_checker(args: tuple[Any, ...]) -> Checker:
+    options = tuple(_compile(option) for option in args)
+    allows_none = type(None) in args
+
+    def check_union(value: object, path: str) -> None:
+        if value is None and allows_none:
+            return  # the None option passes: same outcome as trying each in order
+        errors: list[InvalidCommandError] = []
+        for option in options:
+            try:
+                option(value, path)
+                return
+            except InvalidCommandError as exc:
+                errors.append(exc)
+        raise errors[0]
+
+    return check_union
+
+
+def _tuple_checker(check_item: Checker) -> Checker:
+    def check_tuple(value: object, path: str) -> None:
+        if not isinstance(value, tuple):
+            raise InvalidCommandError(f"{path} must be a list of entries.", field=path)
+        for index, item in enumerate(value):
+            check_item(item, f"{path}[{index}]")
+
+    return check_tuple
+
+
+def _dataclass_checker(cls: type[Any]) -> Checker:
+    fields = _compiled_fields(cls)
 
     def check_dataclass(value: object, path: str) -> None:
-        if not isinstance(value, expected):
+        if not isinstance(value, cls):
             raise InvalidCommandError(f"{path} has the wrong shape.", field=path)
         for name, check in fields:
             check(getattr(value, name), f"{path}.{name}")
@@ -367,16 +340,14 @@ def retry_on_conflict(command: Command, next: Next) -> CommandResult:
         return next(command)
 
 
-def read_epoch(events: EventStore) -> Middleware | None:
-    """One read epoch of the store per attempt at a command, when the store has them: the
-    aggregate cache then asks the file "did anyone else commit?" once per command instead of
-    once per aggregate it looks at (a read transaction each), and all of an attempt's cached
-    reads see the store as of its first. Innermost, so a retry starts a new epoch and sees
-    what the conflict was about. None for a store without epochs."""
-    begin: Callable[[], None] | None = getattr(events, "begin_reads", None)
-    end: Callable[[], None] | None = getattr(events, "end_reads", None)
-    if begin is None or end is None:
-        return None
+def read_epoch(events: EventStore) -> Middleware:
+    """One read epoch of the store per attempt at a command (``EventStore.begin_reads``):
+    the aggregate cache then asks the store "did anyone else commit?" once per command
+    instead of once per aggregate it looks at (a read transaction each on SQLite), and all of
+    an attempt's cached reads see the store as of its first. Innermost, so a retry starts a
+    new epoch and sees what the conflict was about."""
+    begin = events.begin_reads
+    end = events.end_reads
 
     def middleware(command: Command, next: Next) -> CommandResult:
         begin()
@@ -389,16 +360,13 @@ def read_epoch(events: EventStore) -> Middleware | None:
 
 
 def default_chain(events: EventStore) -> list[Callable[[Command, Next], CommandResult]]:
-    """The production order: validate, ids, log, deduplicate, retry (and a read epoch per
-    attempt, when the store has them)."""
-    chain: list[Middleware] = [
+    """The production order: validate, ids, log, deduplicate, retry, a read epoch per
+    attempt."""
+    return [
         validate_shape,
         with_ids,
         log_with_timing(),
         deduplicate(events),
         retry_on_conflict,
+        read_epoch(events),
     ]
-    epoch = read_epoch(events)
-    if epoch is not None:
-        chain.append(epoch)
-    return chain

@@ -383,6 +383,28 @@ class EventStore(Protocol):
         """Current version of a stream (0 when it does not exist)."""
         ...
 
+    # Freshness: what lets the repositories' aggregate cache skip a read per command.
+
+    def stream_is_current(self, stream_id: str, version: int) -> bool:
+        """True only when ``version`` (>= 1) is certainly still the stream's newest version,
+        so a read after it would find nothing; False means "read to find out", nothing more.
+
+        Must never say True once anything was appended to the stream after ``version`` --
+        by this store, another store object or another process -- except inside a read
+        epoch, where the answer may be "current as of the epoch's first check".
+        """
+        ...
+
+    def begin_reads(self) -> None:
+        """Start a read epoch on this thread (epochs nest; the command bus opens one per
+        attempt at a command): :meth:`stream_is_current` may then check the store once per
+        epoch instead of once per call. Every call is matched by :meth:`end_reads`."""
+        ...
+
+    def end_reads(self) -> None:
+        """End the read epoch begun by the matching :meth:`begin_reads`."""
+        ...
+
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Up to ``limit`` events with position > ``after_position``, in position order."""
         ...

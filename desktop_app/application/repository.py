@@ -110,11 +110,9 @@ class Repository(Generic[A]):
         self._cache: OrderedDict[str, A] = OrderedDict()  # least recently used first
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        # Optional on a store: "is this version certainly still the newest?" (cheaper than the
-        # catch-up read when it can say yes; False only means "read to find out").
-        self._is_current: Callable[[str, int], bool] | None = getattr(
-            events, "stream_is_current", None
-        )
+        # "Is this version certainly still the newest?": cheaper than the catch-up read when
+        # the store can say yes; False only means "read to find out". Bound once: hot path.
+        self._is_current = events.stream_is_current
 
     @property
     def aggregate_type(self) -> str:
@@ -236,8 +234,7 @@ class Repository(Generic[A]):
         reaches that version (then the caller loads afresh). Reads from the cached version
         itself, so an empty answer means "gone", never "up to date"."""
         stream = self._prefix + aggregate.id
-        is_current = self._is_current
-        if is_current is not None and is_current(stream, aggregate.version):
+        if self._is_current(stream, aggregate.version):
             return True
         rows = self._events.read_stream_data(stream, from_version=aggregate.version)
         if not rows or rows[0][0] != aggregate.version:

@@ -41,6 +41,20 @@ def _(event: e.OrderLineQuantityChanged) -> str:
 
 
 @describe.register
+def _(event: e.OrderLinesChanged) -> str:
+    parts = [f"removed line {line_id[:8]}" for line_id in event.removed]
+    parts += [
+        f"quantity of line {change.line_id[:8]} to {change.quantity}" for change in event.quantities
+    ]
+    parts += [
+        f"added {a.quantity} × {a.product_name} ({a.sku}) at "
+        f"{a.unit_price.amount} {a.unit_price.currency}"
+        for a in event.added
+    ]
+    return "Edited the lines: " + "; ".join(parts) if parts else "Edited the lines"
+
+
+@describe.register
 def _(event: e.OrderConfirmed) -> str:
     return "Confirmed the order"
 

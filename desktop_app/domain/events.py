@@ -79,6 +79,43 @@ class OrderLineQuantityChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class LineQuantity:
+    """One quantity change inside ``OrderLinesChanged``."""
+
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddedLine:
+    """One new line inside ``OrderLinesChanged``, with the product details as they were then
+    (the fields of ``OrderLineAdded``)."""
+
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLinesChanged(DomainEvent):
+    """Several lines of a pending order were changed in one edit: ``removed`` lines went,
+    then ``quantities`` were changed, then ``added`` lines were added, in that order; each
+    change obeys the rule of its one-line event (``OrderLineRemoved``,
+    ``OrderLineQuantityChanged``, ``OrderLineAdded``) in the state the earlier ones left.
+    One edit, one event, one version."""
+
+    type_name: ClassVar[str] = "OrderLinesChanged"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    removed: tuple[str, ...] = ()
+    quantities: tuple[LineQuantity, ...] = ()
+    added: tuple[AddedLine, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OrderConfirmed(DomainEvent):
     """A pending order was confirmed; its lines are now fixed."""
 
@@ -222,6 +259,7 @@ ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
     OrderLineAdded,
     OrderLineRemoved,
     OrderLineQuantityChanged,
+    OrderLinesChanged,
     OrderConfirmed,
     OrderShipped,
     OrderDelivered,

@@ -7,7 +7,8 @@ and the command methods both use it, so the UI and the domain cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -22,15 +23,18 @@ from desktop_app.domain.aggregate import (
     snapshot_optional_str,
     snapshot_str,
 )
-from desktop_app.domain.errors import InvalidValue, RuleViolation, SnapshotFormatError
+from desktop_app.domain.errors import DomainError, InvalidValue, RuleViolation, SnapshotFormatError
 from desktop_app.domain.events import (
+    AddedLine,
     DomainEvent,
+    LineQuantity,
     OrderCancelled,
     OrderConfirmed,
     OrderDelivered,
     OrderLineAdded,
     OrderLineQuantityChanged,
     OrderLineRemoved,
+    OrderLinesChanged,
     OrderNoteAdded,
     OrderPlaced,
     OrderShipped,
@@ -335,13 +339,14 @@ class Order(Aggregate):
         default or one the clerk typed ("" when there is none)."""
         if not isinstance(customer, CustomerRef):
             raise InvalidValue("Choose a customer.", field="customer")
-        placed = _placed(
-            order_id, order_number, customer.customer_id, customer.name, currency, shipping_address
-        )
+        # Lines first: without any, there is no currency to check either.
         if isinstance(lines, str) or not isinstance(lines, Sequence) or not lines:
             raise InvalidValue("Add at least one line to the order.", field="lines")
         if len(lines) > MAX_LINES:
             raise InvalidValue(f"An order can have at most {MAX_LINES} lines.", field="lines")
+        placed = _placed(
+            order_id, order_number, customer.customer_id, customer.name, currency, shipping_address
+        )
         order = cls(placed.order_id)
         order._record(placed)
         # A refusal here discards the whole new order, so no partial history escapes.
@@ -432,6 +437,70 @@ class Order(Aggregate):
             OrderLineQuantityChanged(order_id=self.id, line_id=line.line_id, quantity=new_quantity)
         )
 
+    def change_lines(
+        self,
+        *,
+        remove: Sequence[str] = (),
+        quantities: Sequence[tuple[str, int]] = (),
+        add: Sequence[NewLine] = (),
+    ) -> None:
+        """One edit of a pending order's lines, recorded as ONE event (one version): remove
+        lines, then change quantities, then add lines. Each change is checked by the rule of
+        its one-line command against the lines as the earlier changes leave them; a refusal
+        names the line and refuses the whole edit. Each line may be named once."""
+        self._require("change_quantity" if remove or quantities else "add_line")
+        if not (remove or quantities or add):
+            raise RuleViolation(
+                "Nothing to change: no line was added, removed or changed.", "lines"
+            )
+        # Only text ids can clash; anything else is refused below by its one-line guard.
+        named = [*remove, *(line_id for line_id, _ in quantities)]
+        named += [line.line_id for line in add if isinstance(line, NewLine)]
+        texts = [line_id for line_id in named if isinstance(line_id, str)]
+        if len(set(texts)) != len(texts):
+            raise RuleViolation("Each line can be changed only once in one edit.", "lines")
+        scratch = self._scratch()
+        for line_id in remove:
+            with _naming(scratch._label(line_id)):
+                scratch.remove_line(line_id)
+        for line_id, quantity in quantities:
+            with _naming(scratch._label(line_id)):
+                scratch.change_quantity(line_id, quantity)
+        for line in add:
+            product = line.product if isinstance(line, NewLine) else None
+            label = f"{product.sku} {product.name}" if isinstance(product, ProductRef) else None
+            with _naming(label):
+                scratch.add_line(line)
+        self._record(_lines_changed(self.id, scratch.take_pending()))
+
+    def _scratch(self) -> Order:
+        """A throw-away copy for checking a several-line edit change by change."""
+        scratch = Order(self.id)
+        scratch._currency = self._currency
+        scratch._status = self._status
+        scratch._lines = dict(self._lines)
+        return scratch
+
+    def _label(self, line_id: object) -> str | None:
+        """How a clerk knows a line: its SKU and product name (None if it is not here)."""
+        line = self._lines.get(line_id) if isinstance(line_id, str) else None
+        return None if line is None else f"{line.sku} {line.product_name}"
+
+    def _check_lines_changed(self, event: OrderLinesChanged) -> None:
+        """change_lines's guards applied to a recorded edit (the one-line guards in turn)."""
+        self._require("change_quantity" if event.removed or event.quantities else "add_line")
+        if not (event.removed or event.quantities or event.added):
+            raise RuleViolation("An edit of the lines that changes nothing.", "lines")
+        named = [*event.removed, *(c.line_id for c in event.quantities)]
+        named += [a.line_id for a in event.added]
+        if len(set(named)) != len(named):
+            raise RuleViolation("Each line can be changed only once in one edit.", "lines")
+        scratch = self._scratch()
+        for one in _one_line_events(event):
+            with _naming(scratch._label(one.line_id)):
+                scratch._check_recorded(one)
+            scratch.apply(one)
+
     def _changed_quantity(self, line: OrderLine, quantity: object) -> int:
         """change_quantity's guard: a valid, different quantity within the order total."""
         new_quantity = validate_quantity(quantity)
@@ -521,6 +590,8 @@ class Order(Aggregate):
             case OrderNoteAdded():
                 self._require("add_note")
                 self._new_note(event.note_id, event.text)
+            case OrderLinesChanged():
+                self._check_lines_changed(event)
             case _:
                 raise RuleViolation(f"An order cannot record {type(event).__name__}.")
 
@@ -601,6 +672,21 @@ class Order(Aggregate):
             case OrderNoteAdded():
                 # apply() counts the version after _when: this event's version is one more.
                 self._notes.append(OrderNote(event.note_id, event.text, self.version + 1))
+            case OrderLinesChanged():
+                lines = self._lines
+                for line_id in event.removed:
+                    lines.pop(line_id, None)
+                for change in event.quantities:
+                    lines[change.line_id] = _with_quantity(lines[change.line_id], change.quantity)
+                for added in event.added:
+                    lines[added.line_id] = OrderLine(
+                        line_id=added.line_id,
+                        product_id=added.product_id,
+                        sku=added.sku,
+                        product_name=added.product_name,
+                        quantity=added.quantity,
+                        unit_price=added.unit_price,
+                    )
             case _:
                 raise TypeError(f"Order cannot apply {type(event).__name__}")
 
@@ -726,6 +812,73 @@ def _placed(
         currency=currency,
         shipping_address=address,
     )
+
+
+def _lines_changed(order_id: str, changes: Sequence[DomainEvent]) -> OrderLinesChanged:
+    """The one event of an edit, from the one-line events its changes would record."""
+    removed: list[str] = []
+    quantities: list[LineQuantity] = []
+    added: list[AddedLine] = []
+    for event in changes:
+        if isinstance(event, OrderLineRemoved):
+            removed.append(event.line_id)
+        elif isinstance(event, OrderLineQuantityChanged):
+            quantities.append(LineQuantity(line_id=event.line_id, quantity=event.quantity))
+        elif isinstance(event, OrderLineAdded):
+            added.append(
+                AddedLine(
+                    line_id=event.line_id,
+                    product_id=event.product_id,
+                    sku=event.sku,
+                    product_name=event.product_name,
+                    quantity=event.quantity,
+                    unit_price=event.unit_price,
+                )
+            )
+        else:  # pragma: no cover - change_lines records only these
+            raise TypeError(f"not a line change: {type(event).__name__}")
+    return OrderLinesChanged(
+        order_id=order_id, removed=tuple(removed), quantities=tuple(quantities), added=tuple(added)
+    )
+
+
+_LineEvent = OrderLineRemoved | OrderLineQuantityChanged | OrderLineAdded
+
+
+def _one_line_events(event: OrderLinesChanged) -> list[_LineEvent]:
+    """An edit as the one-line events it stands for, in the order they take effect."""
+    order_id = event.order_id
+    out: list[_LineEvent] = [
+        OrderLineRemoved(order_id=order_id, line_id=line_id) for line_id in event.removed
+    ]
+    out += [
+        OrderLineQuantityChanged(order_id=order_id, line_id=c.line_id, quantity=c.quantity)
+        for c in event.quantities
+    ]
+    out += [
+        OrderLineAdded(
+            order_id=order_id,
+            line_id=a.line_id,
+            product_id=a.product_id,
+            sku=a.sku,
+            product_name=a.product_name,
+            quantity=a.quantity,
+            unit_price=a.unit_price,
+        )
+        for a in event.added
+    ]
+    return out
+
+
+@contextmanager
+def _naming(label: str | None) -> Iterator[None]:
+    """Prefix a refusal with the line it is about (an edit changes several)."""
+    try:
+        yield
+    except DomainError as exc:
+        if label is None:
+            raise
+        raise type(exc)(f"{label}: {exc.message}", exc.field) from exc
 
 
 def _shipping(tracking_number: object, carrier: object) -> tuple[str, str]:

@@ -8,6 +8,7 @@ raises EventFormatError, because stored history must match its schema exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -74,20 +75,37 @@ _PAYLOAD_FIELDS: Mapping[type[DomainEvent], tuple[tuple[str, bool], ...]] = Mapp
 
 
 def to_payload(event: DomainEvent) -> dict[str, JSON]:
-    """The event's fields as a JSON-compatible dict (Money as decimal strings)."""
+    """The event's fields as a JSON-compatible dict (Money as decimal strings; a tuple of
+    texts or of records as a list)."""
     fields = _PAYLOAD_FIELDS.get(type(event))
     if fields is None:  # pragma: no cover - a subclass of a known event
         fields = tuple((f.name, False) for f in dataclasses.fields(event))
     payload: dict[str, JSON] = {}
     for name, _ in fields:
         value = getattr(event, name)
+        # Flat values inline: this runs for every new event of every command.
         if isinstance(value, Money):
             payload[name] = {"amount": value.amount_text(), "currency": value.currency}
         elif isinstance(value, str | int):
             payload[name] = value
-        else:  # pragma: no cover - guarded by the event definitions
-            raise TypeError(f"cannot serialise {type(value).__name__} in {event.type_name}")
+        else:
+            payload[name] = _plain(value, event.type_name)
     return payload
+
+
+def _plain(value: object, type_name: str) -> JSON:
+    if isinstance(value, Money):
+        return {"amount": value.amount_text(), "currency": value.currency}
+    if isinstance(value, str | int):
+        return value
+    if isinstance(value, tuple):
+        return [_plain(item, type_name) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name), type_name) for f in dataclasses.fields(value)
+        }
+    # pragma: no cover - guarded by the event definitions
+    raise TypeError(f"cannot serialise {type(value).__name__} in {type_name}")
 
 
 def upcast(type_name: str, schema_version: int, payload: Mapping[str, object]) -> dict[str, object]:
@@ -169,29 +187,60 @@ def _strict_from_payload(
         raise EventFormatError(
             f"The stored {type_name} event is malformed (missing {missing}, unexpected {extra})."
         )
-    kwargs: dict[str, object] = {}
-    for name, expected in types.items():
-        value = data[name]
-        if expected is Money:
-            if not isinstance(value, Mapping):
-                raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
-            try:
-                kwargs[name] = Money.from_json(value)
-            except DomainError as exc:
-                raise EventFormatError(
-                    f"The stored {type_name} event has a malformed {name}: {exc.message}"
-                ) from exc
-        elif expected is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
-            kwargs[name] = value
-        elif expected is str:
-            if not isinstance(value, str):
-                raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
-            kwargs[name] = value
-        else:  # pragma: no cover - guarded by the event definitions
-            raise TypeError(f"unsupported field type {expected!r} in {type_name}")
+    kwargs = {
+        name: _strict_value(data[name], expected, type_name, name)
+        for name, expected in types.items()
+    }
     return cls(**kwargs)
+
+
+def _strict_value(value: object, expected: object, type_name: str, name: str) -> object:
+    """One stored value of the declared type (str, int, Money, a tuple of those or of
+    records), or EventFormatError naming the field."""
+    if expected is Money:
+        if not isinstance(value, Mapping):
+            raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
+        try:
+            return Money.from_json(value)
+        except DomainError as exc:
+            raise EventFormatError(
+                f"The stored {type_name} event has a malformed {name}: {exc.message}"
+            ) from exc
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
+        return value
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list):
+            raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
+        (item_type, *_rest) = typing.get_args(expected)
+        return tuple(
+            _strict_value(item, item_type, type_name, f"{name}[{index}]")
+            for index, item in enumerate(value)
+        )
+    if isinstance(expected, type) and dataclasses.is_dataclass(expected):
+        fields = _record_types(expected)
+        if not isinstance(value, Mapping) or set(value) != set(fields):
+            raise EventFormatError(f"The stored {type_name} event has a malformed {name}.")
+        return expected(
+            **{
+                key: _strict_value(value[key], kind, type_name, f"{name}.{key}")
+                for key, kind in fields.items()
+            }
+        )
+    # pragma: no cover - guarded by the event definitions
+    raise TypeError(f"unsupported field type {expected!r} in {type_name}")
+
+
+@functools.cache
+def _record_types(cls: type[object]) -> dict[str, object]:
+    """The fields of a record nested in an event (e.g. ``AddedLine``), with their types."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
 
 # --- the cheap path for current-schema payloads --------------------------------------------
@@ -205,7 +254,9 @@ class _FastSpec:
     money: tuple[str, ...]  # names of Money fields
 
 
-def _fast_spec(cls: type[DomainEvent]) -> _FastSpec:
+def _fast_spec(cls: type[DomainEvent]) -> _FastSpec | None:
+    """The cheap path's plan for a type of flat fields; None for one holding lists (rare
+    events such as ``OrderLinesChanged``: they always take the strict path)."""
     types = _FIELD_TYPES[cls.type_name]
     plain: list[tuple[str, type]] = []
     money: list[str] = []
@@ -214,18 +265,17 @@ def _fast_spec(cls: type[DomainEvent]) -> _FastSpec:
             money.append(name)
         elif kind is str or kind is int:
             plain.append((name, kind))
-        else:  # pragma: no cover - guarded by the event definitions
-            raise TypeError(f"unsupported field type {kind!r} in {cls.type_name}")
+        else:
+            return None
     return _FastSpec(cls, len(types), tuple(plain), tuple(money))
 
 
 # A plain dict (module-private, never changed): its .get is cheaper than a mappingproxy's.
 _CURRENT: dict[tuple[str, int], _FastSpec] = {
-    (cls.type_name, cls.schema_version): _fast_spec(cls) for cls in EVENT_TYPES.values()
+    (cls.type_name, cls.schema_version): spec
+    for cls in EVENT_TYPES.values()
+    if (spec := _fast_spec(cls)) is not None
 }
-
-_MONEY_CACHE_LIMIT = 4096
-_money_cache: dict[tuple[str, str], Money] = {}
 
 
 def stored_money(amount: object, currency: object) -> Money | None:
@@ -237,17 +287,15 @@ def stored_money(amount: object, currency: object) -> Money | None:
     """
     if type(amount) is not str or type(currency) is not str:
         return None
-    key = (amount, currency)
-    money = _money_cache.get(key)
-    if money is None:
-        try:
-            money = Money.parse(amount, currency)
-        except DomainError:
-            return None
-        if len(_money_cache) >= _MONEY_CACHE_LIMIT:
-            _money_cache.clear()
-        _money_cache[key] = money
-    return money
+    return _parsed_money(amount, currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_money(amount: str, currency: str) -> Money | None:
+    try:
+        return Money.parse(amount, currency)
+    except DomainError:
+        return None
 
 
 _new_event = object.__new__

@@ -17,6 +17,7 @@ Semantics of the derived figures:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -59,9 +60,6 @@ class ProjectionError(Exception):
         )
 
 
-_minor_cache: dict[tuple[str, str], int] = {}
-
-
 def minor_units(money: JsonObject) -> int:
     """A stored money value ``{"amount": "4.50", "currency": "EUR"}`` in minor units.
 
@@ -69,15 +67,14 @@ def minor_units(money: JsonObject) -> int:
     """
     amount, currency = money["amount"], money["currency"]
     if type(amount) is str and type(currency) is str:
-        key = (amount, currency)
-        cached = _minor_cache.get(key)
-        if cached is None:
-            cached = _minor_units(money)
-            if len(_minor_cache) >= 4096:
-                _minor_cache.clear()
-            _minor_cache[key] = cached
-        return cached
+        return _cached_minor_units(amount, currency)
     return _minor_units(money)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_minor_units(amount: str, currency: str) -> int:
+    # A refusal raises and is not cached, so a bad amount is refused every time.
+    return _minor_units({"amount": amount, "currency": currency})
 
 
 def _minor_units(money: JsonObject) -> int:
@@ -116,6 +113,8 @@ def keys_for(events: Iterable[EventRecord]) -> ReadModelKeys:
             keys.customers.add(payload["customer_id"])
         if "product_id" in payload:
             keys.products.add(payload["product_id"])
+        elif event.type_name == "OrderLinesChanged":
+            keys.products.update(line["product_id"] for line in payload.get("added", ()))
     return keys
 
 
@@ -243,6 +242,19 @@ def order_line_quantity_changed(work: WorkingSet, event: EventRecord, p: JsonObj
     work.dirty_lines.add((order.order_id, line.line_id))
     _recount(work, order)
     _touch(work, order, event)
+
+
+def order_lines_changed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
+    """One edit of several lines: exactly the one-line projections, in the edit's order
+    (removals, quantity changes, additions)."""
+    order_id = p["order_id"]
+    for line_id in p["removed"]:
+        order_line_removed(work, event, {"order_id": order_id, "line_id": line_id})
+    for change in p["quantities"]:
+        order_line_quantity_changed(work, event, {"order_id": order_id, **change})
+    for added in p["added"]:
+        order_line_added(work, event, {"order_id": order_id, **added})
+    _touch(work, _order(work, order_id), event)  # an edit that changed no line still counts
 
 
 def order_confirmed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
@@ -402,6 +414,7 @@ PROJECTIONS: Mapping[str, Projection] = MappingProxyType(
         "OrderLineAdded": order_line_added,
         "OrderLineRemoved": order_line_removed,
         "OrderLineQuantityChanged": order_line_quantity_changed,
+        "OrderLinesChanged": order_lines_changed,
         "OrderConfirmed": order_confirmed,
         "OrderShipped": order_shipped,
         "OrderDelivered": order_delivered,
@@ -477,7 +490,7 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
     product_of = work.products.get
     orders_of_customer = by_customer.get
     lines_of_product = by_product.get
-    cached_minor = _minor_cache.get  # the cache is cleared in place, never replaced
+    cached_minor = _cached_minor_units
     projection_of = PROJECTIONS.get
     current = _CURRENT_VERSIONS.get
     new_order = OrderState
@@ -497,9 +510,10 @@ def project_rebuild(work: WorkingSet, events: Iterable[EventRecord]) -> None:
                 product_id = p["product_id"]
                 product = product_of(product_id)
                 price = p["unit_price"]
-                currency = price["currency"]
-                price_minor = cached_minor((price["amount"], currency))
-                if price_minor is None:
+                amount, currency = price["amount"], price["currency"]
+                if type(amount) is str and type(currency) is str:
+                    price_minor = cached_minor(amount, currency)
+                else:
                     price_minor = minor_units(price)
                 sku = p["sku"]
                 if product is None:

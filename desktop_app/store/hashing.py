@@ -31,8 +31,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring  # has its own pure-Python fallback in json
 from typing import Any
+
+try:  # CPython's C encoder: undocumented, so it may go away; then the portable one is used.
+    from json.encoder import c_make_encoder  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the Python build
+    c_make_encoder = None
 
 GENESIS_HASH = "0" * 64
 
@@ -131,18 +136,67 @@ def check_json(value: object) -> None:
     raise TypeError(f"a value of type {kind.__name__} cannot be stored in an event")
 
 
-# One encoder instance: json.dumps with non-default arguments builds a new one per call.
-_storage_encode = json.JSONEncoder(
-    sort_keys=True,
-    separators=(",", ":"),
-    ensure_ascii=False,
-    allow_nan=False,
-    default=_storage_default,
-).encode
+def _quote(text: str) -> str:
+    # json.dumps of one string (documented API): quotes and escapes exactly as the encoders do.
+    return json.dumps(text, ensure_ascii=False)
 
-# The C encoder behind _storage_encode, built once: JSONEncoder.encode builds it again on every
-# call (~0.8 µs of ~3). Same arguments; no circular-reference markers, because check_json has
-# already walked the whole value (a cycle never gets this far).
+
+def portable_json_text(value: object) -> str:
+    """The storage JSON text of an already checked value, in pure Python with documented APIs
+    only: the same text as the C encoder for everything :func:`check_json` accepts.
+
+    Used when ``json.encoder.c_make_encoder`` is missing (an undocumented CPython detail) and
+    tested against it. Sorted keys, no whitespace, non-ASCII kept, the store's spelling of
+    Decimal and datetime (``_storage_default``), tuples and other mappings as lists and objects.
+    """
+    parts: list[str] = []
+    _portable(value, parts.append)
+    return "".join(parts)
+
+
+def _portable(value: object, out: Callable[[str], object]) -> None:
+    if isinstance(value, str):
+        out(_quote(value))
+    elif value is None:
+        out("null")
+    elif value is True:
+        out("true")
+    elif value is False:
+        out("false")
+    elif isinstance(value, int):
+        out(int.__repr__(value))
+    elif isinstance(value, float):  # refused by check_json; kept for the same text anyway
+        out(json.dumps(value, allow_nan=False))
+    elif isinstance(value, dict):
+        if not value:
+            out("{}")
+            return
+        out("{")
+        for index, key in enumerate(sorted(value)):
+            if index:
+                out(",")
+            out(_quote(key))
+            out(":")
+            _portable(value[key], out)
+        out("}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out("[]")
+            return
+        out("[")
+        for index, item in enumerate(value):
+            if index:
+                out(",")
+            _portable(item, out)
+        out("]")
+    else:
+        _portable(_storage_default(value), out)
+
+
+# The C encoder that json.JSONEncoder(sort_keys=True, separators=(",", ":"),
+# ensure_ascii=False, allow_nan=False, default=_storage_default).encode would use, built once:
+# encode builds it again on every call (~0.8 µs of ~3). No circular-reference markers, because
+# check_json has already walked the whole value (a cycle never gets this far).
 _c_storage_encode: Callable[[object, int], Sequence[str]] | None = (
     None
     if c_make_encoder is None
@@ -152,13 +206,21 @@ _c_storage_encode: Callable[[object, int], Sequence[str]] | None = (
 )
 
 
+def c_json_text(value: object) -> str | None:
+    """The storage JSON text of an already checked ``dict`` from CPython's C encoder, or None
+    when this Python has none (then :func:`portable_json_text` gives the same text)."""
+    if _c_storage_encode is None:
+        return None
+    return "".join(_c_storage_encode(value, 0))
+
+
 def to_json_text(value: object) -> str:
     """Storage text: sorted keys, no whitespace, UTF-8 text; refuses floats and lone surrogates."""
     check_json(value)
     if _c_storage_encode is not None and type(value) is dict:
         text = "".join(_c_storage_encode(value, 0))
     else:
-        text = _storage_encode(value)
+        text = portable_json_text(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -174,6 +174,17 @@ class InMemoryEventStore:
         with self._lock:
             return len(self._streams.get(stream_id, ()))
 
+    def stream_is_current(self, stream_id: str, version: int) -> bool:
+        """True when ``version`` is the stream's newest version (memory always knows)."""
+        with self._lock:
+            return version >= 1 and len(self._streams.get(stream_id, ())) == version
+
+    def begin_reads(self) -> None:
+        """Read epochs change nothing here: every answer is exact at the time it is given."""
+
+    def end_reads(self) -> None:
+        """See :meth:`begin_reads`."""
+
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Up to ``limit`` events after ``after_position``, in position order."""
         if limit <= 0:

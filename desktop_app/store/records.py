@@ -6,6 +6,7 @@ verify and decode identically and pass one contract suite.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -199,18 +200,13 @@ def append_result(stream_id: str, rows: Sequence[Row]) -> AppendResult:
     )
 
 
-_meta_cache: dict[str, EventMetadata] = {}
 _EMPTY_META = EventMetadata.from_json({})
 
 
+@functools.lru_cache(maxsize=4096)
 def _metadata(text: str) -> EventMetadata:
-    # All events of one command share metadata text: decode it once.
-    meta = _meta_cache.get(text)
-    if meta is None:
-        if len(_meta_cache) > 4096:
-            _meta_cache.clear()
-        meta = _meta_cache[text] = EventMetadata.from_json(_loads(text))
-    return meta
+    # All events of one command share metadata text: decode it once (EventMetadata is frozen).
+    return EventMetadata.from_json(_loads(text))
 
 
 _new_event = StoredEvent.__new__

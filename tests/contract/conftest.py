@@ -31,6 +31,9 @@ class Stores:
     """Replace a snapshot's state and recompute its public checksum, as an attacker would."""
     keyless_snapshots: Callable[[], SnapshotStore]
     """Another snapshot store on the same data without this account's key."""
+    other_writer: EventStore
+    """Another writer on the same data, as another process would be (SQLite: its own
+    database handle and connections; memory: the same store, as there is no other)."""
 
     def reach(self, stream_id: str, version: int) -> None:
         """Append events until ``stream_id`` has ``version`` (snapshots are of stored events)."""
@@ -59,10 +62,12 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
             lambda s, v: snaps._corrupt_snapshot(s, v),
             lambda s, v, state: snaps._forge_snapshot(s, v, state),
             keyless,
+            mem_events,
         )
         return
     path = tmp_path / "data" / "orders.sqlite3"
     db = open_database(path)
+    other_db = open_database(path, create=False)
 
     def corrupt(stream_id: str, version: int) -> None:
         con = sqlite3.connect(path)
@@ -101,5 +106,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         corrupt,
         forge,
         lambda: SqliteSnapshotStore(db, clock=clock, key_dir=tmp_path / "other-account-keys"),
+        SqliteEventStore(other_db, clock=clock),
     )
+    other_db.close()
     db.close()

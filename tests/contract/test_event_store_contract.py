@@ -346,6 +346,60 @@ def test_read_stream_data_is_the_lean_read_stream(stores: Stores) -> None:
     assert es.read_stream_data("order-1")[0][3] == {"i": 0}
 
 
+# --- freshness: what lets the aggregate cache skip its catch-up read ---------------------------
+
+
+def test_stream_is_current_never_vouches_for_an_older_version(stores: Stores) -> None:
+    es = stores.events
+    assert not es.stream_is_current("order-1", 0)
+    assert not es.stream_is_current("order-1", 1)
+    es.append("order-1", 0, events(2))
+    es.append("order-2", 0, events(1))
+    # The store may answer "read to find out" (False) at any time; it may never say True for
+    # anything but the newest version.
+    assert not es.stream_is_current("order-1", 1)
+    assert not es.stream_is_current("order-1", 3)
+    assert not es.stream_is_current("order-3", 2)
+    # After its own append a store knows: this is what makes the cache worth having.
+    assert es.stream_is_current("order-1", 2)
+    es.append("order-1", 2, events(1))
+    assert not es.stream_is_current("order-1", 2)
+    assert es.stream_is_current("order-1", 3)
+
+
+def test_stream_is_current_sees_another_writer(stores: Stores) -> None:
+    es, other = stores.events, stores.other_writer
+    es.append("order-1", 0, events(1))
+    es.append("order-2", 0, events(1))
+    assert es.stream_is_current("order-1", 1)
+    other.append("order-1", 1, events(1))
+    assert not es.stream_is_current("order-1", 1)
+    assert [v for v, *_ in es.read_stream_data("order-1", from_version=1)] == [1, 2]
+    # Outside the stream too: the store may only vouch for what it can prove.
+    other.append("order-3", 0, events(1))
+    assert not es.stream_is_current("order-1", 1)
+
+
+def test_a_read_epoch_never_outlives_its_end(stores: Stores) -> None:
+    es, other = stores.events, stores.other_writer
+    es.append("order-1", 0, events(1))
+    es.begin_reads()
+    es.begin_reads()  # epochs nest
+    assert es.stream_is_current("order-1", 1)
+    es.end_reads()
+    assert es.stream_is_current("order-1", 1)
+    es.end_reads()
+    other.append("order-1", 1, events(1))
+    # Outside any epoch every answer is fresh again; a new epoch starts from the store as is.
+    assert not es.stream_is_current("order-1", 1)
+    es.begin_reads()
+    try:
+        assert not es.stream_is_current("order-1", 1)
+        assert es.stream_version("order-1") == 2
+    finally:
+        es.end_reads()
+
+
 # --- R30: a command id reused for a different command ---------------------------------------
 
 

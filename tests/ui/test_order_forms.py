@@ -228,14 +228,40 @@ def test_edit_lines_add_remove_and_change_quantity(qtbot, shop: Shop):
         ("MUG-BLUE", 5),
         ("PLATE-XL", 1),
     ]
-    # one command per change, each pinned to the version the previous one produced
+    # one command for the whole edit: one event, one version, one card in the history
     history = shop.queries.ask(q.GetOrderHistory(order_id=order_id, from_version=4))
-    assert [entry.type_name for entry in history] == [
-        "OrderLineRemoved",
-        "OrderLineQuantityChanged",
-        "OrderLineAdded",
-    ]
-    assert dialog.result_value.version == 6
+    assert [entry.type_name for entry in history] == ["OrderLinesChanged"]
+    assert dialog.result_value.version == 4
+    (stored,) = shop.app.events.read_stream(f"order-{order_id}", from_version=4)
+    recorded = shop.app.events.find_command(stored.metadata.causation_id)
+    assert recorded is not None
+    assert (recorded.version, recorded.first_position, recorded.last_position) == (
+        4,
+        stored.position,
+        stored.position,
+    )
+
+
+def test_edit_lines_refused_change_saves_nothing_of_the_edit(qtbot, shop: Shop):
+    order_id = shop.place("Acme Trading Ltd", ("MUG-BLUE", 2), ("MUG-RED", 1))
+    dialog = open_dialog(
+        qtbot,
+        shop,
+        EditLinesDialog(shop.commands, shop.queries, shop.tasks, view_of(shop, order_id)),
+    )
+    editor = dialog.line_editor
+    edit_quantity(qtbot, editor.table, 0, 5)
+    pick(qtbot, editor.product_picker, "plate")
+    qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
+    # Discontinued while the form is open: the addition is refused at Save.
+    shop.commands.dispatch(c.DiscontinueProduct(product_id=shop.products["PLATE-XL"]))
+    head = shop.app.events.head_position()
+    press_save(qtbot, shop, dialog)
+    assert "PLATE-XL" in dialog.error_text("product")
+    assert "discontinued" in dialog.error_text("product")
+    assert shop.app.events.head_position() == head  # not even the quantity change
+    assert [line["quantity"] for line in state(shop, order_id)["lines"]] == [2, 1]
+    assert editor.lines()[0].quantity == 5  # what the clerk typed is kept
 
 
 def test_edit_lines_conflict_reload_reapplies_typed_values(qtbot, shop: Shop):

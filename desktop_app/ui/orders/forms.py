@@ -7,8 +7,7 @@ conflict offer to reload and send the typed values again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt
@@ -23,14 +22,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.commands import (
-    AddOrderLine,
     CancelOrder,
-    ChangeLineQuantity,
+    ChangeOrderLines,
     ConfirmOrder,
     DeliverOrder,
+    LineAddition,
     LineInput,
+    LineRemoval,
     PlaceOrder,
-    RemoveOrderLine,
+    QuantityChange,
     ShipOrder,
     new_id,
 )
@@ -43,7 +43,6 @@ from desktop_app.application.queries import (
     ListProducts,
     ProductRow,
 )
-from desktop_app.domain.errors import DomainError
 from desktop_app.ui.orders.form_base import (
     CommandDialog,
     ConsequenceDialog,
@@ -340,27 +339,10 @@ class NewOrderDialog(CommandDialog):
 # --- edit lines ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Change:
-    key: tuple[Any, ...]
-    label: str
-    make: Callable[[int | None], Any]  # expected_version -> command
-
-
-class _BatchFailure(Exception):
-    """Some changes were saved, then one failed; carries what was done."""
-
-    def __init__(self, done: list[_Change], version: int | None, failed: _Change, cause: Exception):
-        super().__init__(str(cause))
-        self.done = done
-        self.version = version
-        self.failed = failed
-        self.cause = cause
-
-
 class EditLinesDialog(CommandDialog):
-    """Add, remove and change the quantity of lines of a pending order. Save sends one
-    command per change, each with the version the previous one produced."""
+    """Add, remove and change the quantity of lines of a pending order. Save sends ONE
+    ``ChangeOrderLines`` command with every change (one event, one version): all of it is
+    saved, or nothing."""
 
     subject = "order"
 
@@ -407,120 +389,38 @@ class EditLinesDialog(CommandDialog):
         self.line_editor.clear_errors()
 
     def _id(self, key: tuple[Any, ...]) -> str:
-        # One id per distinct change: Save again re-sends the same ids.
+        # One command id per distinct edit: Save again (a lost reply) re-sends the same id.
         return self._ids.setdefault(key, new_id())
 
-    def changes(self) -> list[_Change]:
-        """The commands needed to turn the order's lines into the edited ones."""
-        order_id = self.order_id
-        drafts = self.line_editor.lines()
-        kept = {line.line_id for line in drafts}
-        result: list[_Change] = []
-        for line_id in self._base:
-            if line_id not in kept:
-                key = ("remove", line_id)
-                command_id = self._id(key)
-                result.append(
-                    _Change(
-                        key,
-                        line_id,
-                        lambda v, c=command_id, i=line_id: RemoveOrderLine(
-                            command_id=c, order_id=order_id, expected_version=v, line_id=i
-                        ),
-                    )
-                )
-        for line in drafts:
-            label = f"{line.sku} {line.name}"
-            if line.line_id in self._base:
-                if line.quantity != self._base[line.line_id]:
-                    key = ("quantity", line.line_id, line.quantity)
-                    command_id = self._id(key)
-                    result.append(
-                        _Change(
-                            key,
-                            label,
-                            lambda v, c=command_id, ln=line: ChangeLineQuantity(
-                                command_id=c,
-                                order_id=order_id,
-                                expected_version=v,
-                                line_id=ln.line_id,
-                                quantity=ln.quantity,
-                            ),
-                        )
-                    )
-            else:
-                key = ("add", line.line_id, line.quantity, line.unit_price, line.price_overridden)
-                command_id = self._id(key)
-                line_input = _line_input(line)
-                result.append(
-                    _Change(
-                        key,
-                        label,
-                        lambda v, c=command_id, ln=line, li=line_input: AddOrderLine(
-                            command_id=c,
-                            order_id=order_id,
-                            expected_version=v,
-                            line=li,
-                            line_id=ln.line_id,
-                        ),
-                    )
-                )
-        return result
-
-    def build_work(self) -> Callable[[], Any] | None:
+    def build_command(self) -> ChangeOrderLines | None:
+        """The one command turning the order's lines into the edited ones, or None."""
         self.line_editor.finish_editing()
         if self.line_editor.entry_pending() and not self.line_editor.add_entry():
             return None
-        changes = self.changes()
-        if not changes:
+        drafts = self.line_editor.lines()
+        kept = {line.line_id for line in drafts}
+        remove = tuple(LineRemoval(line_id=i) for i in self._base if i not in kept)
+        change = tuple(
+            QuantityChange(line_id=line.line_id, quantity=line.quantity)
+            for line in drafts
+            if line.line_id in self._base and line.quantity != self._base[line.line_id]
+        )
+        add = tuple(
+            LineAddition(line_id=line.line_id, line=_line_input(line))
+            for line in drafts
+            if line.line_id not in self._base
+        )
+        if not (remove or change or add):
             self.general_error.set_message("Nothing to save: no line was changed.")
             return None
-        dispatch = self.commands.dispatch
-        start = self.expected_version
-
-        def work() -> tuple[list[Any], int | None]:
-            version = start
-            done: list[_Change] = []
-            results = []
-            for change in changes:
-                try:
-                    result = dispatch(change.make(version))
-                except Exception as exc:
-                    raise _BatchFailure(done, version, change, exc) from exc
-                version = result.version
-                done.append(change)
-                results.append(result)
-            return results, version
-
-        return work
-
-    def _apply_done(self, done: Sequence[_Change]) -> None:
-        lines = {line.line_id: line for line in self.line_editor.lines()}
-        for change in done:
-            kind, line_id = change.key[0], change.key[1]
-            if kind == "remove":
-                self._base.pop(line_id, None)
-            else:
-                self._base[line_id] = change.key[2]
-                if kind == "add" and line_id in lines:
-                    lines[line_id] = replace(lines[line_id], saved=True)
-        self.line_editor.set_lines(list(lines.values()))
-
-    def on_success(self, result: Any) -> None:
-        results, _version = result
-        self.result_value = results[-1] if results else None
-        self.accept()
-
-    def handle_error(self, exc: BaseException) -> None:
-        if isinstance(exc, _BatchFailure):
-            self._apply_done(exc.done)
-            self.expected_version = exc.version
-            cause = exc.cause
-            if isinstance(cause, DomainError):
-                cause = DomainError(f"{exc.failed.label}: {cause.message}", cause.field)
-            super().handle_error(cause)
-            return
-        super().handle_error(exc)
+        return ChangeOrderLines(
+            command_id=self._id((remove, change, add)),
+            order_id=self.order_id,
+            expected_version=self.expected_version,
+            remove=remove,
+            change=change,
+            add=add,
+        )
 
     def fetch_latest(self) -> OrderView:
         return load_order_view(self.queries, self.order_id)

@@ -263,3 +263,24 @@ def test_events_and_snapshots_recorded_during_verify_are_not_findings(desk: Desk
     finally:
         app.close()
     assert desk.verify().finding_count == 0  # the next run compares them
+
+
+def test_a_forged_edit_of_lines_is_named_with_the_one_line_rule(desk: Desk) -> None:
+    added = {
+        "line_id": "forged-line",
+        "product_id": desk.mug,
+        "sku": "MUG-1",
+        "product_name": "Blue Mug",
+        "quantity": 5,
+        "unit_price": {"amount": "4.50", "currency": "EUR"},
+    }
+    edit = {"removed": [], "quantities": [], "added": [added]}
+    on_cancelled = desk.append_forged(desk.cancelled, "OrderLinesChanged", 1, edit)
+    unknown_line = {"removed": ["no-such-line"], "quantities": [], "added": []}
+    on_pending = desk.append_forged(desk.pending, "OrderLinesChanged", 1, unknown_line)
+    result = desk.verify()
+    assert not result.ok and result.finding_count == 2
+    assert "This order is cancelled" in _finding(result, on_cancelled).reason
+    found = _finding(result, on_pending)
+    assert found.event_type == "OrderLinesChanged"
+    assert "That line is not on this order" in found.reason

@@ -9,8 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from desktop_app.application import commands as c
+from desktop_app.application import fingerprints
 from desktop_app.application.fingerprints import command_fingerprint
 from desktop_app.application.middleware import InvalidCommandError
 from desktop_app.application.ports import CommandIdReusedError
@@ -144,3 +147,74 @@ def test_the_fast_id_check_agrees_with_the_explained_one(value: object) -> None:
     from desktop_app.application.ids import id_problem, is_plain_id
 
     assert is_plain_id(value) == (id_problem(value) is None)
+
+
+# --- the direct canonical writer gives the very text of the general encoder ----------------
+
+_texts = st.text(st.characters(), max_size=12)  # any code point, lone surrogates too
+_values: st.SearchStrategy[Any] = st.recursive(
+    _texts
+    | st.integers(-(2**70), 2**70)
+    | st.booleans()
+    | st.none()
+    | st.decimals(allow_nan=False)
+    | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=3).map(tuple)
+        | st.lists(inner, max_size=3)
+        | st.frozensets(st.integers(0, 9) | _texts, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Odd(c.Command):
+    """Test-only: fields of every kind a fingerprint may meet."""
+
+    anything: Any = None
+    nested: c.LineInput | None = None
+    expected_version: int | None = None
+
+
+def _reference(command: object) -> str:
+    body = {"fields": fingerprints._plain(command, top=True), "type": type(command).__name__}
+    return fingerprints._encode(body)
+
+
+_lines = st.builds(
+    c.LineInput,
+    product_id=_texts,
+    quantity=st.integers(-5, 10**12),
+    unit_price=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
+)
+_commands = st.one_of(
+    st.builds(_Odd, anything=_values, nested=st.none() | _lines),
+    st.builds(
+        c.PlaceOrder,
+        customer_id=_texts,
+        lines=st.lists(_lines, max_size=3).map(tuple),
+        currency=st.none() | _texts,
+        shipping_address=st.none() | _texts,
+    ),
+    st.builds(
+        c.ChangeOrderLines,
+        order_id=_texts,
+        remove=st.lists(st.builds(c.LineRemoval, line_id=_texts), max_size=2).map(tuple),
+        change=st.lists(
+            st.builds(c.QuantityChange, line_id=_texts, quantity=st.integers()), max_size=2
+        ).map(tuple),
+        add=st.lists(st.builds(c.LineAddition, line=_lines), max_size=2).map(tuple),
+        expected_version=st.none() | st.integers(0, 99),
+    ),
+    st.builds(c.ConfirmOrder, order_id=_texts, correlation_id=st.none() | _texts),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_commands)
+def test_the_direct_writer_and_the_encoder_give_the_same_text(command: c.Command) -> None:
+    text = fingerprints.canonical_text(command)
+    assert text == _reference(command)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    assert command_fingerprint(command) == "c1:" + digest

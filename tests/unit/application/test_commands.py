@@ -12,7 +12,7 @@ from desktop_app.application import commands as c
 from desktop_app.application.buses import UnknownMessageError
 from desktop_app.application.middleware import InvalidCommandError
 from desktop_app.application.repository import NotFoundError
-from desktop_app.domain.errors import DomainError, RuleViolation
+from desktop_app.domain.errors import DomainError, InvalidValue, RuleViolation
 
 from .helpers import MemoryApp, World
 
@@ -146,6 +146,16 @@ def test_place_order_refusals(world: World) -> None:
     refused(world, c.PlaceOrder(customer_id=world.customer, lines=(mug,)), "product")
 
 
+def test_an_order_without_lines_is_refused_by_the_domain_rule(world: World) -> None:
+    # One rule, stated once in Order.place: the handler restated it with its own error.
+    for currency in (None, "EUR"):
+        error = refused(
+            world, c.PlaceOrder(customer_id=world.customer, lines=(), currency=currency), "lines"
+        )
+        assert isinstance(error, InvalidValue)
+        assert error.message == "Add at least one line to the order."
+
+
 def test_line_commands(world: World, app: MemoryApp) -> None:
     order_id = world.place(2)
     add = c.AddOrderLine(order_id=order_id, line=c.LineInput(product_id=world.pot, quantity=1))
@@ -161,6 +171,63 @@ def test_line_commands(world: World, app: MemoryApp) -> None:
         "OrderLineQuantityChanged",
         "OrderLineRemoved",
     ]
+
+
+def test_change_order_lines_is_one_command_one_event_one_version(
+    world: World, app: MemoryApp
+) -> None:
+    order_id = world.place(2, 3)
+    first, second = world.line_ids(order_id)
+    before = world.version(order_id)
+    command = c.ChangeOrderLines(
+        order_id=order_id,
+        expected_version=before,
+        remove=(c.LineRemoval(line_id=first),),
+        change=(c.QuantityChange(line_id=second, quantity=7),),
+        add=(
+            c.LineAddition(line=c.LineInput(product_id=world.pot, quantity=1)),
+            c.LineAddition(
+                line=c.LineInput(product_id=world.mug, quantity=2, unit_price=Decimal("3.00"))
+            ),
+        ),
+    )
+    result = world.send(command)
+    assert result.version == before + 1
+    stream = app.events.read_stream(f"order-{order_id}")
+    assert [e.type_name for e in stream[before:]] == ["OrderLinesChanged"]
+    assert stream[-1].metadata.causation_id == command.command_id
+    assert world.line_ids(order_id) == [second, *(a.line_id for a in command.add)]
+    quantities = [line["quantity"] for line in world.state(order_id).state["lines"]]
+    assert quantities == [7, 1, 2]
+    # Sent again (a lost reply): a duplicate, nothing written.
+    assert world.send(command).duplicate
+    assert world.version(order_id) == before + 1
+
+
+def test_change_order_lines_refuses_everything_when_one_change_is_refused(world: World) -> None:
+    order_id = world.place(2, 3)
+    first, second = world.line_ids(order_id)
+    error = refused(
+        world,
+        c.ChangeOrderLines(
+            order_id=order_id,
+            remove=(c.LineRemoval(line_id=first),),
+            change=(c.QuantityChange(line_id=second, quantity=3),),
+        ),
+        "quantity",
+    )
+    assert error.message.endswith(": The quantity is already 3.")
+    refused(world, c.ChangeOrderLines(order_id=order_id), "lines")
+    world.send(c.DiscontinueProduct(product_id=world.pot))
+    refused(
+        world,
+        c.ChangeOrderLines(
+            order_id=order_id,
+            add=(c.LineAddition(line=c.LineInput(product_id=world.pot, quantity=1)),),
+        ),
+        "product",
+    )
+    assert world.line_ids(order_id) == [first, second]
 
 
 def test_line_command_refusals(world: World) -> None:

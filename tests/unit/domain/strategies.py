@@ -57,6 +57,14 @@ def _strategy_for(tp: object) -> st.SearchStrategy[object]:
         return st.integers(min_value=1, max_value=1_000_000)
     if tp is Money:
         return any_money
+    if typing.get_origin(tp) is tuple:
+        (item,) = (a for a in typing.get_args(tp) if a is not Ellipsis)
+        return st.lists(_strategy_for(item), max_size=3).map(tuple)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return st.builds(
+            tp, **{f.name: _strategy_for(hints[f.name]) for f in dataclasses.fields(tp)}
+        )
     raise AssertionError(f"no strategy for {tp!r}")
 
 

@@ -32,6 +32,7 @@ EXPECTED_VERSIONS = {
     "OrderLineAdded": 1,
     "OrderLineRemoved": 1,
     "OrderLineQuantityChanged": 1,
+    "OrderLinesChanged": 1,
     "OrderConfirmed": 1,
     "OrderShipped": 2,
     "OrderDelivered": 1,
@@ -66,6 +67,9 @@ def _json_only(value: object) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             assert isinstance(key, str)
+            _json_only(item)
+    elif isinstance(value, list):
+        for item in value:
             _json_only(item)
     else:
         assert isinstance(value, str | int)
@@ -173,3 +177,53 @@ def test_events_are_frozen_and_keyword_only() -> None:
         event.reason = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         OrderCancelled("o", "r")  # type: ignore[call-arg]
+
+
+def test_stored_money_is_remembered_only_for_what_it_is() -> None:
+    from desktop_app.domain.serialization import stored_money
+
+    assert stored_money("4.50", "EUR") == Money(Decimal("4.50"), "EUR")
+    assert stored_money("4.50", "EUR") is stored_money("4.50", "EUR")  # one immutable object
+    assert stored_money("4.50", "USD") == Money(Decimal("4.50"), "USD")
+    for _ in range(2):
+        assert stored_money("4.505", "EUR") is None  # refused every time, never a value
+    assert stored_money(4.5, "EUR") is None
+    assert stored_money("4.50", None) is None
+
+
+_EDIT = {
+    "order_id": "o-1",
+    "removed": ["l-1"],
+    "quantities": [{"line_id": "l-2", "quantity": 3}],
+    "added": [
+        {
+            "line_id": "l-3",
+            "product_id": "p-1",
+            "sku": "P-1",
+            "product_name": "Pen",
+            "quantity": 1,
+            "unit_price": {"amount": "4.50", "currency": "EUR"},
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"removed": "l-1"},  # not a list
+        {"removed": [1]},
+        {"quantities": [{"line_id": "l-2", "quantity": True}]},
+        {"quantities": [{"line_id": "l-2"}]},  # a missing key
+        {"quantities": [{"line_id": "l-2", "quantity": 3, "extra": 1}]},
+        {"added": [{**_EDIT["added"][0], "unit_price": {"amount": "4.5x", "currency": "EUR"}}]},  # type: ignore[index]
+        {"added": ["l-3"]},
+    ],
+)
+def test_a_malformed_edit_of_lines_is_refused_by_the_strict_decoder(change: dict) -> None:  # type: ignore[type-arg]
+    from desktop_app.domain import EventFormatError, OrderLinesChanged
+
+    event = from_payload("OrderLinesChanged", 1, _EDIT)
+    assert isinstance(event, OrderLinesChanged) and to_payload(event) == _EDIT
+    with pytest.raises(EventFormatError, match="OrderLinesChanged event has a malformed"):
+        from_payload("OrderLinesChanged", 1, {**_EDIT, **change})

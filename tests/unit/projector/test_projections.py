@@ -178,5 +178,55 @@ def test_keys_and_money() -> None:
     assert (keys.orders, keys.customers, keys.products) == ({"o"}, {"c"}, {"p"})
     assert minor_units(eur("4.50")) == 450
     assert minor_units({"amount": "7", "currency": "JPY"}) == 7
-    with pytest.raises(ValueError):
-        minor_units(eur("4.505"))
+    for _ in range(2):  # a refusal is never remembered as a value
+        with pytest.raises(ValueError):
+            minor_units(eur("4.505"))
+    assert minor_units({"amount": 450, "currency": "EUR"}) == 45000  # not text: uncached path
+
+
+def test_an_edit_of_several_lines_projects_as_its_one_line_events() -> None:
+    added = {
+        "line_id": "l3",
+        "product_id": "p2",
+        "sku": "P2",
+        "product_name": "Old Ink",
+        "quantity": 4,
+        "unit_price": eur("0.50"),
+    }
+    one_by_one, at_once = catalog(), catalog()
+    placed(one_by_one)
+    placed(at_once)
+    project(
+        one_by_one,
+        [
+            ev("OrderLineRemoved", {"order_id": "o1", "line_id": "l2"}, version=4),
+            ev(
+                "OrderLineQuantityChanged",
+                {"order_id": "o1", "line_id": "l1", "quantity": 3},
+                version=5,
+            ),
+            ev("OrderLineAdded", {"order_id": "o1", **added}, version=6),
+        ],
+    )
+    edit = ev(
+        "OrderLinesChanged",
+        {
+            "order_id": "o1",
+            "removed": ["l2"],
+            "quantities": [{"line_id": "l1", "quantity": 3}],
+            "added": [added],
+        },
+        version=4,
+    )
+    assert keys_for([edit]).products == {"p2"}
+    project(at_once, [edit])
+    order = at_once.orders["o1"]
+    assert (order.line_count, order.total_minor, order.version) == (2, 650, 4)
+    assert order.last_position == edit.position
+    expected = one_by_one.lines["o1"]
+    assert {k: (v.quantity, v.product_name) for k, v in at_once.lines["o1"].items()} == {
+        k: (v.quantity, v.product_name) for k, v in expected.items()
+    }
+    assert at_once.lines["o1"]["l3"].product_name == "Ink"  # the current name, as for one line
+    assert at_once.removed_lines == one_by_one.removed_lines
+    assert at_once.dirty_lines == one_by_one.dirty_lines

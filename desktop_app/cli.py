@@ -229,6 +229,8 @@ def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
         print(ok_text)
     else:
         print(f"{bad_text}: first bad position {result.first_bad_position}: {result.problem}")
+        if result.chain_finding is not None:
+            print(f"  at {result.chain_finding.describe()}")
     return result.ok
 
 

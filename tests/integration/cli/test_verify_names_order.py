@@ -1,0 +1,74 @@
+"""Every ``verify`` finding names the order it belongs to (issue 11): the chain's first bad
+event, not only "#1,312", carries its stream, version and order number, in the result object
+(for the GUI to open the audit view there) and in the CLI's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from desktop_app.application.audit import verify_history
+from desktop_app.bootstrap import bootstrap
+from desktop_app.config import Settings
+
+from .support import attacker, cli
+
+
+def _tamper_quantity(db: Path) -> tuple[int, str, int, str]:
+    """Flip a digit in a line's quantity; returns (position, stream, version, order number)."""
+    con = attacker(db)
+    try:
+        position, stream_id, version, payload = con.execute(
+            "SELECT position, stream_id, version, payload FROM events"
+            " WHERE type_name = 'OrderLineAdded' ORDER BY position LIMIT 1 OFFSET 5"
+        ).fetchone()
+        index = payload.index('"quantity":') + len('"quantity":')
+        digit = payload[index]
+        flipped = payload[:index] + ("9" if digit != "9" else "8") + payload[index + 1 :]
+        con.execute("UPDATE events SET payload = ? WHERE position = ?", (flipped, position))
+        (placed,) = con.execute(
+            "SELECT payload FROM events WHERE stream_id = ? AND version = 1", (stream_id,)
+        ).fetchone()
+    finally:
+        con.close()
+    return position, stream_id, version, json.loads(placed)["order_number"]
+
+
+def test_chain_problem_names_the_order_in_the_result(db: Path, tmp_path: Path) -> None:
+    position, stream_id, version, number = _tamper_quantity(db)
+    app = bootstrap(Settings(db_path=db, key_dir=tmp_path / "keys", read_only=True), source="test")
+    try:
+        for chain_only in (True, False):
+            result = verify_history(app.events, app.snapshots, chain_only=chain_only)
+            assert result.first_bad_position == position
+            found = result.chain_finding
+            assert found is not None
+            assert (found.kind, found.position, found.stream_id, found.version) == (
+                "chain",
+                position,
+                stream_id,
+                version,
+            )
+            assert found.order_number == number
+            assert found.aggregate_id == stream_id.removeprefix("order-")
+            assert found.event_type == "OrderLineAdded"
+            assert found.reason == result.problem
+    finally:
+        app.close()
+
+
+def test_chain_problem_names_the_order_in_the_cli(db: Path) -> None:
+    position, _stream_id, version, number = _tamper_quantity(db)
+    run = cli("verify", "--chain-only", "--db", db, expect=1)
+    assert run.lines[0].startswith(f"TAMPERED: first bad position {position}: ")
+    assert run.lines[1].startswith(f"  at #{position:,} {number} v{version} OrderLineAdded: ")
+
+
+def test_a_deleted_event_names_no_order(db: Path) -> None:
+    """Nothing is stored at a deleted position: no order is guessed."""
+    con = attacker(db)
+    con.execute("DELETE FROM events WHERE position = 10")
+    con.close()
+    run = cli("verify", "--chain-only", "--db", db, expect=1)
+    assert run.lines[0].startswith("TAMPERED: first bad position 10: ")
+    assert not run.lines[1].startswith("  at ")

@@ -24,6 +24,7 @@ from desktop_app.application.ids import id_problem
 from desktop_app.application.ports import Digest, StoreError, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
+from desktop_app.cli_audit import add_audit_commands
 from desktop_app.cli_documents import add_document_commands
 from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, check_anchors_of
 from desktop_app.cli_support import (
@@ -356,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=cmd_verify)
     add_maintenance_commands(sub)
     add_document_commands(sub, common)
+    add_audit_commands(sub, common)
     return parser
 
 

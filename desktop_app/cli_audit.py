@@ -299,11 +299,18 @@ def print_report(report: BundleReport) -> None:
         print(f"{status}: {text}")
     failures = len(report.failures)
     if failures:
+        print(f"TAMPERED: {failures:,} check(s) failed: this is not the bundle as it was written")
+    elif report.tied_by:
         print(
-            f"TAMPERED: {failures:,} check(s) failed; this bundle is not the one that was written"
+            "INTACT: every check that could be made holds, and the bundle is tied to its "
+            f"database by {' and '.join(report.tied_by)}"
         )
     else:
-        print("INTACT: every check that could be made holds (see NOT CHECKED for the rest)")
+        print(
+            "CONSISTENT: every check that could be made holds, but nothing here ties the bundle "
+            "to its database (no MAC checked, no independent anchor): a bundle rebuilt with "
+            "recomputed hashes would look the same"
+        )
 
 
 def cmd_check_bundle(args: argparse.Namespace) -> int:

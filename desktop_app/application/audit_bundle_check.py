@@ -80,6 +80,9 @@ class BundleReport:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     order_number: str | None = None
+    tied_by: list[str] = field(default_factory=list)
+    """What ties the bundle to the database beyond its own consistency: a MAC that holds, an
+    independent anchor or digest that the proof matches. Empty: only consistency was shown."""
 
     @property
     def ok(self) -> bool:
@@ -496,10 +499,17 @@ class _Check:
         report, database = self.report, self.manifest["database"]
         seal_id = database["seal_database_id"]
         if self.mac == UNKEYED:
+            held = isinstance(seal_id, str) and self.crypto.key(seal_id) is not None
             report.add(
                 UNCHECKED,
-                "MAC: the exporting account had no snapshot key for the database, so the "
-                "bundle carries no MAC",
+                "MAC: the bundle carries none (the exporting account had no snapshot key for "
+                "the database"
+                + (
+                    "; this account holds that key, so either another account exported it or "
+                    "the MAC was stripped by someone who rebuilt the bundle)"
+                    if held
+                    else ")"
+                ),
             )
             return
         key = self.crypto.key(seal_id) if isinstance(seal_id, str) else None
@@ -518,6 +528,7 @@ class _Check:
                 OK,
                 f"MAC: the bundle was written by a program holding the key of database {seal_id}",
             )
+            report.tied_by.append("its MAC")
         else:
             report.add(
                 FAILED,
@@ -580,8 +591,16 @@ class _Check:
         if found == claim.hash:
             status = OK
             text = f"{claim.label}: #{claim.position:,} has the anchored hash"
+            last = self.order_rows[-1][0] if self.order_rows else first
             if not independent:
                 text += " (a copy made at export: consistent, not independent)"
+            elif claim.position >= last:
+                report.tied_by.append(f"the anchor at #{claim.position:,}")
+            else:
+                text += (
+                    f"; it covers the order's events up to #{claim.position:,} only (the last "
+                    f"is #{last:,})"
+                )
         else:
             status = FAILED
             text = (

@@ -157,7 +157,7 @@ class _Check:
         body = self._trailer(size)
         try:
             zf = zipfile.ZipFile(self.fh)
-        except Exception as exc:
+        except Exception as exc:  # any parser error of a damaged file is a finding
             report.add(FAILED, f"the file is not a readable zip archive ({exc})")
             return
         with zf:
@@ -178,12 +178,19 @@ class _Check:
                     f"{exported['by']} on {exported['host']}",
                 ),
             )
-            self._proof(zf)
-            self._events(zf)
-            self._replay(zf)
-            self._mac(body)
-            self._anchors(zf)
-            self._slots(zf)
+            steps = (
+                ("the chain proof", lambda: self._proof(zf)),
+                (EVENTS, lambda: self._events(zf)),
+                ("the replay", lambda: self._replay(zf)),
+                ("the MAC", lambda: self._mac(body)),
+                ("the anchors", lambda: self._anchors(zf)),
+                ("the annotation slots", lambda: self._slots(zf)),
+            )
+            for what, step in steps:
+                try:
+                    step()
+                except Exception as exc:  # malformed input must not crash a check
+                    report.add(FAILED, f"{what}: the check stopped on malformed content ({exc!r})")
             report.add(
                 NOTE,
                 f"{REPORT} is a rendering of the events: its digest was checked, its text was "
@@ -203,7 +210,6 @@ class _Check:
         trailer = self.fh.read(TRAILER_LENGTH)
         prefix_end = len(TRAILER_PREFIX)
         mac_end = prefix_end + len(UNKEYED)
-        stated = trailer[-64:].decode("ascii", "replace")
         sha = hashlib.sha256()
         for chunk in iter_range(self.fh, size - 64):
             sha.update(chunk)
@@ -216,7 +222,7 @@ class _Check:
                 "the file's trailer (zip comment) is not that of an Order Desk audit bundle "
                 f"{BUNDLE_FORMAT}/{FORMAT_VERSION}: it was changed or this is another file",
             )
-        elif not hmac.compare_digest(sha.hexdigest(), stated):
+        elif not hmac.compare_digest(sha.hexdigest().encode(), trailer[-64:]):
             report.add(
                 FAILED,
                 "the file was changed after it was written: the sha256 of its bytes does not "
@@ -423,7 +429,11 @@ class _Check:
                 problems.add(f"{where}: cannot be applied ({exc!r})")
                 break
             if row[2] in at:
-                states[row[2]] = aggregate.to_snapshot()
+                try:
+                    states[row[2]] = aggregate.to_snapshot()
+                except (DomainError, KeyError, TypeError, ValueError) as exc:
+                    problems.add(f"{where}: the state after it cannot be taken ({exc})")
+                    break
         problems.report(
             report,
             f"replay: every one of the order's {len(self.order_rows):,} events is legal in the "
@@ -523,7 +533,7 @@ class _Check:
             )
             return
         computed = self.crypto.mac(key, iter_range(self.fh, body))
-        if hmac.compare_digest(computed, self.mac):
+        if hmac.compare_digest(computed.encode(), self.mac.encode()):
             report.add(
                 OK,
                 f"MAC: the bundle was written by a program holding the key of database {seal_id}",

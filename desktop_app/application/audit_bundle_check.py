@@ -26,7 +26,7 @@ import hmac
 import io
 import json
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -178,7 +178,7 @@ class _Check:
                     f"{exported['by']} on {exported['host']}",
                 ),
             )
-            steps = (
+            steps: tuple[tuple[str, Callable[[], None]], ...] = (
                 ("the chain proof", lambda: self._proof(zf)),
                 (EVENTS, lambda: self._events(zf)),
                 ("the replay", lambda: self._replay(zf)),

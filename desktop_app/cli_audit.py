@@ -19,6 +19,8 @@ from typing import Any
 
 from desktop_app.application.audit_bundle import (
     NOT_RECORDED,
+    TRAILER_LENGTH,
+    TRAILER_PREFIX,
     BundleHeader,
     BundleWriter,
     WrittenBundle,
@@ -149,6 +151,9 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
         raise CliError(f"the folder {out.absolute().parent} does not exist")
     if out.is_dir():
         raise CliError(f"{out} is a folder; give the bundle's file name")
+    if out.exists() and not _is_bundle(out):
+        # Never replace a file that is not a bundle (a mistyped --out could name the database).
+        raise CliError(f"{out} exists and is not an audit bundle; it was not overwritten")
     db = args.db.absolute()
     with open_app(args.db, read_only=True) as app:
         database = app.database
@@ -208,7 +213,27 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
             writer.abort()
             raise
     _say_written(written, header)
+    # Read back as an auditor would: a bundle of a damaged history is still written (it is
+    # the evidence), but the exporter is told at once what does not hold.
+    report = check_bundle(out, crypto)
+    if report.ok:
+        print(f"Checked: {out} passes `{PROG} check-bundle`.")
+    else:
+        print(f"Warning: the bundle does not pass `{PROG} check-bundle`: {report.failures[0]}")
     return EXIT_OK
+
+
+def _is_bundle(path: Path) -> bool:
+    """Does the file end with a bundle's trailer?"""
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size < TRAILER_LENGTH:
+                return False
+            fh.seek(size - TRAILER_LENGTH)
+            return fh.read(len(TRAILER_PREFIX)) == TRAILER_PREFIX.encode()
+    except OSError:
+        return False
 
 
 def _entries(app: App, header: BundleHeader, writer: BundleWriter) -> list[HistoryEntry]:

@@ -34,7 +34,7 @@ from desktop_app.store.hashing import row_hash
 from desktop_app.store.records import snapshot_checksum
 from tests.unit.application.helpers import World
 
-from .support import cli, one_error_line
+from .support import attacker, cli, copy_db, one_error_line
 
 
 class Desk:
@@ -94,6 +94,7 @@ def test_bundle_holds_the_order_and_checks_out(desk: Desk, tmp_path: Path) -> No
     number = desk.numbers[desk.a]
     run = cli("audit-bundle", number.lower().replace("-00", "-"), "--out", out, "--db", desk.path)
     assert run.lines[0].startswith(f"Wrote the audit bundle of {number} to {out} (")
+    assert run.lines[-1] == f"Checked: {out} passes `desktop-app-admin check-bundle`."
     assert "5 events, 2 snapshot(s), chain proof of " in run.lines[0]
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == sorted([MANIFEST, *MEMBERS])
@@ -118,6 +119,34 @@ def test_bundle_holds_the_order_and_checks_out(desk: Desk, tmp_path: Path) -> No
     assert "OK: replay: every one of the order's 5 events is legal" in check.out
     assert "NOT CHECKED: head: no anchor or digest kept outside the bundle" in check.out
     assert check.lines[-1].startswith("INTACT: ") and "by its MAC" in check.lines[-1]
+    # Exporting again replaces the earlier bundle.
+    assert (
+        cli("audit-bundle", number, "--out", out, "--db", desk.path)
+        .lines[-1]
+        .startswith("Checked: ")
+    )
+
+
+def test_a_bundle_of_a_tampered_history_is_written_and_says_so(desk: Desk, tmp_path: Path) -> None:
+    db = copy_db(desk.path, tmp_path / "copy.sqlite3")
+    con = attacker(db)
+    position, payload = con.execute(
+        "SELECT position, payload FROM events WHERE stream_id = ? AND version = 2",
+        (f"order-{desk.b}",),
+    ).fetchone()
+    con.execute(
+        "UPDATE events SET payload = ? WHERE position = ?",
+        (payload.replace('"quantity":4', '"quantity":40'), position),
+    )
+    con.close()
+    out = tmp_path / "evidence.zip"
+    run = cli("audit-bundle", desk.numbers[desk.b], "--out", out, "--db", db)
+    assert run.lines[-1].startswith(
+        "Warning: the bundle does not pass `desktop-app-admin check-bundle`: "
+        f"event #{position:,} (order-{desk.b} v2 OrderLineAdded): its hash does not match"
+    )
+    check = cli("check-bundle", out, expect=1)
+    assert check.lines[-1].startswith("TAMPERED: ")
 
 
 def test_without_the_key_the_check_says_what_it_could_not_do(
@@ -168,6 +197,18 @@ def test_errors_are_one_line_and_write_nothing(desk: Desk, tmp_path: Path) -> No
         "does not exist",
     )
     assert list(tmp_path.iterdir()) == []  # no bundle, no temporary file left behind
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a bundle")
+    one_error_line(
+        cli("audit-bundle", "SO-1", "--out", precious, "--db", desk.path, expect=2),
+        "exists and is not an audit bundle; it was not overwritten",
+    )
+    one_error_line(
+        cli("audit-bundle", "SO-1", "--out", desk.path, "--db", desk.path, expect=2),
+        "exists and is not an audit bundle",
+    )
+    assert precious.read_text() == "not a bundle"
+    precious.unlink()
     one_error_line(cli("check-bundle", tmp_path / "missing.zip", expect=2), "no bundle at")
     junk = tmp_path / "junk.zip"
     junk.write_bytes(secrets.token_bytes(4000))

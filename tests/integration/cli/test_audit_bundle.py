@@ -57,7 +57,7 @@ class Desk:
             world.send(c.ShipOrder(order_id=self.a, tracking_number="JD0001", carrier="DHL"))
             world.send(c.ShipOrder(order_id=self.b, tracking_number="JD0002", carrier="DHL"))
             world.send(c.TakeSnapshot(order_id=self.a))
-            world.place(7)
+            self.pending = world.place(7)
             self.numbers = {o: str(world.state(o).state["order_number"]) for o in (self.a, self.b)}
         finally:
             app.close()
@@ -214,6 +214,36 @@ def test_errors_are_one_line_and_write_nothing(desk: Desk, tmp_path: Path) -> No
     junk.write_bytes(secrets.token_bytes(4000))
     run = cli("check-bundle", junk, expect=1)
     assert "FAILED: the file's trailer" in run.out and run.lines[-1].startswith("TAMPERED: ")
+
+
+def test_anchors_kept_outside_are_copied_in_and_checked(desk: Desk, tmp_path: Path) -> None:
+    """An anchor written by a backup lies inside the proof once more events follow: the bundle
+    carries a copy (consistency only), and the anchor log or the backup's sidecar given with
+    --anchors ties the bundle to the database."""
+    db = copy_db(desk.path, tmp_path / "orders.sqlite3")
+    cli("backup", "--db", db, "--to", tmp_path / "backups")
+    (sidecar,) = (tmp_path / "backups").glob("*.anchor.json")
+    anchored = json.loads(sidecar.read_text())["head_position"]
+    app = bootstrap(Settings(db_path=db, snapshot_interval=0), source="test")
+    try:
+        app.commands.dispatch(c.ConfirmOrder(order_id=desk.pending))
+    finally:
+        app.close()
+    out = tmp_path / "b.zip"
+    cli("audit-bundle", desk.numbers[desk.b], "--out", out, "--db", db)
+    copied = json.loads(zipfile.ZipFile(out).read("anchors.json"))["anchors"]
+    assert [a["head_position"] for a in copied] == [anchored]
+    run = cli("check-bundle", out, "--key-dir", tmp_path / "no-keys")
+    assert (
+        f"#{anchored:,} has the anchored hash (a copy made at export: consistent, not "
+        "independent)" in run.out
+    )
+    assert run.lines[-1].startswith("CONSISTENT: ")
+    log = Settings(db_path=db).anchor_log
+    for independent in (sidecar, log):
+        run = cli("check-bundle", out, "--anchors", independent, "--key-dir", tmp_path / "k")
+        assert run.lines[-1].startswith("INTACT: "), run.out
+        assert f"the anchor at #{anchored:,}" in run.lines[-1]
 
 
 # --- any byte ------------------------------------------------------------------------------

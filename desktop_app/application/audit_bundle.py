@@ -209,7 +209,11 @@ class BundleWriter:
         self.path = path
         self.header = header
         self._temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self._file = self._temp.open("w+b")
+        # 0600 like the database: the proof holds other orders' events too (the user shares
+        # the file on purpose, not by a permissive umask).
+        self._file = os.fdopen(
+            os.open(self._temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "w+b"
+        )
         self._zip = zipfile.ZipFile(self._file, "w", allowZip64=True)
         self._digests: dict[str, dict[str, Any]] = {}
         self.order_rows: list[ProofRowT] = []

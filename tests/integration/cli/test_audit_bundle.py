@@ -96,6 +96,7 @@ def test_bundle_holds_the_order_and_checks_out(desk: Desk, tmp_path: Path) -> No
     assert run.lines[0].startswith(f"Wrote the audit bundle of {number} to {out} (")
     assert run.lines[-1] == f"Checked: {out} passes `desktop-app-admin check-bundle`."
     assert "5 events, 2 snapshot(s), chain proof of " in run.lines[0]
+    assert out.stat().st_mode & 0o777 == 0o600
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == sorted([MANIFEST, *MEMBERS])
         events = json.loads(zf.read(EVENTS))

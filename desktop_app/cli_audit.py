@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,13 @@ from desktop_app.store.anchors import (
     read_sidecar,
 )
 from desktop_app.store.evidence import (
+    ProofRow,
     StoreBundleCrypto,
     find_order_stream,
     iter_proof_rows,
     read_order_evidence,
 )
+from desktop_app.store.hashing import row_hash
 
 _ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
 _DIGEST_FORMAT = "order-desk-digest"  # what `verify --export-digest` writes
@@ -109,6 +112,40 @@ def _qt_app() -> Any:
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance() or QApplication(sys.argv[:1])
+
+
+class _ChainAtExport:
+    """Recomputes the proof's hashes and links while it is written, for the report's front
+    page (the full check, replay included, runs on the finished file)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.problems = 0
+        self.first: str | None = None
+
+    def watch(self, rows: Iterator[ProofRow]) -> Iterator[ProofRow]:
+        prev: str | None = None
+        for row in rows:
+            try:
+                holds = row_hash(row[9], *row[:9]) == row[10]
+            except (TypeError, ValueError, UnicodeError):
+                holds = False
+            linked = prev is None or row[9] == prev
+            if not (holds and linked):
+                self.problems += 1
+                if self.first is None:
+                    what = "its hash does not match its contents" if not holds else "broken link"
+                    self.first = f"event #{row[0]:,}: {what}"
+            prev = row[10]
+            self.count += 1
+            yield row
+
+    def verdict(self) -> str:
+        if not self.problems:
+            return f"{self.count:,} events recomputed: every hash and link holds"
+        return (
+            f"DOES NOT HOLD: {self.problems:,} of {self.count:,} events fail (first: {self.first})"
+        )
 
 
 def _facts(header: BundleHeader, written_events: int, proof: int) -> list[tuple[str, str]]:
@@ -196,7 +233,10 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
             writer = BundleWriter(out, header)
         try:
             with database.raw_read() as con:
-                writer.add_proof(iter_proof_rows(con, evidence.first_position, head.position))
+                chain = _ChainAtExport()
+                writer.add_proof(
+                    chain.watch(iter_proof_rows(con, evidence.first_position, head.position))
+                )
                 writer.add_snapshots(evidence.snapshots)
             entries = _entries(app, header, writer)
             _qt_app()
@@ -204,7 +244,10 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
 
             pdf = render_audit_report(
                 title=f"Audit bundle · Order {header.order_number}",
-                facts=_facts(header, len(writer.order_rows), writer.proof_events),
+                facts=[
+                    *_facts(header, len(writer.order_rows), writer.proof_events),
+                    ("Chain at export", chain.verdict()),
+                ],
                 notes=_NOTES,
                 entries=entries,
             )

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import subprocess
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
@@ -148,6 +151,35 @@ def test_a_bundle_of_a_tampered_history_is_written_and_says_so(desk: Desk, tmp_p
     )
     check = cli("check-bundle", out, expect=1)
     assert check.lines[-1].startswith("TAMPERED: ")
+    text = _pdf_text(out, tmp_path)
+    assert "DOES NOT HOLD: 1 of " in text and f"(first: event #{position:,}: its hash" in text
+
+
+def _pdf_text(bundle: Path, tmp_path: Path) -> str:
+    """The text of the bundle's report (Qt compresses its streams: poppler's pdftotext reads
+    them back)."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: the PDF's text cannot be read")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(zipfile.ZipFile(bundle).read(REPORT))
+    done = subprocess.run([tool, "-layout", pdf, "-"], capture_output=True, text=True, check=True)
+    # NFKC: the PDF's fonts use ligatures ("ﬁ").
+    return " ".join(unicodedata.normalize("NFKC", done.stdout).split())
+
+
+def test_the_report_shows_the_facts_and_the_drawn_timeline(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    text = _pdf_text(bundle_a, tmp_path)
+    number = desk.numbers[desk.a]
+    assert f"Audit bundle · Order {number}" in text
+    assert "Chain at export" in text and "every hash and link holds" in text
+    assert f"Audit bundle · Order {number} — timeline, events 1–5 of 5" in text
+    # (The history view's delegate elides "Shipped" by a pixel at this font: "v5 Shipp…".)
+    for label in ("v1 Placed", "v2 Line added", "v4 Confirmed", "v5 Shipp"):
+        assert label in text
+    assert "Annotations and rejected commands: not recorded by this version" in text
 
 
 def test_without_the_key_the_check_says_what_it_could_not_do(

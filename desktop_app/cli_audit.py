@@ -64,11 +64,12 @@ def _stream_of(con: Any, ref: str) -> str:
     """The order's stream for a number (SO-000123, so-123) or an id."""
     ref = ref.strip()
     if _ORDER_NUMBER.fullmatch(ref):
-        number = f"SO-{int(ref[3:]):06d}"
-        stream = find_order_stream(con, number)
-        if stream is None:
-            raise CliError(f"no order with number {number}")
-        return stream
+        number = f"SO-{int(ref[3:]):06d}"  # "so-42" means SO-000042
+        for candidate in dict.fromkeys((ref.upper(), number)):  # as typed first, then padded
+            stream = find_order_stream(con, candidate)
+            if stream is not None:
+                return stream
+        raise CliError(f"no order with number {number}")
     order_id = ref.removeprefix("order-")
     problem = id_problem(order_id)
     if problem is not None:

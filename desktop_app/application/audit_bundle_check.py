@@ -150,6 +150,7 @@ class _Check:
         self.hashes: dict[int, str] = {}
         """Hashes at the positions anchors name (filled while the proof is read)."""
         self.order_rows: list[ProofRowT] = []
+        self.first_row: ProofRowT | None = None
 
     def run(self) -> None:
         report = self.report
@@ -303,8 +304,10 @@ class _Check:
                         " was expected (events are missing, added or reordered)"
                     )
                     expected_position = position
-                if number == 1 and position - 1 in wanted:
-                    self.hashes[position - 1] = row[9]
+                if number == 1:
+                    self.first_row = row
+                    if position - 1 in wanted:
+                        self.hashes[position - 1] = row[9]
                 try:
                     computed = self.crypto.row_hash(row)
                 except (TypeError, ValueError, UnicodeError) as exc:
@@ -371,12 +374,28 @@ class _Check:
             problems.add(
                 f"the order's first event is #{rows[0][0]:,}, not #{order['first_position']:,}"
             )
+        if order["stream_id"] != f"order-{order['order_id']}":
+            problems.add(
+                f"the manifest names order {order['order_id']} but stream {order['stream_id']}"
+            )
+        if self.manifest["proof"]["first_position"] != order["first_position"]:
+            problems.add("the proof does not start at the order's first event")
+        placed = _placed_number(rows[0]) if rows else None
+        if placed != order["order_number"]:
+            problems.add(
+                f"the manifest calls the order {order['order_number']}, but it was placed as "
+                f"{placed}"
+            )
+        database_id = self.manifest["database"]["database_id"]
+        first = self.first_row
+        if first is not None and first[0] == 1 and database_id != first[10]:
+            problems.add("the manifest's database id is not the hash of event #1 in the proof")
         if len(rows) != order["event_count"]:
             problems.add(
                 f"the proof holds {len(rows):,} events of {order['stream_id']}, the manifest "
                 f"says {order['event_count']:,}"
             )
-        if listed and len(listed) != len(rows):
+        if len(listed) != len(rows):
             problems.add(
                 f"{EVENTS} lists {len(listed):,} events, the proof holds {len(rows):,} of the order"
             )
@@ -704,6 +723,17 @@ def _proof_rows(zf: zipfile.ZipFile) -> Iterator[ProofRowT | str]:
                 yield "not a row of 11 stored fields"
                 continue
             yield tuple(row)
+
+
+def _placed_number(row: ProofRowT) -> str | None:
+    """The order number in an OrderPlaced row, else None."""
+    if row[4] != "OrderPlaced":
+        return None
+    try:
+        number = json.loads(row[6]).get("order_number")
+    except (ValueError, AttributeError):
+        return None
+    return number if isinstance(number, str) else None
 
 
 def _who(row: ProofRowT) -> str:

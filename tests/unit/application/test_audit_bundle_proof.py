@@ -5,6 +5,7 @@ store, through the command bus) written out as the file stores them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,13 +65,15 @@ def history() -> tuple[Rows, str]:
     return rows, f"order-{audited}"
 
 
-def _write(tmp_path: Path, rows: Rows, stream_id: str, *, name: str = "b.zip") -> Path:
+def _write(
+    tmp_path: Path, rows: Rows, stream_id: str, *, name: str = "b.zip", number: str | None = None
+) -> Path:
     """A bundle of the order in ``stream_id`` whose proof is ``rows`` (as an exporter or a
     forger with the program would write it); the head is the last row."""
     mine = [r for r in rows if r[1] == stream_id]
     header = BundleHeader(
         order_id=stream_id.removeprefix("order-"),
-        order_number="SO-000002",
+        order_number=number or json.loads(mine[0][6])["order_number"],
         stream_id=stream_id,
         first_position=mine[0][0],
         event_count=len(mine),
@@ -243,3 +246,25 @@ def test_claims_outside_the_proof_or_of_another_database(
 
 def _last(rows: Rows, stream: str) -> int:
     return [r for r in rows if r[1] == stream][-1][0]
+
+
+def test_a_relabelled_order_is_named(tmp_path: Path, history: tuple[Rows, str]) -> None:
+    rows, stream = history
+    proof = _proof(rows, stream)
+    placed = json.loads(next(r for r in proof if r[1] == stream)[6])["order_number"]
+    report = _check(tmp_path, _write(tmp_path, proof, stream, number="SO-999999"))
+    assert report.failures == [
+        f"the manifest calls the order SO-999999, but it was placed as {placed}"
+    ]
+
+
+def test_a_proof_from_the_first_event_checks_the_database_id(
+    tmp_path: Path, history: tuple[Rows, str]
+) -> None:
+    """A proof that starts at event #1 shows the hash that names the database (anchors use
+    it); here the manifest's id is another one."""
+    rows, stream = history
+    report = _check(tmp_path, _write(tmp_path, rows, stream))
+    assert "the manifest's database id is not the hash of event #1 in the proof" in (
+        report.failures
+    )

@@ -232,13 +232,17 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                 ),
             )
             writer = BundleWriter(out, header)
-        try:
-            with database.raw_read() as con:
+            try:
+                # The same read transaction as the head and the snapshots: one picture.
                 chain = _ChainAtExport()
                 writer.add_proof(
                     chain.watch(iter_proof_rows(con, evidence.first_position, head.position))
                 )
                 writer.add_snapshots(evidence.snapshots)
+            except BaseException:
+                writer.abort()
+                raise
+        try:
             entries = _entries(app, header, writer)
             _qt_app()
             from desktop_app.ui.printing.audit_report import render_audit_report

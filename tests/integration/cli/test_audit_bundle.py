@@ -35,6 +35,7 @@ from desktop_app.config import Settings, default_key_dir
 from desktop_app.store.evidence import StoreBundleCrypto
 from desktop_app.store.hashing import row_hash
 from desktop_app.store.records import snapshot_checksum
+from tests.integration.jobs.support import Writer
 from tests.unit.application.helpers import World
 
 from .support import attacker, cli, copy_db, one_error_line
@@ -61,6 +62,7 @@ class Desk:
             world.send(c.ShipOrder(order_id=self.b, tracking_number="JD0002", carrier="DHL"))
             world.send(c.TakeSnapshot(order_id=self.a))
             self.pending = world.place(7)
+            self.mug = world.mug
             self.numbers = {o: str(world.state(o).state["order_number"]) for o in (self.a, self.b)}
         finally:
             app.close()
@@ -277,6 +279,26 @@ def test_anchors_kept_outside_are_copied_in_and_checked(desk: Desk, tmp_path: Pa
         run = cli("check-bundle", out, "--anchors", independent, "--key-dir", tmp_path / "k")
         assert run.lines[-1].startswith("INTACT: "), run.out
         assert f"the anchor at #{anchored:,}" in run.lines[-1]
+
+
+def test_bundles_taken_while_another_process_writes_check_out(desk: Desk, tmp_path: Path) -> None:
+    """The head, the proof and the snapshots are read in one transaction: a writer appending
+    meanwhile never makes a bundle inconsistent; each names a later head than the one before."""
+    db = copy_db(desk.path, tmp_path / "orders.sqlite3")
+    writer = Writer(db, desk.mug)
+    heads: list[int] = []
+    try:
+        writer.wait_written(3)
+        for index in range(3):
+            out = tmp_path / f"{index}.zip"
+            run = cli("audit-bundle", desk.numbers[desk.b], "--out", out, "--db", db)
+            assert run.lines[-1] == f"Checked: {out} passes `desktop-app-admin check-bundle`."
+            heads.append(json.loads(zipfile.ZipFile(out).read(MANIFEST))["head"]["position"])
+            writer.wait_written(3)  # more events land before the next bundle
+        last = writer.stop()
+    finally:
+        writer.kill()
+    assert heads == sorted(set(heads)) and heads[-1] < last
 
 
 # --- any byte ------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ event, not only "#1,312", carries its stream, version and order number, in the r
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from desktop_app.application.audit import verify_history
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
+from desktop_app.store.hashing import row_hash
 
 from .support import attacker, cli
 
@@ -72,3 +74,48 @@ def test_a_deleted_event_names_no_order(db: Path) -> None:
     run = cli("verify", "--chain-only", "--db", db, expect=1)
     assert run.lines[0].startswith("TAMPERED: first bad position 10: ")
     assert not run.lines[1].startswith("  at ")
+
+
+def _rechain_from(con: sqlite3.Connection, position: int) -> None:
+    """Recompute every hash from ``position`` on, as a forger with the public formula would."""
+    (prev,) = con.execute("SELECT prev_hash FROM events WHERE position = ?", (position,)).fetchone()
+    rows = con.execute(
+        "SELECT position, stream_id, version, event_id, type_name, schema_version, payload, "
+        "metadata, recorded_at FROM events WHERE position >= ? ORDER BY position",
+        (position,),
+    ).fetchall()
+    for row in rows:
+        digest = row_hash(prev, *row)
+        con.execute(
+            "UPDATE events SET prev_hash = ?, hash = ? WHERE position = ?", (prev, digest, row[0])
+        )
+        prev = digest
+
+
+def test_a_finding_on_an_orders_first_event_names_the_order(db: Path, tmp_path: Path) -> None:
+    """An unreadable OrderPlaced (the chain recomputed, so only the replay sees it) is named by
+    the number it carries, not only by its stream."""
+    con = attacker(db)
+    try:
+        position, stream_id, payload = con.execute(
+            "SELECT position, stream_id, payload FROM events WHERE type_name = 'OrderPlaced'"
+            " ORDER BY position LIMIT 1 OFFSET 3"
+        ).fetchone()
+        data = json.loads(payload)
+        number = data.pop("currency") and data["order_number"]
+        con.execute(
+            "UPDATE events SET payload = ? WHERE position = ?",
+            (json.dumps(data, sort_keys=True, separators=(",", ":")), position),
+        )
+        _rechain_from(con, position)
+    finally:
+        con.close()
+    app = bootstrap(Settings(db_path=db, key_dir=tmp_path / "keys", read_only=True), source="test")
+    try:
+        result = verify_history(app.events, app.snapshots)
+    finally:
+        app.close()
+    assert result.first_bad_position is None  # the chain itself holds
+    (found,) = [f for f in result.findings if f.position == position]
+    assert (found.stream_id, found.version, found.order_number) == (stream_id, 1, number)
+    assert found.describe().startswith(f"#{position:,} {number} v1 OrderPlaced: unreadable")

@@ -177,7 +177,7 @@ def test_the_report_shows_the_facts_and_the_drawn_timeline(
     number = desk.numbers[desk.a]
     assert f"Audit bundle · Order {number}" in text
     assert "Chain at export" in text and "every hash and link holds" in text
-    assert f"Audit bundle · Order {number} — timeline, events 1–5 of 5" in text
+    assert f"Audit bundle · Order {number} — timeline, v1–v5 of 5 events" in text
     # (The history view's delegate elides "Shipped" by a pixel at this font: "v5 Shipp…".)
     for label in ("v1 Placed", "v2 Line added", "v4 Confirmed", "v5 Shipp"):
         assert label in text

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -323,9 +324,25 @@ def _say_written(written: WrittenBundle, header: BundleHeader) -> None:
 # --- check-bundle --------------------------------------------------------------------------
 
 
-def _claims(paths: list[Path]) -> list[HeadClaim]:
-    """Heads kept outside the bundle: anchor logs (JSON lines), anchor sidecars, digests."""
+def _exported_from(bundle: Path) -> tuple[Path, str | None] | None:
+    """The database path and id a bundle names (unverified: only to pick the anchors that
+    bind; the check itself decides what holds), or None when unreadable."""
+    try:
+        with zipfile.ZipFile(bundle) as zf:
+            database = json.loads(zf.read("manifest.json"))["database"]
+        path, database_id = database["path"], database["database_id"]
+    except Exception:  # a damaged bundle: the check will say so
+        return None
+    if not isinstance(path, str) or not (database_id is None or isinstance(database_id, str)):
+        return None
+    return Path(path), database_id
+
+
+def _claims(paths: list[Path], bundle: Path) -> list[HeadClaim]:
+    """Heads kept outside the bundle: anchor logs (JSON lines), anchor sidecars, digests.
+    Anchors a later restore gave up (R28) are left out, with a note."""
     claims: list[HeadClaim] = []
+    exported = _exported_from(bundle)
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8")
@@ -353,12 +370,23 @@ def _claims(paths: list[Path]) -> list[HeadClaim]:
                     f"{path} is neither an anchor log, an anchor file nor a digest"
                     + (f" ({warnings[0]})" if warnings else "")
                 )
+            if exported is not None:
+                candidates, superseded = belonging(
+                    anchors, db_path=exported[0], database_id=exported[1]
+                )
+                anchors = [c.anchor for c in candidates]
+                if superseded:
+                    print(
+                        f"Note: {len(superseded):,} anchor(s) in {path} were given up by a "
+                        "restore or a new database at that path: not compared"
+                    )
         claims.extend(
             HeadClaim(
                 label=a.describe(),
                 position=a.head_position,
                 hash=a.head_hash,
                 database_id=a.database_id,
+                db_path=a.db_path,
             )
             for a in anchors
             if a.head_position > 0
@@ -391,7 +419,7 @@ def cmd_check_bundle(args: argparse.Namespace) -> int:
     path: Path = args.bundle
     if not path.is_file():
         raise CliError(f"no bundle at {path}")
-    claims = _claims(args.anchors)
+    claims = _claims(args.anchors, path)
     report = check_bundle(path, StoreBundleCrypto(args.key_dir or default_key_dir()), claims=claims)
     print_report(report)
     return EXIT_OK if report.ok else EXIT_FAILED

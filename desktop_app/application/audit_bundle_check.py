@@ -72,6 +72,9 @@ class HeadClaim:
     position: int
     hash: str
     database_id: str | None = None
+    db_path: str | None = None
+    """Where the anchored file was; an anchor of another path (a copy) that differs is a
+    note, not a failure: a copy may legitimately go its own way after it was made."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -588,8 +591,26 @@ class _Check:
         ]
         for claim in copies:
             self._claim(claim, database_id, independent=False)
+        first, head = manifest["proof"]["first_position"], manifest["head"]["position"]
+        before = [c for c in self.claims if c.position < first - 1]
+        after = [c for c in self.claims if c.position > head]
         for claim in self.claims:
-            self._claim(claim, database_id, independent=True)
+            if first - 1 <= claim.position <= head:
+                self._claim(claim, database_id, independent=True)
+        if before:
+            report.add(
+                UNCHECKED,
+                f"{len(before):,} anchor(s) or digest(s) precede the proof (from #{first:,}): "
+                "not comparable",
+            )
+        if after:
+            newest = max(after, key=lambda c: c.position)
+            report.add(
+                UNCHECKED,
+                f"{len(after):,} anchor(s) or digest(s) are newer than the bundle's head "
+                f"#{head:,} (up to {newest.label}, #{newest.position:,}): check the database "
+                "itself with `verify`",
+            )
         if not self.claims:
             report.add(
                 UNCHECKED,
@@ -630,6 +651,13 @@ class _Check:
                     f"; it covers the order's events up to #{claim.position:,} only (the last "
                     f"is #{last:,})"
                 )
+        elif independent and claim.db_path not in (None, manifest["database"]["path"]):
+            status = NOTE
+            text = (
+                f"{claim.label}: #{claim.position:,} differs; it was taken of {claim.db_path}, "
+                "not of the exported file (a copy that went its own way, or a rewritten "
+                "proof): not binding"
+            )
         else:
             status = FAILED
             text = (

@@ -191,8 +191,8 @@ def test_a_proof_that_stops_short_of_its_head(tmp_path: Path, history: tuple[Row
     lines = _check(tmp_path, short, (claim,)).lines
     assert (
         UNCHECKED,
-        f"the digest: #{proof[-1][0]:,} is newer than the bundle's head "
-        f"#{proof[-2][0]:,}; check the database itself with `verify`",
+        f"1 anchor(s) or digest(s) are newer than the bundle's head #{proof[-2][0]:,} (up to "
+        f"the digest, #{proof[-1][0]:,}): check the database itself with `verify`",
     ) in lines
 
 
@@ -233,7 +233,10 @@ def test_claims_outside_the_proof_or_of_another_database(
         HeadClaim(label="elsewhere", position=proof[4][0], hash="b" * 64, database_id="c" * 64),
     )
     lines = _check(tmp_path, path, claims).lines
-    assert (UNCHECKED, f"before: #{start - 2:,} precedes the proof (from #{start:,})") in lines
+    assert (
+        UNCHECKED,
+        f"1 anchor(s) or digest(s) precede the proof (from #{start:,}): not comparable",
+    ) in lines
     assert (
         OK,
         f"at the start: #{start - 1:,} has the anchored hash; it covers the order's "
@@ -267,4 +270,26 @@ def test_a_proof_from_the_first_event_checks_the_database_id(
     report = _check(tmp_path, _write(tmp_path, rows, stream))
     assert "the manifest's database id is not the hash of event #1 in the proof" in (
         report.failures
+    )
+
+
+def test_an_anchor_of_a_copy_that_differs_is_not_binding(
+    tmp_path: Path, history: tuple[Rows, str]
+) -> None:
+    """An anchor of the same database taken at another path (a copy that went its own way)
+    is a note when it differs; the same anchor at the exported file's path is a failure."""
+    rows, stream = history
+    proof = _proof(rows, stream)
+    path = _write(tmp_path, proof, stream)
+    at = proof[-1][0]
+    copy = HeadClaim(label="copy", position=at, hash="e" * 64, db_path="/elsewhere/copy.sqlite3")
+    here = HeadClaim(label="here", position=at, hash="e" * 64, db_path="/nowhere/orders.sqlite3")
+    report = _check(tmp_path, path, (copy, here))
+    assert report.failures == [
+        f"here: #{at:,} has hash {proof[-1][10][:12]}… where eeeeeeeeeeee… was anchored: the "
+        "proof was rewritten"
+    ]
+    assert any(
+        s == "Note" and t.startswith(f"copy: #{at:,} differs; it was taken of /elsewhere")
+        for s, t in report.lines
     )

@@ -159,8 +159,17 @@ class WrittenBundle:
     keyed: bool
 
 
+def _decoded(text: str) -> object:
+    """Stored JSON text decoded; text that is not JSON (a damaged row) is kept as it is."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable_stored_text": text}
+
+
 def row_dict(row: ProofRowT) -> dict[str, Any]:
-    """A stored row as the readable event of ``events.json``."""
+    """A stored row as the readable event of ``events.json`` (payload and metadata decoded;
+    the proof keeps their exact stored text)."""
     return {
         "position": row[0],
         "stream_id": row[1],
@@ -168,8 +177,8 @@ def row_dict(row: ProofRowT) -> dict[str, Any]:
         "event_id": row[3],
         "type_name": row[4],
         "schema_version": row[5],
-        "payload": json.loads(row[6]),
-        "metadata": json.loads(row[7]),
+        "payload": _decoded(row[6]),
+        "metadata": _decoded(row[7]),
         "recorded_at": row[8],
         "prev_hash": row[9],
         "hash": row[10],

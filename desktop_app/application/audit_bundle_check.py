@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,10 +58,9 @@ from desktop_app.domain.order import Order
 from desktop_app.domain.serialization import from_payload
 
 OK, FAILED, UNCHECKED, NOTE = "OK", "FAILED", "NOT CHECKED", "Note"
+_STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 MAX_LISTED = 20
 """Problems listed per check (all are counted)."""
-
-_HEX64 = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -293,6 +293,7 @@ class _Check:
         expected_position = first
         prev: str | None = None
         checked = 0
+        spelled: list[int] = []
         try:
             for number, row in enumerate(_proof_rows(zf), start=1):
                 if isinstance(row, str):
@@ -316,6 +317,8 @@ class _Check:
                 except (TypeError, ValueError, UnicodeError) as exc:
                     problems.add(f"event #{position:,} cannot be hashed ({exc})")
                     computed = ""
+                if not _store_spelling(row[8]):
+                    spelled.append(position)
                 if computed != row[10]:
                     problems.add(
                         f"event #{position:,} ({_who(row)}): its hash does not match its "
@@ -347,6 +350,13 @@ class _Check:
             )
         if not checked:
             problems.add(f"{CHAIN} holds no events")
+        if spelled:
+            report.add(
+                NOTE,
+                f"{len(spelled):,} event(s) (first #{spelled[0]:,}) have their time spelled "
+                "otherwise than the program writes it; the hash covers the time's value, not its "
+                "spelling, so that spelling may have been edited (the value was not)",
+            )
         problems.report(
             report,
             f"chain proof: {checked:,} events recomputed, every hash and link holds from "
@@ -746,11 +756,20 @@ def _proof_rows(zf: zipfile.ZipFile) -> Iterator[ProofRowT | str]:
                 not isinstance(row, list)
                 or len(row) != len(_TYPES)
                 or any(type(v) is not t for v, t in zip(row, _TYPES, strict=True))
-                or not (set(row[9]) <= _HEX64 and set(row[10]) <= _HEX64)
             ):
-                yield "not a row of 11 stored fields"
+                where = (
+                    f"event #{row[0]:,}: "
+                    if isinstance(row, list) and row and type(row[0]) is int
+                    else ""
+                )
+                yield f"{where}not a row of 11 stored fields of the right types"
                 continue
             yield tuple(row)
+
+
+def _store_spelling(recorded_at: str) -> bool:
+    """Is the time in the one form the store writes (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)?"""
+    return _STORE_TIME.fullmatch(recorded_at) is not None
 
 
 def _placed_number(row: ProofRowT) -> str | None:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from desktop_app.application import commands as c
 from desktop_app.application.audit_bundle import BundleHeader, BundleWriter, ProofRowT
@@ -293,3 +295,39 @@ def test_an_anchor_of_a_copy_that_differs_is_not_binding(
         s == "Note" and t.startswith(f"copy: #{at:,} differs; it was taken of /elsewhere")
         for s, t in report.lines
     )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_edit_of_any_field_of_any_row_is_named(
+    tmp_path: Path, history: tuple[Rows, str], data: st.DataObject
+) -> None:
+    """Whatever field of whatever proof row is changed (digests recomputed, hashes not), the
+    check fails and names that event or its link."""
+    rows, stream = history
+    proof = _proof(rows, stream)
+    index = data.draw(st.integers(0, len(proof) - 1), label="row")
+    field = data.draw(st.integers(1, 10), label="field")  # the position has its own test
+    row = list(proof[index])
+    old = row[field]
+    if isinstance(old, int):
+        row[field] = old + data.draw(st.integers(1, 3), label="delta")
+    else:
+        at = data.draw(st.integers(0, len(old) - 1), label="at")
+        char = data.draw(st.sampled_from("0123456789abcdefXYZ é"), label="char")
+        row[field] = old[:at] + char + old[at + 1 :]
+        assume(row[field] != old)
+    proof[index] = tuple(row)  # type: ignore[assignment]
+    report = _check(tmp_path, _write(tmp_path, proof, stream, number="SO-000002"))
+    if report.ok:
+        # Only the spelling of a time can change without its hash: the hash covers the
+        # instant ("…07T15…" and "…07 15…" are one), and the check says so for the event.
+        assert field == 8, report.lines
+        assert any(
+            s == "Note" and f"(first #{proof[index][0]:,}) have their time spelled" in t
+            for s, t in report.lines
+        )
+        return
+    assert any(f"#{proof[index][0]:,}" in text for text in report.failures), report.failures

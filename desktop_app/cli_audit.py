@@ -26,6 +26,7 @@ from desktop_app.application.audit_bundle import (
     BundleHeader,
     BundleWriter,
     WrittenBundle,
+    history_entries,
 )
 from desktop_app.application.audit_bundle_check import (
     FAILED,
@@ -34,7 +35,6 @@ from desktop_app.application.audit_bundle_check import (
     check_bundle,
 )
 from desktop_app.application.ids import id_problem
-from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
 from desktop_app.cli_support import EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
 from desktop_app.config import Settings, default_key_dir
@@ -244,7 +244,8 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                 writer.abort()
                 raise
         try:
-            entries = _entries(app, header, writer)
+            # Drawn from the bundle's own rows: the report shows exactly the evidence.
+            entries = history_entries(writer.order_rows)
             _qt_app()
             from desktop_app.ui.printing.audit_report import render_audit_report
 
@@ -283,22 +284,6 @@ def _is_bundle(path: Path) -> bool:
             return fh.read(len(TRAILER_PREFIX)) == TRAILER_PREFIX.encode()
     except OSError:
         return False
-
-
-def _entries(app: App, header: BundleHeader, writer: BundleWriter) -> list[HistoryEntry]:
-    """The order's history for the report, checked against the bundle's events (a command
-    that lands between the two reads must not make the report differ from the evidence)."""
-    entries = [
-        e
-        for e in app.queries.ask(GetOrderHistory(order_id=header.order_id))
-        if e.version <= len(writer.order_rows)
-    ]
-    if [(e.version, e.hash) for e in entries] != [(r[2], r[10]) for r in writer.order_rows]:
-        raise CliError(
-            f"the history of {header.order_number} changed while the bundle was written; "
-            "run the command again"
-        )
-    return entries
 
 
 def _say_written(written: WrittenBundle, header: BundleHeader) -> None:

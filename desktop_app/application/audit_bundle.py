@@ -49,6 +49,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from desktop_app.application.ports import EventMetadata
+from desktop_app.application.queries import HistoryEntry
+from desktop_app.application.summaries import describe
+from desktop_app.domain.errors import DomainError
+from desktop_app.domain.serialization import from_payload
+
 BUNDLE_FORMAT = "order-desk-audit-bundle"
 FORMAT_VERSION = 1
 SLOT_FORMAT_VERSION = 1
@@ -183,6 +189,42 @@ def row_dict(row: ProofRowT) -> dict[str, Any]:
         "prev_hash": row[9],
         "hash": row[10],
     }
+
+
+def history_entries(rows: Sequence[ProofRowT]) -> list[HistoryEntry]:
+    """The order's rows as the history view's entries (for the report), summaries included;
+    an event that cannot be read says so in its summary instead of stopping the report."""
+    entries: list[HistoryEntry] = []
+    for row in rows:
+        payload, metadata = _decoded(row[6]), _decoded(row[7])
+        try:
+            if not isinstance(payload, dict):
+                raise ValueError("its payload is not a JSON object")
+            summary = describe(from_payload(row[4], row[5], payload))
+        except (DomainError, KeyError, TypeError, ValueError) as exc:
+            summary = f"(this stored event cannot be read: {exc})"
+        try:
+            recorded_at = datetime.fromisoformat(row[8])
+            if recorded_at.tzinfo is None:
+                recorded_at = recorded_at.replace(tzinfo=UTC)
+        except ValueError:
+            recorded_at = datetime.min.replace(tzinfo=UTC)
+        entries.append(
+            HistoryEntry(
+                position=row[0],
+                version=row[2],
+                event_id=row[3],
+                type_name=row[4],
+                schema_version=row[5],
+                recorded_at=recorded_at,
+                metadata=EventMetadata.from_json(metadata if isinstance(metadata, dict) else {}),
+                payload=payload if isinstance(payload, dict) else {},
+                summary=summary,
+                prev_hash=row[9],
+                hash=row[10],
+            )
+        )
+    return entries
 
 
 def _json_bytes(value: object) -> bytes:
@@ -406,6 +448,7 @@ __all__ = [
     "BundleWriter",
     "ProofRowT",
     "WrittenBundle",
+    "history_entries",
     "iter_range",
     "row_dict",
 ]

@@ -157,6 +157,27 @@ def test_a_bundle_of_a_tampered_history_is_written_and_says_so(desk: Desk, tmp_p
     assert "DOES NOT HOLD: 1 of " in text and f"(first: event #{position:,}: its hash" in text
 
 
+def test_an_unreadable_event_is_exported_as_evidence(desk: Desk, tmp_path: Path) -> None:
+    """A stored event that is not even JSON does not stop the export: the bundle holds it as
+    stored, the report says it cannot be read, the check names it."""
+    db = copy_db(desk.path, tmp_path / "copy.sqlite3")
+    con = attacker(db)
+    (position,) = con.execute(
+        "SELECT position FROM events WHERE stream_id = ? AND version = 4", (f"order-{desk.a}",)
+    ).fetchone()
+    con.execute("UPDATE events SET payload = '{broken' WHERE position = ?", (position,))
+    con.close()
+    out = tmp_path / "evidence.zip"
+    run = cli("audit-bundle", desk.numbers[desk.a], "--out", out, "--db", db)
+    assert run.lines[-1].startswith("Warning: the bundle does not pass")
+    events = json.loads(zipfile.ZipFile(out).read(EVENTS))
+    assert events[3]["payload"] == {"unreadable_stored_text": "{broken"}
+    check = cli("check-bundle", out, expect=1)
+    assert f"FAILED: event #{position:,} v4 OrderConfirmed: unreadable (" in check.out
+    assert "NOT CHECKED: snapshot at v5: not compared: the replay stopped at v3" in check.out
+    assert "(this stored event cannot be read: " in _pdf_text(out, tmp_path)
+
+
 def _pdf_text(bundle: Path, tmp_path: Path) -> str:
     """The text of the bundle's report (Qt compresses its streams: poppler's pdftotext reads
     them back)."""

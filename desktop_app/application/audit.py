@@ -70,6 +70,13 @@ def verify_history(
         for iterator in (streams, stored):
             if isinstance(iterator, Generator):
                 iterator.close()
+    if chain.first_bad_position is not None and chain.chain_finding is None:
+        # The store could not decode the bad row (e.g. its payload is not JSON); the replay,
+        # which reads rows without decoding them first, knows whose event it is.
+        same = [f for f in audit.findings if f.position == chain.first_bad_position]
+        if same:
+            reason = chain.problem or same[0].reason
+            chain = replace(chain, chain_finding=replace(same[0], kind="chain", reason=reason))
     return replace(
         chain,
         ok=chain.ok and audit.count == 0,

@@ -119,3 +119,37 @@ def test_a_finding_on_an_orders_first_event_names_the_order(db: Path, tmp_path: 
     (found,) = [f for f in result.findings if f.position == position]
     assert (found.stream_id, found.version, found.order_number) == (stream_id, 1, number)
     assert found.describe().startswith(f"#{position:,} {number} v1 OrderPlaced: unreadable")
+
+
+def test_an_undecodable_event_is_named_by_the_full_check(db: Path, tmp_path: Path) -> None:
+    """A payload that is not JSON cannot be decoded by the store: the chain-only check names
+    only its position; the full check's replay knows the order and version."""
+    con = attacker(db)
+    try:
+        position, stream_id, version = con.execute(
+            "SELECT position, stream_id, version FROM events WHERE type_name = 'OrderLineAdded'"
+            " ORDER BY position LIMIT 1 OFFSET 4"
+        ).fetchone()
+        (number,) = con.execute(
+            "SELECT json_extract(payload, '$.order_number') FROM events"
+            " WHERE stream_id = ? AND version = 1",
+            (stream_id,),
+        ).fetchone()
+        con.execute("UPDATE events SET payload = '{broken' WHERE position = ?", (position,))
+    finally:
+        con.close()
+    app = bootstrap(Settings(db_path=db, key_dir=tmp_path / "keys", read_only=True), source="test")
+    try:
+        fast = verify_history(app.events, app.snapshots, chain_only=True)
+        full = verify_history(app.events, app.snapshots)
+    finally:
+        app.close()
+    assert fast.first_bad_position == position and fast.chain_finding is None
+    found = full.chain_finding
+    assert found is not None and found.kind == "chain" and found.reason == full.problem
+    assert (found.position, found.stream_id, found.version, found.order_number) == (
+        position,
+        stream_id,
+        version,
+        number,
+    )

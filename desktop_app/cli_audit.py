@@ -209,7 +209,7 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
             first_row = next(iter_proof_rows(con, evidence.first_position, evidence.first_position))
             try:
                 number = str(json.loads(first_row[6]).get("order_number", ""))
-            except (ValueError, AttributeError):
+            except (TypeError, ValueError, AttributeError):
                 number = ""
             now = datetime.now(UTC)
             header = BundleHeader(

@@ -165,12 +165,20 @@ class WrittenBundle:
     keyed: bool
 
 
+def _jsonable(value: object) -> object:
+    """A stored value as JSON can carry it: a BLOB (only an edit outside the program stores
+    one) becomes ``{"stored_blob_hex": …}``, so the bundle keeps it and the check names it."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"stored_blob_hex": bytes(value).hex()}
+    return value
+
+
 def _decoded(text: str) -> object:
     """Stored JSON text decoded; text that is not JSON (a damaged row) is kept as it is."""
     try:
         return json.loads(text)
-    except ValueError:
-        return {"unreadable_stored_text": text}
+    except (TypeError, ValueError):
+        return {"unreadable_stored_text": str(_jsonable(text))}
 
 
 def row_dict(row: ProofRowT) -> dict[str, Any]:
@@ -279,7 +287,10 @@ class BundleWriter:
         lines: list[bytes] = []
         for row in rows:
             lines.append(
-                json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                json.dumps(
+                    [_jsonable(value) for value in row], ensure_ascii=False, separators=(",", ":")
+                ).encode()
+                + b"\n"
             )
             if len(lines) >= 1000:
                 member.write(b"".join(lines))
@@ -306,7 +317,10 @@ class BundleWriter:
             "event_hash",
         )
         self._snapshots = len(snapshots)
-        self._add(SNAPSHOTS, [dict(zip(names, row, strict=True)) for row in snapshots])
+        self._add(
+            SNAPSHOTS,
+            [dict(zip(names, map(_jsonable, row), strict=True)) for row in snapshots],
+        )
 
     def finish(self, report_pdf: bytes, crypto: BundleCrypto, key: Any) -> WrittenBundle:
         """Add the slots, anchors, report and manifest; seal the file and put it in place."""

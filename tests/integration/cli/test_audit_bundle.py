@@ -178,6 +178,28 @@ def test_an_unreadable_event_is_exported_as_evidence(desk: Desk, tmp_path: Path)
     assert "(this stored event cannot be read: " in _pdf_text(out, tmp_path)
 
 
+def test_a_blob_stored_in_an_event_is_exported_and_named(desk: Desk, tmp_path: Path) -> None:
+    db = copy_db(desk.path, tmp_path / "copy.sqlite3")
+    con = attacker(db)
+    (position,) = con.execute(
+        "SELECT position FROM events WHERE stream_id = ? AND version = 2", (f"order-{desk.b}",)
+    ).fetchone()
+    con.execute("UPDATE events SET metadata = X'00ff' WHERE position = ?", (position,))
+    con.close()
+    out = tmp_path / "evidence.zip"
+    run = cli("audit-bundle", desk.numbers[desk.b], "--out", out, "--db", db)
+    assert run.lines[-1].startswith("Warning: the bundle does not pass")
+    check = cli("check-bundle", out, expect=1)
+    assert (
+        f"FAILED: chain.jsonl line {position - desk_first(out) + 1}: event #{position:,}: not a "
+        "row of 11 stored fields of the right types" in check.out
+    )
+
+
+def desk_first(bundle: Path) -> int:
+    return int(json.loads(zipfile.ZipFile(bundle).read(MANIFEST))["proof"]["first_position"])
+
+
 def _pdf_text(bundle: Path, tmp_path: Path) -> str:
     """The text of the bundle's report (Qt compresses its streams: poppler's pdftotext reads
     them back)."""

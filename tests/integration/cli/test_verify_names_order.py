@@ -60,10 +60,11 @@ def test_chain_problem_names_the_order_in_the_result(db: Path, tmp_path: Path) -
 
 
 def test_chain_problem_names_the_order_in_the_cli(db: Path) -> None:
-    position, _stream_id, version, number = _tamper_quantity(db)
+    position, stream_id, version, number = _tamper_quantity(db)
     run = cli("verify", "--chain-only", "--db", db, expect=1)
     assert run.lines[0].startswith(f"TAMPERED: first bad position {position}: ")
     assert run.lines[1].startswith(f"  at #{position:,} {number} v{version} OrderLineAdded: ")
+    assert run.lines[1].endswith(f" [{stream_id}]")
 
 
 def test_a_deleted_event_names_no_order(db: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks import p1_workflow, p2_load
 from benchmarks.harness import BenchResult, goals_met, json_line, log
 
-BENCHMARKS = ("p1", "p2", "p3", "p4", "p5", "p6", "p9-export", "p9-anchors")
+BENCHMARKS = ("p1", "p2", "p3", "p4", "p5", "p6", "p9-export", "p9-anchors", "p9-bundle")
 STANDALONE = {
     "p3": "p3_rebuild",
     "p4": "p4_freshness",
@@ -29,6 +29,7 @@ STANDALONE = {
     "p6": "p6_scaling",
     "p9-export": "p9_export",
     "p9-anchors": "p9_anchors",
+    "p9-bundle": "p9_bundle",
 }
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
 CONTENDERS = ("project", "projector", "raw", "eventsourcing")

@@ -21,9 +21,10 @@ from typing import Any
 
 from desktop_app.application.audit import verify_history
 from desktop_app.application.ids import id_problem
-from desktop_app.application.ports import Digest, StoreError, VerifyResult
+from desktop_app.application.ports import Digest, StoreError, VerifyFinding, VerifyResult
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
+from desktop_app.cli_audit import add_audit_commands
 from desktop_app.cli_documents import add_document_commands
 from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, check_anchors_of
 from desktop_app.cli_support import (
@@ -229,7 +230,16 @@ def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
         print(ok_text)
     else:
         print(f"{bad_text}: first bad position {result.first_bad_position}: {result.problem}")
+        if result.chain_finding is not None:
+            print(f"  at {_where(result.chain_finding)}")
     return result.ok
+
+
+def _where(finding: VerifyFinding) -> str:
+    """A finding's line, with the stream when the order number stands in for it (so that
+    `history` can be pointed at it)."""
+    text = finding.describe()
+    return f"{text} [{finding.stream_id}]" if finding.order_number else text
 
 
 def _check_anchors(app: App, db: Path) -> bool:
@@ -261,7 +271,7 @@ def _report_findings(result: VerifyResult) -> bool:
         return True
     print(f"TAMPERED: {checked}; {result.finding_count:,} findings:")
     for finding in result.findings:
-        print(f"  {finding.describe()}")
+        print(f"  {_where(finding)}")
     if result.finding_count > len(result.findings):
         print(f"  … and {result.finding_count - len(result.findings):,} more")
     return False
@@ -354,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=cmd_verify)
     add_maintenance_commands(sub)
     add_document_commands(sub, common)
+    add_audit_commands(sub, common)
     return parser
 
 

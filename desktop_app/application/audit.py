@@ -19,6 +19,7 @@ from desktop_app.application.ports import (
     Progress,
     SnapshotStore,
     StoredSnapshot,
+    StoreError,
     VerifyFinding,
     VerifyResult,
 )
@@ -51,7 +52,7 @@ def verify_history(
     number of events in a full check).
     """
     if chain_only:
-        return events.verify(progress=progress)
+        return _with_chain_finding(events, events.verify(progress=progress))
     total = [0]
 
     def chain_progress(done: int, of: int) -> None:
@@ -59,7 +60,7 @@ def verify_history(
         if progress is not None:
             progress(done, 2 * of)
 
-    chain = events.verify(progress=chain_progress)
+    chain = _with_chain_finding(events, events.verify(progress=chain_progress))
     audit = _Audit(total[0] or chain.checked, progress)
     streams, stored = events.iter_streams(), snapshots.iter_snapshots()
     try:
@@ -69,6 +70,13 @@ def verify_history(
         for iterator in (streams, stored):
             if isinstance(iterator, Generator):
                 iterator.close()
+    if chain.first_bad_position is not None and chain.chain_finding is None:
+        # The store could not decode the bad row (e.g. its payload is not JSON); the replay,
+        # which reads rows without decoding them first, knows whose event it is.
+        same = [f for f in audit.findings if f.position == chain.first_bad_position]
+        if same:
+            reason = chain.problem or same[0].reason
+            chain = replace(chain, chain_finding=replace(same[0], kind="chain", reason=reason))
     return replace(
         chain,
         ok=chain.ok and audit.count == 0,
@@ -79,6 +87,52 @@ def verify_history(
         snapshots_checked=audit.snapshot_count,
         notes=tuple(audit.notes()),
     )
+
+
+def _with_chain_finding(events: EventStore, result: VerifyResult) -> VerifyResult:
+    """``result`` with its chain problem located: which stream, version and order the event
+    stored at the first bad position belongs to (as stored: the row itself may be forged)."""
+    position = result.first_bad_position
+    if position is None:
+        return result
+    finding = locate_position(events, position, result.problem or "the hash chain is broken")
+    return result if finding is None else replace(result, chain_finding=finding)
+
+
+def locate_position(events: EventStore, position: int, reason: str) -> VerifyFinding | None:
+    """A ``kind="chain"`` finding for the event stored at ``position``: its stream, version
+    and (for an order) order number; None when no readable event is stored there."""
+    try:
+        found = events.read_all(after_position=position - 1, limit=1)
+    except (StoreError, KeyError, TypeError, ValueError):
+        return None  # the row is too damaged to decode: the position is all there is
+    if not found or found[0].position != position:
+        return None  # deleted: nothing stored there says whose it was
+    event = found[0]
+    kind, _, aggregate_id = event.stream_id.partition("-")
+    return VerifyFinding(
+        kind="chain",
+        stream_id=event.stream_id,
+        aggregate_type=kind,
+        aggregate_id=aggregate_id,
+        version=event.version,
+        position=position,
+        order_number=_order_number(events, event.stream_id),
+        event_type=event.type_name,
+        reason=reason,
+    )
+
+
+def _order_number(events: EventStore, stream_id: str) -> str | None:
+    """The number an order was placed with (its first event), or None."""
+    if not stream_id.startswith(f"{Order.AGGREGATE_TYPE}-"):
+        return None
+    try:
+        first = events.read_stream(stream_id, to_version=1)
+    except (StoreError, KeyError, TypeError, ValueError):
+        return None
+    number = first[0].payload.get("order_number") if first else None
+    return number if isinstance(number, str) and number else None
 
 
 class _Audit:
@@ -192,6 +246,10 @@ class _Audit:
             try:
                 if payload is None:
                     raise DomainError("its payload is not a JSON object")
+                if number is None and isinstance(aggregate, Order):
+                    # Name the order in a finding about its very first event too.
+                    placed_as = payload.get("order_number")
+                    number = placed_as if isinstance(placed_as, str) and placed_as else None
                 event = from_payload(type_name, schema_version, payload)
             except (DomainError, KeyError, TypeError, ValueError) as exc:
                 self._event(aggregate, number, position, version, type_name, f"unreadable: {exc}")
@@ -300,4 +358,4 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-__all__ = ["AGGREGATES", "MAX_FINDINGS", "verify_history"]
+__all__ = ["AGGREGATES", "MAX_FINDINGS", "locate_position", "verify_history"]

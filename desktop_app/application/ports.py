@@ -257,7 +257,8 @@ class VerifyFinding:
     """One thing ``verify`` found wrong in the meaning of the history (R27)."""
 
     kind: str
-    """"event" (illegal in the state before it, or unreadable) or "snapshot"."""
+    """"event" (illegal in the state before it, or unreadable), "snapshot", or "chain" (the
+    hash chain's first problem, see ``VerifyResult.chain_finding``)."""
     stream_id: str
     aggregate_type: str
     aggregate_id: str
@@ -296,6 +297,10 @@ class VerifyResult:
     snapshots_checked: int = 0
     notes: tuple[str, ...] = ()
     """Things worth knowing that are not damage (e.g. snapshots whose seal could not be checked)."""
+    chain_finding: VerifyFinding | None = None
+    """The chain's first problem as a finding naming the event's stream, version and order
+    number (as stored at that position), so a viewer can open the order there; None when the
+    chain holds or nothing is stored at the bad position (set by ``verify_history``)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from desktop_app.application.commands import Command, CommandResult
 from desktop_app.application.queries import Query
@@ -87,3 +87,27 @@ class QueryBus:
             raise UnknownMessageError(f"no handler for query {type(query).__name__}")
         result: R = handler(query)
         return result
+
+
+class CommandSender(Protocol):
+    """What a caller (the UI, a tool) needs of the command bus; ``CommandBus`` is one."""
+
+    def handles(self, command_type: type[Command]) -> bool:
+        """Is a handler registered for this command type?"""
+        ...
+
+    def dispatch(self, command: Command) -> CommandResult:
+        """Run the command; raises DomainError, ConcurrencyError or another StoreError."""
+        ...
+
+
+class QuerySender(Protocol):
+    """What a caller (the UI, a tool) needs of the query bus; ``QueryBus`` is one."""
+
+    def handles(self, query_type: type[Query[Any]]) -> bool:
+        """Is a handler registered for this query type?"""
+        ...
+
+    def ask(self, query: Query[R]) -> R:
+        """Run a query and return its (typed) result."""
+        ...

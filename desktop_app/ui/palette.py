@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -58,12 +59,12 @@ class _HintDelegate(QStyledItemDelegate):
         if not hint:
             return
         painter.save()
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = (
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
         )
-        painter.setPen(option.palette.color(role))  # type: ignore[attr-defined]
-        rect = option.rect.adjusted(0, 0, -8, 0)  # type: ignore[attr-defined]
+        painter.setPen(option.palette.color(role))
+        rect = option.rect.adjusted(0, 0, -8, 0)
         painter.drawText(
             rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), hint
         )
@@ -332,7 +333,7 @@ class PaletteController:
                 PaletteEntry(
                     f"Open order {row.order_number} · {row.customer_name}",
                     fmt.status_label(row.status),
-                    lambda row=row: self.go_to_order(row.order_id, row.order_number),
+                    partial(self.go_to_order, row.order_id, row.order_number),
                 )
             )
         for customer in found.customers:
@@ -340,7 +341,9 @@ class PaletteController:
                 PaletteEntry(
                     f"Orders of {customer.name}",
                     f"{fmt.format_int(customer.order_count)} orders",
-                    lambda c=customer: self.window.orders.filter_by_customer(c.customer_id, c.name),
+                    partial(
+                        self.window.orders.filter_by_customer, customer.customer_id, customer.name
+                    ),
                 )
             )
             entries.append(self._new_order_entry(customer))

@@ -20,9 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.queries import GetStoreInfo
 from desktop_app.ui.catalog.models import RowsModel
-from desktop_app.ui.orders.form_base import CommandDialog, FieldError, guarded
+from desktop_app.ui.orders.form_base import CommandDialog, guarded
+from desktop_app.ui.orders.form_fields import FieldError
+from desktop_app.ui.tasks import TaskRunner
 
 READ_ONLY_REASON = "The database is open read-only; the catalog cannot be changed."
 CHECKING_REASON = "Checking whether the database can be changed…"
@@ -43,9 +46,9 @@ class CatalogListDialog(QDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None,
         *,
         title: str,

@@ -8,19 +8,25 @@ from typing import Any
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui.catalog.address import CustomerAddressDialog
 from desktop_app.ui.catalog.base import CatalogListDialog
 from desktop_app.ui.catalog.editors import CustomerNameDialog
 from desktop_app.ui.catalog.models import CustomersModel
+from desktop_app.ui.tasks import TaskRunner
 
 
 class CustomersDialog(CatalogListDialog):
     """The customer list with Register… and Rename…."""
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands,

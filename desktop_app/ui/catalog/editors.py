@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import AddProduct
 from desktop_app.application.queries import (
     CustomerRow,
@@ -26,6 +27,7 @@ from desktop_app.ui.orders.form_base import (
     wrapped_label,
 )
 from desktop_app.ui.orders.form_lines import customer_detail
+from desktop_app.ui.tasks import TaskRunner
 
 LOOK_ALIKE_DELAY_MS = 250
 """Typing pause after which the customer form looks for look-alike names."""
@@ -44,9 +46,9 @@ class NameDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         title: str,
@@ -108,9 +110,9 @@ class CustomerNameDialog(NameDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         action: str,
@@ -194,9 +196,9 @@ class AddProductDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         currencies: Iterable[str] = (),
@@ -307,9 +309,9 @@ class PriceDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         intro: str,

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QCheckBox, QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     ChangeProductPrice,
     DiscontinueProduct,
@@ -27,6 +28,7 @@ from desktop_app.ui.orders.form_base import (
     parse_amount,
     places,
 )
+from desktop_app.ui.tasks import TaskRunner
 
 
 def _minor(amount: Decimal, currency: str) -> int:
@@ -42,7 +44,11 @@ class ProductsDialog(CatalogListDialog):
     """The product list with Add…, Rename…, Change price… and Discontinue…."""
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands,

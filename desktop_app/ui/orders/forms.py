@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QAbstractProxyModel, QModelIndex, Qt
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     AddOrderLine,
     CancelOrder,
@@ -61,6 +63,8 @@ from desktop_app.ui.orders.form_lines import (
 )
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
 from desktop_app.ui.orders.text_edit import MultiLineEdit
+from desktop_app.ui.qt_parts import completer_of, line_edit_of
+from desktop_app.ui.tasks import TaskRunner
 
 __all__ = [
     "CancelOrderDialog",
@@ -96,11 +100,11 @@ class CustomerPicker(QComboBox):
         self.setMaxVisibleItems(15)
         self.setMinimumContentsLength(30)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        completer = self.completer()
+        completer = completer_of(self)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.lineEdit().setPlaceholderText("Loading customers…")
+        line_edit_of(self).setPlaceholderText("Loading customers…")
         self._customers: list[CustomerRow] = []
         self.detail_delegate = show_details(self)
         # Which customer the clerk picked from a list (by id). Qt itself also selects the
@@ -108,9 +112,10 @@ class CustomerPicker(QComboBox):
         # would be a silent guess, so only picks made after the last keystroke count.
         self._picked_id: str | None = None
         self._typed = False
-        self.lineEdit().textEdited.connect(self._on_typed)
+        line_edit_of(self).textEdited.connect(self._on_typed)
         self.activated.connect(self._on_activated)
-        self.completer().activated[QModelIndex].connect(self._on_completed)
+        # The stubs do not know signal overloads; Qt has activated(QString) and (QModelIndex).
+        completer_of(self).activated[QModelIndex].connect(self._on_completed)  # type: ignore[index]
 
     def _on_typed(self, _text: str) -> None:
         self._typed = True
@@ -121,7 +126,7 @@ class CustomerPicker(QComboBox):
             self._picked_id = self._customers[position].customer_id  # from the drop-down
 
     def _on_completed(self, index: QModelIndex) -> None:
-        proxy = self.completer().completionModel()
+        proxy = completer_of(self).completionModel()
         source = proxy.mapToSource(index) if isinstance(proxy, QAbstractProxyModel) else index
         position = source.row()
         if 0 <= position < len(self._customers):
@@ -140,7 +145,7 @@ class CustomerPicker(QComboBox):
         self.setCurrentIndex(-1)
         self.setEditText(text)
         self.blockSignals(False)
-        self.lineEdit().setPlaceholderText("Type a customer name")
+        line_edit_of(self).setPlaceholderText("Type a customer name")
 
     def customers(self) -> list[CustomerRow]:
         """The customers on offer."""
@@ -183,7 +188,11 @@ class NewOrderDialog(CommandDialog):
     subject = "order"
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands, queries, tasks, parent, title="New order", save_text="&Place order"
@@ -347,6 +356,38 @@ class _Change:
     make: Callable[[int | None], Any]  # expected_version -> command
 
 
+def _remove_line(
+    command_id: str, order_id: str, line_id: str, version: int | None
+) -> RemoveOrderLine:
+    return RemoveOrderLine(
+        command_id=command_id, order_id=order_id, expected_version=version, line_id=line_id
+    )
+
+
+def _change_quantity(
+    command_id: str, order_id: str, line: LineDraft, version: int | None
+) -> ChangeLineQuantity:
+    return ChangeLineQuantity(
+        command_id=command_id,
+        order_id=order_id,
+        expected_version=version,
+        line_id=line.line_id,
+        quantity=line.quantity,
+    )
+
+
+def _add_line(
+    command_id: str, order_id: str, line: LineDraft, line_input: LineInput, version: int | None
+) -> AddOrderLine:
+    return AddOrderLine(
+        command_id=command_id,
+        order_id=order_id,
+        expected_version=version,
+        line=line_input,
+        line_id=line.line_id,
+    )
+
+
 class _BatchFailure(Exception):
     """Some changes were saved, then one failed; carries what was done."""
 
@@ -366,9 +407,9 @@ class EditLinesDialog(CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -416,6 +457,7 @@ class EditLinesDialog(CommandDialog):
         drafts = self.line_editor.lines()
         kept = {line.line_id for line in drafts}
         result: list[_Change] = []
+        key: tuple[object, ...]
         for line_id in self._base:
             if line_id not in kept:
                 key = ("remove", line_id)
@@ -424,9 +466,7 @@ class EditLinesDialog(CommandDialog):
                     _Change(
                         key,
                         line_id,
-                        lambda v, c=command_id, i=line_id: RemoveOrderLine(
-                            command_id=c, order_id=order_id, expected_version=v, line_id=i
-                        ),
+                        partial(_remove_line, command_id, order_id, line_id),
                     )
                 )
         for line in drafts:
@@ -439,13 +479,7 @@ class EditLinesDialog(CommandDialog):
                         _Change(
                             key,
                             label,
-                            lambda v, c=command_id, ln=line: ChangeLineQuantity(
-                                command_id=c,
-                                order_id=order_id,
-                                expected_version=v,
-                                line_id=ln.line_id,
-                                quantity=ln.quantity,
-                            ),
+                            partial(_change_quantity, command_id, order_id, line),
                         )
                     )
             else:
@@ -456,13 +490,7 @@ class EditLinesDialog(CommandDialog):
                     _Change(
                         key,
                         label,
-                        lambda v, c=command_id, ln=line, li=line_input: AddOrderLine(
-                            command_id=c,
-                            order_id=order_id,
-                            expected_version=v,
-                            line=li,
-                            line_id=ln.line_id,
-                        ),
+                        partial(_add_line, command_id, order_id, line, line_input),
                     )
                 )
         return result
@@ -555,7 +583,7 @@ class EditLinesDialog(CommandDialog):
 class OrderVersionMixin:
     """Conflict reload for forms on one order: the domain's current version."""
 
-    queries: Any
+    queries: QuerySender
     order_id: str
     expected_version: int | None
 
@@ -571,9 +599,9 @@ class ConfirmOrderDialog(OrderVersionMixin, ConsequenceDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -606,9 +634,9 @@ class DeliverOrderDialog(OrderVersionMixin, ConsequenceDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -640,9 +668,9 @@ class ShipOrderDialog(OrderVersionMixin, CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -704,9 +732,9 @@ class CancelOrderDialog(OrderVersionMixin, CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -43,6 +43,11 @@ from desktop_app.ui.palette_search import (
     shortcut_text,
     split_action,
 )
+from desktop_app.ui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.orders.detail import OrderDetailPanel
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,12 @@ HINT_ROLE = Qt.ItemDataRole.UserRole + 1
 class _HintDelegate(QStyledItemDelegate):
     """The entry's text on the left, its hint (shortcut, status) right-aligned and muted."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         super().paint(painter, option, index)
         hint = index.data(HINT_ROLE)
         if not hint:
@@ -230,7 +240,7 @@ class CommandPalette(QDialog):
 class PaletteController:
     """Builds the palette's entries from the window's actions and runs them."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.dialog: CommandPalette | None = None
         self._pending: tuple[str, QAction | None] | None = None
@@ -245,15 +255,13 @@ class PaletteController:
         window.orders.model.loaded.connect(self._revealed)
         window.orders.model.refreshed.connect(self._select_pending)
 
-    def set_panel(self, panel: QWidget) -> None:
+    def set_panel(self, panel: OrderDetailPanel) -> None:
         """The detail panel whose ``loaded(order_id)`` says an order is shown (again after it
         was rebuilt)."""
-        loaded = getattr(panel, "loaded", None)
-        if loaded is not None:
-            loaded.connect(self._detail_loaded)
+        panel.loaded.connect(self._detail_loaded)
 
     @property
-    def tasks(self) -> Any:
+    def tasks(self) -> TaskRunner:
         return self.window.tasks
 
     # --- what can be run --------------------------------------------------------------------
@@ -278,7 +286,7 @@ class PaletteController:
         return result
 
     def _new_order_action(self) -> QAction:
-        return self.window.action_new_order  # type: ignore[no-any-return]
+        return self.window.action_new_order
 
     def immediate_entries(self, text: str) -> list[PaletteEntry]:
         """Entries that need no database: the window's actions whose text matches."""
@@ -396,9 +404,9 @@ class PaletteController:
         orders = self.window.orders
         self._pending = (order_id, action)
         self._pending_number = order_number
-        detail = self.window.detail
+        detail = self.window.detail_panel
         if orders.select_order(order_id):
-            view = getattr(detail, "view", None)
+            view = detail.view if detail is not None else None
             if view is not None and view.order_id == order_id:
                 self._detail_loaded(order_id)  # already shown: no reload will come
             if action is None:

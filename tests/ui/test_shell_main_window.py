@@ -379,10 +379,9 @@ def test_sample_data_loads_in_the_background_with_progress(
     win.offer_sample_data(loader)
     box = win.findChild(QMessageBox, "sampleDataQuestion")
     assert box is not None and box.isVisible()
-    box.done(QMessageBox.StandardButton.Yes)
-    assert win.findChild(QProgressDialog, "progressDialog") is not None
     with qtbot.waitSignal(win.orders.model.refreshed, timeout=20000):
-        pass
+        box.done(QMessageBox.StandardButton.Yes)
+        assert win.findChild(QProgressDialog, "progressDialog") is not None
     qtbot.waitUntil(lambda: win.orders.model.rowCount() == 65, timeout=10000)
     assert threads == [False]
     # The task's result arrives by a queued signal, possibly after the refresh.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import CommandSender, QuerySender
+from desktop_app.application.commands import CommandResult
 from desktop_app.application.queries import GetStoreInfo
 from desktop_app.ui.catalog.models import RowsModel
 from desktop_app.ui.orders.form_base import CommandDialog, guarded
@@ -239,7 +241,9 @@ class CatalogListDialog(QDialog):
 
     # --- forms ----------------------------------------------------------------------------
 
-    def open_editor(self, editor: CommandDialog, on_saved: Any) -> CommandDialog:
+    def open_editor(
+        self, editor: CommandDialog, on_saved: Callable[[CommandResult], None]
+    ) -> CommandDialog:
         """Open a small form non-blocking; ``on_saved(result)`` after its command ran."""
         if self.editor is not None:
             self.editor.close()

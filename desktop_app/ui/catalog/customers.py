@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.application.buses import CommandSender, QuerySender
-from desktop_app.application.commands import RegisterCustomer, RenameCustomer
+from desktop_app.application.commands import CommandResult, RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui.catalog.address import CustomerAddressDialog
 from desktop_app.ui.catalog.base import CatalogListDialog
@@ -88,7 +87,7 @@ class CustomersDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             row = CustomerRow(
                 customer_id=result.aggregate_id,
                 name=dialog.typed_name().strip(),
@@ -132,7 +131,7 @@ class CustomersDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(
                 replace(row, name=dialog.typed_name().strip(), version=result.version)
             )
@@ -154,7 +153,7 @@ class CustomersDialog(CatalogListDialog):
             customer_name=row.name,
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(replace(row, version=result.version))
 
         self.open_editor(dialog, saved)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
 from desktop_app.application.buses import CommandSender, QuerySender
-from desktop_app.application.commands import AddProduct
+from desktop_app.application.commands import AddProduct, Command
 from desktop_app.application.queries import (
     CustomerRow,
     FindSimilarCustomers,
@@ -54,7 +54,7 @@ class NameDialog(_CatalogDialog):
         title: str,
         save_text: str,
         intro: str,
-        make_command: Callable[[str, int | None, str], Any],
+        make_command: Callable[[str, int | None, str], Command],
         name: str = "",
         expected_version: int | None = None,
         subject: str = "record",
@@ -84,7 +84,7 @@ class NameDialog(_CatalogDialog):
         """The name as typed."""
         return self.name_edit.text()
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command:
         return self._make_command(self.command_id, self.expected_version, self.name_edit.text())
 
 
@@ -317,7 +317,7 @@ class PriceDialog(_CatalogDialog):
         intro: str,
         price_text: str,
         currency: str,
-        make_command: Callable[[str, int | None, Decimal], Any],
+        make_command: Callable[[str, int | None, Decimal], Command],
         expected_version: int | None = None,
     ) -> None:
         super().__init__(
@@ -343,7 +343,7 @@ class PriceDialog(_CatalogDialog):
         self.body.addStretch(1)
         self.setMinimumWidth(460)
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command | None:
         try:
             price = parse_amount(self.price_edit.text(), self._currency)
         except ValueError as exc:

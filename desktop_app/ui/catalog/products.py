@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QWidget
 from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     ChangeProductPrice,
+    CommandResult,
     DiscontinueProduct,
     RenameProduct,
 )
@@ -115,7 +116,7 @@ class ProductsDialog(CatalogListDialog):
             self.commands, self.queries, self.tasks, self, default_currency=common
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             price = dialog.price() or Decimal(0)
             currency = dialog.currency_combo.currentText()
             row = ProductRow(
@@ -158,7 +159,7 @@ class ProductsDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(
                 replace(row, name=dialog.typed_name().strip(), version=result.version)
             )
@@ -190,7 +191,7 @@ class ProductsDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             price = parse_amount(dialog.price_edit.text(), row.currency)
             self.model.upsert(
                 replace(row, price_minor=_minor(price, row.currency), version=result.version)
@@ -224,7 +225,7 @@ class ProductsDialog(CatalogListDialog):
         )
         dialog.expected_version = row.version
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(replace(row, discontinued=True, version=result.version))
             self.update_actions()
 

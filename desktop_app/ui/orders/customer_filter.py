@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QCompleter, QWidget
@@ -53,7 +52,7 @@ class CustomerFilter(QComboBox):
         super().__init__(parent)
         self.setObjectName("customerFilter")
         self._tasks = tasks
-        self._queries: Any = None
+        self._queries: QuerySender | None = None
         self._customer_id: str | None = None
         self._problem = ""
         self._matches: list[CustomerRow] = []

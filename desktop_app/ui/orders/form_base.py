@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import CommandSender, QuerySender
-from desktop_app.application.commands import new_id
+from desktop_app.application.commands import Command, new_id
 from desktop_app.application.ports import (
     ConcurrencyError,
     StoreBusyError,
@@ -272,7 +272,7 @@ class CommandDialog(QDialog):
             self._errors[name] = label
         return label
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command | None:
         """The command from the typed values, or None after showing a local input error."""
         raise NotImplementedError
 
@@ -438,7 +438,7 @@ class ConsequenceDialog(CommandDialog):
         title: str,
         save_text: str,
         paragraphs: Iterable[str],
-        make_command: Callable[[str, int | None], Any],
+        make_command: Callable[[str, int | None], Command],
         subject: str = "record",
     ) -> None:
         super().__init__(commands, queries, tasks, parent, title=title, save_text=save_text)
@@ -456,5 +456,5 @@ class ConsequenceDialog(CommandDialog):
         """Everything the dialog says, for tests and screen readers."""
         return "\n".join(label.text() for label in self.message_labels)
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command:
         return self._make_command(self.command_id, self.expected_version)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -48,6 +48,7 @@ from desktop_app.ui.side_tabs import SideTabs
 from desktop_app.ui.status import StatusBar
 from desktop_app.ui.tasks import TaskRunner
 from desktop_app.ui.tools_menu import ToolsMenu
+from desktop_app.ui.window_action import window_action
 
 if TYPE_CHECKING:
     from desktop_app.ui.history import HistoryView
@@ -250,27 +251,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions and menus
 
-    def _action(
-        self,
-        name: str,
-        text: str,
-        shortcut: str,
-        slot: Callable[[], object],
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
-        action = self._action
+        def action(
+            name: str, text: str, key: str, slot: Callable[[], object], tip: str = ""
+        ) -> QAction:
+            return window_action(self, name, text, key, slot, tip)
+
         self.action_new_order = action(
             "actionNewOrder", "&New order…", "Ctrl+N", self.new_order, "Place a new order"
         )

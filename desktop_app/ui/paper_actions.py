@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from desktop_app.application.buses import QuerySender
@@ -19,6 +19,7 @@ from desktop_app.ui.printing.company_dialog import CompanyDialog
 from desktop_app.ui.printing.documents import DocumentKind
 from desktop_app.ui.printing.preview import OrderPrinting
 from desktop_app.ui.tasks import TaskRunner
+from desktop_app.ui.window_action import window_action
 
 
 class PaperActions(QObject):
@@ -39,35 +40,40 @@ class PaperActions(QObject):
         self._queries = queries
         self._settings = settings
         self.printing = OrderPrinting(window, queries, tasks)
-        self.action_export_csv = self._action(
+        self.action_export_csv = window_action(
+            window,
             "actionExportCsv",
             "&Export list as CSV…",
             "Ctrl+E",
             lambda: self.export_csv(),  # (not ``triggered``'s checked flag as the target)
             "Write the order list as shown (filter, search and sort) to a CSV file",
         )
-        self.action_print_confirmation = self._action(
+        self.action_print_confirmation = window_action(
+            window,
             "actionPrintConfirmation",
             "&Print order confirmation…",
             QKeySequence(QKeySequence.StandardKey.Print),
             lambda: self._print(DocumentKind.CONFIRMATION),
             "Preview and print the selected order's confirmation",
         )
-        self.action_print_packing_slip = self._action(
+        self.action_print_packing_slip = window_action(
+            window,
             "actionPrintPackingSlip",
             "Print packing &slip…",
             "Ctrl+Alt+P",
             lambda: self._print(DocumentKind.PACKING_SLIP),
             "Preview and print the selected order's packing slip",
         )
-        self.action_save_pdf = self._action(
+        self.action_save_pdf = window_action(
+            window,
             "actionSaveConfirmationPdf",
             "Save confirmation as P&DF…",
             "",
             self._save_pdf,
             "Save the selected order's confirmation as a PDF file",
         )
-        self.action_company = self._action(
+        self.action_company = window_action(
+            window,
             "actionCompanyDetails",
             "Compan&y details…",
             "",
@@ -80,24 +86,6 @@ class PaperActions(QObject):
             self.action_save_pdf,
         )
         self.set_order_selected(False)
-
-    def _action(
-        self,
-        name: str,
-        text: str,
-        shortcut: QKeySequence | str,
-        slot: Callable[[], object],
-        tip: str,
-    ) -> QAction:
-        action = QAction(text, self._window)
-        action.setObjectName(name)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        self._window.addAction(action)
-        return action
 
     def set_order_selected(self, selected: bool) -> None:
         """The print actions need a selected order."""

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QProgressDialog, QWidget
 
 from desktop_app.application.buses import QuerySender
@@ -16,6 +15,7 @@ from desktop_app.application.queries import BackupNow, RebuildReadModels, Verify
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import show_error
 from desktop_app.ui.tasks import Progress, TaskRunner
+from desktop_app.ui.window_action import window_action
 
 T = TypeVar("T")
 
@@ -86,21 +86,24 @@ class ToolsMenu(QMenu):
         self._tasks = tasks
         self._queries = queries
         self.read_only = read_only
-        self.action_verify = self._action(
+        self.action_verify = window_action(
+            window,
             "actionVerifyHistory",
             "&Verify history…",
             "Ctrl+Shift+V",
             self.verify_history,
             "Recompute the tamper-evident hash chain of the whole history",
         )
-        self.action_rebuild = self._action(
+        self.action_rebuild = window_action(
+            window,
             "actionRebuildReadModels",
             "&Rebuild read models…",
             "Ctrl+Shift+R",
             self.rebuild_read_models,
             "Rebuild the order and catalog lists from the history",
         )
-        self.action_backup = self._action(
+        self.action_backup = window_action(
+            window,
             "actionBackupNow",
             "&Backup now",
             "Ctrl+Shift+B",
@@ -112,20 +115,6 @@ class ToolsMenu(QMenu):
         self.addSeparator()
         self.addAction(self.action_backup)
         self.apply_read_only()
-
-    def _action(
-        self, name: str, text: str, shortcut: str, slot: Callable[[], None], tip: str
-    ) -> QAction:
-        # The window owns the action: its shortcut works whether or not the menu is open.
-        action = QAction(text, self._window)
-        action.setObjectName(name)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        self._window.addAction(action)
-        return action
 
     def set_queries(self, queries: QuerySender, *, read_only: bool) -> None:
         """The database is open: run the tools against it."""

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         # --- centre: banner + splitter(list | tabs)
         self.orders = OrdersListView(queries or NotOpenQueries(), tasks, self)
         self.tabs = SideTabs(self.current, tasks, self)
+        self.tabs.set_read_only(self.read_only)
         if not opening:
             self.tabs.set_buses(*self._buses())
 
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         self.store_info = store_info
         self.read_only = bool(store_info.read_only)
         self.opening = False
+        self.tabs.set_read_only(self.read_only)
         self._update_empty_desk_text()
         self.setWindowTitle(f"Order Desk — {store_info.location}")
         self._remember_database()
@@ -211,8 +213,6 @@ class MainWindow(QMainWindow):
         self.command_palette.set_panel(panel)
         panel.order_changed.connect(self._order_changed_here)
         panel.order_created.connect(self._order_created_here)
-        if self.read_only:
-            panel.set_read_only(True)
 
     def _show_read_only_banner(self) -> None:
         reason = self.store_info.read_only_reason or "the database cannot be changed."

@@ -47,6 +47,7 @@ class SideTabs(QTabWidget):
         self._history: HistoryView | None = None
         self._snapshots: SnapshotInspector | None = None
         self._swapping = False
+        self._read_only = False
         for index, name in ((DETAIL, "detail"), (HISTORY, "history"), (SNAPSHOTS, "snapshots")):
             self.addTab(_lazy_stub(name), TITLES[index])
 
@@ -58,7 +59,17 @@ class SideTabs(QTabWidget):
         panel = OrderDetailPanel(commands, queries, self._tasks, self)
         self._install(DETAIL, panel)
         self.detail_panel = panel
+        panel.set_read_only(self._read_only)
         return panel
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Switch off every panel action that writes (Detail's order actions, Snapshots'
+        "Take snapshot now"), in the panels built so far and those built later."""
+        self._read_only = read_only
+        if self.detail_panel is not None:
+            self.detail_panel.set_read_only(read_only)
+        if self._snapshots is not None:
+            self._snapshots.set_read_only(read_only)
 
     @property
     def detail(self) -> QWidget:
@@ -84,6 +95,7 @@ class SideTabs(QTabWidget):
 
             commands, queries = self._open_buses()
             self._snapshots = SnapshotInspector(commands, queries, self._tasks, self)
+            self._snapshots.set_read_only(self._read_only)
             self._install(SNAPSHOTS, self._snapshots)
         return self._snapshots
 

@@ -180,6 +180,10 @@ def test_read_only_window_disables_editing(
     qtbot.keyClick(win, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
     assert win.detail.is_read_only()
+    # The Snapshots tab cannot write either ("Take snapshot now" writes a snapshot row).
+    win.tabs.setCurrentIndex(2)
+    assert not win.snapshots.take_button.isEnabled()
+    assert "read-only" in win.snapshots.take_button.toolTip()
 
 
 def test_geometry_and_columns_are_restored(

@@ -75,13 +75,12 @@ def setup_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
     path = log_dir / LOG_FILE_NAME
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_order_desk", False):
+        if isinstance(handler, PrivateRotatingFileHandler):  # ours, from an earlier call
             root.removeHandler(handler)
             handler.close()
     handler = PrivateRotatingFileHandler(
         path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
-    handler._order_desk = True  # type: ignore[attr-defined]
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
     )

@@ -257,7 +257,7 @@ class StateTree(QTreeWidget):
                 (str(k), v, f"{path}.{k}" if path else str(k), []) for k, v in value.items()
             ]
         else:
-            items = list(value)  # type: ignore[call-overload]
+            items = list(value) if isinstance(value, list | tuple) else []
             children = [
                 (f"[{names[0]}]", v, f"{path}[{names[0]}]", [f"{path}[{n}]" for n in names[1:]])
                 for names, v in zip(_list_labels(items), items, strict=True)

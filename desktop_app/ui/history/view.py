@@ -7,7 +7,7 @@ user has already left are dropped (each request carries a ticket).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import shiboken6
@@ -572,7 +572,13 @@ class HistoryView(QWidget):
         self.details.setUpdatesEnabled(True)
 
     def _fill_payload(self, parent: QTreeWidgetItem, data: object) -> None:
-        pairs = data.items() if isinstance(data, Mapping) else enumerate(data)  # type: ignore[arg-type]
+        pairs: Iterable[tuple[object, object]] = (
+            data.items()
+            if isinstance(data, Mapping)
+            else enumerate(data)
+            if isinstance(data, list | tuple)
+            else ()
+        )
         for key, value in pairs:
             item = QTreeWidgetItem(parent, [f"[{key}]" if isinstance(key, int) else str(key)])
             if isinstance(value, Mapping | list | tuple) and value:

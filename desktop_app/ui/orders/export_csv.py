@@ -113,9 +113,9 @@ class CsvExport(QObject):
         self.progress.close()
         self.progress.deleteLater()
 
-    def _on_done(self, rows: object) -> None:
+    def _on_done(self, rows: int) -> None:
         self._finish()
-        self.finished.emit(int(rows))  # type: ignore[call-overload]
+        self.finished.emit(rows)
 
     def _on_error(self, exc: BaseException) -> None:
         self._finish()

@@ -189,10 +189,10 @@ def cmd_print_order(args: argparse.Namespace) -> int:
 
     kind = DocumentKind(args.kind)
     doc = build_document(detail, kind, company, printed_at=datetime.now(UTC), ship_to=ship_to)
-    write_pdf(doc, args.out, title=f"{kind.title} {detail.order.order_number}")
+    write_pdf(doc, args.out, title=f"{kind.heading} {detail.order.order_number}")
     if note:
         print(note, file=sys.stderr)
-    print(f"Wrote the {kind.title.lower()} of {detail.order.order_number} to {args.out}")
+    print(f"Wrote the {kind.heading.lower()} of {detail.order.order_number} to {args.out}")
     return EXIT_OK
 
 

@@ -170,7 +170,7 @@ def main_screens(
         _save(window, out, prefix + "06-side-panel-folded", saved)
         window.side_panel.set_visible(True)
 
-        palette = window.palette.open()
+        palette = window.command_palette.open()
         palette.input.setText("ship SO-0002")
         _pump(qapp, tasks, at_least_ms=400, until=lambda: not palette.searching())
         _save(palette, out, prefix + "07-command-palette", saved)

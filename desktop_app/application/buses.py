@@ -7,7 +7,7 @@ event-writing commands (shape check, ids, dedup, retry) and return their own res
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from desktop_app.application.commands import Command, CommandResult, MaintenanceCommand
 from desktop_app.application.queries import Query
@@ -107,3 +107,31 @@ class QueryBus:
             raise UnknownMessageError(f"no handler for query {type(query).__name__}")
         result: R = handler(query)
         return result
+
+
+class CommandSender(Protocol):
+    """What a caller (the UI, a tool) needs of the command bus; ``CommandBus`` is one."""
+
+    def handles(self, command_type: type[Command]) -> bool:
+        """Is a handler registered for this command type?"""
+        ...
+
+    def dispatch(self, command: Command) -> CommandResult:
+        """Run the command; raises DomainError, ConcurrencyError or another StoreError."""
+        ...
+
+    def run_maintenance(self, command: MaintenanceCommand[R]) -> R:
+        """Run a maintenance command (backup, rebuild) and return its result."""
+        ...
+
+
+class QuerySender(Protocol):
+    """What a caller (the UI, a tool) needs of the query bus; ``QueryBus`` is one."""
+
+    def handles(self, query_type: type[Query[Any]]) -> bool:
+        """Is a handler registered for this query type?"""
+        ...
+
+    def ask(self, query: Query[R]) -> R:
+        """Run a query and return its (typed) result."""
+        ...

@@ -21,7 +21,9 @@ from desktop_app.application.ports import (
     VerifyResult,
 )
 
-R = TypeVar("R")
+# Covariant: a query for a list of rows is also a query for an iterable of them (what
+# ``tuple(queries.ask(q))`` asks mypy to solve); ``Query`` only names its result.
+R = TypeVar("R", covariant=True)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from io import TextIOWrapper
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -49,7 +50,10 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         try:
             if os.fstat(fd).st_uid == os.geteuid():
                 os.fchmod(fd, 0o600)  # an older file made 0644, or the umask's filtering
-            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+            # Text mode (the handler's mode has no "b"): open() makes a TextIOWrapper.
+            return cast(
+                TextIOWrapper, open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+            )
         except BaseException:
             os.close(fd)
             raise
@@ -71,13 +75,12 @@ def setup_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
     path = log_dir / LOG_FILE_NAME
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_order_desk", False):
+        if isinstance(handler, PrivateRotatingFileHandler):  # ours, from an earlier call
             root.removeHandler(handler)
             handler.close()
     handler = PrivateRotatingFileHandler(
         path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
-    handler._order_desk = True  # type: ignore[attr-defined]
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -42,6 +43,11 @@ from desktop_app.ui.palette_search import (
     shortcut_text,
     split_action,
 )
+from desktop_app.ui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.orders.detail import OrderDetailPanel
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +58,23 @@ HINT_ROLE = Qt.ItemDataRole.UserRole + 1
 class _HintDelegate(QStyledItemDelegate):
     """The entry's text on the left, its hint (shortcut, status) right-aligned and muted."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         super().paint(painter, option, index)
         hint = index.data(HINT_ROLE)
         if not hint:
             return
         painter.save()
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = (
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
         )
-        painter.setPen(option.palette.color(role))  # type: ignore[attr-defined]
-        rect = option.rect.adjusted(0, 0, -8, 0)  # type: ignore[attr-defined]
+        painter.setPen(option.palette.color(role))
+        rect = option.rect.adjusted(0, 0, -8, 0)
         painter.drawText(
             rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), hint
         )
@@ -151,8 +162,12 @@ class CommandPalette(QDialog):
     # --- internals -------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.input and event.type() == QEvent.Type.KeyPress:
-            key = event.key()  # type: ignore[attr-defined]
+        if (
+            watched is self.input
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+        ):
+            key = event.key()
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
                 step = 1 if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) else -1
                 count = self.list.count()
@@ -229,7 +244,7 @@ class CommandPalette(QDialog):
 class PaletteController:
     """Builds the palette's entries from the window's actions and runs them."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.dialog: CommandPalette | None = None
         self._pending: tuple[str, QAction | None] | None = None
@@ -244,15 +259,13 @@ class PaletteController:
         window.orders.model.loaded.connect(self._revealed)
         window.orders.model.refreshed.connect(self._select_pending)
 
-    def set_panel(self, panel: QWidget) -> None:
+    def set_panel(self, panel: OrderDetailPanel) -> None:
         """The detail panel whose ``loaded(order_id)`` says an order is shown (again after it
         was rebuilt)."""
-        loaded = getattr(panel, "loaded", None)
-        if loaded is not None:
-            loaded.connect(self._detail_loaded)
+        panel.loaded.connect(self._detail_loaded)
 
     @property
-    def tasks(self) -> Any:
+    def tasks(self) -> TaskRunner:
         return self.window.tasks
 
     # --- what can be run --------------------------------------------------------------------
@@ -277,7 +290,7 @@ class PaletteController:
         return result
 
     def _new_order_action(self) -> QAction:
-        return self.window.action_new_order  # type: ignore[no-any-return]
+        return self.window.action_new_order
 
     def immediate_entries(self, text: str) -> list[PaletteEntry]:
         """Entries that need no database: the window's actions whose text matches."""
@@ -332,7 +345,7 @@ class PaletteController:
                 PaletteEntry(
                     f"Open order {row.order_number} · {row.customer_name}",
                     fmt.status_label(row.status),
-                    lambda row=row: self.go_to_order(row.order_id, row.order_number),
+                    partial(self.go_to_order, row.order_id, row.order_number),
                 )
             )
         for customer in found.customers:
@@ -340,7 +353,9 @@ class PaletteController:
                 PaletteEntry(
                     f"Orders of {customer.name}",
                     f"{fmt.format_int(customer.order_count)} orders",
-                    lambda c=customer: self.window.orders.filter_by_customer(c.customer_id, c.name),
+                    partial(
+                        self.window.orders.filter_by_customer, customer.customer_id, customer.name
+                    ),
                 )
             )
             entries.append(self._new_order_entry(customer))
@@ -393,9 +408,9 @@ class PaletteController:
         orders = self.window.orders
         self._pending = (order_id, action)
         self._pending_number = order_number
-        detail = self.window.detail
+        detail = self.window.detail_panel
         if orders.select_order(order_id):
-            view = getattr(detail, "view", None)
+            view = detail.view if detail is not None else None
             if view is not None and view.order_id == order_id:
                 self._detail_loaded(order_id)  # already shown: no reload will come
             if action is None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import (
     CustomerRow,
     FindOrderByNumber,
@@ -105,7 +105,7 @@ class Found:
     customers: tuple[CustomerRow, ...] = ()
 
 
-def find(queries: Any, text: str, *, orders: bool, customers: bool, actions: bool) -> Found:
+def find(queries: QuerySender, text: str, *, orders: bool, customers: bool, actions: bool) -> Found:
     """Worker thread: orders (an exact number first) and customers matching ``text``; with
     ``actions`` each order's allowed actions from the domain."""
     found_orders: list[OrderRow] = []

@@ -58,15 +58,22 @@ class SidePanel(QObject):
         sizes = self.splitter.sizes()
         return sizes[1] if len(sizes) > 1 else 0
 
+    def _pane(self, index: int) -> QWidget:
+        """The splitter's list (0) or side panel (1); both are added at construction."""
+        pane = self.splitter.widget(index)
+        if pane is None:
+            raise IndexError(f"the splitter has no pane {index}")
+        return pane
+
     def width_for(self, tab: int) -> int:
         """The width tab ``tab`` gets: the clerk's, else its share (at least its comfortable
         width while the list keeps ``LIST_MINIMUM``)."""
         total = self._total()
         if tab in self._widths:
-            return min(self._widths[tab], total - self.splitter.widget(0).minimumWidth())
+            return min(self._widths[tab], total - self._pane(0).minimumWidth())
         share = int(total * SHARES.get(tab, 0.3))
         comfortable = min(COMFORTABLE.get(tab, 400), total - LIST_MINIMUM)
-        minimum = self.splitter.widget(1).minimumWidth()
+        minimum = self._pane(1).minimumWidth()
         return max(share, comfortable, minimum)
 
     def set_visible(self, visible: bool) -> None:

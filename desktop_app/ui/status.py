@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop_app.application.ports import StoreInfo
+from desktop_app.application.queries import ProjectorStatus
 from desktop_app.ui.formatting import format_int
 
 
-def freshness_text(status: object) -> tuple[str, str]:
+def freshness_text(status: ProjectorStatus) -> tuple[str, str]:
     """(text, state) for a ProjectorStatus; state is "ok", "behind" or "error"."""
-    error = getattr(status, "last_error", None)
-    if error:
-        where = getattr(status, "failed_position", None)
+    if status.last_error:
+        where = status.failed_position
         at = f" at event #{format_int(where)}" if where else ""
-        return f"Lists not updating{at}: {error}", "error"
-    lag = int(getattr(status, "lag", 0) or 0)
-    if lag > 0 and getattr(status, "read_only", False):
+        return f"Lists not updating{at}: {status.last_error}", "error"
+    lag = status.lag
+    if lag > 0 and status.read_only:
         return (
             f"Read-only · lists {format_int(lag)} events behind the history; "
             "open the file writable to bring them up to date",
             "behind",
         )
     # Another Order Desk process projects the lists (one at a time, R33): this window follows.
-    owner = getattr(status, "owner", None)
-    by = f" · kept by {owner}" if owner else ""
+    by = f" · kept by {status.owner}" if status.owner else ""
     if lag > 0:
         return f"Catching up · {format_int(lag)} behind{by}", "behind"
-    checkpoint = int(getattr(status, "checkpoint", 0) or 0)
-    if checkpoint == 0 and int(getattr(status, "head", 0) or 0) == 0:
+    checkpoint = status.checkpoint
+    if checkpoint == 0 and status.head == 0:
         return "Up to date · no events yet", "ok"
     return f"Up to date · event #{format_int(checkpoint)}{by}", "ok"
 
@@ -79,8 +77,7 @@ class StatusBar(QStatusBar):
         if self.state == "unknown":
             self.freshness.setText("Checking lists…")
 
-    @Slot(object)
-    def show_projector_status(self, status: object) -> None:
+    def show_projector_status(self, status: ProjectorStatus) -> None:
         text, state = freshness_text(status)
         self.state = state
         self.freshness.setText(text)

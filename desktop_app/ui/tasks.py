@@ -12,7 +12,7 @@ import itertools
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 class _Signals(QObject):
@@ -68,14 +69,33 @@ class TaskRunner(QObject):
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[Callable[..., None], Callable[..., None], Any]] = {}
 
+    @overload
     def submit(
         self,
-        fn: Callable[..., Any],
-        on_done: Callable[[Any], None],
+        fn: Callable[[], T],
+        on_done: Callable[[T], None],
         on_error: Callable[[BaseException], None],
-        on_progress: Callable[[int, int], None] | None = None,
+        on_progress: None = None,
+    ) -> int: ...
+
+    @overload
+    def submit(
+        self,
+        fn: Callable[[Progress], T],
+        on_done: Callable[[T], None],
+        on_error: Callable[[BaseException], None],
+        on_progress: Progress,
+    ) -> int: ...
+
+    def submit(
+        self,
+        fn: Callable[..., T],
+        on_done: Callable[[T], None],
+        on_error: Callable[[BaseException], None],
+        on_progress: Progress | None = None,
     ) -> int:
-        """Run ``fn`` on the pool (``fn(progress)`` when ``on_progress`` is given)."""
+        """Run ``fn`` on the pool (``fn(progress)`` when ``on_progress`` is given); the
+        callbacks run on the GUI thread."""
         task_id = next(self._ids)
         self._callbacks[task_id] = (on_done, on_error, on_progress)
         if len(self._callbacks) == 1:

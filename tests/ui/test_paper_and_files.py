@@ -61,7 +61,7 @@ def test_export_writes_the_list_as_shown(
     with qtbot.waitSignal(model.loaded, timeout=10000):
         model.update_filter(statuses=frozenset({"delivered", "shipped"}), sort="total")
     target = tmp_path / "list.csv"
-    export = real_window.export_csv(target, bom=True)
+    export = real_window.paper.export_csv(target, bom=True)
     assert export is not None
     with qtbot.waitSignal(export.finished, timeout=20000) as done:
         pass
@@ -122,7 +122,7 @@ def test_failed_export_says_why_and_leaves_no_file(
 
     monkeypatch.setattr(export_csv.QMessageBox, "warning", lambda _p, _t, text: shown.append(text))
     target = tmp_path / "missing-folder" / "list.csv"
-    export = real_window.export_csv(target)
+    export = real_window.paper.export_csv(target)
     assert export is not None
     with qtbot.waitSignal(export.failed, timeout=10000):
         pass
@@ -145,13 +145,13 @@ def _select_first(qtbot: Any, window: MainWindow) -> str:
 def test_print_actions_follow_the_selection_and_preview_renders_pages(
     qtbot: Any, real_window: MainWindow
 ) -> None:
-    assert not real_window.action_print_confirmation.isEnabled()
+    assert not real_window.paper.action_print_confirmation.isEnabled()
     _select_first(qtbot, real_window)
-    assert real_window.action_print_confirmation.isEnabled()
-    assert real_window.action_print_packing_slip.isEnabled()
-    real_window.action_print_packing_slip.trigger()
-    qtbot.waitUntil(lambda: real_window.printing.last_dialog is not None, timeout=10000)
-    dialog = real_window.printing.last_dialog
+    assert real_window.paper.action_print_confirmation.isEnabled()
+    assert real_window.paper.action_print_packing_slip.isEnabled()
+    real_window.paper.action_print_packing_slip.trigger()
+    qtbot.waitUntil(lambda: real_window.paper.printing.last_dialog is not None, timeout=10000)
+    dialog = real_window.paper.printing.last_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible, timeout=5000)
     qtbot.waitUntil(lambda: preview_pages(dialog) >= 1, timeout=5000)
@@ -177,7 +177,7 @@ def test_save_confirmation_as_pdf(
     order_id = _select_first(qtbot, real_window)
     target = tmp_path / "confirmation.pdf"
     saved: list[Path] = []
-    real_window.printing.save_pdf(order_id, DocumentKind.CONFIRMATION, target, saved.append)
+    real_window.paper.printing.save_pdf(order_id, DocumentKind.CONFIRMATION, target, saved.append)
     qtbot.waitUntil(lambda: bool(saved), timeout=10000)
     data = target.read_bytes()
     assert data.startswith(b"%PDF-") and b"/Subtype /Image" in data

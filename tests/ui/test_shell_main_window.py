@@ -174,12 +174,16 @@ def test_read_only_window_disables_editing(
     assert "permission" in win.banner.text()
     assert win.status.read_only.isVisible()
     assert not win.action_new_order.isEnabled()
-    assert not win.action_rebuild.isEnabled()
+    assert not win.tools.action_rebuild.isEnabled()
     # Reading and verifying still work.
-    assert win.action_verify.isEnabled() and win.action_find.isEnabled()
+    assert win.tools.action_verify.isEnabled() and win.action_find.isEnabled()
     qtbot.keyClick(win, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
     assert win.detail.is_read_only()
+    # The Snapshots tab cannot write either ("Take snapshot now" writes a snapshot row).
+    win.tabs.setCurrentIndex(2)
+    assert not win.snapshots.take_button.isEnabled()
+    assert "read-only" in win.snapshots.take_button.toolTip()
 
 
 def test_geometry_and_columns_are_restored(
@@ -209,36 +213,23 @@ def test_geometry_and_columns_are_restored(
     assert second.tabs.currentIndex() == 2
 
 
-def test_missing_module_gets_labelled_placeholder(
-    qtbot: Any,
-    tasks: Any,
-    list_queries: ListedOrders,
-    commands: Any,
-    bridge: Any,
-    store_info: Any,
-    ui_settings: QSettings,
-    monkeypatch: pytest.MonkeyPatch,
+def test_snapshots_tab_is_built_when_first_shown_and_follows_the_selection(
+    qtbot: Any, window: MainWindow
 ) -> None:
-    import desktop_app.ui.main_window as mw
+    from desktop_app.ui.snapshots import SnapshotInspector
 
-    real_load = mw._load
-
-    def fake_load(module: str, name: str) -> Any:
-        if module == "desktop_app.ui.snapshots":
-            return None, ModuleNotFoundError(f"No module named {module!r}", name=module)
-        return real_load(module, name)
-
-    monkeypatch.setattr(mw, "_load", fake_load)
-    win = MainWindow(commands, list_queries, bridge, tasks, store_info, settings=ui_settings)
-    qtbot.addWidget(win)
-    assert win.tabs.widget(2).objectName() == "lazyPanel:snapshots"  # built when first shown
-    assert win.tabs.tabText(2) == "Sna&pshots"
-    win.tabs.setCurrentIndex(2)
-    placeholder = win.tabs.widget(2)
-    assert win.snapshots is placeholder
-    assert placeholder.objectName() == "placeholder:desktop_app.ui.snapshots"
-    labels = [w.text() for w in placeholder.findChildren(type(win.banner))]
-    assert any("desktop_app.ui.snapshots is missing" in t for t in labels)
+    assert window.tabs.widget(2).objectName() == "lazyPanel:snapshots"  # built when first shown
+    assert window.tabs.tabText(2) == "Sna&pshots"
+    with qtbot.waitSignal(window.current_order_changed, timeout=5000) as chosen:
+        window.orders.table.selectRow(3)
+    window.tabs.setCurrentIndex(2)
+    panel = window.tabs.widget(2)
+    assert isinstance(panel, SnapshotInspector) and window.snapshots is panel
+    # Subscribed to the current order when built: it shows the order selected before.
+    assert panel.order_id == chosen.args[0]
+    with qtbot.waitSignal(window.current_order_changed, timeout=5000) as chosen:
+        window.orders.table.selectRow(5)
+    assert panel.order_id == chosen.args[0]
 
 
 def test_no_database_call_on_the_gui_thread(
@@ -334,7 +325,7 @@ def test_live_refresh_after_a_command_keeps_selection_and_scroll(
 def test_tools_verify_history_on_real_file(qtbot: Any, real_window: MainWindow, tasks: Any) -> None:
     win = real_window
     assert win.queries.handles(type(_verify_query()))
-    win.action_verify.trigger()
+    win.tools.action_verify.trigger()
     qtbot.waitUntil(lambda: win.findChild(QMessageBox, "verifyResult") is not None, timeout=20000)
     box = win.findChild(QMessageBox, "verifyResult")
     assert "intact" in box.text()
@@ -392,10 +383,9 @@ def test_sample_data_loads_in_the_background_with_progress(
     win.offer_sample_data(loader)
     box = win.findChild(QMessageBox, "sampleDataQuestion")
     assert box is not None and box.isVisible()
-    box.done(QMessageBox.StandardButton.Yes)
-    assert win.findChild(QProgressDialog, "progressDialog") is not None
     with qtbot.waitSignal(win.orders.model.refreshed, timeout=20000):
-        pass
+        box.done(QMessageBox.StandardButton.Yes)
+        assert win.findChild(QProgressDialog, "progressDialog") is not None
     qtbot.waitUntil(lambda: win.orders.model.rowCount() == 65, timeout=10000)
     assert threads == [False]
     # The task's result arrives by a queued signal, possibly after the refresh.
@@ -425,7 +415,7 @@ def test_window_shown_while_opening_then_attached(
     qtbot.waitExposed(win)
     assert "Opening database" in win.orders.empty_label.text()
     assert win.orders.empty_label.isVisible()
-    assert not win.action_new_order.isEnabled() and not win.action_verify.isEnabled()
+    assert not win.action_new_order.isEnabled() and not win.tools.action_verify.isEnabled()
     assert win.action_quit.isEnabled()
     assert (
         win.tabs.tabText(0) == "&Detail" and win.tabs.widget(0).objectName() == "lazyPanel:detail"
@@ -435,7 +425,7 @@ def test_window_shown_while_opening_then_attached(
     assert not list_queries.calls
 
     win.attach_application(commands, list_queries, store_info)
-    assert win.action_new_order.isEnabled() and win.action_verify.isEnabled()
+    assert win.action_new_order.isEnabled() and win.tools.action_verify.isEnabled()
     assert win.tabs.widget(0) is win.detail
     assert not win.detail.objectName().startswith("lazyPanel")
     assert win.tabs.widget(1) is win.history  # the current tab's panel is built now
@@ -453,17 +443,17 @@ def test_live_refreshes_are_throttled_while_the_projector_catches_up(
     """A status arrives after every projector batch; the list re-queries at most once per
     LIVE_REFRESH_INTERVAL_MS: the first change at once, the rest folded into one refresh at
     the end of the interval (which shows the last state)."""
-    from desktop_app.ui.main_window import LIVE_REFRESH_INTERVAL_MS
+    from desktop_app.ui.live_refresh import LIVE_REFRESH_INTERVAL_MS
 
     model = window.orders.model
-    qtbot.waitUntil(lambda: window._last_checkpoint is not None, timeout=30000)
+    qtbot.waitUntil(lambda: window.live.last_checkpoint is not None, timeout=30000)
     # Start from rest: no live refresh due or running, the last one an interval ago.
     qtbot.waitUntil(
         lambda: (
-            not window._live_refresh_timer.isActive()
+            not window.live.timer.isActive()
             and (
-                not window._live_refreshed.isValid()
-                or window._live_refreshed.elapsed() >= LIVE_REFRESH_INTERVAL_MS
+                not window.live.refreshed.isValid()
+                or window.live.refreshed.elapsed() >= LIVE_REFRESH_INTERVAL_MS
             )
             and not model.is_busy()
             and window.tasks.pending() == 0
@@ -475,16 +465,14 @@ def test_live_refreshes_are_throttled_while_the_projector_catches_up(
     before = len(list_queries.list_calls())
     for checkpoint in range(100, 131):  # 31 batches in quick succession
         bridge.publish_projector_status(_status(checkpoint, 130))
-    qtbot.waitUntil(lambda: window._last_checkpoint == 130, timeout=30000)
+    qtbot.waitUntil(lambda: window.live.last_checkpoint == 130, timeout=30000)
     qtbot.waitUntil(lambda: len(refreshes) >= 1, timeout=30000)  # the first: at once
     # The rest fold into one refresh when the interval is over (however late the timer fires
     # on a busy machine); then nothing is due or running any more.
     qtbot.waitUntil(lambda: len(refreshes) >= 2, timeout=30000)
     qtbot.waitUntil(
         lambda: (
-            not window._live_refresh_timer.isActive()
-            and not model.is_busy()
-            and window.tasks.pending() == 0
+            not window.live.timer.isActive() and not model.is_busy() and window.tasks.pending() == 0
         ),
         timeout=30000,
     )

@@ -27,14 +27,14 @@ def test_backup_now_writes_a_backup_and_says_where(
     qtbot: Any, real_app: RealApp, bridge: Any, tasks: Any, ui_settings: QSettings
 ) -> None:
     win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings)
-    win.backup_now()
+    win.tools.backup_now()
     qtbot.waitUntil(lambda: _backup_box() is not None, timeout=20000)
     box = _backup_box()
     assert box is not None
     backups = list_backups(real_app.path.parent / "backups")
     assert len(backups) == 1
     assert str(backups[0].path) in box.text()
-    assert win.action_backup.isEnabled()
+    assert win.tools.action_backup.isEnabled()
     box.close()
 
 
@@ -45,7 +45,7 @@ def test_rebuild_read_models_rebuilds_the_lists(
     head = app.events.head_position()
     listed_before = app.queries.ask(q.ListOrders(limit=100)).total
     win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings)
-    win.start_rebuild()
+    win.tools.start_rebuild()
     expected = f"Lists rebuilt from {fmt.format_int(head)} events."
     qtbot.waitUntil(lambda: win.statusBar().currentMessage() == expected, timeout=60000)
     assert app.queries.ask(q.ListOrders(limit=100)).total == listed_before > 0

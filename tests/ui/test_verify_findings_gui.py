@@ -26,7 +26,7 @@ def test_tools_verify_names_a_forged_event(
         qtbot.addWidget(win)
         win.show()
         qtbot.waitExposed(win)
-        win.action_verify.trigger()
+        win.tools.action_verify.trigger()
         qtbot.waitUntil(
             lambda: win.findChild(QMessageBox, "verifyResult") is not None, timeout=20000
         )

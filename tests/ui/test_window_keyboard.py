@@ -109,8 +109,10 @@ def _palette(qtbot: Any, win: MainWindow, typed: str) -> Any:
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=3000)
     qtbot.keyClick(win.orders.table, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: win.palette.dialog is not None and win.palette.dialog.isVisible())
-    dialog = win.palette.dialog
+    qtbot.waitUntil(
+        lambda: win.command_palette.dialog is not None and win.command_palette.dialog.isVisible()
+    )
+    dialog = win.command_palette.dialog
     qtbot.waitUntil(dialog.input.hasFocus, timeout=3000)
     ascii_part = typed.encode("ascii", "ignore").decode() == typed
     if ascii_part:

@@ -6,10 +6,12 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import ChangeCustomerAddress
 from desktop_app.application.queries import CustomerAddress, GetCustomerAddress
 from desktop_app.ui.orders.form_base import CommandDialog, guarded, with_error, wrapped_label
 from desktop_app.ui.orders.text_edit import MultiLineEdit
+from desktop_app.ui.tasks import TaskRunner
 
 
 class CustomerAddressDialog(CommandDialog):
@@ -20,9 +22,9 @@ class CustomerAddressDialog(CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         customer_id: str,
@@ -77,7 +79,7 @@ class CustomerAddressDialog(CommandDialog):
         self.general_error.set_message(f"The current address could not be loaded: {text}")
 
     def fetch_latest(self) -> CustomerAddress:
-        return self.queries.ask(GetCustomerAddress(customer_id=self.customer_id))  # type: ignore[no-any-return]
+        return self.queries.ask(GetCustomerAddress(customer_id=self.customer_id))
 
     def apply_latest(self, latest: Any) -> None:
         self.expected_version = latest.version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -20,9 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
+from desktop_app.application.commands import CommandResult
 from desktop_app.application.queries import GetStoreInfo
 from desktop_app.ui.catalog.models import RowsModel
-from desktop_app.ui.orders.form_base import CommandDialog, FieldError, guarded
+from desktop_app.ui.orders.form_base import CommandDialog, guarded
+from desktop_app.ui.orders.form_fields import FieldError
+from desktop_app.ui.tasks import TaskRunner
 
 READ_ONLY_REASON = "The database is open read-only; the catalog cannot be changed."
 CHECKING_REASON = "Checking whether the database can be changed…"
@@ -43,9 +48,9 @@ class CatalogListDialog(QDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None,
         *,
         title: str,
@@ -236,7 +241,9 @@ class CatalogListDialog(QDialog):
 
     # --- forms ----------------------------------------------------------------------------
 
-    def open_editor(self, editor: CommandDialog, on_saved: Any) -> CommandDialog:
+    def open_editor(
+        self, editor: CommandDialog, on_saved: Callable[[CommandResult], None]
+    ) -> CommandDialog:
         """Open a small form non-blocking; ``on_saved(result)`` after its command ran."""
         if self.editor is not None:
             self.editor.close()

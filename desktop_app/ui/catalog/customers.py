@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from desktop_app.application.commands import RegisterCustomer, RenameCustomer
+from desktop_app.application.buses import CommandSender, QuerySender
+from desktop_app.application.commands import CommandResult, RegisterCustomer, RenameCustomer
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui.catalog.address import CustomerAddressDialog
 from desktop_app.ui.catalog.base import CatalogListDialog
 from desktop_app.ui.catalog.editors import CustomerNameDialog
 from desktop_app.ui.catalog.models import CustomersModel
+from desktop_app.ui.tasks import TaskRunner
 
 
 class CustomersDialog(CatalogListDialog):
     """The customer list with Register… and Rename…."""
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands,
@@ -82,7 +87,7 @@ class CustomersDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             row = CustomerRow(
                 customer_id=result.aggregate_id,
                 name=dialog.typed_name().strip(),
@@ -126,7 +131,7 @@ class CustomersDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(
                 replace(row, name=dialog.typed_name().strip(), version=result.version)
             )
@@ -148,7 +153,7 @@ class CustomersDialog(CatalogListDialog):
             customer_name=row.name,
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(replace(row, version=result.version))
 
         self.open_editor(dialog, saved)

@@ -9,7 +9,8 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
-from desktop_app.application.commands import AddProduct
+from desktop_app.application.buses import CommandSender, QuerySender
+from desktop_app.application.commands import AddProduct, Command
 from desktop_app.application.queries import (
     CustomerRow,
     FindSimilarCustomers,
@@ -26,6 +27,7 @@ from desktop_app.ui.orders.form_base import (
     wrapped_label,
 )
 from desktop_app.ui.orders.form_lines import customer_detail
+from desktop_app.ui.tasks import TaskRunner
 
 LOOK_ALIKE_DELAY_MS = 250
 """Typing pause after which the customer form looks for look-alike names."""
@@ -44,15 +46,15 @@ class NameDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         title: str,
         save_text: str,
         intro: str,
-        make_command: Callable[[str, int | None, str], Any],
+        make_command: Callable[[str, int | None, str], Command],
         name: str = "",
         expected_version: int | None = None,
         subject: str = "record",
@@ -82,7 +84,7 @@ class NameDialog(_CatalogDialog):
         """The name as typed."""
         return self.name_edit.text()
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command:
         return self._make_command(self.command_id, self.expected_version, self.name_edit.text())
 
 
@@ -108,9 +110,9 @@ class CustomerNameDialog(NameDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         action: str,
@@ -194,9 +196,9 @@ class AddProductDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         currencies: Iterable[str] = (),
@@ -307,15 +309,15 @@ class PriceDialog(_CatalogDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         intro: str,
         price_text: str,
         currency: str,
-        make_command: Callable[[str, int | None, Decimal], Any],
+        make_command: Callable[[str, int | None, Decimal], Command],
         expected_version: int | None = None,
     ) -> None:
         super().__init__(
@@ -341,7 +343,7 @@ class PriceDialog(_CatalogDialog):
         self.body.addStretch(1)
         self.setMinimumWidth(460)
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command | None:
         try:
             price = parse_amount(self.price_edit.text(), self._currency)
         except ValueError as exc:

@@ -9,8 +9,10 @@ from typing import Any
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QCheckBox, QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     ChangeProductPrice,
+    CommandResult,
     DiscontinueProduct,
     RenameProduct,
 )
@@ -27,6 +29,7 @@ from desktop_app.ui.orders.form_base import (
     parse_amount,
     places,
 )
+from desktop_app.ui.tasks import TaskRunner
 
 
 def _minor(amount: Decimal, currency: str) -> int:
@@ -42,7 +45,11 @@ class ProductsDialog(CatalogListDialog):
     """The product list with Add…, Rename…, Change price… and Discontinue…."""
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands,
@@ -109,7 +116,7 @@ class ProductsDialog(CatalogListDialog):
             self.commands, self.queries, self.tasks, self, default_currency=common
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             price = dialog.price() or Decimal(0)
             currency = dialog.currency_combo.currentText()
             row = ProductRow(
@@ -152,7 +159,7 @@ class ProductsDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(
                 replace(row, name=dialog.typed_name().strip(), version=result.version)
             )
@@ -184,7 +191,7 @@ class ProductsDialog(CatalogListDialog):
             ),
         )
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             price = parse_amount(dialog.price_edit.text(), row.currency)
             self.model.upsert(
                 replace(row, price_minor=_minor(price, row.currency), version=result.version)
@@ -218,7 +225,7 @@ class ProductsDialog(CatalogListDialog):
         )
         dialog.expected_version = row.version
 
-        def saved(result: Any) -> None:
+        def saved(result: CommandResult) -> None:
             self.model.upsert(replace(row, discontinued=True, version=result.version))
             self.update_actions()
 

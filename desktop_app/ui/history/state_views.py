@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -45,7 +45,7 @@ class DiffModel(QAbstractTableModel):
 
     HEADERS = ("Field", "Change", "Before", "After")
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._changes: list[FieldChange] = []
 
@@ -63,7 +63,7 @@ class DiffModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
         if (
             role == Qt.ItemDataRole.DisplayRole
             and orientation == Qt.Orientation.Horizontal
@@ -72,7 +72,7 @@ class DiffModel(QAbstractTableModel):
             return self.HEADERS[section]
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._changes):
             return None
         change = self._changes[index.row()]
@@ -109,7 +109,7 @@ class DiffModel(QAbstractTableModel):
 class DiffView(QWidget):
     """A titled table of changes, or a message when there are none (or while loading)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(self)
         self.title.setWordWrap(True)
@@ -185,7 +185,7 @@ def _list_labels(items: Sequence[object]) -> list[list[str]]:
 class StateTree(QTreeWidget):
     """An aggregate state dict as a two-column tree; ``highlights`` maps diff paths to kinds."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setColumnCount(2)
         self.setHeaderLabels(["Field", "Value"])
@@ -207,8 +207,9 @@ class StateTree(QTreeWidget):
             self._items = {}
             if state is not None:
                 self._fill(self.invisibleRootItem(), state, "")
-                for item_index in range(self.topLevelItemCount()):
-                    self.topLevelItem(item_index).setExpanded(True)
+                root = self.invisibleRootItem()
+                for item_index in range(root.childCount()):
+                    _child(root, item_index).setExpanded(True)
             self.highlight(highlights or {})
         finally:
             self.setUpdatesEnabled(True)
@@ -235,7 +236,7 @@ class StateTree(QTreeWidget):
         item.setData(0, KIND_ROLE, kind)
         item.setToolTip(1, f"{kind} in this version")
         for child_index in range(item.childCount()):
-            self._paint(item.child(child_index), kind)
+            self._paint(_child(item, child_index), kind)
 
     def _fill_alias(self, alias: str, value: object, item: QTreeWidgetItem) -> None:
         """Register ``item`` (and its subtree) under another name of the same list entry."""
@@ -243,19 +244,20 @@ class StateTree(QTreeWidget):
         if isinstance(value, Mapping):
             for index, key in enumerate(value):
                 if index < item.childCount():
-                    self._fill_alias(f"{alias}.{key}", value[key], item.child(index))
+                    self._fill_alias(f"{alias}.{key}", value[key], _child(item, index))
 
     def item_for_path(self, path: str) -> QTreeWidgetItem | None:
         """The item showing ``path`` (diff notation, e.g. ``lines[MUG-1].quantity``)."""
         return self._items.get(path)
 
     def _fill(self, parent: QTreeWidgetItem, value: object, path: str) -> None:
+        children: list[tuple[str, object, str, list[str]]]
         if isinstance(value, Mapping):
             children = [
                 (str(k), v, f"{path}.{k}" if path else str(k), []) for k, v in value.items()
             ]
         else:
-            items = list(value)  # type: ignore[call-overload]
+            items = list(value) if isinstance(value, list | tuple) else []
             children = [
                 (f"[{names[0]}]", v, f"{path}[{names[0]}]", [f"{path}[{n}]" for n in names[1:]])
                 for names, v in zip(_list_labels(items), items, strict=True)
@@ -278,3 +280,11 @@ class StateTree(QTreeWidget):
                 item.setToolTip(1, text)
             for alias in aliases:
                 self._fill_alias(alias, child, item)
+
+
+def _child(item: QTreeWidgetItem, index: int) -> QTreeWidgetItem:
+    """The child at ``index`` (< ``item.childCount()``, so Qt never gives None here)."""
+    child = item.child(index)
+    if child is None:
+        raise IndexError(f"no child {index} of {item.text(0)!r}")
+    return child

@@ -3,7 +3,7 @@ marker, and two lines of text (version · type · time · user / summary · comm
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -26,7 +26,7 @@ _MUTED = QColor("#64748b")
 class TimelineDelegate(QStyledItemDelegate):
     """Draws rows of a ``TimelineModel``; every row has the same height (uniform sizes)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fonts: tuple[QFont, QFont, QFont] | None = None
 
@@ -39,12 +39,19 @@ class TimelineDelegate(QStyledItemDelegate):
             self._fonts = (QFont(base), bold, small)
         return self._fonts
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         # Narrow on purpose: rows take the viewport's width and elide their texts, instead of
         # a horizontal scroll bar when the pane is narrower than a fixed hint.
         return QSize(160, ROW_HEIGHT)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         entry = index.data(ENTRY_ROLE)
         group = index.data(GROUP_ROLE)
         if entry is None or group is None:

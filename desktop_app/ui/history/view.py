@@ -7,18 +7,17 @@ user has already left are dropped (each request carries a ticket).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import (
     AggregateState,
     GetOrderAtVersion,
@@ -48,6 +48,9 @@ from desktop_app.ui.history.event_style import ORDER_EVENT_TYPES, marker_icon, s
 from desktop_app.ui.history.state_views import DiffView, StateTree
 from desktop_app.ui.history.timeline_delegate import TimelineDelegate
 from desktop_app.ui.history.timeline_model import TimelineModel
+from desktop_app.ui.tasks import TaskRunner
+
+T = TypeVar("T")
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 20
 _DETAIL_DELAY_MS = 60  # holding an arrow key down asks for the state of the last row only
@@ -73,7 +76,7 @@ class _TypeList(QListWidget):
         rows = max(1, -(-self.count() // columns))
         self.setFixedHeight(rows * cell.height() + 2 * self.frameWidth() + 2)
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.fit()
 
@@ -92,7 +95,7 @@ class _ShareSplitter(QSplitter):
     def _on_moved(self, _pos: int, _index: int) -> None:
         self._dragged = True
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         total = sum(self.sizes())
         if not self._dragged and total > 0 and self.count() == 2:
@@ -109,7 +112,9 @@ class HistoryView(QWidget):
     compare_loaded = Signal(int, int)  # from_version, to_version now in the changes pane
     failed = Signal(str)
 
-    def __init__(self, queries, tasks, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, queries: QuerySender, tasks: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._queries = queries
         self._tasks = tasks
@@ -144,14 +149,14 @@ class HistoryView(QWidget):
             return
         self._stack.setCurrentWidget(self._content)
         self.header.setText("Loading history…")
-        self._load(select_version=None)
+        self._load(order_id, select_version=None)
 
     def refresh(self) -> None:
         """Reload the current order's history, keeping the selected event and scroll."""
         if self._order_id is None:
             return
         self._load_ticket += 1
-        self._load(select_version=self.selected_version())
+        self._load(self._order_id, select_version=self.selected_version())
 
     def focus_filter(self) -> None:
         """Put the keyboard focus on the event-type filter."""
@@ -294,7 +299,7 @@ class HistoryView(QWidget):
         self.compare_button.clicked.connect(self._run_compare)
         for spin in (self.from_spin, self.to_spin):
             # Enter in either box shows the changes (leaving it with Tab does not).
-            spin.findChild(QLineEdit).returnPressed.connect(self._run_compare)
+            spin.lineEdit().returnPressed.connect(self._run_compare)
         self.previous_button = QPushButton("&Previous version", self._content)
         self.previous_button.setToolTip("Compare the selected event with the version before it")
         self.previous_button.clicked.connect(self._compare_with_previous)
@@ -389,10 +394,10 @@ class HistoryView(QWidget):
 
     # --- loading the history -----------------------------------------------------------------
 
-    def _submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+    def _submit(self, fn: Callable[[], T], on_done: Callable[[T], None]) -> None:
         """Run ``fn`` on the pool; callbacks are dropped if this widget is gone by then."""
 
-        def done(result: Any) -> None:
+        def done(result: T) -> None:
             if shiboken6.isValid(self):
                 on_done(result)
 
@@ -402,9 +407,8 @@ class HistoryView(QWidget):
 
         self._tasks.submit(fn, done, error)
 
-    def _load(self, select_version: int | None) -> None:
+    def _load(self, order_id: str, select_version: int | None) -> None:
         ticket = self._load_ticket
-        order_id = self._order_id
         queries = self._queries
         self._submit(
             lambda: queries.ask(GetOrderHistory(order_id=order_id)),
@@ -568,7 +572,13 @@ class HistoryView(QWidget):
         self.details.setUpdatesEnabled(True)
 
     def _fill_payload(self, parent: QTreeWidgetItem, data: object) -> None:
-        pairs = data.items() if isinstance(data, Mapping) else enumerate(data)  # type: ignore[arg-type]
+        pairs: Iterable[tuple[object, object]] = (
+            data.items()
+            if isinstance(data, Mapping)
+            else enumerate(data)
+            if isinstance(data, list | tuple)
+            else ()
+        )
         for key, value in pairs:
             item = QTreeWidgetItem(parent, [f"[{key}]" if isinstance(key, int) else str(key)])
             if isinstance(value, Mapping | list | tuple) and value:

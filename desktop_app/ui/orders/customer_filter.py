@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QCompleter, QWidget
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import CustomerRow, ListCustomers
+from desktop_app.ui.qt_parts import line_edit_of
+from desktop_app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,11 @@ class CustomerFilter(QComboBox):
     customer_chosen = Signal(object)
     problem_changed = Signal(str)  # "" when the typed text names a customer (or is empty)
 
-    def __init__(self, tasks: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("customerFilter")
         self._tasks = tasks
-        self._queries: Any = None
+        self._queries: QuerySender | None = None
         self._customer_id: str | None = None
         self._problem = ""
         self._matches: list[CustomerRow] = []
@@ -72,12 +74,13 @@ class CustomerFilter(QComboBox):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setMaxVisibleItems(12)
         self.setCompleter(completer)
-        completer.activated[str].connect(self._completion_chosen)
+        # The stubs do not know signal overloads; Qt has activated(QString) and (QModelIndex).
+        completer.activated[str].connect(self._completion_chosen)  # type: ignore[index]
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(TYPE_AHEAD_MS)
         self._timer.timeout.connect(self._type_ahead)
-        line = self.lineEdit()
+        line = line_edit_of(self)
         line.setPlaceholderText(ALL_CUSTOMERS)
         line.textEdited.connect(self._edited)
         line.editingFinished.connect(self.resolve_typed)
@@ -85,7 +88,7 @@ class CustomerFilter(QComboBox):
 
     # --- public ----------------------------------------------------------------------------
 
-    def set_queries(self, queries: Any) -> None:
+    def set_queries(self, queries: QuerySender) -> None:
         """The query bus to ask (it arrives after the window when the database opens late)."""
         self._queries = queries
 
@@ -105,7 +108,7 @@ class CustomerFilter(QComboBox):
         """The drop-down's entries (the catalog changed); keeps the choice and typed text.
         While the clerk is typing here the new entries wait until they leave the box."""
         rows = list(customers)
-        if self.lineEdit().hasFocus() or self.view().isVisible():
+        if line_edit_of(self).hasFocus() or self.view().isVisible():
             self._waiting = rows
             return
         self._waiting = None
@@ -148,7 +151,7 @@ class CustomerFilter(QComboBox):
 
     def resolve_typed(self) -> None:
         """Decide what the typed text means (through the bus): a customer, or a problem."""
-        if self._waiting is not None and not self.lineEdit().hasFocus():
+        if self._waiting is not None and not line_edit_of(self).hasFocus():
             self.set_customers(self._waiting)
         text = self.currentText().strip()
         if not text or text == ALL_CUSTOMERS:

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.orders.form_base import FieldError, guarded
+from desktop_app.ui.orders.form_base import guarded
+from desktop_app.ui.orders.form_fields import FieldError
 
 PRESETS: tuple[tuple[str, str], ...] = (
     ("any", "Any time"),
@@ -91,12 +92,12 @@ class CustomRangeDialog(QDialog):
         self.from_edit.setObjectName("dateFrom")
         self.to_edit = QDateEdit(_qdate(last), self)
         self.to_edit.setObjectName("dateTo")
+        self.error = FieldError(self, self.to_edit)
+        self.error.setObjectName("dateError")
         for edit in (self.from_edit, self.to_edit):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.dateChanged.connect(lambda _d: self.error.set_message(None))
-        self.error = FieldError(self, self.to_edit)
-        self.error.setObjectName("dateError")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )

@@ -4,7 +4,7 @@ why)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -24,15 +24,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.queries import OrderActions
 from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.orders.form_base import (
-    FieldError,
+    CommandDialog,
     StatusBadge,
     datetime_text,
     guarded,
     money_text,
 )
+from desktop_app.ui.orders.form_fields import FieldError
 from desktop_app.ui.orders.form_lines import LinesModel
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
 from desktop_app.ui.orders.forms import (
@@ -49,12 +51,18 @@ from desktop_app.ui.orders.shipping import (
     address_lines,
     note_text,
 )
+from desktop_app.ui.tasks import TaskRunner
 
 READ_ONLY_REASON = "The database is open read-only; nothing can be changed."
 
 # action key -> (button text, shortcut, the domain actions it needs (any of; none: always
 # allowed on a shown order), dialog class)
-_ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], type[QDialog]], ...] = (
+OrderDialogFactory = Callable[
+    [CommandSender, QuerySender, TaskRunner, OrderView, QWidget | None], CommandDialog
+]
+"""A form for one action on an order (the dialog classes below)."""
+
+_ACTIONS: tuple[tuple[str, str, str, tuple[str, ...], OrderDialogFactory], ...] = (
     (
         "edit",
         "&Edit lines…",
@@ -95,7 +103,11 @@ class OrderDetailPanel(QWidget):
     order_created = Signal(str)  # a new order's id ("order again"), to select it in the list
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.commands = commands
@@ -272,7 +284,7 @@ class OrderDetailPanel(QWidget):
 
     # --- actions --------------------------------------------------------------------------
 
-    def run(self, name: str) -> QDialog | None:
+    def run(self, name: str) -> CommandDialog | None:
         """Open the form for action ``name`` (window-modal, non-blocking); returns it."""
         action = self.actions_by_name[name]
         if self.view is None or not action.isEnabled():

@@ -11,11 +11,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QMessageBox, QProgressDialog, QWidget
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.export import ExportCancelled, export_orders_csv
 from desktop_app.application.queries import ListOrders
 from desktop_app.ui import formatting as fmt
@@ -26,7 +26,7 @@ BOM_SETTING = "export/csvBom"
 
 
 def _write(
-    queries: Any,
+    queries: QuerySender,
     query: ListOrders,
     target: Path,
     bom: bool,
@@ -58,7 +58,7 @@ class CsvExport(QObject):
 
     def __init__(
         self,
-        queries: Any,
+        queries: QuerySender,
         tasks: TaskRunner,
         query: ListOrders,
         target: Path,
@@ -113,9 +113,9 @@ class CsvExport(QObject):
         self.progress.close()
         self.progress.deleteLater()
 
-    def _on_done(self, rows: object) -> None:
+    def _on_done(self, rows: int) -> None:
         self._finish()
-        self.finished.emit(int(rows))  # type: ignore[call-overload]
+        self.finished.emit(rows)
 
     def _on_error(self, exc: BaseException) -> None:
         self._finish()

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.application.commands import new_id
+from desktop_app.application.buses import CommandSender, QuerySender
+from desktop_app.application.commands import Command, new_id
 from desktop_app.application.ports import (
     ConcurrencyError,
     StoreBusyError,
@@ -38,6 +39,7 @@ from desktop_app.application.ports import (
 from desktop_app.domain.errors import DomainError
 from desktop_app.ui import formatting
 from desktop_app.ui.orders.form_fields import FieldError, tab_order_by_position
+from desktop_app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,9 @@ def datetime_text(value: datetime | None) -> str:
 # --- small widgets -------------------------------------------------------------------------
 
 
-def guarded(owner: QWidget, fn: Callable[..., None]) -> Callable[..., None]:
-    """Wrap a task callback so it does nothing once ``owner``'s C++ object is gone."""
+def guarded(owner: QWidget, fn: Callable[..., object]) -> Callable[..., None]:
+    """Wrap a task callback so it does nothing once ``owner``'s C++ object is gone (its
+    result, if any, is dropped)."""
 
     def call(*args: Any) -> None:
         if shiboken6.isValid(owner):
@@ -171,9 +174,9 @@ class CommandDialog(QDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         title: str,
@@ -269,7 +272,7 @@ class CommandDialog(QDialog):
             self._errors[name] = label
         return label
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command | None:
         """The command from the typed values, or None after showing a local input error."""
         raise NotImplementedError
 
@@ -427,15 +430,15 @@ class ConsequenceDialog(CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
         title: str,
         save_text: str,
         paragraphs: Iterable[str],
-        make_command: Callable[[str, int | None], Any],
+        make_command: Callable[[str, int | None], Command],
         subject: str = "record",
     ) -> None:
         super().__init__(commands, queries, tasks, parent, title=title, save_text=save_text)
@@ -453,5 +456,5 @@ class ConsequenceDialog(CommandDialog):
         """Everything the dialog says, for tests and screen readers."""
         return "\n".join(label.text() for label in self.message_labels)
 
-    def build_command(self) -> Any:
+    def build_command(self) -> Command:
         return self._make_command(self.command_id, self.expected_version)

@@ -126,7 +126,9 @@ def _focusable(root: QWidget) -> list[QWidget]:
 def tab_order_by_position(dialog: QWidget, last: list[QWidget]) -> list[QWidget]:
     """Set the Tab order of ``dialog``'s fields top to bottom (left to right within a row),
     then ``last`` (Save, Cancel); returns the chain."""
-    dialog.layout().activate() if dialog.layout() is not None else None
+    layout = dialog.layout()
+    if layout is not None:
+        layout.activate()
     fields = [w for w in _focusable(dialog) if w not in last and w.window() is dialog]
     origin = dialog.mapToGlobal(dialog.rect().topLeft())
 

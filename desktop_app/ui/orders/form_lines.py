@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemDelegate,
     QAbstractItemView,
@@ -40,13 +40,14 @@ from desktop_app.application.queries import CustomerRow, ProductRow
 from desktop_app.domain.values import MAX_QUANTITY, MIN_QUANTITY
 from desktop_app.ui.formatting import format_date
 from desktop_app.ui.orders.form_base import (
-    FieldError,
     amount_text,
     minor_text,
     minor_to_amount,
     money_text,
     parse_amount,
 )
+from desktop_app.ui.orders.form_fields import FieldError
+from desktop_app.ui.qt_parts import completer_of, line_edit_of, popup_of
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -90,7 +91,7 @@ def show_details(combo: QComboBox) -> DetailDelegate:
     """Draw ``combo``'s drop-down list and type-ahead popup with :class:`DetailDelegate`."""
     delegate = DetailDelegate(combo)
     combo.setItemDelegate(delegate)
-    combo.completer().popup().setItemDelegate(delegate)
+    popup_of(completer_of(combo)).setItemDelegate(delegate)
     return delegate
 
 
@@ -296,11 +297,11 @@ class ProductPicker(QComboBox):
         self.setMaxVisibleItems(15)
         self.setMinimumContentsLength(24)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        completer = self.completer()
+        completer = completer_of(self)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.lineEdit().setPlaceholderText("Loading products…")
+        line_edit_of(self).setPlaceholderText("Loading products…")
         self._products: list[ProductRow] = []
         self.detail_delegate = show_details(self)
         self.activated.connect(self._picked)
@@ -322,7 +323,7 @@ class ProductPicker(QComboBox):
         self.setCurrentIndex(-1)
         self.setEditText(text)
         self.blockSignals(False)
-        self.lineEdit().setPlaceholderText("Type a SKU or product name")
+        line_edit_of(self).setPlaceholderText("Type a SKU or product name")
 
     def products(self) -> list[ProductRow]:
         """The products on offer."""
@@ -470,7 +471,7 @@ class LineEditor(QWidget):
             signal.connect(self._lines_changed)
         for widget in (self.product_picker, self.price_edit, self.quantity_spin):
             widget.installEventFilter(self)
-        self.product_picker.lineEdit().installEventFilter(self)
+        line_edit_of(self.product_picker).installEventFilter(self)
         self.setTabOrder(self.product_picker, self.price_edit)
         self.setTabOrder(self.price_edit, self.quantity_spin)
         self.setTabOrder(self.quantity_spin, self.add_button)
@@ -615,13 +616,13 @@ class LineEditor(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Enter in the entry row adds the line; with nothing typed it falls through to Save.
         if (
-            event.type() == QEvent.Type.KeyPress
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
             and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
             and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
             and self.entry_pending()
         ):
-            popup = self.product_picker.completer().popup()
-            if popup is not None and popup.isVisible():
+            if popup_of(completer_of(self.product_picker)).isVisible():
                 return False
             self.add_entry()
             return True

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import (
     GetOrder,
     GetOrderActions,
@@ -94,14 +94,14 @@ def _from_detail(detail: OrderDetail, actions: OrderActions) -> OrderView:
     )
 
 
-def _recorded_at(queries: Any, order_id: str, version: int) -> datetime | None:
+def _recorded_at(queries: QuerySender, order_id: str, version: int) -> datetime | None:
     entries = queries.ask(
         GetOrderHistory(order_id=order_id, from_version=version, to_version=version)
     )
     return entries[0].recorded_at if entries else None
 
 
-def _from_state(queries: Any, order_id: str, actions: OrderActions) -> OrderView:
+def _from_state(queries: QuerySender, order_id: str, actions: OrderActions) -> OrderView:
     snapshot = queries.ask(GetOrderAtVersion(order_id=order_id, version=None))
     state = snapshot.state
     currency = str(state["currency"])
@@ -138,7 +138,7 @@ def _from_state(queries: Any, order_id: str, actions: OrderActions) -> OrderView
     )
 
 
-def load_order_view(queries: Any, order_id: str) -> OrderView:
+def load_order_view(queries: QuerySender, order_id: str) -> OrderView:
     """Worker thread: the order's current view (read model when it is current)."""
     actions = queries.ask(GetOrderActions(order_id=order_id))
     view: OrderView | None = None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     CancelOrder,
     ChangeOrderLines,
@@ -60,6 +61,8 @@ from desktop_app.ui.orders.form_lines import (
 )
 from desktop_app.ui.orders.form_view import OrderView, load_order_view
 from desktop_app.ui.orders.text_edit import MultiLineEdit
+from desktop_app.ui.qt_parts import completer_of, line_edit_of
+from desktop_app.ui.tasks import TaskRunner
 
 __all__ = [
     "CancelOrderDialog",
@@ -95,11 +98,11 @@ class CustomerPicker(QComboBox):
         self.setMaxVisibleItems(15)
         self.setMinimumContentsLength(30)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        completer = self.completer()
+        completer = completer_of(self)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.lineEdit().setPlaceholderText("Loading customers…")
+        line_edit_of(self).setPlaceholderText("Loading customers…")
         self._customers: list[CustomerRow] = []
         self.detail_delegate = show_details(self)
         # Which customer the clerk picked from a list (by id). Qt itself also selects the
@@ -107,9 +110,10 @@ class CustomerPicker(QComboBox):
         # would be a silent guess, so only picks made after the last keystroke count.
         self._picked_id: str | None = None
         self._typed = False
-        self.lineEdit().textEdited.connect(self._on_typed)
+        line_edit_of(self).textEdited.connect(self._on_typed)
         self.activated.connect(self._on_activated)
-        self.completer().activated[QModelIndex].connect(self._on_completed)
+        # The stubs do not know signal overloads; Qt has activated(QString) and (QModelIndex).
+        completer_of(self).activated[QModelIndex].connect(self._on_completed)  # type: ignore[index]
 
     def _on_typed(self, _text: str) -> None:
         self._typed = True
@@ -120,7 +124,7 @@ class CustomerPicker(QComboBox):
             self._picked_id = self._customers[position].customer_id  # from the drop-down
 
     def _on_completed(self, index: QModelIndex) -> None:
-        proxy = self.completer().completionModel()
+        proxy = completer_of(self).completionModel()
         source = proxy.mapToSource(index) if isinstance(proxy, QAbstractProxyModel) else index
         position = source.row()
         if 0 <= position < len(self._customers):
@@ -139,7 +143,7 @@ class CustomerPicker(QComboBox):
         self.setCurrentIndex(-1)
         self.setEditText(text)
         self.blockSignals(False)
-        self.lineEdit().setPlaceholderText("Type a customer name")
+        line_edit_of(self).setPlaceholderText("Type a customer name")
 
     def customers(self) -> list[CustomerRow]:
         """The customers on offer."""
@@ -182,7 +186,11 @@ class NewOrderDialog(CommandDialog):
     subject = "order"
 
     def __init__(
-        self, commands: Any, queries: Any, tasks: Any, parent: QWidget | None = None
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             commands, queries, tasks, parent, title="New order", save_text="&Place order"
@@ -348,9 +356,9 @@ class EditLinesDialog(CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -455,7 +463,7 @@ class EditLinesDialog(CommandDialog):
 class OrderVersionMixin:
     """Conflict reload for forms on one order: the domain's current version."""
 
-    queries: Any
+    queries: QuerySender
     order_id: str
     expected_version: int | None
 
@@ -471,9 +479,9 @@ class ConfirmOrderDialog(OrderVersionMixin, ConsequenceDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -506,9 +514,9 @@ class DeliverOrderDialog(OrderVersionMixin, ConsequenceDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -540,9 +548,9 @@ class ShipOrderDialog(OrderVersionMixin, CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -604,9 +612,9 @@ class CancelOrderDialog(OrderVersionMixin, CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import CustomerRow, ListCustomers
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.flow_layout import FlowLayout
@@ -133,7 +133,7 @@ class StatusFilterButton(QToolButton):
     def set_selected(self, statuses: frozenset[str] | None) -> None:
         for status, action in self.actions_by_status.items():
             action.blockSignals(True)
-            action.setChecked(bool(statuses) and status in statuses)
+            action.setChecked(statuses is not None and status in statuses)
             action.blockSignals(False)
         self._update_text()
         self.changed.emit()
@@ -163,7 +163,9 @@ class OrdersListView(QWidget):
     activated_order = Signal(str)
     start_requested = Signal(str)  # an empty-state link: empty_state.NEW_ORDER, …
 
-    def __init__(self, queries: Any, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, queries: QuerySender, tasks: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("ordersListView")
         self._queries = queries
@@ -316,7 +318,8 @@ class OrdersListView(QWidget):
         filters = self.filter_bar.itemAt(1)
         if search_row is None or filters is None:
             return
-        margins = self.layout().contentsMargins() if self.layout() is not None else None
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else None
         room = width - (margins.left() + margins.right() if margins is not None else 0)
         one_row = search_row.minimumSize().width() + filters.sizeHint().width() + 6
         direction = (
@@ -348,7 +351,7 @@ class OrdersListView(QWidget):
         self.empty_label.setVisible(True)
         self.count_label.setText("")
 
-    def set_queries(self, queries: Any) -> None:
+    def set_queries(self, queries: QuerySender) -> None:
         """Connect the query bus (the window was shown before the database was open)."""
         self._queries = queries
         self.model.set_queries(queries)

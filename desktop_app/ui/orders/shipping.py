@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import (
     AddOrderNote,
     ChangeShippingAddress,
@@ -28,6 +29,7 @@ from desktop_app.ui.orders.form_base import (
 from desktop_app.ui.orders.form_view import OrderView
 from desktop_app.ui.orders.forms import OrderVersionMixin
 from desktop_app.ui.orders.text_edit import MultiLineEdit
+from desktop_app.ui.tasks import TaskRunner
 
 FROM_CUSTOMER_MARK = "(from customer, current)"
 """Shown under an address the order does not have itself: its customer's address today."""
@@ -57,9 +59,9 @@ class ChangeAddressDialog(OrderVersionMixin, CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -109,9 +111,9 @@ class AddNoteDialog(CommandDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:
@@ -160,9 +162,9 @@ class DuplicateOrderDialog(ConsequenceDialog):
 
     def __init__(
         self,
-        commands: Any,
-        queries: Any,
-        tasks: Any,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
         view: OrderView,
         parent: QWidget | None = None,
     ) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import ORDER_SORT_COLUMNS, ListOrders, OrderRow, Page
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain
@@ -117,7 +118,7 @@ class OrdersTableModel(QAbstractTableModel):
 
     def __init__(
         self,
-        queries: Any,
+        queries: QuerySender,
         tasks: TaskRunner,
         parent: QObject | None = None,
         *,
@@ -172,7 +173,7 @@ class OrdersTableModel(QAbstractTableModel):
         if self._started:
             self.reload()
 
-    def set_queries(self, queries: Any) -> None:
+    def set_queries(self, queries: QuerySender) -> None:
         """Connect the query bus (before the first ``reload()``)."""
         self._queries = queries
 
@@ -283,7 +284,9 @@ class OrdersTableModel(QAbstractTableModel):
             return None
         return self._value(self._touch(row), col, int(role))
 
-    def multiData(
+    # PySide6's stubs declare the span as ``QModelRoleDataSpan | QModelRoleData`` and the span
+    # as not iterable; Qt passes a span, and PySide6 iterates it (its __iter__ is generated).
+    def multiData(  # type: ignore[override]
         self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan
     ) -> None:
         """Every role Qt asks for at once: its item delegates ask for seven roles per painted
@@ -296,7 +299,7 @@ class OrdersTableModel(QAbstractTableModel):
         valid = 0 <= row < self._total and 0 <= col < len(COLUMNS)
         if valid:
             item = self._touch(row)
-        for role_data in roleDataSpan:
+        for role_data in roleDataSpan:  # type: ignore[attr-defined]  # (see above)
             value = self._value(item, col, role_data.role()) if valid else None
             if value is None:
                 role_data.clearData()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QMarginsF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import (
     ADDRESS_FROM_CUSTOMER,
     ADDRESS_NONE,
@@ -38,7 +38,7 @@ class DocumentKind(StrEnum):
     PACKING_SLIP = "packing-slip"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         """The heading printed on the page."""
         return "Order confirmation" if self is DocumentKind.CONFIRMATION else "Packing slip"
 
@@ -51,7 +51,7 @@ class ShipTo:
     note: str = ""
 
 
-def ship_to_of(queries: Any, order_id: str) -> ShipTo | None:
+def ship_to_of(queries: QuerySender, order_id: str) -> ShipTo | None:
     """Where the order ships, from the query bus (None when neither the order nor its
     customer has an address); a customer's address is marked as such."""
     shipping = queries.ask(GetOrderShipping(order_id=order_id))
@@ -195,7 +195,7 @@ def document_html(
     return (
         "<html><body>"
         + _sender(company, has_logo)
-        + f'<h1 style="font-size:20pt">{_e(kind.title)} {_e(order.order_number)}</h1>'
+        + f'<h1 style="font-size:20pt">{_e(kind.heading)} {_e(order.order_number)}</h1>'
         + '<table width="100%" cellspacing="0" cellpadding="0"><tr>'
         + f'<td valign="top" width="50%">{_ship_to(ship_to, order.customer_name)}</td>'
         + f'<td valign="top" width="50%">{_facts(facts)}</td></tr></table><br>'

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtPrintSupport import QPrintPreviewDialog, QPrintPreviewWidget
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import GetOrder, OrderDetail
 from desktop_app.config import CompanyProfile, CompanyProfileError, load_company_profile
 from desktop_app.ui.errors import explain
@@ -53,9 +53,9 @@ def preview_dialog(
     # The dialog's own printer: a QPrinter passed in is not owned by the dialog and would
     # be freed by Python while the dialog still paints on it.
     dialog = QPrintPreviewDialog(parent)
-    dialog.printer().setDocName(f"{kind.title} {detail.order.order_number}")
+    dialog.printer().setDocName(f"{kind.heading} {detail.order.order_number}")
     dialog.setObjectName("printPreview")
-    dialog.setWindowTitle(f"{kind.title} {detail.order.order_number} — print preview")
+    dialog.setWindowTitle(f"{kind.heading} {detail.order.order_number} — print preview")
     dialog.resize(900, 1000)
     doc.setParent(dialog)  # lives as long as the dialog
     dialog.paintRequested.connect(doc.print_)
@@ -71,7 +71,9 @@ def preview_pages(dialog: QPrintPreviewDialog) -> int:
 class OrderPrinting:
     """The print actions for whichever order is selected."""
 
-    def __init__(self, parent: QWidget, queries: Callable[[], Any], tasks: TaskRunner) -> None:
+    def __init__(
+        self, parent: QWidget, queries: Callable[[], QuerySender | None], tasks: TaskRunner
+    ) -> None:
         self._parent = parent
         self._queries = queries
         self._tasks = tasks
@@ -81,12 +83,14 @@ class OrderPrinting:
         self, order_id: str, then: Callable[[OrderDetail, ShipTo | None], None]
     ) -> None:
         queries = self._queries()
+        if queries is None:  # the database is still being opened
+            return
 
         def load() -> tuple[OrderDetail, ShipTo | None] | None:
             detail = queries.ask(GetOrder(order_id=order_id))
             return None if detail is None else (detail, ship_to_of(queries, order_id))
 
-        def done(result: object) -> None:
+        def done(result: tuple[OrderDetail, ShipTo | None] | None) -> None:
             if result is None:
                 QMessageBox.information(
                     self._parent,
@@ -94,7 +98,7 @@ class OrderPrinting:
                     "This order is not in the order list yet; try again in a moment.",
                 )
                 return
-            detail, ship_to = result  # type: ignore[misc]
+            detail, ship_to = result
             then(detail, ship_to)
 
         def failed(exc: BaseException) -> None:
@@ -128,7 +132,7 @@ class OrderPrinting:
             if path is None:
                 name, _ = QFileDialog.getSaveFileName(
                     self._parent,
-                    f"Save {kind.title.lower()} as PDF",
+                    f"Save {kind.heading.lower()} as PDF",
                     f"{detail.order.order_number}-{kind.value}.pdf",
                     "PDF files (*.pdf)",
                 )
@@ -143,7 +147,7 @@ class OrderPrinting:
                 ship_to=ship_to,
             )
             try:
-                write_pdf(doc, path, title=f"{kind.title} {detail.order.order_number}")
+                write_pdf(doc, path, title=f"{kind.heading} {detail.order.order_number}")
             except OSError as exc:
                 QMessageBox.warning(
                     self._parent, "Save as PDF", f"The PDF could not be written: {exc}"

@@ -4,7 +4,7 @@ replay of the events, and "take a snapshot now". All bus calls go through the Ta
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal, Slot
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import TakeSnapshot
 from desktop_app.application.ports import SnapshotInfo
 from desktop_app.application.queries import (
@@ -32,6 +33,9 @@ from desktop_app.application.queries import (
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.state_views import DiffView, StateTree
 from desktop_app.ui.snapshots.model import SnapshotTableModel
+from desktop_app.ui.tasks import TaskRunner
+
+T = TypeVar("T")
 
 _OK = "color: #166534; font-weight: bold;"
 _WARN = "color: #92400e; font-weight: bold;"
@@ -49,7 +53,13 @@ class SnapshotInspector(QWidget):
     snapshot_taken = Signal(int)  # version of the new snapshot
     failed = Signal(str)
 
-    def __init__(self, commands, queries, tasks, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        commands: CommandSender,
+        queries: QuerySender,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._commands = commands
         self._queries = queries
@@ -64,6 +74,11 @@ class SnapshotInspector(QWidget):
         self._update_buttons()
 
     # --- public interface ----------------------------------------------------------------
+
+    @property
+    def order_id(self) -> str | None:
+        """The order shown (None: no order selected)."""
+        return self._order_id
 
     def show_order(self, order_id: str | None) -> None:
         """Inspect the snapshots of ``order_id`` (None: nothing selected)."""
@@ -82,7 +97,7 @@ class SnapshotInspector(QWidget):
             self._update_buttons()
             return
         self.title.setText("Loading snapshots…")
-        self._load(select_version=None)
+        self._load(order_id, select_version=None)
         self._update_buttons()
 
     def refresh(self) -> None:
@@ -90,7 +105,7 @@ class SnapshotInspector(QWidget):
         if self._order_id is None:
             return
         self._list_ticket += 1
-        self._load(select_version=self.selected_version())
+        self._load(self._order_id, select_version=self.selected_version())
 
     def set_read_only(self, read_only: bool) -> None:
         """In read-only mode nothing can be written: "Take snapshot now" is disabled."""
@@ -217,11 +232,11 @@ class SnapshotInspector(QWidget):
 
     def _submit(
         self,
-        fn: Callable[[], Any],
-        on_done: Callable[[Any], None],
+        fn: Callable[[], T],
+        on_done: Callable[[T], None],
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        def done(result: Any) -> None:
+        def done(result: T) -> None:
             if shiboken6.isValid(self):
                 on_done(result)
 
@@ -259,9 +274,8 @@ class SnapshotInspector(QWidget):
 
     # --- list ------------------------------------------------------------------------------
 
-    def _load(self, select_version: int | None) -> None:
+    def _load(self, order_id: str, select_version: int | None) -> None:
         ticket = self._list_ticket
-        order_id = self._order_id
         queries = self._queries
         self._submit(
             lambda: queries.ask(ListOrderSnapshots(order_id=order_id)),
@@ -404,7 +418,7 @@ class SnapshotInspector(QWidget):
             return
         self._set_status(f"Snapshot taken at v{version}.", _OK)
         self._list_ticket += 1
-        self._load(select_version=version)
+        self._load(order_id, select_version=version)
         self.snapshot_taken.emit(version)
 
     def _on_take_failed(self, exc: BaseException) -> None:

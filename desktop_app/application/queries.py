@@ -16,6 +16,7 @@ from desktop_app.application.ports import (
     JsonValue,
     OrderRecord,
     Progress,
+    RecordedRejection,
     SnapshotInfo,
     StoreInfo,
     VerifyResult,
@@ -454,3 +455,27 @@ class GetOrderActions(Query[OrderActions]):
     """The order's allowed actions, from the domain's own rules (the UI does not restate them)."""
 
     order_id: str
+
+
+# --- the auditor's workbench (issue 11) ----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrderRejections(Query[list[RecordedRejection]]):
+    """Commands refused for one order (its grey markers), oldest first; ``after_id`` pages."""
+
+    order_id: str
+    after_id: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListRejections(Query[list[RecordedRejection]]):
+    """Commands refused in ``[since, until)`` (either open), by ``user`` when given, oldest
+    first; ``after_id`` pages (the log-wide browser)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = None
+    after_id: int = 0
+    limit: int = 1000

@@ -1,6 +1,7 @@
 """The auditor's workbench on the command line (issue 11): refused commands
 (``desktop-app-admin rejections``) and the grey lines ``history`` prints between an order's
-events. No Qt; everything through the query bus."""
+events; auditors' notes (``desktop-app-admin annotate``) and the note lines ``history`` prints
+beside the events they annotate. No Qt; everything through the buses."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
+from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import HistoryEntry
@@ -58,15 +60,41 @@ def order_rejections(app: App, order_id: str) -> list[RecordedRejection]:
     return found
 
 
+def note_line(note: q.AuditNoteEntry) -> str:
+    """One auditor's note, indented under what it annotates."""
+    links = [f"note {note.note_id}"]
+    if note.corrects:
+        links.append(f"corrects {note.corrects}")
+    if note.corrected_by:
+        links.append(f"corrected by {', '.join(note.corrected_by)}")
+    text = " / ".join(line.strip() for line in note.text.splitlines() if line.strip())
+    return (
+        f"{'':>4}  note {local_time(note.recorded_at)}  {note.metadata.user:<12}  "
+        f"{text}  [{'; '.join(links)}]"
+    )
+
+
+def order_notes(app: App, order_id: str) -> list[q.AuditNoteEntry]:
+    """The auditors' notes on one order, oldest first."""
+    return app.queries.ask(q.GetOrderNotes(order_id=order_id))
+
+
 def history_lines(
     entries: Sequence[HistoryEntry],
     rejections: Sequence[RecordedRejection],
     event_line: Any,
     stream: TextIO,
+    notes: Sequence[q.AuditNoteEntry] = (),
 ) -> Iterator[str]:
-    """The order's events in version order, each refused command (grey on a terminal) placed
-    by time before the first event recorded after it."""
+    """The order's notes on the whole order first, then its events in version order, each
+    followed by the notes on it; each refused command (grey on a terminal) placed by time
+    before the first event recorded after it."""
     on, off = grey(stream)
+    by_version: dict[int, list[q.AuditNoteEntry]] = {}
+    for note in notes:
+        by_version.setdefault(note.target_version, []).append(note)
+    for note in by_version.pop(0, []):
+        yield note_line(note)
     pending = list(rejections)
     index = 0
     for entry in entries:
@@ -74,8 +102,13 @@ def history_lines(
             yield f"{on}{rejection_line(pending[index])}{off}"
             index += 1
         yield str(event_line(entry))
+        for note in by_version.pop(entry.version, []):
+            yield note_line(note)
     for recorded in pending[index:]:
         yield f"{on}{rejection_line(recorded)}{off}"
+    for version in sorted(by_version):  # only when asked for part of the history
+        for note in by_version[version]:
+            yield note_line(note)
 
 
 def rejection_json(recorded: RecordedRejection) -> dict[str, Any]:
@@ -155,6 +188,27 @@ def cmd_rejections(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+FindOrder = Callable[[App, str], str]
+"""Turns an order id or number into an order id (``cli._find_order``)."""
+
+
+def cmd_annotate(args: argparse.Namespace, find_order: FindOrder) -> int:
+    if args.version is not None and args.version < 1:
+        raise CliError("--version names an event of the order: 1 or more")
+    with _open(args.db) as app:
+        order_id = find_order(app, args.order)
+        command = c.AnnotateOrder(
+            order_id=order_id,
+            text=args.text,
+            target_version=args.version,
+            corrects=args.corrects,
+        )
+        result = app.commands.dispatch(command)
+    where = f"event v{args.version}" if args.version else "the order"
+    print(f"Note {command.note_id} added to {where} (notes stream v{result.version}).")
+    return EXIT_OK
+
+
 def add_workbench_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
@@ -174,7 +228,30 @@ def add_workbench_commands(
     rejections.set_defaults(run=cmd_rejections)
 
 
+def add_annotate_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    find_order: FindOrder,
+) -> None:
+    """Add ``annotate`` (``find_order(app, ref)`` turns an id or number into an order id)."""
+    annotate = sub.add_parser(
+        "annotate",
+        parents=[common],
+        help="attach an auditor's note to an order or one of its events (never edited)",
+    )
+    annotate.add_argument("order", metavar="ORDER", help="order id or number (SO-000123)")
+    annotate.add_argument("--text", required=True, help="the note (required)")
+    annotate.add_argument(
+        "--version", type=int, metavar="N", help="the event's version (default: the order)"
+    )
+    annotate.add_argument(
+        "--corrects", metavar="NOTE_ID", help="the earlier note this one corrects"
+    )
+    annotate.set_defaults(run=lambda args: cmd_annotate(args, find_order))
+
+
 __all__ = [
+    "add_annotate_command",
     "add_workbench_commands",
     "history_lines",
     "order_rejections",

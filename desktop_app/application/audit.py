@@ -23,6 +23,7 @@ from desktop_app.application.ports import (
     VerifyResult,
 )
 from desktop_app.domain.aggregate import Aggregate
+from desktop_app.domain.annotations import AuditNotes
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.order import Order
@@ -32,7 +33,7 @@ MAX_FINDINGS = 1000
 """Findings kept in a result (all are counted); a forged file can hold millions."""
 
 AGGREGATES: Mapping[str, type[Aggregate]] = {
-    cls.AGGREGATE_TYPE: cls for cls in (Order, Customer, Product)
+    cls.AGGREGATE_TYPE: cls for cls in (Order, Customer, Product, AuditNotes)
 }
 
 _PROGRESS_EVERY = 20_000

@@ -479,3 +479,32 @@ class ListRejections(Query[list[RecordedRejection]]):
     user: str | None = None
     after_id: int = 0
     limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditNoteEntry:
+    """One auditor's note on an order, with who wrote it and when, and its corrections."""
+
+    note_id: str
+    order_id: str
+    text: str
+    target_version: int
+    """0: the order as a whole; n: the order's event at version n."""
+    order_version: int
+    """The order's version when the note was written."""
+    corrects: str | None
+    """The note this one corrects, or None."""
+    corrected_by: tuple[str, ...]
+    """Later notes that correct this one (oldest first); empty when none."""
+    position: int
+    version: int
+    """The note's version in the notes stream (``auditnotes-<order id>``)."""
+    recorded_at: datetime
+    metadata: EventMetadata
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderNotes(Query[list[AuditNoteEntry]]):
+    """The auditors' notes on one order, oldest first (empty when there are none)."""
+
+    order_id: str

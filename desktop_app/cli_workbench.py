@@ -195,16 +195,21 @@ FindOrder = Callable[[App, str], str]
 def cmd_annotate(args: argparse.Namespace, find_order: FindOrder) -> int:
     if args.version is not None and args.version < 1:
         raise CliError("--version names an event of the order: 1 or more")
+    if args.version is not None and args.position is not None:
+        raise CliError("name the event by --version or by --position, not both")
     with _open(args.db) as app:
         order_id = find_order(app, args.order)
         command = c.AnnotateOrder(
             order_id=order_id,
             text=args.text,
             target_version=args.version,
+            target_position=args.position,
             corrects=args.corrects,
         )
         result = app.commands.dispatch(command)
     where = f"event v{args.version}" if args.version else "the order"
+    if args.position is not None:
+        where = f"the event at position {args.position:,}"
     print(f"Note {command.note_id} added to {where} (notes stream v{result.version}).")
     return EXIT_OK
 
@@ -243,6 +248,9 @@ def add_annotate_command(
     annotate.add_argument("--text", required=True, help="the note (required)")
     annotate.add_argument(
         "--version", type=int, metavar="N", help="the event's version (default: the order)"
+    )
+    annotate.add_argument(
+        "--position", type=int, metavar="P", help="the event by its position in the log"
     )
     annotate.add_argument(
         "--corrects", metavar="NOTE_ID", help="the earlier note this one corrects"

@@ -14,6 +14,7 @@ from desktop_app.application import queries as q
 from desktop_app.application.handlers import Deps, _save
 from desktop_app.application.repository import Repository, decode
 from desktop_app.domain.annotations import AUDIT_NOTES_TYPE, AuditNotes
+from desktop_app.domain.errors import InvalidValue, RuleViolation
 from desktop_app.domain.events import AuditNoteAdded
 from desktop_app.domain.order import Order
 
@@ -33,6 +34,13 @@ def annotate_order(
     """Record a note on an order or on one of its events (the order must exist, the event
     too); a correction names an earlier note of the same order."""
     order_version = deps.orders.view(command.order_id, _version)  # NotFoundError if none
+    target = command.target_version
+    if command.target_position is not None:
+        if target is not None:
+            raise InvalidValue(
+                "Name the event by its version or by its position, not both.", field="position"
+            )
+        target = _version_at(deps, command.order_id, command.target_position)
     if deps.events.stream_version(notes_stream(command.order_id)) > 0:
         aggregate = notes.checkout(command.order_id)
     else:
@@ -42,10 +50,23 @@ def annotate_order(
         note_id=command.note_id,
         text=command.text,
         order_version=order_version,
-        target_version=command.target_version,
+        target_version=target,
         corrects=command.corrects,
     )
     return _save(deps, notes, aggregate, loaded, command)
+
+
+def _version_at(deps: Deps, order_id: str, position: int) -> int:
+    """The version of the order's event at log ``position``; refused when the event there is
+    not one of this order's."""
+    found = deps.events.read_all(after_position=position - 1, limit=1) if position >= 1 else []
+    if not found or found[0].position != position:
+        raise RuleViolation(f"There is no event at position {position:,}.", field="position")
+    if found[0].stream_id != f"order-{order_id}":
+        raise RuleViolation(
+            f"The event at position {position:,} is not one of this order's.", field="position"
+        )
+    return found[0].version
 
 
 def get_order_notes(deps: Deps, query: q.GetOrderNotes) -> list[q.AuditNoteEntry]:

@@ -162,6 +162,8 @@ class AnnotateOrder(Command):
     order_id: str
     text: str
     target_version: int | None = None
+    target_position: int | None = None
+    """The annotated event by its log position instead of its version (give one at most)."""
     corrects: str | None = None
     note_id: str = field(default_factory=new_id)
 

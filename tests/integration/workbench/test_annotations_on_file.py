@@ -4,6 +4,7 @@ stream, and the CLI annotates and prints the notes beside the events in ``histor
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -95,5 +96,21 @@ def test_cli_annotates_and_history_shows_notes_beside_their_events(tmp_path: Pat
     refused = cli("rejections", "--db", path).lines
     assert [line.split()[5] for line in refused] == ["AnnotateOrder"] * 3
     assert all(f"order-{order}" in line for line in refused)
+    # An event named by its log position (as verify and the JSON history name it).
+    entries = [json.loads(line) for line in cli("history", order, "--json", "--db", path).lines]
+    by_position = cli(
+        "annotate",
+        number,
+        "--position",
+        str(entries[2]["position"]),
+        "--text",
+        "Confirmed ok",
+        "--db",
+        path,
+    )
+    assert f"the event at position {entries[2]['position']:,}" in by_position.out
+    after = cli("history", number, "--db", path).lines
+    v3 = next(i for i, line in enumerate(after) if line.split()[0] == "3")
+    assert "Confirmed ok" in after[v3 + 1]
     # The file still verifies (exit 0): the notes are in the chain and legal.
     cli("verify", "--db", path)

@@ -74,6 +74,43 @@ def test_a_resent_note_is_written_once(app: MemoryApp, world: World) -> None:
     assert len(app.queries.ask(q.GetOrderNotes(order_id=order))) == 1
 
 
+def _forged_note(order: str, note_id: str, target: int, seen: int) -> NewEvent:
+    return NewEvent(
+        event_id=f"forged-{note_id}",
+        type_name="AuditNoteAdded",
+        schema_version=1,
+        payload={
+            "order_id": order,
+            "note_id": note_id,
+            "text": "Approved",
+            "target_version": target,
+            "order_version": seen,
+            "corrects": "",
+        },
+        metadata=EventMetadata(
+            correlation_id="x", causation_id="x", user="eve", host="h", app_version="0", source="x"
+        ),
+    )
+
+
+def test_verify_names_notes_on_orders_or_versions_that_never_were(
+    app: MemoryApp, world: World
+) -> None:
+    order = world.place(1)
+    version = world.version(order)
+    # Each note is legal in its own stream, but the order never had that version / existed.
+    app.events.append(notes_stream(order), 0, [_forged_note(order, "n1", 1, version + 3)])
+    app.events.append(notes_stream("ghost"), 0, [_forged_note("ghost", "n2", 0, 4)])
+    result = verify_history(app.events, app.snapshots)
+    assert not result.ok
+    reasons = {f.aggregate_id: f.reason for f in result.findings}
+    assert reasons == {
+        order: f"a note written at order version {version + 3}, but the order has only {version}",
+        "ghost": "a note on an order that does not exist",
+    }
+    assert all(f.event_type == "AuditNoteAdded" and f.position for f in result.findings)
+
+
 def test_verify_names_a_forged_note(app: MemoryApp, world: World) -> None:
     order = world.place(1)
     version = world.version(order)
@@ -101,3 +138,29 @@ def test_verify_names_a_forged_note(app: MemoryApp, world: World) -> None:
     (finding,) = result.findings
     assert finding.stream_id == notes_stream(order)
     assert f"no event at version {version + 5}" in finding.reason
+
+
+def test_a_note_names_an_event_by_its_log_position(app: MemoryApp, world: World) -> None:
+    order = world.place(1)
+    other = world.place(1)
+    (placed,) = app.events.read_stream(world.stream(order), to_version=1)
+    (line,) = app.events.read_stream(world.stream(order), from_version=2, to_version=2)
+    app.commands.dispatch(
+        c.AnnotateOrder(order_id=order, text="This line", target_position=line.position)
+    )
+    (note,) = app.queries.ask(q.GetOrderNotes(order_id=order))
+    assert note.target_version == 2
+    (foreign,) = app.events.read_stream(world.stream(other), to_version=1)
+    with pytest.raises(RuleViolation, match="not one of this order's"):
+        app.commands.dispatch(
+            c.AnnotateOrder(order_id=order, text="x", target_position=foreign.position)
+        )
+    with pytest.raises(RuleViolation, match="no event at position"):
+        app.commands.dispatch(c.AnnotateOrder(order_id=order, text="x", target_position=10**9))
+    with pytest.raises(InvalidValue, match="not both"):
+        app.commands.dispatch(
+            c.AnnotateOrder(
+                order_id=order, text="x", target_position=placed.position, target_version=1
+            )
+        )
+    assert len(app.queries.ask(q.GetOrderNotes(order_id=order))) == 1

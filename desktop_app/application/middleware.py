@@ -376,7 +376,13 @@ REJECTED = (DomainError, ConcurrencyError, CommandIdReusedError, UniqueKeyTakenE
 """Errors that refuse a command (its input, a rule, a conflict, a reused id, a taken key).
 Other store errors (busy, read-only, unavailable) are failures to run it, not refusals."""
 
-_TARGETS = (("order_id", "order"), ("customer_id", "customer"), ("product_id", "product"))
+_TARGETS = (
+    # "Order again" acts on its source order: its refusal belongs on that order's timeline.
+    ("source_order_id", "order"),
+    ("order_id", "order"),
+    ("customer_id", "customer"),
+    ("product_id", "product"),
+)
 _TARGET_PLANS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
 
 
@@ -394,9 +400,9 @@ class Author(Protocol):
 
 
 def target_stream(command: Command) -> str:
-    """The stream a command aims at: its ``order_id`` (also for placing), else its
-    ``customer_id``, else its ``product_id``; "" when none is a plain id (a refused id is
-    still in the rejection's content)."""
+    """The stream a command aims at: the source order of "order again", else its ``order_id``
+    (also for placing), else its ``customer_id``, else its ``product_id``; "" when none is a
+    plain id (a refused id is still in the rejection's content)."""
     kind = type(command)
     plan = _TARGET_PLANS.get(kind)
     if plan is None:

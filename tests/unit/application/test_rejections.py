@@ -165,6 +165,7 @@ def test_target_stream_prefers_the_order() -> None:
     place = c.PlaceOrder(customer_id="cust-1", lines=())
     assert target_stream(place) == f"order-{place.order_id}"
     assert target_stream(c.RenameProduct(product_id="p1", name="x")) == "product-p1"
+    assert target_stream(c.DuplicateOrder(source_order_id="o7")) == "order-o7"
     add = c.AddProduct(sku="S", name="n", price=Decimal("1"), currency="EUR")
     assert target_stream(add) == f"product-{add.product_id}"
 

@@ -151,10 +151,22 @@ rejections = Table(
 )
 
 
+# A recorded refusal is evidence too: the program only ever inserts (not hash-chained, so
+# these triggers are the guard against a quiet edit through SQL; see docs/ARCHITECTURE.md).
+REJECTIONS_APPEND_ONLY_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS rejections_no_update BEFORE UPDATE ON rejections
+    BEGIN SELECT RAISE(ABORT, 'rejections are append-only: UPDATE is not allowed'); END""",
+    """CREATE TRIGGER IF NOT EXISTS rejections_no_delete BEFORE DELETE ON rejections
+    BEGIN SELECT RAISE(ABORT, 'rejections are append-only: DELETE is not allowed'); END""",
+)
+
+
 def add_rejections(conn: Connection) -> None:
-    """Version 5: the rejection log table and its indexes. Idempotent: a fresh file's step 1
-    already made them from the metadata."""
+    """Version 5: the rejection log table, its indexes and its append-only triggers.
+    Idempotent: a fresh file's step 1 already made the table from the metadata."""
     metadata.create_all(conn, tables=[rejections], checkfirst=True)
+    for ddl in REJECTIONS_APPEND_ONLY_TRIGGERS:
+        conn.exec_driver_sql(ddl)
 
 
 # Present in every file from version 1 on (the unique-key tables arrive with version 2).

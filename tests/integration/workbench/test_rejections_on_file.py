@@ -74,6 +74,14 @@ def test_a_refusal_is_a_row_of_the_log_not_an_event(tmp_path: Path) -> None:
         "RuleViolation",
     )
     assert "confirmed" in str(message)
+    # Append-only in the file itself, like the events.
+    con = sqlite3.connect(path)
+    try:
+        for sql in ("UPDATE rejections SET message = 'fine'", "DELETE FROM rejections"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                con.execute(sql)
+    finally:
+        con.close()
 
 
 def test_an_old_file_gains_the_rejection_log_by_its_migration(tmp_path: Path) -> None:
@@ -106,6 +114,8 @@ def test_an_old_file_gains_the_rejection_log_by_its_migration(tmp_path: Path) ->
     assert _table(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     indexes = {r[0] for r in _table(path, "SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"ix_rejections_stream", "ix_rejections_time"} <= indexes
+    triggers = {r[0] for r in _table(path, "SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert {"rejections_no_update", "rejections_no_delete"} <= triggers
     assert list((tmp_path / "backups").iterdir())  # the upgrade kept a copy first
     app = _app(path)
     try:

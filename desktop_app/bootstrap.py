@@ -34,6 +34,8 @@ from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.rejection_log import InMemoryRejectionLog
+from desktop_app.store.rejection_store import SqliteRejectionLog
 
 Clock = Callable[[], datetime]
 
@@ -203,6 +205,7 @@ def bootstrap(
             wake=projector.wake,
             queries=store_query_handlers(settings, database, events, snapshots),
             maintenance=maintenance_handlers(settings, database),
+            rejections=SqliteRejectionLog(database, clock=clock),
         )
         if fresh:
             _record_creation(database, settings)
@@ -249,7 +252,11 @@ def bootstrap_in_memory(
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
     deps, commands, queries = compose(
-        events, snapshots, identity=identity_of(source), snapshot_interval=snapshot_interval
+        events,
+        snapshots,
+        identity=identity_of(source),
+        snapshot_interval=snapshot_interval,
+        rejections=InMemoryRejectionLog(clock=clock),
     )
     return App(
         settings=None,

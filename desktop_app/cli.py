@@ -36,6 +36,13 @@ from desktop_app.cli_support import (
 )
 from desktop_app.cli_support import open_app as _open
 from desktop_app.cli_support import progress_line as _progress
+from desktop_app.cli_workbench import (
+    add_annotate_command,
+    add_workbench_commands,
+    history_lines,
+    order_notes,
+    order_rejections,
+)
 from desktop_app.config import default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
@@ -149,21 +156,32 @@ def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
+def _event_line(entry: HistoryEntry) -> str:
+    return (
+        f"{entry.version:>4}  {_local(entry.recorded_at)}  {entry.metadata.user:<12}  "
+        f"{entry.type_name:<24}  {entry.summary}"
+    )
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     with _open(args.db, read_only=True) as app:
         order_id = _find_order(app, args.order)
         entries = app.queries.ask(GetOrderHistory(order_id=order_id))
+        refused = [] if args.json else order_rejections(app, order_id)
+        notes = [] if args.json else order_notes(app, order_id)
     if args.json:
         for entry in entries:
             print(json.dumps(_entry_json(entry), ensure_ascii=False, sort_keys=True))
         return EXIT_OK
     if entries and entries[0].type_name == "OrderPlaced":
-        print(f"Order {entries[0].payload.get('order_number')} ({order_id}): {len(entries)} events")
-    for entry in entries:
+        more = f", {len(refused)} refused commands" if refused else ""
+        more += f", {len(notes)} auditor's notes" if notes else ""
         print(
-            f"{entry.version:>4}  {_local(entry.recorded_at)}  {entry.metadata.user:<12}  "
-            f"{entry.type_name:<24}  {entry.summary}"
+            f"Order {entries[0].payload.get('order_number')} ({order_id}): "
+            f"{len(entries)} events{more}"
         )
+    for line in history_lines(entries, refused, _event_line, sys.stdout, notes):
+        print(line)
     return EXIT_OK
 
 
@@ -365,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_maintenance_commands(sub)
     add_document_commands(sub, common)
     add_audit_commands(sub, common)
+    add_workbench_commands(sub, common)
+    add_annotate_command(sub, common, _find_order)
     return parser
 
 

@@ -24,6 +24,7 @@ from desktop_app.application.ports import (
     VerifyResult,
 )
 from desktop_app.domain.aggregate import Aggregate
+from desktop_app.domain.annotations import AuditNotes
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.order import Order
@@ -33,7 +34,7 @@ MAX_FINDINGS = 1000
 """Findings kept in a result (all are counted); a forged file can hold millions."""
 
 AGGREGATES: Mapping[str, type[Aggregate]] = {
-    cls.AGGREGATE_TYPE: cls for cls in (Order, Customer, Product)
+    cls.AGGREGATE_TYPE: cls for cls in (Order, Customer, Product, AuditNotes)
 }
 
 _PROGRESS_EVERY = 20_000
@@ -149,6 +150,10 @@ class _Audit:
         self._done = 0
         self._total = total
         self._progress = progress
+        # Notes streams sort before order streams: what each order's notes claim about it
+        # (order id -> (highest order version a note saw, that note's position, its version)),
+        # checked when the order's stream comes, or at the end when it never does.
+        self._claims: dict[str, tuple[int, int, int]] = {}
 
     def add(self, finding: VerifyFinding) -> None:
         self.count += 1
@@ -193,6 +198,10 @@ class _Audit:
         while pending is not None:
             self._orphan(pending)
             pending = next(snapshots, None)
+        for order_id, (_, position, version) in sorted(self._claims.items()):
+            self._note_finding(
+                order_id, position, version, "a note on an order that does not exist"
+            )
         if self._progress is not None:
             self._progress(2 * self._total, 2 * self._total)
 
@@ -239,6 +248,8 @@ class _Audit:
                 )
             )
             return
+        if cls is Order:
+            self._check_claim(aggregate_id, rows)
         aggregate = cls(aggregate_id)
         number: str | None = None
         snap_index = 0
@@ -273,6 +284,37 @@ class _Audit:
                 snap_index += 1
         for snap in snaps[snap_index:]:
             self._snapshot(aggregate, number, snap, None)
+        if isinstance(aggregate, AuditNotes) and aggregate.notes:
+            self._claims[aggregate.id] = _newest_claim(aggregate, rows)
+
+    def _check_claim(self, order_id: str, rows: list[AuditRow]) -> None:
+        """The order's notes claimed a version its stream must reach (R27 for notes)."""
+        claim = self._claims.pop(order_id, None)
+        if claim is None:
+            return
+        claimed, position, version = claim
+        reached = rows[-1][1] if rows else 0
+        if reached < claimed:
+            self._note_finding(
+                order_id,
+                position,
+                version,
+                f"a note written at order version {claimed}, but the order has only {reached}",
+            )
+
+    def _note_finding(self, order_id: str, position: int, version: int, reason: str) -> None:
+        self.add(
+            VerifyFinding(
+                kind="event",
+                stream_id=f"{AuditNotes.AGGREGATE_TYPE}-{order_id}",
+                aggregate_type=AuditNotes.AGGREGATE_TYPE,
+                aggregate_id=order_id,
+                version=version,
+                position=position,
+                event_type="AuditNoteAdded",
+                reason=reason,
+            )
+        )
 
     def _event(
         self,
@@ -338,6 +380,15 @@ class _Audit:
                     reason=reason,
                 )
             )
+
+
+def _newest_claim(notes: AuditNotes, rows: list[AuditRow]) -> tuple[int, int, int]:
+    """(the highest order version a note saw, that note's position and version)."""
+    newest = max(notes.notes.values(), key=lambda note: note.order_version)
+    for position, version, _, _, payload in rows:
+        if payload is not None and payload.get("note_id") == newest.note_id:
+            return newest.order_version, position, version
+    return newest.order_version, rows[-1][0], rows[-1][1]
 
 
 def _first_difference(stored: Mapping[str, object] | None, replayed: Mapping[str, object]) -> str:

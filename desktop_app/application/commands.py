@@ -154,6 +154,21 @@ class AddOrderNote(OrderCommand):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AnnotateOrder(Command):
+    """An auditor's note on an order (``target_version`` None) or on its event at
+    ``target_version`` (issue 11). Recorded in the order's notes stream: the order itself does
+    not change. ``corrects`` names an earlier note this one corrects (notes are never edited)."""
+
+    order_id: str
+    text: str
+    target_version: int | None = None
+    target_position: int | None = None
+    """The annotated event by its log position instead of its version (give one at most)."""
+    corrects: str | None = None
+    note_id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DuplicateOrder(Command):
     """ "Order again": a new pending order for the same customer with the same products and
     quantities, at the catalog's current prices, shipping to the customer's current address."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
+from desktop_app.application import annotations as an
 from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import ids
@@ -27,9 +28,11 @@ from desktop_app.application.buses import (
     QueryBus,
     QueryHandler,
 )
-from desktop_app.application.middleware import default_chain
-from desktop_app.application.ports import EventStore, SnapshotStore
+from desktop_app.application.middleware import default_chain, record_rejections
+from desktop_app.application.ports import EventStore, RejectionLog, SnapshotStore
+from desktop_app.application.rejections import rejection_query_handlers
 from desktop_app.application.repository import Repository, SnapshotPolicy
+from desktop_app.domain.annotations import AuditNotes
 from desktop_app.domain.catalog import Customer, Product
 from desktop_app.domain.order import Order
 
@@ -113,13 +116,16 @@ def compose(
     wake: Callable[[], None] | None = None,
     queries: Mapping[type[q.Query[Any]], QueryHandler] | None = None,
     maintenance: Mapping[type[c.MaintenanceCommand[Any]], MaintenanceHandler] | None = None,
+    rejections: RejectionLog | None = None,
 ) -> Composed:
     """Wire repositories, handlers and buses over a pair of stores.
 
     ``identity`` goes into every event's metadata. Optional parts: ``read`` the read side (its
     queries and the rebuild command), ``wake`` called after every command that wrote (the
     projector's wake-up), ``queries`` and ``maintenance`` further handlers of the caller's
-    (store information, verify, backup). A type handled twice is refused (``ValueError``).
+    (store information, verify, backup), ``rejections`` the rejection log (every refused
+    command is recorded there, outermost in the chain, and its queries are answered). A type
+    handled twice is refused (``ValueError``).
     """
     policy = SnapshotPolicy(interval=snapshot_interval)
     deps = h.Deps(
@@ -132,11 +138,22 @@ def compose(
         new_id=new_id,
         order_numbers=h.OrderNumbers(events),
     )
+    # Auditors' notes: their own streams and repository (the handlers' Deps stay the order
+    # desk's); bound here like every other handler.
+    notes = Repository(AuditNotes, events, snapshots, new_event_id=new_id, policy=policy)
+    handlers = command_handlers(deps)
+    handlers[c.AnnotateOrder] = partial(an.annotate_order, deps, notes)
     chain: list[Middleware] = list(default_chain(events))
     if wake is not None:
         chain.insert(0, wake_after_commit(wake))
+    if rejections is not None:
+        # Outermost: the shape checker's refusals are seen too, duplicates are not refusals.
+        chain.insert(0, record_rejections(rejections, identity))
     operations: dict[type[c.MaintenanceCommand[Any]], MaintenanceHandler] = {}
     query_bus = QueryBus(query_handlers(deps))
+    query_bus.register_all({q.GetOrderNotes: partial(an.get_order_notes, deps)})
+    if rejections is not None:
+        query_bus.register_all(rejection_query_handlers(rejections))
     if read is not None:
         query_bus.register_all(read_query_handlers(read))
         operations[c.RebuildReadModels] = partial(rh.rebuild_read_models, read)
@@ -147,7 +164,7 @@ def compose(
         if clash:
             raise ValueError(f"commands already handled: {sorted(t.__name__ for t in clash)}")
         operations.update(maintenance)
-    command_bus = CommandBus(command_handlers(deps), chain, operations)
+    command_bus = CommandBus(handlers, chain, operations)
     return Composed(deps=deps, commands=command_bus, queries=query_bus)
 
 

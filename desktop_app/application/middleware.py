@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import json
 import logging
 import time
 import types
@@ -11,13 +12,22 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from desktop_app.application.buses import Middleware, Next
 from desktop_app.application.commands import Command, CommandResult
-from desktop_app.application.fingerprints import command_fingerprint
+from desktop_app.application.fingerprints import canonical_text, command_fingerprint
 from desktop_app.application.ids import id_problem, is_plain_id
-from desktop_app.application.ports import ConcurrencyError, EventStore
+from desktop_app.application.ports import (
+    MAX_REJECTION_CONTENT,
+    CommandIdReusedError,
+    ConcurrencyError,
+    EventStore,
+    Rejection,
+    RejectionLog,
+    StoreReadOnlyError,
+    UniqueKeyTakenError,
+)
 from desktop_app.domain.errors import DomainError
 
 log = logging.getLogger("desktop_app.commands")
@@ -357,6 +367,137 @@ def read_epoch(events: EventStore) -> Middleware:
             end()
 
     return middleware
+
+
+# --- rejected commands (issue 11) ----------------------------------------------------------
+
+
+REJECTED = (DomainError, ConcurrencyError, CommandIdReusedError, UniqueKeyTakenError)
+"""Errors that refuse a command (its input, a rule, a conflict, a reused id, a taken key).
+Other store errors (busy, read-only, unavailable) are failures to run it, not refusals."""
+
+_TARGETS = (
+    # "Order again" acts on its source order: its refusal belongs on that order's timeline.
+    ("source_order_id", "order"),
+    ("order_id", "order"),
+    ("customer_id", "customer"),
+    ("product_id", "product"),
+)
+_TARGET_PLANS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+class Author(Protocol):
+    """Who sends the commands of this program (``handlers.Identity`` is one)."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def app_version(self) -> str: ...
+
+
+def target_stream(command: Command) -> str:
+    """The stream a command aims at: the source order of "order again", else its ``order_id``
+    (also for placing), else its ``customer_id``, else its ``product_id``; "" when none is a
+    plain id (a refused id is still in the rejection's content)."""
+    kind = type(command)
+    plan = _TARGET_PLANS.get(kind)
+    if plan is None:
+        names = {f.name for f in dataclasses.fields(kind)}
+        plan = _TARGET_PLANS[kind] = tuple(t for t in _TARGETS if t[0] in names)
+    for name, prefix in plan:
+        value = getattr(command, name)
+        if is_plain_id(value):
+            return f"{prefix}-{value}"
+    return ""
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rejection_of(command: Command, error: BaseException, author: Author) -> Rejection:
+    """What the rejection log keeps of a refused command: who, what and why."""
+    content = canonical_text(command)
+    if len(content) > MAX_REJECTION_CONTENT:
+        # Still JSON: the head of the text as a string, marked as cut.
+        content = canonical_text_of_cut(content)
+    command_id = command.command_id if isinstance(command.command_id, str) else ""
+    correlation = command.correlation_id if isinstance(command.correlation_id, str) else None
+    message = error.message if isinstance(error, DomainError) else str(error)
+    return Rejection(
+        user=author.user,
+        host=author.host,
+        source=author.source,
+        app_version=author.app_version,
+        command_type=type(command).__name__,
+        command_id=_bounded(command_id, 200),
+        correlation_id=_bounded(correlation or command_id, 200),
+        stream_id=target_stream(command),
+        content=content,
+        error_class=type(error).__name__,
+        message=_bounded(message, 2000),
+    )
+
+
+def canonical_text_of_cut(content: str) -> str:
+    """A too-long canonical text replaced by a JSON object holding its head and length."""
+    head = content[: MAX_REJECTION_CONTENT // 2]
+    return json.dumps(
+        {"cut": True, "head": head, "length": len(content)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def record_rejections(rejections: RejectionLog, author: Author) -> Middleware:
+    """Record every refused command in the rejection log, then re-raise the very same error.
+
+    Outermost, so the shape checker's and the id checks' refusals are seen too, and a
+    duplicate (answered by :func:`deduplicate` with the first result) is not a rejection.
+    Recording never hides the real error: when it fails, the failure is logged and the
+    original error still reaches the caller. On a read-only database nothing can be stored:
+    the rejection is written to the log file only.
+    """
+
+    def middleware(command: Command, next: Next) -> CommandResult:
+        try:
+            return next(command)
+        except REJECTED as exc:
+            _record(rejections, command, exc, author)
+            raise
+
+    return middleware
+
+
+def _record(
+    rejections: RejectionLog, command: Command, error: BaseException, author: Author
+) -> None:
+    try:
+        rejection = rejection_of(command, error, author)
+        rejections.record(rejection)
+    except StoreReadOnlyError:
+        log.info(
+            "rejection of %s %r not recorded (read-only database): %s: %s",
+            type(command).__name__,
+            command.command_id,
+            type(error).__name__,
+            error,
+        )
+    except Exception:
+        # Never instead of the refusal the caller must see: log it and go on raising that.
+        log.warning(
+            "could not record the rejection of %s %r (%s: %s)",
+            type(command).__name__,
+            command.command_id,
+            type(error).__name__,
+            error,
+            exc_info=True,
+        )
 
 
 def default_chain(events: EventStore) -> list[Callable[[Command, Next], CommandResult]]:

@@ -475,6 +475,77 @@ class SnapshotStore(Protocol):
         ...
 
 
+# --- rejected commands (issue 11) -----------------------------------------------------------
+
+
+MAX_REJECTION_CONTENT = 64 * 1024
+"""Characters of a rejected command's canonical JSON kept in full (longer: cut, marked)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejection:
+    """A command that was refused: who, what and why. Recorded outside the event streams: it
+    changes no state, no version and no read model (the auditor's grey marker)."""
+
+    user: str
+    """The OS account that sent the command."""
+    host: str
+    source: str
+    """gui, cli, …"""
+    app_version: str
+    command_type: str
+    command_id: str
+    correlation_id: str
+    stream_id: str
+    """The stream the command aimed at (``order-<id>``, ``customer-<id>``, ``product-<id>``),
+    or "" when it named none that is a plain id."""
+    content: str
+    """The command's content as canonical JSON (``fingerprints.canonical_text``)."""
+    error_class: str
+    """The error's class name (``RuleViolation``, ``ConcurrencyError``, …)."""
+    message: str
+    """The clerk-readable message the caller saw."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedRejection:
+    """A rejection as stored: its number in the rejection log and when it was recorded."""
+
+    rejection_id: int
+    recorded_at: datetime  # timezone-aware, UTC
+    rejection: Rejection
+
+
+class RejectionLog(Protocol):
+    """Where refused commands are recorded (append-only; never part of the hash chain of
+    events, never read by a projection or an aggregate)."""
+
+    def record(self, rejection: Rejection) -> RecordedRejection:
+        """Store one rejection with the store's clock. Raises ``StoreReadOnlyError`` when the
+        database is open read-only (nothing can be stored there), another ``StoreError`` when
+        the store fails."""
+        ...
+
+    def for_stream(
+        self, stream_id: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RecordedRejection]:
+        """Rejections aimed at one stream, oldest first, after ``after_id`` (paging)."""
+        ...
+
+    def in_window(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user: str | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RecordedRejection]:
+        """Rejections recorded at ``since <= recorded_at < until`` (either open), by ``user``
+        when given, oldest first, after ``after_id`` (paging)."""
+        ...
+
+
 class Clock(Protocol):
     """Source of the current UTC time (passed in so tests can control it)."""
 

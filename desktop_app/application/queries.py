@@ -16,6 +16,7 @@ from desktop_app.application.ports import (
     JsonValue,
     OrderRecord,
     Progress,
+    RecordedRejection,
     SnapshotInfo,
     StoreInfo,
     VerifyResult,
@@ -454,5 +455,58 @@ class OrderActions:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GetOrderActions(Query[OrderActions]):
     """The order's allowed actions, from the domain's own rules (the UI does not restate them)."""
+
+    order_id: str
+
+
+# --- the auditor's workbench (issue 11) ----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrderRejections(Query[list[RecordedRejection]]):
+    """Commands refused for one order (its grey markers), oldest first; ``after_id`` pages."""
+
+    order_id: str
+    after_id: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListRejections(Query[list[RecordedRejection]]):
+    """Commands refused in ``[since, until)`` (either open), by ``user`` when given, oldest
+    first; ``after_id`` pages (the log-wide browser)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = None
+    after_id: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditNoteEntry:
+    """One auditor's note on an order, with who wrote it and when, and its corrections."""
+
+    note_id: str
+    order_id: str
+    text: str
+    target_version: int
+    """0: the order as a whole; n: the order's event at version n."""
+    order_version: int
+    """The order's version when the note was written."""
+    corrects: str | None
+    """The note this one corrects, or None."""
+    corrected_by: tuple[str, ...]
+    """Later notes that correct this one (oldest first); empty when none."""
+    position: int
+    version: int
+    """The note's version in the notes stream (``auditnotes-<order id>``)."""
+    recorded_at: datetime
+    metadata: EventMetadata
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderNotes(Query[list[AuditNoteEntry]]):
+    """The auditors' notes on one order, oldest first (empty when there are none)."""
 
     order_id: str

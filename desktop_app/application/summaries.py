@@ -126,3 +126,10 @@ def _(event: e.ProductPriceChanged) -> str:
 @describe.register
 def _(event: e.ProductDiscontinued) -> str:
     return "Discontinued the product"
+
+
+@describe.register
+def _(event: e.AuditNoteAdded) -> str:
+    where = f"event v{event.target_version}" if event.target_version else "the order"
+    fix = f" (corrects note {event.corrects})" if event.corrects else ""
+    return f"Auditor's note on {where}{fix}: {_one_line(event.text)}"

@@ -254,6 +254,29 @@ class ProductDiscontinued(DomainEvent):
     product_id: str
 
 
+# --- Auditors' notes (issue 11) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditNoteAdded(DomainEvent):
+    """An auditor attached a note to an order (``target_version`` 0) or to one of its events
+    (the event at ``target_version``). Kept in the order's own notes stream
+    (``auditnotes-<order id>``), so the hash chain covers it and the order's state, version
+    and list row never change. Never edited: a correction is a new note naming the one it
+    corrects (``corrects``; "" for none). ``order_version`` is the order's version when the
+    note was written (a note can only name an event that existed then). Who and when are in
+    the event's metadata."""
+
+    type_name: ClassVar[str] = "AuditNoteAdded"
+    schema_version: ClassVar[int] = 1
+    order_id: str
+    note_id: str
+    text: str
+    target_version: int
+    order_version: int
+    corrects: str = ""
+
+
 ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
     OrderPlaced,
     OrderLineAdded,
@@ -278,4 +301,7 @@ PRODUCT_EVENTS: tuple[type[DomainEvent], ...] = (
     ProductPriceChanged,
     ProductDiscontinued,
 )
-ALL_EVENTS: tuple[type[DomainEvent], ...] = ORDER_EVENTS + CUSTOMER_EVENTS + PRODUCT_EVENTS
+AUDIT_EVENTS: tuple[type[DomainEvent], ...] = (AuditNoteAdded,)
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (
+    ORDER_EVENTS + CUSTOMER_EVENTS + PRODUCT_EVENTS + AUDIT_EVENTS
+)

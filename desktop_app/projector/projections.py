@@ -408,6 +408,11 @@ def product_discontinued(work: WorkingSet, event: EventRecord, p: JsonObject) ->
         product.discontinued = True
 
 
+def audit_note_added(work: WorkingSet, event: EventRecord, p: JsonObject) -> None:
+    """An auditor's note lives in its order's notes stream and is read from there: no row of
+    the read model changes (not even the order's version or last change)."""
+
+
 PROJECTIONS: Mapping[str, Projection] = MappingProxyType(
     {
         "OrderPlaced": order_placed,
@@ -428,6 +433,7 @@ PROJECTIONS: Mapping[str, Projection] = MappingProxyType(
         "ProductRenamed": product_renamed,
         "ProductPriceChanged": product_price_changed,
         "ProductDiscontinued": product_discontinued,
+        "AuditNoteAdded": audit_note_added,
     }
 )
 """Event type name -> projection. Every known event type has one (an unknown type stops)."""

@@ -36,8 +36,10 @@ from desktop_app.store.schema import (
     APPLICATION_ID,
     CORE_TABLES,
     FINGERPRINTS_SINCE,
+    REJECTIONS_SINCE,
     SCHEMA_VERSION,
     add_command_fingerprints,
+    add_rejections,
     add_snapshot_seals,
     create_schema,
 )
@@ -62,12 +64,13 @@ MIGRATIONS: dict[int, Migration] = {
     2: add_unique_keys,
     FINGERPRINTS_SINCE: add_command_fingerprints,
     4: add_snapshot_seals,
+    REJECTIONS_SINCE: add_rejections,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
-and the database id. Add a step (and bump
+and the database id; 5 the rejection log. Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 

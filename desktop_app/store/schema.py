@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import (
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -24,13 +25,17 @@ from sqlalchemy import (
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: first release. 2: unique keys (SKUs). 3: command fingerprints. 4: sealed snapshots
-(``snapshots.seal``) and ``store_meta.database_id``. The ``PRAGMA user_version`` this code
-writes; older files are upgraded, newer ones open read-only."""
+(``snapshots.seal``) and ``store_meta.database_id``. 5: the rejection log (``rejections``).
+The ``PRAGMA user_version`` this code writes; older files are upgraded, newer ones open
+read-only."""
 
 FINGERPRINTS_SINCE = 3
 """The file format that added ``commands.fingerprint`` (R30); see ``engine.MIGRATIONS``."""
+
+REJECTIONS_SINCE = 5
+"""The file format that added the ``rejections`` table (issue 11); see ``engine.MIGRATIONS``."""
 
 metadata = MetaData()
 
@@ -120,6 +125,49 @@ unique_key_clashes = Table(
     Column("position", Integer, nullable=False),
     PrimaryKeyConstraint("namespace", "key", "owner_id", name="pk_unique_key_clashes"),
 )
+
+# Refused commands (issue 11): who, when, what and why, outside the event streams. Never read
+# by a projection or an aggregate and not part of the hash chain: a rejection changes nothing.
+rejections = Table(
+    "rejections",
+    metadata,
+    # AUTOINCREMENT: a number is never reused, so "after_id" paging never skips or repeats.
+    Column("rejection_id", Integer, primary_key=True, autoincrement=True),
+    Column("recorded_at", Text, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("app_version", Text, nullable=False),
+    Column("command_type", Text, nullable=False),
+    Column("command_id", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    Column("stream_id", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("error_class", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_rejections_stream", "stream_id", "rejection_id"),
+    Index("ix_rejections_time", "recorded_at"),
+    sqlite_autoincrement=True,
+)
+
+
+# A recorded refusal is evidence too: the program only ever inserts (not hash-chained, so
+# these triggers are the guard against a quiet edit through SQL; see docs/ARCHITECTURE.md).
+REJECTIONS_APPEND_ONLY_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS rejections_no_update BEFORE UPDATE ON rejections
+    BEGIN SELECT RAISE(ABORT, 'rejections are append-only: UPDATE is not allowed'); END""",
+    """CREATE TRIGGER IF NOT EXISTS rejections_no_delete BEFORE DELETE ON rejections
+    BEGIN SELECT RAISE(ABORT, 'rejections are append-only: DELETE is not allowed'); END""",
+)
+
+
+def add_rejections(conn: Connection) -> None:
+    """Version 5: the rejection log table, its indexes and its append-only triggers.
+    Idempotent: a fresh file's step 1 already made the table from the metadata."""
+    metadata.create_all(conn, tables=[rejections], checkfirst=True)
+    for ddl in REJECTIONS_APPEND_ONLY_TRIGGERS:
+        conn.exec_driver_sql(ddl)
+
 
 # Present in every file from version 1 on (the unique-key tables arrive with version 2).
 CORE_TABLES = ("events", "commands", "snapshots", "sequences")

@@ -46,6 +46,7 @@ EXPECTED_VERSIONS = {
     "ProductRenamed": 1,
     "ProductPriceChanged": 1,
     "ProductDiscontinued": 1,
+    "AuditNoteAdded": 1,
 }
 
 

@@ -22,7 +22,6 @@ import json
 import logging
 import operator
 import queue
-import re
 import sqlite3
 import threading
 import time
@@ -51,6 +50,22 @@ from desktop_app.application.ports import (
 from desktop_app.identity import host_name
 from desktop_app.store import projector_lease
 from desktop_app.store.engine import Database, store_errors
+from desktop_app.store.schema import (
+    LIST_INDEXES,
+    PROJECTOR_INDEXES,
+    READ_MODEL_TABLES,
+    RETIRED_PREFIX,
+    SEARCH_TABLE,
+    aside_name,
+    aside_table,
+    create_index_sql,
+    create_table_sql,
+    fts_ddl,
+    other_index_name,
+    read_model_metadata,
+    rm_checkpoints,
+    rm_meta,
+)
 
 READ_MODEL_SCHEMA_VERSION = 3
 """Bump when the read-model tables change: the next start drops them and rebuilds."""
@@ -60,167 +75,26 @@ log = logging.getLogger("desktop_app.store.read_model")
 FaultHook = Callable[[str], None]
 """Called with a step name inside a batch (tests inject crashes there)."""
 
-_TABLES = (
-    "rm_orders",
-    "rm_order_lines",
-    "rm_customers",
-    "rm_products",
-    "rm_checkpoints",
-    "rm_meta",
-    "rm_order_counts",
-    "rm_order_search",
-    "rm_customer_names",
-)
+_LIVE = {t.removeprefix("rm_"): t for t in READ_MODEL_TABLES}
+"""Placeholder -> live table name, for the statements a rebuild also runs on its aside tables
+(written as templates: ``{orders}`` is ``rm_orders`` live, ``rmn_orders`` aside)."""
+_ASIDE_NAMES = {key: aside_name(name) for key, name in _LIVE.items()}
 
-_CREATE_TABLES = (
-    """CREATE TABLE IF NOT EXISTS rm_meta (
-        key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS rm_checkpoints (
-        name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID""",
-    # ``rid``: a stable integer key (VACUUM keeps it) that rm_order_search's rowids point at.
-    """CREATE TABLE IF NOT EXISTS rm_orders (
-        rid INTEGER PRIMARY KEY,
-        order_id TEXT NOT NULL UNIQUE,
-        order_number TEXT NOT NULL,
-        number_fold TEXT NOT NULL,
-        customer_id TEXT NOT NULL,
-        customer_name TEXT NOT NULL,
-        customer_fold TEXT NOT NULL,
-        status TEXT NOT NULL,
-        line_count INTEGER NOT NULL,
-        total_minor INTEGER NOT NULL,
-        currency TEXT NOT NULL,
-        placed_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        last_position INTEGER NOT NULL,
-        tracking_number TEXT,
-        carrier TEXT,
-        cancel_reason TEXT)""",
-    """CREATE TABLE IF NOT EXISTS rm_order_lines (
-        order_id TEXT NOT NULL,
-        line_id TEXT NOT NULL,
-        product_id TEXT NOT NULL,
-        sku TEXT NOT NULL,
-        sku_fold TEXT NOT NULL,
-        product_name TEXT NOT NULL,
-        quantity INTEGER NOT NULL,
-        unit_price_minor INTEGER NOT NULL,
-        line_total_minor INTEGER NOT NULL,
-        currency TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (order_id, line_id)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS rm_customers (
-        customer_id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        name_fold TEXT NOT NULL,
-        order_count INTEGER NOT NULL,
-        lifetime_value TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        registered_at TEXT NOT NULL DEFAULT '')""",
-    # Names a customer no longer has (folded): searching the orders by an old name still finds
-    # them after a rename (orders show the customer's current name).
-    """CREATE TABLE IF NOT EXISTS rm_customer_names (
-        customer_id TEXT NOT NULL,
-        name_fold TEXT NOT NULL,
-        PRIMARY KEY (customer_id, name_fold)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS rm_products (
-        product_id TEXT PRIMARY KEY,
-        sku TEXT NOT NULL,
-        sku_fold TEXT NOT NULL,
-        name TEXT NOT NULL,
-        name_fold TEXT NOT NULL,
-        price_minor INTEGER NOT NULL,
-        currency TEXT NOT NULL,
-        discontinued INTEGER NOT NULL,
-        units_sold INTEGER NOT NULL,
-        version INTEGER NOT NULL)""",
-    # Orders per (customer, status), kept exact by the projector in the same transaction as the
-    # rows: the list's unfiltered / status / customer totals come from here, not count(*).
-    """CREATE TABLE IF NOT EXISTS rm_order_counts (
-        customer_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (customer_id, status)) WITHOUT ROWID""",
-    # Needed by the projector itself (renames): kept during a rebuild.
-    "CREATE INDEX IF NOT EXISTS rm_orders_customer ON rm_orders (customer_id, placed_at)",
-    "CREATE INDEX IF NOT EXISTS rm_order_lines_product ON rm_order_lines (product_id)",
-)
-
-# One index per allow-listed sort, status first: ``status = ? ORDER BY <sort>, order_id`` is an
-# index-only range, and the unfiltered / multi-status list merges one such range per status
-# (UNION ALL ... ORDER BY: SQLite merges the sorted arms, no sort, no table lookups until the
-# page's own rows). The customer filter uses rm_orders_customer (a customer has few orders).
-_LIST_INDEXES = (
-    (
-        "rm_orders_s_number",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_number ON rm_orders "
-        "(status, order_number, order_id)",
-    ),
-    (
-        "rm_orders_s_cname",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_cname ON rm_orders "
-        "(status, customer_fold, order_id)",
-    ),
-    (
-        "rm_orders_sstatus",
-        "CREATE INDEX IF NOT EXISTS rm_orders_sstatus ON rm_orders (status, order_id)",
-    ),
-    (
-        "rm_orders_s_lines",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_lines ON rm_orders (status, line_count, order_id)",
-    ),
-    (
-        "rm_orders_s_total",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_total ON rm_orders (status, total_minor, order_id)",
-    ),
-    (
-        "rm_orders_s_placed",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_placed ON rm_orders (status, placed_at, order_id)",
-    ),
-    (
-        "rm_orders_s_updated",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_updated ON rm_orders "
-        "(status, updated_at, order_id)",
-    ),
-    (
-        "rm_orders_s_version",
-        "CREATE INDEX IF NOT EXISTS rm_orders_s_version ON rm_orders (status, version, order_id)",
-    ),
-    (
-        "rm_customers_name",
-        "CREATE INDEX IF NOT EXISTS rm_customers_name ON rm_customers (name_fold, customer_id)",
-    ),
-    (
-        "rm_products_sku",
-        "CREATE INDEX IF NOT EXISTS rm_products_sku ON rm_products (sku, product_id)",
-    ),
-)
+_CREATE_TABLES = tuple(create_table_sql(t) for t in read_model_metadata.sorted_tables)
+_PROJECTOR_INDEXES = tuple((str(i.name), create_index_sql(i)) for i in PROJECTOR_INDEXES)
+_LIST_INDEXES = tuple((str(i.name), create_index_sql(i)) for i in LIST_INDEXES)
+_INDEXES_BY_NAME = {str(i.name): i for i in (*PROJECTOR_INDEXES, *LIST_INDEXES)}
 
 _DROP_INDEX = tuple(
     "DROP INDEX IF EXISTS " + name
     for index, _ in _LIST_INDEXES
-    for name in (index, "rmn_" + index[3:])  # either of its names (see _other_index_name)
+    for name in (index, other_index_name(index))  # either of its names
 )
-_DROP_TABLES = (
-    "DROP TABLE IF EXISTS rm_orders",
-    "DROP TABLE IF EXISTS rm_order_lines",
-    "DROP TABLE IF EXISTS rm_customers",
-    "DROP TABLE IF EXISTS rm_products",
-    "DROP TABLE IF EXISTS rm_checkpoints",
-    "DROP TABLE IF EXISTS rm_meta",
-    "DROP TABLE IF EXISTS rm_order_counts",
-    "DROP TABLE IF EXISTS rm_order_search",
-    "DROP TABLE IF EXISTS rm_customer_names",
-)
-_DELETE_ALL = (
-    "DELETE FROM rm_orders",
-    "DELETE FROM rm_order_lines",
-    "DELETE FROM rm_customers",
-    "DELETE FROM rm_products",
-    "DELETE FROM rm_checkpoints",
-    "DELETE FROM rm_order_counts",
-    "DELETE FROM rm_customer_names",
+_DROP_TABLES = tuple("DROP TABLE IF EXISTS " + name for name in READ_MODEL_TABLES)
+_DELETE_ALL = tuple(
+    "DELETE FROM " + t.name  # noqa: S608 (names from the metadata, no input)
+    for t in read_model_metadata.sorted_tables
+    if t is not rm_meta
 )
 
 _ORDER_COLS = (
@@ -268,9 +142,10 @@ _CUSTOMERS_SEARCH_FORMER = (
     "ORDER BY name_fold, customer_id LIMIT ?2"
 )
 _CUSTOMER_NAMES = "SELECT customer_id, name FROM rm_customers"
-_INSERT_FORMER_NAME = (
-    "INSERT OR IGNORE INTO rm_customer_names (customer_id, name_fold) VALUES (?, ?)"
+_INSERT_FORMER_NAME_T = (
+    "INSERT OR IGNORE INTO {customer_names} (customer_id, name_fold) VALUES (?, ?)"
 )
+_INSERT_FORMER_NAME = _INSERT_FORMER_NAME_T.format_map(_LIVE)
 _PRODUCTS = """SELECT product_id, sku, name, price_minor, currency, discontinued, units_sold,
     version
     FROM rm_products WHERE (? = '' OR instr(sku_fold, ?) > 0 OR instr(name_fold, ?) > 0)
@@ -353,24 +228,24 @@ _SCAN_CHUNK = (
 
 # --- full rebuild: every row written once, into emptied tables, indexes built afterwards
 # Parameters: the state's fields in declaration order, then the folds (see _order_rows).
-_INSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id,
+_INSERT_ORDER_T = """INSERT INTO {orders} (order_id, order_number, number_fold, customer_id,
     customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
     updated_at, version, last_position, tracking_number, carrier, cancel_reason)
     VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
 # Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
-_INSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku, sku_fold,
+_INSERT_LINE_T = """INSERT INTO {order_lines} (order_id, line_id, product_id, sku, sku_fold,
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
     VALUES (?1, ?2, ?3, ?4, ?10, ?5, ?6, ?7, ?6 * ?7, ?8, ?9)"""
-_INSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
+_INSERT_CUSTOMER_T = """INSERT INTO {customers} (customer_id, name, name_fold, order_count,
     lifetime_value, version, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"""
-_INSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
+_INSERT_PRODUCT_T = """INSERT INTO {products} (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_ORDER = _INSERT_ORDER_T.format_map(_LIVE)
+_INSERT_LINE = _INSERT_LINE_T.format_map(_LIVE)
+_INSERT_CUSTOMER = _INSERT_CUSTOMER_T.format_map(_LIVE)
+_INSERT_PRODUCT = _INSERT_PRODUCT_T.format_map(_LIVE)
 _SET_CHECKPOINT = "INSERT INTO rm_checkpoints (name, position) VALUES (?, ?)"
-_PROJECTOR_INDEXES = (
-    ("rm_orders_customer", _CREATE_TABLES[-2]),
-    ("rm_order_lines_product", _CREATE_TABLES[-1]),
-)
 _REBUILD_PRAGMAS = (
     "PRAGMA cache_size = -1048576",  # up to 1 GB: the new read model (~300 MB at 1M events)
     # and the index sorts stay in memory until the commit (no spilling into the WAL before)
@@ -450,18 +325,16 @@ _SEARCH_ORDERS_FORMER = (
 # narrows the candidates (an AND of the pattern's trigrams, each a quoted FTS string, so no
 # pattern text is ever FTS syntax): the exact ``_SEARCH_ORDERS`` filter still decides, so the
 # result is exactly the plain substring filter's. Patterns under 3 characters scan.
-_CREATE_FTS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS rm_order_search USING "
-    "fts5(doc, tokenize = 'trigram', detail = 'none')"
-)
-_DROP_FTS = "DROP TABLE IF EXISTS rm_order_search"
+_CREATE_FTS = fts_ddl()
+_DROP_FTS = "DROP TABLE IF EXISTS " + SEARCH_TABLE
 _HAS_FTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_search'"
 _HAS_COUNTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_counts'"
-_FTS_FILL = (
-    "INSERT INTO rm_order_search (rowid, doc) SELECT o.rid, o.number_fold || char(31) || "
+_FTS_FILL_T = (
+    "INSERT INTO {order_search} (rowid, doc) SELECT o.rid, o.number_fold || char(31) || "
     "o.customer_fold || coalesce((SELECT char(31) || group_concat(l.sku_fold, char(31)) "
-    "FROM rm_order_lines AS l WHERE l.order_id = o.order_id), '') FROM rm_orders AS o"
+    "FROM {order_lines} AS l WHERE l.order_id = o.order_id), '') FROM {orders} AS o"
 )
+_FTS_FILL = _FTS_FILL_T.format_map(_LIVE)
 _FTS_INSERT_IN = " ".join((_FTS_FILL, "WHERE o.order_id IN (SELECT value FROM json_each(?))"))
 _FTS_DELETE_IN = (
     "DELETE FROM rm_order_search WHERE rowid IN (SELECT rid FROM rm_orders "
@@ -484,7 +357,7 @@ _FTS_MAX_TRIGRAMS = 12
 _COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)
     ON CONFLICT (customer_id, status) DO UPDATE SET n = n + excluded.n"""
 _COUNTS_PRUNE = "DELETE FROM rm_order_counts WHERE n = 0"
-_COUNTS_INSERT = "INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)"
+_COUNTS_INSERT_T = "INSERT INTO {order_counts} (customer_id, status, n) VALUES (?, ?, ?)"
 _COUNTS_FILL = (
     "INSERT INTO rm_order_counts (customer_id, status, n) "
     "SELECT customer_id, status, count(*) FROM rm_orders GROUP BY customer_id, status"
@@ -718,19 +591,15 @@ def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-_ASIDE = "rmn_"
-"""Prefix of the tables a rebuild builds beside the live ones (R34)."""
-_RETIRED = "rmo_"
-"""Prefix of the live tables a rebuild swapped out, until they are dropped."""
-_SWAPPED = (
-    "rm_orders",
-    "rm_order_lines",
-    "rm_customers",
-    "rm_customer_names",
-    "rm_products",
-    "rm_order_counts",
+_SWAPPED = tuple(
+    t.name for t in read_model_metadata.sorted_tables if t not in (rm_meta, rm_checkpoints)
 )
 """The tables a rebuild replaces (and ``rm_order_search`` where there is one)."""
+_CREATE_ASIDE = tuple(
+    create_table_sql(aside_table(t))
+    for t in read_model_metadata.sorted_tables
+    if t.name in _SWAPPED
+)
 _GROWN_INDEXES = frozenset(
     ("rm_order_lines_product", "rm_orders_sstatus", "rm_orders_s_lines", "rm_orders_s_version")
 )
@@ -739,9 +608,6 @@ building them in one long statement afterwards: rows go in by order id, and in t
 that order only appends at the end of a few ranges (a product's lines; a status, or a status
 and a small count), so each paced step touches a few pages of them. Every other index would
 be written all over by every step; those get one sort each once the rows are in."""
-_TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
-_INDEX_DDL = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)")
-_RM_NAME = re.compile(r"\brm_(\w+)")
 _FTS_RID_RANGE = " WHERE o.rid > ? AND o.rid <= ?"
 _LEFTOVERS = (
     "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -755,27 +621,16 @@ _INDEXES_OF = (
 )
 
 
-def _aside(sql: str) -> str:
-    """The same statement on the tables being built aside (``rm_x`` -> ``rmn_x``)."""
-    return _RM_NAME.sub(_ASIDE + r"\1", sql)
-
-
-def _other_index_name(index: str) -> str:
-    """An index's second name: a rebuilt table's indexes cannot take the names of the live
-    table's (SQLite cannot rename an index), so each rebuild switches between the two."""
-    return "rm_" + index[4:] if index.startswith(_ASIDE) else _ASIDE + index[3:]
-
-
 def _index_names(con: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
 
 
-def _aside_index(ddl: str, index: str, live: set[str]) -> str:
+def _aside_index(index: str, live: set[str]) -> str:
     """The index's CREATE on the aside table, under whichever of its two names is free."""
-    name = _other_index_name(index) if index in live else index
-    match = _INDEX_DDL.match(ddl)
-    assert match is not None, ddl
-    return f"CREATE INDEX {name} ON {_aside(match.group(2))}" + ddl[match.end() :]
+    name = other_index_name(index) if index in live else index
+    made = _INDEXES_BY_NAME[index]
+    assert made.table is not None
+    return create_index_sql(made, name=name, table=aside_table(made.table), if_not_exists=False)
 
 
 def _drop_leftovers(pacer: _Pacer) -> None:
@@ -1308,16 +1163,15 @@ class SqliteReadModelStore:
                     for ddl in _DROP_TABLES:
                         con.execute(ddl)
                     reset = True
-            elif names & set(_TABLES):
+            elif names & set(READ_MODEL_TABLES):
                 for ddl in _DROP_TABLES:
                     con.execute(ddl)
                 reset = True
             for ddl in _CREATE_TABLES:
-                if _INDEX_DDL.match(ddl) is None:
-                    con.execute(ddl)
+                con.execute(ddl)
             indexes = _index_names(con)
             for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
-                if _other_index_name(index) not in indexes:  # a rebuild's second name
+                if other_index_name(index) not in indexes:  # a rebuild's second name
                     con.execute(ddl)
             if reset or "rm_order_search" not in names:
                 try:
@@ -1480,53 +1334,60 @@ class SqliteReadModelStore:
             fts = _has_fts(con)
         _drop_leftovers(pacer)  # of a rebuild that crashed
         with pacer.step():
-            for ddl in _CREATE_TABLES:
-                created = _TABLE_NAME.match(ddl)
-                if created is not None and created.group(1) in _SWAPPED:
-                    con.execute(_aside(ddl))
+            for ddl in _CREATE_ASIDE:
+                con.execute(ddl)
             if fts:
-                con.execute(_aside(_CREATE_FTS))
+                con.execute(fts_ddl(aside_name(SEARCH_TABLE)))
             live = _index_names(con)
-            for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+            for index, _ in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
                 if index in _GROWN_INDEXES:
-                    con.execute(_aside_index(ddl, index, live))
+                    con.execute(_aside_index(index, live))
         self._fault_step("replace_cleared")
         counts: dict[tuple[str, str], int] = {}
-        pacer.insert(_aside(_INSERT_ORDER), _order_rows(work.orders, counts), advance)
-        pacer.insert(_aside(_INSERT_LINE), _line_rows(work.lines), advance)
+        aside = _ASIDE_NAMES
+        pacer.insert(_INSERT_ORDER_T.format_map(aside), _order_rows(work.orders, counts), advance)
+        pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines), advance)
         pacer.insert(
-            _aside(_COUNTS_INSERT), [(c, s, n) for (c, s), n in sorted(counts.items())], None
+            _COUNTS_INSERT_T.format_map(aside),
+            [(c, s, n) for (c, s), n in sorted(counts.items())],
+            None,
         )
         customers = work.customers
         pacer.insert(
-            _aside(_INSERT_CUSTOMER), [_customer_row(customers[k]) for k in sorted(customers)], None
+            _INSERT_CUSTOMER_T.format_map(aside),
+            [_customer_row(customers[k]) for k in sorted(customers)],
+            None,
         )
         pacer.insert(
-            _aside(_INSERT_FORMER_NAME),
+            _INSERT_FORMER_NAME_T.format_map(aside),
             sorted({(cid, fold(name)) for cid, name in work.former_names}),
             None,
         )
         products = work.products
         pacer.insert(
-            _aside(_INSERT_PRODUCT), [_product_row(products[k]) for k in sorted(products)], None
+            _INSERT_PRODUCT_T.format_map(aside),
+            [_product_row(products[k]) for k in sorted(products)],
+            None,
         )
         self._fault_step("replace_rows_written")
         if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
-            pacer.ranges(_aside(_FTS_FILL) + _FTS_RID_RANGE, n_orders, lambda n: advance(3 * n))
+            fill = _FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
+            pacer.ranges(fill, n_orders, lambda n: advance(3 * n))
         else:
             advance(3 * n_orders)
-        for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+        for index, _ in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
             if index not in _GROWN_INDEXES:  # one sort each: the longest steps of a rebuild
                 with pacer.step():
-                    con.execute(_aside_index(ddl, index, live))
+                    con.execute(_aside_index(index, live))
             advance(0.6 * n_orders)
         self._fault_step("replace_aside")
         # The swap: renames only (no rows move), the checkpoint, the owner check.
         with pacer.step():
             self._check_owner(con)
-            for table in (*_SWAPPED, *(("rm_order_search",) if fts else ())):
-                con.execute(f"ALTER TABLE {table} RENAME TO {_RETIRED}{table[3:]}")
-                con.execute(f"ALTER TABLE {_aside(table)} RENAME TO {table}")
+            for table in (*_SWAPPED, *((SEARCH_TABLE,) if fts else ())):
+                retired = RETIRED_PREFIX + table.removeprefix("rm_")
+                con.execute(f"ALTER TABLE {table} RENAME TO {retired}")
+                con.execute(f"ALTER TABLE {aside_name(table)} RENAME TO {table}")
             con.execute("DELETE FROM rm_checkpoints")
             con.execute(_SET_CHECKPOINT, (name, checkpoint))
         self._fault_step("replace_swapped")

@@ -26,7 +26,7 @@ from desktop_app.application.buses import (
 from desktop_app.application.middleware import default_chain
 from desktop_app.application.ports import (
     EventStore,
-    ReadModelStore,
+    ReadModel,
     SnapshotStore,
     SnapshotTrust,
     StoreInfo,
@@ -43,7 +43,7 @@ from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import sqlite_read_model
 
 Clock = Callable[[], datetime]
 
@@ -67,7 +67,7 @@ class App:
     queries: QueryBus
     deps: h.Deps
     info: StoreInfo
-    read_model: ReadModelStore | None = None
+    read_model: ReadModel | None = None
     projector: Projector | None = None
     """Not started here: the scheduler runs ``projector.run_once`` and installs its wake hook."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -222,7 +222,7 @@ def compose(
     snapshot_interval: int = 50,
     new_id: Callable[[], str] = ids.new_id,
     user: str | None = None,
-    read_model: ReadModelStore | None = None,
+    read_model: ReadModel | None = None,
     projector: Projector | None = None,
 ) -> tuple[h.Deps, CommandBus, QueryBus]:
     """Wire repositories, handlers and buses over a pair of stores (and the read side, when
@@ -246,7 +246,7 @@ def compose(
         chain.insert(0, wake_after_commit(projector.wake))
         if read_model is not None:
             handlers.update(
-                read_query_handlers(rh.ReadDeps(read_model=read_model, projector=projector))
+                read_query_handlers(rh.ReadDeps(orders=read_model.queries, projector=projector))
             )
     commands = CommandBus(command_handlers(deps), chain)
     queries = QueryBus(handlers)
@@ -276,10 +276,11 @@ def bootstrap(
     try:
         events = SqliteEventStore(database, clock=clock)
         snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
-        read_model = SqliteReadModelStore(database)
+        read_model = sqlite_read_model(database)
         projector = Projector(
             events,
-            read_model,
+            read_model.feed,
+            read_model.target,
             name=projector_name,
             batch_size=settings.projector_batch,
             clock=clock,

@@ -642,8 +642,28 @@ class ReadModelBatch(Protocol):
         ...
 
 
-class ReadModelStore(Protocol):
-    """The read-model tables: the projector's side (batches, checkpoint) and the query side."""
+class EventFeed(Protocol):
+    """The log as a projector reads it: the head, events after a position, a full scan."""
+
+    def head_position(self) -> int:
+        """Position of the newest event (0 when empty)."""
+        ...
+
+    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events after a position, decoded cheaply, in position order."""
+        ...
+
+    def scan_events(
+        self, *, after_position: int, chunk: int
+    ) -> AbstractContextManager[Iterator[list[EventRecord]]]:
+        """Every event after a position, in position order, as lists of up to ``chunk``
+        events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
+        ...
+
+
+class ProjectionTarget(Protocol):
+    """The read-model tables as the projector writes them: ownership, batches, checkpoint,
+    resets and the full rebuild's swap."""
 
     @property
     def read_only(self) -> bool:
@@ -657,14 +677,6 @@ class ReadModelStore(Protocol):
 
     def checkpoint(self, name: str) -> int:
         """Position of the last event the named projector applied (0: none)."""
-        ...
-
-    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
-        """Up to ``limit`` events after a position, decoded cheaply, in position order."""
-        ...
-
-    def head_position(self) -> int:
-        """Position of the newest event (0 when empty)."""
         ...
 
     def data_version(self) -> int:
@@ -692,13 +704,6 @@ class ReadModelStore(Protocol):
         """Delete every read-model row and set the checkpoint to 0 (start of a rebuild)."""
         ...
 
-    def scan_events(
-        self, *, after_position: int, chunk: int
-    ) -> AbstractContextManager[Iterator[list[EventRecord]]]:
-        """Every event after a position, in position order, as lists of up to ``chunk``
-        events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
-        ...
-
     def replace_all(
         self,
         name: str,
@@ -722,7 +727,13 @@ class ReadModelStore(Protocol):
         from the rows (order counts, search index)."""
         ...
 
-    # --- queries
+    def close(self) -> None:
+        """Give back ownership (if held) and whatever the target keeps open."""
+        ...
+
+
+class OrderListQueries(Protocol):
+    """The read model as the screens ask it: order lists and details, customers, products."""
 
     def list_orders(
         self, query: ListOrdersSpec
@@ -756,6 +767,20 @@ class ReadModelStore(Protocol):
     def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
         """These customers, in the order asked (unknown ids are left out)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadModel:
+    """One backend's read side, wired together: the feed the projector reads, the target it
+    writes, the queries the screens ask (each replaceable on its own)."""
+
+    feed: EventFeed
+    target: ProjectionTarget
+    queries: OrderListQueries
+
+    def close(self) -> None:
+        """Give back what the parts hold (ownership, kept connections)."""
+        self.target.close()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

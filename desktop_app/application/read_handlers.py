@@ -18,10 +18,10 @@ from desktop_app.application.ports import (
     InvalidCursorError,
     LineState,
     ListOrdersSpec,
+    OrderListQueries,
     OrderRecord,
     ProductState,
     Progress,
-    ReadModelStore,
     StoreError,
 )
 from desktop_app.domain.catalog import similar_names
@@ -51,7 +51,7 @@ class ProjectorControl(Protocol):
 class ReadDeps:
     """What the read handlers need; built once by the bootstrap."""
 
-    read_model: ReadModelStore
+    orders: OrderListQueries
     projector: ProjectorControl
 
 
@@ -202,7 +202,7 @@ def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
         date_to=date_to,
     )
     try:
-        records, total, next_after = deps.read_model.list_orders(spec)
+        records, total, next_after = deps.orders.list_orders(spec)
     except InvalidCursorError as exc:
         raise InvalidQueryError(str(exc), field="after") from exc
     return q.Page(rows=tuple(records), total=total, offset=query.offset, next_after=next_after)
@@ -210,7 +210,7 @@ def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
 
 def get_order(deps: ReadDeps, query: q.GetOrder) -> q.OrderDetail | None:
     """One order's header and lines (None when the read model does not have it yet)."""
-    record = deps.read_model.get_order(query.order_id)
+    record = deps.orders.get_order(query.order_id)
     if record is None:
         return None
     return q.OrderDetail(
@@ -224,7 +224,7 @@ def get_order(deps: ReadDeps, query: q.GetOrder) -> q.OrderDetail | None:
 
 def find_order_by_number(deps: ReadDeps, query: q.FindOrderByNumber) -> q.OrderRow | None:
     """Look an order up by its human number."""
-    record = deps.read_model.find_order_by_number(query.order_number.strip())
+    record = deps.orders.find_order_by_number(query.order_number.strip())
     return None if record is None else order_row(record)
 
 
@@ -232,7 +232,7 @@ def list_customers(deps: ReadDeps, query: q.ListCustomers) -> list[q.CustomerRow
     """Customers by name; ``search`` is a literal, case-insensitive substring."""
     _check_limit(query.limit)
     _check_search(query.search)
-    return [customer_row(c) for c in deps.read_model.list_customers(query.search, query.limit)]
+    return [customer_row(c) for c in deps.orders.list_customers(query.search, query.limit)]
 
 
 def find_similar_customers(deps: ReadDeps, query: q.FindSimilarCustomers) -> list[q.CustomerRow]:
@@ -242,9 +242,9 @@ def find_similar_customers(deps: ReadDeps, query: q.FindSimilarCustomers) -> lis
     if isinstance(query.limit, bool) or not isinstance(query.limit, int) or query.limit < 1:
         raise InvalidQueryError("Ask for at least one customer.", field="limit")
     exclude = query.exclude_customer_id
-    candidates = [(name, cid) for cid, name in deps.read_model.customer_names() if cid != exclude]
+    candidates = [(name, cid) for cid, name in deps.orders.customer_names() if cid != exclude]
     found = similar_names(query.name, candidates)[: query.limit]
-    rows = deps.read_model.get_customers([cid for _name, cid in found])
+    rows = deps.orders.get_customers([cid for _name, cid in found])
     return [customer_row(c) for c in rows]
 
 
@@ -252,7 +252,7 @@ def list_products(deps: ReadDeps, query: q.ListProducts) -> list[q.ProductRow]:
     """Products by SKU; ``search`` is a literal, case-insensitive substring of SKU or name."""
     _check_limit(query.limit)
     _check_search(query.search)
-    rows = deps.read_model.list_products(query.search, query.include_discontinued, query.limit)
+    rows = deps.orders.list_products(query.search, query.include_discontinued, query.limit)
     return [product_row(p) for p in rows]
 
 

@@ -92,8 +92,8 @@ class ListedOrders:
                 )
             customer.order_count += 1
         assert self.app.read_model is not None and self.app.projector is not None
-        assert self.app.read_model.claim(self.app.projector.name)  # the one writer (R33)
-        self.app.read_model.replace_all(self.app.projector.checkpoint_name, work, 0)
+        assert self.app.read_model.target.claim(self.app.projector.name)  # the one writer (R33)
+        self.app.read_model.target.replace_all(self.app.projector.checkpoint_name, work, 0)
 
     def handles(self, query_type: type) -> bool:
         return bool(self.app.queries.handles(query_type))

@@ -10,7 +10,7 @@ from typing import Any
 
 from desktop_app.store import schema
 from desktop_app.store.engine import open_database
-from desktop_app.store.read_model import READ_MODEL_SCHEMA_VERSION, SqliteReadModelStore
+from desktop_app.store.read_model import READ_MODEL_SCHEMA_VERSION, SqliteProjectionTarget
 
 # The hand-written DDL the read model was created with up to read-model schema 3 (verbatim).
 FORMER_DDL = (
@@ -165,7 +165,7 @@ def test_a_file_made_with_the_former_ddl_opens_unchanged(tmp_path: Path) -> None
     before = con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     con.close()
     db = open_database(path)
-    store = SqliteReadModelStore(db)
+    store = SqliteProjectionTarget(db)
     try:
         assert store.prepare() is False  # no reset, no rebuild
     finally:

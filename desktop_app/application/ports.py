@@ -735,17 +735,15 @@ class ProjectionTarget(Protocol):
 class OrderListQueries(Protocol):
     """The read model as the screens ask it: order lists and details, customers, products."""
 
-    def list_orders(
-        self, query: ListOrdersSpec
-    ) -> tuple[list[OrderRecord], int | None, str | None]:
+    def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
         """Rows of one page, the total count (if asked) and the next keyset cursor."""
         ...
 
-    def get_order(self, order_id: str) -> OrderDetailRecord | None:
-        """One order's header, lines and shipping/cancel details."""
+    def get_order(self, order_id: str) -> OrderDetail | None:
+        """One order's row, lines and shipping/cancel details."""
         ...
 
-    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+    def find_order_by_number(self, order_number: str) -> OrderRow | None:
         """The order with this human number."""
         ...
 
@@ -801,9 +799,19 @@ class ListOrdersSpec:
     date_to: str | None = None  # UTC text as stored, exclusive
 
 
-class OrderRecord(NamedTuple):
-    """One order row as stored (times as UTC text). A named tuple: made straight from a
-    database row, which a million-row export does a million times."""
+def _utc_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class OrderRow(NamedTuple):
+    """One order as the read model stores it and the screens show it: the ONE order row type
+    from the store to the UI (:class:`OrderDetail` adds the lines). Amounts are integer minor
+    units of ``currency``.
+
+    A named tuple made straight from a database row (a million-row export makes a million):
+    times stay the stored UTC text (``placed_utc``/``updated_utc``: fixed width, sorts as time)
+    and are read as aware datetimes through :attr:`placed_at` / :attr:`updated_at`.
+    """
 
     order_id: str
     order_number: str
@@ -813,21 +821,45 @@ class OrderRecord(NamedTuple):
     line_count: int
     total_minor: int
     currency: str
-    placed_at: str
-    updated_at: str
+    placed_utc: str
+    updated_utc: str
     version: int
     last_position: int
 
+    @property
+    def placed_at(self) -> datetime:
+        """When the order was placed (aware, UTC)."""
+        return _utc_time(self.placed_utc)
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the order last changed (aware, UTC)."""
+        return _utc_time(self.updated_utc)
+
+
+class OrderLineRow(NamedTuple):
+    """One line of an order, with the product's current SKU and name."""
+
+    order_id: str
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price_minor: int
+    line_total_minor: int
+    currency: str
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class OrderDetailRecord:
-    """An order with its lines and details as stored."""
+class OrderDetail:
+    """An order's row, its lines (in their order) and its shipping / cancel details."""
 
-    order: OrderRecord
-    lines: tuple[LineState, ...]
-    tracking_number: str | None
-    carrier: str | None
-    cancel_reason: str | None
+    order: OrderRow
+    lines: tuple[OrderLineRow, ...]
+    tracking_number: str | None = None
+    carrier: str | None = None
+    cancel_reason: str | None = None
 
 
 class InvalidCursorError(StoreError):

@@ -16,10 +16,8 @@ from desktop_app.application import queries as q
 from desktop_app.application.ports import (
     CustomerState,
     InvalidCursorError,
-    LineState,
     ListOrdersSpec,
     OrderListQueries,
-    OrderRecord,
     ProductState,
     Progress,
     StoreError,
@@ -57,39 +55,6 @@ class ReadDeps:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def order_row(record: OrderRecord) -> q.OrderRow:
-    """A stored order row as the frozen query result."""
-    return q.OrderRow(
-        order_id=record.order_id,
-        order_number=record.order_number,
-        customer_id=record.customer_id,
-        customer_name=record.customer_name,
-        status=record.status,
-        line_count=record.line_count,
-        total_minor=record.total_minor,
-        currency=record.currency,
-        placed_at=_time(record.placed_at),
-        updated_at=_time(record.updated_at),
-        version=record.version,
-        last_position=record.last_position,
-    )
-
-
-def line_row(line: LineState) -> q.OrderLineRow:
-    """A stored order line as the frozen query result."""
-    return q.OrderLineRow(
-        order_id=line.order_id,
-        line_id=line.line_id,
-        product_id=line.product_id,
-        sku=line.sku,
-        product_name=line.product_name,
-        quantity=line.quantity,
-        unit_price_minor=line.unit_price_minor,
-        line_total_minor=line.quantity * line.unit_price_minor,
-        currency=line.currency,
-    )
 
 
 def customer_row(customer: CustomerState) -> q.CustomerRow:
@@ -152,22 +117,7 @@ def _check_search(search: str | None) -> None:
 
 
 def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
-    """Filter, search, sort and page the order list."""
-    page = _order_records(deps, query)
-    return q.Page(
-        rows=tuple(order_row(r) for r in page.rows),
-        total=page.total,
-        offset=page.offset,
-        next_after=page.next_after,
-    )
-
-
-def list_order_records(deps: ReadDeps, query: q.ListOrderRecords) -> q.Page[OrderRecord]:
-    """The same page as stored: no per-row conversion (bulk export of a million rows)."""
-    return _order_records(deps, query.list)
-
-
-def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
+    """Filter, search, sort and page the order list (rows as the read model made them)."""
     if query.sort not in q.ORDER_SORT_COLUMNS:
         allowed = ", ".join(q.ORDER_SORT_COLUMNS)
         raise InvalidQueryError(
@@ -210,22 +160,12 @@ def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
 
 def get_order(deps: ReadDeps, query: q.GetOrder) -> q.OrderDetail | None:
     """One order's header and lines (None when the read model does not have it yet)."""
-    record = deps.orders.get_order(query.order_id)
-    if record is None:
-        return None
-    return q.OrderDetail(
-        order=order_row(record.order),
-        lines=tuple(line_row(line) for line in record.lines),
-        tracking_number=record.tracking_number,
-        carrier=record.carrier,
-        cancel_reason=record.cancel_reason,
-    )
+    return deps.orders.get_order(query.order_id)
 
 
 def find_order_by_number(deps: ReadDeps, query: q.FindOrderByNumber) -> q.OrderRow | None:
     """Look an order up by its human number."""
-    record = deps.orders.find_order_by_number(query.order_number.strip())
-    return None if record is None else order_row(record)
+    return deps.orders.find_order_by_number(query.order_number.strip())
 
 
 def list_customers(deps: ReadDeps, query: q.ListCustomers) -> list[q.CustomerRow]:
@@ -279,7 +219,6 @@ def rebuild_read_models(deps: ReadDeps, query: q.RebuildReadModels) -> int:
 
 READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
     q.ListOrders: list_orders,
-    q.ListOrderRecords: list_order_records,
     q.GetOrder: get_order,
     q.FindOrderByNumber: find_order_by_number,
     q.ListCustomers: list_customers,

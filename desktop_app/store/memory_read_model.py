@@ -25,8 +25,9 @@ from desktop_app.application.ports import (
     LineState,
     ListOrdersSpec,
     NotReadModelOwnerError,
-    OrderDetailRecord,
-    OrderRecord,
+    OrderDetail,
+    OrderLineRow,
+    OrderRow,
     OrderState,
     ProductState,
     ReadModel,
@@ -54,8 +55,8 @@ _SORT_KEYS: dict[str, Callable[[OrderState], object]] = {
 """The allow-listed sorts, as the SQLite queries order them (``SORT_SQL``)."""
 
 
-def _record(order: OrderState) -> OrderRecord:
-    return OrderRecord(
+def _record(order: OrderState) -> OrderRow:
+    return OrderRow(
         order.order_id,
         order.order_number,
         order.customer_id,
@@ -355,9 +356,7 @@ class InMemoryOrderListQueries:
             or any(cid == order.customer_id and needle in f for cid, f in t.former_names)
         )
 
-    def list_orders(
-        self, query: ListOrdersSpec
-    ) -> tuple[list[OrderRecord], int | None, str | None]:
+    def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
         """One page in the list's sort order (keyset cursor, offset), and the total."""
         key_of = _SORT_KEYS[query.sort]  # KeyError: the handler skipped validation
         after = None
@@ -387,7 +386,7 @@ class InMemoryOrderListQueries:
             next_after = encode_cursor(query.sort, query.descending, key, order_id)
         return [_record(o) for _, _, o in page], total, next_after
 
-    def get_order(self, order_id: str) -> OrderDetailRecord | None:
+    def get_order(self, order_id: str) -> OrderDetail | None:
         """One order's row, lines (by position) and shipping/cancel details."""
         with self._tables.lock:
             order = self._tables.orders.get(order_id)
@@ -396,15 +395,28 @@ class InMemoryOrderListQueries:
             lines = sorted(
                 self._tables.lines.get(order_id, {}).values(), key=lambda ln: (ln.seq, ln.line_id)
             )
-            return OrderDetailRecord(
+            return OrderDetail(
                 order=_record(order),
-                lines=tuple(copy.copy(ln) for ln in lines),
+                lines=tuple(
+                    OrderLineRow(
+                        ln.order_id,
+                        ln.line_id,
+                        ln.product_id,
+                        ln.sku,
+                        ln.product_name,
+                        ln.quantity,
+                        ln.unit_price_minor,
+                        ln.quantity * ln.unit_price_minor,
+                        ln.currency,
+                    )
+                    for ln in lines
+                ),
                 tracking_number=order.tracking_number,
                 carrier=order.carrier,
                 cancel_reason=order.cancel_reason,
             )
 
-    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+    def find_order_by_number(self, order_number: str) -> OrderRow | None:
         """The order with this number (the smallest id if several)."""
         with self._tables.lock:
             hits = [o for o in self._tables.orders.values() if o.order_number == order_number]

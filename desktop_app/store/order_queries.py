@@ -21,8 +21,9 @@ from desktop_app.application.ports import (
     CustomerState,
     InvalidCursorError,
     ListOrdersSpec,
-    OrderDetailRecord,
-    OrderRecord,
+    OrderDetail,
+    OrderLineRow,
+    OrderRow,
     ProductState,
 )
 from desktop_app.store.engine import Database
@@ -31,7 +32,6 @@ from desktop_app.store.read_model_sql import (
     _customer_state,
     _has_fts,
     _ids,
-    _line_state,
     _product_state,
     fold,
 )
@@ -50,7 +50,7 @@ _GET_ORDER = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_nam
     FROM rm_orders AS o WHERE o.order_id = ?"""
 
 _GET_LINES = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
-    unit_price_minor, currency, seq
+    unit_price_minor, quantity * unit_price_minor, currency
     FROM rm_order_lines WHERE order_id = ? ORDER BY seq, line_id"""
 
 _FIND_BY_NUMBER = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name,
@@ -130,9 +130,9 @@ def fts_query(needle: str) -> str | None:
     return " ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
-def _order_record(row: Any) -> OrderRecord:
+def _order_record(row: Any) -> OrderRow:
     # The columns are NOT NULL TEXT / INTEGER in this order (_ORDER_COLS): no conversions.
-    return OrderRecord._make(row[:12])
+    return OrderRow._make(row[:12])
 
 
 # The allow-list: sort name -> constant SQL expression. Nothing else ever reaches ORDER BY.
@@ -219,9 +219,7 @@ class SqliteOrderListQueries:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def list_orders(
-        self, query: ListOrdersSpec
-    ) -> tuple[list[OrderRecord], int | None, str | None]:
+    def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
         return self._list_orders(query, None)
 
     def explain_list_orders(self, query: ListOrdersSpec) -> list[str]:
@@ -233,7 +231,7 @@ class SqliteOrderListQueries:
 
     def _list_orders(
         self, query: ListOrdersSpec, plans: list[str] | None
-    ) -> tuple[list[OrderRecord], int | None, str | None]:
+    ) -> tuple[list[OrderRow], int | None, str | None]:
         sort_sql = SORT_SQL[query.sort]  # KeyError here means the handler skipped validation
         after = None
         if query.after is not None:
@@ -418,7 +416,7 @@ class SqliteOrderListQueries:
                 log.warning("search index unusable; scanning", exc_info=True)
         return run(False)
 
-    def get_order(self, order_id: str) -> OrderDetailRecord | None:
+    def get_order(self, order_id: str) -> OrderDetail | None:
         with self._db.raw_read() as con:
             row = con.execute(
                 _GET_ORDER,
@@ -430,15 +428,15 @@ class SqliteOrderListQueries:
                 _GET_LINES,
                 (order_id,),
             ).fetchall()
-        return OrderDetailRecord(
+        return OrderDetail(
             order=_order_record(row),
-            lines=tuple(_line_state(r) for r in lines),
+            lines=tuple(map(OrderLineRow._make, lines)),
             tracking_number=row[12],
             carrier=row[13],
             cancel_reason=row[14],
         )
 
-    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+    def find_order_by_number(self, order_number: str) -> OrderRow | None:
         with self._db.raw() as con:
             row = con.execute(
                 _FIND_BY_NUMBER,

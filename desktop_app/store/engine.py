@@ -6,6 +6,9 @@ own transaction handling switched off (``isolation_level=None``), ``journal_mode
 ``journal_size_limit``. Transactions are begun explicitly: ``BEGIN`` for reads, ``BEGIN
 IMMEDIATE`` for writes, so a writer waits for the lock up front instead of failing half way
 with "database is locked".
+
+Over 500 lines because the opening rules (R21, R24, R29, R31, R32) decide how the one engine
+and its pool are made, and belong beside them.
 """
 
 from __future__ import annotations

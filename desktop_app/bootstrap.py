@@ -43,6 +43,7 @@ from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+from desktop_app.store.memory_read_model import memory_read_model
 from desktop_app.store.read_model import sqlite_read_model
 
 Clock = Callable[[], datetime]
@@ -339,13 +340,24 @@ def _record_creation(database: Database, settings: Settings) -> None:
 def bootstrap_in_memory(
     *, source: str = "test", clock: Clock = utc_now, snapshot_interval: int = 50
 ) -> App:
-    """The same application over the in-memory stores (tests, demos)."""
+    """The same application over the in-memory stores, read side included (tests, demos);
+    nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
+    read_model = memory_read_model(events)
+    projector = Projector(events, read_model.feed, read_model.target, clock=clock)
     deps, commands, queries = compose(
-        events, snapshots, source=source, snapshot_interval=snapshot_interval
+        events,
+        snapshots,
+        source=source,
+        snapshot_interval=snapshot_interval,
+        read_model=read_model,
+        projector=projector,
     )
     return App(
+        read_model=read_model,
+        projector=projector,
+        closers=[read_model.close],
         settings=None,
         database=None,
         events=events,

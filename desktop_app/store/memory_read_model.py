@@ -38,9 +38,8 @@ from desktop_app.application.ports import (
 )
 from desktop_app.identity import host_name
 from desktop_app.store.hashing import Row
+from desktop_app.store.list_rules import decode_cursor, encode_cursor, fold
 from desktop_app.store.memory import InMemoryEventStore
-from desktop_app.store.order_queries import decode_cursor, encode_cursor
-from desktop_app.store.read_model_sql import fold
 
 _SORT_KEYS: dict[str, Callable[[OrderState], object]] = {
     "order_number": lambda o: o.order_number,

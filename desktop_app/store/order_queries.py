@@ -9,9 +9,6 @@ exact substring filter decides.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -19,7 +16,6 @@ from typing import Any
 
 from desktop_app.application.ports import (
     CustomerState,
-    InvalidCursorError,
     ListOrdersSpec,
     OrderDetail,
     OrderLineRow,
@@ -27,13 +23,13 @@ from desktop_app.application.ports import (
     ProductState,
 )
 from desktop_app.store.engine import Database
+from desktop_app.store.list_rules import decode_cursor, encode_cursor, fold
 from desktop_app.store.read_model_sql import (
     _SELECT_CUSTOMERS_IN,
     _customer_state,
     _has_fts,
     _ids,
     _product_state,
-    fold,
 )
 
 log = logging.getLogger("desktop_app.store.order_queries")
@@ -178,26 +174,6 @@ _SEARCH_ORDERS_FORMER = (
     "AND instr(l.sku_fold, ?) > 0) OR o.customer_id IN (SELECT customer_id FROM "
     "rm_customer_names WHERE instr(name_fold, ?) > 0))"
 )
-
-
-def encode_cursor(sort: str, descending: bool, value: object, order_id: str) -> str:
-    """An opaque keyset cursor: the sort it belongs to and the last row's key."""
-    raw = json.dumps([sort, descending, value, order_id], ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
-
-
-def decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[object, str]:
-    """The (sort value, order id) in a cursor; refuses one made for another sort."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
-        c_sort, c_desc, value, order_id = data
-    except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise InvalidCursorError("The page cursor is not valid for this list.") from exc
-    if c_sort != sort or c_desc != descending or not isinstance(order_id, str):
-        raise InvalidCursorError("The page cursor belongs to another sort order.")
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidCursorError("The page cursor is not valid for this list.")
-    return value, order_id
 
 
 class _Explaining:

@@ -26,6 +26,7 @@ from desktop_app.application.ports import (
 from desktop_app.identity import host_name
 from desktop_app.store import projector_lease, read_model_rebuild
 from desktop_app.store.engine import Database, store_errors
+from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_rebuild import _drop_leftovers, _index_names, _Pacer
 from desktop_app.store.read_model_sql import (
     _CACHE_SIZE,
@@ -74,7 +75,6 @@ from desktop_app.store.read_model_sql import (
     _product_row,
     _product_state,
     _reset_fts,
-    fold,
 )
 from desktop_app.store.schema import (
     READ_MODEL_TABLES,

@@ -19,6 +19,7 @@ from desktop_app.application.ports import (
     WorkingSet,
 )
 from desktop_app.store.engine import Database
+from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_sql import (
     _ASIDE_NAMES,
     _COUNTS_INSERT_T,
@@ -31,7 +32,6 @@ from desktop_app.store.read_model_sql import (
     _customer_row,
     _has_fts,
     _product_row,
-    fold,
 )
 from desktop_app.store.schema import (
     RETIRED_PREFIX,

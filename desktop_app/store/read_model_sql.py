@@ -19,6 +19,7 @@ from desktop_app.application.ports import (
     OrderState,
     ProductState,
 )
+from desktop_app.store.list_rules import fold
 from desktop_app.store.schema import (
     LIST_INDEXES,
     PROJECTOR_INDEXES,
@@ -174,11 +175,6 @@ def _reset_fts(con: sqlite3.Connection) -> bool:
     con.execute(_DROP_FTS)
     con.execute(_CREATE_FTS)
     return True
-
-
-def fold(text: str) -> str:
-    """The case-insensitive form searches compare (Unicode case folding)."""
-    return text.casefold()
 
 
 def _ids(values: set[str] | list[str]) -> str:

@@ -25,11 +25,11 @@ from desktop_app.application.ports import (
 from desktop_app.store.engine import Database
 from desktop_app.store.list_rules import decode_cursor, encode_cursor, fold
 from desktop_app.store.read_model_sql import (
-    _SELECT_CUSTOMERS_IN,
-    _customer_state,
-    _has_fts,
-    _ids,
-    _product_state,
+    SELECT_CUSTOMERS_IN,
+    customer_state,
+    has_fts,
+    json_ids,
+    product_state,
 )
 
 log = logging.getLogger("desktop_app.store.order_queries")
@@ -255,7 +255,7 @@ class SqliteOrderListQueries:
             if query.statuses is None:
                 total = int(con.execute(_COUNT_ALL).fetchone()[0])
             else:
-                total = int(con.execute(_COUNT_STATUSES, (_ids(wanted),)).fetchone()[0])
+                total = int(con.execute(_COUNT_STATUSES, (json_ids(wanted),)).fetchone()[0])
         if not wanted:
             return [], total
         direction = " DESC" if query.descending else " ASC"
@@ -318,7 +318,7 @@ class SqliteOrderListQueries:
         params: list[object] = []
         if query.statuses is not None:
             where.append("o.status IN (SELECT value FROM json_each(?))")
-            params.append(_ids(set(query.statuses)))
+            params.append(json_ids(set(query.statuses)))
         if query.customer_id is not None:
             where.append("o.customer_id = ?")
             params.append(query.customer_id)
@@ -331,7 +331,7 @@ class SqliteOrderListQueries:
         needle = ""
         if query.search:
             needle = fold(query.search)
-            fts = fts_query(needle) if _has_fts(con) else None
+            fts = fts_query(needle) if has_fts(con) else None
             former = con.execute(_HAS_NAMES).fetchone() is not None
             where.append(_SEARCH_ORDERS_FORMER if former else _SEARCH_ORDERS)
             params.extend((needle, needle, needle, needle) if former else (needle, needle, needle))
@@ -380,7 +380,7 @@ class SqliteOrderListQueries:
                     total = int(
                         con.execute(
                             _COUNT_CUSTOMER_STATUSES,
-                            (query.customer_id, _ids(set(query.statuses))),
+                            (query.customer_id, json_ids(set(query.statuses))),
                         ).fetchone()[0]
                     )
             return rows, total
@@ -429,7 +429,7 @@ class SqliteOrderListQueries:
                 rows = con.execute(sql.format(cols=cols), (fold(search), limit)).fetchall()
             else:
                 rows = con.execute(_CUSTOMERS_ALL.format(cols=cols), (limit,)).fetchall()
-        return [_customer_state(r) for r in rows]
+        return [customer_state(r) for r in rows]
 
     def customer_names(self) -> list[tuple[str, str]]:
         with self._db.raw() as con:
@@ -440,11 +440,11 @@ class SqliteOrderListQueries:
             return []
         with self._db.raw_read() as con:
             current = con.execute(_HAS_NAMES).fetchone() is not None
-            sql = _SELECT_CUSTOMERS_IN
+            sql = SELECT_CUSTOMERS_IN
             if not current:
                 sql = sql.replace("registered_at FROM", "'' FROM")
-            rows = con.execute(sql, (_ids(list(customer_ids)),)).fetchall()
-        by_id = {state.customer_id: state for state in map(_customer_state, rows)}
+            rows = con.execute(sql, (json_ids(list(customer_ids)),)).fetchall()
+        by_id = {state.customer_id: state for state in map(customer_state, rows)}
         return [by_id[cid] for cid in customer_ids if cid in by_id]
 
     def list_products(
@@ -456,4 +456,4 @@ class SqliteOrderListQueries:
                 _PRODUCTS,
                 (needle, needle, needle, int(include_discontinued), limit),
             ).fetchall()
-        return [_product_state(r) for r in rows]
+        return [product_state(r) for r in rows]

@@ -29,52 +29,52 @@ from desktop_app.store.engine import Database, store_errors
 from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_rebuild import _drop_leftovers, _index_names, _Pacer
 from desktop_app.store.read_model_sql import (
-    _CACHE_SIZE,
-    _CAS_CHECKPOINT,
-    _COUNTS_ADD,
-    _COUNTS_FILL,
-    _COUNTS_PRUNE,
-    _CREATE_FTS,
-    _CREATE_TABLES,
-    _DELETE_ALL,
-    _DELETE_LINE,
-    _DELETE_META,
-    _DROP_INDEX,
-    _DROP_TABLES,
-    _ENSURE_CHECKPOINT,
-    _FTS_DELETE_IN,
-    _FTS_FILL,
-    _FTS_INSERT_IN,
-    _GET_CHECKPOINT,
-    _GET_META,
-    _INSERT_FORMER_NAME,
-    _LIST_INDEXES,
-    _ORDERS_OF_CUSTOMERS,
-    _PROJECTOR_INDEXES,
-    _RENAME_CUSTOMER,
-    _RENAME_PRODUCT,
-    _SELECT_CUSTOMERS_IN,
-    _SELECT_LINES_IN,
-    _SELECT_ORDERS_IN,
-    _SELECT_PRODUCTS_IN,
-    _SET_META,
-    _UPSERT_CUSTOMER,
-    _UPSERT_LINE,
-    _UPSERT_ORDER,
-    _UPSERT_PRODUCT,
+    CACHE_SIZE,
+    CAS_CHECKPOINT,
+    COUNTS_ADD,
+    COUNTS_FILL,
+    COUNTS_PRUNE,
+    CREATE_FTS,
+    CREATE_TABLES,
+    DELETE_ALL,
+    DELETE_LINE,
+    DELETE_META,
+    DROP_INDEX,
+    DROP_TABLES,
+    ENSURE_CHECKPOINT,
+    FTS_DELETE_IN,
+    FTS_FILL,
+    FTS_INSERT_IN,
+    GET_CHECKPOINT,
+    GET_META,
+    INSERT_FORMER_NAME,
+    LIST_INDEX_DDL,
+    ORDERS_OF_CUSTOMERS,
+    PROJECTOR_INDEX_DDL,
     READ_MODEL_SCHEMA_VERSION,
+    RENAME_CUSTOMER,
+    RENAME_PRODUCT,
+    SELECT_CUSTOMERS_IN,
+    SELECT_LINES_IN,
+    SELECT_ORDERS_IN,
+    SELECT_PRODUCTS_IN,
+    SET_META,
+    UPSERT_CUSTOMER,
+    UPSERT_LINE,
+    UPSERT_ORDER,
+    UPSERT_PRODUCT,
     FaultHook,
-    _customer_row,
-    _customer_state,
-    _has_fts,
-    _ids,
-    _line_row,
-    _line_state,
-    _order_row,
-    _order_state,
-    _product_row,
-    _product_state,
-    _reset_fts,
+    customer_params,
+    customer_state,
+    has_fts,
+    json_ids,
+    line_params,
+    line_state,
+    order_params,
+    order_state,
+    product_params,
+    product_state,
+    reset_fts,
 )
 from desktop_app.store.schema import (
     READ_MODEL_TABLES,
@@ -105,27 +105,27 @@ class _Batch:
         con = self._con
         work = WorkingSet()
         if keys.orders:
-            ids = _ids(keys.orders)
+            ids = json_ids(keys.orders)
             before = self._before
-            for row in con.execute(_SELECT_ORDERS_IN, (ids,)):
-                order = _order_state(row)
+            for row in con.execute(SELECT_ORDERS_IN, (ids,)):
+                order = order_state(row)
                 work.orders[order.order_id] = order
                 before[order.order_id] = (order.customer_id, order.status)
-            for row in con.execute(_SELECT_LINES_IN, (ids,)):
-                line = _line_state(row)
+            for row in con.execute(SELECT_LINES_IN, (ids,)):
+                line = line_state(row)
                 work.lines.setdefault(line.order_id, {})[line.line_id] = line
         customers = set(keys.customers)
         customers.update(o.customer_id for o in work.orders.values())
         if customers:
-            for row in con.execute(_SELECT_CUSTOMERS_IN, (_ids(customers),)):
-                customer = _customer_state(row)
+            for row in con.execute(SELECT_CUSTOMERS_IN, (json_ids(customers),)):
+                customer = customer_state(row)
                 work.customers[customer.customer_id] = customer
         products = set(keys.products)
         for lines in work.lines.values():
             products.update(line.product_id for line in lines.values())
         if products:
-            for row in con.execute(_SELECT_PRODUCTS_IN, (_ids(products),)):
-                product = _product_state(row)
+            for row in con.execute(SELECT_PRODUCTS_IN, (json_ids(products),)):
+                product = product_state(row)
                 work.products[product.product_id] = product
         self._step("loaded")
         return work
@@ -135,36 +135,36 @@ class _Batch:
         self._step("before_rows")
         if work.customer_renames:
             con.executemany(
-                _RENAME_CUSTOMER,
+                RENAME_CUSTOMER,
                 [(name, fold(name), cid) for cid, name in work.customer_renames.items()],
             )
         if work.product_renames:
             con.executemany(
-                _RENAME_PRODUCT, [(name, pid) for pid, name in work.product_renames.items()]
+                RENAME_PRODUCT, [(name, pid) for pid, name in work.product_renames.items()]
             )
         if work.removed_lines:
-            con.executemany(_DELETE_LINE, sorted(work.removed_lines))
+            con.executemany(DELETE_LINE, sorted(work.removed_lines))
         orders = work.orders
-        con.executemany(_UPSERT_ORDER, [_order_row(orders[k]) for k in work.dirty_orders])
+        con.executemany(UPSERT_ORDER, [order_params(orders[k]) for k in work.dirty_orders])
         self._step("orders_written")
         lines = work.lines
-        con.executemany(_UPSERT_LINE, [_line_row(lines[o][li]) for o, li in work.dirty_lines])
+        con.executemany(UPSERT_LINE, [line_params(lines[o][li]) for o, li in work.dirty_lines])
         customers = work.customers
         con.executemany(
-            _UPSERT_CUSTOMER, [_customer_row(customers[k]) for k in work.dirty_customers]
+            UPSERT_CUSTOMER, [customer_params(customers[k]) for k in work.dirty_customers]
         )
         if work.former_names:
             con.executemany(
-                _INSERT_FORMER_NAME, [(cid, fold(name)) for cid, name in work.former_names]
+                INSERT_FORMER_NAME, [(cid, fold(name)) for cid, name in work.former_names]
             )
         products = work.products
-        con.executemany(_UPSERT_PRODUCT, [_product_row(products[k]) for k in work.dirty_products])
+        con.executemany(UPSERT_PRODUCT, [product_params(products[k]) for k in work.dirty_products])
         self._save_counts(work)
         self._save_search(work)
         self._step("rows_written")
-        moved = con.execute(_CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
+        moved = con.execute(CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
         if moved.rowcount != 1:
-            actual = con.execute(_GET_CHECKPOINT, (self._name,)).fetchone()
+            actual = con.execute(GET_CHECKPOINT, (self._name,)).fetchone()
             raise CheckpointConflictError(
                 self._name, self._expected, int(actual[0]) if actual else 0
             )
@@ -186,9 +186,9 @@ class _Batch:
             before[key] = new
         changes = [(cid, status, n) for (cid, status), n in sorted(deltas.items()) if n]
         if changes:
-            self._con.executemany(_COUNTS_ADD, changes)
+            self._con.executemany(COUNTS_ADD, changes)
             if any(n < 0 for _, _, n in changes):
-                self._con.execute(_COUNTS_PRUNE)
+                self._con.execute(COUNTS_PRUNE)
 
     def _save_search(self, work: WorkingSet) -> None:
         con = self._con
@@ -196,13 +196,13 @@ class _Batch:
         touched.update(order_id for order_id, _ in work.dirty_lines)
         touched.update(order_id for order_id, _ in work.removed_lines)
         if work.customer_renames:
-            rows = con.execute(_ORDERS_OF_CUSTOMERS, (_ids(list(work.customer_renames)),))
+            rows = con.execute(ORDERS_OF_CUSTOMERS, (json_ids(list(work.customer_renames)),))
             touched.update(str(r[0]) for r in rows)
-        if not touched or not _has_fts(con):
+        if not touched or not has_fts(con):
             return
-        ids = _ids(touched)
-        con.execute(_FTS_DELETE_IN, (ids,))
-        con.execute(_FTS_INSERT_IN, (ids,))
+        ids = json_ids(touched)
+        con.execute(FTS_DELETE_IN, (ids,))
+        con.execute(FTS_INSERT_IN, (ids,))
 
 
 class SqliteProjectionTarget:
@@ -245,7 +245,7 @@ class SqliteProjectionTarget:
             try:
                 with self._db.raw_write() as con:
                     con.execute(
-                        _SET_META,
+                        SET_META,
                         (projector_lease.OWNER_KEY, projector_lease.owner_row(token, owner)),
                     )
                     self._adopt_checkpoint(con, READ_MODEL_CHECKPOINT)
@@ -270,21 +270,21 @@ class SqliteProjectionTarget:
             con.execute("UPDATE rm_checkpoints SET name = ?", (name,))
         elif len(rows) > 1:
             log.warning("read model written by several projectors %s: projecting it again", rows)
-            for sql in _DELETE_ALL:
+            for sql in DELETE_ALL:
                 con.execute(sql)
-            _reset_fts(con)
-            con.execute(_ENSURE_CHECKPOINT, (name,))
+            reset_fts(con)
+            con.execute(ENSURE_CHECKPOINT, (name,))
 
     def owner(self) -> ReadModelOwner | None:
         with self._db.raw() as con:
-            row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+            row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
         parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
         return parsed[1] if parsed is not None else None
 
     def _check_owner(self, con: sqlite3.Connection) -> None:
         """Inside a write transaction: raise unless this store's token is the recorded owner."""
         token = self._token
-        row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
         parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
         if token is not None and parsed is not None and parsed[0] == token:
             return
@@ -301,10 +301,10 @@ class SqliteProjectionTarget:
         if projector_lease.release(self._db.path, token):
             try:  # a clean exit clears the row (a crash leaves it: the next owner replaces it)
                 with self._db.raw_write() as con:
-                    row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+                    row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
                     parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
                     if parsed is not None and parsed[0] == token:
-                        con.execute(_DELETE_META, (projector_lease.OWNER_KEY,))
+                        con.execute(DELETE_META, (projector_lease.OWNER_KEY,))
             except Exception:
                 log.debug("owner row not cleared", exc_info=True)
 
@@ -324,26 +324,26 @@ class SqliteProjectionTarget:
                     "SELECT value FROM rm_meta WHERE key = 'schema_version'"
                 ).fetchone()
                 if row is None or row[0] != str(READ_MODEL_SCHEMA_VERSION):
-                    for ddl in _DROP_TABLES:
+                    for ddl in DROP_TABLES:
                         con.execute(ddl)
                     reset = True
             elif names & set(READ_MODEL_TABLES):
-                for ddl in _DROP_TABLES:
+                for ddl in DROP_TABLES:
                     con.execute(ddl)
                 reset = True
-            for ddl in _CREATE_TABLES:
+            for ddl in CREATE_TABLES:
                 con.execute(ddl)
             indexes = _index_names(con)
-            for index, ddl in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+            for index, ddl in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
                 if other_index_name(index) not in indexes:  # a rebuild's second name
                     con.execute(ddl)
             if reset or "rm_order_search" not in names:
                 try:
-                    con.execute(_CREATE_FTS)
+                    con.execute(CREATE_FTS)
                 except sqlite3.OperationalError:  # no FTS5 in this SQLite: searches scan
                     pass
                 else:
-                    con.execute(_FTS_FILL)  # rows made before the index existed (none if new)
+                    con.execute(FTS_FILL)  # rows made before the index existed (none if new)
             con.execute(
                 "INSERT OR REPLACE INTO rm_meta (key, value) VALUES ('schema_version', ?)",
                 (str(READ_MODEL_SCHEMA_VERSION),),
@@ -353,15 +353,15 @@ class SqliteProjectionTarget:
     def reset(self, name: str) -> None:
         with self._db.raw_write() as con:
             self._check_owner(con)
-            for sql in _DELETE_ALL:
+            for sql in DELETE_ALL:
                 con.execute(sql)
-            _reset_fts(con)
-            con.execute(_ENSURE_CHECKPOINT, (name,))
+            reset_fts(con)
+            con.execute(ENSURE_CHECKPOINT, (name,))
 
     def begin_bulk(self) -> None:
         with self._db.raw_write() as con:
             self._check_owner(con)
-            for index in _DROP_INDEX:
+            for index in DROP_INDEX:
                 con.execute(index)
 
     def end_bulk(self) -> None:
@@ -369,17 +369,17 @@ class SqliteProjectionTarget:
         rows (rows may have been written directly, as the P5 benchmark's builder does)."""
         with self._db.raw_write() as con:
             self._check_owner(con)
-            for _, ddl in _LIST_INDEXES:
+            for _, ddl in LIST_INDEX_DDL:
                 con.execute(ddl)
             con.execute("DELETE FROM rm_order_counts")
-            con.execute(_COUNTS_FILL)
-            if _reset_fts(con):
-                con.execute(_FTS_FILL)
+            con.execute(COUNTS_FILL)
+            if reset_fts(con):
+                con.execute(FTS_FILL)
             con.execute("ANALYZE")
 
     def checkpoint(self, name: str) -> int:
         with self._db.raw() as con:
-            row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
+            row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
         return int(row[0]) if row else 0
 
     def replace_all(
@@ -420,10 +420,10 @@ class SqliteProjectionTarget:
     @contextmanager
     def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
         with self._db.raw_write() as con:
-            con.execute(_CACHE_SIZE)
+            con.execute(CACHE_SIZE)
             self._check_owner(con)
-            con.execute(_ENSURE_CHECKPOINT, (name,))
-            row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
+            con.execute(ENSURE_CHECKPOINT, (name,))
+            row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
             actual = int(row[0]) if row else 0
             if actual != expected_checkpoint:
                 raise CheckpointConflictError(name, expected_checkpoint, actual)

@@ -21,17 +21,17 @@ from desktop_app.application.ports import (
 from desktop_app.store.engine import Database
 from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_sql import (
-    _ASIDE_NAMES,
-    _COUNTS_INSERT_T,
-    _FTS_FILL_T,
-    _INDEXES_BY_NAME,
-    _INSERT_FORMER_NAME_T,
-    _LIST_INDEXES,
-    _LIVE,
-    _PROJECTOR_INDEXES,
-    _customer_row,
-    _has_fts,
-    _product_row,
+    ASIDE_TABLES,
+    COUNTS_INSERT_T,
+    FTS_FILL_T,
+    INDEXES_BY_NAME,
+    INSERT_FORMER_NAME_T,
+    LIST_INDEX_DDL,
+    LIVE_TABLES,
+    PROJECTOR_INDEX_DDL,
+    customer_params,
+    has_fts,
+    product_params,
 )
 from desktop_app.store.schema import (
     RETIRED_PREFIX,
@@ -97,10 +97,10 @@ _INSERT_CUSTOMER_T = """INSERT INTO {customers} (customer_id, name, name_fold, o
 _INSERT_PRODUCT_T = """INSERT INTO {products} (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-_INSERT_ORDER = _INSERT_ORDER_T.format_map(_LIVE)
-_INSERT_LINE = _INSERT_LINE_T.format_map(_LIVE)
-_INSERT_CUSTOMER = _INSERT_CUSTOMER_T.format_map(_LIVE)
-_INSERT_PRODUCT = _INSERT_PRODUCT_T.format_map(_LIVE)
+_INSERT_ORDER = _INSERT_ORDER_T.format_map(LIVE_TABLES)
+_INSERT_LINE = _INSERT_LINE_T.format_map(LIVE_TABLES)
+_INSERT_CUSTOMER = _INSERT_CUSTOMER_T.format_map(LIVE_TABLES)
+_INSERT_PRODUCT = _INSERT_PRODUCT_T.format_map(LIVE_TABLES)
 _SET_CHECKPOINT = "INSERT INTO rm_checkpoints (name, position) VALUES (?, ?)"
 _REBUILD_PRAGMAS = (
     "PRAGMA cache_size = -1048576",  # up to 1 GB: the new read model (~300 MB at 1M events)
@@ -220,7 +220,7 @@ def _index_names(con: sqlite3.Connection) -> set[str]:
 def _aside_index(index: str, live: set[str]) -> str:
     """The index's CREATE on the aside table, under whichever of its two names is free."""
     name = other_index_name(index) if index in live else index
-    made = _INDEXES_BY_NAME[index]
+    made = INDEXES_BY_NAME[index]
     assert made.table is not None
     return create_index_sql(made, name=name, table=aside_table(made.table), if_not_exists=False)
 
@@ -406,7 +406,7 @@ def _replace_all(
     # about 3, each index build about 0.6 per order.
     n_orders = len(work.orders)
     n_lines = sum(len(lines) for lines in work.lines.values())
-    indexes = len(_PROJECTOR_INDEXES) + len(_LIST_INDEXES)
+    indexes = len(PROJECTOR_INDEX_DDL) + len(LIST_INDEX_DDL)
     total = max(1.0, n_orders * (1 + 3 + 0.6 * indexes) + n_lines)
     done = 0.0
 
@@ -420,7 +420,7 @@ def _replace_all(
     con = pacer.con
     with pacer.step():
         check_owner(con)
-        fts = _has_fts(con)
+        fts = has_fts(con)
     _drop_leftovers(pacer)  # of a rebuild that crashed
     with pacer.step():
         for ddl in _CREATE_ASIDE:
@@ -428,43 +428,43 @@ def _replace_all(
         if fts:
             con.execute(fts_ddl(aside_name(SEARCH_TABLE)))
         live = _index_names(con)
-        for index, _ in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+        for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
             if index in _GROWN_INDEXES:
                 con.execute(_aside_index(index, live))
     fault_step("replace_cleared")
     counts: dict[tuple[str, str], int] = {}
-    aside = _ASIDE_NAMES
+    aside = ASIDE_TABLES
     pacer.insert(_INSERT_ORDER_T.format_map(aside), _order_rows(work.orders, counts), advance)
     pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines), advance)
     pacer.insert(
-        _COUNTS_INSERT_T.format_map(aside),
+        COUNTS_INSERT_T.format_map(aside),
         [(c, s, n) for (c, s), n in sorted(counts.items())],
         None,
     )
     customers = work.customers
     pacer.insert(
         _INSERT_CUSTOMER_T.format_map(aside),
-        [_customer_row(customers[k]) for k in sorted(customers)],
+        [customer_params(customers[k]) for k in sorted(customers)],
         None,
     )
     pacer.insert(
-        _INSERT_FORMER_NAME_T.format_map(aside),
+        INSERT_FORMER_NAME_T.format_map(aside),
         sorted({(cid, fold(name)) for cid, name in work.former_names}),
         None,
     )
     products = work.products
     pacer.insert(
         _INSERT_PRODUCT_T.format_map(aside),
-        [_product_row(products[k]) for k in sorted(products)],
+        [product_params(products[k]) for k in sorted(products)],
         None,
     )
     fault_step("replace_rows_written")
     if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
-        fill = _FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
+        fill = FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
         pacer.ranges(fill, n_orders, lambda n: advance(3 * n))
     else:
         advance(3 * n_orders)
-    for index, _ in (*_PROJECTOR_INDEXES, *_LIST_INDEXES):
+    for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
         if index not in _GROWN_INDEXES:  # one sort each: the longest steps of a rebuild
             with pacer.step():
                 con.execute(_aside_index(index, live))

@@ -1,9 +1,8 @@
 """SQL statements and row conversions shared by the SQLite read-model modules.
 
 Every SQL text here is a constant or a join of constant fragments chosen from allow-lists; values
-only ever travel as bound parameters (R20). Names with a leading underscore are shared by the
-read-model modules of this package only (event_feed, projection_target, read_model_rebuild,
-order_queries).
+only ever travel as bound parameters (R20). For the SQLite read-model modules of this package
+(projection_target, read_model_rebuild, order_queries); other backends have their own.
 """
 
 from __future__ import annotations
@@ -40,46 +39,46 @@ READ_MODEL_SCHEMA_VERSION = 3
 FaultHook = Callable[[str], None]
 """Called with a step name inside a batch (tests inject crashes there)."""
 
-_LIVE = {t.removeprefix("rm_"): t for t in READ_MODEL_TABLES}
+LIVE_TABLES = {t.removeprefix("rm_"): t for t in READ_MODEL_TABLES}
 """Placeholder -> live table name, for the statements a rebuild also runs on its aside tables
 (written as templates: ``{orders}`` is ``rm_orders`` live, ``rmn_orders`` aside)."""
-_ASIDE_NAMES = {key: aside_name(name) for key, name in _LIVE.items()}
+ASIDE_TABLES = {key: aside_name(name) for key, name in LIVE_TABLES.items()}
 
-_CREATE_TABLES = tuple(create_table_sql(t) for t in read_model_metadata.sorted_tables)
-_PROJECTOR_INDEXES = tuple((str(i.name), create_index_sql(i)) for i in PROJECTOR_INDEXES)
-_LIST_INDEXES = tuple((str(i.name), create_index_sql(i)) for i in LIST_INDEXES)
-_INDEXES_BY_NAME = {str(i.name): i for i in (*PROJECTOR_INDEXES, *LIST_INDEXES)}
+CREATE_TABLES = tuple(create_table_sql(t) for t in read_model_metadata.sorted_tables)
+PROJECTOR_INDEX_DDL = tuple((str(i.name), create_index_sql(i)) for i in PROJECTOR_INDEXES)
+LIST_INDEX_DDL = tuple((str(i.name), create_index_sql(i)) for i in LIST_INDEXES)
+INDEXES_BY_NAME = {str(i.name): i for i in (*PROJECTOR_INDEXES, *LIST_INDEXES)}
 
-_DROP_INDEX = tuple(
+DROP_INDEX = tuple(
     "DROP INDEX IF EXISTS " + name
-    for index, _ in _LIST_INDEXES
+    for index, _ in LIST_INDEX_DDL
     for name in (index, other_index_name(index))  # either of its names
 )
-_DROP_TABLES = tuple("DROP TABLE IF EXISTS " + name for name in READ_MODEL_TABLES)
-_DELETE_ALL = tuple(
+DROP_TABLES = tuple("DROP TABLE IF EXISTS " + name for name in READ_MODEL_TABLES)
+DELETE_ALL = tuple(
     "DELETE FROM " + t.name  # noqa: S608 (names from the metadata, no input)
     for t in read_model_metadata.sorted_tables
     if t is not rm_meta
 )
 
-_SELECT_ORDERS_IN = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name,
+SELECT_ORDERS_IN = """SELECT o.order_id, o.order_number, o.customer_id, o.customer_name,
     o.status, o.line_count, o.total_minor, o.currency, o.placed_at, o.updated_at, o.version,
     o.last_position, o.tracking_number, o.carrier, o.cancel_reason
     FROM rm_orders AS o WHERE o.order_id IN (SELECT value FROM json_each(?))"""
-_SELECT_LINES_IN = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
+SELECT_LINES_IN = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
     unit_price_minor, currency, seq
     FROM rm_order_lines WHERE order_id IN (SELECT value FROM json_each(?))"""
-_SELECT_CUSTOMERS_IN = """SELECT customer_id, name, order_count, lifetime_value, version,
+SELECT_CUSTOMERS_IN = """SELECT customer_id, name, order_count, lifetime_value, version,
     registered_at FROM rm_customers WHERE customer_id IN (SELECT value FROM json_each(?))"""
-_SELECT_PRODUCTS_IN = """SELECT product_id, sku, name, price_minor, currency, discontinued,
+SELECT_PRODUCTS_IN = """SELECT product_id, sku, name, price_minor, currency, discontinued,
     units_sold, version
     FROM rm_products WHERE product_id IN (SELECT value FROM json_each(?))"""
-_INSERT_FORMER_NAME_T = (
+INSERT_FORMER_NAME_T = (
     "INSERT OR IGNORE INTO {customer_names} (customer_id, name_fold) VALUES (?, ?)"
 )
-_INSERT_FORMER_NAME = _INSERT_FORMER_NAME_T.format_map(_LIVE)
+INSERT_FORMER_NAME = INSERT_FORMER_NAME_T.format_map(LIVE_TABLES)
 
-_UPSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id,
+UPSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id,
     customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
     updated_at, version, last_position, tracking_number, carrier, cancel_reason)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -93,7 +92,7 @@ _UPSERT_ORDER = """INSERT INTO rm_orders (order_id, order_number, number_fold, c
     tracking_number = excluded.tracking_number, carrier = excluded.carrier,
     cancel_reason = excluded.cancel_reason"""
 
-_UPSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku, sku_fold,
+UPSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku, sku_fold,
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (order_id, line_id) DO UPDATE SET product_id = excluded.product_id,
@@ -102,14 +101,14 @@ _UPSERT_LINE = """INSERT INTO rm_order_lines (order_id, line_id, product_id, sku
     line_total_minor = excluded.line_total_minor, currency = excluded.currency,
     seq = excluded.seq"""
 
-_UPSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
+UPSERT_CUSTOMER = """INSERT INTO rm_customers (customer_id, name, name_fold, order_count,
     lifetime_value, version, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,
     name_fold = excluded.name_fold, order_count = excluded.order_count,
     lifetime_value = excluded.lifetime_value, version = excluded.version,
     registered_at = excluded.registered_at"""
 
-_UPSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
+UPSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (product_id) DO UPDATE SET sku = excluded.sku, sku_fold = excluded.sku_fold,
@@ -117,17 +116,17 @@ _UPSERT_PRODUCT = """INSERT INTO rm_products (product_id, sku, sku_fold, name, n
     currency = excluded.currency, discontinued = excluded.discontinued,
     units_sold = excluded.units_sold, version = excluded.version"""
 
-_RENAME_CUSTOMER = "UPDATE rm_orders SET customer_name = ?, customer_fold = ? WHERE customer_id = ?"
-_RENAME_PRODUCT = "UPDATE rm_order_lines SET product_name = ? WHERE product_id = ?"
-_DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = ? AND line_id = ?"
-_GET_CHECKPOINT = "SELECT position FROM rm_checkpoints WHERE name = ?"
-_ENSURE_CHECKPOINT = "INSERT OR IGNORE INTO rm_checkpoints (name, position) VALUES (?, 0)"
-_CAS_CHECKPOINT = "UPDATE rm_checkpoints SET position = ? WHERE name = ? AND position = ?"
-_GET_META = "SELECT value FROM rm_meta WHERE key = ?"
-_SET_META = "INSERT OR REPLACE INTO rm_meta (key, value) VALUES (?, ?)"
-_DELETE_META = "DELETE FROM rm_meta WHERE key = ?"
+RENAME_CUSTOMER = "UPDATE rm_orders SET customer_name = ?, customer_fold = ? WHERE customer_id = ?"
+RENAME_PRODUCT = "UPDATE rm_order_lines SET product_name = ? WHERE product_id = ?"
+DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = ? AND line_id = ?"
+GET_CHECKPOINT = "SELECT position FROM rm_checkpoints WHERE name = ?"
+ENSURE_CHECKPOINT = "INSERT OR IGNORE INTO rm_checkpoints (name, position) VALUES (?, 0)"
+CAS_CHECKPOINT = "UPDATE rm_checkpoints SET position = ? WHERE name = ? AND position = ?"
+GET_META = "SELECT value FROM rm_meta WHERE key = ?"
+SET_META = "INSERT OR REPLACE INTO rm_meta (key, value) VALUES (?, ?)"
+DELETE_META = "DELETE FROM rm_meta WHERE key = ?"
 
-_CACHE_SIZE = "PRAGMA cache_size = -32768"
+CACHE_SIZE = "PRAGMA cache_size = -32768"
 """32 MB page cache on a connection that runs a projector batch (random-key upserts)."""
 
 # --- free-text search index: an FTS5 trigram table of each order's folded number, customer
@@ -135,61 +134,66 @@ _CACHE_SIZE = "PRAGMA cache_size = -32768"
 # narrows the candidates (an AND of the pattern's trigrams, each a quoted FTS string, so no
 # pattern text is ever FTS syntax): the exact ``_SEARCH_ORDERS`` filter still decides, so the
 # result is exactly the plain substring filter's. Patterns under 3 characters scan.
-_CREATE_FTS = fts_ddl()
+CREATE_FTS = fts_ddl()
 _DROP_FTS = "DROP TABLE IF EXISTS " + SEARCH_TABLE
 _HAS_FTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_search'"
-_FTS_FILL_T = (
+FTS_FILL_T = (
     "INSERT INTO {order_search} (rowid, doc) SELECT o.rid, o.number_fold || char(31) || "
     "o.customer_fold || coalesce((SELECT char(31) || group_concat(l.sku_fold, char(31)) "
     "FROM {order_lines} AS l WHERE l.order_id = o.order_id), '') FROM {orders} AS o"
 )
-_FTS_FILL = _FTS_FILL_T.format_map(_LIVE)
-_FTS_INSERT_IN = " ".join((_FTS_FILL, "WHERE o.order_id IN (SELECT value FROM json_each(?))"))
-_FTS_DELETE_IN = (
+FTS_FILL = FTS_FILL_T.format_map(LIVE_TABLES)
+FTS_INSERT_IN = " ".join((FTS_FILL, "WHERE o.order_id IN (SELECT value FROM json_each(?))"))
+FTS_DELETE_IN = (
     "DELETE FROM rm_order_search WHERE rowid IN (SELECT rid FROM rm_orders "
     "WHERE order_id IN (SELECT value FROM json_each(?)))"
 )
-_ORDERS_OF_CUSTOMERS = (
+ORDERS_OF_CUSTOMERS = (
     "SELECT order_id FROM rm_orders WHERE customer_id IN (SELECT value FROM json_each(?))"
 )
 
 # --- exact order counts per (customer, status)
-_COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)
+COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n) VALUES (?, ?, ?)
     ON CONFLICT (customer_id, status) DO UPDATE SET n = n + excluded.n"""
-_COUNTS_PRUNE = "DELETE FROM rm_order_counts WHERE n = 0"
-_COUNTS_INSERT_T = "INSERT INTO {order_counts} (customer_id, status, n) VALUES (?, ?, ?)"
-_COUNTS_FILL = (
+COUNTS_PRUNE = "DELETE FROM rm_order_counts WHERE n = 0"
+COUNTS_INSERT_T = "INSERT INTO {order_counts} (customer_id, status, n) VALUES (?, ?, ?)"
+COUNTS_FILL = (
     "INSERT INTO rm_order_counts (customer_id, status, n) "
     "SELECT customer_id, status, count(*) FROM rm_orders GROUP BY customer_id, status"
 )
 
 
-def _has_fts(con: sqlite3.Connection) -> bool:
+def has_fts(con: sqlite3.Connection) -> bool:
+    """True when the file has the FTS5 search table."""
     return con.execute(_HAS_FTS).fetchone() is not None
 
 
-def _reset_fts(con: sqlite3.Connection) -> bool:
+def reset_fts(con: sqlite3.Connection) -> bool:
     """Empty the search index quickly (drop + create); False when there is none."""
-    if not _has_fts(con):
+    if not has_fts(con):
         return False
     con.execute(_DROP_FTS)
-    con.execute(_CREATE_FTS)
+    con.execute(CREATE_FTS)
     return True
 
 
-def _ids(values: set[str] | list[str]) -> str:
+def json_ids(values: set[str] | list[str]) -> str:
+    """Ids as one JSON array text (for ``IN (SELECT value FROM json_each(?))``)."""
     return json.dumps(sorted(values), ensure_ascii=False)
 
 
-def _order_state(row: Any) -> OrderState:
+def order_state(row: Any) -> OrderState:
+    """A :data:`SELECT_ORDERS_IN` row as the projector's mutable order."""
     return OrderState(*row)
 
 
-def _line_state(row: Any) -> LineState:
+def line_state(row: Any) -> LineState:
+    """A :data:`SELECT_LINES_IN` row as the projector's mutable line."""
     return LineState(*row)
 
 
-def _customer_state(row: Any) -> CustomerState:
+def customer_state(row: Any) -> CustomerState:
+    """A customer row (lifetime value decoded from its JSON text)."""
     cid, name, count, ltv, version, registered_at = row
     return CustomerState(
         customer_id=str(cid),
@@ -201,7 +205,8 @@ def _customer_state(row: Any) -> CustomerState:
     )
 
 
-def _product_state(row: Any) -> ProductState:
+def product_state(row: Any) -> ProductState:
+    """A product row."""
     pid, sku, name, price, currency, discontinued, sold, version = row
     return ProductState(
         product_id=str(pid),
@@ -215,7 +220,8 @@ def _product_state(row: Any) -> ProductState:
     )
 
 
-def _order_row(o: OrderState) -> tuple[Any, ...]:
+def order_params(o: OrderState) -> tuple[Any, ...]:
+    """:data:`UPSERT_ORDER` parameters of an order (with its folded search texts)."""
     return (
         o.order_id,
         o.order_number,
@@ -237,7 +243,8 @@ def _order_row(o: OrderState) -> tuple[Any, ...]:
     )
 
 
-def _line_row(ln: LineState) -> tuple[Any, ...]:
+def line_params(ln: LineState) -> tuple[Any, ...]:
+    """:data:`UPSERT_LINE` parameters of a line (with the SKU fold and the line total)."""
     return (
         ln.order_id,
         ln.line_id,
@@ -253,7 +260,8 @@ def _line_row(ln: LineState) -> tuple[Any, ...]:
     )
 
 
-def _customer_row(c: CustomerState) -> tuple[Any, ...]:
+def customer_params(c: CustomerState) -> tuple[Any, ...]:
+    """:data:`UPSERT_CUSTOMER` parameters of a customer."""
     return (
         c.customer_id,
         c.name,
@@ -265,7 +273,8 @@ def _customer_row(c: CustomerState) -> tuple[Any, ...]:
     )
 
 
-def _product_row(p: ProductState) -> tuple[Any, ...]:
+def product_params(p: ProductState) -> tuple[Any, ...]:
+    """:data:`UPSERT_PRODUCT` parameters of a product."""
     return (
         p.product_id,
         p.sku,

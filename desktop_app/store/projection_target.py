@@ -27,7 +27,7 @@ from desktop_app.identity import host_name
 from desktop_app.store import projector_lease, read_model_rebuild
 from desktop_app.store.engine import Database, store_errors
 from desktop_app.store.list_rules import fold
-from desktop_app.store.read_model_rebuild import _drop_leftovers, _index_names, _Pacer
+from desktop_app.store.read_model_rebuild import Pacer, drop_leftovers, index_names
 from desktop_app.store.read_model_sql import (
     CACHE_SIZE,
     CAS_CHECKPOINT,
@@ -256,7 +256,7 @@ class SqliteProjectionTarget:
         self._token = token
         if new:  # tables of a rebuild cut short by a crash: gone, in short steps
             with self._db.raw() as con:
-                _drop_leftovers(_Pacer(con))
+                drop_leftovers(Pacer(con))
         return True
 
     @staticmethod
@@ -333,7 +333,7 @@ class SqliteProjectionTarget:
                 reset = True
             for ddl in CREATE_TABLES:
                 con.execute(ddl)
-            indexes = _index_names(con)
+            indexes = index_names(con)
             for index, ddl in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
                 if other_index_name(index) not in indexes:  # a rebuild's second name
                     con.execute(ddl)

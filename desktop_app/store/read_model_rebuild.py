@@ -213,7 +213,8 @@ _INDEXES_OF = (
 )
 
 
-def _index_names(con: sqlite3.Connection) -> set[str]:
+def index_names(con: sqlite3.Connection) -> set[str]:
+    """Every index in the file (live and aside)."""
     return {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
 
 
@@ -225,7 +226,7 @@ def _aside_index(index: str, live: set[str]) -> str:
     return create_index_sql(made, name=name, table=aside_table(made.table), if_not_exists=False)
 
 
-def _drop_leftovers(pacer: _Pacer) -> None:
+def drop_leftovers(pacer: Pacer) -> None:
     """Drop aside / retired tables in short steps: each index, then each table."""
     with pacer.step():
         tables = [str(r[0]) for r in pacer.con.execute(_LEFTOVERS)]
@@ -257,7 +258,7 @@ _CHECKPOINT_AFTER = 1.0
 """Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
 
 
-class _Pacer:
+class Pacer:
     """Write transactions short enough, and far enough apart, that another process's command
     never waits long for the write lock while a rebuild writes (R34).
 
@@ -360,7 +361,7 @@ def replace_all(
     lock for long (R34: clerks' commands go on meanwhile).
 
     The new tables are built ASIDE (``rmn_*``) in short write transactions with room for
-    other writers between them (:class:`_Pacer`): rows in primary-key order with plain
+    other writers between them (:class:`Pacer`): rows in primary-key order with plain
     INSERTs, then the search index, then each secondary index with one sort. Then ONE short
     transaction renames the live tables away (``rmo_*``) and the new ones in, and sets the
     checkpoint; the old tables are dropped afterwards, again in short steps. Readers see
@@ -378,7 +379,7 @@ def replace_all(
             # are still there, consistent (WAL), and the projector catches up again. The
             # next FULL commit (or checkpoint) syncs these WAL frames too.
             con.execute("PRAGMA synchronous = NORMAL")
-        pacer = _Pacer(con)
+        pacer = Pacer(con)
         try:
             _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress)
             log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
@@ -394,7 +395,7 @@ def replace_all(
 
 
 def _replace_all(
-    pacer: _Pacer,
+    pacer: Pacer,
     check_owner: Callable[[sqlite3.Connection], None],
     fault_step: Callable[[str], None],
     name: str,
@@ -421,13 +422,13 @@ def _replace_all(
     with pacer.step():
         check_owner(con)
         fts = has_fts(con)
-    _drop_leftovers(pacer)  # of a rebuild that crashed
+    drop_leftovers(pacer)  # of a rebuild that crashed
     with pacer.step():
         for ddl in _CREATE_ASIDE:
             con.execute(ddl)
         if fts:
             con.execute(fts_ddl(aside_name(SEARCH_TABLE)))
-        live = _index_names(con)
+        live = index_names(con)
         for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
             if index in _GROWN_INDEXES:
                 con.execute(_aside_index(index, live))
@@ -484,6 +485,6 @@ def _replace_all(
         con.execute("PRAGMA analysis_limit = 1000")
         for analyze in _ANALYZE:
             con.execute(analyze)
-    _drop_leftovers(pacer)  # the old tables, in short steps
+    drop_leftovers(pacer)  # the old tables, in short steps
     advance(total)
     fault_step("replace_done")

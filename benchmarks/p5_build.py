@@ -290,7 +290,7 @@ def build(path: Path, orders: int, long_events: int = 10_000) -> BuiltDatabase:
 
     app = bootstrap(Settings(db_path=path, synchronous="NORMAL"), source="bench")
     try:
-        store = app.read_model
+        store = app.read_model.target if app.read_model is not None else None
         if store is None:
             raise RuntimeError("this build has no read model")
         if not store.claim("p5-build"):  # the one writer of the read model (R33)

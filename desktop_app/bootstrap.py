@@ -19,7 +19,7 @@ from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryB
 from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
     EventStore,
-    ReadModelStore,
+    ReadModel,
     SnapshotStore,
     SnapshotTrust,
     StoreInfo,
@@ -33,7 +33,8 @@ from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.memory_read_model import memory_read_model
+from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_log import InMemoryRejectionLog
 from desktop_app.store.rejection_store import SqliteRejectionLog
 
@@ -59,7 +60,7 @@ class App:
     queries: QueryBus
     deps: h.Deps
     info: StoreInfo
-    read_model: ReadModelStore | None = None
+    read_model: ReadModel | None = None
     projector: Projector | None = None
     """Not started here: the scheduler runs ``projector.run_once`` and installs its wake hook."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -184,10 +185,11 @@ def bootstrap(
     try:
         events = SqliteEventStore(database, clock=clock)
         snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
-        read_model = SqliteReadModelStore(database)
+        read_model = sqlite_read_model(database)
         projector = Projector(
             events,
-            read_model,
+            read_model.feed,
+            read_model.target,
             name=projector_name,
             batch_size=settings.projector_batch,
             clock=clock,
@@ -201,7 +203,7 @@ def bootstrap(
             snapshots,
             identity=identity_of(source),
             snapshot_interval=settings.snapshot_interval,
-            read=rh.ReadDeps(read_model=read_model, projector=projector),
+            read=rh.ReadDeps(orders=read_model.queries, projector=projector),
             wake=projector.wake,
             queries=store_query_handlers(settings, database, events, snapshots),
             maintenance=maintenance_handlers(settings, database),
@@ -248,17 +250,25 @@ def _record_creation(database: Database, settings: Settings) -> None:
 def bootstrap_in_memory(
     *, source: str = "test", clock: Clock = utc_now, snapshot_interval: int = 50
 ) -> App:
-    """The same application over the in-memory stores (tests, demos)."""
+    """The same application over the in-memory stores, read side included (tests, demos);
+    nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
+    read_model = memory_read_model(events)
+    projector = Projector(events, read_model.feed, read_model.target, clock=clock)
     deps, commands, queries = compose(
         events,
         snapshots,
         identity=identity_of(source),
         snapshot_interval=snapshot_interval,
         rejections=InMemoryRejectionLog(clock=clock),
+        read=rh.ReadDeps(orders=read_model.queries, projector=projector),
+        wake=projector.wake,
     )
     return App(
+        read_model=read_model,
+        projector=projector,
+        closers=[read_model.close],
         settings=None,
         database=None,
         events=events,

@@ -340,7 +340,7 @@ def _status(db: Path) -> dict[str, Any]:
         checkpoint: int | None = None
         if app.read_model is not None and app.projector is not None:
             try:
-                checkpoint = app.read_model.checkpoint(app.projector.checkpoint_name)
+                checkpoint = app.read_model.target.checkpoint(app.projector.checkpoint_name)
             except StoreError:
                 checkpoint = None  # no read-model tables yet
         schema_version = app.info.schema_version

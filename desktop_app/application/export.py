@@ -16,8 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from desktop_app.application.ports import OrderRecord
-from desktop_app.application.queries import ListOrderRecords, ListOrders, OrderRow, Page
+from desktop_app.application.queries import ListOrders, OrderRow, Page
 from desktop_app.domain.values import CURRENCY_PLACES
 
 EXPORT_PAGE = 10_000
@@ -81,9 +80,9 @@ def csv_row(row: OrderRow) -> tuple[str, ...]:
     )
 
 
-def record_cells(row: OrderRecord) -> tuple[object, ...]:
-    """:func:`csv_row` for a row as stored (the export's path: no datetime objects; integers
-    are left to the csv writer). Written for speed: it runs a million times per export."""
+def record_cells(row: OrderRow) -> tuple[object, ...]:
+    """:func:`csv_row` from the row's stored fields (the export's path: no datetime objects;
+    integers are left to the csv writer). Written for speed: it runs a million times."""
     _id, number, _cid, name, status, lines, total, currency, placed, updated, version, _ = row
     return (
         number,
@@ -99,7 +98,7 @@ def record_cells(row: OrderRecord) -> tuple[object, ...]:
 
 
 def export_orders_csv(
-    ask: Callable[[ListOrderRecords], Page[OrderRecord]],
+    ask: Callable[[ListOrders], Page[OrderRow]],
     query: ListOrders,
     out: TextIO,
     *,
@@ -110,8 +109,7 @@ def export_orders_csv(
     """Write every order that ``query`` matches (ignoring its paging) to ``out`` as CSV, in
     the query's sort order; returns the number of rows written.
 
-    ``ask`` runs one query (the query bus's ``ask``; rows come as stored, see
-    ``ListOrderRecords``). ``progress(done, total)`` is called after
+    ``ask`` runs one query (the query bus's ``ask``). ``progress(done, total)`` is called after
     each page; ``cancelled()`` is checked between pages and raises :class:`ExportCancelled`.
     ``out`` should be opened with ``newline=""`` (the csv module writes ``\\r\\n``).
     """
@@ -127,7 +125,7 @@ def export_orders_csv(
     while True:
         if cancelled is not None and cancelled():
             raise ExportCancelled("export cancelled")
-        page = ask(ListOrderRecords(list=page_query))
+        page = ask(page_query)
         if total is None:
             total = page.total if page.total is not None else 0
         writer.writerows(map(record_cells, page.rows))

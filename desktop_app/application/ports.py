@@ -740,8 +740,28 @@ class ReadModelBatch(Protocol):
         ...
 
 
-class ReadModelStore(Protocol):
-    """The read-model tables: the projector's side (batches, checkpoint) and the query side."""
+class EventFeed(Protocol):
+    """The log as a projector reads it: the head, events after a position, a full scan."""
+
+    def head_position(self) -> int:
+        """Position of the newest event (0 when empty)."""
+        ...
+
+    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events after a position, decoded cheaply, in position order."""
+        ...
+
+    def scan_events(
+        self, *, after_position: int, chunk: int
+    ) -> AbstractContextManager[Iterator[list[EventRecord]]]:
+        """Every event after a position, in position order, as lists of up to ``chunk``
+        events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
+        ...
+
+
+class ProjectionTarget(Protocol):
+    """The read-model tables as the projector writes them: ownership, batches, checkpoint,
+    resets and the full rebuild's swap."""
 
     @property
     def read_only(self) -> bool:
@@ -755,14 +775,6 @@ class ReadModelStore(Protocol):
 
     def checkpoint(self, name: str) -> int:
         """Position of the last event the named projector applied (0: none)."""
-        ...
-
-    def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
-        """Up to ``limit`` events after a position, decoded cheaply, in position order."""
-        ...
-
-    def head_position(self) -> int:
-        """Position of the newest event (0 when empty)."""
         ...
 
     def data_version(self) -> int:
@@ -790,13 +802,6 @@ class ReadModelStore(Protocol):
         """Delete every read-model row and set the checkpoint to 0 (start of a rebuild)."""
         ...
 
-    def scan_events(
-        self, *, after_position: int, chunk: int
-    ) -> AbstractContextManager[Iterator[list[EventRecord]]]:
-        """Every event after a position, in position order, as lists of up to ``chunk``
-        events, all read from ONE snapshot of the log (a full rebuild's lean scan)."""
-        ...
-
     def replace_all(
         self,
         name: str,
@@ -820,19 +825,23 @@ class ReadModelStore(Protocol):
         from the rows (order counts, search index)."""
         ...
 
-    # --- queries
+    def close(self) -> None:
+        """Give back ownership (if held) and whatever the target keeps open."""
+        ...
 
-    def list_orders(
-        self, query: ListOrdersSpec
-    ) -> tuple[list[OrderRecord], int | None, str | None]:
+
+class OrderListQueries(Protocol):
+    """The read model as the screens ask it: order lists and details, customers, products."""
+
+    def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
         """Rows of one page, the total count (if asked) and the next keyset cursor."""
         ...
 
-    def get_order(self, order_id: str) -> OrderDetailRecord | None:
-        """One order's header, lines and shipping/cancel details."""
+    def get_order(self, order_id: str) -> OrderDetail | None:
+        """One order's row, lines and shipping/cancel details."""
         ...
 
-    def find_order_by_number(self, order_number: str) -> OrderRecord | None:
+    def find_order_by_number(self, order_number: str) -> OrderRow | None:
         """The order with this human number."""
         ...
 
@@ -856,6 +865,20 @@ class ReadModelStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReadModel:
+    """One backend's read side, wired together: the feed the projector reads, the target it
+    writes, the queries the screens ask (each replaceable on its own)."""
+
+    feed: EventFeed
+    target: ProjectionTarget
+    queries: OrderListQueries
+
+    def close(self) -> None:
+        """Give back what the parts hold (ownership, kept connections)."""
+        self.target.close()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ListOrdersSpec:
     """A validated order-list request (the sort is already one of the allow-listed names)."""
@@ -874,9 +897,19 @@ class ListOrdersSpec:
     date_to: str | None = None  # UTC text as stored, exclusive
 
 
-class OrderRecord(NamedTuple):
-    """One order row as stored (times as UTC text). A named tuple: made straight from a
-    database row, which a million-row export does a million times."""
+def _utc_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class OrderRow(NamedTuple):
+    """One order as the read model stores it and the screens show it: the ONE order row type
+    from the store to the UI (:class:`OrderDetail` adds the lines). Amounts are integer minor
+    units of ``currency``.
+
+    A named tuple made straight from a database row (a million-row export makes a million):
+    times stay the stored UTC text (``placed_utc``/``updated_utc``: fixed width, sorts as time)
+    and are read as aware datetimes through :attr:`placed_at` / :attr:`updated_at`.
+    """
 
     order_id: str
     order_number: str
@@ -886,21 +919,45 @@ class OrderRecord(NamedTuple):
     line_count: int
     total_minor: int
     currency: str
-    placed_at: str
-    updated_at: str
+    placed_utc: str
+    updated_utc: str
     version: int
     last_position: int
 
+    @property
+    def placed_at(self) -> datetime:
+        """When the order was placed (aware, UTC)."""
+        return _utc_time(self.placed_utc)
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the order last changed (aware, UTC)."""
+        return _utc_time(self.updated_utc)
+
+
+class OrderLineRow(NamedTuple):
+    """One line of an order, with the product's current SKU and name."""
+
+    order_id: str
+    line_id: str
+    product_id: str
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price_minor: int
+    line_total_minor: int
+    currency: str
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class OrderDetailRecord:
-    """An order with its lines and details as stored."""
+class OrderDetail:
+    """An order's row, its lines (in their order) and its shipping / cancel details."""
 
-    order: OrderRecord
-    lines: tuple[LineState, ...]
-    tracking_number: str | None
-    carrier: str | None
-    cancel_reason: str | None
+    order: OrderRow
+    lines: tuple[OrderLineRow, ...]
+    tracking_number: str | None = None
+    carrier: str | None = None
+    cancel_reason: str | None = None
 
 
 class InvalidCursorError(StoreError):

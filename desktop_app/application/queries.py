@@ -14,13 +14,18 @@ from desktop_app.application.ports import (
     EventMetadata,
     JsonObject,
     JsonValue,
-    OrderRecord,
     Progress,
     RecordedRejection,
     SnapshotInfo,
     StoreInfo,
     VerifyResult,
 )
+
+# The read model's row types are the query results themselves (one order row type from the
+# store to the screens); re-exported here, where the screens import their results from.
+from desktop_app.application.ports import OrderDetail as OrderDetail
+from desktop_app.application.ports import OrderLineRow as OrderLineRow
+from desktop_app.application.ports import OrderRow as OrderRow
 
 # Covariant: a query for a list of rows is also a query for an iterable of them (what
 # ``tuple(queries.ask(q))`` asks mypy to solve); ``Query`` only names its result.
@@ -224,50 +229,6 @@ ORDER_DATE_COLUMNS = ("placed_at", "updated_at")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class OrderRow:
-    """One row of the order list. Amounts are integer minor units of ``currency``."""
-
-    order_id: str
-    order_number: str
-    customer_id: str
-    customer_name: str
-    status: str
-    line_count: int
-    total_minor: int
-    currency: str
-    placed_at: datetime
-    updated_at: datetime
-    version: int
-    last_position: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OrderLineRow:
-    """One line of an order, with the product's current SKU and name."""
-
-    order_id: str
-    line_id: str
-    product_id: str
-    sku: str
-    product_name: str
-    quantity: int
-    unit_price_minor: int
-    line_total_minor: int
-    currency: str
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OrderDetail:
-    """An order's header and lines from the read model."""
-
-    order: OrderRow
-    lines: tuple[OrderLineRow, ...]
-    tracking_number: str | None = None
-    carrier: str | None = None
-    cancel_reason: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class CustomerRow:
     """A customer with order count and lifetime value (minor units per currency)."""
 
@@ -352,14 +313,6 @@ class ListOrders(Query[Page[OrderRow]]):
     """Inclusive lower bound (timezone-aware), None: no lower bound."""
     date_to: datetime | None = None
     """Exclusive upper bound (timezone-aware), None: no upper bound."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ListOrderRecords(Query[Page[OrderRecord]]):
-    """The page ``list`` describes, with its rows as stored (times as UTC text): the CSV
-    export's way through a million rows without building a display row for each."""
-
-    list: ListOrders
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

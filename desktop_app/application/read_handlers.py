@@ -17,12 +17,10 @@ from desktop_app.application import queries as q
 from desktop_app.application.ports import (
     CustomerState,
     InvalidCursorError,
-    LineState,
     ListOrdersSpec,
-    OrderRecord,
+    OrderListQueries,
     ProductState,
     Progress,
-    ReadModelStore,
     StoreError,
 )
 from desktop_app.domain.catalog import similar_names
@@ -52,45 +50,12 @@ class ProjectorControl(Protocol):
 class ReadDeps:
     """What the read handlers need; built once by the bootstrap."""
 
-    read_model: ReadModelStore
+    orders: OrderListQueries
     projector: ProjectorControl
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def order_row(record: OrderRecord) -> q.OrderRow:
-    """A stored order row as the frozen query result."""
-    return q.OrderRow(
-        order_id=record.order_id,
-        order_number=record.order_number,
-        customer_id=record.customer_id,
-        customer_name=record.customer_name,
-        status=record.status,
-        line_count=record.line_count,
-        total_minor=record.total_minor,
-        currency=record.currency,
-        placed_at=_time(record.placed_at),
-        updated_at=_time(record.updated_at),
-        version=record.version,
-        last_position=record.last_position,
-    )
-
-
-def line_row(line: LineState) -> q.OrderLineRow:
-    """A stored order line as the frozen query result."""
-    return q.OrderLineRow(
-        order_id=line.order_id,
-        line_id=line.line_id,
-        product_id=line.product_id,
-        sku=line.sku,
-        product_name=line.product_name,
-        quantity=line.quantity,
-        unit_price_minor=line.unit_price_minor,
-        line_total_minor=line.quantity * line.unit_price_minor,
-        currency=line.currency,
-    )
 
 
 def customer_row(customer: CustomerState) -> q.CustomerRow:
@@ -153,22 +118,7 @@ def _check_search(search: str | None) -> None:
 
 
 def list_orders(deps: ReadDeps, query: q.ListOrders) -> q.Page[q.OrderRow]:
-    """Filter, search, sort and page the order list."""
-    page = _order_records(deps, query)
-    return q.Page(
-        rows=tuple(order_row(r) for r in page.rows),
-        total=page.total,
-        offset=page.offset,
-        next_after=page.next_after,
-    )
-
-
-def list_order_records(deps: ReadDeps, query: q.ListOrderRecords) -> q.Page[OrderRecord]:
-    """The same page as stored: no per-row conversion (bulk export of a million rows)."""
-    return _order_records(deps, query.list)
-
-
-def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
+    """Filter, search, sort and page the order list (rows as the read model made them)."""
     if query.sort not in q.ORDER_SORT_COLUMNS:
         allowed = ", ".join(q.ORDER_SORT_COLUMNS)
         raise InvalidQueryError(
@@ -203,7 +153,7 @@ def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
         date_to=date_to,
     )
     try:
-        records, total, next_after = deps.read_model.list_orders(spec)
+        records, total, next_after = deps.orders.list_orders(spec)
     except InvalidCursorError as exc:
         raise InvalidQueryError(str(exc), field="after") from exc
     return q.Page(rows=tuple(records), total=total, offset=query.offset, next_after=next_after)
@@ -211,29 +161,19 @@ def _order_records(deps: ReadDeps, query: q.ListOrders) -> q.Page[OrderRecord]:
 
 def get_order(deps: ReadDeps, query: q.GetOrder) -> q.OrderDetail | None:
     """One order's header and lines (None when the read model does not have it yet)."""
-    record = deps.read_model.get_order(query.order_id)
-    if record is None:
-        return None
-    return q.OrderDetail(
-        order=order_row(record.order),
-        lines=tuple(line_row(line) for line in record.lines),
-        tracking_number=record.tracking_number,
-        carrier=record.carrier,
-        cancel_reason=record.cancel_reason,
-    )
+    return deps.orders.get_order(query.order_id)
 
 
 def find_order_by_number(deps: ReadDeps, query: q.FindOrderByNumber) -> q.OrderRow | None:
     """Look an order up by its human number."""
-    record = deps.read_model.find_order_by_number(query.order_number.strip())
-    return None if record is None else order_row(record)
+    return deps.orders.find_order_by_number(query.order_number.strip())
 
 
 def list_customers(deps: ReadDeps, query: q.ListCustomers) -> list[q.CustomerRow]:
     """Customers by name; ``search`` is a literal, case-insensitive substring."""
     _check_limit(query.limit)
     _check_search(query.search)
-    return [customer_row(c) for c in deps.read_model.list_customers(query.search, query.limit)]
+    return [customer_row(c) for c in deps.orders.list_customers(query.search, query.limit)]
 
 
 def find_similar_customers(deps: ReadDeps, query: q.FindSimilarCustomers) -> list[q.CustomerRow]:
@@ -243,9 +183,9 @@ def find_similar_customers(deps: ReadDeps, query: q.FindSimilarCustomers) -> lis
     if isinstance(query.limit, bool) or not isinstance(query.limit, int) or query.limit < 1:
         raise InvalidQueryError("Ask for at least one customer.", field="limit")
     exclude = query.exclude_customer_id
-    candidates = [(name, cid) for cid, name in deps.read_model.customer_names() if cid != exclude]
+    candidates = [(name, cid) for cid, name in deps.orders.customer_names() if cid != exclude]
     found = similar_names(query.name, candidates)[: query.limit]
-    rows = deps.read_model.get_customers([cid for _name, cid in found])
+    rows = deps.orders.get_customers([cid for _name, cid in found])
     return [customer_row(c) for c in rows]
 
 
@@ -253,7 +193,7 @@ def list_products(deps: ReadDeps, query: q.ListProducts) -> list[q.ProductRow]:
     """Products by SKU; ``search`` is a literal, case-insensitive substring of SKU or name."""
     _check_limit(query.limit)
     _check_search(query.search)
-    rows = deps.read_model.list_products(query.search, query.include_discontinued, query.limit)
+    rows = deps.orders.list_products(query.search, query.include_discontinued, query.limit)
     return [product_row(p) for p in rows]
 
 
@@ -280,7 +220,6 @@ def rebuild_read_models(deps: ReadDeps, command: c.RebuildReadModels) -> int:
 
 READ_HANDLERS: dict[type[q.Query[Any]], Callable[[ReadDeps, Any], Any]] = {
     q.ListOrders: list_orders,
-    q.ListOrderRecords: list_order_records,
     q.GetOrder: get_order,
     q.FindOrderByNumber: find_order_by_number,
     q.ListCustomers: list_customers,

@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from desktop_app.application.ports import (
     READ_MODEL_CHECKPOINT,
     CheckpointConflictError,
+    EventFeed,
     EventRecord,
     EventStore,
     NotReadModelOwnerError,
+    ProjectionTarget,
     ReadModelOwner,
-    ReadModelStore,
     StoreReadOnlyError,
     WorkingSet,
 )
@@ -68,7 +69,8 @@ class Projector:
     def __init__(
         self,
         events: EventStore,
-        read_model: ReadModelStore,
+        feed: EventFeed,
+        target: ProjectionTarget,
         *,
         name: str = "main",
         batch_size: int = 1000,
@@ -77,7 +79,8 @@ class Projector:
         bulk_catch_up: bool = True,
     ) -> None:
         self._events = events
-        self._read_model = read_model
+        self._feed = feed
+        self._target = target
         self._name = name
         self._batch_size = batch_size
         # Headless, big batches catch up fastest. Beside a GUI in the same process they hold
@@ -154,7 +157,7 @@ class Projector:
             updated_at=self._clock(),
             # Known before the first write is tried, so the GUI never says "catching up"
             # for lists that cannot catch up.
-            read_only=read_only or bool(lag and self._read_model.read_only),
+            read_only=read_only or bool(lag and self._target.read_only),
             owner=owner,
         )
 
@@ -173,7 +176,7 @@ class Projector:
 
     def has_news(self) -> bool:
         """Cheap: has another connection committed since the last look, or is there a lag?"""
-        version = self._read_model.data_version()
+        version = self._target.data_version()
         changed = version != self._last_data_version
         self._last_data_version = version
         # A read-only file's lag cannot shrink here: wait for another process's commit.
@@ -199,11 +202,11 @@ class Projector:
     def prepare(self) -> bool:
         """Create the read-model tables; True when a read-model schema change reset them, in
         which case the next :meth:`run_once` is a full :meth:`rebuild`."""
-        reset = self._read_model.prepare()
+        reset = self._target.prepare()
         self._needs_rebuild = self._needs_rebuild or reset
         try:  # a truthful status before the first run (the GUI asks for it at once)
-            checkpoint = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
-            head = self._read_model.head_position()
+            checkpoint = self._target.checkpoint(READ_MODEL_CHECKPOINT)
+            head = self._feed.head_position()
         except Exception:  # the first run reports it properly
             log.debug("projector %s: no initial status", self._name, exc_info=True)
         else:
@@ -220,8 +223,8 @@ class Projector:
             started = time.perf_counter()
             try:
                 owner = self._claim()
-                checkpoint = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
-                head = self._read_model.head_position()
+                checkpoint = self._target.checkpoint(READ_MODEL_CHECKPOINT)
+                head = self._feed.head_position()
             except Exception as exc:
                 self._publish(
                     self._status_with(
@@ -252,9 +255,7 @@ class Projector:
             read_only = False
             while True:
                 try:
-                    events = self._read_model.read_events(
-                        after_position=checkpoint, limit=batch_size
-                    )
+                    events = self._feed.read_events(after_position=checkpoint, limit=batch_size)
                     if not events:
                         break
                     try:
@@ -300,7 +301,7 @@ class Projector:
             elapsed = time.perf_counter() - started
             rate = applied / elapsed if elapsed > 0 and applied else 0.0
             try:
-                head = max(head, self._read_model.head_position())
+                head = max(head, self._feed.head_position())
             except Exception as exc:  # keep the older head
                 error = error or f"{type(exc).__name__}: {exc}"
             self._publish(
@@ -320,15 +321,15 @@ class Projector:
     def _claim(self) -> str | None:
         """Own the tables (R33) or learn who does: None when this process may project (or
         the file is read-only: nobody writes then), else who projects, in words."""
-        if self._read_model.read_only:
+        if self._target.read_only:
             return None
-        if self._read_model.claim(self._name):
+        if self._target.claim(self._name):
             if not self._owns:
                 self._owns = True
                 log.info("projector %s: projecting into the read model", self._name)
             return None
         self._owns = False
-        owner: ReadModelOwner | None = self._read_model.owner()
+        owner: ReadModelOwner | None = self._target.owner()
         return owner.describe() if owner is not None else "another process"
 
     @staticmethod
@@ -338,7 +339,7 @@ class Projector:
     def _apply(self, checkpoint: int, events: Sequence[EventRecord]) -> int:
         """One transaction: load rows, project, write rows and the checkpoint (CAS)."""
         new_checkpoint = events[-1].position
-        with self._read_model.batch(READ_MODEL_CHECKPOINT, checkpoint) as batch:
+        with self._target.batch(READ_MODEL_CHECKPOINT, checkpoint) as batch:
             work: WorkingSet = batch.load(keys_for(events))
             apply_events(work, events, self._projections)
             batch.save(work, new_checkpoint)
@@ -365,7 +366,7 @@ class Projector:
             if self._status.checkpoint >= position:
                 return True
             try:
-                if self._read_model.checkpoint(READ_MODEL_CHECKPOINT) >= position:
+                if self._target.checkpoint(READ_MODEL_CHECKPOINT) >= position:
                     return True
             except Exception:
                 log.debug("checkpoint read failed while waiting", exc_info=True)
@@ -403,8 +404,8 @@ class Projector:
             started = time.perf_counter()
             try:
                 owner = self._claim()
-                committed = self._read_model.checkpoint(READ_MODEL_CHECKPOINT)
-                head = self._read_model.head_position()
+                committed = self._target.checkpoint(READ_MODEL_CHECKPOINT)
+                head = self._feed.head_position()
             except Exception as exc:
                 self._publish_error(exc)
                 return 0
@@ -436,7 +437,7 @@ class Projector:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                with self._read_model.scan_events(after_position=0, chunk=REBUILD_CHUNK) as scan:
+                with self._feed.scan_events(after_position=0, chunk=REBUILD_CHUNK) as scan:
                     for events in scan:
                         fold(events)
                         applied += len(events)
@@ -454,7 +455,7 @@ class Projector:
                                 running=True,
                             )
                         )
-                self._read_model.replace_all(
+                self._target.replace_all(
                     READ_MODEL_CHECKPOINT, work, last, self._write_progress(progress, head)
                 )
             except ProjectionError as exc:
@@ -474,7 +475,7 @@ class Projector:
                 return self._rebuild_in_batches(progress)
             elapsed = time.perf_counter() - started
             try:
-                head = max(head, self._read_model.head_position())
+                head = max(head, self._feed.head_position())
             except Exception:  # keep the older head
                 log.debug("head read failed after a rebuild", exc_info=True)
             self._publish(
@@ -543,14 +544,14 @@ class Projector:
     def _rebuild_in_batches(self, progress: Callable[[int, int], None] | None = None) -> int:
         """The batch-by-batch rebuild: reset, then catch up one transaction per batch."""
         with self._run_lock:
-            head = self._read_model.head_position()
-            self._read_model.reset(READ_MODEL_CHECKPOINT)
+            head = self._feed.head_position()
+            self._target.reset(READ_MODEL_CHECKPOINT)
             self._publish(self._status_with(checkpoint=0, head=head, rate=0.0, running=True))
             if progress is not None:
                 progress(0, head)
-            self._read_model.begin_bulk()
+            self._target.begin_bulk()
             try:
                 applied = self._run(max(self._batch_size, REBUILD_BATCH), progress)
             finally:
-                self._read_model.end_bulk()
+                self._target.end_bulk()
             return applied

@@ -1,11 +1,14 @@
 """Opening the Order Desk database: file safety, pragmas, BEGIN IMMEDIATE, error translation.
 
-Every connection the engine makes (and every raw connection this module opens) has the driver's
+Every connection (all of them checkouts of the engine's ONE pool) has the driver's
 own transaction handling switched off (``isolation_level=None``), ``journal_mode=WAL`` (checked),
 ``synchronous`` (FULL unless asked), ``foreign_keys=ON``, a ``busy_timeout`` and a
 ``journal_size_limit``. Transactions are begun explicitly: ``BEGIN`` for reads, ``BEGIN
 IMMEDIATE`` for writes, so a writer waits for the lock up front instead of failing half way
 with "database is locked".
+
+Over 500 lines because the opening rules (R21, R24, R29, R31, R32) decide how the one engine
+and its pool are made, and belong beside them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -22,7 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from desktop_app.application.ports import (
     StoreBusyError,
@@ -53,7 +57,6 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _BEGIN_OPTION = "order_desk_begin"
 
-_MAX_IDLE = 8
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -228,8 +231,31 @@ def _read_pragmas(con: sqlite3.Connection) -> dict[str, object]:
 # ---------------------------------------------------------------------------- database
 
 
+class _Hold:
+    """One thread's checkout of the engine's pool, kept between its uses (see ``acquire``)."""
+
+    __slots__ = ("busy", "con", "fairy", "thread")
+
+    def __init__(
+        self, fairy: PoolProxiedConnection, con: sqlite3.Connection, thread: threading.Thread
+    ) -> None:
+        self.fairy: PoolProxiedConnection | None = fairy
+        self.con: sqlite3.Connection | None = con
+        self.thread = thread
+        self.busy = True
+
+
+class _Local(threading.local):
+    hold: _Hold | None = None
+
+
 class Database:
-    """An open Order Desk database file: the engine plus how it was opened."""
+    """An open Order Desk database file: the engine (ONE pool) plus how it was opened.
+
+    Every connection, SQLAlchemy's and the hot paths' raw ``sqlite3`` ones, is a checkout of
+    ``engine.pool``: one creator, so the same pragmas everywhere (R3), and one place that
+    counts, resets and closes connections (the PostgreSQL backend will have its own engine).
+    """
 
     def __init__(
         self,
@@ -240,7 +266,6 @@ class Database:
         schema_version: int,
         synchronous: Synchronous,
         busy_timeout_ms: int,
-        connect_raw: Callable[[], sqlite3.Connection],
     ) -> None:
         self.path = path
         self.engine = engine
@@ -249,10 +274,13 @@ class Database:
         self.schema_version = schema_version
         self.synchronous: Synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
-        self._connect_raw = connect_raw
-        # Free list for the hot paths: a SQLAlchemy pool checkout + return costs ~15-25 µs,
-        # a tenth of a whole append. Same creator, so the same pragmas (R3).
-        self._idle: list[sqlite3.Connection] = []
+        # A pool checkout + return costs ~5-25 µs, a tenth of a whole append: each thread keeps
+        # ONE checkout of the pool between its raw uses (see acquire). Nested uses on the same
+        # thread take ordinary checkouts (``_lent``), returned at release.
+        self._local = _Local()
+        self._holds: list[_Hold] = []
+        self._lent: dict[int, PoolProxiedConnection] = {}
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
@@ -295,33 +323,82 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def acquire(self) -> sqlite3.Connection:
-        """Take a raw connection (autocommit mode) for this thread; give it back with release.
-
-        Raises ``StoreUnavailableError`` if a new connection cannot be made.
-        """
-        try:
-            return self._idle.pop()  # list.pop is atomic under the GIL
-        except IndexError:
-            pass
+    def _checkout(self) -> tuple[PoolProxiedConnection, sqlite3.Connection]:
         if self._closed:
             raise StoreUnavailableError("The database has been closed.")
         with store_errors():
-            return self._connect_raw()
+            fairy = self.engine.pool.connect()
+        con = fairy.driver_connection
+        assert isinstance(con, sqlite3.Connection)
+        return fairy, con
+
+    def acquire(self) -> sqlite3.Connection:
+        """Take a raw connection (autocommit mode) for this thread; give it back with release.
+
+        A checkout of the engine's pool: the thread's held one when it is free (no pool
+        round trip on the hot paths), else an ordinary checkout. Raises
+        ``StoreUnavailableError`` if a new connection cannot be made.
+        """
+        hold = self._local.hold
+        if hold is not None and not hold.busy:
+            con = hold.con
+            if con is not None:
+                hold.busy = True
+                return con
+        fairy, con = self._checkout()
+        if hold is None or hold.con is None:
+            self._hold(fairy, con)
+        else:  # the thread's own connection is in use further up its stack
+            with self._lock:
+                self._lent[id(con)] = fairy
+        return con
+
+    def _hold(self, fairy: PoolProxiedConnection, con: sqlite3.Connection) -> None:
+        """Keep this checkout for the current thread; give back those of ended threads."""
+        hold = self._local.hold = _Hold(fairy, con, threading.current_thread())
+        with self._lock:
+            ended = [h for h in self._holds if not h.thread.is_alive()]
+            self._holds = [h for h in self._holds if h.thread.is_alive()]
+            self._holds.append(hold)
+        for old in ended:  # its thread ended between two uses: nothing is open on it
+            if old.fairy is not None:
+                self._give_back(old.fairy, discard=False)
+            old.fairy = old.con = None
 
     def release(self, con: sqlite3.Connection) -> None:
         """Return a connection taken with :meth:`acquire` (rolls back anything left open).
 
-        One whose transaction could not be rolled back (an I/O error) is closed, never pooled:
-        idle, it would keep the write lock, and its next user would inherit the transaction.
+        One whose transaction could not be rolled back (an I/O error) is invalidated (closed
+        and dropped from the pool), never kept: idle, it would keep the write lock, and its
+        next user would inherit the transaction.
         """
         if con.in_transaction:
             with suppress(sqlite3.Error):
                 con.execute("ROLLBACK")
-        if self._closed or con.in_transaction or len(self._idle) >= _MAX_IDLE:
-            con.close()
-        else:
-            self._idle.append(con)
+        hold = self._local.hold
+        if hold is not None and con is hold.con:
+            hold.busy = False
+            if con.in_transaction or self._closed:
+                self._drop(hold)
+            return
+        with self._lock:
+            lent = self._lent.pop(id(con), None)
+        if lent is not None:
+            self._give_back(lent, discard=con.in_transaction or self._closed)
+
+    def _drop(self, hold: _Hold) -> None:
+        fairy, hold.fairy, hold.con = hold.fairy, None, None
+        with self._lock, suppress(ValueError):
+            self._holds.remove(hold)
+        if fairy is not None:
+            self._give_back(fairy, discard=True)
+
+    @staticmethod
+    def _give_back(fairy: PoolProxiedConnection, *, discard: bool) -> None:
+        with suppress(Exception):
+            if discard:
+                fairy.invalidate()  # closes the sqlite3 connection; the pool makes a new one
+            fairy.close()
 
     @contextmanager
     def raw(self) -> Iterator[sqlite3.Connection]:
@@ -365,8 +442,9 @@ class Database:
     def pragma_report(self) -> dict[str, object]:
         """Pragmas as read back from live connections (R3: asserted, not assumed).
 
-        Read from a SQLAlchemy pool connection; ``raw_connections`` holds the same facts read
-        from a hot-path raw connection (they come from one creator and must agree).
+        Read from a fresh checkout of the pool; ``raw_connections`` holds the same facts read
+        from this thread's hot-path connection (a checkout of the same pool: they must agree);
+        ``pool_checked_out`` counts the pool's connections in use (the held ones included).
         """
         with store_errors():
             fairy = self.engine.raw_connection()
@@ -378,6 +456,8 @@ class Database:
                 fairy.close()
         with self.raw() as raw:
             report["raw_connections"] = _read_pragmas(raw)
+            pool = self.engine.pool
+            report["pool_checked_out"] = pool.checkedout() if isinstance(pool, QueuePool) else None
         report["read_only"] = self.read_only
         report["pool"] = type(self.engine.pool).__name__
         return report
@@ -392,11 +472,13 @@ class Database:
             con.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
     def close(self) -> None:
-        """Close every pooled connection (ones in use are closed when released)."""
+        """Close every connection (held ones in use are closed when released)."""
         self._closed = True
-        while self._idle:
-            with suppress(IndexError, sqlite3.Error):
-                self._idle.pop().close()
+        with self._lock:
+            holds = list(self._holds)
+        for hold in holds:
+            if not hold.busy:
+                self._drop(hold)
         self.engine.dispose()
 
 
@@ -407,7 +489,7 @@ def _make_engine(
     immutable: bool,
     synchronous: Synchronous,
     busy_timeout_ms: int,
-) -> tuple[Engine, Callable[[], sqlite3.Connection]]:
+) -> Engine:
     def creator() -> sqlite3.Connection:
         return _connect(
             path,
@@ -422,7 +504,9 @@ def _make_engine(
         creator=creator,
         poolclass=QueuePool,  # file database: one connection per thread, never StaticPool
         pool_size=5,
-        max_overflow=10,
+        # No cap (as SQLite needs none): each thread that uses the database holds one checkout
+        # between uses (Database.acquire), so a cap would make the N+1st thread wait.
+        max_overflow=-1,
     )
 
     @event.listens_for(engine, "begin")
@@ -430,7 +514,7 @@ def _make_engine(
         mode = conn.get_execution_options().get(_BEGIN_OPTION)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
-    return engine, creator
+    return engine
 
 
 # ---------------------------------------------------------------------------- opening rules
@@ -723,7 +807,7 @@ def open_database(
         # Nothing may be created next to the file on read-only media or in a read-only folder.
         immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
     with store_errors():
-        engine, creator = _make_engine(
+        engine = _make_engine(
             path,
             read_only=reason is not None,
             immutable=immutable,
@@ -737,7 +821,6 @@ def open_database(
         schema_version=user_version,
         synchronous=synchronous,
         busy_timeout_ms=busy_timeout_ms,
-        connect_raw=creator,
     )
     try:
         if fresh:

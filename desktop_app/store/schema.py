@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import (
     Column,
     Connection,
+    Dialect,
     Index,
     Integer,
     MetaData,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
@@ -229,3 +232,225 @@ def create_schema(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
     for hook in _schema_hooks:
         hook(conn)
+
+
+# ---------------------------------------------------------------------------- read model
+#
+# The projector's tables (store/read_model*.py), in the same file but outside the stamped file
+# format: the read model has its own version (READ_MODEL_SCHEMA_VERSION) and is rebuilt from
+# the log whenever it changes. Defined here once; the SQLite DDL is generated from it
+# (:func:`create_table_sql` / :func:`create_index_sql`), and so are the tables a rebuild
+# builds aside (:func:`aside_table`). Only the FTS5 search table is hand-written SQL (see
+# :func:`fts_ddl`). The generated tables are exactly those the former hand-written DDL made
+# (tests/integration/read_side/test_read_model_schema.py), so existing files need no rebuild:
+# hence ``nullable=True`` on the primary keys of the three rowid tables (SQLite never made
+# those NOT NULL; PostgreSQL makes every primary key NOT NULL whatever is declared).
+
+read_model_metadata = MetaData()
+"""The read-model tables (``rm_*``): created by ``prepare()``, never by the migrations."""
+
+rm_meta = Table(
+    "rm_meta",
+    read_model_metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+rm_checkpoints = Table(
+    "rm_checkpoints",
+    read_model_metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+rm_orders = Table(
+    "rm_orders",
+    read_model_metadata,
+    # ``rid``: a stable integer key (the rowid: VACUUM keeps it) that rm_order_search's rowids
+    # point at. No AUTOINCREMENT: a rebuild inserts 1..n into an empty table.
+    Column("rid", Integer, primary_key=True, autoincrement=False, nullable=True),
+    Column("order_id", Text, nullable=False, unique=True),
+    Column("order_number", Text, nullable=False),
+    Column("number_fold", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("customer_name", Text, nullable=False),
+    Column("customer_fold", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("total_minor", Integer, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("placed_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+    Column("tracking_number", Text),
+    Column("carrier", Text),
+    Column("cancel_reason", Text),
+)
+
+rm_order_lines = Table(
+    "rm_order_lines",
+    read_model_metadata,
+    Column("order_id", Text, nullable=False),
+    Column("line_id", Text, nullable=False),
+    Column("product_id", Text, nullable=False),
+    Column("sku", Text, nullable=False),
+    Column("sku_fold", Text, nullable=False),
+    Column("product_name", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", Integer, nullable=False),
+    Column("line_total_minor", Integer, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("order_id", "line_id"),
+    sqlite_with_rowid=False,
+)
+
+rm_customers = Table(
+    "rm_customers",
+    read_model_metadata,
+    Column("customer_id", Text, primary_key=True, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("name_fold", Text, nullable=False),
+    Column("order_count", Integer, nullable=False),
+    Column("lifetime_value", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("registered_at", Text, nullable=False, server_default=""),
+)
+
+# Names a customer no longer has (folded): searching the orders by an old name still finds
+# them after a rename (orders show the customer's current name).
+rm_customer_names = Table(
+    "rm_customer_names",
+    read_model_metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("name_fold", Text, nullable=False),
+    PrimaryKeyConstraint("customer_id", "name_fold"),
+    sqlite_with_rowid=False,
+)
+
+rm_products = Table(
+    "rm_products",
+    read_model_metadata,
+    Column("product_id", Text, primary_key=True, nullable=True),
+    Column("sku", Text, nullable=False),
+    Column("sku_fold", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_fold", Text, nullable=False),
+    Column("price_minor", Integer, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("discontinued", Integer, nullable=False),
+    Column("units_sold", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# Orders per (customer, status), kept exact by the projector in the same transaction as the
+# rows: the list's unfiltered / status / customer totals come from here, not count(*).
+rm_order_counts = Table(
+    "rm_order_counts",
+    read_model_metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("n", Integer, nullable=False),
+    PrimaryKeyConstraint("customer_id", "status"),
+    sqlite_with_rowid=False,
+)
+
+PROJECTOR_INDEXES = (
+    # Needed by the projector itself (renames): kept during a bulk rebuild.
+    Index("rm_orders_customer", rm_orders.c.customer_id, rm_orders.c.placed_at),
+    Index("rm_order_lines_product", rm_order_lines.c.product_id),
+)
+"""Indexes the projector's own statements need."""
+
+# One index per allow-listed sort, status first: ``status = ? ORDER BY <sort>, order_id`` is an
+# index-only range, and the unfiltered / multi-status list merges one such range per status.
+# The customer filter uses rm_orders_customer (a customer has few orders).
+_o = rm_orders.c
+LIST_INDEXES = (
+    Index("rm_orders_s_number", _o.status, _o.order_number, _o.order_id),
+    Index("rm_orders_s_cname", _o.status, _o.customer_fold, _o.order_id),
+    Index("rm_orders_sstatus", _o.status, _o.order_id),
+    Index("rm_orders_s_lines", _o.status, _o.line_count, _o.order_id),
+    Index("rm_orders_s_total", _o.status, _o.total_minor, _o.order_id),
+    Index("rm_orders_s_placed", _o.status, _o.placed_at, _o.order_id),
+    Index("rm_orders_s_updated", _o.status, _o.updated_at, _o.order_id),
+    Index("rm_orders_s_version", _o.status, _o.version, _o.order_id),
+    Index("rm_customers_name", rm_customers.c.name_fold, rm_customers.c.customer_id),
+    Index("rm_products_sku", rm_products.c.sku, rm_products.c.product_id),
+)
+"""The order list's (and the pickers') indexes: dropped for a bulk rebuild, made again after."""
+del _o
+
+SEARCH_TABLE = "rm_order_search"
+"""The FTS5 trigram table of each order's folded number, customer name and SKUs."""
+
+
+def fts_ddl(name: str = SEARCH_TABLE) -> str:
+    """The search table's CREATE. Hand-written SQLite, the one piece of the read model that
+    cannot be SQLAlchemy metadata: an FTS5 virtual table (``CREATE VIRTUAL TABLE … USING
+    fts5``) has no ``Table`` form; another backend brings its own text search."""
+    return (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING "
+        "fts5(doc, tokenize = 'trigram', detail = 'none')"
+    )
+
+
+READ_MODEL_TABLES = (*(t.name for t in read_model_metadata.sorted_tables), SEARCH_TABLE)
+"""Every read-model table name (the search table included)."""
+
+ASIDE_PREFIX = "rmn_"
+"""Prefix of the tables a rebuild builds beside the live ones (R34)."""
+RETIRED_PREFIX = "rmo_"
+"""Prefix of the live tables a rebuild swapped out, until they are dropped."""
+
+_SQLITE = sqlite_dialect.dialect()
+_aside_metadata = MetaData()
+
+
+def aside_name(name: str) -> str:
+    """The name of a read-model table (``rm_x``) built aside by a rebuild (``rmn_x``)."""
+    return ASIDE_PREFIX + name.removeprefix("rm_")
+
+
+def aside_table(table: Table) -> Table:
+    """The same table under its aside name (columns, keys, options; not the indexes)."""
+    name = aside_name(table.name)
+    existing = _aside_metadata.tables.get(name)
+    if existing is not None:
+        return existing
+    copy = table.to_metadata(_aside_metadata, name=name)
+    for index in list(copy.indexes):  # indexes are made separately (see aside_index)
+        copy.indexes.discard(index)
+    return copy
+
+
+def other_index_name(name: str) -> str:
+    """An index's second name: a rebuilt table's indexes cannot take the names of the live
+    table's (SQLite cannot rename an index), so each rebuild switches between the two."""
+    return "rm_" + name[4:] if name.startswith(ASIDE_PREFIX) else ASIDE_PREFIX + name[3:]
+
+
+def create_table_sql(table: Table, dialect: Dialect = _SQLITE) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for ``table`` in ``dialect`` (SQLite by default)."""
+    return str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)).strip()
+
+
+def create_index_sql(
+    index: Index,
+    *,
+    name: str | None = None,
+    table: Table | None = None,
+    if_not_exists: bool = True,
+    dialect: Dialect = _SQLITE,
+) -> str:
+    """``CREATE INDEX [IF NOT EXISTS]`` for ``index``, optionally under another name and on
+    another table with the same columns (a rebuild's aside table)."""
+    if name is not None or table is not None:
+        target = index.table if table is None else table
+        assert target is not None
+        index = Index(name or index.name, *(target.c[c.name] for c in index.columns))
+    create = CreateIndex(index, if_not_exists=if_not_exists)
+    return str(create.compile(dialect=dialect)).strip()

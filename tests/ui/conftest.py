@@ -36,8 +36,8 @@ def make_row(i: int, *, customers: int = 25) -> OrderRow:
         line_count=1 + i % 7,
         total_minor=1000 + (i * 137) % 100000,
         currency="EUR",
-        placed_at=base + timedelta(minutes=i),
-        updated_at=base + timedelta(minutes=i, seconds=30),
+        placed_utc=utc_text(base + timedelta(minutes=i)),
+        updated_utc=utc_text(base + timedelta(minutes=i, seconds=30)),
         version=2 + i % 11,
         last_position=i * 3,
     )
@@ -76,8 +76,8 @@ class ListedOrders:
                 line_count=r.line_count,
                 total_minor=r.total_minor,
                 currency=r.currency,
-                placed_at=utc_text(r.placed_at),
-                updated_at=utc_text(r.updated_at),
+                placed_at=r.placed_utc,
+                updated_at=r.updated_utc,
                 version=r.version,
                 last_position=r.last_position,
             )
@@ -92,8 +92,8 @@ class ListedOrders:
                 )
             customer.order_count += 1
         assert self.app.read_model is not None and self.app.projector is not None
-        assert self.app.read_model.claim(self.app.projector.name)  # the one writer (R33)
-        self.app.read_model.replace_all(self.app.projector.checkpoint_name, work, 0)
+        assert self.app.read_model.target.claim(self.app.projector.name)  # the one writer (R33)
+        self.app.read_model.target.replace_all(self.app.projector.checkpoint_name, work, 0)
 
     def handles(self, query_type: type) -> bool:
         return bool(self.app.queries.handles(query_type))

@@ -16,7 +16,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 
 from desktop_app import __main__ as entry
-from desktop_app.application.queries import GetOrder, ListOrderRecords, ListOrders
+from desktop_app.application.queries import GetOrder, ListOrders
 from desktop_app.ui.files import DatabaseMenu, recent_databases, remember_database
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.orders.export_csv import CsvExport
@@ -108,7 +108,7 @@ def test_export_of_a_large_list_pages_and_reports_progress(
     assert len(rows) == 12_000
     assert rows[0]["Order number"] == "SO-000000" and rows[-1]["Order number"] == "SO-011999"
     with orders.lock:
-        pages = [c.list for c in orders.calls if isinstance(c, ListOrderRecords)]
+        pages = [c for c in orders.calls if isinstance(c, ListOrders)]
     assert len(pages) == 2  # 10,000 + 2,000, keyset-paged
     assert pages[0].after is None and all(p.after for p in pages[1:])
     assert orders.gui_thread_calls == 0

@@ -131,7 +131,13 @@ class CountedProjector(Projector):
 
             projections[slow] = slow_projection
         assert app.read_model is not None
-        super().__init__(app.events, app.read_model, name="counted", projections=projections)
+        super().__init__(
+            app.events,
+            app.read_model.feed,
+            app.read_model.target,
+            name="counted",
+            projections=projections,
+        )
         self.prepare()
         self.runs = 0
 

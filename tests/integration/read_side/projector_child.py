@@ -14,13 +14,13 @@ from pathlib import Path
 
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import SqliteProjectionTarget
 
 
 def main(argv: list[str]) -> int:
     path, step, batch = Path(argv[0]), argv[1], int(argv[2])
     app = bootstrap(Settings(db_path=path, projector_batch=batch), source="test", create=False)
-    assert app.projector is not None and isinstance(app.read_model, SqliteReadModelStore)
+    assert app.projector is not None and isinstance(app.read_model.target, SqliteProjectionTarget)
     seen = {"n": 0}
 
     def fault(name: str) -> None:
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
             print("at", name, flush=True)
             time.sleep(60)
 
-    app.read_model.fault = fault
+    app.read_model.target.fault = fault
     app.projector.run_once()
     return 0
 

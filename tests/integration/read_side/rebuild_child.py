@@ -13,21 +13,23 @@ from pathlib import Path
 
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import SqliteProjectionTarget
 
 
 def main(argv: list[str]) -> int:
     path, steps = Path(argv[0]), set(argv[1:])
     app = bootstrap(Settings(db_path=path), source="test", create=False)
     try:
-        assert app.projector is not None and isinstance(app.read_model, SqliteReadModelStore)
+        assert app.projector is not None and isinstance(
+            app.read_model.target, SqliteProjectionTarget
+        )
 
         def fault(step: str) -> None:
             if step in steps:
                 print("at", step, flush=True)
                 sys.stdin.readline()
 
-        app.read_model.fault = fault
+        app.read_model.target.fault = fault
         applied = app.projector.rebuild()
         status = app.projector.status()
         print("rebuilt", applied, status.checkpoint, status.head, status.last_error, flush=True)

@@ -14,7 +14,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.ports import ListOrdersSpec
 from desktop_app.application.read_handlers import InvalidQueryError
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import SqliteOrderListQueries, SqliteProjectionTarget
 from tests.integration.read_side.support import open_app
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -146,8 +146,10 @@ def test_paging_a_range_uses_index_ranges_never_a_scan(tmp_path: Path) -> None:
     path = tmp_path / "orders.sqlite3"
     app = open_app(path)
     try:
-        store = app.read_model
-        assert isinstance(store, SqliteReadModelStore)
+        assert app.read_model is not None
+        store, queries = app.read_model.target, app.read_model.queries
+        assert isinstance(store, SqliteProjectionTarget)
+        assert isinstance(queries, SqliteOrderListQueries)
         assert store.claim("test")  # the one writer of the read model (R33)
         _fill(path, 20_000)
         store.end_bulk()
@@ -161,7 +163,7 @@ def test_paging_a_range_uses_index_ranges_never_a_scan(tmp_path: Path) -> None:
                             descending=True, offset=0, limit=50, after=None, with_total=True,
                             date_column=column, date_from=day[0], date_to=day[1],
                         )  # fmt: skip
-                        plans = store.explain_list_orders(spec)
+                        plans = queries.explain_list_orders(spec)
                         touching = [p for p in plans if " o " in f" {p} " or "rm_orders" in p]
                         assert touching, plans
                         for plan in touching:

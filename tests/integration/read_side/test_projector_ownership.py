@@ -25,7 +25,7 @@ from desktop_app.application.ports import NotReadModelOwnerError, StoreError
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
 from desktop_app.store.projector_lease import OWNER_KEY, lock_path
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import SqliteProjectionTarget
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import checkpoint, dump_read_model, open_app, rebuilt_copy
 
@@ -236,7 +236,7 @@ def test_a_batch_of_a_process_that_lost_ownership_writes_nothing(tmp_path: Path)
     app = open_app(path)
     try:
         projector = app.projector
-        assert projector is not None and isinstance(app.read_model, SqliteReadModelStore)
+        assert projector is not None and isinstance(app.read_model.target, SqliteProjectionTarget)
         projector.run_once()
         assert projector.status().owner is None and projector.status().lag == 0
         before = dump_read_model(path)
@@ -262,7 +262,7 @@ def test_a_batch_of_a_process_that_lost_ownership_writes_nothing(tmp_path: Path)
         assert checkpoint(path) == at
         assert dump_read_model(path) == before
         try:
-            with app.read_model.batch(projector.checkpoint_name, at):
+            with app.read_model.target.batch(projector.checkpoint_name, at):
                 raise AssertionError("a batch was opened without owning the tables")
         except NotReadModelOwnerError as exc:
             assert "intruder" in str(exc)

@@ -16,7 +16,7 @@ from desktop_app.application.ports import CheckpointConflictError, EventRecord, 
 from desktop_app.bootstrap import App
 from desktop_app.projector.projections import PROJECTIONS, Projection, keys_for, project
 from desktop_app.projector.runner import Projector
-from desktop_app.store.read_model import SqliteReadModelStore
+from desktop_app.store.read_model import SqliteProjectionTarget
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import (
     checkpoint,
@@ -59,8 +59,11 @@ def test_exception_inside_a_batch_leaves_no_trace(tmp_path: Path, step: str) -> 
     _fill(path)
     app = open_app(path)
     try:
-        assert app.projector is not None and isinstance(app.read_model, SqliteReadModelStore)
-        projector = Projector(app.events, app.read_model, batch_size=40)
+        assert app.projector is not None and isinstance(
+            app.read_model.target, SqliteProjectionTarget
+        )
+        target = app.read_model.target
+        projector = Projector(app.events, app.read_model.feed, target, batch_size=40)
         calls = {"loaded": 0}
 
         def fault(name: str) -> None:
@@ -68,13 +71,13 @@ def test_exception_inside_a_batch_leaves_no_trace(tmp_path: Path, step: str) -> 
             if name == step and calls["loaded"] == 3:
                 raise Crash(step)
 
-        app.read_model.fault = fault
+        target.fault = fault
         projector.run_once()
         status = projector.status()
         assert status.last_error is not None and "Crash" in status.last_error
         assert status.failed_position is None  # not a projection's fault
         assert checkpoint(path) == 80  # two batches committed, the third rolled back
-        app.read_model.fault = None
+        target.fault = None
         projector.run_once()
         assert projector.status().last_error is None
         assert projector.status().lag == 0
@@ -107,11 +110,11 @@ def test_kill_9_inside_a_batch_then_restart_equals_rebuild(tmp_path: Path, step:
 
 
 def test_checkpoint_is_compare_and_set(app: App) -> None:
-    rm = app.read_model
-    assert isinstance(rm, SqliteReadModelStore) and app.projector is not None
+    assert app.read_model is not None and app.projector is not None
+    feed, rm, queries = app.read_model.feed, app.read_model.target, app.read_model.queries
     app.commands.dispatch(workload.c.RegisterCustomer(customer_id="c1", name="A"))
     app.commands.dispatch(workload.c.RegisterCustomer(customer_id="c2", name="B"))
-    events = rm.read_events(after_position=0, limit=10)
+    events = feed.read_events(after_position=0, limit=10)
     assert rm.claim("main")  # only the owner of the tables writes batches (R33)
     # Projector A read checkpoint 0; projector B commits event 1 first; A then loses at once.
     with rm.batch("main", 0) as batch:
@@ -128,9 +131,9 @@ def test_checkpoint_is_compare_and_set(app: App) -> None:
         batch._con.execute("UPDATE rm_checkpoints SET position = 5 WHERE name = 'main'")
         batch.save(work, 2)
     assert rm.checkpoint("main") == 1
-    assert [c.customer_id for c in rm.list_customers(None, 10)] == ["c1"]
+    assert [c.customer_id for c in queries.list_customers(None, 10)] == ["c1"]
     app.projector.run_once()
-    assert [c.customer_id for c in rm.list_customers(None, 10)] == ["c1", "c2"]
+    assert [c.customer_id for c in queries.list_customers(None, 10)] == ["c1", "c2"]
 
 
 def test_two_projector_processes_on_one_file(tmp_path: Path) -> None:
@@ -176,7 +179,14 @@ def test_failing_projection_stops_reports_and_resumes(tmp_path: Path) -> None:
     app = open_app(path)
     try:
         assert app.read_model is not None
-        faulty = Projector(app.events, app.read_model, batch_size=1000, projections=projections)
+        read_model = app.read_model
+        faulty = Projector(
+            app.events,
+            read_model.feed,
+            read_model.target,
+            batch_size=1000,
+            projections=projections,
+        )
         applied = faulty.run_once()
         status = faulty.status()
         assert applied == bad - 1
@@ -185,7 +195,7 @@ def test_failing_projection_stops_reports_and_resumes(tmp_path: Path) -> None:
         assert "OrderConfirmed" in status.last_error
         assert faulty.run_once() == 0  # still stuck there, never skips
         assert faulty.status().failed_position == bad
-        fixed = Projector(app.events, app.read_model)
+        fixed = Projector(app.events, read_model.feed, read_model.target)
         fixed.run_once()
         assert fixed.status().last_error is None and fixed.status().lag == 0
     finally:

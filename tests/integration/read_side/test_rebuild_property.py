@@ -30,7 +30,9 @@ def test_incremental_read_model_equals_rebuild(
         app = open_app(path)
         try:
             assert app.read_model is not None
-            projector = Projector(app.events, app.read_model, batch_size=batch)
+            projector = Projector(
+                app.events, app.read_model.feed, app.read_model.target, batch_size=batch
+            )
             world = workload.World(random.Random(seed))
             workload.seed_catalog(app.commands, world)
             for count, project_now in steps:

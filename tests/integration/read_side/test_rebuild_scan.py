@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import desktop_app.store.read_model as read_model
+import desktop_app.store.event_feed as event_feed
 from desktop_app.application.ports import EventRecord
 from desktop_app.bootstrap import App
 from tests.integration.read_side.support import dump_read_model
@@ -16,13 +16,13 @@ from tests.integration.read_side.support import dump_read_model
 
 def scanned(app: App, after: int, chunk: int) -> list[list[EventRecord]]:
     assert app.read_model is not None
-    with app.read_model.scan_events(after_position=after, chunk=chunk) as scan:
+    with app.read_model.feed.scan_events(after_position=after, chunk=chunk) as scan:
         return list(scan)
 
 
 def every_event(app: App, after: int = 0) -> list[EventRecord]:
     assert app.read_model is not None
-    return app.read_model.read_events(after_position=after, limit=1_000_000)
+    return app.read_model.feed.read_events(after_position=after, limit=1_000_000)
 
 
 @pytest.mark.parametrize(("after", "chunk"), [(0, 1), (0, 7), (0, 50_000), (25, 4)])
@@ -43,20 +43,20 @@ def test_undecodable_chunk_reads_on_row_by_row(
     seeded: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    decode = read_model._decode_chunk
+    decode = event_feed._decode_chunk
 
     def second_fails(texts: tuple[Any, ...]) -> list[EventRecord] | None:
         nonlocal calls
         calls += 1
         return None if calls == 2 else decode(texts)
 
-    monkeypatch.setattr(read_model, "_decode_chunk", second_fails)
+    monkeypatch.setattr(event_feed, "_decode_chunk", second_fails)
     chunks = scanned(seeded, 0, 10)
     assert [e for c in chunks for e in c] == every_event(seeded)
 
 
 def test_sql_error_reads_on_row_by_row(seeded: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read_model, "_SCAN_CHUNK", "SELECT no_such_function(?, ?)")
+    monkeypatch.setattr(event_feed, "_SCAN_CHUNK", "SELECT no_such_function(?, ?)")
     assert [e for c in scanned(seeded, 0, 10) for e in c] == every_event(seeded)
 
 
@@ -77,7 +77,7 @@ def test_leaving_early_stops_the_reader(seeded: App) -> None:
     assert seeded.read_model is not None and seeded.database is not None
     # Threads left by other tests in this process are not this test's business: compare.
     before = set(threading.enumerate())
-    with seeded.read_model.scan_events(after_position=0, chunk=1) as scan:
+    with seeded.read_model.feed.scan_events(after_position=0, chunk=1) as scan:
         first = next(iter(scan))
     assert len(first) == 1
     assert set(threading.enumerate()) - before == set()

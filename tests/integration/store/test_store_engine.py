@@ -60,7 +60,7 @@ def test_r3_every_connection_has_the_pragmas(tmp_path: Path) -> None:
     assert isinstance(db.engine.pool, QueuePool)
     report = db.pragma_report()
     assert {k: report[k] for k in EXPECTED_PRAGMAS} == EXPECTED_PRAGMAS
-    assert report["raw_connections"] == EXPECTED_PRAGMAS  # the hot-path free list
+    assert report["raw_connections"] == EXPECTED_PRAGMAS  # a hot-path checkout of the pool
     assert report["pool"] == "QueuePool"
     # Several raw hot-path connections at once (as threads would hold them).
     held = [db.acquire() for _ in range(3)]
@@ -86,6 +86,35 @@ def test_r3_every_connection_has_the_pragmas(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     db.close()
+
+
+def test_raw_connections_are_checkouts_of_the_one_pool(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "a.sqlite3")
+    pool = db.engine.pool
+    assert isinstance(pool, QueuePool)
+    with db.raw() as con:
+        # The hot path's connection is one of the pool's own (no second pool beside it).
+        assert pool.checkedout() >= 1
+        assert engine_mod._read_pragmas(con) == EXPECTED_PRAGMAS
+        with db.raw() as nested:  # a nested use on the same thread: another checkout
+            assert nested is not con
+            assert pool.checkedout() >= 2
+    before = pool.checkedout()
+
+    def use() -> None:
+        with db.raw() as con:
+            con.execute("SELECT 1")
+
+    # Many short-lived threads: each one's held checkout goes back once the thread ended.
+    for _ in range(30):
+        worker = threading.Thread(target=use)
+        worker.start()
+        worker.join()
+    with db.raw() as con:
+        con.execute("SELECT 1")
+    assert pool.checkedout() <= before + 2
+    db.close()
+    assert pool.checkedout() == 0
 
 
 def test_r3_normal_sync_and_custom_timeout(tmp_path: Path) -> None:

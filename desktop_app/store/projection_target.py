@@ -1,0 +1,430 @@
+"""The projector's writes into the SQLite read model (implements ``ProjectionTarget``).
+
+Raw sqlite3 on a connection of the engine's pool is used on purpose: a projector batch reads its
+rows with a few ``IN (SELECT value FROM json_each(?))`` queries and writes them back with
+``executemany`` upserts, so a batch costs a handful of statements, not a few per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from desktop_app.application.ports import (
+    READ_MODEL_CHECKPOINT,
+    CheckpointConflictError,
+    NotReadModelOwnerError,
+    ReadModelKeys,
+    ReadModelOwner,
+    StoreUnavailableError,
+    WorkingSet,
+)
+from desktop_app.identity import host_name
+from desktop_app.store import projector_lease, read_model_rebuild
+from desktop_app.store.engine import Database, store_errors
+from desktop_app.store.list_rules import fold
+from desktop_app.store.read_model_rebuild import Pacer, drop_leftovers, index_names
+from desktop_app.store.read_model_sql import (
+    CACHE_SIZE,
+    CAS_CHECKPOINT,
+    COUNTS_ADD,
+    COUNTS_FILL,
+    COUNTS_PRUNE,
+    CREATE_FTS,
+    CREATE_TABLES,
+    DELETE_ALL,
+    DELETE_LINE,
+    DELETE_META,
+    DROP_INDEX,
+    DROP_TABLES,
+    ENSURE_CHECKPOINT,
+    FTS_DELETE_IN,
+    FTS_FILL,
+    FTS_INSERT_IN,
+    GET_CHECKPOINT,
+    GET_META,
+    INSERT_FORMER_NAME,
+    LIST_INDEX_DDL,
+    ORDERS_OF_CUSTOMERS,
+    PROJECTOR_INDEX_DDL,
+    READ_MODEL_SCHEMA_VERSION,
+    RENAME_CUSTOMER,
+    RENAME_PRODUCT,
+    SELECT_CUSTOMERS_IN,
+    SELECT_LINES_IN,
+    SELECT_ORDERS_IN,
+    SELECT_PRODUCTS_IN,
+    SET_META,
+    UPSERT_CUSTOMER,
+    UPSERT_LINE,
+    UPSERT_ORDER,
+    UPSERT_PRODUCT,
+    FaultHook,
+    customer_params,
+    customer_state,
+    has_fts,
+    json_ids,
+    line_params,
+    line_state,
+    order_params,
+    order_state,
+    product_params,
+    product_state,
+    reset_fts,
+)
+from desktop_app.store.schema import (
+    READ_MODEL_TABLES,
+    other_index_name,
+)
+
+log = logging.getLogger("desktop_app.store.projection_target")
+
+
+class _Batch:
+    """One projector batch on an open ``BEGIN IMMEDIATE`` connection."""
+
+    def __init__(
+        self, con: sqlite3.Connection, name: str, expected: int, fault: FaultHook | None
+    ) -> None:
+        self._con = con
+        self._name = name
+        self._expected = expected
+        self._fault = fault
+        self._before: dict[str, tuple[str, str]] = {}
+        """(customer_id, status) of every order as loaded: the count deltas start there."""
+
+    def _step(self, step: str) -> None:
+        if self._fault is not None:
+            self._fault(step)
+
+    def load(self, keys: ReadModelKeys) -> WorkingSet:
+        con = self._con
+        work = WorkingSet()
+        if keys.orders:
+            ids = json_ids(keys.orders)
+            before = self._before
+            for row in con.execute(SELECT_ORDERS_IN, (ids,)):
+                order = order_state(row)
+                work.orders[order.order_id] = order
+                before[order.order_id] = (order.customer_id, order.status)
+            for row in con.execute(SELECT_LINES_IN, (ids,)):
+                line = line_state(row)
+                work.lines.setdefault(line.order_id, {})[line.line_id] = line
+        customers = set(keys.customers)
+        customers.update(o.customer_id for o in work.orders.values())
+        if customers:
+            for row in con.execute(SELECT_CUSTOMERS_IN, (json_ids(customers),)):
+                customer = customer_state(row)
+                work.customers[customer.customer_id] = customer
+        products = set(keys.products)
+        for lines in work.lines.values():
+            products.update(line.product_id for line in lines.values())
+        if products:
+            for row in con.execute(SELECT_PRODUCTS_IN, (json_ids(products),)):
+                product = product_state(row)
+                work.products[product.product_id] = product
+        self._step("loaded")
+        return work
+
+    def save(self, work: WorkingSet, new_checkpoint: int) -> None:
+        con = self._con
+        self._step("before_rows")
+        if work.customer_renames:
+            con.executemany(
+                RENAME_CUSTOMER,
+                [(name, fold(name), cid) for cid, name in work.customer_renames.items()],
+            )
+        if work.product_renames:
+            con.executemany(
+                RENAME_PRODUCT, [(name, pid) for pid, name in work.product_renames.items()]
+            )
+        if work.removed_lines:
+            con.executemany(DELETE_LINE, sorted(work.removed_lines))
+        orders = work.orders
+        con.executemany(UPSERT_ORDER, [order_params(orders[k]) for k in work.dirty_orders])
+        self._step("orders_written")
+        lines = work.lines
+        con.executemany(UPSERT_LINE, [line_params(lines[o][li]) for o, li in work.dirty_lines])
+        customers = work.customers
+        con.executemany(
+            UPSERT_CUSTOMER, [customer_params(customers[k]) for k in work.dirty_customers]
+        )
+        if work.former_names:
+            con.executemany(
+                INSERT_FORMER_NAME, [(cid, fold(name)) for cid, name in work.former_names]
+            )
+        products = work.products
+        con.executemany(UPSERT_PRODUCT, [product_params(products[k]) for k in work.dirty_products])
+        self._save_counts(work)
+        self._save_search(work)
+        self._step("rows_written")
+        moved = con.execute(CAS_CHECKPOINT, (new_checkpoint, self._name, self._expected))
+        if moved.rowcount != 1:
+            actual = con.execute(GET_CHECKPOINT, (self._name,)).fetchone()
+            raise CheckpointConflictError(
+                self._name, self._expected, int(actual[0]) if actual else 0
+            )
+        self._step("checkpoint_written")
+
+    def _save_counts(self, work: WorkingSet) -> None:
+        deltas: dict[tuple[str, str], int] = {}
+        before = self._before
+        orders = work.orders
+        for key in work.dirty_orders:
+            order = orders[key]
+            new = (order.customer_id, order.status)
+            old = before.get(key)
+            if old == new:
+                continue
+            if old is not None:
+                deltas[old] = deltas.get(old, 0) - 1
+            deltas[new] = deltas.get(new, 0) + 1
+            before[key] = new
+        changes = [(cid, status, n) for (cid, status), n in sorted(deltas.items()) if n]
+        if changes:
+            self._con.executemany(COUNTS_ADD, changes)
+            if any(n < 0 for _, _, n in changes):
+                self._con.execute(COUNTS_PRUNE)
+
+    def _save_search(self, work: WorkingSet) -> None:
+        con = self._con
+        touched = set(work.dirty_orders)
+        touched.update(order_id for order_id, _ in work.dirty_lines)
+        touched.update(order_id for order_id, _ in work.removed_lines)
+        if work.customer_renames:
+            rows = con.execute(ORDERS_OF_CUSTOMERS, (json_ids(list(work.customer_renames)),))
+            touched.update(str(r[0]) for r in rows)
+        if not touched or not has_fts(con):
+            return
+        ids = json_ids(touched)
+        con.execute(FTS_DELETE_IN, (ids,))
+        con.execute(FTS_INSERT_IN, (ids,))
+
+
+class SqliteProjectionTarget:
+    """The read-model tables of the Order Desk SQLite file, as the projector writes them."""
+
+    def __init__(self, database: Database, *, fault: FaultHook | None = None) -> None:
+        self._db = database
+        self.fault = fault
+        self._kept: sqlite3.Connection | None = None
+        self._kept_fairy: Any = None
+        self._kept_lock = threading.Lock()
+        self._token: str | None = None
+        """This process's owner token while this store holds the read model (R33)."""
+
+    @property
+    def read_only(self) -> bool:
+        """True when the database is open read-only."""
+        return bool(self._db.read_only)
+
+    # --- ownership (R33): one process projects into these tables at a time
+
+    def claim(self, name: str) -> bool:
+        """Become (or stay) the one process projecting into these tables; False when another
+        process holds them (see :mod:`desktop_app.store.projector_lease`)."""
+        if self._token is not None:
+            return True
+        self._db.ensure_writable()
+        try:
+            taken = projector_lease.acquire(self._db.path, name, host_name())
+        except OSError as exc:
+            lock = projector_lease.lock_path(self._db.path)
+            raise StoreUnavailableError(
+                f"The lists cannot be brought up to date: {lock} could not be used "
+                f"({exc.strerror or exc})."
+            ) from exc
+        if taken is None:
+            return False
+        token, owner, new = taken
+        if new:
+            try:
+                with self._db.raw_write() as con:
+                    con.execute(
+                        SET_META,
+                        (projector_lease.OWNER_KEY, projector_lease.owner_row(token, owner)),
+                    )
+                    self._adopt_checkpoint(con, READ_MODEL_CHECKPOINT)
+            except BaseException:
+                projector_lease.release(self._db.path, token)
+                raise
+            log.info("read model of %s: now projected by %s", self._db.path, owner.describe())
+        self._token = token
+        if new:  # tables of a rebuild cut short by a crash: gone, in short steps
+            with self._db.raw() as con:
+                drop_leftovers(Pacer(con))
+        return True
+
+    @staticmethod
+    def _adopt_checkpoint(con: sqlite3.Connection, name: str) -> None:
+        """One set of tables has ONE position, whatever the projector's name: a checkpoint row
+        left under another name (before R33) becomes ``name``'s. Several rows mean the tables were
+        written by several projectors (before R33): their rows cannot be trusted, so they are
+        emptied and projected again from position 0."""
+        rows = con.execute("SELECT name, position FROM rm_checkpoints").fetchall()
+        if len(rows) == 1 and rows[0][0] != name:
+            con.execute("UPDATE rm_checkpoints SET name = ?", (name,))
+        elif len(rows) > 1:
+            log.warning("read model written by several projectors %s: projecting it again", rows)
+            for sql in DELETE_ALL:
+                con.execute(sql)
+            reset_fts(con)
+            con.execute(ENSURE_CHECKPOINT, (name,))
+
+    def owner(self) -> ReadModelOwner | None:
+        with self._db.raw() as con:
+            row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        return parsed[1] if parsed is not None else None
+
+    def _check_owner(self, con: sqlite3.Connection) -> None:
+        """Inside a write transaction: raise unless this store's token is the recorded owner."""
+        token = self._token
+        row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+        parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+        if token is not None and parsed is not None and parsed[0] == token:
+            return
+        if token is not None:  # the row says someone else: our lock was lost somehow
+            log.warning("read model of %s: ownership lost to %s", self._db.path, parsed)
+            projector_lease.discard(token)
+            self._token = None
+        raise NotReadModelOwnerError(parsed[1] if parsed is not None else None)
+
+    def _release_ownership(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        if projector_lease.release(self._db.path, token):
+            try:  # a clean exit clears the row (a crash leaves it: the next owner replaces it)
+                with self._db.raw_write() as con:
+                    row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
+                    parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
+                    if parsed is not None and parsed[0] == token:
+                        con.execute(DELETE_META, (projector_lease.OWNER_KEY,))
+            except Exception:
+                log.debug("owner row not cleared", exc_info=True)
+
+    # --- schema
+
+    def prepare(self) -> bool:
+        """Create missing tables; drop and recreate them when made by another schema version."""
+        if self._db.read_only:
+            return False
+        with self._db.raw_write() as con:
+            names = {
+                str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            reset = False
+            if "rm_meta" in names:
+                row = con.execute(
+                    "SELECT value FROM rm_meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if row is None or row[0] != str(READ_MODEL_SCHEMA_VERSION):
+                    for ddl in DROP_TABLES:
+                        con.execute(ddl)
+                    reset = True
+            elif names & set(READ_MODEL_TABLES):
+                for ddl in DROP_TABLES:
+                    con.execute(ddl)
+                reset = True
+            for ddl in CREATE_TABLES:
+                con.execute(ddl)
+            indexes = index_names(con)
+            for index, ddl in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
+                if other_index_name(index) not in indexes:  # a rebuild's second name
+                    con.execute(ddl)
+            if reset or "rm_order_search" not in names:
+                try:
+                    con.execute(CREATE_FTS)
+                except sqlite3.OperationalError:  # no FTS5 in this SQLite: searches scan
+                    pass
+                else:
+                    con.execute(FTS_FILL)  # rows made before the index existed (none if new)
+            con.execute(
+                "INSERT OR REPLACE INTO rm_meta (key, value) VALUES ('schema_version', ?)",
+                (str(READ_MODEL_SCHEMA_VERSION),),
+            )
+        return reset
+
+    def reset(self, name: str) -> None:
+        with self._db.raw_write() as con:
+            self._check_owner(con)
+            for sql in DELETE_ALL:
+                con.execute(sql)
+            reset_fts(con)
+            con.execute(ENSURE_CHECKPOINT, (name,))
+
+    def begin_bulk(self) -> None:
+        with self._db.raw_write() as con:
+            self._check_owner(con)
+            for index in DROP_INDEX:
+                con.execute(index)
+
+    def end_bulk(self) -> None:
+        """Recreate the list indexes and recompute the counts and the search index from the
+        rows (rows may have been written directly, as the P5 benchmark's builder does)."""
+        with self._db.raw_write() as con:
+            self._check_owner(con)
+            for _, ddl in LIST_INDEX_DDL:
+                con.execute(ddl)
+            con.execute("DELETE FROM rm_order_counts")
+            con.execute(COUNTS_FILL)
+            if reset_fts(con):
+                con.execute(FTS_FILL)
+            con.execute("ANALYZE")
+
+    def checkpoint(self, name: str) -> int:
+        with self._db.raw() as con:
+            row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def replace_all(
+        self,
+        name: str,
+        work: WorkingSet,
+        checkpoint: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Swap the whole read model for ``work`` at ``checkpoint``, built aside in short
+        write steps (R34; see :func:`desktop_app.store.read_model_rebuild.replace_all`)."""
+        read_model_rebuild.replace_all(
+            self._db, self._check_owner, self._fault_step, name, work, checkpoint, progress
+        )
+
+    def _fault_step(self, step: str) -> None:
+        if self.fault is not None:
+            self.fault(step)
+
+    def data_version(self) -> int:
+        with self._kept_lock, store_errors():
+            if self._kept is None:
+                fairy = self._db.engine.raw_connection()
+                con = fairy.driver_connection
+                assert isinstance(con, sqlite3.Connection)
+                self._kept_fairy, self._kept = fairy, con
+            return int(self._kept.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Give back ownership of the read model (if held) and the connection kept for
+        ``data_version``."""
+        self._release_ownership()
+        with self._kept_lock:
+            fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
+        if fairy is not None:
+            fairy.close()
+
+    @contextmanager
+    def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
+        with self._db.raw_write() as con:
+            con.execute(CACHE_SIZE)
+            self._check_owner(con)
+            con.execute(ENSURE_CHECKPOINT, (name,))
+            row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
+            actual = int(row[0]) if row else 0
+            if actual != expected_checkpoint:
+                raise CheckpointConflictError(name, expected_checkpoint, actual)
+            yield _Batch(con, name, expected_checkpoint, self.fault)

@@ -1,0 +1,490 @@
+"""A full rebuild's swap of the SQLite read model, built ASIDE in short write steps (R34).
+
+Used by :class:`~desktop_app.store.projection_target.SqliteProjectionTarget`.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from desktop_app.application.ports import (
+    LineState,
+    OrderState,
+    WorkingSet,
+)
+from desktop_app.store.engine import Database
+from desktop_app.store.list_rules import fold
+from desktop_app.store.read_model_sql import (
+    ASIDE_TABLES,
+    COUNTS_INSERT_T,
+    FTS_FILL_T,
+    INDEXES_BY_NAME,
+    INSERT_FORMER_NAME_T,
+    LIST_INDEX_DDL,
+    LIVE_TABLES,
+    PROJECTOR_INDEX_DDL,
+    customer_params,
+    has_fts,
+    product_params,
+)
+from desktop_app.store.schema import (
+    RETIRED_PREFIX,
+    SEARCH_TABLE,
+    aside_name,
+    aside_table,
+    create_index_sql,
+    create_table_sql,
+    fts_ddl,
+    other_index_name,
+    read_model_metadata,
+    rm_checkpoints,
+    rm_meta,
+)
+
+log = logging.getLogger("desktop_app.store.read_model_rebuild")
+
+_order_fields = operator.attrgetter(
+    "order_id",
+    "order_number",
+    "customer_id",
+    "customer_name",
+    "status",
+    "line_count",
+    "total_minor",
+    "currency",
+    "placed_at",
+    "updated_at",
+    "version",
+    "last_position",
+    "tracking_number",
+    "carrier",
+    "cancel_reason",
+)
+_line_fields = operator.attrgetter(
+    "order_id",
+    "line_id",
+    "product_id",
+    "sku",
+    "product_name",
+    "quantity",
+    "unit_price_minor",
+    "currency",
+    "seq",
+)
+
+
+_by_key = operator.itemgetter(0)
+
+
+# --- full rebuild: every row written once, into emptied tables, indexes built afterwards
+# Parameters: the state's fields in declaration order, then the folds (see _order_rows).
+_INSERT_ORDER_T = """INSERT INTO {orders} (order_id, order_number, number_fold, customer_id,
+    customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
+    updated_at, version, last_position, tracking_number, carrier, cancel_reason)
+    VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
+# Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
+_INSERT_LINE_T = """INSERT INTO {order_lines} (order_id, line_id, product_id, sku, sku_fold,
+    product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
+    VALUES (?1, ?2, ?3, ?4, ?10, ?5, ?6, ?7, ?6 * ?7, ?8, ?9)"""
+_INSERT_CUSTOMER_T = """INSERT INTO {customers} (customer_id, name, name_fold, order_count,
+    lifetime_value, version, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_PRODUCT_T = """INSERT INTO {products} (product_id, sku, sku_fold, name, name_fold,
+    price_minor, currency, discontinued, units_sold, version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_ORDER = _INSERT_ORDER_T.format_map(LIVE_TABLES)
+_INSERT_LINE = _INSERT_LINE_T.format_map(LIVE_TABLES)
+_INSERT_CUSTOMER = _INSERT_CUSTOMER_T.format_map(LIVE_TABLES)
+_INSERT_PRODUCT = _INSERT_PRODUCT_T.format_map(LIVE_TABLES)
+_SET_CHECKPOINT = "INSERT INTO rm_checkpoints (name, position) VALUES (?, ?)"
+_REBUILD_PRAGMAS = (
+    "PRAGMA cache_size = -1048576",  # up to 1 GB: the new read model (~300 MB at 1M events)
+    # and the index sorts stay in memory until the commit (no spilling into the WAL before)
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA threads = 2",  # CREATE INDEX may sort with a helper thread
+    # The commit must not also copy the whole new read model into the database file: the
+    # WAL job checkpoints it in the background (and journal_size_limit trims the WAL).
+    "PRAGMA wal_autocheckpoint = 0",
+)
+_ANALYZE = (
+    "ANALYZE rm_orders",
+    "ANALYZE rm_order_lines",
+    "ANALYZE rm_customers",
+    "ANALYZE rm_products",
+)
+_RESTORE_PRAGMAS = (
+    "PRAGMA analysis_limit = 0",
+    "PRAGMA cache_size = -2000",
+    "PRAGMA temp_store = DEFAULT",
+    "PRAGMA threads = 0",
+    "PRAGMA wal_autocheckpoint = 1000",
+)
+_SYNC_RESTORE = {2: "PRAGMA synchronous = FULL", 3: "PRAGMA synchronous = EXTRA"}
+"""``PRAGMA synchronous`` values above NORMAL, which a full rebuild's commit lowers to NORMAL
+(see :func:`replace_all`), and how to set them back."""
+_WRITE_CHUNK = 50_000
+"""Most rows per ``executemany`` in :func:`replace_all`."""
+PACE_HOLD_SECONDS = 0.1
+"""How long one write transaction of a rebuild aims to hold the write lock (R34)."""
+
+
+def _order_rows(
+    orders: dict[str, OrderState], counts: dict[tuple[str, str], int]
+) -> list[tuple[Any, ...]]:
+    """:data:`_INSERT_ORDER` parameters in key order: the fields (one C-level attrgetter call)
+    plus the two folds, repeated names folded once; counts orders per (customer, status).
+
+    Rows are made in the dict's order (the order the rows were created in, so memory is read
+    mostly in sequence: measured much faster than visiting them in key order) and sorted after.
+    """
+    folds: dict[str, str] = {}
+    get = folds.get
+    count = counts.get
+    fields = _order_fields
+    fold_text = fold
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for order in orders.values():
+        row = fields(order)
+        pair = (row[2], row[4])
+        counts[pair] = count(pair, 0) + 1
+        name = row[3]
+        name_fold = get(name)
+        if name_fold is None:
+            name_fold = folds[name] = fold_text(name)
+        append((*row, fold_text(row[1]), name_fold))
+    rows.sort(key=_by_key)
+    return rows
+
+
+def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
+    """:data:`_INSERT_LINE` parameters, orders in key order (each order's lines in its dict's
+    order): the fields plus the SKU fold. Made in the dicts' order, then sorted (stable)."""
+    folds: dict[str, str] = {}
+    get = folds.get
+    fields = _line_fields
+    fold_text = fold
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for order_lines in lines.values():
+        for line in order_lines.values():
+            row = fields(line)
+            sku = row[3]
+            sku_fold = get(sku)
+            if sku_fold is None:
+                sku_fold = folds[sku] = fold_text(sku)
+            append((*row, sku_fold))
+    rows.sort(key=_by_key)
+    return rows
+
+
+_SWAPPED = tuple(
+    t.name for t in read_model_metadata.sorted_tables if t not in (rm_meta, rm_checkpoints)
+)
+"""The tables a rebuild replaces (and ``rm_order_search`` where there is one)."""
+_CREATE_ASIDE = tuple(
+    create_table_sql(aside_table(t))
+    for t in read_model_metadata.sorted_tables
+    if t.name in _SWAPPED
+)
+_GROWN_INDEXES = frozenset(
+    ("rm_order_lines_product", "rm_orders_sstatus", "rm_orders_s_lines", "rm_orders_s_version")
+)
+"""Indexes a rebuild creates on the EMPTY aside tables and grows with the rows, instead of
+building them in one long statement afterwards: rows go in by order id, and in these indexes
+that order only appends at the end of a few ranges (a product's lines; a status, or a status
+and a small count), so each paced step touches a few pages of them. Every other index would
+be written all over by every step; those get one sort each once the rows are in."""
+_FTS_RID_RANGE = " WHERE o.rid > ? AND o.rid <= ?"
+_LEFTOVERS = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' "
+    "AND (name LIKE 'rmn\\_%' ESCAPE '\\' OR name LIKE 'rmo\\_%' ESCAPE '\\') "
+    "AND name NOT LIKE '%\\_data' ESCAPE '\\' AND name NOT LIKE '%\\_idx' ESCAPE '\\' "
+    "AND name NOT LIKE '%\\_docsize' ESCAPE '\\' "
+    "AND name NOT LIKE '%\\_config' ESCAPE '\\' AND name NOT LIKE '%\\_content' ESCAPE '\\'"
+)
+_INDEXES_OF = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
+)
+
+
+def index_names(con: sqlite3.Connection) -> set[str]:
+    """Every index in the file (live and aside)."""
+    return {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+def _aside_index(index: str, live: set[str]) -> str:
+    """The index's CREATE on the aside table, under whichever of its two names is free."""
+    name = other_index_name(index) if index in live else index
+    made = INDEXES_BY_NAME[index]
+    assert made.table is not None
+    return create_index_sql(made, name=name, table=aside_table(made.table), if_not_exists=False)
+
+
+def drop_leftovers(pacer: Pacer) -> None:
+    """Drop aside / retired tables in short steps: each index, then each table."""
+    with pacer.step():
+        tables = [str(r[0]) for r in pacer.con.execute(_LEFTOVERS)]
+    for table in tables:
+        with pacer.step():
+            indexes = [str(r[0]) for r in pacer.con.execute(_INDEXES_OF, (table,))]
+        for index in indexes:
+            with pacer.step():
+                pacer.con.execute(f"DROP INDEX IF EXISTS {index}")
+        with pacer.step():
+            pacer.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+_BUSY_POLLS = (
+    (0.001, 0.001),
+    (0.003, 0.002),
+    (0.008, 0.005),
+    (0.018, 0.010),
+    (0.033, 0.015),
+    (0.053, 0.020),
+    (0.128, 0.025),
+    (0.228, 0.050),
+)
+"""(waited up to, polls every): SQLite's busy handler (sqliteDefaultBusyCallback); after
+228 ms it polls every 100 ms."""
+
+
+_CHECKPOINT_AFTER = 1.0
+"""Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
+
+
+class Pacer:
+    """Write transactions short enough, and far enough apart, that another process's command
+    never waits long for the write lock while a rebuild writes (R34).
+
+    A writer that finds the lock taken polls it (SQLite's busy handler) after 1, 2, 5, 10, 15,
+    20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. Each step here aims at
+    :data:`PACE_HOLD_SECONDS`; after it the lock stays free for longer than the polling interval
+    of a writer that waited that long (:meth:`gap`), so a waiting command gets in at its next
+    poll: it waits about one step, never several. The free
+    time is used for a passive WAL checkpoint (needs no write lock), so the WAL does not grow
+    by the whole new read model and no command's commit has to checkpoint it.
+    """
+
+    def __init__(self, con: sqlite3.Connection, hold: float | None = None) -> None:
+        self.con = con
+        self.hold = PACE_HOLD_SECONDS if hold is None else hold
+        self.longest = 0.0
+        """The longest step so far (seconds): the longest a command could have waited."""
+        self._written = 0.0
+
+    @staticmethod
+    def gap(held: float) -> float:
+        """Free time after holding the lock ``held`` seconds: longer than the polling interval
+        of a writer that has waited that long (plus a margin for a busy machine)."""
+        interval = 0.1
+        for waited, step in _BUSY_POLLS:
+            if held < waited:
+                interval = step
+                break
+        return interval * 1.2 + 0.003
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """One write transaction, then room for other writers."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        held = time.perf_counter() - started
+        self.longest = max(self.longest, held)
+        free_until = time.perf_counter() + self.gap(held)
+        self._written += held
+        if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
+            self._written = 0.0
+            with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        rest = free_until - time.perf_counter()
+        if rest > 0:
+            time.sleep(rest)
+
+    def _size(self, per_item: float, low: int, high: int) -> int:
+        return max(low, min(high, int(self.hold / per_item))) if per_item > 0 else high
+
+    def insert(
+        self,
+        sql: str,
+        rows: list[tuple[Any, ...]],
+        advance: Callable[[float], None] | None,
+    ) -> None:
+        """``executemany`` in steps sized to the time budget (measured as it goes)."""
+        start, size = 0, 1000
+        while start < len(rows):
+            chunk = rows[start : start + size]
+            began = time.perf_counter()
+            with self.step():
+                self.con.executemany(sql, chunk)
+            size = self._size((time.perf_counter() - began) / len(chunk), 100, _WRITE_CHUNK)
+            start += len(chunk)
+            if advance is not None:
+                advance(len(chunk))
+
+    def ranges(self, sql: str, count: int, advance: Callable[[int], None]) -> None:
+        """``sql`` with (low, high] ranges of 0..``count`` in steps sized to the budget."""
+        low, size = 0, 1000
+        while low < count:
+            high = min(count, low + size)
+            began = time.perf_counter()
+            with self.step():
+                self.con.execute(sql, (low, high))
+            size = self._size((time.perf_counter() - began) / (high - low), 100, _WRITE_CHUNK)
+            advance(high - low)
+            low = high
+
+
+def replace_all(
+    db: Database,
+    check_owner: Callable[[sqlite3.Connection], None],
+    fault_step: Callable[[str], None],
+    name: str,
+    work: WorkingSet,
+    checkpoint: int,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """Swap the whole read model for ``work`` at ``checkpoint``, never holding the write
+    lock for long (R34: clerks' commands go on meanwhile).
+
+    The new tables are built ASIDE (``rmn_*``) in short write transactions with room for
+    other writers between them (:class:`Pacer`): rows in primary-key order with plain
+    INSERTs, then the search index, then each secondary index with one sort. Then ONE short
+    transaction renames the live tables away (``rmo_*``) and the new ones in, and sets the
+    checkpoint; the old tables are dropped afterwards, again in short steps. Readers see
+    the old read model until the swap. A crash leaves at most leftover ``rmn_``/``rmo_``
+    tables, which the next rebuild drops. ``progress(fraction)`` reports the write.
+    """
+    db.ensure_writable()
+    with db.raw() as con:
+        synchronous = int(con.execute("PRAGMA synchronous").fetchone()[0])
+        for pragma in _REBUILD_PRAGMAS:
+            con.execute(pragma)
+        if synchronous in _SYNC_RESTORE:
+            # The commits do not wait for the new read model to reach the disk (seconds
+            # of fsync at 1M events): after a power loss the OLD read model and checkpoint
+            # are still there, consistent (WAL), and the projector catches up again. The
+            # next FULL commit (or checkpoint) syncs these WAL frames too.
+            con.execute("PRAGMA synchronous = NORMAL")
+        pacer = Pacer(con)
+        try:
+            _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress)
+            log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
+        finally:
+            if con.in_transaction:
+                with suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            for pragma in _RESTORE_PRAGMAS:
+                con.execute(pragma)
+            restore = _SYNC_RESTORE.get(synchronous)
+            if restore is not None:
+                con.execute(restore)
+
+
+def _replace_all(
+    pacer: Pacer,
+    check_owner: Callable[[sqlite3.Connection], None],
+    fault_step: Callable[[str], None],
+    name: str,
+    work: WorkingSet,
+    checkpoint: int,
+    progress: Callable[[float], None] | None,
+) -> None:
+    # Estimated cost units (measured at 1M orders): a row insert 1, its search-index doc
+    # about 3, each index build about 0.6 per order.
+    n_orders = len(work.orders)
+    n_lines = sum(len(lines) for lines in work.lines.values())
+    indexes = len(PROJECTOR_INDEX_DDL) + len(LIST_INDEX_DDL)
+    total = max(1.0, n_orders * (1 + 3 + 0.6 * indexes) + n_lines)
+    done = 0.0
+
+    def advance(units: float) -> None:
+        nonlocal done
+        done += units
+        if progress is not None:
+            progress(min(1.0, done / total))
+
+    advance(0)
+    con = pacer.con
+    with pacer.step():
+        check_owner(con)
+        fts = has_fts(con)
+    drop_leftovers(pacer)  # of a rebuild that crashed
+    with pacer.step():
+        for ddl in _CREATE_ASIDE:
+            con.execute(ddl)
+        if fts:
+            con.execute(fts_ddl(aside_name(SEARCH_TABLE)))
+        live = index_names(con)
+        for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
+            if index in _GROWN_INDEXES:
+                con.execute(_aside_index(index, live))
+    fault_step("replace_cleared")
+    counts: dict[tuple[str, str], int] = {}
+    aside = ASIDE_TABLES
+    pacer.insert(_INSERT_ORDER_T.format_map(aside), _order_rows(work.orders, counts), advance)
+    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines), advance)
+    pacer.insert(
+        COUNTS_INSERT_T.format_map(aside),
+        [(c, s, n) for (c, s), n in sorted(counts.items())],
+        None,
+    )
+    customers = work.customers
+    pacer.insert(
+        _INSERT_CUSTOMER_T.format_map(aside),
+        [customer_params(customers[k]) for k in sorted(customers)],
+        None,
+    )
+    pacer.insert(
+        INSERT_FORMER_NAME_T.format_map(aside),
+        sorted({(cid, fold(name)) for cid, name in work.former_names}),
+        None,
+    )
+    products = work.products
+    pacer.insert(
+        _INSERT_PRODUCT_T.format_map(aside),
+        [product_params(products[k]) for k in sorted(products)],
+        None,
+    )
+    fault_step("replace_rows_written")
+    if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
+        fill = FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
+        pacer.ranges(fill, n_orders, lambda n: advance(3 * n))
+    else:
+        advance(3 * n_orders)
+    for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
+        if index not in _GROWN_INDEXES:  # one sort each: the longest steps of a rebuild
+            with pacer.step():
+                con.execute(_aside_index(index, live))
+        advance(0.6 * n_orders)
+    fault_step("replace_aside")
+    # The swap: renames only (no rows move), the checkpoint, the owner check.
+    with pacer.step():
+        check_owner(con)
+        for table in (*_SWAPPED, *((SEARCH_TABLE,) if fts else ())):
+            retired = RETIRED_PREFIX + table.removeprefix("rm_")
+            con.execute(f"ALTER TABLE {table} RENAME TO {retired}")
+            con.execute(f"ALTER TABLE {aside_name(table)} RENAME TO {table}")
+        con.execute("DELETE FROM rm_checkpoints")
+        con.execute(_SET_CHECKPOINT, (name, checkpoint))
+    fault_step("replace_swapped")
+    with pacer.step():  # statistics of the new tables, approximate, quickly
+        con.execute("PRAGMA analysis_limit = 1000")
+        for analyze in _ANALYZE:
+            con.execute(analyze)
+    drop_leftovers(pacer)  # the old tables, in short steps
+    advance(total)
+    fault_step("replace_done")

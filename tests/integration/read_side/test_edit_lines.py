@@ -18,7 +18,7 @@ def test_an_edit_projects_replays_and_verifies_like_its_one_line_changes(tmp_pat
     app = open_app(path)
     try:
         assert app.read_model is not None
-        projector = Projector(app.events, app.read_model, batch_size=3)
+        projector = Projector(app.events, app.read_model.feed, app.read_model.target, batch_size=3)
         world = World(app)
         order_id = world.place(2, 3, 1)
         projector.run_once()  # the order is in the read model before the edit

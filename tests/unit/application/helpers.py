@@ -9,11 +9,15 @@ from decimal import Decimal
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
+from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import CommandBus, QueryBus
 from desktop_app.application.composition import compose
 from desktop_app.application.handlers import Deps, Identity
+from desktop_app.application.ports import RejectionLog
 from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.projector.runner import Projector
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+from desktop_app.store.memory_read_model import memory_read_model
 
 
 def identity(source: str = "test") -> Identity:
@@ -30,6 +34,8 @@ class MemoryApp:
     deps: Deps
     commands: CommandBus
     queries: QueryBus
+    projector: Projector
+    """Over the in-memory read side; not started: ``run_once`` brings the lists up to date."""
 
 
 def memory_app(
@@ -37,15 +43,28 @@ def memory_app(
     clock: Callable[[], datetime] | None = None,
     snapshot_interval: int = 50,
     source: str = "test",
+    rejections: RejectionLog | None = None,
 ) -> MemoryApp:
     """A fresh desk over new in-memory stores."""
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
+    read_model = memory_read_model(events)
+    projector = Projector(events, read_model.feed, read_model.target)
     deps, commands, queries = compose(
-        events, snapshots, identity=identity(source), snapshot_interval=snapshot_interval
+        events,
+        snapshots,
+        identity=identity(source),
+        snapshot_interval=snapshot_interval,
+        read=rh.ReadDeps(orders=read_model.queries, projector=projector),
+        rejections=rejections,
     )
     return MemoryApp(
-        events=events, snapshots=snapshots, deps=deps, commands=commands, queries=queries
+        events=events,
+        snapshots=snapshots,
+        deps=deps,
+        commands=commands,
+        queries=queries,
+        projector=projector,
     )
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
-from desktop_app.bootstrap import App
 
-from .helpers import World
+from .helpers import MemoryApp, World
 
 
-def _projected(app: App) -> None:
-    assert app.projector is not None
+def _projected(app: MemoryApp) -> None:
     app.projector.run_once()
     status = app.projector.status()
     assert status.lag == 0 and status.last_error is None
 
 
-def test_lists_and_detail_follow_the_commands(app: App, world: World) -> None:
+def test_lists_and_detail_follow_the_commands(app: MemoryApp, world: World) -> None:
     first = world.place(2, 1)
     second = world.place(5)
     world.send(c.ConfirmOrder(order_id=second))
@@ -38,7 +36,7 @@ def test_lists_and_detail_follow_the_commands(app: App, world: World) -> None:
     assert app.queries.ask(q.ListOrders(search="pot-2")).total == 1
 
 
-def test_pickers_and_a_rename(app: App, world: World) -> None:
+def test_pickers_and_a_rename(app: MemoryApp, world: World) -> None:
     world.place(1)
     world.send(c.RenameCustomer(customer_id=world.customer, name="Schmidt AG"))
     _projected(app)

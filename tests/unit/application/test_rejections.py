@@ -21,7 +21,7 @@ from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.rejection_log import InMemoryRejectionLog
 
 from .conftest import StepClock
-from .helpers import MemoryApp, World, identity
+from .helpers import MemoryApp, World, identity, memory_app
 
 
 @pytest.fixture
@@ -31,15 +31,7 @@ def log() -> InMemoryRejectionLog:
 
 @pytest.fixture
 def app(log: InMemoryRejectionLog) -> MemoryApp:
-    clock = StepClock()
-    events = InMemoryEventStore(clock=clock)
-    snapshots = InMemorySnapshotStore(events, clock=clock)
-    deps, commands, queries = compose(
-        events, snapshots, identity=identity("gui"), snapshot_interval=5, rejections=log
-    )
-    return MemoryApp(
-        events=events, snapshots=snapshots, deps=deps, commands=commands, queries=queries
-    )
+    return memory_app(clock=StepClock(), snapshot_interval=5, source="gui", rejections=log)
 
 
 def test_a_refused_command_is_recorded_once_with_who_what_and_why(

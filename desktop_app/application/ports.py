@@ -4,6 +4,8 @@ Stores (SQLite in ``store/``, in-memory fakes in ``store/memory.py``) implement 
 one shared contract suite. Payloads crossing a port are JSON-compatible values only
 (``str``, ``int``, ``bool``, ``None``, lists and dicts of those): money is already a decimal
 string, times are ISO-8601 strings; floats never appear.
+
+Over 500 lines on purpose: every port and record a backend implements, read in one place.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ shipped -> delivered, or cancelled.
 
 Every state rule is written once, in `_state_refusal`; `why_not` (for disabled-button tooltips)
 and the command methods both use it, so the UI and the domain cannot disagree.
+
+Over 500 lines on purpose: one aggregate, its rules written once (`_state_refusal`) and its replay.
 """
 
 from __future__ import annotations

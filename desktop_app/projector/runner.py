@@ -8,6 +8,8 @@ projector at that event (everything before it is applied and checkpointed) and i
 
 Nothing here starts a thread: the scheduler calls :meth:`Projector.run_once` (and installs a
 wake hook); the headless runner in ``__main__`` loops on it.
+
+Over 500 lines on purpose: catch-up, bulk rebuild and status share the checkpoint rules (R4, R5).
 """
 
 from __future__ import annotations

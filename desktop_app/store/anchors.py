@@ -24,6 +24,8 @@ before) supersedes the earlier anchors of that path that lie beyond its head: th
 were given up on purpose, and the record says when and from which backup. Anyone who can
 edit the anchor log as well as the database defeats this (as with any record kept by the same
 user); the sidecars beside the backups and a copy of the log elsewhere raise that bar.
+
+Over 500 lines on purpose: writing, reading and checking anchors must agree on one format.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ refused: the target is checkpointed and switched out of WAL mode first, which SQ
 allows to the sole connection on the file (so an open app window, projector or CLI makes the
 restore fail with :class:`DatabaseInUseError`). A program that opens the file in the few
 milliseconds between that check and the rename is not caught.
+
+Over 500 lines on purpose: backup, retention and restore share the refusal rules (R25, R29).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ the append is BEGIN IMMEDIATE + one SELECT + executemany + (one INSERT) + COMMIT
 
 The aggregate cache's catch-up read is skipped when ``stream_is_current`` can prove nothing was
 appended since this process's own append (one ``PRAGMA data_version`` on the same connection).
+
+Over 500 lines on purpose: the event and snapshot stores share the hot-path connection handling.
 """
 
 from __future__ import annotations

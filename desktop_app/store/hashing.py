@@ -20,6 +20,8 @@ Canonical rules (R14):
 
 Payload text written by the store is already in this form when it is NFC, so verification
 hashes the stored text directly and only re-canonicalises the rare non-NFC payload.
+
+Over 500 lines on purpose: the canonical byte rules (R14) are one specification and live together.
 """
 
 from __future__ import annotations

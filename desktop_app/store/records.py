@@ -2,6 +2,9 @@
 
 Both stores keep exactly the same row shape (texts as written to SQLite), so they hash,
 verify and decode identically and pass one contract suite.
+
+Over 500 lines on purpose: both stores must encode, hash and decode rows through the very same
+code.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ payload and metadata, and its state and field-by-field changes (right).
 
 Every query goes through the ``TaskRunner``; results that arrive for an order or an event the
 user has already left are dropped (each request carries a ticket).
+
+Over 500 lines on purpose: the timeline, payload and state panes answer one ticketed request.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ swaps in the frozen rows that come back.
 Live refresh re-fetches the cached pages and keeps the view steady: rows are inserted/removed at
 the end to match the new total, and persistent indexes (the selection, the current row) follow
 their order to its new row, so the clerk's selection survives new orders arriving at the top.
+
+Over 500 lines on purpose: paging, live refresh and persistent indexes touch the same page cache.
 """
 
 from __future__ import annotations

@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.application.audit_bundle import (
-    NOT_RECORDED,
+    NO_REJECTION_LOG,
+    READABLE_VERSIONS,
     TRAILER_LENGTH,
     TRAILER_PREFIX,
     BundleHeader,
     BundleWriter,
     WrittenBundle,
     history_entries,
+    rejection_entry,
 )
 from desktop_app.application.audit_bundle_check import (
     FAILED,
@@ -51,6 +53,7 @@ from desktop_app.store.evidence import (
     find_order_stream,
     iter_proof_rows,
     read_order_evidence,
+    read_order_rejections,
 )
 from desktop_app.store.hashing import row_hash
 
@@ -179,7 +182,9 @@ _NOTES = (
     "The chain proof holds every event from this order's first event to the head of the log, "
     "other orders' events included: the hash of each event covers the previous hash, so a link "
     "can only be recomputed from the complete next event.",
-    f"Annotations and rejected commands: {NOT_RECORDED}.",
+    "Auditors' notes are events of the order's own notes stream: the chain proof holds them "
+    "and check-bundle replays them. Refused commands (grey lines) are kept outside the chain: "
+    "only the bundle's MAC vouches for them.",
 )
 
 
@@ -240,6 +245,10 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                     chain.watch(iter_proof_rows(con, evidence.first_position, head.position))
                 )
                 writer.add_snapshots(evidence.snapshots)
+                refused = read_order_rejections(con, stream_id)
+                writer.add_rejections(
+                    None if refused is None else [rejection_entry(row) for row in refused]
+                )
             except BaseException:
                 writer.abort()
                 raise
@@ -281,7 +290,11 @@ def _is_bundle(path: Path) -> bool:
             if size < TRAILER_LENGTH:
                 return False
             fh.seek(size - TRAILER_LENGTH)
-            return fh.read(len(TRAILER_PREFIX)) == TRAILER_PREFIX.encode()
+            prefix = fh.read(len(TRAILER_PREFIX))
+            return any(
+                prefix == TRAILER_PREFIX.replace(f"/{READABLE_VERSIONS[-1]} ", f"/{v} ").encode()
+                for v in READABLE_VERSIONS
+            )
     except OSError:
         return False
 
@@ -303,7 +316,14 @@ def _say_written(written: WrittenBundle, header: BundleHeader) -> None:
             "Note: this account has no snapshot key for the database, so the bundle carries "
             "no MAC (anyone who recomputes its digests could rebuild it unnoticed)."
         )
-    print("Note: annotations and rejected commands are not recorded by this version (empty).")
+    print(
+        f"Auditors' notes: {written.notes:,} (in the chain proof); refused commands: "
+        + (
+            f"{written.rejections:,} (not in the chain: vouched for by the MAC only)."
+            if written.rejections is not None
+            else f"not recorded ({NO_REJECTION_LOG})."
+        )
+    )
 
 
 # --- check-bundle --------------------------------------------------------------------------

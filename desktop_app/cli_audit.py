@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,10 @@ from desktop_app.application.audit_bundle import (
     BundleWriter,
     WrittenBundle,
     history_entries,
+    notes_stream,
     rejection_entry,
+    report_notes,
+    report_rejections,
 )
 from desktop_app.application.audit_bundle_check import (
     FAILED,
@@ -175,6 +178,27 @@ def _facts(header: BundleHeader, written_events: int, proof: int) -> list[tuple[
     ]
 
 
+def _slot_facts(
+    header: BundleHeader, annotations: Sequence[Any], rejected: Sequence[Any] | None
+) -> list[tuple[str, str]]:
+    """The front page's counts of notes and refused commands, with what vouches for each."""
+    corrections = sum(1 for note in annotations if note.corrects)
+    notes = f"{len(annotations):,}" + (f" ({corrections:,} correction(s))" if corrections else "")
+    return [
+        (
+            "Auditors' notes",
+            f"{notes} · events of {notes_stream(header.order_id)}, in the chain proof",
+        ),
+        (
+            "Refused commands",
+            f"{len(rejected):,} · grey lines; not in the hash chain: vouched for only by the "
+            "bundle's MAC"
+            if rejected is not None
+            else f"not recorded: {NO_REJECTION_LOG}",
+        ),
+    ]
+
+
 _NOTES = (
     "This report is a rendering of the events in the bundle. The evidence is the bundle's "
     "chain proof, events and snapshots; check them with "
@@ -255,6 +279,9 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
         try:
             # Drawn from the bundle's own rows: the report shows exactly the evidence.
             entries = history_entries(writer.order_rows)
+            annotations = report_notes(writer.note_rows)
+            rejected = writer.rejections
+            shown = report_rejections(rejected or [])
             _qt_app()
             from desktop_app.ui.printing.audit_report import render_audit_report
 
@@ -263,9 +290,12 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                 facts=[
                     *_facts(header, len(writer.order_rows), writer.proof_events),
                     ("Chain at export", chain.verdict()),
+                    *_slot_facts(header, annotations, rejected),
                 ],
                 notes=_NOTES,
                 entries=entries,
+                annotations=annotations,
+                refused=shown,
             )
             written = writer.finish(pdf, crypto, crypto.key(evidence.seal_database_id))
         except BaseException:

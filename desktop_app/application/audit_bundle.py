@@ -57,8 +57,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from desktop_app.application.ports import EventMetadata
-from desktop_app.application.queries import HistoryEntry
+from desktop_app.application.ports import EventMetadata, RecordedRejection, Rejection
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
 from desktop_app.application.summaries import describe
 from desktop_app.domain.annotations import AUDIT_NOTES_TYPE
 from desktop_app.domain.errors import DomainError
@@ -288,6 +288,60 @@ def payload_of(row: ProofRowT) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+def _stored_time(text: object) -> datetime:
+    """A stored time (``…Z``) as an aware datetime; an unreadable one as the earliest time."""
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def report_notes(note_rows: Sequence[ProofRowT]) -> list[AuditNoteEntry]:
+    """The notes stream's rows as the report draws them (as ``GetOrderNotes`` answers);
+    a row that is not a readable note is left out (the check names it)."""
+    fixes = corrections(note_rows)
+    notes: list[AuditNoteEntry] = []
+    for row in note_rows:
+        payload = payload_of(row)
+        metadata = _decoded(row[7])
+        if payload is None:
+            continue
+        try:
+            note_id, text = str(payload["note_id"]), str(payload["text"])
+            target, at = int(payload["target_version"]), int(payload["order_version"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        notes.append(
+            AuditNoteEntry(
+                note_id=note_id,
+                order_id=str(payload.get("order_id", "")),
+                text=text,
+                target_version=target,
+                order_version=at,
+                corrects=str(payload.get("corrects") or "") or None,
+                corrected_by=tuple(fixes.get(note_id, ())),
+                position=row[0],
+                version=row[2],
+                recorded_at=_stored_time(row[8]),
+                metadata=EventMetadata.from_json(metadata if isinstance(metadata, dict) else {}),
+            )
+        )
+    return notes
+
+
+def report_rejections(entries: Sequence[Mapping[str, Any]]) -> list[RecordedRejection]:
+    """``rejected_commands.json``'s entries as the rejection log's records (for the report)."""
+    return [
+        RecordedRejection(
+            rejection_id=int(e["rejection_id"]),
+            recorded_at=_stored_time(e["recorded_at"]),
+            rejection=Rejection(**{name: str(e[name]) for name in REJECTION_FIELDS[2:]}),
+        )
+        for e in entries
+    ]
+
+
 def history_entries(rows: Sequence[ProofRowT]) -> list[HistoryEntry]:
     """The order's rows as the history view's entries (for the report), summaries included;
     an event that cannot be read says so in its summary instead of stopping the report."""
@@ -421,6 +475,11 @@ class BundleWriter:
     def add_annotations(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """The notes as listed (default: :func:`note_entries` of the proof's note rows)."""
         self._annotations = [dict(e) for e in entries]
+
+    @property
+    def rejections(self) -> list[dict[str, Any]] | None:
+        """The refused commands given (None: the file has no rejection log)."""
+        return self._rejections
 
     def add_rejections(self, entries: Sequence[Mapping[str, Any]] | None) -> None:
         """The order's refused commands (:func:`rejection_entry` of each stored row), oldest
@@ -606,6 +665,8 @@ __all__ = [
     "notes_stream",
     "payload_of",
     "rejection_entry",
+    "report_notes",
+    "report_rejections",
     "row_dict",
     "write_trailer",
 ]

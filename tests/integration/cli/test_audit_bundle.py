@@ -263,7 +263,33 @@ def test_the_report_shows_the_facts_and_the_drawn_timeline(
     number = desk.numbers[desk.a]
     assert f"Audit bundle · Order {number}" in text
     assert "Chain at export" in text and "every hash and link holds" in text
-    assert f"Audit bundle · Order {number} — timeline, v1–v5 of 5 events" in text
+    assert (
+        f"Audit bundle · Order {number} — timeline, v1–v5 of 5 events · 3 note(s) · 2 refused"
+        in (text)
+    )
+    # The front page counts them and says what vouches for each.
+    assert "Auditors' notes 3 (1 correction(s)) · events of auditnotes-" in text
+    assert (
+        "Refused commands 2 · grey lines; not in the hash chain: vouched for only by the "
+        "bundle's MAC" in text
+    )
+    # Notes beside their events, refused commands in time order among them.
+    order = [
+        "Whole order reviewed.",
+        "v1 Placed",
+        "v2 Line added",
+        "Quantity 3 of the pot?",
+        "Pot quantity confirmed by phone.",
+        "v3 Line added",
+        "Refused ShipOrder",
+        "An order can only be shipped once it is confirmed.",
+        "v4 Confirmed",
+        "v5 Shipp",
+        "Refused ConfirmOrder",
+    ]
+    at = [text.index(label, text.index(" — timeline")) for label in order]
+    assert at == sorted(at), list(zip(order, at, strict=True))
+    assert text.count("not in the chain") == 2
     # (The history view's delegate elides "Shipped" by a pixel at this font: "v5 Shipp…".)
     for label in ("v1 Placed", "v2 Line added", "v4 Confirmed", "v5 Shipp"):
         assert label in text

@@ -832,3 +832,45 @@ def test_a_format_1_bundle_still_checks_and_says_nothing_was_recorded(tmp_path: 
     edited[200] ^= 1
     (tmp_path / "e.zip").write_bytes(bytes(edited))
     assert cli("check-bundle", tmp_path / "e.zip", expect=1).lines[-1].startswith("TAMPERED: ")
+
+
+def test_a_file_without_a_rejection_log_says_refusals_were_not_recorded(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A file with no ``rejections`` table (older than format 5, opened read-only, so never
+    upgraded; here the table is dropped from a copy): the bundle says the refused commands
+    were not recorded, never that there were none, and the check says the same."""
+    db = copy_db(desk.path, tmp_path / "old.sqlite3")
+    con = attacker(db)
+    con.execute("DROP TABLE rejections")
+    con.close()
+    out = tmp_path / "a.zip"
+    run = cli("audit-bundle", desk.numbers[desk.a], "--out", out, "--db", db)
+    assert "refused commands: not recorded (the database file predates the rejection log" in (
+        run.out
+    )
+    assert run.lines[-1].startswith("Checked: ")
+    slot = json.loads(zipfile.ZipFile(out).read("rejected_commands.json"))
+    assert slot["recorded"] is False and slot["rejected_commands"] == []
+    check = cli("check-bundle", out)
+    assert "Note: rejected commands: the database file predates the rejection log" in check.out
+    assert "OK: auditors' notes: 3 note(s)" in check.out  # the notes are in the chain anyway
+
+    def claim_one(data: dict[str, Any]) -> dict[str, Any]:
+        data["rejected_commands"] = [{"rejection_id": 1}]
+        return data
+
+    forged = reforge(out, tmp_path / "f.zip", {"rejected_commands.json": claim_one})
+    assert (
+        "FAILED: rejected_commands.json says not recorded but lists rejections"
+        in cli("check-bundle", forged, expect=1).lines
+    )
+
+
+def test_an_unreadable_notes_member_stops_only_its_own_check(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    forged = reforge(bundle_a, tmp_path / "f.zip", {"annotations.json": lambda data: [data]})
+    run = cli("check-bundle", forged, expect=1)
+    assert "FAILED: annotations.json is not a list of notes" in run.lines
+    assert any(line.startswith("NOT CHECKED: rejected commands: 2 listed") for line in run.lines)

@@ -756,6 +756,15 @@ class _Check:
                 self.report.add(
                     FAILED, f"member {name}: a format-1 bundle cannot list {kind.replace('_', ' ')}"
                 )
+        if self.note_rows:
+            # Format 1 was written while notes already existed: it never listed them, but
+            # its proof holds them (so a bundle made to look older cannot hide them either).
+            self.report.add(
+                NOTE,
+                f"the chain proof holds {len(self.note_rows):,} event(s) of "
+                f"{self.note_rows[0][1]} (auditors' notes on this order) that this format-1 "
+                "bundle does not list; their hashes and links were checked with the chain",
+            )
 
 
 def _manifest_shape(manifest: object, version: int) -> None:

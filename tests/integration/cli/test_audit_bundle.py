@@ -874,3 +874,45 @@ def test_an_unreadable_notes_member_stops_only_its_own_check(
     run = cli("check-bundle", forged, expect=1)
     assert "FAILED: annotations.json is not a list of notes" in run.lines
     assert any(line.startswith("NOT CHECKED: rejected commands: 2 listed") for line in run.lines)
+
+
+def test_a_bundle_turned_into_format_1_still_shows_its_notes_in_the_proof(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    """Someone makes a format-2 bundle pass for a format-1 one (the notes and refusals
+    emptied, every digest and the trailer recomputed): the notes are still in the chain proof,
+    and the check says that the format-1 bundle leaves them out."""
+
+    def empty(kind: str) -> Callable[[Any], Any]:
+        def apply(data: dict[str, Any]) -> dict[str, Any]:
+            return {"format_version": 1, "recorded": False, "note": "n", kind: []}
+
+        return apply
+
+    def as_format_1(stated: dict[str, Any]) -> None:
+        stated["format_version"] = 1
+        del stated["annotations"], stated["rejected_commands"]
+
+    forged = reforge(
+        bundle_a,
+        tmp_path / "f.zip",
+        {
+            "annotations.json": empty("annotations"),
+            "rejected_commands.json": empty("rejected_commands"),
+        },
+        manifest=as_format_1,
+    )
+    # The trailer of format 1, recomputed as its writer did.
+    data = bytearray(forged.read_bytes())
+    body = len(data) - TRAILER_LENGTH
+    head = ("order-desk-audit-bundle/1 mac=" + "-" * 81 + " sha256=").encode()
+    data[body : body + len(head)] = head
+    data[-64:] = hashlib.sha256(bytes(data[:-64])).hexdigest().encode()
+    forged.write_bytes(bytes(data))
+    run = cli("check-bundle", forged, "--key-dir", tmp_path / "no-keys")
+    assert "Note: annotations: not recorded: this is a format-1 bundle" in run.out
+    assert (
+        f"Note: the chain proof holds 3 event(s) of auditnotes-{desk.a} (auditors' notes on "
+        "this order) that this format-1 bundle does not list; their hashes and links were "
+        "checked with the chain" in run.lines
+    )

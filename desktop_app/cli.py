@@ -39,9 +39,12 @@ from desktop_app.cli_support import progress_line as _progress
 from desktop_app.cli_workbench import (
     add_annotate_command,
     add_workbench_commands,
+    history_items,
     history_lines,
+    note_json,
     order_notes,
     order_rejections,
+    rejection_json,
 )
 from desktop_app.config import default_db_path
 from desktop_app.demo_data import load_demo
@@ -167,11 +170,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _open(args.db, read_only=True) as app:
         order_id = _find_order(app, args.order)
         entries = app.queries.ask(GetOrderHistory(order_id=order_id))
-        refused = [] if args.json else order_rejections(app, order_id)
-        notes = [] if args.json else order_notes(app, order_id)
+        refused = order_rejections(app, order_id)
+        notes = order_notes(app, order_id)
     if args.json:
-        for entry in entries:
-            print(json.dumps(_entry_json(entry), ensure_ascii=False, sort_keys=True))
+        # One JSON object per line, each with its "kind": "event" (the fields as before),
+        # "note" or "rejection"; in the order of the text history.
+        for kind, item in history_items(entries, refused, notes):
+            if kind == "event":
+                fields = _entry_json(item)
+            elif kind == "note":
+                fields = note_json(item)
+            else:
+                fields = rejection_json(item)
+            print(json.dumps({"kind": kind, **fields}, ensure_ascii=False, sort_keys=True))
         return EXIT_OK
     if entries and entries[0].type_name == "OrderPlaced":
         more = f", {len(refused)} refused commands" if refused else ""
@@ -365,7 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
     history = sub.add_parser("history", parents=[common], help="print an order's events")
     history.add_argument("order", metavar="ORDER", help="order id or number (SO-000123)")
-    history.add_argument("--json", action="store_true", help="full entries as JSON lines")
+    history.add_argument(
+        "--json",
+        action="store_true",
+        help='full entries as JSON lines (events, notes, refused commands: see "kind")',
+    )
     history.set_defaults(run=cmd_history)
     verify = sub.add_parser(
         "verify",

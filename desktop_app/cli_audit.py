@@ -14,19 +14,24 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from desktop_app.application.audit_bundle import (
-    NOT_RECORDED,
+    NO_REJECTION_LOG,
+    READABLE_VERSIONS,
     TRAILER_LENGTH,
     TRAILER_PREFIX,
     BundleHeader,
     BundleWriter,
     WrittenBundle,
     history_entries,
+    notes_stream,
+    rejection_entry,
+    report_notes,
+    report_rejections,
 )
 from desktop_app.application.audit_bundle_check import (
     FAILED,
@@ -51,6 +56,7 @@ from desktop_app.store.evidence import (
     find_order_stream,
     iter_proof_rows,
     read_order_evidence,
+    read_order_rejections,
 )
 from desktop_app.store.hashing import row_hash
 
@@ -172,6 +178,27 @@ def _facts(header: BundleHeader, written_events: int, proof: int) -> list[tuple[
     ]
 
 
+def _slot_facts(
+    header: BundleHeader, annotations: Sequence[Any], rejected: Sequence[Any] | None
+) -> list[tuple[str, str]]:
+    """The front page's counts of notes and refused commands, with what vouches for each."""
+    corrections = sum(1 for note in annotations if note.corrects)
+    notes = f"{len(annotations):,}" + (f" ({corrections:,} correction(s))" if corrections else "")
+    return [
+        (
+            "Auditors' notes",
+            f"{notes} · events of {notes_stream(header.order_id)}, in the chain proof",
+        ),
+        (
+            "Refused commands",
+            f"{len(rejected):,} · grey lines; not in the hash chain: vouched for only by the "
+            "bundle's MAC"
+            if rejected is not None
+            else f"not recorded: {NO_REJECTION_LOG}",
+        ),
+    ]
+
+
 _NOTES = (
     "This report is a rendering of the events in the bundle. The evidence is the bundle's "
     "chain proof, events and snapshots; check them with "
@@ -179,7 +206,9 @@ _NOTES = (
     "The chain proof holds every event from this order's first event to the head of the log, "
     "other orders' events included: the hash of each event covers the previous hash, so a link "
     "can only be recomputed from the complete next event.",
-    f"Annotations and rejected commands: {NOT_RECORDED}.",
+    "Auditors' notes are events of the order's own notes stream: the chain proof holds them "
+    "and check-bundle replays them. Refused commands (grey lines) are kept outside the chain: "
+    "only the bundle's MAC vouches for them.",
 )
 
 
@@ -240,12 +269,19 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                     chain.watch(iter_proof_rows(con, evidence.first_position, head.position))
                 )
                 writer.add_snapshots(evidence.snapshots)
+                refused = read_order_rejections(con, stream_id)
+                writer.add_rejections(
+                    None if refused is None else [rejection_entry(row) for row in refused]
+                )
             except BaseException:
                 writer.abort()
                 raise
         try:
             # Drawn from the bundle's own rows: the report shows exactly the evidence.
             entries = history_entries(writer.order_rows)
+            annotations = report_notes(writer.note_rows)
+            rejected = writer.rejections
+            shown = report_rejections(rejected or [])
             _qt_app()
             from desktop_app.ui.printing.audit_report import render_audit_report
 
@@ -254,9 +290,12 @@ def cmd_audit_bundle(args: argparse.Namespace) -> int:
                 facts=[
                     *_facts(header, len(writer.order_rows), writer.proof_events),
                     ("Chain at export", chain.verdict()),
+                    *_slot_facts(header, annotations, rejected),
                 ],
                 notes=_NOTES,
                 entries=entries,
+                annotations=annotations,
+                refused=shown,
             )
             written = writer.finish(pdf, crypto, crypto.key(evidence.seal_database_id))
         except BaseException:
@@ -281,7 +320,11 @@ def _is_bundle(path: Path) -> bool:
             if size < TRAILER_LENGTH:
                 return False
             fh.seek(size - TRAILER_LENGTH)
-            return fh.read(len(TRAILER_PREFIX)) == TRAILER_PREFIX.encode()
+            prefix = fh.read(len(TRAILER_PREFIX))
+            return any(
+                prefix == TRAILER_PREFIX.replace(f"/{READABLE_VERSIONS[-1]} ", f"/{v} ").encode()
+                for v in READABLE_VERSIONS
+            )
     except OSError:
         return False
 
@@ -303,7 +346,14 @@ def _say_written(written: WrittenBundle, header: BundleHeader) -> None:
             "Note: this account has no snapshot key for the database, so the bundle carries "
             "no MAC (anyone who recomputes its digests could rebuild it unnoticed)."
         )
-    print("Note: annotations and rejected commands are not recorded by this version (empty).")
+    print(
+        f"Auditors' notes: {written.notes:,} (in the chain proof); refused commands: "
+        + (
+            f"{written.rejections:,} (not in the chain: vouched for by the MAC only)."
+            if written.rejections is not None
+            else f"not recorded ({NO_REJECTION_LOG})."
+        )
+    )
 
 
 # --- check-bundle --------------------------------------------------------------------------

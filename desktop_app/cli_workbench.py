@@ -79,6 +79,40 @@ def order_notes(app: App, order_id: str) -> list[q.AuditNoteEntry]:
     return app.queries.ask(q.GetOrderNotes(order_id=order_id))
 
 
+HistoryItem = tuple[str, Any]
+"""(kind, item): ("event", HistoryEntry), ("note", AuditNoteEntry) or ("rejection",
+RecordedRejection)."""
+
+
+def history_items(
+    entries: Sequence[HistoryEntry],
+    rejections: Sequence[RecordedRejection],
+    notes: Sequence[q.AuditNoteEntry] = (),
+) -> Iterator[HistoryItem]:
+    """The order's notes on the whole order first, then its events in version order, each
+    followed by the notes on it; each refused command placed by time before the first event
+    recorded after it."""
+    by_version: dict[int, list[q.AuditNoteEntry]] = {}
+    for note in notes:
+        by_version.setdefault(note.target_version, []).append(note)
+    for note in by_version.pop(0, []):
+        yield "note", note
+    pending = list(rejections)
+    index = 0
+    for entry in entries:
+        while index < len(pending) and pending[index].recorded_at < entry.recorded_at:
+            yield "rejection", pending[index]
+            index += 1
+        yield "event", entry
+        for note in by_version.pop(entry.version, []):
+            yield "note", note
+    for recorded in pending[index:]:
+        yield "rejection", recorded
+    for version in sorted(by_version):  # only when asked for part of the history
+        for note in by_version[version]:
+            yield "note", note
+
+
 def history_lines(
     entries: Sequence[HistoryEntry],
     rejections: Sequence[RecordedRejection],
@@ -86,29 +120,34 @@ def history_lines(
     stream: TextIO,
     notes: Sequence[q.AuditNoteEntry] = (),
 ) -> Iterator[str]:
-    """The order's notes on the whole order first, then its events in version order, each
-    followed by the notes on it; each refused command (grey on a terminal) placed by time
-    before the first event recorded after it."""
+    """:func:`history_items` as text lines; refused commands grey on a terminal."""
     on, off = grey(stream)
-    by_version: dict[int, list[q.AuditNoteEntry]] = {}
-    for note in notes:
-        by_version.setdefault(note.target_version, []).append(note)
-    for note in by_version.pop(0, []):
-        yield note_line(note)
-    pending = list(rejections)
-    index = 0
-    for entry in entries:
-        while index < len(pending) and pending[index].recorded_at < entry.recorded_at:
-            yield f"{on}{rejection_line(pending[index])}{off}"
-            index += 1
-        yield str(event_line(entry))
-        for note in by_version.pop(entry.version, []):
-            yield note_line(note)
-    for recorded in pending[index:]:
-        yield f"{on}{rejection_line(recorded)}{off}"
-    for version in sorted(by_version):  # only when asked for part of the history
-        for note in by_version[version]:
-            yield note_line(note)
+    for kind, item in history_items(entries, rejections, notes):
+        if kind == "event":
+            yield str(event_line(item))
+        elif kind == "note":
+            yield note_line(item)
+        else:
+            yield f"{on}{rejection_line(item)}{off}"
+
+
+def note_json(note: q.AuditNoteEntry) -> dict[str, Any]:
+    """One auditor's note as a JSON object (``history --json``). ``notes_version`` is its
+    version in the notes stream, ``target_version`` the order's event it is about (0: the
+    order), so no consumer mistakes it for an order version."""
+    return {
+        "note_id": note.note_id,
+        "order_id": note.order_id,
+        "text": note.text,
+        "target_version": note.target_version,
+        "order_version": note.order_version,
+        "corrects": note.corrects,
+        "corrected_by": list(note.corrected_by),
+        "position": note.position,
+        "notes_version": note.version,
+        "recorded_at": note.recorded_at.astimezone(UTC).isoformat(),
+        "metadata": note.metadata.to_json(),
+    }
 
 
 def rejection_json(recorded: RecordedRejection) -> dict[str, Any]:
@@ -261,7 +300,10 @@ def add_annotate_command(
 __all__ = [
     "add_annotate_command",
     "add_workbench_commands",
+    "history_items",
     "history_lines",
+    "note_json",
     "order_rejections",
+    "rejection_json",
     "rejection_line",
 ]

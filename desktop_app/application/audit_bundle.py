@@ -14,10 +14,13 @@ members stay separate, readable JSON) with these members:
 ``snapshots.json``
     The order's snapshot rows as stored (state text, checksum, seal) and the hash of the event
     at each snapshot's version.
-``annotations.json``, ``rejected_commands.json``
-    Slots with a format version. This version of Order Desk records neither (another part of
-    issue 11 adds them), so both hold ``"recorded": false`` and an empty list: the bundle says
-    they were not recorded, never that there were none.
+``annotations.json``
+    The auditors' notes on the order: the events of its notes stream (``auditnotes-<id>``,
+    in the chain proof like every event), readable, each with the notes correcting it.
+``rejected_commands.json``
+    The order's refused commands as the rejection log stores them (not hash-chained: the
+    manifest lists a digest of each, and only the MAC vouches for them). Format 1 bundles
+    hold empty slots here (``"recorded": false``): not recorded then, not "none".
 ``anchors.json``
     The anchors of this database (heads kept outside it) found on the exporting machine that
     fall inside the proof: copies, so only consistency can be checked from them; an anchor the
@@ -26,14 +29,19 @@ members stay separate, readable JSON) with these members:
     The rendered report (Qt's PDF writer, with the drawn timeline): a rendering, covered by its
     digest, not evidence in itself.
 ``manifest.json``
-    Format, order, head, ids, and the size and sha256 of every other member.
+    Format, order, head, ids, the notes' count, a digest of each rejected command, and the
+    size and sha256 of every other member.
 
-**The trailer**: the zip comment is ``order-desk-audit-bundle/1 mac=<MAC> sha256=<DIGEST>``, of
+**The trailer**: the zip comment is ``order-desk-audit-bundle/<version> mac=<MAC>
+sha256=<DIGEST>``, of
 fixed length. ``DIGEST`` is the sha256 of every byte of the file before it, so any byte edited
 anywhere (zip headers and timestamps included) fails the check. ``MAC`` is an HMAC of the bytes
 before the comment under a key derived from the database's snapshot key (or dashes when the
 exporting account had no key): anyone can recompute the digest, only a holder of the key the
 MAC.
+
+Over 500 lines as one module on purpose: the format, its writer and the readable form of each
+member belong together (the check reads them back through the same functions).
 """
 
 from __future__ import annotations
@@ -49,16 +57,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from desktop_app.application.ports import EventMetadata
-from desktop_app.application.queries import HistoryEntry
+from desktop_app.application.ports import EventMetadata, RecordedRejection, Rejection
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
 from desktop_app.application.summaries import describe
+from desktop_app.domain.annotations import AUDIT_NOTES_TYPE
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.serialization import from_payload
 
 BUNDLE_FORMAT = "order-desk-audit-bundle"
-FORMAT_VERSION = 1
-SLOT_FORMAT_VERSION = 1
-"""Format version of the annotation and rejected-command slots."""
+FORMAT_VERSION = 2
+"""2: notes and rejected commands filled in; 1: both were empty slots (still checked)."""
+READABLE_VERSIONS = (1, 2)
+SLOT_FORMAT_VERSION = 2
+"""Format version of the notes and rejected-command members (1: empty slots)."""
 
 MANIFEST = "manifest.json"
 CHAIN = "chain.jsonl"
@@ -75,11 +86,20 @@ MAC_WIDTH = 16 + 1 + 64
 """``<key id>:<hmac hex>``."""
 UNKEYED = "-" * MAC_WIDTH
 TRAILER_PREFIX = f"{BUNDLE_FORMAT}/{FORMAT_VERSION} mac="
+"""What this version writes; a checker accepts any of ``READABLE_VERSIONS`` (same length)."""
 TRAILER_LENGTH = len(TRAILER_PREFIX) + MAC_WIDTH + len(" sha256=") + 64
 
 NOT_RECORDED = (
-    "not recorded by this version of Order Desk: the list is empty because nothing was "
-    "recorded, not because there was nothing"
+    "not recorded by the exporting version of Order Desk: the list is empty because nothing "
+    "was recorded, not because there was nothing"
+)
+NOT_CHAINED = (
+    "refused commands are not in the hash chain: the manifest's digests and the bundle's MAC "
+    "are all that vouch for them"
+)
+NO_REJECTION_LOG = (
+    "the database file predates the rejection log (format 5) and was opened read-only: no "
+    "refused command was recorded in it"
 )
 
 _CHUNK = 1 << 20
@@ -163,6 +183,9 @@ class WrittenBundle:
     proof_events: int
     snapshots: int
     keyed: bool
+    notes: int = 0
+    rejections: int | None = None
+    """None: the file has no rejection log."""
 
 
 def _jsonable(value: object) -> object:
@@ -197,6 +220,126 @@ def row_dict(row: ProofRowT) -> dict[str, Any]:
         "prev_hash": row[9],
         "hash": row[10],
     }
+
+
+REJECTION_FIELDS = (
+    "rejection_id",
+    "recorded_at",
+    "user",
+    "host",
+    "source",
+    "app_version",
+    "command_type",
+    "command_id",
+    "correlation_id",
+    "stream_id",
+    "content",
+    "error_class",
+    "message",
+)
+"""A rejection's columns as stored (``recorded_at`` and ``content`` as their stored text)."""
+
+
+def notes_stream(order_id: str) -> str:
+    """The stream of an order's notes."""
+    return f"{AUDIT_NOTES_TYPE}-{order_id}"
+
+
+def corrections(note_rows: Sequence[ProofRowT]) -> dict[str, list[str]]:
+    """note id -> the ids of the notes that correct it, oldest first."""
+    found: dict[str, list[str]] = {}
+    for row in note_rows:
+        payload = payload_of(row)
+        corrects = payload.get("corrects") if payload else None
+        note_id = payload.get("note_id") if payload else None
+        if isinstance(corrects, str) and corrects and isinstance(note_id, str):
+            found.setdefault(corrects, []).append(note_id)
+    return found
+
+
+def note_entries(note_rows: Sequence[ProofRowT]) -> list[dict[str, Any]]:
+    """``annotations.json``'s list: each note's stored row (decoded as in ``events.json``)
+    and the notes that correct it."""
+    fixes = corrections(note_rows)
+    entries = []
+    for row in note_rows:
+        payload = payload_of(row)
+        note_id = payload.get("note_id") if payload else None
+        entries.append({**row_dict(row), "corrected_by": fixes.get(note_id, []) if note_id else []})
+    return entries
+
+
+def rejection_entry(row: Sequence[object]) -> dict[str, Any]:
+    """One stored rejection row (columns in ``REJECTION_FIELDS`` order) as a JSON object."""
+    return dict(zip(REJECTION_FIELDS, row, strict=True))
+
+
+def item_digest(item: Mapping[str, Any]) -> str:
+    """The sha256 of one listed rejection (canonical JSON), as the manifest lists it."""
+    text = json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def payload_of(row: ProofRowT) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(row[6])
+    except (TypeError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _stored_time(text: object) -> datetime:
+    """A stored time (``…Z``) as an aware datetime; an unreadable one as the earliest time."""
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def report_notes(note_rows: Sequence[ProofRowT]) -> list[AuditNoteEntry]:
+    """The notes stream's rows as the report draws them (as ``GetOrderNotes`` answers);
+    a row that is not a readable note is left out (the check names it)."""
+    fixes = corrections(note_rows)
+    notes: list[AuditNoteEntry] = []
+    for row in note_rows:
+        payload = payload_of(row)
+        metadata = _decoded(row[7])
+        if payload is None:
+            continue
+        try:
+            note_id, text = str(payload["note_id"]), str(payload["text"])
+            target, at = int(payload["target_version"]), int(payload["order_version"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        notes.append(
+            AuditNoteEntry(
+                note_id=note_id,
+                order_id=str(payload.get("order_id", "")),
+                text=text,
+                target_version=target,
+                order_version=at,
+                corrects=str(payload.get("corrects") or "") or None,
+                corrected_by=tuple(fixes.get(note_id, ())),
+                position=row[0],
+                version=row[2],
+                recorded_at=_stored_time(row[8]),
+                metadata=EventMetadata.from_json(metadata if isinstance(metadata, dict) else {}),
+            )
+        )
+    return notes
+
+
+def report_rejections(entries: Sequence[Mapping[str, Any]]) -> list[RecordedRejection]:
+    """``rejected_commands.json``'s entries as the rejection log's records (for the report)."""
+    return [
+        RecordedRejection(
+            rejection_id=int(e["rejection_id"]),
+            recorded_at=_stored_time(e["recorded_at"]),
+            rejection=Rejection(**{name: str(e[name]) for name in REJECTION_FIELDS[2:]}),
+        )
+        for e in entries
+    ]
 
 
 def history_entries(rows: Sequence[ProofRowT]) -> list[HistoryEntry]:
@@ -276,14 +419,19 @@ class BundleWriter:
         self._zip = zipfile.ZipFile(self._file, "w", allowZip64=True)
         self._digests: dict[str, dict[str, Any]] = {}
         self.order_rows: list[ProofRowT] = []
+        self.note_rows: list[ProofRowT] = []
         self.proof_events = 0
         self._snapshots = 0
+        self._annotations: list[dict[str, Any]] | None = None
+        self._rejections: list[dict[str, Any]] | None = None
+        self._rejections_note = NO_REJECTION_LOG
 
     def add_proof(self, rows: Iterable[ProofRowT]) -> None:
         """Write the chain proof (rows from the order's first event to the head) and keep
         the order's own rows for ``events.json``."""
         member = _Member(self._zip, CHAIN, zipfile.ZIP_DEFLATED)
         stream_id = self.header.stream_id
+        notes = notes_stream(self.header.order_id)
         lines: list[bytes] = []
         for row in rows:
             lines.append(
@@ -297,6 +445,8 @@ class BundleWriter:
                 lines.clear()
             if row[1] == stream_id:
                 self.order_rows.append(tuple(row))  # type: ignore[arg-type]
+            elif row[1] == notes:
+                self.note_rows.append(tuple(row))  # type: ignore[arg-type]
             self.proof_events += 1
         member.write(b"".join(lines))
         self._digests[CHAIN] = member.close()
@@ -322,26 +472,53 @@ class BundleWriter:
             [dict(zip(names, map(_jsonable, row), strict=True)) for row in snapshots],
         )
 
+    def add_annotations(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """The notes as listed (default: :func:`note_entries` of the proof's note rows)."""
+        self._annotations = [dict(e) for e in entries]
+
+    @property
+    def rejections(self) -> list[dict[str, Any]] | None:
+        """The refused commands given (None: the file has no rejection log)."""
+        return self._rejections
+
+    def add_rejections(self, entries: Sequence[Mapping[str, Any]] | None) -> None:
+        """The order's refused commands (:func:`rejection_entry` of each stored row), oldest
+        first; None when the file has no rejection log."""
+        self._rejections = None if entries is None else [dict(e) for e in entries]
+
     def finish(self, report_pdf: bytes, crypto: BundleCrypto, key: Any) -> WrittenBundle:
         """Add the slots, anchors, report and manifest; seal the file and put it in place."""
         try:
-            for name in (ANNOTATIONS, REJECTED):
-                kind = "annotations" if name == ANNOTATIONS else "rejected_commands"
-                self._add(
-                    name,
-                    {
-                        "format_version": SLOT_FORMAT_VERSION,
-                        "recorded": False,
-                        "note": NOT_RECORDED,
-                        kind: [],
-                    },
-                )
+            annotations = self._annotations
+            if annotations is None:
+                annotations = self._annotations = note_entries(self.note_rows)
+            self._add(
+                ANNOTATIONS,
+                {
+                    "format_version": SLOT_FORMAT_VERSION,
+                    "recorded": True,
+                    "stream_id": notes_stream(self.header.order_id),
+                    "note": "the events of the order's notes stream, in the chain proof",
+                    "annotations": annotations,
+                },
+            )
+            rejected = self._rejections
+            self._add(
+                REJECTED,
+                {
+                    "format_version": SLOT_FORMAT_VERSION,
+                    "recorded": rejected is not None,
+                    "stream_id": self.header.stream_id,
+                    "note": NOT_CHAINED if rejected is not None else self._rejections_note,
+                    "rejected_commands": rejected or [],
+                },
+            )
             self._add(ANCHORS, {"anchors": list(self.header.anchors)})
             self._add(REPORT, report_pdf, compress=zipfile.ZIP_STORED)
             self._add(MANIFEST, self._manifest())
             self._zip.comment = b"-" * TRAILER_LENGTH  # the real one is written below
             self._zip.close()
-            keyed = self._write_trailer(crypto, key)
+            keyed = write_trailer(self._file, crypto, key)
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
@@ -357,6 +534,8 @@ class BundleWriter:
             proof_events=self.proof_events,
             snapshots=self._snapshots,
             keyed=keyed,
+            notes=len(self._annotations or []),
+            rejections=None if self._rejections is None else len(self._rejections),
         )
 
     def abort(self) -> None:
@@ -407,25 +586,38 @@ class BundleWriter:
                 "host": h.host,
                 "app_version": h.app_version,
             },
+            "annotations": {
+                "stream_id": notes_stream(h.order_id),
+                "count": len(self._annotations or []),
+            },
+            "rejected_commands": {
+                "recorded": self._rejections is not None,
+                "count": len(self._rejections or []),
+                "digests": [
+                    {"rejection_id": r.get("rejection_id"), "sha256": item_digest(r)}
+                    for r in self._rejections or []
+                ],
+            },
             "members": {name: self._digests[name] for name in MEMBERS},
         }
 
-    def _write_trailer(self, crypto: BundleCrypto, key: Any) -> bool:
-        """Replace the placeholder comment with the MAC and the digest of the file."""
-        fh = self._file
-        body = fh.seek(0, os.SEEK_END) - TRAILER_LENGTH
-        keyed = key is not None
-        mac = crypto.mac(key, iter_range(fh, body)) if keyed else UNKEYED
-        if len(mac) != MAC_WIDTH:
-            raise ValueError("the bundle MAC has an unexpected length")
-        head = (TRAILER_PREFIX + mac + " sha256=").encode("ascii")
-        fh.seek(body)
-        fh.write(head)
-        sha = hashlib.sha256()
-        for chunk in iter_range(fh, body + len(head)):
-            sha.update(chunk)
-        fh.write(sha.hexdigest().encode("ascii"))  # iter_range left fh just before the digest
-        return keyed
+
+def write_trailer(fh: IO[bytes], crypto: BundleCrypto, key: Any) -> bool:
+    """Replace the placeholder comment at the end of ``fh`` with the MAC and the digest of the
+    file; True when keyed."""
+    body = fh.seek(0, os.SEEK_END) - TRAILER_LENGTH
+    keyed = key is not None
+    mac = crypto.mac(key, iter_range(fh, body)) if keyed else UNKEYED
+    if len(mac) != MAC_WIDTH:
+        raise ValueError("the bundle MAC has an unexpected length")
+    head = (TRAILER_PREFIX + mac + " sha256=").encode("ascii")
+    fh.seek(body)
+    fh.write(head)
+    sha = hashlib.sha256()
+    for chunk in iter_range(fh, body + len(head)):
+        sha.update(chunk)
+    fh.write(sha.hexdigest().encode("ascii"))  # iter_range left fh just before the digest
+    return keyed
 
 
 def iter_range(fh: IO[bytes], length: int) -> Iterator[bytes]:
@@ -449,8 +641,12 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST",
     "MEMBERS",
+    "NOT_CHAINED",
     "NOT_RECORDED",
+    "NO_REJECTION_LOG",
+    "READABLE_VERSIONS",
     "REJECTED",
+    "REJECTION_FIELDS",
     "REPORT",
     "SLOT_FORMAT_VERSION",
     "SNAPSHOTS",
@@ -463,6 +659,14 @@ __all__ = [
     "ProofRowT",
     "WrittenBundle",
     "history_entries",
+    "item_digest",
     "iter_range",
+    "note_entries",
+    "notes_stream",
+    "payload_of",
+    "rejection_entry",
+    "report_notes",
+    "report_rejections",
     "row_dict",
+    "write_trailer",
 ]

@@ -41,9 +41,9 @@ from desktop_app.application.audit_bundle import (
     FORMAT_VERSION,
     MANIFEST,
     MEMBERS,
+    READABLE_VERSIONS,
     REJECTED,
     REPORT,
-    SLOT_FORMAT_VERSION,
     SNAPSHOTS,
     TRAILER_LENGTH,
     TRAILER_PREFIX,
@@ -51,8 +51,10 @@ from desktop_app.application.audit_bundle import (
     BundleCrypto,
     ProofRowT,
     iter_range,
+    notes_stream,
     row_dict,
 )
+from desktop_app.application.audit_bundle_slots import check_annotations, check_rejections
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.order import Order
 from desktop_app.domain.serialization import from_payload
@@ -153,6 +155,10 @@ class _Check:
         self.hashes: dict[int, str] = {}
         """Hashes at the positions anchors name (filled while the proof is read)."""
         self.order_rows: list[ProofRowT] = []
+        self.note_rows: list[ProofRowT] = []
+        self.version = FORMAT_VERSION
+        """The format version the trailer names."""
+        self.mac_verdict = "not checked"
         self.first_row: ProofRowT | None = None
         self.replayed_to = 0
         """The last version the replay reached."""
@@ -190,7 +196,8 @@ class _Check:
                 ("the replay", lambda: self._replay(zf)),
                 ("the MAC", lambda: self._mac(body)),
                 ("the anchors", lambda: self._anchors(zf)),
-                ("the annotation slots", lambda: self._slots(zf)),
+                ("the auditors' notes", lambda: self._notes(zf)),
+                ("the rejected commands", lambda: self._rejected(zf)),
             )
             for what, step in steps:
                 try:
@@ -219,10 +226,12 @@ class _Check:
         sha = hashlib.sha256()
         for chunk in iter_range(self.fh, size - 64):
             sha.update(chunk)
-        if (
-            not trailer.startswith(TRAILER_PREFIX.encode())
-            or trailer[mac_end : mac_end + 8] != b" sha256="
-        ):
+        prefixes = {
+            TRAILER_PREFIX.replace(f"/{FORMAT_VERSION} ", f"/{v} ").encode(): v
+            for v in READABLE_VERSIONS
+        }
+        version = prefixes.get(trailer[:prefix_end])
+        if version is None or trailer[mac_end : mac_end + 8] != b" sha256=":
             report.add(
                 FAILED,
                 "the file's trailer (zip comment) is not that of an Order Desk audit bundle "
@@ -236,6 +245,7 @@ class _Check:
             )
         else:
             report.add(OK, f"the file is intact: the sha256 of its {size:,} bytes matches")
+        self.version = version or FORMAT_VERSION
         self.mac = trailer[prefix_end:mac_end].decode("ascii", "replace")
         return body
 
@@ -259,7 +269,7 @@ class _Check:
                 return False
         try:
             manifest = json.loads(zf.read(MANIFEST))
-            _manifest_shape(manifest)
+            _manifest_shape(manifest, self.version)
         except Exception as exc:
             report.add(FAILED, f"member {MANIFEST} cannot be read ({exc})")
             return False
@@ -288,6 +298,7 @@ class _Check:
         first = manifest["proof"]["first_position"]
         head_position, head_hash = manifest["head"]["position"], manifest["head"]["hash"]
         stream_id = manifest["order"]["stream_id"]
+        notes = notes_stream(manifest["order"]["order_id"])
         wanted = {c.position for c in self.claims} | {
             a.get("head_position") for a in self._bundle_anchors(zf)
         }
@@ -336,6 +347,8 @@ class _Check:
                     self.hashes[position] = row[10]
                 if row[1] == stream_id:
                     self.order_rows.append(row)
+                elif row[1] == notes:
+                    self.note_rows.append(row)
                 expected_position = position + 1
                 checked += 1
         except Exception as exc:
@@ -579,7 +592,9 @@ class _Check:
                 f"MAC: the bundle was written by a program holding the key of database {seal_id}",
             )
             report.tied_by.append("its MAC")
+            self.mac_verdict = "holds"
         else:
+            self.mac_verdict = "fails"
             report.add(
                 FAILED,
                 f"MAC: the bundle's MAC does not match the key of database {seal_id}: it was "
@@ -684,7 +699,43 @@ class _Check:
             )
         report.add(status, text)
 
-    def _slots(self, zf: zipfile.ZipFile) -> None:
+    def _notes(self, zf: zipfile.ZipFile) -> None:
+        if self.version == 1:
+            self._empty_slots(zf)
+            return
+        order = self.manifest["order"]
+        check_annotations(
+            self.report.add,
+            json.loads(zf.read(ANNOTATIONS)),
+            order_id=order["order_id"],
+            order_rows=self.order_rows,
+            note_rows=self.note_rows,
+        )
+
+    def _rejected(self, zf: zipfile.ZipFile) -> None:
+        if self.version == 1:
+            return  # said with the notes: format 1 wrote two empty slots
+        order = self.manifest["order"]
+        rejected = json.loads(zf.read(REJECTED))
+        stated = self.manifest.get("rejected_commands")
+        if isinstance(rejected, dict) and rejected.get("recorded") is False:
+            if rejected.get("rejected_commands") or (
+                isinstance(stated, dict) and stated.get("count")
+            ):
+                self.report.add(FAILED, f"{REJECTED} says not recorded but lists rejections")
+            else:
+                self.report.add(NOTE, f"rejected commands: {rejected.get('note')}")
+            return
+        check_rejections(
+            self.report.add,
+            rejected,
+            stated,
+            stream_id=order["stream_id"],
+            mac=self.mac_verdict,
+        )
+
+    def _empty_slots(self, zf: zipfile.ZipFile) -> None:
+        """Format 1 wrote both as empty slots: say they were not recorded then."""
         for name, kind in ((ANNOTATIONS, "annotations"), (REJECTED, "rejected_commands")):
             try:
                 data = json.loads(zf.read(name))
@@ -693,26 +744,37 @@ class _Check:
             except Exception as exc:
                 self.report.add(FAILED, f"member {name} cannot be read ({exc})")
                 continue
-            if version != SLOT_FORMAT_VERSION or not isinstance(items, list):
+            if version != 1 or not isinstance(items, list):
                 self.report.add(FAILED, f"member {name} has an unknown format ({version!r})")
             elif recorded is False and not items:
                 self.report.add(
-                    NOTE, f"{kind.replace('_', ' ')}: not recorded by the exporting version"
+                    NOTE,
+                    f"{kind.replace('_', ' ')}: not recorded: this is a format-1 bundle, "
+                    'written before Order Desk recorded them (empty, not "none")',
                 )
             else:
                 self.report.add(
-                    UNCHECKED,
-                    f"{kind.replace('_', ' ')}: {len(items):,} listed; this version cannot "
-                    "check them",
+                    FAILED, f"member {name}: a format-1 bundle cannot list {kind.replace('_', ' ')}"
                 )
+        if self.note_rows:
+            # Format 1 was written while notes already existed: it never listed them, but
+            # its proof holds them (so a bundle made to look older cannot hide them either).
+            self.report.add(
+                NOTE,
+                f"the chain proof holds {len(self.note_rows):,} event(s) of "
+                f"{self.note_rows[0][1]} (auditors' notes on this order) that this format-1 "
+                "bundle does not list; their hashes and links were checked with the chain",
+            )
 
 
-def _manifest_shape(manifest: object) -> None:
+def _manifest_shape(manifest: object, version: int) -> None:
     """Raise ValueError unless the manifest has the fields the checks read, of the right types."""
     if not isinstance(manifest, dict):
         raise ValueError("not a JSON object")
-    if manifest.get("format") != BUNDLE_FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError("not an Order Desk audit bundle manifest of a known version")
+    if manifest.get("format") != BUNDLE_FORMAT or manifest.get("format_version") != version:
+        raise ValueError(
+            f"not an Order Desk audit bundle manifest of format {version} (the trailer's)"
+        )
     try:
         order, head, proof = manifest["order"], manifest["head"], manifest["proof"]
         database, exported, members = (

@@ -28,6 +28,7 @@ from pathlib import Path
 from desktop_app.store.anchors import Head, read_head
 from desktop_app.store.hashing import row_hash
 from desktop_app.store.records import snapshot_checksum
+from desktop_app.store.rejection_log import COLUMNS
 from desktop_app.store.sealing import SealKey, load_key, read_database_id, seal_verdict
 
 PROOF_COLUMNS = (
@@ -41,6 +42,7 @@ SnapshotEvidence = tuple[str, int, str, int, str, str, int, str, str, str | None
 """(stream_id, version, aggregate_type, schema_version, state text, checksum, size_bytes,
 taken_at, seal, hash of the event at its version or None)."""
 
+_REJECTION_COLUMNS = ", ".join(f'"{name}"' for name in COLUMNS)
 _PROOF_BATCH = 5_000
 _MAC_LABEL = b"order-desk audit bundle mac v1"
 
@@ -96,6 +98,25 @@ def read_order_evidence(con: sqlite3.Connection, stream_id: str) -> OrderEvidenc
         seal_database_id=read_database_id(con),
         snapshots=tuple(tuple(row) for row in snapshots),
     )
+
+
+def read_order_rejections(
+    con: sqlite3.Connection, stream_id: str
+) -> list[tuple[object, ...]] | None:
+    """The refused commands aimed at the order's stream as stored (columns of
+    ``rejection_log.COLUMNS``), oldest first; None when the file has no rejection log (older
+    than format 5 and opened read-only, so not upgraded)."""
+    has_table = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rejections'"
+    ).fetchone()
+    if has_table is None:
+        return None
+    rows = con.execute(
+        f"SELECT {_REJECTION_COLUMNS} FROM rejections "  # noqa: S608 - a constant column list
+        "WHERE stream_id = ? ORDER BY rejection_id",
+        (stream_id,),
+    ).fetchall()
+    return [tuple(row) for row in rows]
 
 
 def iter_proof_rows(con: sqlite3.Connection, first: int, last: int) -> Iterator[ProofRow]:
@@ -181,4 +202,5 @@ __all__ = [
     "find_order_stream",
     "iter_proof_rows",
     "read_order_evidence",
+    "read_order_rejections",
 ]

@@ -1,7 +1,9 @@
 """The PDF report inside an order's audit bundle: facts, then the drawn timeline (the history
-view's own delegate, painted onto the pages) with each event's position and hash. Long runs of
-one event type are folded to their first and last few events (a 10,000-event order would
-otherwise print 500 pages); the bundle's ``events.json`` and proof hold every event.
+view's own delegate, painted onto the pages) with each event's position and hash, the auditors'
+notes beside the events they are about (notes on the whole order first) and the refused
+commands as grey lines in time order. Long runs of one event type are folded to their first
+and last few events (a 10,000-event order would otherwise print 500 pages); a note or a refused
+command interrupts a run, so it is never folded away. The bundle's members hold everything.
 
 Rendered with ``QPdfWriter`` into memory; needs a ``QApplication`` (the delegate is a widgets
 class) but no window, so the admin CLI renders it on the offscreen platform.
@@ -14,7 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRect, QRectF, QSizeF, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMarginsF,
+    QPointF,
+    QRect,
+    QRectF,
+    QSizeF,
+    Qt,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -30,8 +42,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
-from desktop_app.application.queries import HistoryEntry
-from desktop_app.ui.formatting import format_date
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
+from desktop_app.ui.formatting import format_date, format_datetime
 from desktop_app.ui.history.event_style import style_for
 from desktop_app.ui.history.timeline_delegate import LINE_X, ROW_HEIGHT, TEXT_X, TimelineDelegate
 from desktop_app.ui.history.timeline_model import TimelineModel
@@ -43,6 +56,10 @@ _HASH_WIDTH = 150
 _MUTED = QColor("#64748b")
 _FOLD_BACKGROUND = QColor("#f1f5f9")
 _LINE = QColor("#cbd5e1")
+_NOTE_BACKGROUND = QColor("#fef9c3")
+_NOTE_MARK = QColor("#ca8a04")
+_REFUSED = QColor("#94a3b8")
+_NOTE_X = TEXT_X + 14
 
 
 def _e(text: str) -> str:
@@ -69,9 +86,12 @@ def render_audit_report(
     facts: Sequence[tuple[str, str]],
     notes: Sequence[str],
     entries: Sequence[HistoryEntry],
+    annotations: Sequence[AuditNoteEntry] = (),
+    refused: Sequence[RecordedRejection] = (),
 ) -> bytes:
     """The report as PDF bytes: a front page (``facts``, ``notes``), then the timeline of
-    ``entries`` drawn as in the history view, with position and hash beside each event."""
+    ``entries`` drawn as in the history view, with position and hash beside each event, the
+    ``annotations`` beside their events and the ``refused`` commands as grey lines."""
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -103,7 +123,7 @@ def render_audit_report(
             painter.translate(0, -number * height)
             doc.drawContents(painter, QRectF(0, number * height, width, height))
             painter.restore()
-        _timeline(writer, painter, entries, width, height, title)
+        _timeline(writer, painter, entries, width, height, title, annotations, refused)
     finally:
         painter.end()
     buffer.close()
@@ -134,19 +154,52 @@ class _Fold:
         )
 
 
-def fold_runs(entries: Sequence[HistoryEntry]) -> list[HistoryEntry | _Fold]:
-    """The rows of the drawn timeline: every event, except that the middle of a run of more
-    than ``FOLD_AFTER`` consecutive events of one type becomes one summary row."""
-    rows: list[HistoryEntry | _Fold] = []
-    for _type, group in groupby(entries, key=lambda e: e.type_name):
+Row = HistoryEntry | AuditNoteEntry | RecordedRejection
+"""One line of the timeline: an event, a note or a refused command."""
+
+
+def timeline_rows(
+    entries: Sequence[HistoryEntry],
+    annotations: Sequence[AuditNoteEntry] = (),
+    refused: Sequence[RecordedRejection] = (),
+) -> list[Row]:
+    """Notes on the whole order first, then the events in version order, each followed by
+    the notes on it; each refused command before the first event recorded after it."""
+    by_version: dict[int, list[AuditNoteEntry]] = {}
+    for note in annotations:
+        by_version.setdefault(note.target_version, []).append(note)
+    rows: list[Row] = list(by_version.pop(0, []))
+    pending = sorted(refused, key=lambda r: (r.recorded_at, r.rejection_id))
+    index = 0
+    for entry in entries:
+        while index < len(pending) and pending[index].recorded_at < entry.recorded_at:
+            rows.append(pending[index])
+            index += 1
+        rows.append(entry)
+        rows.extend(by_version.pop(entry.version, []))
+    rows.extend(pending[index:])
+    for version in sorted(by_version):  # notes on versions the entries do not reach
+        rows.extend(by_version[version])
+    return rows
+
+
+def fold_runs(rows: Sequence[Row]) -> list[Row | _Fold]:
+    """The rows of the drawn timeline: every row, except that the middle of a run of more
+    than ``FOLD_AFTER`` consecutive events of one type becomes one summary row (a note or a
+    refused command ends a run)."""
+    out: list[Row | _Fold] = []
+    for _key, group in groupby(
+        rows, key=lambda r: r.type_name if isinstance(r, HistoryEntry) else id(r)
+    ):
         run = list(group)
         if len(run) > FOLD_AFTER:
-            rows.extend(run[:FOLD_KEEP])
-            rows.append(_Fold(run[FOLD_KEEP:-FOLD_KEEP]))
-            rows.extend(run[-FOLD_KEEP:])
+            events = [r for r in run if isinstance(r, HistoryEntry)]
+            out.extend(events[:FOLD_KEEP])
+            out.append(_Fold(events[FOLD_KEEP:-FOLD_KEEP]))
+            out.extend(events[-FOLD_KEEP:])
         else:
-            rows.extend(run)
-    return rows
+            out.extend(run)
+    return out
 
 
 def _timeline(
@@ -156,9 +209,11 @@ def _timeline(
     width: int,
     height: int,
     title: str,
+    annotations: Sequence[AuditNoteEntry],
+    refused: Sequence[RecordedRejection],
 ) -> None:
-    rows = fold_runs(entries)
-    drawn = [row for row in rows if not isinstance(row, _Fold)]
+    rows = fold_runs(timeline_rows(entries, annotations, refused))
+    drawn = [row for row in rows if isinstance(row, HistoryEntry)]
     model = TimelineModel()
     model.set_entries(drawn)
     delegate = TimelineDelegate()
@@ -175,6 +230,10 @@ def _timeline(
     per_page = max((height - top) // ROW_HEIGHT, 1)
     folded = len(entries) - len(drawn)
     note = f" ({folded:,} folded)" if folded else ""
+    if annotations:
+        note += f" · {len(annotations):,} note(s)"
+    if refused:
+        note += f" · {len(refused):,} refused"
     model_row = 0
     for start in range(0, len(rows), per_page):
         writer.newPage()
@@ -186,15 +245,17 @@ def _timeline(
                 (row.entries[0].version, row.entries[-1].version)
                 if isinstance(row, _Fold)
                 else (row.version,)
+                if isinstance(row, HistoryEntry)
+                else ()
             )
         ]
+        span = f"v{min(versions):,}–v{max(versions):,}" if versions else "notes"
         painter.setFont(heading)
         painter.setPen(QColor("#000000"))
         painter.drawText(
             QRect(0, 0, width, top - 6),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            f"{title} — timeline, v{min(versions):,}–v{max(versions):,} of "
-            f"{len(entries):,} events{note}",
+            f"{title} — timeline, {span} of {len(entries):,} events{note}",
         )
         for offset, row in enumerate(page_rows):
             y = top + offset * ROW_HEIGHT
@@ -213,6 +274,12 @@ def _timeline(
                     ),
                 )
                 continue
+            if isinstance(row, AuditNoteEntry):
+                _note_row(painter, row, y, width, base, mono)
+                continue
+            if isinstance(row, RecordedRejection):
+                _refused_row(painter, row, y, width, base, mono)
+                continue
             option = QStyleOptionViewItem()
             option.rect = QRect(0, y, width - _HASH_WIDTH, ROW_HEIGHT)
             option.font = base
@@ -229,4 +296,82 @@ def _timeline(
             )
 
 
-__all__ = ["FOLD_AFTER", "FOLD_KEEP", "fold_runs", "render_audit_report"]
+def _through(painter: QPainter, y: int) -> None:
+    """The timeline's line goes on through a note or a refused command."""
+    painter.setPen(QPen(_LINE, 2))
+    painter.drawLine(LINE_X, y, LINE_X, y + ROW_HEIGHT)
+
+
+def _two_lines(
+    painter: QPainter, left: int, y: int, width: int, first: str, second: str, font: QFont
+) -> None:
+    bold = QFont(font)
+    bold.setBold(True)
+    painter.setFont(bold)
+    painter.drawText(
+        QRect(left, y + 5, width, 19),
+        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        QFontMetrics(bold).elidedText(first, Qt.TextElideMode.ElideRight, width),
+    )
+    painter.setFont(font)
+    painter.drawText(
+        QRect(left, y + 25, width, 18),
+        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        QFontMetrics(font).elidedText(second, Qt.TextElideMode.ElideRight, width),
+    )
+
+
+def _note_row(
+    painter: QPainter, note: AuditNoteEntry, y: int, width: int, font: QFont, mono: QFont
+) -> None:
+    """A note, indented beside the event it is about, on a pale yellow band; its position
+    and hash at the right (a note is an event of the chain)."""
+    painter.fillRect(QRect(TEXT_X, y + 3, width - TEXT_X, ROW_HEIGHT - 6), _NOTE_BACKGROUND)
+    _through(painter, y)
+    painter.fillRect(QRect(_NOTE_X - 10, y + 14, 6, 20), _NOTE_MARK)
+    about = f"v{note.target_version}" if note.target_version else "the order"
+    links = f" · corrects {note.corrects[:8]}" if note.corrects else ""
+    if note.corrected_by:
+        links += f" · corrected by {', '.join(n[:8] for n in note.corrected_by)}"
+    first = (
+        f"Note on {about} · {format_datetime(note.recorded_at)} · "
+        f"{note.metadata.user or '—'} · note {note.note_id[:8]}{links}"
+    )
+    text = " / ".join(line.strip() for line in note.text.splitlines() if line.strip())
+    painter.setPen(QColor("#000000"))
+    _two_lines(painter, _NOTE_X, y, width - _NOTE_X - _HASH_WIDTH, first, text, font)
+    painter.setFont(mono)
+    painter.setPen(_MUTED)
+    painter.drawText(
+        QRect(width - _HASH_WIDTH + 6, y + 5, _HASH_WIDTH - 6, ROW_HEIGHT - 10),
+        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        f"#{note.position:,}\nnotes v{note.version}",
+    )
+
+
+def _refused_row(
+    painter: QPainter, recorded: RecordedRejection, y: int, width: int, font: QFont, mono: QFont
+) -> None:
+    """A refused command: a grey line with a hollow marker, in time order (not an event)."""
+    _through(painter, y)
+    painter.setPen(QPen(_REFUSED, 2, Qt.PenStyle.DashLine))
+    painter.setBrush(QColor("#ffffff"))
+    painter.drawEllipse(QPointF(LINE_X, y + ROW_HEIGHT / 2), 6, 6)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    r = recorded.rejection
+    first = (
+        f"Refused {r.command_type} · {format_datetime(recorded.recorded_at)} · "
+        f"{r.user or '—'} on {r.host or '—'}"
+    )
+    why = f"{r.error_class}: {' '.join(r.message.split())}"
+    painter.setPen(_REFUSED)
+    _two_lines(painter, TEXT_X, y, width - TEXT_X - _HASH_WIDTH, first, why, font)
+    painter.setFont(mono)
+    painter.drawText(
+        QRect(width - _HASH_WIDTH + 6, y + 5, _HASH_WIDTH - 6, ROW_HEIGHT - 10),
+        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        f"refusal #{recorded.rejection_id}\nnot in the chain",
+    )
+
+
+__all__ = ["FOLD_AFTER", "FOLD_KEEP", "Row", "fold_runs", "render_audit_report", "timeline_rows"]

@@ -4,6 +4,7 @@ the bundle and the program's source would make them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import shutil
@@ -28,10 +29,12 @@ from desktop_app.application.audit_bundle import (
     TRAILER_LENGTH,
     BundleHeader,
     BundleWriter,
+    write_trailer,
 )
 from desktop_app.application.audit_bundle_check import FAILED, OK, UNCHECKED, check_bundle
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings, default_key_dir
+from desktop_app.domain.errors import DomainError
 from desktop_app.store.evidence import StoreBundleCrypto
 from desktop_app.store.hashing import row_hash
 from desktop_app.store.records import snapshot_checksum
@@ -43,7 +46,9 @@ from .support import attacker, cli, copy_db, one_error_line
 
 class Desk:
     """A real file: order A (two lines, snapshot, confirmed, shipped, snapshot) and order B
-    (placed, confirmed, shipped), with other orders' events around and between them."""
+    (placed, confirmed, shipped), with other orders' events around and between them. Order A
+    has auditors' notes (one on the order, one on v2 and a correction of it) and two refused
+    commands (shipping before confirming, confirming after shipping)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -54,6 +59,12 @@ class Desk:
             self.a = world.place(2, 3)
             world.send(c.TakeSnapshot(order_id=self.a))
             self.b = world.place(4)
+            with pytest.raises(DomainError):
+                world.send(c.ShipOrder(order_id=self.a, tracking_number="EARLY", carrier="DHL"))
+            first = c.AnnotateOrder(
+                order_id=self.a, text="Quantity 3 of the pot?", target_version=2
+            )
+            world.send(first)
             world.place(5)
             world.send(c.ConfirmOrder(order_id=self.a))
             world.send(c.ConfirmOrder(order_id=self.b))
@@ -61,6 +72,17 @@ class Desk:
             world.send(c.ShipOrder(order_id=self.a, tracking_number="JD0001", carrier="DHL"))
             world.send(c.ShipOrder(order_id=self.b, tracking_number="JD0002", carrier="DHL"))
             world.send(c.TakeSnapshot(order_id=self.a))
+            with pytest.raises(DomainError):
+                world.send(c.ConfirmOrder(order_id=self.a))
+            world.send(c.AnnotateOrder(order_id=self.a, text="Whole order reviewed."))
+            fix = c.AnnotateOrder(
+                order_id=self.a,
+                text="Pot quantity confirmed by phone.",
+                target_version=2,
+                corrects=first.note_id,
+            )
+            world.send(fix)
+            self.notes = (first.note_id, fix.note_id)
             self.pending = world.place(7)
             self.mug = world.mug
             self.numbers = {o: str(world.state(o).state["order_number"]) for o in (self.a, self.b)}
@@ -114,8 +136,21 @@ def test_bundle_holds_the_order_and_checks_out(desk: Desk, tmp_path: Path) -> No
     assert events[0]["payload"]["order_number"] == number
     assert [s["version"] for s in snapshots] == [3, 5]
     assert all(s["seal"] and s["event_hash"] == events[s["version"] - 1]["hash"] for s in snapshots)
-    assert slots[0]["annotations"] == [] and slots[0]["recorded"] is False
-    assert slots[1]["rejected_commands"] == [] and slots[1]["format_version"] == 1
+    notes, refused = slots[0]["annotations"], slots[1]["rejected_commands"]
+    assert slots[0]["recorded"] is True and slots[0]["format_version"] == 2
+    assert [n["payload"]["text"] for n in notes] == [
+        "Quantity 3 of the pot?",
+        "Whole order reviewed.",
+        "Pot quantity confirmed by phone.",
+    ]
+    assert [n["payload"]["target_version"] for n in notes] == [2, 0, 2]
+    assert notes[0]["corrected_by"] == [desk.notes[1]]
+    assert {n["stream_id"] for n in notes} == {f"auditnotes-{desk.a}"}
+    assert all(n["hash"] in "".join(chain) for n in notes)  # the notes are in the proof
+    assert [r["command_type"] for r in refused] == ["ShipOrder", "ConfirmOrder"]
+    assert {r["stream_id"] for r in refused} == {f"order-{desk.a}"}
+    assert all(r["error_class"] and r["message"] for r in refused)
+    assert "not in the hash chain" in slots[1]["note"]
     assert json.loads(chain[0])[0] == events[0]["position"]  # the proof starts at the order
 
     check = cli("check-bundle", out)
@@ -124,6 +159,14 @@ def test_bundle_holds_the_order_and_checks_out(desk: Desk, tmp_path: Path) -> No
     assert "2 seal(s) hold under this database's key" in check.out
     assert "OK: replay: every one of the order's 5 events is legal" in check.out
     assert "NOT CHECKED: head: no anchor or digest kept outside the bundle" in check.out
+    assert (
+        "OK: auditors' notes: 3 note(s) (1 correction(s)) listed exactly as the events of "
+        f"auditnotes-{desk.a} in the chain proof, each legal when written" in check.out
+    )
+    assert (
+        "OK: rejected commands: 2 listed, each as the manifest lists it; rejected commands are "
+        "not in the hash chain: only the bundle's MAC vouches for them" in check.out
+    )
     assert check.lines[-1].startswith("INTACT: ") and "by its MAC" in check.lines[-1]
     # Exporting again replaces the earlier bundle.
     assert (
@@ -220,11 +263,37 @@ def test_the_report_shows_the_facts_and_the_drawn_timeline(
     number = desk.numbers[desk.a]
     assert f"Audit bundle · Order {number}" in text
     assert "Chain at export" in text and "every hash and link holds" in text
-    assert f"Audit bundle · Order {number} — timeline, v1–v5 of 5 events" in text
+    assert (
+        f"Audit bundle · Order {number} — timeline, v1–v5 of 5 events · 3 note(s) · 2 refused"
+        in (text)
+    )
+    # The front page counts them and says what vouches for each.
+    assert "Auditors' notes 3 (1 correction(s)) · events of auditnotes-" in text
+    assert (
+        "Refused commands 2 · grey lines; not in the hash chain: vouched for only by the "
+        "bundle's MAC" in text
+    )
+    # Notes beside their events, refused commands in time order among them.
+    order = [
+        "Whole order reviewed.",
+        "v1 Placed",
+        "v2 Line added",
+        "Quantity 3 of the pot?",
+        "Pot quantity confirmed by phone.",
+        "v3 Line added",
+        "Refused ShipOrder",
+        "An order can only be shipped once it is confirmed.",
+        "v4 Confirmed",
+        "v5 Shipp",
+        "Refused ConfirmOrder",
+    ]
+    at = [text.index(label, text.index(" — timeline")) for label in order]
+    assert at == sorted(at), list(zip(order, at, strict=True))
+    assert text.count("not in the chain") == 2
     # (The history view's delegate elides "Shipped" by a pixel at this font: "v5 Shipp…".)
     for label in ("v1 Placed", "v2 Line added", "v4 Confirmed", "v5 Shipp"):
         assert label in text
-    assert "Annotations and rejected commands: not recorded by this version" in text
+    assert "Refused commands (grey lines) are kept outside the chain: only the bundle's MAC" in text
 
 
 def test_without_the_key_the_check_says_what_it_could_not_do(
@@ -578,3 +647,272 @@ def test_the_check_needs_no_database(desk: Desk, bundle_a: Path, tmp_path: Path)
         moved.rename(desk.path)
     assert run.lines[-1].startswith("INTACT: ")
     assert [line for line in run.lines if line.startswith(OK)]
+
+
+# --- notes and refused commands --------------------------------------------------------------
+
+
+def reforge(
+    bundle: Path,
+    out: Path,
+    edits: dict[str, Callable[[Any], Any]],
+    *,
+    manifest: Callable[[dict[str, Any]], None] = lambda m: None,
+    key_dir: Path | None = None,
+) -> Path:
+    """``bundle`` with JSON members edited, as a forger with the program's source would do it:
+    the members' digests in the manifest recomputed (and whatever ``manifest`` changes), the
+    zip written again and the trailer recomputed, with a MAC under the key found in ``key_dir``
+    (the forger's own) or none."""
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        contents = {name: zf.read(name) for name in names}
+    for name, edit in edits.items():
+        value = edit(json.loads(contents[name]))
+        contents[name] = (
+            json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        ).encode()
+    stated = json.loads(contents[MANIFEST])
+    for name in MEMBERS:
+        data = contents[name]
+        stated["members"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    manifest(stated)
+    contents[MANIFEST] = (json.dumps(stated, indent=1, sort_keys=True) + "\n").encode()
+    crypto = _crypto(key_dir or out.parent / "forger-has-no-key")
+    with out.open("w+b") as fh:
+        with zipfile.ZipFile(fh, "w") as zf:
+            for name in names:
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, contents[name])
+            zf.comment = b"-" * TRAILER_LENGTH
+        write_trailer(fh, crypto, crypto.key(stated["database"]["seal_database_id"]))
+    return out
+
+
+def _notes(edit: Callable[[list[dict[str, Any]]], None]) -> Callable[[Any], Any]:
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        edit(data["annotations"])
+        return data
+
+    return apply
+
+
+def _refused(edit: Callable[[list[dict[str, Any]]], None]) -> Callable[[Any], Any]:
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        edit(data["rejected_commands"])
+        return data
+
+    return apply
+
+
+def _listed(bundle: Path, name: str, kind: str) -> list[dict[str, Any]]:
+    return list(json.loads(zipfile.ZipFile(bundle).read(name))[kind])
+
+
+def test_an_edited_note_fails_naming_it(desk: Desk, bundle_a: Path, tmp_path: Path) -> None:
+    """The notes are in the chain: a note edited in annotations.json fails whatever the
+    forger recomputes (every digest and the trailer here), and the check names it."""
+    note = _listed(bundle_a, "annotations.json", "annotations")[2]
+
+    def soften(notes: list[dict[str, Any]]) -> None:
+        notes[2]["payload"]["text"] = "Pot quantity never checked."
+
+    forged = reforge(bundle_a, tmp_path / "f.zip", {"annotations.json": _notes(soften)})
+    run = cli("check-bundle", forged, expect=1)
+    assert (
+        f"FAILED: annotations.json: note {desk.notes[1]} differs from its event "
+        f"#{note['position']:,} (auditnotes-{desk.a} v3) in the chain proof: it was edited"
+    ) in run.lines
+    assert [line for line in run.lines if line.startswith("FAILED")] == [
+        line for line in run.lines if "annotations.json" in line and line.startswith("FAILED")
+    ]
+    assert run.lines[-1].startswith("TAMPERED: 1 check(s) failed")
+
+    def drop(notes: list[dict[str, Any]]) -> None:
+        del notes[0]
+
+    dropped = cli(
+        "check-bundle",
+        reforge(bundle_a, tmp_path / "d.zip", {"annotations.json": _notes(drop)}),
+        expect=1,
+    )
+    assert (
+        f"FAILED: annotations.json leaves out note {desk.notes[0]} (event "
+        f"#{_listed(bundle_a, 'annotations.json', 'annotations')[0]['position']:,}, "
+        f"auditnotes-{desk.a} v1) that the chain proof holds"
+    ) in dropped.lines
+
+
+def test_a_dropped_or_changed_rejection_fails_naming_it(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    """Refused commands are outside the chain: the manifest's digest of each names an edit
+    that did not recompute them; a full rebuild is caught by the MAC only, and the check
+    says that this is all that vouches for them."""
+    first, second = _listed(bundle_a, "rejected_commands.json", "rejected_commands")
+
+    def drop(items: list[dict[str, Any]]) -> None:
+        del items[0]
+
+    def reason(items: list[dict[str, Any]]) -> None:
+        items[1]["message"] = "Confirmed by the manager."
+
+    dropped = cli(
+        "check-bundle",
+        reforge(bundle_a, tmp_path / "d.zip", {"rejected_commands.json": _refused(drop)}),
+        expect=1,
+    )
+    assert (
+        f"FAILED: rejected_commands.json: rejection #{first['rejection_id']} is missing: the "
+        "manifest lists it (it was dropped)"
+    ) in dropped.lines
+    changed = cli(
+        "check-bundle",
+        reforge(bundle_a, tmp_path / "c.zip", {"rejected_commands.json": _refused(reason)}),
+        expect=1,
+    )
+    assert (
+        f"FAILED: rejected_commands.json: rejection #{second['rejection_id']} (refused "
+        "ConfirmOrder) was changed: it does not match the digest the manifest lists for it"
+    ) in changed.lines
+
+    # A forger who also rewrites the manifest's digests, with a key of their own: only the
+    # MAC under the database's key catches it, and the check says so.
+    seal_id = json.loads(zipfile.ZipFile(bundle_a).read(MANIFEST))["database"]["seal_database_id"]
+    forger_keys = tmp_path / "forger-keys"
+    forger_keys.mkdir(mode=0o700)
+    (forger_keys / f"{seal_id}.key").write_text(secrets.token_hex(32) + "\n")
+    (forger_keys / f"{seal_id}.key").chmod(0o600)
+
+    def restate(stated: dict[str, Any]) -> None:
+        section = stated["rejected_commands"]
+        section["digests"] = section["digests"][1:]
+        section["count"] = 1
+
+    rebuilt = reforge(
+        bundle_a,
+        tmp_path / "r.zip",
+        {"rejected_commands.json": _refused(drop)},
+        manifest=restate,
+        key_dir=forger_keys,
+    )
+    run = cli("check-bundle", rebuilt, expect=1)
+    failed = [line for line in run.lines if line.startswith("FAILED")]
+    assert failed == [
+        f"FAILED: MAC: the bundle's MAC does not match the key of database {seal_id}: it was "
+        "changed, or rebuilt, after it was written"
+    ]
+    assert (
+        "NOT CHECKED: rejected commands: 1 listed, each as the manifest lists it; rejected "
+        "commands are not in the hash chain: only the bundle's MAC vouches for them (the "
+        "manifest's digests catch an edit that does not recompute them): the MAC does not hold"
+    ) in run.out
+    # Without the database's key nothing can tell: the check says the MAC was not checked.
+    alone = cli("check-bundle", rebuilt, "--key-dir", tmp_path / "auditor-has-no-key")
+    assert "the MAC could not be checked here, so a rebuilt bundle could differ unnoticed" in (
+        alone.out
+    )
+    assert alone.lines[-1].startswith("CONSISTENT: ")
+
+
+def test_a_format_1_bundle_still_checks_and_says_nothing_was_recorded(tmp_path: Path) -> None:
+    """A bundle written by the version before notes and refusals were recorded (a real one,
+    kept as test data): it checks out, and the check says both were not recorded then."""
+    old = Path(__file__).with_name("data") / "audit_bundle_format1.zip"
+    run = cli("check-bundle", old, "--key-dir", tmp_path / "no-keys")
+    assert "OK: the file is intact: the sha256 of its 38,857 bytes matches" in run.lines
+    for kind in ("annotations", "rejected commands"):
+        assert (
+            f"Note: {kind}: not recorded: this is a format-1 bundle, written before Order Desk "
+            'recorded them (empty, not "none")'
+        ) in run.lines
+    assert run.lines[-1].startswith("CONSISTENT: ")
+    edited = bytearray(old.read_bytes())
+    edited[200] ^= 1
+    (tmp_path / "e.zip").write_bytes(bytes(edited))
+    assert cli("check-bundle", tmp_path / "e.zip", expect=1).lines[-1].startswith("TAMPERED: ")
+
+
+def test_a_file_without_a_rejection_log_says_refusals_were_not_recorded(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A file with no ``rejections`` table (older than format 5, opened read-only, so never
+    upgraded; here the table is dropped from a copy): the bundle says the refused commands
+    were not recorded, never that there were none, and the check says the same."""
+    db = copy_db(desk.path, tmp_path / "old.sqlite3")
+    con = attacker(db)
+    con.execute("DROP TABLE rejections")
+    con.close()
+    out = tmp_path / "a.zip"
+    run = cli("audit-bundle", desk.numbers[desk.a], "--out", out, "--db", db)
+    assert "refused commands: not recorded (the database file predates the rejection log" in (
+        run.out
+    )
+    assert run.lines[-1].startswith("Checked: ")
+    slot = json.loads(zipfile.ZipFile(out).read("rejected_commands.json"))
+    assert slot["recorded"] is False and slot["rejected_commands"] == []
+    check = cli("check-bundle", out)
+    assert "Note: rejected commands: the database file predates the rejection log" in check.out
+    assert "OK: auditors' notes: 3 note(s)" in check.out  # the notes are in the chain anyway
+
+    def claim_one(data: dict[str, Any]) -> dict[str, Any]:
+        data["rejected_commands"] = [{"rejection_id": 1}]
+        return data
+
+    forged = reforge(out, tmp_path / "f.zip", {"rejected_commands.json": claim_one})
+    assert (
+        "FAILED: rejected_commands.json says not recorded but lists rejections"
+        in cli("check-bundle", forged, expect=1).lines
+    )
+
+
+def test_an_unreadable_notes_member_stops_only_its_own_check(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    forged = reforge(bundle_a, tmp_path / "f.zip", {"annotations.json": lambda data: [data]})
+    run = cli("check-bundle", forged, expect=1)
+    assert "FAILED: annotations.json is not a list of notes" in run.lines
+    assert any(line.startswith("NOT CHECKED: rejected commands: 2 listed") for line in run.lines)
+
+
+def test_a_bundle_turned_into_format_1_still_shows_its_notes_in_the_proof(
+    desk: Desk, bundle_a: Path, tmp_path: Path
+) -> None:
+    """Someone makes a format-2 bundle pass for a format-1 one (the notes and refusals
+    emptied, every digest and the trailer recomputed): the notes are still in the chain proof,
+    and the check says that the format-1 bundle leaves them out."""
+
+    def empty(kind: str) -> Callable[[Any], Any]:
+        def apply(data: dict[str, Any]) -> dict[str, Any]:
+            return {"format_version": 1, "recorded": False, "note": "n", kind: []}
+
+        return apply
+
+    def as_format_1(stated: dict[str, Any]) -> None:
+        stated["format_version"] = 1
+        del stated["annotations"], stated["rejected_commands"]
+
+    forged = reforge(
+        bundle_a,
+        tmp_path / "f.zip",
+        {
+            "annotations.json": empty("annotations"),
+            "rejected_commands.json": empty("rejected_commands"),
+        },
+        manifest=as_format_1,
+    )
+    # The trailer of format 1, recomputed as its writer did.
+    data = bytearray(forged.read_bytes())
+    body = len(data) - TRAILER_LENGTH
+    head = ("order-desk-audit-bundle/1 mac=" + "-" * 81 + " sha256=").encode()
+    data[body : body + len(head)] = head
+    data[-64:] = hashlib.sha256(bytes(data[:-64])).hexdigest().encode()
+    forged.write_bytes(bytes(data))
+    run = cli("check-bundle", forged, "--key-dir", tmp_path / "no-keys")
+    assert "Note: annotations: not recorded: this is a format-1 bundle" in run.out
+    assert (
+        f"Note: the chain proof holds 3 event(s) of auditnotes-{desk.a} (auditors' notes on "
+        "this order) that this format-1 bundle does not list; their hashes and links were "
+        "checked with the chain" in run.lines
+    )

@@ -115,6 +115,8 @@ def test_history_json_has_full_entries(demo_db: Path) -> None:
     order = placed_orders(demo_db)[0]
     run = cli("history", order["order_number"], "--json", "--db", demo_db)
     entries = [json.loads(line) for line in run.lines]
+    # Every line is an event here (no notes, no refused commands on a demo order), and says so.
+    assert [e["kind"] for e in entries] == ["event"] * len(entries)
     assert [e["version"] for e in entries] == list(range(1, len(entries) + 1))
     first = entries[0]
     assert first["type_name"] == "OrderPlaced"

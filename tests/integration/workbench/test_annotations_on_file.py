@@ -97,7 +97,29 @@ def test_cli_annotates_and_history_shows_notes_beside_their_events(tmp_path: Pat
     assert [line.split()[5] for line in refused] == ["AnnotateOrder"] * 3
     assert all(f"order-{order}" in line for line in refused)
     # An event named by its log position (as verify and the JSON history name it).
-    entries = [json.loads(line) for line in cli("history", order, "--json", "--db", path).lines]
+    lines_json = [json.loads(line) for line in cli("history", order, "--json", "--db", path).lines]
+    # --json has every line of the text history, each with its kind: the notes on the order,
+    # the events with the notes on them, the refused annotations (recorded after v3) last.
+    assert [e["kind"] for e in lines_json] == [
+        *["note"] * 2,
+        "event",
+        "event",
+        "note",
+        "event",
+        *["rejection"] * 3,
+    ]
+    notes_json = [e for e in lines_json if e["kind"] == "note"]
+    assert [n["text"] for n in notes_json] == [
+        "Order checked\nagainst the invoice",
+        "It was 3 mugs",
+        "Mug count phoned in",
+    ]
+    assert notes_json[2]["corrected_by"] == [notes_json[1]["note_id"]]
+    assert notes_json[2]["target_version"] == 2 and notes_json[2]["notes_version"] == 1
+    assert all("version" not in n for n in notes_json)  # never taken for an order version
+    assert {r["command_type"] for r in lines_json if r["kind"] == "rejection"} == {"AnnotateOrder"}
+    entries = [e for e in lines_json if e["kind"] == "event"]
+    assert [e["version"] for e in entries] == [1, 2, 3]
     by_position = cli(
         "annotate",
         number,

@@ -170,9 +170,15 @@ def test_cli_lists_rejections_and_history_shows_them_in_grey_lines(tmp_path: Pat
     assert "refused ShipOrder" in lines[2] and "RuleViolation" in lines[2]
     assert "refused ConfirmOrder" in lines[4]
     assert "\x1b[" not in history.out  # not a terminal: no colour codes
-    # --json stays the events only (one entry per line).
+    # --json: one object per line of the text history, each with its kind; the events'
+    # objects are as they were, with "kind": "event".
     entries = [json.loads(line) for line in cli("history", order, "--json", "--db", path).lines]
-    assert [e["version"] for e in entries] == [1, 2, 3]
+    assert [e["kind"] for e in entries] == ["event", "event", "rejection", "event", "rejection"]
+    assert [e["version"] for e in entries if e["kind"] == "event"] == [1, 2, 3]
+    refused_json = [e for e in entries if e["kind"] == "rejection"]
+    assert [r["command_type"] for r in refused_json] == ["ShipOrder", "ConfirmOrder"]
+    assert refused_json[0]["error_class"] == "RuleViolation"
+    assert all("version" not in r for r in refused_json)
 
     listed = cli("rejections", "--db", path)
     assert len(listed.lines) == 2 and "2 refused command(s)" in listed.err

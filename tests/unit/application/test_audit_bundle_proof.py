@@ -14,7 +14,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from desktop_app.application import commands as c
-from desktop_app.application.audit_bundle import BundleHeader, BundleWriter, ProofRowT
+from desktop_app.application.audit_bundle import (
+    BundleHeader,
+    BundleWriter,
+    ProofRowT,
+    note_entries,
+)
 from desktop_app.application.audit_bundle_check import (
     FAILED,
     OK,
@@ -68,7 +73,13 @@ def history() -> tuple[Rows, str]:
 
 
 def _write(
-    tmp_path: Path, rows: Rows, stream_id: str, *, name: str = "b.zip", number: str | None = None
+    tmp_path: Path,
+    rows: Rows,
+    stream_id: str,
+    *,
+    name: str = "b.zip",
+    number: str | None = None,
+    annotations: list[dict[str, object]] | None = None,
 ) -> Path:
     """A bundle of the order in ``stream_id`` whose proof is ``rows`` (as an exporter or a
     forger with the program would write it); the head is the last row."""
@@ -94,6 +105,9 @@ def _write(
     writer = BundleWriter(path, header)
     writer.add_proof(rows)
     writer.add_snapshots([])
+    if annotations is not None:
+        writer.add_annotations(annotations)
+    writer.add_rejections([])
     crypto = StoreBundleCrypto(tmp_path / "no-keys")
     writer.finish(b"%PDF-1.4 stand-in for the rendered report\n", crypto, None)
     return path
@@ -331,3 +345,149 @@ def test_any_edit_of_any_field_of_any_row_is_named(
         )
         return
     assert any(f"#{proof[index][0]:,}" in text for text in report.failures), report.failures
+
+
+# --- auditors' notes ------------------------------------------------------------------------
+
+
+def _stored(app: object) -> Rows:
+    return [
+        (
+            e.position,
+            e.stream_id,
+            e.version,
+            e.event_id,
+            e.type_name,
+            e.schema_version,
+            to_json_text(e.payload),
+            to_json_text(e.metadata.to_json()),
+            utc_text(e.recorded_at),
+            e.prev_hash,
+            e.hash,
+        )
+        for e in app.events.read_all(limit=10_000)  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.fixture(scope="module")
+def noted() -> tuple[Rows, str, tuple[str, str]]:
+    """A desk whose audited order has a note on v2 (written at v3) and, after it was
+    confirmed, a correction of that note on v4 (written at v4)."""
+    app = bootstrap_in_memory()
+    try:
+        world = World(app)
+        world.place(1)
+        audited = world.place(2, 3)
+        first = c.AnnotateOrder(order_id=audited, text="Pot: 3?", target_version=2)
+        world.send(first)
+        world.place(4)
+        world.send(c.ConfirmOrder(order_id=audited))
+        fix = c.AnnotateOrder(
+            order_id=audited, text="Pot: 3, agreed.", target_version=4, corrects=first.note_id
+        )
+        world.send(fix)
+        world.send(c.ShipOrder(order_id=audited, tracking_number="JD0001"))
+        rows = _stored(app)
+    finally:
+        app.close()
+    return rows, f"order-{audited}", (first.note_id, fix.note_id)
+
+
+def _note_edit(rows: Rows, which: int, **changes: object) -> tuple[Rows, ProofRowT]:
+    """``rows`` with the ``which``-th note's payload changed and every hash recomputed (a
+    forger who rechains), and the changed row."""
+    notes = [i for i, r in enumerate(rows) if r[1].startswith("auditnotes-")]
+    index = notes[which]
+    payload = {**json.loads(rows[index][6]), **changes}
+    edited = list(rows)
+    edited[index] = (*rows[index][:6], to_json_text(payload), *rows[index][7:])  # type: ignore[assignment]
+    forged = _rechain(edited)
+    return forged, forged[index]
+
+
+def test_true_notes_hold(tmp_path: Path, noted: tuple[Rows, str, tuple[str, str]]) -> None:
+    rows, stream, _ = noted
+    proof = _proof(rows, stream)
+    report = _check(tmp_path, _write(tmp_path, proof, stream))
+    assert report.ok, report.failures
+    order_id = stream.removeprefix("order-")
+    assert (
+        OK,
+        "auditors' notes: 2 note(s) (1 correction(s)) listed exactly as the events of "
+        f"auditnotes-{order_id} in the chain proof, each legal when written (the notes stream "
+        "replayed with the domain's rules)",
+    ) in report.lines
+
+
+@pytest.mark.parametrize(
+    ("which", "changes", "reason"),
+    [
+        (0, {"order_version": 4}, "written at order version 4, but the order had only 3 event(s)"),
+        (0, {"target_version": 9}, "not legal when written: The order has no event at version 9"),
+        (1, {"corrects": "nope"}, "not legal when written: There is no note 'nope' on this order"),
+        (1, {"order_id": "another"}, "not legal when written: The note names another order"),
+    ],
+    ids=["order-not-there-yet", "no-such-event", "corrects-nothing", "other-order"],
+)
+def test_an_illegal_note_is_named_by_the_replay(
+    tmp_path: Path,
+    noted: tuple[Rows, str, tuple[str, str]],
+    which: int,
+    changes: dict[str, object],
+    reason: str,
+) -> None:
+    """Notes rechained into a consistent chain: only the notes' replay can tell."""
+    rows, stream, _ = noted
+    forged, note = _note_edit(_proof(rows, stream), which, **changes)
+    report = _check(tmp_path, _write(tmp_path, forged, stream))
+    assert len(report.failures) == 1, report.failures
+    assert report.failures[0].startswith(
+        f"note event #{note[0]:,} ({note[1]} v{note[2]}): {reason}"
+    ), report.failures
+
+
+def test_a_note_id_used_twice_is_named(
+    tmp_path: Path, noted: tuple[Rows, str, tuple[str, str]]
+) -> None:
+    rows, stream, (first, _) = noted
+    forged, note = _note_edit(_proof(rows, stream), 1, note_id=first, corrects="")
+    failures = _check(tmp_path, _write(tmp_path, forged, stream)).failures
+    assert failures == [
+        f"note event #{note[0]:,} ({note[1]} v2): not legal when written: This order already "
+        "has a note with that id."
+    ]
+
+
+def test_a_listed_note_must_be_its_event_in_the_proof(
+    tmp_path: Path, noted: tuple[Rows, str, tuple[str, str]]
+) -> None:
+    """annotations.json written otherwise than the proof's note rows (the writer given other
+    entries): an edited text, a note not in the chain, a note of another stream."""
+    rows, stream, (first, fix) = noted
+    proof = _proof(rows, stream)
+    notes = [r for r in proof if r[1].startswith("auditnotes-")]
+
+    def written(entries: list[dict[str, object]], name: str) -> BundleReport:
+        path = _write(tmp_path, proof, stream, name=name, annotations=entries)
+        return _check(tmp_path, path)
+
+    edited = note_entries(notes)
+    edited[0]["payload"] = {**edited[0]["payload"], "text": "Pot: 2?"}  # type: ignore[dict-item]
+    assert written(edited, "e.zip").failures == [
+        f"annotations.json: note {first} differs from its event #{notes[0][0]:,} "
+        f"({notes[0][1]} v1) in the chain proof: it was edited"
+    ]
+    invented = note_entries(notes)
+    invented[1]["hash"] = "f" * 64
+    assert written(invented, "i.zip").failures == [
+        f"annotations.json: note {fix} is not in the chain proof (no event of {notes[0][1]} has "
+        "its hash): added or altered",
+        f"annotations.json leaves out note {fix} (event #{notes[1][0]:,}, {notes[1][1]} v2) "
+        "that the chain proof holds",
+    ]
+    unlinked = note_entries(notes)
+    unlinked[0]["corrected_by"] = []
+    assert written(unlinked, "u.zip").failures == [
+        f"annotations.json: note {first} differs from its event #{notes[0][0]:,} "
+        f"({notes[0][1]} v1) in the chain proof: it was edited"
+    ]

@@ -1,0 +1,144 @@
+"""Events of an order told in business language (issue 11): lines named by product and SKU,
+old → new quantities, and what each change did to the order's total.
+
+``describe`` in :mod:`summaries` says what one event holds ("Removed line 1f839d73"); an event
+alone cannot say more, because a removal or a quantity change names only the line's id. A
+:class:`LineBook` follows the order through its history, so each change can be told as the
+order document reads ("Clerk mug (MUG-01): 3 → 7, +18.00 EUR"). Internal ids appear only where
+the history itself does not know the line (an event about a line that was never added).
+Plain text: the UI formats for the locale, the CLI prints as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from desktop_app.application.summaries import describe
+from desktop_app.domain import events as e
+
+_CENT = Decimal("0.01")
+
+
+@dataclass(slots=True)
+class _Line:
+    name: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BusinessChange:
+    """One event told as the order document changes: ``text`` a one-line sentence,
+    ``parts`` one entry per line touched, ``delta`` the change of the order's total (None
+    when the event does not touch the lines)."""
+
+    text: str
+    parts: tuple[str, ...] = ()
+    delta: Decimal | None = None
+    total: Decimal = Decimal(0)
+    currency: str = ""
+
+
+def money(amount: Decimal, currency: str, *, signed: bool = False) -> str:
+    """``18.00 EUR`` (``+18.00 EUR`` when ``signed``): two decimals unless the amount has more."""
+    exponent = amount.as_tuple().exponent
+    shown = amount.quantize(_CENT) if isinstance(exponent, int) and exponent >= -2 else amount
+    text = f"{shown:,}" if not signed else f"{shown:+,}"
+    if signed and shown.is_zero():
+        text = f"±{abs(shown):,}"
+    return f"{text} {currency}".strip()
+
+
+@dataclass(slots=True)
+class LineBook:
+    """The order's lines as its history has built them so far; :meth:`tell` describes an event
+    against them and then applies it."""
+
+    currency: str = ""
+    lines: dict[str, _Line] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Decimal:
+        """The sum of the lines now."""
+        return sum((line.total for line in self.lines.values()), Decimal(0))
+
+    def tell(self, event: e.DomainEvent) -> BusinessChange:
+        """``event`` in business language; the book then holds the state after it."""
+        before = self.total
+        parts: tuple[str, ...] | None = None
+        if isinstance(event, e.OrderPlaced):
+            self.currency = event.currency
+            text = describe(event)
+        elif isinstance(event, e.OrderLineAdded):
+            parts = (self._add(event),)
+        elif isinstance(event, e.OrderLineRemoved):
+            parts = (self._remove(event.line_id),)
+        elif isinstance(event, e.OrderLineQuantityChanged):
+            parts = (self._quantity(event.line_id, event.quantity),)
+        elif isinstance(event, e.OrderLinesChanged):
+            # The same order as Order.apply: removals, quantity changes, then additions.
+            parts = tuple(
+                [self._remove(line_id) for line_id in event.removed]
+                + [self._quantity(q.line_id, q.quantity) for q in event.quantities]
+                + [self._add(a) for a in event.added]
+            )
+        else:
+            text = describe(event)
+        after = self.total
+        if parts is None:
+            return BusinessChange(text=text, total=after, currency=self.currency)
+        delta = after - before
+        if isinstance(event, e.OrderLinesChanged):
+            text = "Edited the lines: " + "; ".join(parts) if parts else "Edited the lines"
+            if parts:
+                text += f" ({money(delta, self.currency, signed=True)})"
+        else:
+            text = parts[0]
+        return BusinessChange(
+            text=text, parts=parts, delta=delta, total=after, currency=self.currency
+        )
+
+    def _add(self, added: e.OrderLineAdded | e.AddedLine) -> str:
+        line = _Line(added.product_name, added.sku, added.quantity, added.unit_price.amount)
+        self.lines[added.line_id] = line
+        return (
+            f"Added {line.label}: {line.quantity} × {money(line.unit_price, self.currency)}, "
+            f"{money(line.total, self.currency, signed=True)}"
+        )
+
+    def _remove(self, line_id: str) -> str:
+        line = self.lines.pop(line_id, None)
+        if line is None:
+            return f"Removed line {line_id[:8]} (not on the order)"
+        return (
+            f"Removed {line.label}: {line.quantity} × {money(line.unit_price, self.currency)}, "
+            f"{money(-line.total, self.currency, signed=True)}"
+        )
+
+    def _quantity(self, line_id: str, quantity: int) -> str:
+        line = self.lines.get(line_id)
+        if line is None:
+            return f"Quantity of line {line_id[:8]} (not on the order) to {quantity}"
+        old = line.quantity
+        line.quantity = quantity
+        delta = line.unit_price * (quantity - old)
+        return f"{line.label}: {old} → {quantity}, {money(delta, self.currency, signed=True)}"
+
+
+def tell_history(events: list[e.DomainEvent]) -> list[BusinessChange]:
+    """Every event of one order, in version order, in business language."""
+    book = LineBook()
+    return [book.tell(event) for event in events]
+
+
+__all__ = ["BusinessChange", "LineBook", "money", "tell_history"]

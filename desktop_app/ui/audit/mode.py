@@ -1,0 +1,116 @@
+"""Switching the main window into the audit view and back (Ctrl+Shift+A, View ▸ Audit view).
+
+In audit mode the order list shrinks to a narrow strip (it still selects the order), the side
+tabs give way to the audit view, and Esc or the same action restores the layout as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Slot
+from PySide6.QtWidgets import QWidget
+
+from desktop_app.ui.audit.view import AuditView
+from desktop_app.ui.window_action import window_action
+
+if TYPE_CHECKING:
+    from desktop_app.ui.main_window import MainWindow
+
+STRIP_WIDTH = 200
+"""The order list's width in audit mode: the number column and a little more."""
+
+
+class AuditMode(QObject):
+    """Owns the action and the (lazily built) audit view of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.view: AuditView | None = None
+        self._sizes: list[int] = []
+        self._list_minimum = 0
+        self.action = window_action(
+            window,
+            "actionAuditView",
+            "&Audit view",
+            "Ctrl+Shift+A",
+            self.toggle,
+            "The selected order's whole history, full width (Esc returns)",
+        )
+        self.action.setCheckable(True)
+        window.installEventFilter(self)
+
+    @property
+    def active(self) -> bool:
+        """True while the audit view is shown."""
+        return self.view is not None and self.view.isVisible()
+
+    @Slot()
+    def toggle(self) -> None:
+        """Enter audit mode, or leave it."""
+        if self.active:
+            self.leave()
+        else:
+            self.enter()
+
+    def enter(self) -> bool:
+        """Show the selected order's audit view; False (and a status message) without one."""
+        window = self.window
+        order_id = window.current.order_id
+        if window.queries is None or order_id is None:
+            self.action.setChecked(False)
+            window.statusBar().showMessage("Select an order first, then open its audit view.", 5000)
+            return False
+        self._sizes = [size for size, widget in self._panes() if widget is not self.view]
+        view = self._view()
+        view.set_queries(window.queries)
+        self._list_minimum = window.orders.minimumWidth()
+        window.tabs.hide()
+        window.orders.setMinimumWidth(STRIP_WIDTH)
+        view.show()
+        total = sum(self._sizes) or window.splitter.width()
+        window.splitter.setSizes([STRIP_WIDTH, max(total - STRIP_WIDTH, 0), 0])
+        window.current.attach(view)  # shows the current order now, follows the selection
+        self.action.setChecked(True)
+        view.canvas.setFocus()
+        return True
+
+    def leave(self) -> None:
+        """Back to the list and the side tabs, sized as before."""
+        view = self.view
+        if view is None or not view.isVisible():
+            self.action.setChecked(False)
+            return
+        window = self.window
+        window.current.detach(view)
+        view.hide()
+        window.orders.setMinimumWidth(self._list_minimum)
+        window.tabs.show()
+        if self._sizes:
+            saved = iter(self._sizes)
+            window.splitter.setSizes(
+                [0 if widget is view else next(saved, 0) for _size, widget in self._panes()]
+            )
+        self.action.setChecked(False)
+        window.orders.table.setFocus()
+
+    def _panes(self) -> list[tuple[int, QWidget | None]]:
+        splitter = self.window.splitter
+        return [(size, splitter.widget(i)) for i, size in enumerate(splitter.sizes())]
+
+    def _view(self) -> AuditView:
+        if self.view is None:
+            view = AuditView(self.window.tasks, self.window.splitter)
+            # Between the list and the side tabs, so the splitter's saved two-pane state
+            # (list | tabs) is the same whether or not the audit view was ever opened.
+            self.window.splitter.insertWidget(1, view)
+            view.close_requested.connect(self.leave)
+            self.view = view
+        return self.view
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            # The window saves its layout on close: save the normal one, not audit mode's.
+            self.leave()
+        return False

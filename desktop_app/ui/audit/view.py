@@ -1,0 +1,371 @@
+"""The audit view: one order's whole history, full width (issue 11).
+
+A header (order, counts, integrity, "Check integrity", back), a jump bar (to a version, to a
+date) with a scrubber over the order's time span, the painted timeline and a details pane with
+what the cards leave out (ids, hashes, metadata, payload). The history is read through the
+query bus on the TaskRunner; the chain check of the stream runs there too, on demand.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime, time
+
+from PySide6.QtCore import QDate, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.application.audit_timeline import (
+    BAD,
+    AuditCard,
+    AuditEvent,
+    GetOrderAudit,
+    OrderAudit,
+)
+from desktop_app.application.buses import QuerySender
+from desktop_app.application.business_summaries import money
+from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
+from desktop_app.ui.errors import explain
+from desktop_app.ui.formatting import format_datetime, format_int
+from desktop_app.ui.tasks import TaskRunner
+
+SCRUB_STEPS = 1000
+
+
+class AuditView(QWidget):
+    """The full-width audit view of one order."""
+
+    loaded = Signal()
+    """A history (or a check of it) arrived and is shown."""
+    close_requested = Signal()
+    """Esc or "Back to the list"."""
+
+    def __init__(self, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditView")
+        self.tasks = tasks
+        self.queries: QuerySender | None = None
+        self.order_id: str | None = None
+        self.audit: OrderAudit | None = None
+        self._request = 0
+
+        self.title = QLabel(self)
+        self.title.setObjectName("auditTitle")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.integrity = QLabel(self)
+        self.integrity.setObjectName("auditIntegrity")
+        self.check_button = QPushButton("Check &integrity", self)
+        self.check_button.setToolTip(
+            "Recompute every event's hash and its link in the log, and replay the rules"
+        )
+        self.check_button.clicked.connect(self.check_integrity)
+        self.back_button = QPushButton("Back to the list (Esc)", self)
+        self.back_button.clicked.connect(self.close_requested)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.integrity)
+        top.addWidget(self.check_button)
+        top.addWidget(self.back_button)
+
+        self.version_box = QSpinBox(self)
+        self.version_box.setObjectName("auditVersion")
+        self.version_box.setMinimum(1)
+        self.version_box.setAccelerated(True)
+        go_version = QPushButton("Go", self)
+        go_version.clicked.connect(lambda: self.jump_to_version(self.version_box.value()))
+        self.version_box.editingFinished.connect(
+            lambda: self.jump_to_version(self.version_box.value())
+        )
+        self.date_box = QDateEdit(self)
+        self.date_box.setObjectName("auditDate")
+        self.date_box.setCalendarPopup(True)
+        go_date = QPushButton("Go", self)
+        go_date.clicked.connect(lambda: self.jump_to_date(self.date_box.date()))
+        self.scrubber = QSlider(Qt.Orientation.Horizontal, self)
+        self.scrubber.setObjectName("auditScrubber")
+        self.scrubber.setRange(0, SCRUB_STEPS)
+        self.scrubber.setToolTip("Drag through the order's history in time")
+        self.scrubber.valueChanged.connect(self._scrubbed)
+        self.scrub_label = QLabel(self)
+        self.scrub_label.setMinimumWidth(120)
+
+        jump = QHBoxLayout()
+        version_label = QLabel("Go to &version", self)
+        version_label.setBuddy(self.version_box)
+        date_label = QLabel("&date", self)
+        date_label.setBuddy(self.date_box)
+        jump.addWidget(version_label)
+        jump.addWidget(self.version_box)
+        jump.addWidget(go_version)
+        jump.addSpacing(12)
+        jump.addWidget(date_label)
+        jump.addWidget(self.date_box)
+        jump.addWidget(go_date)
+        jump.addSpacing(12)
+        jump.addWidget(self.scrubber, 1)
+        jump.addWidget(self.scrub_label)
+
+        self.canvas = TimelineCanvas(self)
+        self.canvas.selected.connect(self._show_details)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setObjectName("auditScroll")
+        self.scroll_area.setWidget(self.canvas)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.details = QTextBrowser(self)
+        self.details.setObjectName("auditDetails")
+        self.details.setOpenLinks(False)
+        self.details.setMinimumWidth(240)
+        self.body = QSplitter(Qt.Orientation.Horizontal, self)
+        self.body.addWidget(self.scroll_area)
+        self.body.addWidget(self.details)
+        self.body.setStretchFactor(0, 3)
+        self.body.setStretchFactor(1, 2)
+        self.body.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addLayout(top)
+        layout.addLayout(jump)
+        layout.addWidget(self.body, 1)
+
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape.activated.connect(self.close_requested)
+        self._show_empty("Select an order to see its history.")
+
+    # --- loading -------------------------------------------------------------------------
+
+    def set_queries(self, queries: QuerySender | None) -> None:
+        """The query bus (None while the database is being opened)."""
+        self.queries = queries
+
+    def show_order(self, order_id: str | None) -> None:
+        """Show ``order_id``'s history (None: nothing selected)."""
+        self.order_id = order_id
+        if order_id is None:
+            self.audit = None
+            self.canvas.set_cards((), "")
+            self._show_empty("Select an order to see its history.")
+            return
+        self._load(check_chain=False)
+
+    def refresh(self) -> None:
+        """Re-read the shown order (it has a new version)."""
+        if self.order_id is not None:
+            self._load(check_chain=False)
+
+    @Slot()
+    def check_integrity(self) -> None:
+        """Recompute the chain of this order's events, then show the verdicts."""
+        if self.order_id is not None:
+            self.integrity.setText("checking…")
+            self._load(check_chain=True)
+
+    def _load(self, *, check_chain: bool) -> None:
+        queries, order_id = self.queries, self.order_id
+        if queries is None or order_id is None:
+            return
+        self._request += 1
+        request = self._request
+        query = GetOrderAudit(order_id=order_id, check_chain=check_chain)
+        self.tasks.submit(
+            lambda: queries.ask(query),
+            lambda audit: self._loaded(request, audit),
+            lambda exc: self._failed(request, exc),
+        )
+
+    def _loaded(self, request: int, audit: OrderAudit) -> None:
+        if request != self._request:
+            return  # an older answer for another order or an earlier state
+        self.audit = audit
+        self.canvas.set_cards(audit.cards, audit.currency)
+        count = len(audit.events)
+        number = html.escape(audit.order_number or audit.order_id)
+        self.title.setText(
+            f"<b>Audit · {number}</b> · {format_int(count)} events · "
+            f"{format_int(len(audit.cards))} cards"
+        )
+        self._show_integrity(audit)
+        self.version_box.setMaximum(max(count, 1))
+        if audit.events:
+            first, last = audit.events[0].recorded_at, audit.events[-1].recorded_at
+            self.date_box.setDateRange(_qdate(first), _qdate(last))
+            self.date_box.setDate(_qdate(first))
+            self.details.setHtml(
+                "<p>Select a card to see its events, ids and hashes here.</p>"
+                f"<p>First event {html.escape(format_datetime(first))}, last "
+                f"{html.escape(format_datetime(last))}.</p>"
+            )
+        else:
+            self._show_empty("This order has no recorded events.")
+        self._scrolled(self.scroll_area.verticalScrollBar().value())
+        self.loaded.emit()
+
+    def _failed(self, request: int, exc: BaseException) -> None:
+        if request != self._request:
+            return
+        self.integrity.setText("")
+        self._show_empty("The history could not be read: " + explain(exc)[1])
+        self.loaded.emit()
+
+    def _show_integrity(self, audit: OrderAudit) -> None:
+        problems = audit.problems
+        if problems:
+            self.integrity.setText(
+                f"<span style='color:#b91c1c'><b>✗ {format_int(problems)} event(s) fail a "
+                "check</b></span>"
+            )
+        elif audit.chain_checked:
+            self.integrity.setText("<span style='color:#15803d'>✓ chain and rules hold</span>")
+        else:
+            self.integrity.setText("✓ rules hold · chain not checked yet")
+
+    def _show_empty(self, text: str) -> None:
+        self.title.setText(html.escape(text))
+        self.details.setHtml("")
+
+    # --- jumping -------------------------------------------------------------------------
+
+    def jump_to_version(self, version: int) -> bool:
+        """Scroll to and select the event at ``version`` (a folded run opens)."""
+        row = self.canvas.row_of_version(version)
+        if row is None:
+            return False
+        self._reveal(row)
+        return True
+
+    def jump_to_date(self, day: QDate) -> bool:
+        """Scroll to the first event on or after the start of ``day`` (local time)."""
+        local = datetime.combine(day.toPython(), time.min).astimezone()  # type: ignore[arg-type]
+        return self.jump_to_time(local.astimezone(UTC))
+
+    def jump_to_time(self, moment: datetime) -> bool:
+        """Scroll to the first event at or after ``moment``."""
+        row = self.canvas.row_at_time(moment, expand=True)
+        if row is None:
+            return False
+        self._reveal(row)
+        return True
+
+    def _reveal(self, row_index: int) -> None:
+        row = self.canvas.rows[row_index]
+        self.canvas.select_row(row_index)
+        bar = self.scroll_area.verticalScrollBar()
+        bar.setValue(max(row.y - self.scroll_area.viewport().height() // 3, 0))
+
+    @Slot(int)
+    def _scrubbed(self, value: int) -> None:
+        audit = self.audit
+        if audit is None or not audit.events or self.scrubber.signalsBlocked():
+            return
+        first, last = audit.events[0].recorded_at, audit.events[-1].recorded_at
+        moment = first + (last - first) * (value / SCRUB_STEPS)
+        self.scrub_label.setText(format_datetime(moment))
+        row = self.canvas.row_at_time(moment)
+        if row is not None:
+            bar = self.scroll_area.verticalScrollBar()
+            bar.blockSignals(True)
+            bar.setValue(max(self.canvas.rows[row].y - 8, 0))
+            bar.blockSignals(False)
+
+    @Slot(int)
+    def _scrolled(self, value: int) -> None:
+        """Keep the scrubber at the time shown at the top of the timeline."""
+        rows = self.canvas.rows
+        audit = self.audit
+        if not rows or audit is None or not audit.events:
+            self.scrub_label.setText("")
+            return
+        index = self.canvas.row_index_at(value) or 0
+        at = rows[index].at
+        first, last = audit.events[0].recorded_at, audit.events[-1].recorded_at
+        span = (last - first).total_seconds()
+        fraction = (at - first).total_seconds() / span if span > 0 else 0.0
+        self.scrubber.blockSignals(True)
+        self.scrubber.setValue(round(fraction * SCRUB_STEPS))
+        self.scrubber.blockSignals(False)
+        self.scrub_label.setText(format_datetime(at))
+
+    # --- details -------------------------------------------------------------------------
+
+    @Slot(object, object)
+    def _show_details(self, card: AuditCard, event: AuditEvent | None) -> None:
+        if event is not None or len(card.events) == 1:
+            self.details.setHtml(event_details(event or card.first))
+            return
+        self.details.setHtml(card_details(card, self.audit.currency if self.audit else ""))
+
+
+def _qdate(value: datetime) -> QDate:
+    local = value.astimezone()
+    return QDate(local.year, local.month, local.day)
+
+
+def _row(label: str, value: str) -> str:
+    return f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
+
+
+def event_details(event: AuditEvent) -> str:
+    """Everything about one event: business text, verdict, who, then the internal ids."""
+    parts = [f"<h3>v{event.version:,} · {html.escape(event.summary)}</h3>"]
+    integrity = event.integrity
+    if integrity.state == BAD:
+        parts.append("<p style='color:#b91c1c'><b>✗ This event fails a check:</b></p><ul>")
+        parts += [f"<li style='color:#b91c1c'>{html.escape(r)}</li>" for r in integrity.reasons]
+        parts.append("</ul>")
+    else:
+        chain = "holds" if integrity.chain_checked else "not checked (Check integrity)"
+        rules = "hold" if integrity.meaning_checked else "not checked"
+        parts.append(f"<p>Hash chain: {chain} · business rules: {rules}</p>")
+        parts += [f"<p>{html.escape(r)}</p>" for r in integrity.reasons]
+    parts.append("<table cellspacing='4'>")
+    parts.append(_row("When", format_datetime(event.recorded_at, seconds=True)))
+    parts.append(_row("Who", event.user or "unknown"))
+    parts.append(_row("Workstation", event.host or "unknown"))
+    parts.append(_row("Program", event.app_version))
+    parts.append(_row("Event type", event.type_name))
+    parts.append(_row("Log position", f"#{event.position:,}"))
+    parts.append(_row("Event id", event.event_id))
+    parts.append(_row("Command id", event.command_id))
+    parts.append(_row("Correlation id", event.correlation_id))
+    parts.append(_row("Hash", event.hash))
+    parts.append(_row("Previous hash", event.prev_hash))
+    parts.append("</table>")
+    payload = json.dumps(event.payload, indent=2, ensure_ascii=False, sort_keys=True)
+    parts.append(f"<p><b>Recorded data</b></p><pre>{html.escape(payload)}</pre>")
+    return "".join(parts)
+
+
+def card_details(card: AuditCard, currency: str, limit: int = 200) -> str:
+    """A card's events as a list (the first ``limit``), with the change of the total."""
+    parts = [f"<h3>{html.escape(card_title(card))}</h3>"]
+    delta = card.delta
+    if delta is not None:
+        parts.append(f"<p>Order total {html.escape(money(delta, currency, signed=True))}</p>")
+    parts.append("<ol>")
+    for ev in card.events[:limit]:
+        style = " style='color:#b91c1c'" if ev.integrity.state == BAD else ""
+        when = format_datetime(ev.recorded_at, seconds=True)
+        parts.append(
+            f"<li{style}>v{ev.version:,} · {html.escape(when)} · {html.escape(ev.summary)}</li>"
+        )
+    parts.append("</ol>")
+    if len(card.events) > limit:
+        parts.append(f"<p>… and {len(card.events) - limit:,} more (expand the run)</p>")
+    return "".join(parts)

@@ -73,6 +73,93 @@ def build_database(folder: Path, orders: int) -> Path:
     return path
 
 
+def build_audit_database(folder: Path, changes: int = 9_890) -> tuple[Path, str, int]:
+    """A file with one order of about ``changes`` + 10 events over some four weeks (placed,
+    lines edited, a long run of quantity changes, confirmed, shipped) and one of its events
+    edited in the file afterwards, as a forger would; returns (path, order id, the edited
+    version)."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from desktop_app.application import commands as c
+    from desktop_app.application import queries as q
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import Settings
+
+    moment = [datetime(2026, 1, 12, 7, 30, tzinfo=UTC), 0]
+
+    def clock() -> datetime:
+        # A working day of quick edits, then a night: the time axis has days to separate.
+        moment[1] += 1
+        step = timedelta(hours=15) if moment[1] % 240 == 0 else timedelta(seconds=150)
+        moment[0] += step
+        return moment[0]
+
+    path = folder / "audit.sqlite3"
+    app = bootstrap(Settings.default(path), source="screenshots", clock=clock)
+    try:
+        send = app.commands.dispatch
+        customer = c.RegisterCustomer(name="Kaffeehaus Maria GmbH", address="Wiedner Hauptstr. 5")
+        send(customer)
+        products = [
+            c.AddProduct(sku=sku, name=name, price=Decimal(price), currency="EUR")
+            for sku, name, price in (
+                ("MUG-CLK", "Clerk mug", "4.50"),
+                ("POT-TEA", "Tea pot, stoneware", "19.90"),
+                ("CUP-ESP", "Espresso cup", "3.20"),
+            )
+        ]
+        for product in products:
+            send(product)
+        mug, pot, cup = (p.product_id for p in products)
+        place = c.PlaceOrder(
+            customer_id=customer.customer_id,
+            lines=(
+                c.LineInput(product_id=mug, quantity=3),
+                c.LineInput(product_id=pot, quantity=1),
+            ),
+        )
+        send(place)
+        order = place.order_id
+        state = app.queries.ask(q.GetOrderAtVersion(order_id=order)).state
+        mug_line, pot_line = (str(line["line_id"]) for line in state["lines"])  # type: ignore[union-attr,index,call-overload]
+        send(c.AddOrderLine(order_id=order, line=c.LineInput(product_id=cup, quantity=6)))
+        send(
+            c.ChangeOrderLines(
+                order_id=order,
+                remove=(c.LineRemoval(line_id=pot_line),),
+                change=(c.QuantityChange(line_id=mug_line, quantity=7),),
+            )
+        )
+        for i in range(changes):
+            quantity = 5 + (i * 7) % 40
+            send(c.ChangeLineQuantity(order_id=order, line_id=mug_line, quantity=quantity))
+        send(c.ConfirmOrder(order_id=order))
+        send(c.ShipOrder(order_id=order, tracking_number="1Z 999 AA1 01 2345 6784"))
+        if app.projector is not None:
+            while app.projector.run_once():
+                pass
+    finally:
+        app.close()
+    # The forger: triggers dropped, one quantity changed in place (the hash left alone).
+    forged = 5 + changes // 2
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        for (name,) in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='events'"
+        ).fetchall():
+            con.execute(f'DROP TRIGGER "{name}"')
+        con.execute(
+            "UPDATE events SET payload = replace(payload, '\"quantity\":', '\"quantity\":9')"
+            " WHERE stream_id = ? AND version = ?",
+            (f"order-{order}", forged),
+        )
+    finally:
+        con.close()
+    return path, order, forged
+
+
 WIDTHS = ((1024, 768), (1280, 800), (1920, 1080))
 """The window sizes every main screen is rendered at (the clerk's small, usual, large screen)."""
 

@@ -6,12 +6,13 @@ The command's *type* is not recorded (an event's metadata names the command id a
 ``causation_id``, plus who, where and which program); a card is titled by what its events did
 ("Place order" for an ``OrderPlaced`` and its lines), which is what the command was.
 
-Integrity of one stream, on demand:
+Integrity of one stream, on demand (``check``; the view asks right after its first paint, so
+a long history shows at once and its verdicts follow):
 
-* **meaning** (always, it is a replay): each event must be legal in the state before it, with
-  the aggregate's own guards (``Aggregate.refusal``), exactly as ``verify`` checks every stream;
-* **chain** (``check_chain``): each event's hash is recomputed from its contents and previous
-  hash, and its previous hash must be the stored hash of the event before it in the log. That
+* **meaning**: each event must be legal in the state before it, with the aggregate's own
+  guards (``Aggregate.refusal``), exactly as ``verify`` checks every stream;
+* **chain**: each event's hash is recomputed from its contents and previous hash, and its
+  previous hash must be the stored hash of the event before it in the log. That
   catches an event edited in place; an editor who recomputes every later hash of the log is
   only caught by a digest or anchor kept elsewhere (Tools ▸ Verify, ``verify --digest``).
 """
@@ -25,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from desktop_app.application.business_summaries import BusinessChange, LineBook
-from desktop_app.application.ports import EventStore, StoredEvent, StoreError
+from desktop_app.application.ports import EventStore, JsonObject, StoredEvent, StoreError
 from desktop_app.application.queries import Query
 from desktop_app.domain import events as e
 from desktop_app.domain.errors import DomainError
@@ -71,7 +72,7 @@ RUN_NOUNS: dict[str, str] = {
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Integrity:
     """The verdict on one event: ``state`` is ``ok``, ``bad`` (``reasons`` say why) or
-    ``unchecked`` (the chain was not asked for, or an earlier event could not be read)."""
+    ``unchecked`` (no check was asked for, or an earlier event could not be read)."""
 
     state: str
     reasons: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ class AuditEvent:
     correlation_id: str
     change: BusinessChange
     integrity: Integrity
-    payload: dict[str, Any]
+    payload: JsonObject
     prev_hash: str
     hash: str
 
@@ -154,7 +155,7 @@ class OrderAudit:
     currency: str
     events: tuple[AuditEvent, ...]
     cards: tuple[AuditCard, ...]
-    chain_checked: bool
+    checked: bool
 
     @property
     def problems(self) -> int:
@@ -164,18 +165,18 @@ class OrderAudit:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GetOrderAudit(Query[OrderAudit]):
-    """One order's history grouped for the audit view; ``check_chain`` also recomputes each
-    event's hash and link (slower: on demand)."""
+    """One order's history grouped for the audit view; ``check`` also replays the rules and
+    recomputes each event's hash and link (slower: on demand)."""
 
     order_id: str
-    check_chain: bool = False
+    check: bool = False
     run_min: int = RUN_MIN
 
 
 def get_order_audit(events: EventStore, hasher: EventHasher, query: GetOrderAudit) -> OrderAudit:
     """The handler of :class:`GetOrderAudit` (bound to the store and its hasher)."""
     stored = events.read_stream(f"{Order.AGGREGATE_TYPE}-{query.order_id}")
-    chain = _ChainCheck(events, hasher) if query.check_chain else None
+    chain = _ChainCheck(events, hasher) if query.check else None
     audit_events = _replay(query.order_id, stored, chain)
     number = ""
     currency = ""
@@ -188,7 +189,7 @@ def get_order_audit(events: EventStore, hasher: EventHasher, query: GetOrderAudi
         currency=currency,
         events=tuple(audit_events),
         cards=tuple(group_cards(audit_events, run_min=query.run_min)),
-        chain_checked=chain is not None,
+        checked=chain is not None,
     )
 
 
@@ -249,9 +250,11 @@ class _ChainCheck:
 def _replay(
     order_id: str, stored: Sequence[StoredEvent], chain: _ChainCheck | None
 ) -> list[AuditEvent]:
+    """Each event told against the lines so far; with ``chain`` (a check) also replayed
+    through the aggregate's rules and its hash and link recomputed."""
     order = Order(order_id)
     book = LineBook()
-    broken: str | None = None
+    broken: str | None = None if chain is not None else "no check was asked for"
     result: list[AuditEvent] = []
     for event in stored:
         reasons: list[str] = []
@@ -262,7 +265,8 @@ def _replay(
         except (DomainError, KeyError, TypeError, ValueError) as exc:
             reasons.append(f"unreadable: {exc}")
             change = BusinessChange(text=f"{event.type_name} (cannot be read)")
-            broken = broken or f"event v{event.version} before it cannot be read"
+            if chain is not None:
+                broken = broken or f"event v{event.version} before it cannot be read"
             meaning_checked = False
         else:
             if broken is None:
@@ -283,8 +287,8 @@ def _replay(
             state = OK
         else:
             state = UNCHECKED
-            if not meaning_checked and broken is not None:
-                reasons.append(f"meaning not checked: {broken}")
+            if chain is not None and not meaning_checked and broken is not None:
+                reasons.append(f"rules not checked: {broken}")
         result.append(
             AuditEvent(
                 position=event.position,
@@ -304,7 +308,7 @@ def _replay(
                     chain_checked=chain is not None,
                     meaning_checked=meaning_checked,
                 ),
-                payload=dict(event.payload),
+                payload=event.payload,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
             )

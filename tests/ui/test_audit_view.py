@@ -28,17 +28,16 @@ def order(tmp_path: Path) -> Iterator[AuditOrder]:
     yield from open_order(tmp_path)
 
 
-def _view(qtbot: Any, tasks: TaskRunner, order: AuditOrder, *, check: bool = False) -> AuditView:
+def _view(qtbot: Any, tasks: TaskRunner, order: AuditOrder) -> AuditView:
     view = AuditView(tasks)
     qtbot.addWidget(view)
     view.resize(1100, 700)
     view.set_queries(order.app.queries)
     view.show()
-    with qtbot.waitSignal(view.loaded, timeout=10000):
+    # The history shows first, its verdicts follow on their own: wait for both.
+    with qtbot.waitSignals([view.loaded, view.checked], timeout=10000, order="strict"):
         view.show_order(order.order_id)
-    if check:
-        with qtbot.waitSignal(view.loaded, timeout=10000):
-            view.check_integrity()
+    assert view.audit is not None and view.audit.checked
     return view
 
 
@@ -165,9 +164,9 @@ def test_an_event_edited_in_the_file_is_drawn_red_with_its_reason(
     )
     con.close()
 
-    view = _view(qtbot, tasks, order, check=True)
+    view = _view(qtbot, tasks, order)
     audit = view.audit
-    assert audit is not None and audit.chain_checked and audit.problems == 1
+    assert audit is not None and audit.checked and audit.problems == 1
     bad_cards = [card for card in audit.cards if card.bad]
     assert len(bad_cards) == 1 and bad_cards[0].kind == "command"  # never hidden in a run
     lines = card_lines(bad_cards[0], "EUR")
@@ -186,3 +185,25 @@ def test_an_event_edited_in_the_file_is_drawn_red_with_its_reason(
         if image.pixelColor(x, y).name() == "#b91c1c"
     )
     assert reds > 20
+
+
+def test_the_verdicts_arrive_without_folding_what_the_auditor_opened(
+    qtbot: Any, tasks: TaskRunner, order: AuditOrder
+) -> None:
+    view = AuditView(tasks)
+    qtbot.addWidget(view)
+    view.set_queries(order.app.queries)
+    view.show()
+    with qtbot.waitSignal(view.loaded, timeout=10000):
+        view.show_order(order.order_id)
+    assert view.audit is not None and not view.audit.checked
+    assert view.integrity.text() == "checking…"
+    # The check was only sent when the history arrived: nothing of it is shown yet.
+    assert view.jump_to_version(8)
+    with qtbot.waitSignal(view.checked, timeout=10000):
+        pass
+    assert view.audit.checked and "chain and rules hold" in view.integrity.text()
+    canvas = view.canvas
+    assert canvas.expanded == {1}
+    row = canvas.rows[canvas.current or 0]
+    assert row.event is not None and row.event.version == 8

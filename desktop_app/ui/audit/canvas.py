@@ -139,13 +139,32 @@ class TimelineCanvas(QWidget):
 
     # --- content -------------------------------------------------------------------------
 
-    def set_cards(self, cards: tuple[AuditCard, ...], currency: str) -> None:
-        """Show ``cards`` (all folded, nothing selected)."""
+    def set_cards(self, cards: tuple[AuditCard, ...], currency: str, *, keep: bool = False) -> None:
+        """Show ``cards``: all folded and nothing selected, or with ``keep`` (the same order
+        again, e.g. with its verdicts) the runs that were open and the selection kept."""
+        opened = {self.cards[i].first.version for i in self.expanded} if keep else set()
+        chosen = self._selected_version() if keep else None
         self.cards = cards
         self.currency = currency
-        self.expanded = set()
+        self.expanded = {
+            i for i, card in enumerate(cards) if card.kind == "run" and card.first.version in opened
+        }
         self.current = None
         self._relayout()
+        if chosen is not None:
+            kind, version = chosen
+            for i, row in enumerate(self.rows):
+                shown = row.event if row.event is not None else self.cards[row.card].first
+                if row.kind == kind and shown.version == version:
+                    self.select_row(i)
+                    break
+
+    def _selected_version(self) -> tuple[str, int] | None:
+        if self.current is None:
+            return None
+        row = self.rows[self.current]
+        shown = row.event if row.event is not None else self.cards[row.card].first
+        return row.kind, shown.version
 
     def _relayout(self) -> None:
         self.rows, self._height = layout(self.cards, self.expanded)

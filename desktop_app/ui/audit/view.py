@@ -49,7 +49,9 @@ class AuditView(QWidget):
     """The full-width audit view of one order."""
 
     loaded = Signal()
-    """A history (or a check of it) arrived and is shown."""
+    """A history arrived and is shown (its integrity check follows: :attr:`checked`)."""
+    checked = Signal()
+    """The checked history (rules replayed, chain recomputed) arrived and is shown."""
     close_requested = Signal()
     """Esc or "Back to the list"."""
 
@@ -163,27 +165,29 @@ class AuditView(QWidget):
             self.canvas.set_cards((), "")
             self._show_empty("Select an order to see its history.")
             return
-        self._load(check_chain=False)
+        self.audit = None
+        self._load(check=False)
 
     def refresh(self) -> None:
         """Re-read the shown order (it has a new version)."""
         if self.order_id is not None:
-            self._load(check_chain=False)
+            self._load(check=False)
 
     @Slot()
     def check_integrity(self) -> None:
-        """Recompute the chain of this order's events, then show the verdicts."""
+        """Replay the rules and recompute the chain of this order's events, then show the
+        verdicts (done after every load too; the button repeats it)."""
         if self.order_id is not None:
             self.integrity.setText("checking…")
-            self._load(check_chain=True)
+            self._load(check=True)
 
-    def _load(self, *, check_chain: bool) -> None:
+    def _load(self, *, check: bool) -> None:
         queries, order_id = self.queries, self.order_id
         if queries is None or order_id is None:
             return
         self._request += 1
         request = self._request
-        query = GetOrderAudit(order_id=order_id, check_chain=check_chain)
+        query = GetOrderAudit(order_id=order_id, check=check)
         self.tasks.submit(
             lambda: queries.ask(query),
             lambda audit: self._loaded(request, audit),
@@ -193,8 +197,9 @@ class AuditView(QWidget):
     def _loaded(self, request: int, audit: OrderAudit) -> None:
         if request != self._request:
             return  # an older answer for another order or an earlier state
+        same = self.audit is not None and self.audit.order_id == audit.order_id
         self.audit = audit
-        self.canvas.set_cards(audit.cards, audit.currency)
+        self.canvas.set_cards(audit.cards, audit.currency, keep=same)
         count = len(audit.events)
         number = html.escape(audit.order_number or audit.order_id)
         self.title.setText(
@@ -206,16 +211,23 @@ class AuditView(QWidget):
         if audit.events:
             first, last = audit.events[0].recorded_at, audit.events[-1].recorded_at
             self.date_box.setDateRange(_qdate(first), _qdate(last))
-            self.date_box.setDate(_qdate(first))
-            self.details.setHtml(
-                "<p>Select a card to see its events, ids and hashes here.</p>"
-                f"<p>First event {html.escape(format_datetime(first))}, last "
-                f"{html.escape(format_datetime(last))}.</p>"
-            )
+            if not same:
+                self.date_box.setDate(_qdate(first))
+            if self.canvas.current is None:
+                self.details.setHtml(
+                    "<p>Select a card to see its events, ids and hashes here.</p>"
+                    f"<p>First event {html.escape(format_datetime(first))}, last "
+                    f"{html.escape(format_datetime(last))}.</p>"
+                )
         else:
             self._show_empty("This order has no recorded events.")
         self._scrolled(self.scroll_area.verticalScrollBar().value())
+        if audit.checked:
+            self.checked.emit()
+            return
         self.loaded.emit()
+        # The verdicts follow the first paint (a long history shows at once).
+        self.check_integrity()
 
     def _failed(self, request: int, exc: BaseException) -> None:
         if request != self._request:
@@ -223,6 +235,7 @@ class AuditView(QWidget):
         self.integrity.setText("")
         self._show_empty("The history could not be read: " + explain(exc)[1])
         self.loaded.emit()
+        self.checked.emit()
 
     def _show_integrity(self, audit: OrderAudit) -> None:
         problems = audit.problems
@@ -231,10 +244,10 @@ class AuditView(QWidget):
                 f"<span style='color:#b91c1c'><b>✗ {format_int(problems)} event(s) fail a "
                 "check</b></span>"
             )
-        elif audit.chain_checked:
+        elif audit.checked:
             self.integrity.setText("<span style='color:#15803d'>✓ chain and rules hold</span>")
         else:
-            self.integrity.setText("✓ rules hold · chain not checked yet")
+            self.integrity.setText("checking…")
 
     def _show_empty(self, text: str) -> None:
         self.title.setText(html.escape(text))
@@ -306,6 +319,7 @@ class AuditView(QWidget):
 
     @Slot(object, object)
     def _show_details(self, card: AuditCard, event: AuditEvent | None) -> None:
+        """The selected card or event, everything the card leaves out."""
         if event is not None or len(card.events) == 1:
             self.details.setHtml(event_details(event or card.first))
             return

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from desktop_app.application import commands as c
 from desktop_app.application.audit_timeline import (
+    BAD,
     OK,
     UNCHECKED,
     GetOrderAudit,
@@ -14,13 +15,16 @@ from desktop_app.application.audit_timeline import (
     get_order_audit,
 )
 from desktop_app.application.business_summaries import money
+from desktop_app.application.ports import NewEvent
+from desktop_app.domain import events as e
+from desktop_app.domain.serialization import to_payload
 from desktop_app.store.event_hashes import stored_event_hash
 
 from .helpers import MemoryApp, World
 
 
 def _audit(app: MemoryApp, order_id: str, *, chain: bool = True, run_min: int = 5) -> OrderAudit:
-    query = GetOrderAudit(order_id=order_id, check_chain=chain, run_min=run_min)
+    query = GetOrderAudit(order_id=order_id, check=chain, run_min=run_min)
     return get_order_audit(app.events, stored_event_hash, query)
 
 
@@ -104,8 +108,41 @@ def test_a_clean_history_is_ok_on_chain_and_meaning(world: World) -> None:
     order = world.place(2)
     world.send(c.ConfirmOrder(order_id=order))
     audit = _audit(world.app, order)
-    assert audit.chain_checked and audit.problems == 0
+    assert audit.checked and audit.problems == 0
     assert {ev.integrity.state for ev in audit.events} == {OK}
     unchained = _audit(world.app, order, chain=False)
     assert {ev.integrity.state for ev in unchained.events} == {UNCHECKED}
-    assert all(ev.integrity.meaning_checked for ev in unchained.events)
+    assert not any(
+        ev.integrity.meaning_checked or ev.integrity.chain_checked for ev in unchained.events
+    )
+
+
+def test_an_illegal_event_with_a_sound_chain_is_bad_with_the_rule_it_breaks(
+    app: MemoryApp,
+) -> None:
+    """Written past the aggregate (as anyone with the file and the hash formula could): the
+    chain holds, the replay names the broken rule."""
+    world = World(app)
+    order = world.place(2)
+    stream = world.stream(order)
+    shipped = e.OrderShipped(order_id=order, tracking_number="1Z")  # while still pending
+    app.events.append(
+        stream,
+        world.version(order),
+        [
+            NewEvent(
+                event_id="forged-1",
+                type_name=shipped.type_name,
+                schema_version=shipped.schema_version,
+                payload=to_payload(shipped),
+                metadata=app.events.read_stream(stream)[0].metadata,
+            )
+        ],
+    )
+    audit = _audit(app, order)
+    verdicts = [(ev.type_name, ev.integrity.state) for ev in audit.events]
+    assert verdicts[-1] == ("OrderShipped", BAD)
+    assert {state for _, state in verdicts[:-1]} == {OK}
+    (reason,) = audit.events[-1].integrity.reasons
+    assert reason == "illegal: An order can only be shipped once it is confirmed."
+    assert audit.cards[-1].bad and audit.problems == 1

@@ -247,6 +247,32 @@ class _ChainCheck:
         return found[0].hash, None
 
 
+_NOT_CHECKED = Integrity(state=UNCHECKED)
+"""The verdict of every event when no check was asked for (one shared object)."""
+
+
+def _verdict(
+    reasons: list[str], checking: bool, meaning_checked: bool, broken: str | None
+) -> Integrity:
+    if not checking:
+        if not reasons:
+            return _NOT_CHECKED
+        return Integrity(state=BAD, reasons=tuple(reasons))
+    if reasons:
+        state = BAD
+    elif meaning_checked:
+        state = OK
+    else:
+        state = UNCHECKED
+        reasons = [f"rules not checked: {broken}"] if broken is not None else []
+    return Integrity(
+        state=state,
+        reasons=tuple(reasons),
+        chain_checked=True,
+        meaning_checked=meaning_checked,
+    )
+
+
 def _replay(
     order_id: str, stored: Sequence[StoredEvent], chain: _ChainCheck | None
 ) -> list[AuditEvent]:
@@ -281,14 +307,7 @@ def _replay(
             change = book.tell(domain)
         if chain is not None:
             reasons += chain.reasons(event)
-        if reasons:
-            state = BAD
-        elif chain is not None and meaning_checked:
-            state = OK
-        else:
-            state = UNCHECKED
-            if chain is not None and not meaning_checked and broken is not None:
-                reasons.append(f"rules not checked: {broken}")
+        integrity = _verdict(reasons, chain is not None, meaning_checked, broken)
         result.append(
             AuditEvent(
                 position=event.position,
@@ -302,12 +321,7 @@ def _replay(
                 command_id=event.metadata.causation_id,
                 correlation_id=event.metadata.correlation_id,
                 change=change,
-                integrity=Integrity(
-                    state=state,
-                    reasons=tuple(reasons),
-                    chain_checked=chain is not None,
-                    meaning_checked=meaning_checked,
-                ),
+                integrity=integrity,
                 payload=event.payload,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
@@ -336,14 +350,16 @@ def group_cards(events: Sequence[AuditEvent], *, run_min: int = RUN_MIN) -> list
             cards.extend(_command_card(group) for group in pending)
         pending.clear()
 
+    pending_kind: str | None = None
     for group in commands:
         kind = _foldable(group)
-        if kind is not None and pending and _foldable(pending[-1]) == kind:
+        if kind is not None and pending and pending_kind == kind:
             pending.append(group)
             continue
         flush()
         if kind is not None:
             pending.append(group)
+            pending_kind = kind
         else:
             cards.append(_command_card(group))
     flush()

@@ -17,8 +17,6 @@ from decimal import Decimal
 from desktop_app.application.summaries import describe
 from desktop_app.domain import events as e
 
-_CENT = Decimal("0.01")
-
 
 @dataclass(slots=True)
 class _Line:
@@ -52,11 +50,13 @@ class BusinessChange:
 def money(amount: Decimal, currency: str, *, signed: bool = False) -> str:
     """``18.00 EUR`` (``+18.00 EUR`` when ``signed``): two decimals unless the amount has more."""
     exponent = amount.as_tuple().exponent
-    shown = amount.quantize(_CENT) if isinstance(exponent, int) and exponent >= -2 else amount
-    text = f"{shown:,}" if not signed else f"{shown:+,}"
-    if signed and shown.is_zero():
-        text = f"±{abs(shown):,}"
-    return f"{text} {currency}".strip()
+    if isinstance(exponent, int) and exponent >= -2:
+        text = f"{amount:+,.2f}" if signed else f"{amount:,.2f}"
+    else:
+        text = f"{amount:+,}" if signed else f"{amount:,}"
+    if signed and amount.is_zero():
+        text = "±" + text[1:]
+    return f"{text} {currency}" if currency else text
 
 
 @dataclass(slots=True)

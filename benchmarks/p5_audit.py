@@ -27,7 +27,7 @@ from benchmarks.harness import log
 GOAL_MS = 300.0
 
 
-def build_audit_order(path: Path, changes: int = 9_893) -> tuple[str, int]:
+def build_audit_order(path: Path, changes: int = 9_993) -> tuple[str, int]:
     """A new file at ``path`` with one order of ``changes`` + 7 events (10,000 by default)
     over some five weeks, written through the command bus: placed with two lines, a line
     added, the lines edited, a long run of quantity changes, confirmed, shipped. Then one of

@@ -140,9 +140,12 @@ class AuditCard:
         return sum(deltas, Decimal(0)) if deltas else None
 
     def byline(self) -> str:
-        """``by maria on WS-3 · 4 events``."""
+        """``by maria on WS-3 · 4 events`` (a run of one-event commands: ``by maria on WS-3``,
+        its title counts them)."""
         who = f"by {self.user or 'unknown'}" + (f" on {self.host}" if self.host else "")
         count = len(self.events)
+        if self.kind == "run" and count == self.commands:
+            return who
         return f"{who} · {count:,} event{'s' if count != 1 else ''}"
 
 

@@ -237,6 +237,10 @@ class TimelineCanvas(QWidget):
         self.update()
         self.selected.emit(self.cards[row.card], row.event)
 
+    def row_near(self, y: int) -> int:
+        """The last row starting at or above ``y`` (0 when none)."""
+        return max(bisect_right(self._offsets, y) - 1, 0)
+
     def row_index_at(self, y: int) -> int | None:
         """The row under a y coordinate."""
         i = bisect_right(self._offsets, y) - 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLayout, QWidget
 
 from desktop_app.ui.audit.view import AuditView
 from desktop_app.ui.window_action import window_action
@@ -30,6 +30,7 @@ class AuditMode(QObject):
         self.view: AuditView | None = None
         self._sizes: list[int] = []
         self._list_minimum = 0
+        self._hidden: list[QWidget] = []
         self.action = window_action(
             window,
             "actionAuditView",
@@ -67,6 +68,11 @@ class AuditMode(QObject):
         view.set_queries(window.queries)
         self._list_minimum = window.orders.minimumWidth()
         window.tabs.hide()
+        # A strip holds the table only: the search and filters would be cut off at its width
+        # (they keep their contents and come back as they were).
+        self._hidden = [w for w in _widgets(window.orders.filter_bar) if w.isVisible()]
+        for widget in self._hidden:
+            widget.hide()
         window.orders.setMinimumWidth(STRIP_WIDTH)
         view.show()
         total = sum(self._sizes) or window.splitter.width()
@@ -85,6 +91,9 @@ class AuditMode(QObject):
         window = self.window
         window.current.detach(view)
         view.hide()
+        for widget in self._hidden:
+            widget.show()
+        self._hidden = []
         window.orders.setMinimumWidth(self._list_minimum)
         window.tabs.show()
         if self._sizes:
@@ -114,3 +123,18 @@ class AuditMode(QObject):
             # The window saves its layout on close: save the normal one, not audit mode's.
             self.leave()
         return False
+
+
+def _widgets(layout: QLayout) -> list[QWidget]:
+    """Every widget in ``layout`` and its nested layouts."""
+    found: list[QWidget] = []
+    for i in range(layout.count()):
+        item = layout.itemAt(i)
+        if item is None:
+            continue
+        widget, inner = item.widget(), item.layout()
+        if widget is not None:
+            found.append(widget)
+        elif inner is not None:
+            found += _widgets(inner)
+    return found

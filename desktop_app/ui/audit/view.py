@@ -279,6 +279,12 @@ class AuditView(QWidget):
     def _reveal(self, row_index: int) -> None:
         row = self.canvas.rows[row_index]
         self.canvas.select_row(row_index)
+        shown = row.event if row.event is not None else self.canvas.cards[row.card].first
+        self.version_box.blockSignals(True)
+        self.version_box.setValue(shown.version)
+        self.version_box.blockSignals(False)
+        # An opened run made the canvas taller: size it now, or the scroll range is old.
+        self.canvas.resize(self.canvas.width(), self.canvas.minimumHeight())
         bar = self.scroll_area.verticalScrollBar()
         bar.setValue(max(row.y - self.scroll_area.viewport().height() // 3, 0))
 
@@ -305,7 +311,7 @@ class AuditView(QWidget):
         if not rows or audit is None or not audit.events:
             self.scrub_label.setText("")
             return
-        index = self.canvas.row_index_at(value) or 0
+        index = self.canvas.row_near(value)
         at = rows[index].at
         first, last = audit.events[0].recorded_at, audit.events[-1].recorded_at
         span = (last - first).total_seconds()
@@ -362,7 +368,10 @@ def event_details(event: AuditEvent) -> str:
     parts.append(_row("Previous hash", event.prev_hash))
     parts.append("</table>")
     payload = json.dumps(event.payload, indent=2, ensure_ascii=False, sort_keys=True)
-    parts.append(f"<p><b>Recorded data</b></p><pre>{html.escape(payload)}</pre>")
+    parts.append(
+        "<p><b>Recorded data</b></p>"
+        f"<pre style='white-space: pre-wrap'>{html.escape(payload)}</pre>"
+    )
     return "".join(parts)
 
 

@@ -3,6 +3,7 @@ folded, and an integrity verdict per event. Over the real buses and the in-memor
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from desktop_app.application import commands as c
@@ -146,3 +147,32 @@ def test_an_illegal_event_with_a_sound_chain_is_bad_with_the_rule_it_breaks(
     (reason,) = audit.events[-1].integrity.reasons
     assert reason == "illegal: An order can only be shipped once it is confirmed."
     assert audit.cards[-1].bad and audit.problems == 1
+
+
+def test_the_bundle_report_tells_the_history_in_business_language(world: World) -> None:
+    """The audit bundle's rendered report uses the same sentences as the audit view."""
+    from desktop_app.application.audit_bundle import history_entries
+
+    order = world.place(3)
+    (line,) = world.line_ids(order)
+    world.send(c.ChangeLineQuantity(order_id=order, line_id=line, quantity=7))
+    rows = [
+        (
+            ev.position,
+            ev.stream_id,
+            ev.version,
+            ev.event_id,
+            ev.type_name,
+            ev.schema_version,
+            json.dumps(ev.payload),
+            json.dumps(ev.metadata.to_json()),
+            ev.recorded_at.isoformat(),
+            ev.prev_hash,
+            ev.hash,
+        )
+        for ev in world.app.events.read_stream(world.stream(order))
+    ]
+    assert [entry.summary for entry in history_entries(rows)][1:] == [
+        "Added Blue Mug (MUG-1): 3 × 4.50 EUR, +13.50 EUR",
+        "Blue Mug (MUG-1): 3 → 7, +18.00 EUR",
+    ]

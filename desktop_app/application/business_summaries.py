@@ -11,6 +11,7 @@ Plain text: the UI formats for the locale, the CLI prints as is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -139,10 +140,111 @@ class LineBook:
         return f"{line.label}: {old} → {quantity}, {money(delta, self.currency, signed=True)}"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DocumentRow:
+    """One row of the order document before and after: a header field or a line.
+    ``change`` is ``added``, ``removed``, ``changed`` or ``same``."""
+
+    label: str
+    before: str
+    after: str
+    change: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DocumentDiff:
+    """Two versions of an order read as the order document: header fields, then lines by
+    product, then the total (with its change)."""
+
+    header: tuple[DocumentRow, ...]
+    lines: tuple[DocumentRow, ...]
+    total: DocumentRow
+    delta: Decimal
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _line_text(line: Mapping[str, object], currency: str) -> str:
+    price = Decimal(str(line.get("unit_price", "0")))
+    total = Decimal(str(line.get("line_total", "0")))
+    return f"{line.get('quantity')} × {money(price, currency)} = {money(total, currency)}"
+
+
+def _row(label: str, before: str, after: str) -> DocumentRow:
+    if before == after:
+        change = "same"
+    elif not before:
+        change = "added"
+    elif not after:
+        change = "removed"
+    else:
+        change = "changed"
+    return DocumentRow(label=label, before=before, after=after, change=change)
+
+
+def _header(state: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The document's header fields as (label, text)."""
+    customer = state.get("customer")
+    notes = state.get("notes")
+    return [
+        ("Status", _text(state.get("status")).replace("_", " ").capitalize()),
+        ("Customer", _text(customer.get("name")) if isinstance(customer, dict) else ""),
+        ("Ship to", " · ".join(_text(state.get("shipping_address")).splitlines())),
+        ("Tracking number", _text(state.get("tracking_number"))),
+        ("Carrier", _text(state.get("carrier"))),
+        ("Cancel reason", _text(state.get("cancel_reason"))),
+        ("Notes", str(len(notes)) if isinstance(notes, list) and notes else ""),
+    ]
+
+
+def document_diff(before: Mapping[str, object] | None, after: Mapping[str, object]) -> DocumentDiff:
+    """The order document at two versions (``before`` None: before the order existed), from
+    the aggregate's state dicts (``GetOrderAtVersion``): what a clerk would see on paper."""
+    old: Mapping[str, object] = before or {}
+    currency = _text(after.get("currency") or old.get("currency"))
+    earlier = dict(_header(old)) if before is not None else {}
+    header = tuple(_row(label, earlier.get(label, ""), now) for label, now in _header(after))
+
+    def lines(state: Mapping[str, object]) -> dict[str, Mapping[str, object]]:
+        found = state.get("lines")
+        if not isinstance(found, list):
+            return {}
+        return {str(line["line_id"]): line for line in found if isinstance(line, dict)}
+
+    old_lines, new_lines = lines(old), lines(after)
+    rows = []
+    for line_id in [*old_lines, *(k for k in new_lines if k not in old_lines)]:
+        line = new_lines.get(line_id) or old_lines[line_id]
+        label = f"{line.get('product_name')} ({line.get('sku')})"
+        was = _line_text(old_lines[line_id], currency) if line_id in old_lines else ""
+        now = _line_text(new_lines[line_id], currency) if line_id in new_lines else ""
+        rows.append(_row(label, was, now))
+    total_before = Decimal(str(old.get("total", "0"))) if before is not None else Decimal(0)
+    total_after = Decimal(str(after.get("total", "0")))
+    total = _row(
+        "Total",
+        money(total_before, currency) if before is not None else "",
+        money(total_after, currency),
+    )
+    return DocumentDiff(
+        header=header, lines=tuple(rows), total=total, delta=total_after - total_before
+    )
+
+
 def tell_history(events: list[e.DomainEvent]) -> list[BusinessChange]:
     """Every event of one order, in version order, in business language."""
     book = LineBook()
     return [book.tell(event) for event in events]
 
 
-__all__ = ["BusinessChange", "LineBook", "money", "tell_history"]
+__all__ = [
+    "BusinessChange",
+    "DocumentDiff",
+    "DocumentRow",
+    "LineBook",
+    "document_diff",
+    "money",
+    "tell_history",
+]

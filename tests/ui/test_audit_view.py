@@ -123,6 +123,11 @@ def test_jump_to_a_version_opens_its_run_and_shows_its_details(
     bar = view.scroll_area.verticalScrollBar()
     assert bar.value() <= row.y <= bar.value() + view.scroll_area.viewport().height()
     assert not view.jump_to_version(99)
+    # Then the order document before and after that change, read in the background.
+    qtbot.waitUntil(lambda: view.document is not None)
+    (line,) = view.document.lines
+    assert (line.before, line.after) == ("9 × 4.50 EUR = 40.50 EUR", "10 × 4.50 EUR = 45.00 EUR")
+    assert "The order document, v8 → v9" in view.details.toPlainText()
 
 
 def test_jump_to_a_date_lands_on_that_days_first_event(

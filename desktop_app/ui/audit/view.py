@@ -36,7 +36,8 @@ from desktop_app.application.audit_timeline import (
     OrderAudit,
 )
 from desktop_app.application.buses import QuerySender
-from desktop_app.application.business_summaries import money
+from desktop_app.application.business_summaries import DocumentDiff, document_diff, money
+from desktop_app.application.queries import GetOrderAtVersion
 from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
 from desktop_app.ui.errors import explain
 from desktop_app.ui.formatting import format_datetime, format_int
@@ -52,6 +53,8 @@ class AuditView(QWidget):
     """A history arrived and is shown (its integrity check follows: :attr:`checked`)."""
     checked = Signal()
     """The checked history (rules replayed, chain recomputed) arrived and is shown."""
+    document_shown = Signal()
+    """The order document before and after the selection is shown in the details pane."""
     close_requested = Signal()
     """Esc or "Back to the list"."""
 
@@ -63,6 +66,9 @@ class AuditView(QWidget):
         self.order_id: str | None = None
         self.audit: OrderAudit | None = None
         self._request = 0
+        self._details_request = 0
+        self.document: DocumentDiff | None = None
+        """The document diff shown for the selection (None while it is being read)."""
 
         self.title = QLabel(self)
         self.title.setObjectName("auditTitle")
@@ -325,11 +331,43 @@ class AuditView(QWidget):
 
     @Slot(object, object)
     def _show_details(self, card: AuditCard, event: AuditEvent | None) -> None:
-        """The selected card or event, everything the card leaves out."""
+        """The selected card or event, everything the card leaves out; then the order document
+        before and after it (read on a worker thread)."""
         if event is not None or len(card.events) == 1:
-            self.details.setHtml(event_details(event or card.first))
+            shown = event or card.first
+            base = event_details(shown)
+            first, last = shown.version, shown.version
+        else:
+            base = card_details(card, self.audit.currency if self.audit else "")
+            first, last = card.first.version, card.last.version
+        self.details.setHtml(base)
+        self.document = None
+        queries, order_id = self.queries, self.order_id
+        if queries is None or order_id is None:
             return
-        self.details.setHtml(card_details(card, self.audit.currency if self.audit else ""))
+        self._details_request += 1
+        request = self._details_request
+
+        def read() -> DocumentDiff:
+            before = None
+            if first > 1:
+                before = queries.ask(GetOrderAtVersion(order_id=order_id, version=first - 1))
+            after = queries.ask(GetOrderAtVersion(order_id=order_id, version=last))
+            return document_diff(before.state if before is not None else None, after.state)
+
+        def done(diff: DocumentDiff) -> None:
+            if request == self._details_request:
+                self.document = diff
+                self.details.setHtml(base + document_html(diff, first, last))
+                self.document_shown.emit()
+
+        def failed(exc: BaseException) -> None:
+            if request == self._details_request:
+                note = html.escape(explain(exc)[1])
+                self.details.setHtml(base + f"<p>The order document cannot be shown: {note}</p>")
+                self.document_shown.emit()
+
+        self.tasks.submit(read, done, failed)
 
 
 def _qdate(value: datetime) -> QDate:
@@ -391,4 +429,33 @@ def card_details(card: AuditCard, currency: str, limit: int = 200) -> str:
     parts.append("</ol>")
     if len(card.events) > limit:
         parts.append(f"<p>… and {len(card.events) - limit:,} more (expand the run)</p>")
+    return "".join(parts)
+
+
+_CHANGE_STYLE = {
+    "added": "background:#dcfce7",
+    "removed": "background:#fee2e2; text-decoration: line-through",
+    "changed": "background:#fef9c3",
+    "same": "",
+}
+
+
+def document_html(diff: DocumentDiff, first: int, last: int) -> str:
+    """The order document before and after, as a table: changed rows highlighted."""
+    was = f"v{first - 1:,}" if first > 1 else "before the order"
+    parts = [
+        f"<h4>The order document, {html.escape(was)} → v{last:,}</h4>",
+        "<table cellspacing='0' cellpadding='3' border='1' style='border-collapse:collapse'>",
+        f"<tr><th></th><th>{html.escape(was)}</th><th>v{last:,}</th></tr>",
+    ]
+    rows = [r for r in diff.header if r.before or r.after]
+    for row in [*rows, *diff.lines, diff.total]:
+        style = _CHANGE_STYLE[row.change]
+        cell = f" style='{style}'" if style else ""
+        parts.append(
+            f"<tr{cell}><td><b>{html.escape(row.label)}</b></td>"
+            f"<td>{html.escape(row.before) or '—'}</td>"
+            f"<td>{html.escape(row.after) or '—'}</td></tr>"
+        )
+    parts.append("</table>")
     return "".join(parts)

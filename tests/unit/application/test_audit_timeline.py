@@ -176,3 +176,35 @@ def test_the_bundle_report_tells_the_history_in_business_language(world: World) 
         "Added Blue Mug (MUG-1): 3 × 4.50 EUR, +13.50 EUR",
         "Blue Mug (MUG-1): 3 → 7, +18.00 EUR",
     ]
+
+
+def test_two_versions_read_as_the_order_document_before_and_after(world: World) -> None:
+    from desktop_app.application import queries as q
+    from desktop_app.application.business_summaries import document_diff
+
+    order = world.place(3, 1)
+    mug, pot = world.line_ids(order)
+    world.send(
+        c.ChangeOrderLines(
+            order_id=order,
+            remove=(c.LineRemoval(line_id=pot),),
+            change=(c.QuantityChange(line_id=mug, quantity=7),),
+        )
+    )
+    world.send(c.ConfirmOrder(order_id=order))
+
+    def state(version: int) -> dict[str, object]:
+        asked = q.GetOrderAtVersion(order_id=order, version=version)
+        return dict(world.app.queries.ask(asked).state)
+
+    diff = document_diff(state(3), state(5))
+    assert [(r.label, r.before, r.after, r.change) for r in diff.lines] == [
+        ("Blue Mug (MUG-1)", "3 × 4.50 EUR = 13.50 EUR", "7 × 4.50 EUR = 31.50 EUR", "changed"),
+        ("Tea Pot (POT-2)", "1 × 19.90 EUR = 19.90 EUR", "", "removed"),
+    ]
+    status = next(r for r in diff.header if r.label == "Status")
+    assert (status.before, status.after, status.change) == ("Pending", "Confirmed", "changed")
+    assert (diff.total.before, diff.total.after) == ("33.40 EUR", "31.50 EUR")
+    assert diff.delta == Decimal("-1.90")
+    created = document_diff(None, state(1))  # before the order existed: everything is new
+    assert {r.change for r in created.header if r.after} == {"added"}

@@ -333,14 +333,19 @@ class AuditView(QWidget):
     def _show_details(self, card: AuditCard, event: AuditEvent | None) -> None:
         """The selected card or event, everything the card leaves out; then the order document
         before and after it (read on a worker thread)."""
-        if event is not None or len(card.events) == 1:
-            shown = event or card.first
-            base = event_details(shown)
-            first, last = shown.version, shown.version
-        else:
-            base = card_details(card, self.audit.currency if self.audit else "")
-            first, last = card.first.version, card.last.version
-        self.details.setHtml(base)
+        currency = self.audit.currency if self.audit else ""
+
+        def render(document: str = "") -> str:
+            if event is not None or len(card.events) == 1:
+                return event_details(event or card.first, document)
+            return card_details(card, currency, document)
+
+        shown = event or card.first
+        first = shown.version if event is not None else card.first.version
+        last = shown.version if event is not None else card.last.version
+        if event is None and len(card.events) == 1:
+            first = last = card.first.version
+        self.details.setHtml(render())
         self.document = None
         queries, order_id = self.queries, self.order_id
         if queries is None or order_id is None:
@@ -358,13 +363,13 @@ class AuditView(QWidget):
         def done(diff: DocumentDiff) -> None:
             if request == self._details_request:
                 self.document = diff
-                self.details.setHtml(base + document_html(diff, first, last))
+                self.details.setHtml(render(document_html(diff, first, last)))
                 self.document_shown.emit()
 
         def failed(exc: BaseException) -> None:
             if request == self._details_request:
                 note = html.escape(explain(exc)[1])
-                self.details.setHtml(base + f"<p>The order document cannot be shown: {note}</p>")
+                self.details.setHtml(render(f"<p>The order document cannot be shown: {note}</p>"))
                 self.document_shown.emit()
 
         self.tasks.submit(read, done, failed)
@@ -379,8 +384,9 @@ def _row(label: str, value: str) -> str:
     return f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
 
 
-def event_details(event: AuditEvent) -> str:
-    """Everything about one event: business text, verdict, who, then the internal ids."""
+def event_details(event: AuditEvent, document: str = "") -> str:
+    """Everything about one event: business text, verdict, the order document before and
+    after (``document``), who, then the internal ids."""
     parts = [f"<h3>v{event.version:,} · {html.escape(event.summary)}</h3>"]
     integrity = event.integrity
     if integrity.state == BAD:
@@ -392,6 +398,7 @@ def event_details(event: AuditEvent) -> str:
         rules = "hold" if integrity.meaning_checked else "not checked"
         parts.append(f"<p>Hash chain: {chain} · business rules: {rules}</p>")
         parts += [f"<p>{html.escape(r)}</p>" for r in integrity.reasons]
+    parts.append(document)
     parts.append("<table cellspacing='4'>")
     parts.append(_row("When", format_datetime(event.recorded_at, seconds=True)))
     parts.append(_row("Who", event.user or "unknown"))
@@ -413,12 +420,14 @@ def event_details(event: AuditEvent) -> str:
     return "".join(parts)
 
 
-def card_details(card: AuditCard, currency: str, limit: int = 200) -> str:
-    """A card's events as a list (the first ``limit``), with the change of the total."""
+def card_details(card: AuditCard, currency: str, document: str = "", limit: int = 200) -> str:
+    """A card's change of the total, the order document before and after (``document``),
+    then its events as a list (the first ``limit``)."""
     parts = [f"<h3>{html.escape(card_title(card))}</h3>"]
     delta = card.delta
     if delta is not None:
         parts.append(f"<p>Order total {html.escape(money(delta, currency, signed=True))}</p>")
+    parts.append(document)
     parts.append("<ol>")
     for ev in card.events[:limit]:
         style = " style='color:#b91c1c'" if ev.integrity.state == BAD else ""

@@ -117,7 +117,7 @@ def audit_screens(qapp: Any, bridge: Any, tasks: Any, folder: Path, out: Path) -
                 )
                 prefix = f"{size[0]}px-"
                 _save(window, out, prefix + "15-audit-view", saved)
-                if view is not None and size[0] >= 1280:
+                if view is not None:
                     view.jump_to_version(forged)
                     _pump(qapp, tasks, at_least_ms=300)
                     _save(window, out, prefix + "16-audit-view-edited-event", saved)

@@ -138,13 +138,14 @@ class AuditView(QWidget):
         self.details = QTextBrowser(self)
         self.details.setObjectName("auditDetails")
         self.details.setOpenLinks(False)
-        self.details.setMinimumWidth(240)
+        self.details.setMinimumWidth(300)
         self.body = QSplitter(Qt.Orientation.Horizontal, self)
         self.body.addWidget(self.scroll_area)
         self.body.addWidget(self.details)
         self.body.setStretchFactor(0, 3)
         self.body.setStretchFactor(1, 2)
         self.body.setChildrenCollapsible(False)
+        self.body.setSizes([600, 400])  # scaled to the real width on the first layout
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -462,7 +463,7 @@ def document_html(diff: DocumentDiff, first: int, last: int) -> str:
         style = _CHANGE_STYLE[row.change]
         cell = f" style='{style}'" if style else ""
         parts.append(
-            f"<tr{cell}><td><b>{html.escape(row.label)}</b></td>"
+            f"<tr{cell}><td nowrap><b>{html.escape(row.label)}</b></td>"
             f"<td>{html.escape(row.before) or '—'}</td>"
             f"<td>{html.escape(row.after) or '—'}</td></tr>"
         )

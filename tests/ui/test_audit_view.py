@@ -212,3 +212,22 @@ def test_the_verdicts_arrive_without_folding_what_the_auditor_opened(
     assert canvas.expanded == {1}
     row = canvas.rows[canvas.current or 0]
     assert row.event is not None and row.event.version == 8
+
+
+def test_a_finding_opens_the_audit_view_at_its_event(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: QSettings
+) -> None:
+    """What Tools ▸ Verify's "open" calls: the order's audit view at the finding's version,
+    even for an order the list does not show on its current page."""
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    stream = next(real_app.app.events.iter_stream_ids("order-"))
+    order_id = stream.removeprefix("order-")
+    assert win.audit.open_at(order_id, 2)
+    view = win.audit.view
+    assert view is not None
+    qtbot.waitUntil(lambda: view.canvas.current is not None)
+    assert view.audit is not None and view.audit.order_id == order_id
+    row = view.canvas.rows[view.canvas.current or 0]
+    card = view.canvas.cards[row.card]
+    assert card.first.version <= 2 <= card.last.version  # the card holding v2 is selected
+    assert "v2" in view.details.toPlainText() or card.kind == "command"

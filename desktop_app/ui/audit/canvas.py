@@ -124,7 +124,8 @@ class TimelineCanvas(QWidget):
         super().__init__(parent)
         self.setObjectName("auditTimeline")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # At least as tall as its rows; a short history still fills the viewport (base colour).
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.cards: tuple[AuditCard, ...] = ()
         self.expanded: set[int] = set()
         self.rows: list[Row] = []
@@ -170,7 +171,6 @@ class TimelineCanvas(QWidget):
         self.rows, self._height = layout(self.cards, self.expanded)
         self._offsets = [row.y for row in self.rows]
         self.setMinimumHeight(self._height)
-        self.setMaximumHeight(self._height)
         self.updateGeometry()
         self.update()
 

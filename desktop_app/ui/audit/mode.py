@@ -31,6 +31,7 @@ class AuditMode(QObject):
         self._sizes: list[int] = []
         self._list_minimum = 0
         self._hidden: list[QWidget] = []
+        self._jump_to: int | None = None
         self.action = window_action(
             window,
             "actionAuditView",
@@ -55,10 +56,28 @@ class AuditMode(QObject):
         else:
             self.enter()
 
-    def enter(self) -> bool:
-        """Show the selected order's audit view; False (and a status message) without one."""
+    def open_at(self, order_id: str, version: int | None = None) -> bool:
+        """Open the audit view of ``order_id`` (selected in the list when the list has it) at
+        ``version``: what a verify finding's "open" does."""
         window = self.window
-        order_id = window.current.order_id
+        if window.current.order_id != order_id:
+            window.orders.select_order(order_id)
+        if version is not None:
+            self._jump_to = version
+        if self.active and self.view is not None:
+            if self.view.order_id != order_id:
+                self.view.show_order(order_id)
+            elif version is not None and self.view.audit is not None:
+                self._jump_to = None
+                self.view.jump_to_version(version)
+            return True
+        return self.enter(order_id)
+
+    def enter(self, order_id: str | None = None) -> bool:
+        """Show the audit view of ``order_id`` (default: the selected order); False (and a
+        status message) without one."""
+        window = self.window
+        order_id = order_id or window.current.order_id
         if window.queries is None or order_id is None:
             self.action.setChecked(False)
             window.statusBar().showMessage("Select an order first, then open its audit view.", 5000)
@@ -78,6 +97,8 @@ class AuditMode(QObject):
         total = sum(self._sizes) or window.splitter.width()
         window.splitter.setSizes([STRIP_WIDTH, max(total - STRIP_WIDTH, 0), 0])
         window.current.attach(view)  # shows the current order now, follows the selection
+        if view.order_id != order_id:
+            view.show_order(order_id)  # an order the list does not show (a finding's)
         self.action.setChecked(True)
         view.canvas.setFocus()
         return True
@@ -115,8 +136,15 @@ class AuditMode(QObject):
             # (list | tabs) is the same whether or not the audit view was ever opened.
             self.window.splitter.insertWidget(1, view)
             view.close_requested.connect(self.leave)
+            view.loaded.connect(self._loaded)
             self.view = view
         return self.view
+
+    @Slot()
+    def _loaded(self) -> None:
+        version, self._jump_to = self._jump_to, None
+        if version is not None and self.view is not None:
+            self.view.jump_to_version(version)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from desktop_app.application.summaries import describe
 from desktop_app.domain import events as e
@@ -25,10 +26,10 @@ class _Line:
     sku: str
     quantity: int
     unit_price: Decimal
+    label: str = ""
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.sku})"
+    def __post_init__(self) -> None:
+        self.label = f"{self.name} ({self.sku})"
 
     @property
     def total(self) -> Decimal:
@@ -48,6 +49,7 @@ class BusinessChange:
     currency: str = ""
 
 
+@lru_cache(maxsize=4096)  # a long history repeats the same few deltas thousands of times
 def money(amount: Decimal, currency: str, *, signed: bool = False) -> str:
     """``18.00 EUR`` (``+18.00 EUR`` when ``signed``): two decimals unless the amount has more."""
     exponent = amount.as_tuple().exponent
@@ -73,6 +75,21 @@ class LineBook:
 
     def tell(self, event: e.DomainEvent) -> BusinessChange:
         """``event`` in business language; the book then holds the state after it."""
+        if type(event) is e.OrderLineQuantityChanged:
+            # The bulk of a long history: no tuple of parts, no second pass over the totals.
+            line = self.lines.get(event.line_id)
+            if line is not None:
+                old = line.quantity
+                line.quantity = event.quantity
+                delta = line.unit_price * (event.quantity - old)
+                self.total += delta
+                text = (
+                    f"{line.label}: {old} → {event.quantity}, "
+                    f"{money(delta, self.currency, signed=True)}"
+                )
+                return BusinessChange(
+                    text=text, parts=(text,), delta=delta, total=self.total, currency=self.currency
+                )
         before = self.total
         parts: tuple[str, ...] | None = None
         if isinstance(event, e.OrderPlaced):

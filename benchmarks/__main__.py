@@ -21,11 +21,23 @@ from typing import Any
 from benchmarks import p1_workflow, p2_load
 from benchmarks.harness import BenchResult, goals_met, json_line, log
 
-BENCHMARKS = ("p1", "p2", "p3", "p4", "p5", "p6", "p9-export", "p9-anchors", "p9-bundle")
+BENCHMARKS = (
+    "p1",
+    "p2",
+    "p3",
+    "p4",
+    "p5",
+    "p5-audit",
+    "p6",
+    "p9-export",
+    "p9-anchors",
+    "p9-bundle",
+)
 STANDALONE = {
     "p3": "p3_rebuild",
     "p4": "p4_freshness",
     "p5": "p5_gui",
+    "p5-audit": "p5_audit",
     "p6": "p6_scaling",
     "p9-export": "p9_export",
     "p9-anchors": "p9_anchors",

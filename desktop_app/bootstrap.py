@@ -15,6 +15,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
+from desktop_app.application.audit_timeline import audit_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
@@ -31,6 +32,7 @@ from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
 from desktop_app.store.backup import create_backup
 from desktop_app.store.engine import Database, open_database
+from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.memory_read_model import memory_read_model
@@ -205,7 +207,10 @@ def bootstrap(
             snapshot_interval=settings.snapshot_interval,
             read=rh.ReadDeps(orders=read_model.queries, projector=projector),
             wake=projector.wake,
-            queries=store_query_handlers(settings, database, events, snapshots),
+            queries={
+                **store_query_handlers(settings, database, events, snapshots),
+                **audit_query_handlers(events, stored_event_hash),
+            },
             maintenance=maintenance_handlers(settings, database),
             rejections=SqliteRejectionLog(database, clock=clock),
         )
@@ -264,6 +269,7 @@ def bootstrap_in_memory(
         rejections=InMemoryRejectionLog(clock=clock),
         read=rh.ReadDeps(orders=read_model.queries, projector=projector),
         wake=projector.wake,
+        queries=audit_query_handlers(events, stored_event_hash),
     )
     return App(
         read_model=read_model,

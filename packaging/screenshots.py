@@ -4,7 +4,8 @@ Opens an empty desk (the start-here state), then builds a demo database in a tem
 (``load_demo`` + projector catch-up) and saves the main window's screens at 1024, 1280 and
 1920 px wide (``WIDTHS``: list, order detail, History with a diff, Snapshot inspector, filters
 with a customer that matches nobody, the side panel folded away, the command palette), then
-each dialog (New order, Customers, Products, About) and the read-only banner, under
+each dialog (New order, Customers, Products, About) and the read-only banner, and the audit
+view of a 10,000-event order with an event edited in the file (``audit_screens``), under
 ``screenshots/`` (git-ignored). Look at every one: a clipped label is a bug. No app logic lives
 here.
 """
@@ -71,6 +72,66 @@ def build_database(folder: Path, orders: int) -> Path:
     finally:
         app.close()
     return path
+
+
+def audit_screens(qapp: Any, bridge: Any, tasks: Any, folder: Path, out: Path) -> list[Path]:
+    """The audit view of a 10,000-event order with one event edited in the file: at each of
+    ``WIDTHS`` as it opens (verdicts in), then the edited event jumped to (its run opened,
+    its details shown) at 1280 and 1920 px."""
+    from PySide6.QtCore import QSettings
+
+    # The order is the P5 audit benchmark's (one builder); benchmarks/ is not installed.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.p5_audit import build_audit_order
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import Settings
+    from desktop_app.ui.main_window import MainWindow
+
+    saved: list[Path] = []
+    path = folder / "audit.sqlite3"
+    print("building a 10,000-event order …")
+    order_id, forged = build_audit_order(path)
+    app = bootstrap(Settings.default(path), source="screenshots")
+    try:
+        for size in WIDTHS:
+            settings = QSettings(
+                str(folder / f"ui-audit-{size[0]}.ini"), QSettings.Format.IniFormat
+            )
+            window = MainWindow(
+                app.commands, app.queries, bridge, tasks, app.info, settings=settings
+            )
+            try:
+                window.resize(*size)
+                window.show()
+                window.start()
+                _pump(qapp, tasks, until=lambda w=window: w.orders.model.has_loaded)
+                window.orders.select_order(order_id)
+                _pump(qapp, tasks, at_least_ms=300)
+                window.audit.enter()
+                view = window.audit.view
+                _pump(
+                    qapp,
+                    tasks,
+                    at_least_ms=400,
+                    until=lambda v=view: v is not None and v.audit is not None and v.audit.checked,
+                )
+                prefix = f"{size[0]}px-"
+                _save(window, out, prefix + "15-audit-view", saved)
+                if view is not None:
+                    view.jump_to_version(forged)
+                    _pump(qapp, tasks, at_least_ms=300)
+                    _save(window, out, prefix + "16-audit-view-edited-event", saved)
+                    view.jump_to_version(forged - 40)  # inside the run before it: opens it
+                    _pump(qapp, tasks, at_least_ms=300)
+                    _save(window, out, prefix + "17-audit-view-run-opened", saved)
+            finally:
+                window.close()
+                window.deleteLater()
+                _pump(qapp, tasks)
+    finally:
+        tasks.wait_idle(30000)
+        app.close()
+    return saved
 
 
 WIDTHS = ((1024, 768), (1280, 800), (1920, 1080))
@@ -224,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             tasks.wait_idle(30000)
             empty.close()
+
+        saved.extend(audit_screens(qapp, bridge, tasks, folder, out))
 
         print(f"building a demo database in {folder} …")
         db = build_database(folder, orders=300)

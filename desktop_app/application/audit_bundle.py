@@ -57,9 +57,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from desktop_app.application.business_summaries import LineBook
 from desktop_app.application.ports import EventMetadata, RecordedRejection, Rejection
 from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
-from desktop_app.application.summaries import describe
 from desktop_app.domain.annotations import AUDIT_NOTES_TYPE
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.serialization import from_payload
@@ -346,12 +346,13 @@ def history_entries(rows: Sequence[ProofRowT]) -> list[HistoryEntry]:
     """The order's rows as the history view's entries (for the report), summaries included;
     an event that cannot be read says so in its summary instead of stopping the report."""
     entries: list[HistoryEntry] = []
+    book = LineBook()  # business language: lines by product, old → new, money deltas
     for row in rows:
         payload, metadata = _decoded(row[6]), _decoded(row[7])
         try:
             if not isinstance(payload, dict):
                 raise ValueError("its payload is not a JSON object")
-            summary = describe(from_payload(row[4], row[5], payload))
+            summary = book.tell(from_payload(row[4], row[5], payload)).text
         except (DomainError, KeyError, TypeError, ValueError) as exc:
             summary = f"(this stored event cannot be read: {exc})"
         try:

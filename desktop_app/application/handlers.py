@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
+from desktop_app.application.business_summaries import LineBook
 from desktop_app.application.diffing import diff_states
 from desktop_app.application.middleware import current_context
 from desktop_app.application.ports import (
@@ -30,11 +31,11 @@ from desktop_app.application.ports import (
     UniqueKeyTakenError,
 )
 from desktop_app.application.repository import Repository, decode
-from desktop_app.application.summaries import describe
 from desktop_app.domain.aggregate import Aggregate
 from desktop_app.domain.catalog import SKU_NAMESPACE, Customer, Product, sku_key
 from desktop_app.domain.errors import DomainError, RuleViolation
 from desktop_app.domain.order import ACTIONS, NewLine, Order, ProductRef
+from desktop_app.domain.serialization import from_payloads
 from desktop_app.domain.values import Money
 
 A = TypeVar("A", bound=Aggregate)
@@ -448,15 +449,24 @@ def _check_version_arg(value: int | None, field: str, *, lowest: int, optional: 
 
 
 def get_order_history(deps: Deps, query: q.GetOrderHistory) -> list[q.HistoryEntry]:
-    """The order's events in version order, each with a one-line summary."""
+    """The order's events in version order, each with a one-line summary in business
+    language (lines by product and SKU, old → new, money deltas: ``business_summaries``)."""
     _check_version_arg(query.from_version, "from_version", lowest=0, optional=False)
     _check_version_arg(query.to_version, "to_version", lowest=0, optional=True)
     stream = deps.orders.stream_id(query.order_id)
     stored = deps.events.read_stream(
         stream, from_version=query.from_version, to_version=query.to_version
     )
+    # A removal or a quantity change names only its line: the events before the range (and
+    # the filtered-out ones) tell the book which product each line is.
+    book = LineBook()
+    if query.from_version > 1:
+        before = deps.events.read_stream_data(stream, to_version=query.from_version - 1)
+        for earlier in from_payloads(before):
+            book.tell(earlier)
     entries = []
     for event in stored:
+        summary = book.tell(decode(event)).text
         if query.type_names is not None and event.type_name not in query.type_names:
             continue
         entries.append(
@@ -469,7 +479,7 @@ def get_order_history(deps: Deps, query: q.GetOrderHistory) -> list[q.HistoryEnt
                 recorded_at=event.recorded_at,
                 metadata=event.metadata,
                 payload=event.payload,
-                summary=describe(decode(event)),
+                summary=summary,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
             )

@@ -31,6 +31,7 @@ from desktop_app.application.queries import GetProjectorStatus, ProjectorStatus
 from desktop_app.identity import os_user
 from desktop_app.ui import sample_data, window_state
 from desktop_app.ui.about import fresh_store_info, open_about
+from desktop_app.ui.audit import AuditMode
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self._build_actions()
+        self.audit = AuditMode(self)
         self.files = DatabaseMenu(self, self._settings, None)
         if not self.opening:
             self._remember_database()

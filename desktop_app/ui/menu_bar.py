@@ -70,6 +70,8 @@ def build_menu_bar(window: MainWindow) -> OrderMenu:
             window.action_show_history,
             window.action_show_snapshots,
             window.side_panel.action,
+            None,
+            window.audit.action,
         ],
     )
     order_menu = OrderMenu(window, leading=(window.action_new_order,))

@@ -196,7 +196,7 @@ def test_showing_an_order_fills_the_timeline_in_version_order(
         "OrderDelivered",
     ]
     texts = [view.model.index(r, 0).data() for r in range(view.model.rowCount())]
-    assert texts[1] == "v2 Line added: Added 3 × Blue Mug (MUG-1) at 4.50 EUR"
+    assert texts[1] == "v2 Line added: Added Blue Mug (MUG-1): 3 × 4.50 EUR, +13.50 EUR"
     assert texts[7] == "v8 Shipped: Shipped with DHL, tracking number JD0146"
     assert "SO-" in view.header.text() and "9 events" in view.header.text()
     # The newest event is selected and its details are shown.

@@ -46,7 +46,12 @@ def test_an_edit_projects_replays_and_verifies_like_its_one_line_changes(tmp_pat
         assert detail.order.total_minor == 11560
         history = app.queries.ask(q.GetOrderHistory(order_id=order_id))
         assert history[-1].type_name == "OrderLinesChanged"
-        assert history[-1].summary.startswith("Edited the lines: removed line")
+        # In business language (issue 11): each line by product, old → new, the total's change.
+        assert history[-1].summary == (
+            "Edited the lines: Removed Tea Pot (POT-2): 3 × 19.90 EUR, -59.70 EUR; "
+            "Blue Mug (MUG-1): 1 → 6, +22.50 EUR; "
+            "Added Tea Pot (POT-2): 4 × 19.90 EUR, +79.60 EUR (+42.40 EUR)"
+        )
         # A rename after the edit reaches the line the edit added (rename index kept).
         world.send(c.RenameProduct(product_id=world.pot, name="Tea Pot XL"))
         projector.run_once()

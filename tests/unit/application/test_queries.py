@@ -37,8 +37,9 @@ def test_history_in_version_order_with_summaries(app: MemoryApp, order_id: str) 
     ]
     number = history[0].payload["order_number"]
     assert history[0].summary == f"Placed order {number} for Müller GmbH (EUR)"
-    assert history[1].summary == "Added 2 × Blue Mug (MUG-1) at 4.50 EUR"
-    assert history[2].summary.endswith("to 5")
+    # Business language (issue 11): the line by product and SKU, old → new, money deltas.
+    assert history[1].summary == "Added Blue Mug (MUG-1): 2 × 4.50 EUR, +9.00 EUR"
+    assert history[2].summary == "Blue Mug (MUG-1): 2 → 5, +13.50 EUR"
     assert history[4].summary == "Shipped with UPS, tracking number 1Z42"
     positions = [e.position for e in history]
     assert positions == sorted(positions)
@@ -50,6 +51,9 @@ def test_history_in_version_order_with_summaries(app: MemoryApp, order_id: str) 
 def test_history_filters(app: MemoryApp, order_id: str) -> None:
     window = app.queries.ask(q.GetOrderHistory(order_id=order_id, from_version=2, to_version=3))
     assert [e.version for e in window] == [2, 3]
+    # A window that starts after the line was added still names its product.
+    later = app.queries.ask(q.GetOrderHistory(order_id=order_id, from_version=3, to_version=3))
+    assert [e.summary for e in later] == ["Blue Mug (MUG-1): 2 → 5, +13.50 EUR"]
     confirmed = app.queries.ask(
         q.GetOrderHistory(order_id=order_id, type_names=frozenset({"OrderConfirmed"}))
     )

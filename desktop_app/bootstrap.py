@@ -95,7 +95,11 @@ def store_query_handlers(
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
         result = audit.verify_history(
-            events, snapshots, progress=query.progress, chain_only=query.chain_only
+            events,
+            snapshots,
+            progress=query.progress,
+            chain_only=query.chain_only,
+            cancel=query.cancel,
         )
         return with_anchor_check(result, database, settings)
 

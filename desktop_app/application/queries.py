@@ -6,6 +6,7 @@ version N come from the event store; lists and searches come from the read model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -429,10 +430,12 @@ class GetStoreInfo(Query[StoreInfo]):
 class VerifyHistory(Query[VerifyResult]):
     """Recompute the whole hash chain, then (unless ``chain_only``) replay every stream: every
     event legal in the state before it, every snapshot equal to the replay (R27).
-    ``progress(done, total)`` is called from the caller's thread as it goes."""
+    ``progress(done, total)`` is called from the caller's thread as it goes; ``cancel()``
+    is asked between chunks, and True stops the check (the result says where)."""
 
     progress: Progress | None = None
     chain_only: bool = False
+    cancel: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

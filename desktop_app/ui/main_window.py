@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
 from desktop_app.ui.files import DatabaseMenu
+from desktop_app.ui.findings import open_finding
 from desktop_app.ui.live_refresh import LiveRefresh
 from desktop_app.ui.menu_bar import build_menu_bar
 from desktop_app.ui.not_open import NotOpenQueries
@@ -147,6 +149,7 @@ class MainWindow(QMainWindow):
         self.paper = PaperActions(self, self.orders, tasks, lambda: self.queries, self._settings)
         self.tools = ToolsMenu(self, tasks, commands, queries, read_only=self.read_only)
         self.tools.rebuilt.connect(self.refresh_all)
+        self.tools.open_finding = partial(open_finding, self)
         self.command_palette = PaletteController(self)
         self.order_menu = build_menu_bar(self)
         self._apply_read_only_to_actions()

@@ -1,21 +1,31 @@
 """The Tools menu: verify the history, rebuild the read models, back up now — each run on a
-worker thread, with a progress dialog where the job reports progress."""
+worker thread, with a progress dialog where the job reports progress (and a Cancel button
+where the job can stop between chunks)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QWidget,
+)
 
 from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.commands import BackupNow, RebuildReadModels
-from desktop_app.application.ports import VerifyResult
+from desktop_app.application.ports import VerifyFinding, VerifyResult
 from desktop_app.application.queries import VerifyHistory
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import show_error
 from desktop_app.ui.tasks import Progress, TaskRunner
+from desktop_app.ui.verify_dialog import VerifyResultDialog
 from desktop_app.ui.window_action import window_action
 
 T = TypeVar("T")
@@ -31,13 +41,29 @@ def run_with_progress(
     on_done: Callable[[T], None],
     *,
     context: str,
+    cancel: threading.Event | None = None,
 ) -> QProgressDialog:
     """Run ``fn(progress)`` on the pool behind a window-modal progress dialog; ``on_done``
-    gets its result, a failure is shown with ``context``."""
-    progress = QProgressDialog(title, "", 0, 0, parent)
+    gets its result, a failure is shown with ``context``. With ``cancel`` the dialog has a
+    Cancel button that sets it (``fn`` must look at it between chunks and return early)."""
+    progress = QProgressDialog(title, "Cancel", 0, 0, parent)
     progress.setObjectName("progressDialog")
     progress.setWindowTitle("Order Desk")
-    progress.setCancelButton(None)  # None removes the button (Qt docs)
+    if cancel is None:
+        progress.setCancelButton(None)  # None removes the button (Qt docs)
+    else:
+        # Not QProgressDialog.cancel (it hides the dialog at once): the dialog stays until
+        # the job has stopped and its result is shown.
+        progress.canceled.disconnect(progress.cancel)
+
+        def cancelling() -> None:
+            cancel.set()
+            progress.setLabelText(f"{title}\nCancelling: the check stops at the next chunk…")
+            button = progress.findChild(QPushButton)
+            if button is not None:
+                button.setEnabled(False)
+
+        progress.canceled.connect(cancelling)
     progress.setMinimumDuration(0)
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     progress.setAutoClose(False)
@@ -46,7 +72,7 @@ def run_with_progress(
     progress.show()
 
     def on_progress(done: int, total: int) -> None:
-        if total > 0:
+        if total > 0 and not (cancel is not None and cancel.is_set()):
             progress.setMaximum(min(total, 2**31 - 1))
             progress.setValue(min(done, 2**31 - 1))
             progress.setLabelText(f"{title}\n{fmt.format_int(done)} of {fmt.format_int(total)}")
@@ -89,6 +115,10 @@ class ToolsMenu(QMenu):
         self._commands = commands
         self._queries = queries
         self.read_only = read_only
+        self.open_finding: Callable[[VerifyFinding], None] | None = None
+        """Opens a verify finding in the window (set by the window)."""
+        self.verify_progress: QProgressDialog | None = None
+        """The running verify's progress dialog (None when no verify runs)."""
         self.action_verify = window_action(
             window,
             "actionVerifyHistory",
@@ -135,71 +165,31 @@ class ToolsMenu(QMenu):
     # --- verify ---------------------------------------------------------------------------
 
     def verify_history(self) -> None:
-        """Tools ▸ Verify history: the chain, every event's legality, every snapshot."""
+        """Tools ▸ Verify history: the chain, every event's legality, every snapshot; with
+        progress and Cancel."""
         queries = self._queries
         if queries is None:
             return
-        run_with_progress(
+        cancel = threading.Event()
+        self.verify_progress = run_with_progress(
             self._window,
             self._tasks,
             "Verifying the history…",
-            lambda progress: queries.ask(VerifyHistory(progress=progress)),
+            lambda progress: queries.ask(VerifyHistory(progress=progress, cancel=cancel.is_set)),
             self._verified,
             context="The history could not be verified.",
+            cancel=cancel,
         )
 
     def _verified(self, result: VerifyResult) -> None:
-        box = QMessageBox(self._window)
-        box.setObjectName("verifyResult")
-        box.setWindowTitle("Verify history")
-        chain_ok = result.first_bad_position is None and result.problem is None
-        if result.ok:
-            box.setIcon(QMessageBox.Icon.Information)
-            box.setText(
-                f"The history is intact: {fmt.format_int(result.checked)} events checked, "
-                "every hash matches"
-                + (", every event is legal and every snapshot true." if result.semantic else ".")
-            )
-            box.setInformativeText(
-                f"Last event #{fmt.format_int(result.head_position)}\nHead hash {result.head_hash}"
-                + "".join(f"\n\n{note}" for note in result.notes)
-            )
-        elif chain_ok:
-            box.setIcon(QMessageBox.Icon.Critical)
-            box.setText(
-                f"The history holds {fmt.format_int(result.finding_count)} event(s) or "
-                "snapshot(s) that the program could not have written."
-            )
-            lines = [finding.describe() for finding in result.findings[:20]]
-            if result.finding_count > len(lines):
-                lines.append(f"… and {fmt.format_int(result.finding_count - len(lines))} more")
-            box.setInformativeText(
-                "Every hash matches, so these were written into the file with the chain "
-                "recomputed:\n\n" + "\n".join(lines) + "\n\nKeep this file for investigation."
-            )
-        else:
-            box.setIcon(QMessageBox.Icon.Critical)
-            where = (
-                f"at event #{fmt.format_int(result.first_bad_position)}"
-                if result.first_bad_position is not None
-                else ""
-            )
-            box.setText(f"The history has been altered {where}.".replace("  ", " "))
-            # Without a position (an anchor kept outside the file no longer holds) nothing
-            # can be said about which part is intact.
-            intact = (
-                "Everything before that position is intact. "
-                if result.first_bad_position is not None
-                else ""
-            )
-            box.setInformativeText(
-                (result.problem or "A stored hash does not match its event.")
-                + "\n\n"
-                + intact
-                + "Keep this file for investigation and restore a backup to continue working."
-            )
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        self.verify_progress = None
+        dialog = VerifyResultDialog(result, self._open, self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _open(self, finding: VerifyFinding) -> None:
+        if self.open_finding is not None:
+            self.open_finding(finding)
 
     # --- rebuild --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from desktop_app.application import audit
@@ -18,6 +19,7 @@ from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
+    Digest,
     EventStore,
     ReadModelStore,
     SnapshotStore,
@@ -30,6 +32,7 @@ from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
 from desktop_app.store.backup import create_backup
+from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
@@ -103,13 +106,51 @@ def store_query_handlers(
         )
         return with_anchor_check(result, database, settings)
 
-    return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history}
+    def check_digest(query: q.CheckDigest) -> q.DigestCheck:
+        digest = read_digest(Path(query.path))
+        return q.DigestCheck(
+            path=query.path,
+            digest=digest,
+            result=events.check_digest(digest),
+            head_position=events.head_position(),
+        )
+
+    return {
+        q.GetStoreInfo: store_info,
+        q.VerifyHistory: verify_history,
+        q.CheckDigest: check_digest,
+    }
 
 
 def maintenance_handlers(
-    settings: Settings, database: Database
+    settings: Settings,
+    database: Database,
+    events: EventStore,
+    snapshots: SnapshotStore,
+    clock: Clock = utc_now,
 ) -> dict[type[c.MaintenanceCommand[Any]], MaintenanceHandler]:
-    """The Tools menu's maintenance commands on the database file: backup now."""
+    """The Tools menu's maintenance commands on the database file: backup now, export a
+    digest."""
+
+    def export_digest(command: c.ExportDigest) -> c.DigestExport:
+        result = with_anchor_check(
+            audit.verify_history(
+                events, snapshots, progress=command.progress, cancel=command.cancel
+            ),
+            database,
+            settings,
+        )
+        if not result.ok:  # never a digest of a history that does not hold (as the CLI)
+            return c.DigestExport(path=command.path, verify=result, digest=None)
+        # The head that was verified, not whatever was appended since.
+        digest = Digest(
+            head_position=result.head_position,
+            head_hash=result.head_hash,
+            event_count=result.checked,
+            taken_at=clock(),
+        )
+        write_digest(Path(command.path), digest, database.path)
+        return c.DigestExport(path=command.path, verify=result, digest=digest)
 
     def backup_now(command: c.BackupNow) -> str:
         backup = create_backup(
@@ -120,7 +161,7 @@ def maintenance_handlers(
         )
         return str(backup.path)
 
-    return {c.BackupNow: backup_now}
+    return {c.BackupNow: backup_now, c.ExportDigest: export_digest}
 
 
 def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
@@ -206,7 +247,7 @@ def bootstrap(
             read=rh.ReadDeps(read_model=read_model, projector=projector),
             wake=projector.wake,
             queries=store_query_handlers(settings, database, events, snapshots),
-            maintenance=maintenance_handlers(settings, database),
+            maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
         )
         if fresh:
             _record_creation(database, settings)

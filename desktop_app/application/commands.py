@@ -7,13 +7,14 @@ version the clerk was looking at (None: whatever is current).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 # Re-exported: the forms make their command and entity ids with it.
 from desktop_app.application.ids import new_id as new_id
-from desktop_app.application.ports import Progress
+from desktop_app.application.ports import Digest, Progress, VerifyResult
 
 R = TypeVar("R")
 
@@ -254,6 +255,27 @@ class RebuildReadModels(MaintenanceCommand[int]):
     ``progress(done, total)`` is called from the caller's thread as it goes."""
 
     progress: Progress | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DigestExport:
+    """What Export digest did: the verify it ran first and, when that held, the digest it
+    saved (``digest`` None: nothing was written)."""
+
+    path: str
+    verify: VerifyResult
+    digest: Digest | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportDigest(MaintenanceCommand[DigestExport]):
+    """Verify the whole history (chain, replay, anchors) and, only when it holds, save the
+    head it verified to the digest file ``path`` (kept elsewhere, it later shows whether the
+    log was cut or rewritten). ``progress``/``cancel`` as for ``VerifyHistory``."""
+
+    path: str
+    progress: Progress | None = None
+    cancel: Callable[[], bool] | None = None
 
 
 # --- results -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from desktop_app.application.ports import (
+    Digest,
     EventMetadata,
     JsonObject,
     JsonValue,
@@ -436,6 +437,25 @@ class VerifyHistory(Query[VerifyResult]):
     progress: Progress | None = None
     chain_only: bool = False
     cancel: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DigestCheck:
+    """The log checked against a saved digest: does it still extend it (``result.ok``)?"""
+
+    path: str
+    digest: Digest
+    result: VerifyResult
+    head_position: int
+    """The log's head now (events added since the digest: ``head_position`` − its head)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CheckDigest(Query[DigestCheck]):
+    """Read the digest file ``path`` and check that the log still extends it, then the whole
+    chain. An unreadable file raises ``StoreError`` saying why."""
+
+    path: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

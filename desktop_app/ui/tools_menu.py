@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -19,18 +22,24 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import CommandSender, QuerySender
-from desktop_app.application.commands import BackupNow, RebuildReadModels
+from desktop_app.application.commands import (
+    BackupNow,
+    DigestExport,
+    ExportDigest,
+    RebuildReadModels,
+)
 from desktop_app.application.ports import VerifyFinding, VerifyResult
-from desktop_app.application.queries import VerifyHistory
+from desktop_app.application.queries import CheckDigest, DigestCheck, VerifyHistory
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import show_error
 from desktop_app.ui.tasks import Progress, TaskRunner
-from desktop_app.ui.verify_dialog import VerifyResultDialog
+from desktop_app.ui.verify_dialog import VerifyResultDialog, verdict
 from desktop_app.ui.window_action import window_action
 
 T = TypeVar("T")
 
 READ_ONLY_TIP = "The database is open read-only."
+DIGEST_FILTER = "Order Desk digests (*.json);;All files (*)"
 
 
 def run_with_progress(
@@ -143,7 +152,26 @@ class ToolsMenu(QMenu):
             self.backup_now,
             "Copy the database into the backups folder",
         )
+        self.action_export_digest = window_action(
+            window,
+            "actionExportDigest",
+            "&Export digest…",
+            "",
+            self.export_digest,
+            "Verify the history, then save the head of its hash chain to keep somewhere else",
+        )
+        self.action_check_digest = window_action(
+            window,
+            "actionCheckDigest",
+            "&Check against a digest…",
+            "",
+            self.check_digest,
+            "Check that the history still extends a digest saved earlier",
+        )
         self.addAction(self.action_verify)
+        self.addAction(self.action_export_digest)
+        self.addAction(self.action_check_digest)
+        self.addSeparator()
         self.addAction(self.action_rebuild)
         self.addSeparator()
         self.addAction(self.action_backup)
@@ -190,6 +218,118 @@ class ToolsMenu(QMenu):
     def _open(self, finding: VerifyFinding) -> None:
         if self.open_finding is not None:
             self.open_finding(finding)
+
+    # --- digests --------------------------------------------------------------------------
+
+    def export_digest(self) -> None:
+        """Tools ▸ Export digest…: choose a file, then verify and save."""
+        name, _ = QFileDialog.getSaveFileName(
+            self._window,
+            "Export digest",
+            f"order-desk-digest-{datetime.now():%Y-%m-%d}.json",
+            DIGEST_FILTER,
+        )
+        if name:
+            self.export_digest_to(name if Path(name).suffix else f"{name}.json")
+
+    def export_digest_to(self, path: str) -> None:
+        """Verify the whole history and, when it holds, save its digest to ``path``."""
+        commands = self._commands
+        if commands is None:
+            return
+        cancel = threading.Event()
+        self.verify_progress = run_with_progress(
+            self._window,
+            self._tasks,
+            "Verifying the history before saving its digest…",
+            lambda progress: commands.run_maintenance(
+                ExportDigest(path=path, progress=progress, cancel=cancel.is_set)
+            ),
+            self._digest_exported,
+            context="The digest was not saved.",
+            cancel=cancel,
+        )
+
+    def _digest_exported(self, export: DigestExport) -> None:
+        self.verify_progress = None
+        digest = export.digest
+        if digest is not None:
+            self._digest_box(
+                QMessageBox.Icon.Information,
+                "Export digest",
+                f"The digest of the verified history was saved to\n{export.path}",
+                f"Last event #{fmt.format_int(digest.head_position)}\n"
+                f"Head hash {digest.head_hash}\n\n"
+                "Keep this file somewhere else (another disk, another computer). "
+                "Tools ▸ Check against a digest… later shows whether the history still "
+                "extends it — or was cut or rewritten.",
+            )
+            return
+        _state, headline, details = verdict(export.verify)
+        self._digest_box(
+            QMessageBox.Icon.Critical
+            if export.verify.cancelled_at is None
+            else QMessageBox.Icon.Warning,
+            "Export digest",
+            "No digest was saved: " + headline[0].lower() + headline[1:],
+            details,
+        )
+
+    def check_digest(self) -> None:
+        """Tools ▸ Check against a digest…: choose a digest file, then check."""
+        name, _ = QFileDialog.getOpenFileName(
+            self._window, "Check against a digest", "", DIGEST_FILTER
+        )
+        if name:
+            self.check_digest_from(name)
+
+    def check_digest_from(self, path: str) -> None:
+        """Does the history still extend the digest saved in ``path``?"""
+        queries = self._queries
+        if queries is None:
+            return
+        run_with_progress(
+            self._window,
+            self._tasks,
+            "Checking the history against the digest…",
+            lambda _progress: queries.ask(CheckDigest(path=path)),
+            self._digest_checked,
+            context=f"The history could not be checked against {path}.",
+        )
+
+    def _digest_checked(self, check: DigestCheck) -> None:
+        digest, result = check.digest, check.result
+        saved = f"the digest of {digest.taken_at.astimezone():%Y-%m-%d %H:%M}"
+        head = f"#{fmt.format_int(digest.head_position)}, hash {digest.head_hash}"
+        if result.ok:
+            added = max(check.head_position - digest.head_position, 0)
+            self._digest_box(
+                QMessageBox.Icon.Information,
+                "Check against a digest",
+                f"The history still extends {saved}.",
+                f"Digest: event {head}\n{fmt.format_int(added)} events were added since; "
+                "every hash of the history matches.",
+            )
+            return
+        lines = [f"Digest: event {head}"]
+        if result.first_bad_position is not None:
+            lines.append(f"First bad position: #{fmt.format_int(result.first_bad_position)}")
+        if result.problem:
+            lines.append(result.problem)
+        self._digest_box(
+            QMessageBox.Icon.Critical,
+            "Check against a digest",
+            f"The history no longer extends {saved}.",
+            "\n".join(lines) + "\n\nThe history was cut or rewritten after the digest was "
+            "saved. Keep this file for investigation and restore a backup to continue working.",
+        )
+
+    def _digest_box(self, icon: QMessageBox.Icon, title: str, text: str, details: str) -> None:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self._window)
+        box.setObjectName("digestResult")
+        box.setInformativeText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     # --- rebuild --------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from desktop_app.application.ports import (
     ReadModelStore,
     SnapshotStore,
     SnapshotTrust,
+    StoreError,
     StoreInfo,
     VerifyResult,
 )
@@ -31,7 +32,13 @@ from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
-from desktop_app.store.backup import create_backup
+from desktop_app.store.backup import (
+    check_backup,
+    create_backup,
+    list_backups,
+    parse_backup_name,
+    restore,
+)
 from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
@@ -115,11 +122,97 @@ def store_query_handlers(
             head_position=events.head_position(),
         )
 
+    def review_backup(query: q.ReviewBackup) -> q.BackupReview:
+        return review_backup_file(Path(query.path), database.path, settings.anchor_log)
+
+    def backup_overview(query: q.GetBackupOverview) -> q.BackupOverview:
+        folder = settings.effective_backup_dir
+        backups = list_backups(folder)
+        return q.BackupOverview(
+            folder=str(folder),
+            count=len(backups),
+            newest=backups[0].taken_at if backups else None,
+            interval_hours=max(settings.backup_interval_hours, 0.0),
+        )
+
     return {
         q.GetStoreInfo: store_info,
         q.VerifyHistory: verify_history,
         q.CheckDigest: check_digest,
+        q.ReviewBackup: review_backup,
+        q.GetBackupOverview: backup_overview,
     }
+
+
+def review_backup_file(backup: Path, target: Path, anchor_log: Path) -> q.BackupReview:
+    """``backup`` checked as ``restore`` checks it before replacing ``target`` (R25, R28):
+    the same refusals as ``desktop-app-admin restore``, in words; nothing is changed."""
+    backup, target = backup.absolute(), target.absolute()
+
+    def refused(problem: str, events: int = 0) -> q.BackupReview:
+        return q.BackupReview(
+            backup=str(backup),
+            target=str(target),
+            ok=False,
+            problem=problem,
+            events=events,
+            taken_at=None,
+        )
+
+    if backup == target:
+        return refused("the backup and the database are the same file")
+    if not backup.is_file():
+        return refused(f"there is no backup at {backup}")
+    check = check_backup(backup, target=target, anchor_log=anchor_log)
+    events = check.chain.checked if check.chain else 0
+    if not check.ok:
+        return refused(f"{backup.name} cannot be restored: {check.problem}", events)
+    given_up = None
+    if check.anchors is not None and check.anchors.beyond:
+        newest = max(check.anchors.beyond, key=lambda a: a.head_position)
+        given_up = (
+            f"Events after #{events:,} are given up: anchors reach #{newest.head_position:,} "
+            f"({newest.describe()})."
+        )
+    named = parse_backup_name(backup.name)
+    return q.BackupReview(
+        backup=str(backup),
+        target=str(target),
+        ok=True,
+        problem=None,
+        events=events,
+        taken_at=named[0] if named else None,
+        given_up=given_up,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreReport:
+    """What a restore from the window did, for the reopened window to say."""
+
+    ok: bool
+    text: str
+
+
+def restore_backup(backup: Path, target: Path, anchor_log: Path) -> RestoreReport:
+    """Put ``backup`` in place of ``target`` (closed by the caller: the window's database is
+    restored between closing it and opening it again). Refusals become a report, the file
+    unchanged."""
+    try:
+        result = restore(backup, target, anchor_log=anchor_log)
+    except StoreError as exc:
+        return RestoreReport(ok=False, text=f"Nothing was restored: {exc}")
+    events = result.check.chain.checked if result.check.chain else 0
+    kept = (
+        f"\n\nThe replaced database was kept as {result.previous}."
+        if result.previous is not None
+        else ""
+    )
+    return RestoreReport(
+        ok=True,
+        text=f"{result.target} was restored from {result.backup.name} ({events:,} events; "
+        "stamps, append-only triggers, integrity, anchors and hash chain verified)." + kept,
+    )
 
 
 def maintenance_handlers(

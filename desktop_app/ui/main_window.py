@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
 
     current_order_changed = Signal(object)
     database_requested = Signal(object, bool)
+    restore_requested = Signal(str)
+    """A confirmed restore from this (checked) backup file: the entry point restores it."""
     """File ▸ New/Open: (path, create) — the entry point closes this database and opens it."""
 
     def __init__(
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
         self.tools = ToolsMenu(self, tasks, commands, queries, read_only=self.read_only)
         self.tools.rebuilt.connect(self.refresh_all)
         self.tools.open_finding = partial(open_finding, self)
+        self.tools.restore_requested.connect(self.restore_requested)
         self.command_palette = PaletteController(self)
         self.order_menu = build_menu_bar(self)
         self._apply_read_only_to_actions()

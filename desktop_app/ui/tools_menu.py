@@ -29,7 +29,15 @@ from desktop_app.application.commands import (
     RebuildReadModels,
 )
 from desktop_app.application.ports import VerifyFinding, VerifyResult
-from desktop_app.application.queries import CheckDigest, DigestCheck, VerifyHistory
+from desktop_app.application.queries import (
+    BackupOverview,
+    BackupReview,
+    CheckDigest,
+    DigestCheck,
+    GetBackupOverview,
+    ReviewBackup,
+    VerifyHistory,
+)
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import show_error
 from desktop_app.ui.tasks import Progress, TaskRunner
@@ -40,6 +48,7 @@ T = TypeVar("T")
 
 READ_ONLY_TIP = "The database is open read-only."
 DIGEST_FILTER = "Order Desk digests (*.json);;All files (*)"
+BACKUP_FILTER = "Order Desk backups (*.sqlite3 *.sqlite *.db);;All files (*)"
 
 
 def run_with_progress(
@@ -107,6 +116,9 @@ class ToolsMenu(QMenu):
 
     rebuilt = Signal(int)
     """The read models were rebuilt from this many events (the lists should re-query)."""
+    restore_requested = Signal(str)
+    """The clerk confirmed a restore from this checked backup: the entry point closes the
+    database, restores and opens the restored file (the window cannot replace its own file)."""
 
     def __init__(
         self,
@@ -174,7 +186,16 @@ class ToolsMenu(QMenu):
         self.addSeparator()
         self.addAction(self.action_rebuild)
         self.addSeparator()
+        self.action_restore = window_action(
+            window,
+            "actionRestoreBackup",
+            "Re&store from backup…",
+            "",
+            self.restore_from_backup,
+            "Check a backup and put it in place of this database (the current file is kept)",
+        )
         self.addAction(self.action_backup)
+        self.addAction(self.action_restore)
         self.apply_read_only()
 
     def set_buses(self, commands: CommandSender, queries: QuerySender, *, read_only: bool) -> None:
@@ -184,11 +205,12 @@ class ToolsMenu(QMenu):
         self.read_only = read_only
 
     def apply_read_only(self) -> None:
-        """A read-only database cannot be rebuilt (verify and backup still work)."""
+        """A read-only database cannot be rebuilt or restored (verify and backup still work)."""
         if self.read_only:
-            self.action_rebuild.setEnabled(False)
-            self.action_rebuild.setStatusTip(READ_ONLY_TIP)
-            self.action_rebuild.setToolTip(READ_ONLY_TIP)
+            for action in (self.action_rebuild, self.action_restore):
+                action.setEnabled(False)
+                action.setStatusTip(READ_ONLY_TIP)
+                action.setToolTip(READ_ONLY_TIP)
 
     # --- verify ---------------------------------------------------------------------------
 
@@ -398,3 +420,88 @@ class ToolsMenu(QMenu):
             show_error(self._window, exc, context="The backup was not taken.")
 
         self._tasks.submit(lambda: commands.run_maintenance(BackupNow()), done, failed)
+
+    # --- restore --------------------------------------------------------------------------
+
+    def restore_from_backup(self) -> None:
+        """Tools ▸ Restore from backup…: choose a backup (the dialog opens in the backups
+        folder), check it, confirm, restore."""
+        queries = self._queries
+        if queries is None or self.read_only:
+            return
+
+        def choose(overview: BackupOverview) -> None:
+            name, _ = QFileDialog.getOpenFileName(
+                self._window, "Restore from backup", overview.folder, BACKUP_FILTER
+            )
+            if name:
+                self.review_restore(name)
+
+        self._tasks.submit(
+            lambda: queries.ask(GetBackupOverview()),
+            choose,
+            lambda exc: show_error(self._window, exc, context="The backups cannot be listed."),
+        )
+
+    def review_restore(self, path: str) -> None:
+        """Check the backup ``path`` as a restore would, then ask to confirm (or say why
+        it cannot be restored)."""
+        queries = self._queries
+        if queries is None:
+            return
+        run_with_progress(
+            self._window,
+            self._tasks,
+            "Checking the backup…",
+            lambda _progress: queries.ask(ReviewBackup(path=path)),
+            self._reviewed,
+            context=f"{path} could not be checked.",
+        )
+
+    def _reviewed(self, review: BackupReview) -> None:
+        if not review.ok:
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Restore from backup",
+                "This backup cannot be restored; nothing was changed.",
+                QMessageBox.StandardButton.Ok,
+                self._window,
+            )
+            box.setObjectName("restoreRefused")
+            box.setInformativeText((review.problem or "") + ".")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+            return
+        when = (
+            f"taken {review.taken_at.astimezone():%Y-%m-%d %H:%M}, "
+            if review.taken_at is not None
+            else ""
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Restore from backup",
+            f"Replace the open database with the backup {Path(review.backup).name}?",
+            QMessageBox.StandardButton.Cancel,
+            self._window,
+        )
+        box.setObjectName("restoreConfirm")
+        box.setInformativeText(
+            f"The backup ({when}{fmt.format_int(review.events)} events) passed every check: "
+            "stamps, append-only triggers, integrity, hash chain and anchors.\n\n"
+            f"Order Desk will close {review.target}, put the backup in its place and open it "
+            "again. The current file is kept beside it as "
+            f"{Path(review.target).name}.before-restore-<date and time>.\n\n"
+            "Changes made after the backup was taken are not in it"
+            + (f": {review.given_up}" if review.given_up else ".")
+        )
+        restore = box.addButton("&Restore", QMessageBox.ButtonRole.DestructiveRole)
+        restore.setObjectName("restoreButton")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is restore:
+                self.restore_requested.emit(review.backup)
+
+        box.finished.connect(answered)
+        box.open()

@@ -215,6 +215,8 @@ def test_a_confirmed_restore_reopens_the_restored_file(qtbot: Any, tmp_path: Pat
         box = window.findChild(QMessageBox, "restoreResult")
         shown["text"] = box.text() if box is not None else ""
         shown["db"] = window.store_info.location
+        if box is not None:
+            box.close()  # the window goes away with this run; so must its box
 
     assert entry.run(args, exec_loop=False, notice=notice, on_window=look) == 0
     assert "was restored from" in shown["text"] and Path(backup).name in shown["text"]

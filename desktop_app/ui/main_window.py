@@ -32,6 +32,7 @@ from desktop_app.application.queries import GetProjectorStatus, ProjectorStatus
 from desktop_app.identity import os_user
 from desktop_app.ui import sample_data, window_state
 from desktop_app.ui.about import fresh_store_info, open_about
+from desktop_app.ui.backup_status import BackupStatus
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(store_info, user or os_user(), self)
         self.setStatusBar(self.status)
+        self.backup_status = BackupStatus(self.status, tasks, bridge, self)
 
         self._build_actions()
         self.files = DatabaseMenu(self, self._settings, None)
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
         self.tools.rebuilt.connect(self.refresh_all)
         self.tools.open_finding = partial(open_finding, self)
         self.tools.restore_requested.connect(self.restore_requested)
+        self.tools.backed_up.connect(lambda _path: self.backup_status.refresh())
         self.command_palette = PaletteController(self)
         self.order_menu = build_menu_bar(self)
         self._apply_read_only_to_actions()
@@ -326,6 +329,8 @@ class MainWindow(QMainWindow):
         """First loads (through the TaskRunner); call once the window is shown."""
         self.orders.start()
         queries = self.queries
+        if queries is not None:
+            self.backup_status.start(queries)
         if queries is not None and queries.handles(GetProjectorStatus):
             self.tasks.submit(
                 lambda: queries.ask(GetProjectorStatus()),

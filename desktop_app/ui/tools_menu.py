@@ -116,6 +116,8 @@ class ToolsMenu(QMenu):
 
     rebuilt = Signal(int)
     """The read models were rebuilt from this many events (the lists should re-query)."""
+    backed_up = Signal(str)
+    """Backup now wrote this file (the status bar's "last backup" moves)."""
     restore_requested = Signal(str)
     """The clerk confirmed a restore from this checked backup: the entry point closes the
     database, restores and opens the restored file (the window cannot replace its own file)."""
@@ -403,6 +405,7 @@ class ToolsMenu(QMenu):
         def done(path: str) -> None:
             self.action_backup.setEnabled(True)
             status.clearMessage()
+            self.backed_up.emit(path)
             box = QMessageBox(
                 QMessageBox.Icon.Information,
                 "Backup now",

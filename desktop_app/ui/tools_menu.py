@@ -471,7 +471,8 @@ class ToolsMenu(QMenu):
                 self._window,
             )
             box.setObjectName("restoreRefused")
-            box.setInformativeText((review.problem or "") + ".")
+            problem = review.problem or "it did not pass its checks"
+            box.setInformativeText(problem[:1].upper() + problem[1:] + ".")
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
             return

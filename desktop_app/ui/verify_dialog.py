@@ -81,6 +81,8 @@ def _cancelled(result: VerifyResult) -> tuple[str, str, str]:
             )
             + f"; the replay was stopped after {done} events."
         )
+    elif not result.cancelled_at:
+        chain = "It was stopped before the first event was checked: nothing was checked."
     else:
         chain = f"The hashes were recomputed up to event #{done}; the rest was not checked."
     found = (
@@ -160,8 +162,8 @@ class VerifyResultDialog(QDialog):
         self.open_button.setObjectName("openFinding")
         self.open_button.setToolTip("Show the order's history at the finding's version")
         self.open_button.setEnabled(False)
-        self.open_button.setVisible(bool(self.findings))
         buttons.addButton(self.open_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.open_button.setVisible(bool(self.findings))  # after addButton, which shows it
         self.open_button.clicked.connect(lambda: self.open_row(self.table.currentRow()))
         self.table.itemSelectionChanged.connect(
             lambda: self.open_button.setEnabled(self._openable(self.table.currentRow()))

@@ -110,7 +110,7 @@ def test_a_backup_that_cannot_be_restored_is_refused_in_words(
         expected = "cannot be restored"
     elif kind == "the database itself":
         chosen = real_app.path
-        expected = "the backup and the database are the same file"
+        expected = "The backup and the database are the same file"
     else:
         chosen = Path(app.commands.run_maintenance(BackupNow()))
         # An edit outside the program: the triggers dropped, an event's payload changed.

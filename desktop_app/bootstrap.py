@@ -32,6 +32,7 @@ from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
+from desktop_app.store.audit_export import export_order_bundle
 from desktop_app.store.backup import (
     check_backup,
     create_backup,
@@ -254,7 +255,33 @@ def maintenance_handlers(
         )
         return str(backup.path)
 
-    return {c.BackupNow: backup_now, c.ExportDigest: export_digest}
+    def export_audit_bundle(command: c.ExportAuditBundle) -> c.AuditBundleExport:
+        exported = export_order_bundle(
+            database,
+            f"order-{command.order_id}",
+            Path(command.path),
+            key_dir=settings.effective_key_dir,
+            anchor_log=settings.anchor_log,
+            render=command.render,
+            clock=clock,
+        )
+        written = exported.written
+        return c.AuditBundleExport(
+            path=str(written.path),
+            order_number=exported.header.order_number,
+            size=written.size,
+            events=written.events,
+            proof_events=written.proof_events,
+            snapshots=written.snapshots,
+            keyed=written.keyed,
+            check_failure=exported.check_failure,
+        )
+
+    return {
+        c.BackupNow: backup_now,
+        c.ExportDigest: export_digest,
+        c.ExportAuditBundle: export_audit_bundle,
+    }
 
 
 def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:

@@ -7,7 +7,7 @@ version the clerk was looking at (None: whatever is current).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 # Re-exported: the forms make their command and entity ids with it.
 from desktop_app.application.ids import new_id as new_id
 from desktop_app.application.ports import Digest, Progress, VerifyResult
+from desktop_app.application.queries import HistoryEntry
 
 R = TypeVar("R")
 
@@ -276,6 +277,39 @@ class ExportDigest(MaintenanceCommand[DigestExport]):
     path: str
     progress: Progress | None = None
     cancel: Callable[[], bool] | None = None
+
+
+ReportRenderer = Callable[
+    [str, Sequence[tuple[str, str]], Sequence[str], Sequence[HistoryEntry]], bytes
+]
+"""``render(title, facts, notes, entries) -> PDF bytes``: the audit bundle's report."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditBundleExport:
+    """A written audit bundle: where, how big, what it holds, and whether it passes the
+    check it was read back with (``check_failure`` None: it passes)."""
+
+    path: str
+    order_number: str
+    size: int
+    events: int
+    proof_events: int
+    snapshots: int
+    keyed: bool
+    check_failure: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportAuditBundle(MaintenanceCommand[AuditBundleExport]):
+    """Write the audit bundle of ``order_id`` to the file ``path`` (as ``desktop-app-admin
+    audit-bundle``): its events, the chain proof to the head, its snapshots and a PDF report
+    drawn by ``render`` (the caller's Qt). An existing file that is not a bundle is never
+    overwritten."""
+
+    order_id: str
+    path: str
+    render: ReportRenderer
 
 
 # --- results -------------------------------------------------------------------------------

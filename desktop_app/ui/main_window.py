@@ -32,6 +32,7 @@ from desktop_app.application.queries import GetProjectorStatus, ProjectorStatus
 from desktop_app.identity import os_user
 from desktop_app.ui import sample_data, window_state
 from desktop_app.ui.about import fresh_store_info, open_about
+from desktop_app.ui.audit_bundle_action import AuditBundleAction
 from desktop_app.ui.backup_status import BackupStatus
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
@@ -156,6 +157,8 @@ class MainWindow(QMainWindow):
         self.tools.open_finding = partial(open_finding, self)
         self.tools.restore_requested.connect(self.restore_requested)
         self.tools.backed_up.connect(lambda _path: self.backup_status.refresh())
+        self.audit_bundle = AuditBundleAction(self, tasks, self._current_order_and_number)
+        self.audit_bundle.set_commands(commands)
         self.command_palette = PaletteController(self)
         self.order_menu = build_menu_bar(self)
         self._apply_read_only_to_actions()
@@ -208,6 +211,7 @@ class MainWindow(QMainWindow):
         self._remember_database()
         self.orders.set_queries(queries)
         self.tools.set_buses(commands, queries, read_only=self.read_only)
+        self.audit_bundle.set_commands(commands)
         self.status.set_store_info(store_info)
         self._show_read_only_banner()
         for action in self.actions():
@@ -252,6 +256,15 @@ class MainWindow(QMainWindow):
     def snapshots(self) -> SnapshotInspector:
         """The Snapshots tab's panel (built on first use)."""
         return self.tabs.snapshots
+
+    def _current_order_and_number(self) -> tuple[str, str] | None:
+        """The selected order's id and number (the number from its list row)."""
+        order_id = self.current.order_id
+        if order_id is None:
+            return None
+        row = self.orders.model.find_row(order_id)
+        item = self.orders.model.row_at(row) if row is not None else None
+        return order_id, item.order_number if item is not None else ""
 
     def _buses(self) -> tuple[CommandSender, QuerySender]:
         if self.commands is None or self.queries is None:

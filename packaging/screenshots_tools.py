@@ -5,7 +5,8 @@ On a demo database: the main window with the status bar's backups and the freshn
 text, at 1024, 1280 and 1920 px; the Tools menu; Verify's progress with Cancel (being
 cancelled) and its result (a cancelled one, and one with findings: the findings come from a
 forged copy of the file, forged as ``tests`` forge them); the digest results; the restore
-confirmation and a refusal. Look at every one: a clipped label is a bug.
+confirmation and a refusal; the Order menu's Export audit bundle… and its result. Look at
+every one: a clipped label is a bug.
 """
 
 from __future__ import annotations
@@ -195,6 +196,27 @@ def main(argv: list[str] | None = None) -> int:
             if box is not None:
                 _save(box, out, "30-restore-refused", saved)
                 box.close()
+            # Order ▸ Export audit bundle…: the menu and the result.
+            item = window.orders.model.row_at(0)
+            if item is not None:
+                window.orders.select_order(item.order_id)
+                _pump(qapp, tasks, at_least_ms=300)
+                order_menu = window.order_menu
+                order_menu.popup(window.mapToGlobal(window.rect().topLeft()))
+                _pump(qapp, tasks, at_least_ms=200)
+                _save(order_menu, out, "33-order-menu-audit-bundle", saved)
+                order_menu.hide()
+                window.audit_bundle.export_to(item.order_id, str(folder / "bundle.zip"))
+                _pump(
+                    qapp,
+                    tasks,
+                    until=lambda: top(QMessageBox, "auditBundleResult") is not None,
+                    timeout_ms=60000,
+                )
+                box = top(QMessageBox, "auditBundleResult")
+                if box is not None:
+                    _save(box, out, "34-audit-bundle-written", saved)
+                    box.close()
             close(window)
         finally:
             tasks.wait_idle(30000)

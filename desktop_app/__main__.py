@@ -266,12 +266,16 @@ def run(
     on_window: Callable[[Any], None] | None = None,
     ask: Callable[[str, str], bool] | None = None,
     switch_to: dict[str, Any] | None = None,
+    notice: tuple[bool, str] | None = None,
 ) -> int:
     """``main`` with hooks for tests: ``show_error(title, text)`` replaces the startup message
     box and ``ask(title, text) -> bool`` the start-up question; ``exec_loop=False`` returns
     right after the window is shown and connected to the open database (``on_window(window)``
     is called first) and shuts down. When the clerk opens another database (File menu), the
-    loop ends and ``switch_to["db"]`` holds its path: :func:`main` then starts again on it."""
+    loop ends and ``switch_to["db"]`` holds its path: :func:`main` then starts again on it.
+    A confirmed restore (Tools menu) also sets ``switch_to["restore"]`` (the backup): the
+    database is closed, :func:`switch_database` restores it, and the next run shows
+    ``notice`` (ok, text) in the reopened window."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     from desktop_app.self_test import handle_cli_flags
 
@@ -355,12 +359,21 @@ def run(
                 qapp.quit()
 
             window.database_requested.connect(switch)
+
+            def restore_from(backup: str) -> None:
+                switch_to["db"] = settings.db_path
+                switch_to["restore"] = Path(backup)
+                qapp.quit()
+
+            window.restore_requested.connect(restore_from)
         window.start()
         _start_jobs_after_first_rows(window, app, bridge, started)
         if app.info.read_only:
             log.warning("opened read-only: %s", app.info.read_only_reason)
         elif not args.no_sample_offer and _is_empty(app):
             window.offer_sample_data(_demo_loader(app))
+        if notice is not None:
+            _show_notice(window, *notice)
         if on_window is not None:
             on_window(window)
         # The start-up probe quits the event loop at the first paint; when that paint came
@@ -499,16 +512,51 @@ class _Opener:
         return app
 
 
+def _show_notice(window: Any, ok: bool, text: str) -> None:
+    """What happened between two runs (a restore), in the reopened window."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(
+        QMessageBox.Icon.Information if ok else QMessageBox.Icon.Critical,
+        "Restore from backup",
+        text,
+        QMessageBox.StandardButton.Ok,
+        window,
+    )
+    box.setObjectName("restoreResult")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+
+
+def switch_database(args: list[str], switch_to: dict[str, Any]) -> tuple[list[str], Any]:
+    """The arguments of the next run and its notice, after the window asked for another
+    database or a restore (done here: the database is closed now)."""
+    db = Path(switch_to["db"])
+    notice = None
+    backup = switch_to.get("restore")
+    if backup is not None:
+        from desktop_app.bootstrap import restore_backup
+        from desktop_app.config import Settings
+
+        report = restore_backup(Path(backup), db, Settings.default(db).anchor_log)
+        log.info("restore of %s from %s: %s", db, backup, report.text)
+        notice = (report.ok, report.text)
+    return with_db(args, db), notice
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start Order Desk; returns the process exit code. Opening another database from the
-    File menu closes this one cleanly and starts again on the other."""
+    File menu closes this one cleanly and starts again on the other; a restore closes it,
+    restores it and opens it again."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    notice = None
     while True:
         switch_to: dict[str, Any] = {}
-        rc = run(args, switch_to=switch_to)
+        rc = run(args, switch_to=switch_to, notice=notice)
         if "db" not in switch_to:
             return rc
-        args = with_db(args, switch_to["db"])
+        args, notice = switch_database(args, switch_to)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from desktop_app.application import audit
@@ -19,10 +20,12 @@ from desktop_app.application.audit_timeline import audit_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
+    Digest,
     EventStore,
     ReadModel,
     SnapshotStore,
     SnapshotTrust,
+    StoreError,
     StoreInfo,
     VerifyResult,
 )
@@ -30,7 +33,15 @@ from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
-from desktop_app.store.backup import create_backup
+from desktop_app.store.audit_export import export_order_bundle
+from desktop_app.store.backup import (
+    check_backup,
+    create_backup,
+    list_backups,
+    parse_backup_name,
+    restore,
+)
+from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
@@ -100,17 +111,145 @@ def store_query_handlers(
 
     def verify_history(query: q.VerifyHistory) -> VerifyResult:
         result = audit.verify_history(
-            events, snapshots, progress=query.progress, chain_only=query.chain_only
+            events,
+            snapshots,
+            progress=query.progress,
+            chain_only=query.chain_only,
+            cancel=query.cancel,
         )
         return with_anchor_check(result, database, settings)
 
-    return {q.GetStoreInfo: store_info, q.VerifyHistory: verify_history}
+    def check_digest(query: q.CheckDigest) -> q.DigestCheck:
+        digest = read_digest(Path(query.path))
+        return q.DigestCheck(
+            path=query.path,
+            digest=digest,
+            result=events.check_digest(digest),
+            head_position=events.head_position(),
+        )
+
+    def review_backup(query: q.ReviewBackup) -> q.BackupReview:
+        return review_backup_file(Path(query.path), database.path, settings.anchor_log)
+
+    def backup_overview(query: q.GetBackupOverview) -> q.BackupOverview:
+        folder = settings.effective_backup_dir
+        backups = list_backups(folder)
+        return q.BackupOverview(
+            folder=str(folder),
+            count=len(backups),
+            newest=backups[0].taken_at if backups else None,
+            interval_hours=max(settings.backup_interval_hours, 0.0),
+        )
+
+    return {
+        q.GetStoreInfo: store_info,
+        q.VerifyHistory: verify_history,
+        q.CheckDigest: check_digest,
+        q.ReviewBackup: review_backup,
+        q.GetBackupOverview: backup_overview,
+    }
+
+
+def review_backup_file(backup: Path, target: Path, anchor_log: Path) -> q.BackupReview:
+    """``backup`` checked as ``restore`` checks it before replacing ``target`` (R25, R28):
+    the same refusals as ``desktop-app-admin restore``, in words; nothing is changed."""
+    backup, target = backup.absolute(), target.absolute()
+
+    def refused(problem: str, events: int = 0) -> q.BackupReview:
+        return q.BackupReview(
+            backup=str(backup),
+            target=str(target),
+            ok=False,
+            problem=problem,
+            events=events,
+            taken_at=None,
+        )
+
+    if backup == target:
+        return refused("the backup and the database are the same file")
+    if not backup.is_file():
+        return refused(f"there is no backup at {backup}")
+    check = check_backup(backup, target=target, anchor_log=anchor_log)
+    events = check.chain.checked if check.chain else 0
+    if not check.ok:
+        return refused(f"{backup.name} cannot be restored: {check.problem}", events)
+    given_up = None
+    if check.anchors is not None and check.anchors.beyond:
+        newest = max(check.anchors.beyond, key=lambda a: a.head_position)
+        given_up = (
+            f"Events after #{events:,} are given up: anchors reach #{newest.head_position:,} "
+            f"({newest.describe()})."
+        )
+    named = parse_backup_name(backup.name)
+    return q.BackupReview(
+        backup=str(backup),
+        target=str(target),
+        ok=True,
+        problem=None,
+        events=events,
+        taken_at=named[0] if named else None,
+        given_up=given_up,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreReport:
+    """What a restore from the window did, for the reopened window to say."""
+
+    ok: bool
+    text: str
+
+
+def restore_backup(backup: Path, target: Path, anchor_log: Path) -> RestoreReport:
+    """Put ``backup`` in place of ``target`` (closed by the caller: the window's database is
+    restored between closing it and opening it again). Refusals become a report, the file
+    unchanged."""
+    try:
+        result = restore(backup, target, anchor_log=anchor_log)
+    except StoreError as exc:
+        return RestoreReport(ok=False, text=f"Nothing was restored: {exc}")
+    events = result.check.chain.checked if result.check.chain else 0
+    kept = (
+        f"\n\nThe replaced database was kept as {result.previous}."
+        if result.previous is not None
+        else ""
+    )
+    return RestoreReport(
+        ok=True,
+        text=f"{result.target} was restored from {result.backup.name} ({events:,} events; "
+        "stamps, append-only triggers, integrity, anchors and hash chain verified)." + kept,
+    )
 
 
 def maintenance_handlers(
-    settings: Settings, database: Database
+    settings: Settings,
+    database: Database,
+    events: EventStore,
+    snapshots: SnapshotStore,
+    clock: Clock = utc_now,
 ) -> dict[type[c.MaintenanceCommand[Any]], MaintenanceHandler]:
-    """The Tools menu's maintenance commands on the database file: backup now."""
+    """The Tools menu's maintenance commands on the database file: backup now, export a
+    digest."""
+
+    def export_digest(command: c.ExportDigest) -> c.DigestExport:
+        result = with_anchor_check(
+            audit.verify_history(
+                events, snapshots, progress=command.progress, cancel=command.cancel
+            ),
+            database,
+            settings,
+        )
+        if not result.ok:  # never a digest of a history that does not hold (as the CLI)
+            return c.DigestExport(path=command.path, verify=result, digest=None)
+        # The head that was verified, not whatever was appended since.
+        digest = Digest(
+            head_position=result.head_position,
+            head_hash=result.head_hash,
+            event_count=result.checked,
+            taken_at=clock(),
+        )
+        write_digest(Path(command.path), digest, database.path)
+        return c.DigestExport(path=command.path, verify=result, digest=digest)
 
     def backup_now(command: c.BackupNow) -> str:
         backup = create_backup(
@@ -121,7 +260,33 @@ def maintenance_handlers(
         )
         return str(backup.path)
 
-    return {c.BackupNow: backup_now}
+    def export_audit_bundle(command: c.ExportAuditBundle) -> c.AuditBundleExport:
+        exported = export_order_bundle(
+            database,
+            f"order-{command.order_id}",
+            Path(command.path),
+            key_dir=settings.effective_key_dir,
+            anchor_log=settings.anchor_log,
+            render=command.render,
+            clock=clock,
+        )
+        written = exported.written
+        return c.AuditBundleExport(
+            path=str(written.path),
+            order_number=exported.header.order_number,
+            size=written.size,
+            events=written.events,
+            proof_events=written.proof_events,
+            snapshots=written.snapshots,
+            keyed=written.keyed,
+            check_failure=exported.check_failure,
+        )
+
+    return {
+        c.BackupNow: backup_now,
+        c.ExportDigest: export_digest,
+        c.ExportAuditBundle: export_audit_bundle,
+    }
 
 
 def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
@@ -211,7 +376,7 @@ def bootstrap(
                 **store_query_handlers(settings, database, events, snapshots),
                 **audit_query_handlers(events, stored_event_hash),
             },
-            maintenance=maintenance_handlers(settings, database),
+            maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
         )
         if fresh:

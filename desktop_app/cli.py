@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,9 +47,10 @@ from desktop_app.cli_workbench import (
 from desktop_app.config import default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
+from desktop_app.store.digests import DIGEST_FORMAT, DigestFileError, read_digest, write_digest
 from desktop_app.store.engine import trigger_reason
 
-DIGEST_FORMAT = "order-desk-digest"
+__all__ = ["DIGEST_FORMAT", "build_parser", "main"]
 _ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
 
 
@@ -201,56 +200,16 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def _read_digest(path: Path) -> Digest:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"cannot read digest {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise CliError(f"{path} is not a digest file (invalid JSON: {exc})") from exc
+        return read_digest(path)
+    except DigestFileError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _write_digest(path: Path, digest: Digest, db: Path) -> None:
     try:
-        if data.get("format") != DIGEST_FORMAT:
-            raise ValueError("wrong format marker")
-        position, head, count = data["head_position"], data["head_hash"], data["event_count"]
-        if not (isinstance(position, int) and isinstance(count, int) and isinstance(head, str)):
-            raise ValueError("wrong field types")
-        taken_at = datetime.fromisoformat(data["taken_at"])
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise CliError(f"{path} is not an Order Desk digest file ({exc})") from exc
-    return Digest(head_position=position, head_hash=head, event_count=count, taken_at=taken_at)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write temp file, fsync, rename over ``path``, fsync the folder: old or new, never half."""
-    folder = path.absolute().parent
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise CliError(f"cannot write digest {path}: {exc.strerror or exc}") from exc
-
-
-def _digest_json(digest: Digest, db: Path) -> str:
-    data = {
-        "format": DIGEST_FORMAT,
-        "head_position": digest.head_position,
-        "head_hash": digest.head_hash,
-        "event_count": digest.event_count,
-        "taken_at": digest.taken_at.astimezone(UTC).isoformat(),
-        "db_path": str(db.absolute()),
-    }
-    return json.dumps(data, indent=2) + "\n"
+        write_digest(path, digest, db)
+    except DigestFileError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _report(result: VerifyResult, ok_text: str, bad_text: str) -> bool:
@@ -339,7 +298,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if not ok:
                 raise CliError("not exporting a digest of a log that failed verification", 1)
             digest = app.events.digest()
-            _write_atomically(args.export_digest, _digest_json(digest, args.db))
+            _write_digest(args.export_digest, digest, args.db)
             print(f"Digest written to {args.export_digest}")
     return EXIT_OK if ok else EXIT_FAILED
 

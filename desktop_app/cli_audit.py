@@ -14,24 +14,14 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from desktop_app.application.audit_bundle import (
     NO_REJECTION_LOG,
-    READABLE_VERSIONS,
-    TRAILER_LENGTH,
-    TRAILER_PREFIX,
     BundleHeader,
-    BundleWriter,
     WrittenBundle,
-    history_entries,
-    notes_stream,
-    rejection_entry,
-    report_notes,
-    report_rejections,
 )
 from desktop_app.application.audit_bundle_check import (
     FAILED,
@@ -40,25 +30,18 @@ from desktop_app.application.audit_bundle_check import (
     check_bundle,
 )
 from desktop_app.application.ids import id_problem
-from desktop_app.bootstrap import App
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
 from desktop_app.cli_support import EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
 from desktop_app.config import Settings, default_key_dir
-from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.store.anchors import (
     ANCHOR_FORMAT,
     belonging,
     read_anchor_log,
     read_sidecar,
 )
-from desktop_app.store.evidence import (
-    ProofRow,
-    StoreBundleCrypto,
-    find_order_stream,
-    iter_proof_rows,
-    read_order_evidence,
-    read_order_rejections,
-)
-from desktop_app.store.hashing import row_hash
+from desktop_app.store.audit_export import AuditBundleError, check_target, export_order_bundle
+from desktop_app.store.evidence import StoreBundleCrypto, find_order_stream
 
 _ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
 _DIGEST_FORMAT = "order-desk-digest"  # what `verify --export-digest` writes
@@ -84,33 +67,6 @@ def _stream_of(con: Any, ref: str) -> str:
     return f"order-{order_id}"
 
 
-def _anchors_in(app: App, db: Path, database_id: str | None, low: int, high: int) -> list[Any]:
-    """Anchor records of this database (log and sidecar) at positions ``low``..``high``."""
-    settings = app.settings or Settings(db_path=db)
-    anchors, _warnings = read_anchor_log(settings.anchor_log)
-    candidates, _superseded = belonging(anchors, db_path=db, database_id=database_id)
-    found = [c.anchor for c in candidates]
-    sidecar, _warning = read_sidecar(db)
-    if sidecar is not None:
-        found.append(sidecar)
-    return [
-        {
-            "reason": a.reason,
-            "db_path": a.db_path,
-            "database_id": a.database_id,
-            "head_position": a.head_position,
-            "head_hash": a.head_hash,
-            "event_count": a.event_count,
-            "taken_at": a.taken_at.astimezone(UTC).isoformat(),
-            "user": a.user,
-            "host": a.host,
-            "source": a.where,
-        }
-        for a in found
-        if low <= a.head_position <= high
-    ]
-
-
 def _qt_app() -> Any:
     """A ``QApplication`` (offscreen without a display): the report draws with the timeline's
     delegate, a widgets class."""
@@ -122,211 +78,64 @@ def _qt_app() -> Any:
     return QApplication.instance() or QApplication(sys.argv[:1])
 
 
-class _ChainAtExport:
-    """Recomputes the proof's hashes and links while it is written, for the report's front
-    page (the full check, replay included, runs on the finished file)."""
+def _render(
+    title: str,
+    facts: Sequence[tuple[str, str]],
+    notes: Sequence[str],
+    entries: Sequence[HistoryEntry],
+    annotations: Sequence[AuditNoteEntry],
+    refused: Sequence[RecordedRejection],
+) -> bytes:
+    """The report on the offscreen platform (the timeline's delegate is a widgets class)."""
+    _qt_app()
+    from desktop_app.ui.printing.audit_report import render_audit_report
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.problems = 0
-        self.first: str | None = None
-
-    def watch(self, rows: Iterator[ProofRow]) -> Iterator[ProofRow]:
-        prev: str | None = None
-        for row in rows:
-            try:
-                holds = row_hash(row[9], *row[:9]) == row[10]
-            except (TypeError, ValueError, UnicodeError):
-                holds = False
-            linked = prev is None or row[9] == prev
-            if not (holds and linked):
-                self.problems += 1
-                if self.first is None:
-                    what = "its hash does not match its contents" if not holds else "broken link"
-                    self.first = f"event #{row[0]:,}: {what}"
-            prev = row[10]
-            self.count += 1
-            yield row
-
-    def verdict(self) -> str:
-        if not self.problems:
-            return f"{self.count:,} events recomputed: every hash and link holds"
-        return (
-            f"DOES NOT HOLD: {self.problems:,} of {self.count:,} events fail (first: {self.first})"
-        )
-
-
-def _facts(header: BundleHeader, written_events: int, proof: int) -> list[tuple[str, str]]:
-    return [
-        ("Order", f"{header.order_number} (id {header.order_id})"),
-        ("Events", f"{written_events:,} (versions 1–{written_events:,})"),
-        (
-            "Head of the log",
-            f"#{header.head_position:,} · {header.head_hash} ({header.head_event_count:,} events)",
-        ),
-        (
-            "Chain proof",
-            f"#{header.first_position:,} to #{header.head_position:,}: {proof:,} events",
-        ),
-        ("Database", header.db_path),
-        ("Database id", header.database_id or "—"),
-        (
-            "Exported",
-            f"{header.exported_at:%Y-%m-%d %H:%M:%S} UTC by {header.exported_by} on {header.host}",
-        ),
-        ("Program", f"Order Desk {header.app_version}"),
-    ]
-
-
-def _slot_facts(
-    header: BundleHeader, annotations: Sequence[Any], rejected: Sequence[Any] | None
-) -> list[tuple[str, str]]:
-    """The front page's counts of notes and refused commands, with what vouches for each."""
-    corrections = sum(1 for note in annotations if note.corrects)
-    notes = f"{len(annotations):,}" + (f" ({corrections:,} correction(s))" if corrections else "")
-    return [
-        (
-            "Auditors' notes",
-            f"{notes} · events of {notes_stream(header.order_id)}, in the chain proof",
-        ),
-        (
-            "Refused commands",
-            f"{len(rejected):,} · grey lines; not in the hash chain: vouched for only by the "
-            "bundle's MAC"
-            if rejected is not None
-            else f"not recorded: {NO_REJECTION_LOG}",
-        ),
-    ]
-
-
-_NOTES = (
-    "This report is a rendering of the events in the bundle. The evidence is the bundle's "
-    "chain proof, events and snapshots; check them with "
-    f"`{PROG} check-bundle FILE` (no database needed).",
-    "The chain proof holds every event from this order's first event to the head of the log, "
-    "other orders' events included: the hash of each event covers the previous hash, so a link "
-    "can only be recomputed from the complete next event.",
-    "Auditors' notes are events of the order's own notes stream: the chain proof holds them "
-    "and check-bundle replays them. Refused commands (grey lines) are kept outside the chain: "
-    "only the bundle's MAC vouches for them.",
-)
+    return render_audit_report(
+        title=title,
+        facts=facts,
+        notes=notes,
+        entries=entries,
+        annotations=annotations,
+        refused=refused,
+    )
 
 
 def cmd_audit_bundle(args: argparse.Namespace) -> int:
     """Write one order's audit bundle (events, chain proof, snapshots, report) to a file."""
     out: Path = args.out
-    if not out.absolute().parent.is_dir():
-        raise CliError(f"the folder {out.absolute().parent} does not exist")
-    if out.is_dir():
-        raise CliError(f"{out} is a folder; give the bundle's file name")
-    if out.exists() and not _is_bundle(out):
-        # Never replace a file that is not a bundle (a mistyped --out could name the database).
-        raise CliError(f"{out} exists and is not an audit bundle; it was not overwritten")
+    try:
+        check_target(out)
+    except AuditBundleError as exc:
+        raise CliError(str(exc)) from exc
     db = args.db.absolute()
     with open_app(args.db, read_only=True) as app:
         database = app.database
         if database is None:
             raise CliError("audit bundles are made from database files")
         settings = app.settings or Settings(db_path=db)
-        crypto = StoreBundleCrypto(settings.effective_key_dir)
         with database.raw_read() as con:
             stream_id = _stream_of(con, args.order)
-            evidence = read_order_evidence(con, stream_id)
-            if evidence is None:
-                raise CliError(f"no order with id {args.order.strip()}")
-            head = evidence.head
-            first_row = next(iter_proof_rows(con, evidence.first_position, evidence.first_position))
-            try:
-                number = str(json.loads(first_row[6]).get("order_number", ""))
-            except (TypeError, ValueError, AttributeError):
-                number = ""
-            now = datetime.now(UTC)
-            header = BundleHeader(
-                order_id=stream_id.removeprefix("order-"),
-                order_number=number or stream_id,
-                stream_id=stream_id,
-                first_position=evidence.first_position,
-                event_count=evidence.event_count,
-                head_position=head.position,
-                head_hash=head.hash,
-                head_event_count=head.event_count,
-                database_id=head.database_id,
-                seal_database_id=evidence.seal_database_id,
-                db_path=str(db),
-                exported_at=now,
-                exported_by=os_user(),
-                host=host_name(),
-                app_version=app_version(),
-                anchors=_anchors_in(
-                    app, db, head.database_id, evidence.first_position - 1, head.position
-                ),
-            )
-            writer = BundleWriter(out, header)
-            try:
-                # The same read transaction as the head and the snapshots: one picture.
-                chain = _ChainAtExport()
-                writer.add_proof(
-                    chain.watch(iter_proof_rows(con, evidence.first_position, head.position))
-                )
-                writer.add_snapshots(evidence.snapshots)
-                refused = read_order_rejections(con, stream_id)
-                writer.add_rejections(
-                    None if refused is None else [rejection_entry(row) for row in refused]
-                )
-            except BaseException:
-                writer.abort()
-                raise
         try:
-            # Drawn from the bundle's own rows: the report shows exactly the evidence.
-            entries = history_entries(writer.order_rows)
-            annotations = report_notes(writer.note_rows)
-            rejected = writer.rejections
-            shown = report_rejections(rejected or [])
-            _qt_app()
-            from desktop_app.ui.printing.audit_report import render_audit_report
-
-            pdf = render_audit_report(
-                title=f"Audit bundle · Order {header.order_number}",
-                facts=[
-                    *_facts(header, len(writer.order_rows), writer.proof_events),
-                    ("Chain at export", chain.verdict()),
-                    *_slot_facts(header, annotations, rejected),
-                ],
-                notes=_NOTES,
-                entries=entries,
-                annotations=annotations,
-                refused=shown,
+            exported = export_order_bundle(
+                database,
+                stream_id,
+                out,
+                key_dir=settings.effective_key_dir,
+                anchor_log=settings.anchor_log,
+                render=_render,
             )
-            written = writer.finish(pdf, crypto, crypto.key(evidence.seal_database_id))
-        except BaseException:
-            writer.abort()
-            raise
-    _say_written(written, header)
+        except AuditBundleError as exc:
+            if str(exc).startswith("no order with id"):
+                raise CliError(f"no order with id {args.order.strip()}") from exc
+            raise CliError(str(exc)) from exc
+    _say_written(exported.written, exported.header)
     # Read back as an auditor would: a bundle of a damaged history is still written (it is
     # the evidence), but the exporter is told at once what does not hold.
-    report = check_bundle(out, crypto)
-    if report.ok:
+    if exported.check_failure is None:
         print(f"Checked: {out} passes `{PROG} check-bundle`.")
     else:
-        print(f"Warning: the bundle does not pass `{PROG} check-bundle`: {report.failures[0]}")
+        print(f"Warning: the bundle does not pass `{PROG} check-bundle`: {exported.check_failure}")
     return EXIT_OK
-
-
-def _is_bundle(path: Path) -> bool:
-    """Does the file end with a bundle's trailer?"""
-    try:
-        with path.open("rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            if size < TRAILER_LENGTH:
-                return False
-            fh.seek(size - TRAILER_LENGTH)
-            prefix = fh.read(len(TRAILER_PREFIX))
-            return any(
-                prefix == TRAILER_PREFIX.replace(f"/{READABLE_VERSIONS[-1]} ", f"/{v} ").encode()
-                for v in READABLE_VERSIONS
-            )
-    except OSError:
-        return False
 
 
 def _say_written(written: WrittenBundle, header: BundleHeader) -> None:

@@ -10,7 +10,7 @@ version, and must not show signs of an edit outside the program (damage, a broke
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import replace
 
 from desktop_app.application.ports import (
@@ -39,6 +39,31 @@ AGGREGATES: Mapping[str, type[Aggregate]] = {
 
 _PROGRESS_EVERY = 20_000
 
+Cancel = Callable[[], bool]
+"""Asked between chunks of the check (every progress report of the chain pass, every stream
+of the replay); True stops it."""
+
+
+class _Cancelled(Exception):
+    """Raised from inside a pass to stop it; never leaves this module."""
+
+    def __init__(self, checked: int, phase: str) -> None:
+        super().__init__(f"cancelled in the {phase} pass after {checked} events")
+        self.checked = checked
+        self.phase = phase
+
+
+def _cancelled(checked: int, total: int, phase: str) -> VerifyResult:
+    return VerifyResult(
+        ok=False,
+        checked=checked,
+        head_position=0,
+        head_hash="",
+        problem=f"verify was cancelled after {checked:,} of {total:,} events",
+        cancelled_at=checked,
+        cancelled_in=phase,
+    )
+
 
 def verify_history(
     events: EventStore,
@@ -46,26 +71,44 @@ def verify_history(
     *,
     progress: Progress | None = None,
     chain_only: bool = False,
+    cancel: Cancel | None = None,
 ) -> VerifyResult:
     """The hash chain; unless ``chain_only``, also every stream replayed and checked.
 
     ``progress(done, total)`` counts the chain pass and then the replay (total = twice the
-    number of events in a full check).
+    number of events in a full check). ``cancel()`` is asked between chunks; when it says
+    True the check stops and the result (never ``ok``) says how far it got.
     """
-    if chain_only:
-        return _with_chain_finding(events, events.verify(progress=progress))
     total = [0]
 
     def chain_progress(done: int, of: int) -> None:
         total[0] = of
+        if cancel is not None and cancel():
+            # Raised through the store's scan: its read transaction ends with the ``with``.
+            raise _Cancelled(done, "chain")
         if progress is not None:
-            progress(done, 2 * of)
+            progress(done, of if chain_only else 2 * of)
 
-    chain = _with_chain_finding(events, events.verify(progress=chain_progress))
-    audit = _Audit(total[0] or chain.checked, progress)
+    try:
+        chain = _with_chain_finding(events, events.verify(progress=chain_progress))
+    except _Cancelled as stop:
+        return _cancelled(stop.checked, total[0], stop.phase)
+    if chain_only:
+        return chain
+    audit = _Audit(total[0] or chain.checked, progress, cancel)
     streams, stored = events.iter_streams(), snapshots.iter_snapshots()
     try:
         audit.run(streams, stored)
+    except _Cancelled as stop:
+        return replace(
+            _cancelled(stop.checked, audit.total, stop.phase),
+            head_position=chain.head_position,
+            head_hash=chain.head_hash,
+            first_bad_position=chain.first_bad_position,
+            chain_finding=chain.chain_finding,
+            findings=tuple(audit.findings),
+            finding_count=audit.count,
+        )
     finally:
         # Release the stores' read transactions now, not whenever the generators are collected.
         for iterator in (streams, stored):
@@ -139,7 +182,8 @@ def _order_number(events: EventStore, stream_id: str) -> str | None:
 class _Audit:
     """One replay of every stream, merged with the snapshots (both ordered by stream id)."""
 
-    def __init__(self, total: int, progress: Progress | None) -> None:
+    def __init__(self, total: int, progress: Progress | None, cancel: Cancel | None = None) -> None:
+        self._cancel = cancel
         self.findings: list[VerifyFinding] = []
         self.count = 0
         self.streams = 0
@@ -205,9 +249,16 @@ class _Audit:
         if self._progress is not None:
             self._progress(2 * self._total, 2 * self._total)
 
+    @property
+    def total(self) -> int:
+        """Events the replay expects to read."""
+        return self._total
+
     def _tick(self, events: int) -> None:
         before = self._done
         self._done += events
+        if self._cancel is not None and self._cancel():
+            raise _Cancelled(self._done, "replay")
         if self._progress is not None and (
             self._done // _PROGRESS_EVERY != before // _PROGRESS_EVERY
         ):

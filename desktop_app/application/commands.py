@@ -7,13 +7,15 @@ version the clerk was looking at (None: whatever is current).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 # Re-exported: the forms make their command and entity ids with it.
 from desktop_app.application.ids import new_id as new_id
-from desktop_app.application.ports import Progress
+from desktop_app.application.ports import Digest, Progress, RecordedRejection, VerifyResult
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
 
 R = TypeVar("R")
 
@@ -269,6 +271,69 @@ class RebuildReadModels(MaintenanceCommand[int]):
     ``progress(done, total)`` is called from the caller's thread as it goes."""
 
     progress: Progress | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DigestExport:
+    """What Export digest did: the verify it ran first and, when that held, the digest it
+    saved (``digest`` None: nothing was written)."""
+
+    path: str
+    verify: VerifyResult
+    digest: Digest | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportDigest(MaintenanceCommand[DigestExport]):
+    """Verify the whole history (chain, replay, anchors) and, only when it holds, save the
+    head it verified to the digest file ``path`` (kept elsewhere, it later shows whether the
+    log was cut or rewritten). ``progress``/``cancel`` as for ``VerifyHistory``."""
+
+    path: str
+    progress: Progress | None = None
+    cancel: Callable[[], bool] | None = None
+
+
+ReportRenderer = Callable[
+    [
+        str,
+        Sequence[tuple[str, str]],
+        Sequence[str],
+        Sequence[HistoryEntry],
+        Sequence[AuditNoteEntry],
+        Sequence[RecordedRejection],
+    ],
+    bytes,
+]
+"""``render(title, facts, notes, entries, annotations, refused) -> PDF bytes``: the audit
+bundle's report (the auditors' notes beside their events, refused commands as grey lines)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditBundleExport:
+    """A written audit bundle: where, how big, what it holds, and whether it passes the
+    check it was read back with (``check_failure`` None: it passes)."""
+
+    path: str
+    order_number: str
+    size: int
+    events: int
+    proof_events: int
+    snapshots: int
+    keyed: bool
+    check_failure: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportAuditBundle(MaintenanceCommand[AuditBundleExport]):
+    """Write the audit bundle of ``order_id`` to the file ``path`` (as ``desktop-app-admin
+    audit-bundle``): its events, the chain proof to the head, its snapshots and a PDF report
+    drawn by ``render`` (the caller's Qt). An existing file that is not a bundle is never
+    overwritten."""
+
+    order_id: str
+    path: str
+    render: ReportRenderer
 
 
 # --- results -------------------------------------------------------------------------------

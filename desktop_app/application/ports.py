@@ -303,6 +303,11 @@ class VerifyResult:
     """The chain's first problem as a finding naming the event's stream, version and order
     number (as stored at that position), so a viewer can open the order there; None when the
     chain holds or nothing is stored at the bad position (set by ``verify_history``)."""
+    cancelled_at: int | None = None
+    """Set when the check was cancelled: how many events it had checked in the pass it was
+    in (``cancelled_in``). A cancelled result is never ``ok``: the rest was not looked at."""
+    cancelled_in: str | None = None
+    """``"chain"`` (recomputing the hashes) or ``"replay"`` (replaying the streams)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

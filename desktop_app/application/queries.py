@@ -6,11 +6,13 @@ version N come from the event store; lists and searches come from the read model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from desktop_app.application.ports import (
+    Digest,
     EventMetadata,
     JsonObject,
     JsonValue,
@@ -383,10 +385,79 @@ class GetStoreInfo(Query[StoreInfo]):
 class VerifyHistory(Query[VerifyResult]):
     """Recompute the whole hash chain, then (unless ``chain_only``) replay every stream: every
     event legal in the state before it, every snapshot equal to the replay (R27).
-    ``progress(done, total)`` is called from the caller's thread as it goes."""
+    ``progress(done, total)`` is called from the caller's thread as it goes; ``cancel()``
+    is asked between chunks, and True stops the check (the result says where)."""
 
     progress: Progress | None = None
     chain_only: bool = False
+    cancel: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DigestCheck:
+    """The log checked against a saved digest: does it still extend it (``result.ok``)?"""
+
+    path: str
+    digest: Digest
+    result: VerifyResult
+    head_position: int
+    """The log's head now (events added since the digest: ``head_position`` − its head)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CheckDigest(Query[DigestCheck]):
+    """Read the digest file ``path`` and check that the log still extends it, then the whole
+    chain. An unreadable file raises ``StoreError`` saying why."""
+
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BackupReview:
+    """A backup checked before a restore (stamps, triggers, integrity, chain, anchors): may
+    it replace the database, and what would be given up?"""
+
+    backup: str
+    target: str
+    ok: bool
+    problem: str | None
+    """Why it cannot be restored, in words (None when ``ok``)."""
+    events: int
+    """Events in the backup (its verified chain)."""
+    taken_at: datetime | None
+    """When the backup was taken (from its name; None for a file named otherwise)."""
+    given_up: str | None = None
+    """Set when anchors of the database reach beyond the backup: what a restore gives up."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReviewBackup(Query[BackupReview]):
+    """Check the backup file ``path`` as a restore would, without changing anything."""
+
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BackupOverview:
+    """The backups of the open database: where, how many, the newest, the schedule."""
+
+    folder: str
+    count: int
+    newest: datetime | None
+    interval_hours: float
+    """Scheduled backups are taken when the newest is this old (0: no scheduled backups)."""
+
+    @property
+    def next_due(self) -> datetime | None:
+        """When the schedule takes the next backup (None: not scheduled; the past: soon)."""
+        if self.interval_hours <= 0 or self.newest is None:
+            return None
+        return self.newest + timedelta(hours=self.interval_hours)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetBackupOverview(Query[BackupOverview]):
+    """The backups of the open database (a listing of the backup folder)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,10 +33,13 @@ from desktop_app.identity import os_user
 from desktop_app.ui import sample_data, window_state
 from desktop_app.ui.about import fresh_store_info, open_about
 from desktop_app.ui.audit import AuditMode
+from desktop_app.ui.audit_bundle_action import AuditBundleAction
+from desktop_app.ui.backup_status import BackupStatus
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
 from desktop_app.ui.files import DatabaseMenu
+from desktop_app.ui.findings import open_finding
 from desktop_app.ui.live_refresh import LiveRefresh
 from desktop_app.ui.menu_bar import build_menu_bar
 from desktop_app.ui.not_open import NotOpenQueries
@@ -67,6 +71,8 @@ class MainWindow(QMainWindow):
 
     current_order_changed = Signal(object)
     database_requested = Signal(object, bool)
+    restore_requested = Signal(str)
+    """A confirmed restore from this (checked) backup file: the entry point restores it."""
     """File ▸ New/Open: (path, create) — the entry point closes this database and opens it."""
 
     def __init__(
@@ -137,6 +143,7 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(store_info, user or os_user(), self)
         self.setStatusBar(self.status)
+        self.backup_status = BackupStatus(self.status, tasks, bridge, self)
 
         self._build_actions()
         self.audit = AuditMode(self)
@@ -149,6 +156,11 @@ class MainWindow(QMainWindow):
         self.paper = PaperActions(self, self.orders, tasks, lambda: self.queries, self._settings)
         self.tools = ToolsMenu(self, tasks, commands, queries, read_only=self.read_only)
         self.tools.rebuilt.connect(self.refresh_all)
+        self.tools.open_finding = partial(open_finding, self)
+        self.tools.restore_requested.connect(self.restore_requested)
+        self.tools.backed_up.connect(lambda _path: self.backup_status.refresh())
+        self.audit_bundle = AuditBundleAction(self, tasks, self._current_order_and_number)
+        self.audit_bundle.set_commands(commands)
         self.command_palette = PaletteController(self)
         self.order_menu = build_menu_bar(self)
         self._apply_read_only_to_actions()
@@ -201,6 +213,7 @@ class MainWindow(QMainWindow):
         self._remember_database()
         self.orders.set_queries(queries)
         self.tools.set_buses(commands, queries, read_only=self.read_only)
+        self.audit_bundle.set_commands(commands)
         self.status.set_store_info(store_info)
         self._show_read_only_banner()
         for action in self.actions():
@@ -245,6 +258,15 @@ class MainWindow(QMainWindow):
     def snapshots(self) -> SnapshotInspector:
         """The Snapshots tab's panel (built on first use)."""
         return self.tabs.snapshots
+
+    def _current_order_and_number(self) -> tuple[str, str] | None:
+        """The selected order's id and number (the number from its list row)."""
+        order_id = self.current.order_id
+        if order_id is None:
+            return None
+        row = self.orders.model.find_row(order_id)
+        item = self.orders.model.row_at(row) if row is not None else None
+        return order_id, item.order_number if item is not None else ""
 
     def _buses(self) -> tuple[CommandSender, QuerySender]:
         if self.commands is None or self.queries is None:
@@ -322,6 +344,8 @@ class MainWindow(QMainWindow):
         """First loads (through the TaskRunner); call once the window is shown."""
         self.orders.start()
         queries = self.queries
+        if queries is not None:
+            self.backup_status.start(queries)
         if queries is not None and queries.handles(GetProjectorStatus):
             self.tasks.submit(
                 lambda: queries.ask(GetProjectorStatus()),

@@ -74,7 +74,9 @@ def build_menu_bar(window: MainWindow) -> OrderMenu:
             window.audit.action,
         ],
     )
-    order_menu = OrderMenu(window, leading=(window.action_new_order,))
+    order_menu = OrderMenu(
+        window, leading=(window.action_new_order,), trailing=(window.audit_bundle.action,)
+    )
     bar.addMenu(order_menu)
     _menu(bar, "&Catalog", "menuCatalog", [window.action_customers, window.action_products])
     bar.addMenu(window.tools)

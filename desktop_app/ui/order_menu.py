@@ -23,13 +23,20 @@ def panel_actions(panel: QWidget | None) -> list[QAction]:
 
 
 class OrderMenu(QMenu):
-    """``&Order``: ``leading`` window actions (New order), then the panel's order actions."""
+    """``&Order``: ``leading`` window actions (New order), then the panel's order actions,
+    then ``trailing`` window actions (Export audit bundle)."""
 
-    def __init__(self, parent: QWidget, leading: Sequence[QAction] = ()) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        leading: Sequence[QAction] = (),
+        trailing: Sequence[QAction] = (),
+    ) -> None:
         super().__init__("&Order", parent)
         self.setObjectName("menuOrder")
         self.setToolTipsVisible(True)  # a disabled action's tooltip says why
         self._leading = list(leading)
+        self._trailing = list(trailing)
         self._panel: QWidget | None = None
         self.aboutToShow.connect(self.sync)
         self.sync()
@@ -52,4 +59,8 @@ class OrderMenu(QMenu):
         if actions and self._leading:
             self.addSeparator()
         for action in actions:
+            self.addAction(action)
+        if self._trailing:
+            self.addSeparator()
+        for action in self._trailing:
             self.addAction(action)

@@ -1,12 +1,15 @@
-"""The main window's status bar: freshness, database file, OS user, read-only."""
+"""The main window's status bar: freshness (the projector's rate, lag and last error in its
+tooltip), backups ("last backup … · next …"), database file, OS user, read-only."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop_app.application.ports import StoreInfo
-from desktop_app.application.queries import ProjectorStatus
-from desktop_app.ui.formatting import format_int
+from desktop_app.application.queries import BackupOverview, ProjectorStatus
+from desktop_app.ui.formatting import format_datetime, format_int, format_relative
 
 
 def freshness_text(status: ProjectorStatus) -> tuple[str, str]:
@@ -30,6 +33,57 @@ def freshness_text(status: ProjectorStatus) -> tuple[str, str]:
     if checkpoint == 0 and status.head == 0:
         return "Up to date · no events yet", "ok"
     return f"Up to date · event #{format_int(checkpoint)}{by}", "ok"
+
+
+def projector_tip(status: ProjectorStatus) -> str:
+    """The freshness label's tooltip: what the lists follow, the projector's rate, its lag
+    and its last error."""
+    rate = status.events_per_second
+    lines = [
+        "The order list could not be brought up to date."
+        if status.last_error
+        else "How current the order list is compared with the history.",
+        "",
+        f"Projector rate: {format_int(round(rate))} events/s"
+        + ("" if status.running or rate else " (idle)"),
+        f"Lag: {format_int(status.lag)} events (list at #{format_int(status.checkpoint)}, "
+        f"history at #{format_int(status.head)})",
+        f"Last error: {status.last_error or 'none'}",
+    ]
+    if status.owner:
+        lines.append(f"Kept up to date by {status.owner}")
+    if status.last_error:
+        lines.append(
+            "History is still complete; try Tools ▸ Rebuild read models, and see the log "
+            "for details."
+        )
+    return "\n".join(lines)
+
+
+def backup_text(overview: BackupOverview, now: datetime | None = None) -> tuple[str, str]:
+    """(label, tooltip) for the backups: "Last backup 2 h ago · next 2026-12-08 14:02"."""
+    now = now or datetime.now(UTC)
+    if overview.newest is None:
+        last = "No backup yet"
+    else:
+        last = f"Last backup {format_relative(overview.newest, now)}"
+    if overview.interval_hours <= 0:
+        after = "no scheduled backups"
+    elif overview.next_due is None or overview.next_due <= now:
+        after = "next within minutes"
+    else:
+        after = f"next {format_datetime(overview.next_due)}"
+    every = (
+        f"A backup is taken when the newest is {overview.interval_hours:g} h old"
+        if overview.interval_hours > 0
+        else "Scheduled backups are off"
+    )
+    tip = (
+        f"{format_int(overview.count)} backup(s) in {overview.folder}"
+        + (f"; newest {format_datetime(overview.newest)}" if overview.newest else "")
+        + f".\n{every}; Tools ▸ Backup now takes one at once."
+    )
+    return f"{last} · {after}", tip
 
 
 _STYLES = {
@@ -61,7 +115,11 @@ class StatusBar(QStatusBar):
         )
         self.read_only.setToolTip(store_info.read_only_reason or "")
         self.read_only.setVisible(store_info.read_only)
+        self.backups = QLabel("")
+        self.backups.setObjectName("backupLabel")
+        self.backups.setVisible(False)  # until the backups are known
         self.addWidget(self.freshness, 1)
+        self.addPermanentWidget(self.backups)
         self.addPermanentWidget(self.read_only)
         self.addPermanentWidget(self.database)
         self.addPermanentWidget(self.user)
@@ -77,23 +135,25 @@ class StatusBar(QStatusBar):
         if self.state == "unknown":
             self.freshness.setText("Checking lists…")
 
+    def show_backups(self, overview: BackupOverview, now: datetime | None = None) -> None:
+        """The backups of the open database ("last backup … · next …")."""
+        text, tip = backup_text(overview, now)
+        self.backups.setText(text)
+        self.backups.setToolTip(tip)
+        self.backups.setVisible(True)
+
     def show_projector_status(self, status: ProjectorStatus) -> None:
         text, state = freshness_text(status)
         self.state = state
         self.freshness.setText(text)
+        # A plain property (no re-polish): cheap enough for every batch while catching up.
+        self.freshness.setToolTip(projector_tip(status))
         if state == self._styled:
             # While the projector catches up a status arrives after every batch: only the
             # text changes. A style sheet (re-polishing the label) only when the state does.
             return
         self._styled = state
         self.freshness.setStyleSheet(_STYLES[state])
-        if state == "error":
-            self.freshness.setToolTip(
-                "The order list could not be brought up to date. History is still complete; "
-                "try Tools ▸ Rebuild read models, and see the log for details."
-            )
-        else:
-            self.freshness.setToolTip("How current the order list is compared with the history.")
 
     def show_unavailable(self, message: str) -> None:
         self.state = "error"

@@ -326,9 +326,13 @@ def test_tools_verify_history_on_real_file(qtbot: Any, real_window: MainWindow, 
     win = real_window
     assert win.queries.handles(type(_verify_query()))
     win.tools.action_verify.trigger()
-    qtbot.waitUntil(lambda: win.findChild(QMessageBox, "verifyResult") is not None, timeout=20000)
-    box = win.findChild(QMessageBox, "verifyResult")
-    assert "intact" in box.text()
+    from desktop_app.ui.verify_dialog import VerifyResultDialog
+
+    qtbot.waitUntil(
+        lambda: win.findChild(VerifyResultDialog, "verifyResult") is not None, timeout=20000
+    )
+    box = win.findChild(VerifyResultDialog, "verifyResult")
+    assert "intact" in box.headline.text()
     box.close()
 
 

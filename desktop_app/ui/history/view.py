@@ -126,6 +126,7 @@ class HistoryView(QWidget):
         self._compare_ticket = 0
         self._pending_version: int | None = None
         self._shown_version: int | None = None
+        self._wanted: tuple[str, int] | None = None  # show_version's order and version
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(_DETAIL_DELAY_MS)
@@ -192,6 +193,15 @@ class HistoryView(QWidget):
         )
         self.timeline.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
         return True
+
+    def show_version(self, order_id: str, version: int) -> None:
+        """Show ``order_id``'s history with the event of ``version`` selected, as soon as
+        it is loaded (a verify finding opened from the Tools menu)."""
+        self._wanted = (order_id, version)
+        if self._order_id == order_id and self.select_version(version):
+            self._wanted = None
+            return
+        self.show_order(order_id)
 
     def compare(self, from_version: int, to_version: int) -> None:
         """Show the changes between two versions (0: before the order existed)."""
@@ -411,6 +421,10 @@ class HistoryView(QWidget):
 
     def _load(self, order_id: str, select_version: int | None) -> None:
         ticket = self._load_ticket
+        if self._wanted is not None and self._wanted[0] == order_id:
+            select_version = self._wanted[1]
+        elif self._wanted is not None:
+            self._wanted = None  # another order was chosen meanwhile
         queries = self._queries
         self._submit(
             lambda: queries.ask(GetOrderHistory(order_id=order_id)),
@@ -439,6 +453,8 @@ class HistoryView(QWidget):
             self.history_loaded.emit(0)
             return
         row = self.model.row_of_version(select_version) if select_version is not None else -1
+        if self._wanted is not None and self._wanted[0] == self._order_id:
+            self._wanted = None  # shown (or, if the version is not there, the newest instead)
         if row < 0:
             row = self.model.rowCount() - 1
             at_end = True

@@ -457,7 +457,6 @@ class _Opener:
         self._error: BaseException | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="open-database", daemon=True)
-        self._waker: Any = None
 
     def start(self) -> None:
         self._thread.start()
@@ -470,29 +469,24 @@ class _Opener:
         except BaseException as exc:  # handed to the GUI thread
             self._error = exc
         finally:
+            # Only a threading.Event: this thread never calls into Qt. Posting a wake-up event
+            # from here made Qt adopt the thread, and the adopted thread's clean-up at exit
+            # (QObject::disconnect, which wants the GIL) deadlocked against the GUI thread
+            # holding the GIL inside QObject::connect (seen in the suite).
             self._done.set()
-            waker = self._waker
-            if waker is not None:
-                waker()
 
     def wait(self, qapp: Any) -> None:
         """Process GUI events until the database is open (or failed)."""
-        from PySide6.QtCore import QEvent, QEventLoop
+        from PySide6.QtCore import QEventLoop, QTimer
 
-        wake_type = QEvent.Type.User
-
-        def wake() -> None:  # any thread: a posted event ends processEvents' wait
-            qapp.postEvent(qapp, QEvent(wake_type))
-
-        self._waker = wake
         if not self._done.is_set():
-            from PySide6.QtCore import QTimer
-
-            guard = QTimer()  # belt and braces: never sleep long on a lost wake-up
-            guard.start(50)
+            # A short timer ends processEvents' wait: the open is noticed within ~10 ms
+            # without the helper thread touching Qt (see _run).
+            tick = QTimer()
+            tick.start(10)
             while not self._done.is_set():
                 qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            guard.stop()
+            tick.stop()
         self._thread.join()
 
     def take_quietly(self) -> App | None:

@@ -2,6 +2,8 @@
 
 ``Query[R]`` names its result type so ``QueryBus.ask`` is typed. History, snapshots and state at
 version N come from the event store; lists and searches come from the read model.
+
+Over 500 lines on purpose: every query and its frozen result row, read in one place by the UI.
 """
 
 from __future__ import annotations

@@ -38,8 +38,6 @@ reported in :class:`JobStatus` to the listeners.
 
 This module knows no store: it is handed callables (:func:`desktop_app.jobs.wiring.build_jobs`
 does that for a bootstrapped app).
-
-Over 500 lines on purpose: the five jobs share one status record and the projector's wake-up path.
 """
 
 from __future__ import annotations

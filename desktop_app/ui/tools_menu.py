@@ -1,6 +1,9 @@
 """The Tools menu: verify the history, rebuild the read models, back up now — each run on a
 worker thread, with a progress dialog where the job reports progress (and a Cancel button
-where the job can stop between chunks)."""
+where the job can stop between chunks).
+
+Over 500 lines on purpose: the Tools menu's jobs share one progress dialog and its Cancel path.
+"""
 
 from __future__ import annotations
 

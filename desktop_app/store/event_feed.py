@@ -182,12 +182,12 @@ class SqliteEventFeed:
         self._db = database
 
     def head_position(self) -> int:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             row = con.execute("SELECT max(position) FROM events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             rows = con.execute(_READ_EVENTS, (after_position, limit)).fetchall()
         if not rows:
             return []
@@ -210,7 +210,7 @@ class SqliteEventFeed:
         previous chunk; the caller's thread decodes them (one ``json.loads`` per column). If a
         chunk cannot be read that way (odd stored values), the rest is read row by row.
         """
-        with self._db.raw_read() as con:
+        with self._db.raw_read(hold=False) as con:
             row = con.execute(_SCAN_HEAD).fetchone()  # starts the snapshot
             head = int(row[0]) if row and row[0] is not None else 0
             reader = _ChunkReader(con, after_position, head, max(1, chunk))

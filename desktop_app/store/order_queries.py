@@ -212,7 +212,7 @@ class SqliteOrderListQueries:
         after = None
         if query.after is not None:
             after = decode_cursor(query.after, query.sort, query.descending)
-        with self._db.raw_read() as raw:
+        with self._db.raw_read(hold=False) as raw:
             con: Any = raw if plans is None else _Explaining(raw, plans)
             # A read-only file from an older read-model version has no counts table: the
             # general path (SQL counts) still answers there.
@@ -393,7 +393,7 @@ class SqliteOrderListQueries:
         return run(False)
 
     def get_order(self, order_id: str) -> OrderDetail | None:
-        with self._db.raw_read() as con:
+        with self._db.raw_read(hold=False) as con:
             row = con.execute(
                 _GET_ORDER,
                 (order_id,),
@@ -413,7 +413,7 @@ class SqliteOrderListQueries:
         )
 
     def find_order_by_number(self, order_number: str) -> OrderRow | None:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             row = con.execute(
                 _FIND_BY_NUMBER,
                 (order_number,),
@@ -421,7 +421,7 @@ class SqliteOrderListQueries:
         return None if row is None else _order_record(row)
 
     def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
-        with self._db.raw_read() as con:
+        with self._db.raw_read(hold=False) as con:
             current = con.execute(_HAS_NAMES).fetchone() is not None
             cols = _CUSTOMER_COLS if current else _CUSTOMER_COLS_OLD
             if search:
@@ -432,13 +432,13 @@ class SqliteOrderListQueries:
         return [customer_state(r) for r in rows]
 
     def customer_names(self) -> list[tuple[str, str]]:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             return [(str(cid), str(name)) for cid, name in con.execute(_CUSTOMER_NAMES)]
 
     def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
         if not customer_ids:
             return []
-        with self._db.raw_read() as con:
+        with self._db.raw_read(hold=False) as con:
             current = con.execute(_HAS_NAMES).fetchone() is not None
             sql = SELECT_CUSTOMERS_IN
             if not current:
@@ -451,7 +451,7 @@ class SqliteOrderListQueries:
         self, search: str | None, include_discontinued: bool, limit: int
     ) -> list[ProductState]:
         needle = fold(search) if search else ""
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             rows = con.execute(
                 _PRODUCTS,
                 (needle, needle, needle, int(include_discontinued), limit),

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from desktop_app.application.ports import (
@@ -214,6 +214,12 @@ class SqliteProjectionTarget:
         self._kept: sqlite3.Connection | None = None
         self._kept_fairy: Any = None
         self._kept_lock = threading.Lock()
+        # One pooled connection runs every batch, whichever scheduler thread runs it: its
+        # 32 MB cache stays warm, and there is one such cache, not one per worker thread (each
+        # thread keeps its own pooled connection otherwise: P5's memory grew by ~75 MB).
+        self._batch_fairy: Any = None
+        self._batch_con: sqlite3.Connection | None = None
+        self._batch_lock = threading.Lock()
         self._token: str | None = None
         """This process's owner token while this store holds the read model (R33)."""
 
@@ -243,7 +249,7 @@ class SqliteProjectionTarget:
         token, owner, new = taken
         if new:
             try:
-                with self._db.raw_write() as con:
+                with self._db.raw_write(hold=False) as con:
                     con.execute(
                         SET_META,
                         (projector_lease.OWNER_KEY, projector_lease.owner_row(token, owner)),
@@ -255,7 +261,7 @@ class SqliteProjectionTarget:
             log.info("read model of %s: now projected by %s", self._db.path, owner.describe())
         self._token = token
         if new:  # tables of a rebuild cut short by a crash: gone, in short steps
-            with self._db.raw() as con:
+            with self._db.raw(hold=False) as con:
                 drop_leftovers(Pacer(con))
         return True
 
@@ -276,7 +282,7 @@ class SqliteProjectionTarget:
             con.execute(ENSURE_CHECKPOINT, (name,))
 
     def owner(self) -> ReadModelOwner | None:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
         parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
         return parsed[1] if parsed is not None else None
@@ -300,7 +306,7 @@ class SqliteProjectionTarget:
             return
         if projector_lease.release(self._db.path, token):
             try:  # a clean exit clears the row (a crash leaves it: the next owner replaces it)
-                with self._db.raw_write() as con:
+                with self._db.raw_write(hold=False) as con:
                     row = con.execute(GET_META, (projector_lease.OWNER_KEY,)).fetchone()
                     parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
                     if parsed is not None and parsed[0] == token:
@@ -314,7 +320,7 @@ class SqliteProjectionTarget:
         """Create missing tables; drop and recreate them when made by another schema version."""
         if self._db.read_only:
             return False
-        with self._db.raw_write() as con:
+        with self._db.raw_write(hold=False) as con:
             names = {
                 str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
@@ -351,7 +357,7 @@ class SqliteProjectionTarget:
         return reset
 
     def reset(self, name: str) -> None:
-        with self._db.raw_write() as con:
+        with self._db.raw_write(hold=False) as con:
             self._check_owner(con)
             for sql in DELETE_ALL:
                 con.execute(sql)
@@ -359,7 +365,7 @@ class SqliteProjectionTarget:
             con.execute(ENSURE_CHECKPOINT, (name,))
 
     def begin_bulk(self) -> None:
-        with self._db.raw_write() as con:
+        with self._db.raw_write(hold=False) as con:
             self._check_owner(con)
             for index in DROP_INDEX:
                 con.execute(index)
@@ -367,7 +373,7 @@ class SqliteProjectionTarget:
     def end_bulk(self) -> None:
         """Recreate the list indexes and recompute the counts and the search index from the
         rows (rows may have been written directly, as the P5 benchmark's builder does)."""
-        with self._db.raw_write() as con:
+        with self._db.raw_write(hold=False) as con:
             self._check_owner(con)
             for _, ddl in LIST_INDEX_DDL:
                 con.execute(ddl)
@@ -378,7 +384,7 @@ class SqliteProjectionTarget:
             con.execute("ANALYZE")
 
     def checkpoint(self, name: str) -> int:
-        with self._db.raw() as con:
+        with self._db.raw(hold=False) as con:
             row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
         return int(row[0]) if row else 0
 
@@ -416,11 +422,46 @@ class SqliteProjectionTarget:
             fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
         if fairy is not None:
             fairy.close()
+        with self._batch_lock:
+            self._drop_batch_connection(discard=False)
+
+    def _drop_batch_connection(self, *, discard: bool) -> None:
+        fairy, self._batch_fairy, self._batch_con = self._batch_fairy, None, None
+        if fairy is not None:
+            with suppress(Exception):
+                if discard:
+                    fairy.invalidate()  # closed, never pooled: it may hold a transaction
+                fairy.close()
+
+    @contextmanager
+    def _batch_connection(self) -> Iterator[sqlite3.Connection]:
+        """The batches' own pooled connection inside ``BEGIN IMMEDIATE``; commits on success,
+        rolls back on error (a connection that cannot roll back is dropped, never reused)."""
+        self._db.ensure_writable()
+        with self._batch_lock, store_errors():
+            con = self._batch_con
+            if con is None:
+                fairy = self._db.engine.raw_connection()
+                driver = fairy.driver_connection
+                assert isinstance(driver, sqlite3.Connection)
+                driver.execute(CACHE_SIZE)
+                self._batch_fairy, self._batch_con = fairy, driver
+                con = driver
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    with suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
+                if con.in_transaction:
+                    self._drop_batch_connection(discard=True)
+                raise
 
     @contextmanager
     def batch(self, name: str, expected_checkpoint: int) -> Iterator[_Batch]:
-        with self._db.raw_write() as con:
-            con.execute(CACHE_SIZE)
+        with self._batch_connection() as con:
             self._check_owner(con)
             con.execute(ENSURE_CHECKPOINT, (name,))
             row = con.execute(GET_CHECKPOINT, (name,)).fetchone()

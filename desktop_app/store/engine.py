@@ -509,6 +509,11 @@ def _make_engine(
         # No cap (as SQLite needs none): each thread that uses the database holds one checkout
         # between uses (Database.acquire), so a cap would make the N+1st thread wait.
         max_overflow=-1,
+        # Every connection is in autocommit mode and every user ends its own transaction
+        # (Database.release rolls back what a raw user left open; SQLAlchemy's Connection
+        # does the same for its own): the pool's extra rollback() on return was redundant, and
+        # a disk fault in it after a committed batch was swallowed by the pool (R22).
+        pool_reset_on_return=None,
     )
 
     @event.listens_for(engine, "begin")

@@ -131,7 +131,7 @@ def _round(qapp: Any, app: Any, order_id: str) -> dict[str, float]:
     from PySide6.QtCore import QEvent, QObject
 
     from desktop_app.application.audit_timeline import GetOrderAudit
-    from desktop_app.ui.audit import AuditView
+    from desktop_app.ui.audit.view import AuditView
     from desktop_app.ui.tasks import TaskRunner
 
     tasks = TaskRunner()

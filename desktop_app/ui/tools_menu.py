@@ -44,7 +44,6 @@ from desktop_app.application.queries import (
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import show_error
 from desktop_app.ui.tasks import Progress, TaskRunner
-from desktop_app.ui.verify_dialog import VerifyResultDialog, verdict
 from desktop_app.ui.window_action import window_action
 
 T = TypeVar("T")
@@ -238,6 +237,8 @@ class ToolsMenu(QMenu):
 
     def _verified(self, result: VerifyResult) -> None:
         self.verify_progress = None
+        from desktop_app.ui.verify_dialog import VerifyResultDialog  # off the start-up path
+
         dialog = VerifyResultDialog(result, self._open, self._window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -292,6 +293,8 @@ class ToolsMenu(QMenu):
                 "extends it — or was cut or rewritten.",
             )
             return
+        from desktop_app.ui.verify_dialog import verdict  # off the start-up path
+
         _state, headline, details = verdict(export.verify)
         self._digest_box(
             QMessageBox.Icon.Critical

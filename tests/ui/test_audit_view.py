@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QDate, QPoint, QSettings, Qt
 
-from desktop_app.ui.audit import AuditView
 from desktop_app.ui.audit.canvas import card_lines, card_title
+from desktop_app.ui.audit.view import AuditView
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.tasks import TaskRunner
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from desktop_app.cli_support import (
     EXIT_OK,
     PROG,
     CliError,
+    order_number_candidates,
 )
 from desktop_app.cli_support import open_app as _open
 from desktop_app.cli_support import progress_line as _progress
@@ -51,7 +51,6 @@ from desktop_app.store.digests import DIGEST_FORMAT, DigestFileError, read_diges
 from desktop_app.store.engine import trigger_reason
 
 __all__ = ["DIGEST_FORMAT", "build_parser", "main"]
-_ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
 
 
 # --- init and demo -------------------------------------------------------------------------
@@ -119,16 +118,17 @@ def _catch_up_read_model(app: App) -> str:
 def _find_order(app: App, ref: str) -> str:
     """The order id for an id or an order number such as SO-000123."""
     ref = ref.strip()
-    if _ORDER_NUMBER.fullmatch(ref):
-        number = f"SO-{int(ref[3:]):06d}"  # "so-42" means SO-000042
+    numbers = order_number_candidates(ref)
+    if numbers:
         # A read-model lookup will replace this scan; numbers are unique, so stop at the first.
         after = 0
         while batch := app.events.read_all(after_position=after, limit=1000):
             for event in batch:
-                if event.type_name == "OrderPlaced" and event.payload.get("order_number") == number:
+                placed = event.type_name == "OrderPlaced"
+                if placed and event.payload.get("order_number") in numbers:
                     return str(event.payload["order_id"])
             after = batch[-1].position
-        raise CliError(f"no order with number {number}")
+        raise CliError(f"no order with number {numbers[-1]}")
     order_id = ref.removeprefix("order-")
     problem = id_problem(order_id)
     if problem is not None:

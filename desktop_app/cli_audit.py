@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -32,7 +31,14 @@ from desktop_app.application.audit_bundle_check import (
 from desktop_app.application.ids import id_problem
 from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
-from desktop_app.cli_support import EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
+from desktop_app.cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    CliError,
+    open_app,
+    order_number_candidates,
+)
 from desktop_app.config import Settings, default_key_dir
 from desktop_app.store.anchors import (
     ANCHOR_FORMAT,
@@ -43,7 +49,6 @@ from desktop_app.store.anchors import (
 from desktop_app.store.audit_export import AuditBundleError, check_target, export_order_bundle
 from desktop_app.store.evidence import StoreBundleCrypto, find_order_stream
 
-_ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
 _DIGEST_FORMAT = "order-desk-digest"  # what `verify --export-digest` writes
 
 
@@ -53,13 +58,13 @@ _DIGEST_FORMAT = "order-desk-digest"  # what `verify --export-digest` writes
 def _stream_of(con: Any, ref: str) -> str:
     """The order's stream for a number (SO-000123, so-123) or an id."""
     ref = ref.strip()
-    if _ORDER_NUMBER.fullmatch(ref):
-        number = f"SO-{int(ref[3:]):06d}"  # "so-42" means SO-000042
-        for candidate in dict.fromkeys((ref.upper(), number)):  # as typed first, then padded
+    numbers = order_number_candidates(ref)
+    if numbers:
+        for candidate in numbers:
             stream = find_order_stream(con, candidate)
             if stream is not None:
                 return stream
-        raise CliError(f"no order with number {number}")
+        raise CliError(f"no order with number {numbers[-1]}")
     order_id = ref.removeprefix("order-")
     problem = id_problem(order_id)
     if problem is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,14 +25,19 @@ from desktop_app.application.queries import (
     OrderDetail,
 )
 from desktop_app.application.read_handlers import InvalidQueryError
-from desktop_app.cli_support import EXIT_OK, PROG, CliError, open_app, progress_line
+from desktop_app.cli_support import (
+    EXIT_OK,
+    PROG,
+    CliError,
+    open_app,
+    order_number_candidates,
+    progress_line,
+)
 from desktop_app.config import CompanyProfileError, load_company_profile
 from desktop_app.domain.order import OrderStatus
 
 if TYPE_CHECKING:
     from desktop_app.bootstrap import App
-
-_ORDER_NUMBER = re.compile(r"SO-\d{1,9}", re.IGNORECASE)
 
 
 @contextmanager
@@ -153,11 +157,12 @@ def _qt_gui() -> Any:
 def _order_detail(app: App, ref: str) -> OrderDetail:
     """An order's header and lines by number (SO-000123, so-123) or id, from the read model."""
     ref = ref.strip()
-    if _ORDER_NUMBER.fullmatch(ref):
-        number = f"SO-{int(ref[3:]):06d}"
-        row = app.queries.ask(FindOrderByNumber(order_number=number))
+    numbers = order_number_candidates(ref)
+    if numbers:
+        rows = (app.queries.ask(FindOrderByNumber(order_number=n)) for n in numbers)
+        row = next((r for r in rows if r is not None), None)
         if row is None:
-            raise CliError(f"no order with number {number} in the order lists")
+            raise CliError(f"no order with number {numbers[-1]} in the order lists")
         order_id = row.order_id
     else:
         order_id = ref.removeprefix("order-")

@@ -4,6 +4,7 @@ progress lines. A module of its own so that subcommand modules can use it while 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,19 @@ from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
 
 PROG = "desktop-app-admin"
+
+_ORDER_NUMBER = re.compile(r"SO-\d+", re.IGNORECASE)
+
+
+def order_number_candidates(ref: str) -> tuple[str, ...]:
+    """The order numbers a typed reference may mean: as typed, then zero-padded ("so-42" is
+    SO-000042); empty when ``ref`` is not an order number (then it is an id)."""
+    ref = ref.strip()
+    if not _ORDER_NUMBER.fullmatch(ref):
+        return ()
+    return tuple(dict.fromkeys((ref.upper(), f"SO-{int(ref[3:]):06d}")))
+
+
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+from desktop_app.application.audit_bundle import REJECTION_FIELDS
 from desktop_app.application.ports import RecordedRejection, Rejection, StoreReadOnlyError
 from desktop_app.store.hashing import parse_utc, utc_text
 from desktop_app.store.records import Clock, clock_text, utc_now
@@ -17,21 +18,8 @@ RejectionRow = tuple[int, str, str, str, str, str, str, str, str, str, str, str,
 """(rejection_id, recorded_at, user, host, source, app_version, command_type, command_id,
 correlation_id, stream_id, content, error_class, message), the columns' order."""
 
-COLUMNS = (
-    "rejection_id",
-    "recorded_at",
-    "user",
-    "host",
-    "source",
-    "app_version",
-    "command_type",
-    "command_id",
-    "correlation_id",
-    "stream_id",
-    "content",
-    "error_class",
-    "message",
-)
+COLUMNS = REJECTION_FIELDS
+"""The ``rejections`` table's columns, in the order its rows are read (one definition)."""
 
 
 def fields_of(rejection: Rejection) -> tuple[str, ...]:

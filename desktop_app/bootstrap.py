@@ -16,7 +16,6 @@ from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
-from desktop_app.application.audit_timeline import audit_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
 from desktop_app.application.ports import (
@@ -33,7 +32,6 @@ from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
-from desktop_app.store.audit_export import export_order_bundle
 from desktop_app.store.backup import (
     check_backup,
     create_backup,
@@ -45,10 +43,7 @@ from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
-from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
-from desktop_app.store.memory_read_model import memory_read_model
 from desktop_app.store.read_model import sqlite_read_model
-from desktop_app.store.rejection_log import InMemoryRejectionLog
 from desktop_app.store.rejection_store import SqliteRejectionLog
 
 Clock = Callable[[], datetime]
@@ -261,6 +256,8 @@ def maintenance_handlers(
         return str(backup.path)
 
     def export_audit_bundle(command: c.ExportAuditBundle) -> c.AuditBundleExport:
+        from desktop_app.store.audit_export import export_order_bundle  # on demand: start-up
+
         exported = export_order_bundle(
             database,
             f"order-{command.order_id}",
@@ -287,6 +284,18 @@ def maintenance_handlers(
         c.ExportDigest: export_digest,
         c.ExportAuditBundle: export_audit_bundle,
     }
+
+
+def audit_query_handlers(events: EventStore) -> dict[type[q.Query[Any]], QueryHandler]:
+    """The audit view's query; its module (timeline grouping, business language) is imported
+    on the first question, not at start-up."""
+
+    def order_audit(query: q.GetOrderAudit) -> Any:
+        from desktop_app.application.audit_timeline import get_order_audit
+
+        return get_order_audit(events, stored_event_hash, query)
+
+    return {q.GetOrderAudit: order_audit}
 
 
 def store_info_with_anchor(database: Database, settings: Settings) -> StoreInfo:
@@ -374,7 +383,7 @@ def bootstrap(
             wake=projector.wake,
             queries={
                 **store_query_handlers(settings, database, events, snapshots),
-                **audit_query_handlers(events, stored_event_hash),
+                **audit_query_handlers(events),
             },
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
@@ -422,6 +431,10 @@ def bootstrap_in_memory(
 ) -> App:
     """The same application over the in-memory stores, read side included (tests, demos);
     nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
+    from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+    from desktop_app.store.memory_read_model import memory_read_model
+    from desktop_app.store.rejection_log import InMemoryRejectionLog
+
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
     read_model = memory_read_model(events)
@@ -434,7 +447,7 @@ def bootstrap_in_memory(
         rejections=InMemoryRejectionLog(clock=clock),
         read=rh.ReadDeps(orders=read_model.queries, projector=projector),
         wake=projector.wake,
-        queries=audit_query_handlers(events, stored_event_hash),
+        queries=audit_query_handlers(events),
     )
     return App(
         read_model=read_model,

@@ -58,7 +58,12 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from desktop_app.application.business_summaries import LineBook
-from desktop_app.application.ports import EventMetadata, RecordedRejection, Rejection
+from desktop_app.application.ports import (
+    REJECTION_FIELDS,
+    EventMetadata,
+    RecordedRejection,
+    Rejection,
+)
 from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
 from desktop_app.domain.annotations import AUDIT_NOTES_TYPE
 from desktop_app.domain.errors import DomainError
@@ -220,24 +225,6 @@ def row_dict(row: ProofRowT) -> dict[str, Any]:
         "prev_hash": row[9],
         "hash": row[10],
     }
-
-
-REJECTION_FIELDS = (
-    "rejection_id",
-    "recorded_at",
-    "user",
-    "host",
-    "source",
-    "app_version",
-    "command_type",
-    "command_id",
-    "correlation_id",
-    "stream_id",
-    "content",
-    "error_class",
-    "message",
-)
-"""A rejection's columns as stored (``recorded_at`` and ``content`` as their stored text)."""
 
 
 def notes_stream(order_id: str) -> str:

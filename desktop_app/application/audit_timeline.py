@@ -23,11 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from desktop_app.application.business_summaries import BusinessChange, LineBook
 from desktop_app.application.ports import EventStore, JsonObject, StoredEvent, StoreError
-from desktop_app.application.queries import Query
+from desktop_app.application.queries import RUN_MIN, GetOrderAudit
 from desktop_app.domain import events as e
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.order import Order
@@ -40,8 +39,6 @@ formula; the composition root passes it in, the application knows no hashing rul
 GENESIS_HASH = "0" * 64
 """The previous hash of the log's first event (R14)."""
 
-RUN_MIN = 5
-"""This many like commands in a row (or more) fold into one expandable run card."""
 
 OK, BAD, UNCHECKED = "ok", "bad", "unchecked"
 
@@ -166,16 +163,6 @@ class OrderAudit:
         return sum(1 for event in self.events if event.integrity.state == BAD)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class GetOrderAudit(Query[OrderAudit]):
-    """One order's history grouped for the audit view; ``check`` also replays the rules and
-    recomputes each event's hash and link (slower: on demand)."""
-
-    order_id: str
-    check: bool = False
-    run_min: int = RUN_MIN
-
-
 def get_order_audit(events: EventStore, hasher: EventHasher, query: GetOrderAudit) -> OrderAudit:
     """The handler of :class:`GetOrderAudit` (bound to the store and its hasher)."""
     stored = events.read_stream(f"{Order.AGGREGATE_TYPE}-{query.order_id}")
@@ -194,15 +181,6 @@ def get_order_audit(events: EventStore, hasher: EventHasher, query: GetOrderAudi
         cards=tuple(group_cards(audit_events, run_min=query.run_min)),
         checked=chain is not None,
     )
-
-
-def audit_query_handlers(events: EventStore, hasher: EventHasher) -> dict[type[Any], Any]:
-    """The audit view's queries, for ``compose(queries=…)``."""
-
-    def handler(query: GetOrderAudit) -> OrderAudit:
-        return get_order_audit(events, hasher, query)
-
-    return {GetOrderAudit: handler}
 
 
 class _ChainCheck:
@@ -415,7 +393,6 @@ __all__ = [
     "GetOrderAudit",
     "Integrity",
     "OrderAudit",
-    "audit_query_handlers",
     "get_order_audit",
     "group_cards",
 ]

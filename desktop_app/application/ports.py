@@ -514,6 +514,25 @@ class Rejection:
     """The clerk-readable message the caller saw."""
 
 
+REJECTION_FIELDS = (
+    "rejection_id",
+    "recorded_at",
+    "user",
+    "host",
+    "source",
+    "app_version",
+    "command_type",
+    "command_id",
+    "correlation_id",
+    "stream_id",
+    "content",
+    "error_class",
+    "message",
+)
+"""A rejection's columns as stored in the rejection log and in audit bundles (``recorded_at``
+and ``content`` as their stored text)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RecordedRejection:
     """A rejection as stored: its number in the rejection log and when it was recorded."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from desktop_app.application.ports import (
     Digest,
@@ -30,6 +30,9 @@ from desktop_app.application.ports import (
 from desktop_app.application.ports import OrderDetail as OrderDetail
 from desktop_app.application.ports import OrderLineRow as OrderLineRow
 from desktop_app.application.ports import OrderRow as OrderRow
+
+if TYPE_CHECKING:  # the audit view's result; its module is imported on the first such query
+    from desktop_app.application.audit_timeline import OrderAudit  # noqa: F401 (a string below)
 
 # Covariant: a query for a list of rows is also a query for an iterable of them (what
 # ``tuple(queries.ask(q))`` asks mypy to solve); ``Query`` only names its result.
@@ -536,3 +539,18 @@ class GetOrderNotes(Query[list[AuditNoteEntry]]):
     """The auditors' notes on one order, oldest first (empty when there are none)."""
 
     order_id: str
+
+
+RUN_MIN = 5
+"""This many like commands in a row (or more) fold into one expandable run card."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderAudit(Query["OrderAudit"]):
+    """One order's history grouped for the audit view; ``check`` also replays the rules and
+    recomputes each event's hash and link (slower: on demand). Answered by
+    :mod:`desktop_app.application.audit_timeline`, imported on the first such query."""
+
+    order_id: str
+    check: bool = False
+    run_min: int = RUN_MIN

@@ -9,8 +9,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from desktop_app.application.audit_bundle import REJECTION_FIELDS
-from desktop_app.application.ports import RecordedRejection, Rejection, StoreReadOnlyError
+from desktop_app.application.ports import (
+    REJECTION_FIELDS,
+    RecordedRejection,
+    Rejection,
+    StoreReadOnlyError,
+)
 from desktop_app.store.hashing import parse_utc, utc_text
 from desktop_app.store.records import Clock, clock_text, utc_now
 

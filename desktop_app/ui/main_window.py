@@ -32,8 +32,7 @@ from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.ports import StoreInfo
 from desktop_app.application.queries import GetProjectorStatus, ProjectorStatus
 from desktop_app.identity import os_user
-from desktop_app.ui import sample_data, window_state
-from desktop_app.ui.about import fresh_store_info, open_about
+from desktop_app.ui import window_state
 from desktop_app.ui.audit import AuditMode
 from desktop_app.ui.audit_bundle_action import AuditBundleAction
 from desktop_app.ui.backup_status import BackupStatus
@@ -41,7 +40,6 @@ from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
 from desktop_app.ui.files import DatabaseMenu
-from desktop_app.ui.findings import open_finding
 from desktop_app.ui.live_refresh import LiveRefresh
 from desktop_app.ui.menu_bar import build_menu_bar
 from desktop_app.ui.not_open import NotOpenQueries
@@ -49,7 +47,6 @@ from desktop_app.ui.orders import empty_state
 from desktop_app.ui.orders.list_view import OrdersListView
 from desktop_app.ui.palette import PaletteController
 from desktop_app.ui.paper_actions import PaperActions
-from desktop_app.ui.sample_data import SampleLoader
 from desktop_app.ui.side_panel import SidePanel
 from desktop_app.ui.side_tabs import SideTabs
 from desktop_app.ui.status import StatusBar
@@ -58,8 +55,10 @@ from desktop_app.ui.tools_menu import ToolsMenu
 from desktop_app.ui.window_action import window_action
 
 if TYPE_CHECKING:
+    from desktop_app.application.ports import VerifyFinding
     from desktop_app.ui.history import HistoryView
     from desktop_app.ui.orders.detail import OrderDetailPanel
+    from desktop_app.ui.sample_data import SampleLoader
     from desktop_app.ui.snapshots import SnapshotInspector
 
 log = logging.getLogger(__name__)
@@ -158,7 +157,7 @@ class MainWindow(QMainWindow):
         self.paper = PaperActions(self, self.orders, tasks, lambda: self.queries, self._settings)
         self.tools = ToolsMenu(self, tasks, commands, queries, read_only=self.read_only)
         self.tools.rebuilt.connect(self.refresh_all)
-        self.tools.open_finding = partial(open_finding, self)
+        self.tools.open_finding = partial(_open_finding, self)
         self.tools.restore_requested.connect(self.restore_requested)
         self.tools.backed_up.connect(lambda _path: self.backup_status.refresh())
         self.audit_bundle = AuditBundleAction(self, tasks, self._current_order_and_number)
@@ -362,10 +361,14 @@ class MainWindow(QMainWindow):
             return
         self._sample_loader = load
         self._update_empty_desk_text()
+        from desktop_app.ui import sample_data  # only for an empty desk, after the first paint
+
         sample_data.ask_to_load(self, lambda: self.load_sample_data(load))
 
     def load_sample_data(self, load: SampleLoader) -> None:
         """Run ``load`` behind a progress dialog, then refresh everything."""
+        from desktop_app.ui import sample_data
+
         sample_data.load(self, self.tasks, load, self.refresh_all)
 
     def _update_empty_desk_text(self) -> None:
@@ -504,6 +507,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_about(self) -> None:
         """The About box; its facts (last anchor) are read fresh on a worker thread first."""
+        from desktop_app.ui.about import fresh_store_info, open_about
 
         def show(info: StoreInfo) -> None:
             self.store_info = info
@@ -527,3 +531,10 @@ class MainWindow(QMainWindow):
 
 
 __all__ = ["MainWindow", "explain"]
+
+
+def _open_finding(window: MainWindow, finding: VerifyFinding) -> None:
+    """Tools ▸ Verify's finding → the audit view at that event (module loaded when used)."""
+    from desktop_app.ui.findings import open_finding
+
+    open_finding(window, finding)

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from desktop_app.application.buses import QuerySender
-from desktop_app.ui.orders.export_csv import CsvExport
-from desktop_app.ui.orders.export_csv import ask_target as ask_csv_target
-from desktop_app.ui.orders.export_csv import report as report_csv
 from desktop_app.ui.orders.list_view import OrdersListView
-from desktop_app.ui.printing.company_dialog import CompanyDialog
-from desktop_app.ui.printing.documents import DocumentKind
-from desktop_app.ui.printing.preview import OrderPrinting
 from desktop_app.ui.tasks import TaskRunner
 from desktop_app.ui.window_action import window_action
+
+if TYPE_CHECKING:  # printing (QtPrintSupport), CSV and the company dialog load when first used
+    from desktop_app.ui.orders.export_csv import CsvExport
+    from desktop_app.ui.printing.preview import OrderPrinting
 
 
 class PaperActions(QObject):
@@ -39,7 +38,7 @@ class PaperActions(QObject):
         self._tasks = tasks
         self._queries = queries
         self._settings = settings
-        self.printing = OrderPrinting(window, queries, tasks)
+        self._printing: OrderPrinting | None = None
         self.action_export_csv = window_action(
             window,
             "actionExportCsv",
@@ -53,7 +52,7 @@ class PaperActions(QObject):
             "actionPrintConfirmation",
             "&Print order confirmation…",
             QKeySequence(QKeySequence.StandardKey.Print),
-            lambda: self._print(DocumentKind.CONFIRMATION),
+            lambda: self._print("confirmation"),
             "Preview and print the selected order's confirmation",
         )
         self.action_print_packing_slip = window_action(
@@ -61,7 +60,7 @@ class PaperActions(QObject):
             "actionPrintPackingSlip",
             "Print packing &slip…",
             "Ctrl+Alt+P",
-            lambda: self._print(DocumentKind.PACKING_SLIP),
+            lambda: self._print("packing_slip"),
             "Preview and print the selected order's packing slip",
         )
         self.action_save_pdf = window_action(
@@ -92,12 +91,26 @@ class PaperActions(QObject):
         for action in self.order_actions:
             action.setEnabled(selected)
 
-    def _print(self, kind: DocumentKind) -> None:
+    @property
+    def printing(self) -> OrderPrinting:
+        """The print preview and PDF writer, made on first use (keeps QtPrintSupport off the
+        start-up path)."""
+        if self._printing is None:
+            from desktop_app.ui.printing.preview import OrderPrinting
+
+            self._printing = OrderPrinting(self._window, self._queries, self._tasks)
+        return self._printing
+
+    def _print(self, kind_name: str) -> None:
+        from desktop_app.ui.printing.documents import DocumentKind
+
         order_id = self._orders.current_order_id()
         if order_id is not None and self._queries() is not None:
-            self.printing.preview(order_id, kind)
+            self.printing.preview(order_id, DocumentKind[kind_name.upper()])
 
     def _save_pdf(self) -> None:
+        from desktop_app.ui.printing.documents import DocumentKind
+
         order_id = self._orders.current_order_id()
         if order_id is not None and self._queries() is not None:
             self.printing.save_pdf(
@@ -108,6 +121,10 @@ class PaperActions(QObject):
 
     def export_csv(self, target: Path | None = None, bom: bool = False) -> CsvExport | None:
         """Export the list as shown; asks for the file when ``target`` is None."""
+        from desktop_app.ui.orders.export_csv import CsvExport
+        from desktop_app.ui.orders.export_csv import ask_target as ask_csv_target
+        from desktop_app.ui.orders.export_csv import report as report_csv
+
         queries = self._queries()
         if queries is None:
             return None
@@ -132,6 +149,8 @@ class PaperActions(QObject):
 
     def edit_company(self) -> None:
         """File ▸ Company details…"""
+        from desktop_app.ui.printing.company_dialog import CompanyDialog
+
         dialog = CompanyDialog(self._window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

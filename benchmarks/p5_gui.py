@@ -72,7 +72,9 @@ INFO: tuple[tuple[str, str, str], ...] = (
 
 
 def _child_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    # Bytecode is cached as on a clerk's machine (an inherited PYTHONDONTWRITEBYTECODE would
+    # make every child compile all the sources and "first paint" measure the compiler).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["QT_QPA_PLATFORM"] = "offscreen"
     for var, sub in (
         ("XDG_CONFIG_HOME", "config"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,6 +28,14 @@ def _value_of(widget: QWidget | None) -> object:
     if isinstance(widget, QAbstractSpinBox):
         return widget.text()
     return None
+
+
+@runtime_checkable
+class FitsHeight(Protocol):
+    """A dialog that grows to fit a message shown in it (``form_base.FormDialog``)."""
+
+    def fit_height(self) -> None:
+        """Grow to the height the contents need."""
 
 
 class FieldError(QLabel):
@@ -66,9 +74,9 @@ class FieldError(QLabel):
         self._cause = _value_of(self.field_widget)
         if not self._reserve:
             self.setVisible(bool(message))
-        fit = getattr(self.window(), "fit_height", None)
-        if message and fit is not None:
-            fit()  # grow the dialog rather than squeeze the other labels
+        window = self.window()
+        if message and isinstance(window, FitsHeight):
+            window.fit_height()  # grow the dialog rather than squeeze the other labels
 
     def message(self) -> str:
         """The message shown ('' when none)."""

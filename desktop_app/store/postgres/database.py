@@ -238,6 +238,11 @@ class PostgresDatabase:
                 "backend": "postgresql",
                 "server_version": self.facts.server_version,
                 "role": self.facts.session_user,
+                "append_only_triggers": (
+                    "missing or disabled: " + ", ".join(self.facts.missing_triggers)
+                    if self.facts.missing_triggers
+                    else "intact"
+                ),
             },
         )
 

@@ -84,3 +84,24 @@ def test_file_only_commands_refuse_a_server_in_words(capsys: pytest.CaptureFixtu
     assert main(["backup", "--db", "postgresql://maria@db.office/orders"]) == 2
     err = capsys.readouterr().err
     assert "works on a database file" in err
+
+
+def test_the_server_tables_are_the_shared_metadata_plus_author_role(pg_url: str) -> None:
+    from desktop_app.store import schema
+
+    init_postgres(pg_url)
+    with psycopg.connect(pg_url) as con:
+        rows = con.execute(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ).fetchall()
+    columns: dict[str, set[str]] = {}
+    for table, column, collation in rows:
+        columns.setdefault(table, set()).add(column)
+        assert collation in (None, "C"), (table, column, collation)  # code-point order
+    expected = {
+        t.name: {c.name for c in t.columns}
+        for t in (*schema.metadata.sorted_tables, *schema.read_model_metadata.sorted_tables)
+    }
+    expected["events"].add("author_role")
+    assert columns == expected

@@ -264,7 +264,7 @@ def _check_anchors(app: App, db: DatabaseLocation) -> bool:
     """R28: does the file still extend every anchor kept outside it? Prints what was found,
     and (R29) whether its append-only triggers are intact (a note: history is judged by the
     chain and the anchors; ``repair`` puts the triggers back after a passing verify). A server
-    database has no anchors: its read-only reason (e.g. disabled triggers) is printed."""
+    database has no anchors: a note says so, and whether its append-only triggers are off."""
     if isinstance(db, ServerLocation):
         triggers = app.info.details.get("append_only_triggers", "intact")
         if triggers != "intact":
@@ -420,6 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.db is None:
         args.db = default_db_path()
     run: Callable[[argparse.Namespace], int] = args.run
+    if isinstance(args.db, ServerLocation) and args.db.has_password:
+        print(
+            f"{PROG}: note: the URL holds a password, which other users of this computer can "
+            "see in the process list; keep it in ~/.pgpass (or a service file) instead.",
+            file=sys.stderr,
+        )
     try:
         require_file(args.command, args.db)
         return run(args)

@@ -9,7 +9,7 @@ from desktop_app.application.ports import StoreUnavailableError
 from desktop_app.cli import main
 from desktop_app.store.postgres.database import init_postgres, open_postgres
 from desktop_app.store.postgres.ddl import TRIGGER_NAMES, Roles
-from tests.pg_cluster import Login
+from tests.pg_cluster import Login, PgServer, with_user
 
 
 def test_init_creates_tables_triggers_and_roles_and_is_idempotent(
@@ -105,3 +105,24 @@ def test_the_server_tables_are_the_shared_metadata_plus_author_role(pg_url: str)
     }
     expected["events"].add("author_role")
     assert columns == expected
+
+
+def test_a_password_in_the_url_works_but_is_never_shown(
+    pg_url: str, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roles = init_postgres(pg_url).roles
+    database = pg_url.rsplit("/", 1)[1]
+    role = f"{database}_pw"  # named after the test's database: dropped with it
+    pg_server.admin_sql(
+        f'CREATE ROLE "{role}" LOGIN PASSWORD \'trustme-s3cret\' IN ROLE "{roles.clerk}"'
+    )
+    with_password = with_user(pg_url, role).replace(f"{role}@", f"{role}:trustme-s3cret@", 1)
+    assert main(["history", "SO-000001", "--db", with_password]) == 2  # no such order yet
+    captured = capsys.readouterr()
+    assert "~/.pgpass" in captured.err and "no order" in captured.err.lower()
+    assert "trustme-s3cret" not in captured.out + captured.err
+    db = open_postgres(with_password)
+    try:
+        assert "trustme-s3cret" not in db.info.location and "***" in db.info.location
+    finally:
+        db.close()

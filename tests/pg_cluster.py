@@ -237,7 +237,12 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[PgServer]:
             "`make system-deps` does it as root)"
         )
         return
-    server = start_cluster(bin_dir)
+    try:
+        server = start_cluster(bin_dir)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", None) or exc
+        _unavailable(f"a throwaway cluster could not be started with {bin_dir}: {detail}")
+        return
     request.addfinalizer(server.stop)
     restore = _stop_on_sigterm(server)
     try:

@@ -54,8 +54,10 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# ORDER_DESK_REQUIRE_PG=1: the PostgreSQL parameter of the suites must run, never be skipped
+# (system-deps installs PostgreSQL; tests/pg_cluster.py starts a throwaway cluster).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+	ORDER_DESK_REQUIRE_PG=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
 
 ## Longer randomised reliability runs.
 test-long: $(STAMP)

@@ -30,7 +30,9 @@ from desktop_app.cli_support import (
     EXIT_OK,
     PROG,
     CliError,
+    db_argument,
     order_number_candidates,
+    require_file,
 )
 from desktop_app.cli_support import open_app as _open
 from desktop_app.cli_support import progress_line as _progress
@@ -44,7 +46,7 @@ from desktop_app.cli_workbench import (
     order_rejections,
     rejection_json,
 )
-from desktop_app.config import default_db_path
+from desktop_app.config import DatabaseLocation, ServerLocation, default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
 from desktop_app.store.digests import DIGEST_FORMAT, DigestFileError, read_digest, write_digest
@@ -57,6 +59,8 @@ __all__ = ["DIGEST_FORMAT", "build_parser", "main"]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    if isinstance(args.db, ServerLocation):
+        return _init_server(args.db, args)
     db: Path = args.db
     if db.exists():
         with _open(db, read_only=True) as app:
@@ -67,6 +71,32 @@ def cmd_init(args: argparse.Namespace) -> int:
     with _open(db, create=True, make_folder=True):
         pass
     print(f"Created a new Order Desk database at {db}")
+    return EXIT_OK
+
+
+def _init_server(server: ServerLocation, args: argparse.Namespace) -> int:
+    """``init`` on a PostgreSQL server: schema, the clerk and auditor roles, grants."""
+    # Imported here: the server backend (psycopg) is loaded only when a server is named.
+    from desktop_app.store.postgres.database import init_postgres
+    from desktop_app.store.postgres.ddl import Roles
+
+    roles = None
+    if args.clerk_role or args.auditor_role:
+        if not (args.clerk_role and args.auditor_role):
+            raise CliError("name both roles (--clerk-role and --auditor-role) or neither")
+        roles = Roles(clerk=args.clerk_role, auditor=args.auditor_role)
+    result = init_postgres(server.url, roles=roles)
+    if result.already:
+        print(f"{server.display} is already an Order Desk database; grants refreshed.")
+    else:
+        print(f"Created the Order Desk tables in {server.display}.")
+    made = f" (created: {', '.join(result.created_roles)})" if result.created_roles else ""
+    print(
+        f"Roles: {result.roles.clerk} may add orders and read everything, "
+        f"{result.roles.auditor} may only read{made}. Give a person a login with e.g. "
+        f'CREATE ROLE maria LOGIN IN ROLE "{result.roles.clerk}"; set passwords with psql\'s '
+        "\\password (they belong in ~/.pgpass, never in Order Desk's files)."
+    )
     return EXIT_OK
 
 
@@ -205,7 +235,7 @@ def _read_digest(path: Path) -> Digest:
         raise CliError(str(exc)) from exc
 
 
-def _write_digest(path: Path, digest: Digest, db: Path) -> None:
+def _write_digest(path: Path, digest: Digest, db: DatabaseLocation) -> None:
     try:
         write_digest(path, digest, db)
     except DigestFileError as exc:
@@ -230,10 +260,20 @@ def _where(finding: VerifyFinding) -> str:
     return f"{text} [{finding.stream_id}]" if finding.order_number else text
 
 
-def _check_anchors(app: App, db: Path) -> bool:
+def _check_anchors(app: App, db: DatabaseLocation) -> bool:
     """R28: does the file still extend every anchor kept outside it? Prints what was found,
     and (R29) whether its append-only triggers are intact (a note: history is judged by the
-    chain and the anchors; ``repair`` puts the triggers back after a passing verify)."""
+    chain and the anchors; ``repair`` puts the triggers back after a passing verify). A server
+    database has no anchors: a note says so, and whether its append-only triggers are off."""
+    if isinstance(db, ServerLocation):
+        triggers = app.info.details.get("append_only_triggers", "intact")
+        if triggers != "intact":
+            print(f"Note: the append-only triggers are {triggers}")
+        print(
+            "Note: anchors are kept for database files; on a server, keep a digest "
+            "(--export-digest) somewhere else and check it later with --against."
+        )
+        return True
     report = check_anchors_of(app, db.absolute())
     log = app.settings.anchor_log if app.settings is not None else Path()
     for line in anchor_lines(report, log):
@@ -313,21 +353,29 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
-        type=Path,
+        type=db_argument,
         default=argparse.SUPPRESS,
-        metavar="PATH",
-        help="the database file (default: the user's Order Desk database)",
+        metavar="PATH|URL",
+        help="the database file or postgresql://user@host:port/dbname "
+        "(default: the user's Order Desk database)",
     )
     parser = argparse.ArgumentParser(prog=PROG, description="Order Desk administration.")
     parser.add_argument(
         "--db",
-        type=Path,
+        type=db_argument,
         default=None,
-        metavar="PATH",
-        help="the database file (default: the user's Order Desk database)",
+        metavar="PATH|URL",
+        help="the database file or postgresql://user@host:port/dbname "
+        "(default: the user's Order Desk database)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    init = sub.add_parser("init", parents=[common], help="create a new database")
+    init = sub.add_parser(
+        "init",
+        parents=[common],
+        help="create a new database (a file, or the tables and roles on a PostgreSQL server)",
+    )
+    init.add_argument("--clerk-role", metavar="ROLE", help="server: the clerk group role")
+    init.add_argument("--auditor-role", metavar="ROLE", help="server: the auditor group role")
     init.set_defaults(run=cmd_init)
     demo = sub.add_parser("demo", parents=[common], help="load realistic sample data")
     demo.add_argument("--orders", type=int, default=300, help="orders to create (300)")
@@ -372,7 +420,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.db is None:
         args.db = default_db_path()
     run: Callable[[argparse.Namespace], int] = args.run
+    if isinstance(args.db, ServerLocation) and args.db.has_password:
+        print(
+            f"{PROG}: note: the URL holds a password, which other users of this computer can "
+            "see in the process list; keep it in ~/.pgpass (or a service file) instead.",
+            file=sys.stderr,
+        )
     try:
+        require_file(args.command, args.db)
         return run(args)
     except CliError as exc:
         message, code = str(exc), exc.code

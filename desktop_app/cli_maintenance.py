@@ -25,7 +25,15 @@ from typing import Any, TextIO
 from desktop_app.application.commands import RebuildReadModels
 from desktop_app.application.ports import StoreError
 from desktop_app.bootstrap import App
-from desktop_app.cli_support import EXIT_ERROR, EXIT_FAILED, EXIT_OK, PROG, CliError, open_app
+from desktop_app.cli_support import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    CliError,
+    db_argument,
+    open_app,
+)
 from desktop_app.config import Settings, default_db_path
 from desktop_app.domain.catalog import SKU_NAMESPACE
 from desktop_app.domain.errors import DomainError
@@ -456,10 +464,10 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: an absent --db after the subcommand keeps one given before it (cli.py).
     parser.add_argument(
         "--db",
-        type=Path,
+        type=db_argument,
         default=argparse.SUPPRESS,
-        metavar="PATH",
-        help="the database file (default: the user's Order Desk database)",
+        metavar="PATH|URL",
+        help="the database file or postgresql:// URL (default: the user's Order Desk database)",
     )
 
 

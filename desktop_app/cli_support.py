@@ -4,14 +4,20 @@ progress lines. A module of its own so that subcommand modules can use it while 
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TextIO
 
 from desktop_app.bootstrap import App, bootstrap
-from desktop_app.config import Settings
+from desktop_app.config import (
+    DatabaseLocation,
+    LocationError,
+    ServerLocation,
+    Settings,
+    parse_location,
+)
 
 PROG = "desktop-app-admin"
 
@@ -40,11 +46,43 @@ class CliError(Exception):
 
 # --- opening -------------------------------------------------------------------------------
 
+SERVER_COMMANDS = frozenset({"init", "demo", "history", "verify"})
+"""Subcommands that work on a PostgreSQL server too (the others need a database file)."""
+
+
+def db_argument(text: str) -> DatabaseLocation:
+    """``--db``'s argparse type: a file path or a ``postgresql://`` URL."""
+    try:
+        return parse_location(text)
+    except LocationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def require_file(command: str, db: DatabaseLocation) -> None:
+    """Refuse, in words, a subcommand that only works on a database file given a server."""
+    if isinstance(db, ServerLocation) and command not in SERVER_COMMANDS:
+        raise CliError(
+            f"`{command}` works on a database file; on a PostgreSQL server use the server's "
+            f"own tools (commands available for {db.display}: {', '.join(sorted(SERVER_COMMANDS))})"
+        )
+
 
 @contextmanager
 def open_app(
-    db: Path, *, create: bool = False, read_only: bool = False, make_folder: bool = False
+    db: DatabaseLocation,
+    *,
+    create: bool = False,
+    read_only: bool = False,
+    make_folder: bool = False,
 ) -> Iterator[App]:
+    if isinstance(db, ServerLocation):
+        # A server database is never created here: `init` does that (with its roles).
+        app = bootstrap(Settings.for_location(db, read_only=read_only), source="cli")
+        try:
+            yield app
+        finally:
+            app.close()
+        return
     if not create and not db.exists():
         raise CliError(f"no database at {db} — create one with `{PROG} init`")
     if create and not make_folder and not db.exists() and not db.absolute().parent.is_dir():

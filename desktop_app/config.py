@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import platformdirs
 
@@ -37,6 +38,77 @@ def default_db_path() -> Path:
     return default_data_dir() / DB_FILE_NAME
 
 
+# --- where the database is: a file or a PostgreSQL server --------------------------------
+
+SERVER_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+"""URL schemes that name a PostgreSQL server (``--db postgresql://user@host:5432/dbname``)."""
+
+
+class LocationError(ValueError):
+    """A ``--db`` value that names neither a file nor a usable server URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLocation:
+    """A PostgreSQL database named by a libpq URL. Passwords are never kept by Order Desk:
+    the URL may leave everything to libpq's own means (``~/.pgpass``, the service file via
+    ``?service=NAME``, ``PGHOST``/``PGUSER``/``PGDATABASE``…) and carries TLS parameters
+    (``?sslmode=verify-full&sslrootcert=…``) as libpq reads them."""
+
+    url: str
+    """As given, normalised to the ``postgresql://`` scheme (what libpq reads)."""
+
+    @property
+    def display(self) -> str:
+        """The URL for titles, logs and messages: a password in it is replaced by ``***``."""
+        parts = urlsplit(self.url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            if ":" in userinfo:
+                netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        query = "&".join(
+            f"{k}={'***' if k == 'password' else v}" for k, v in parse_qsl(parts.query)
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+    @property
+    def has_password(self) -> bool:
+        """True when the URL itself holds a password (works, but the README advises .pgpass)."""
+        parts = urlsplit(self.url)
+        userinfo = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else ""
+        return ":" in userinfo or any(k == "password" for k, _ in parse_qsl(parts.query))
+
+    def __str__(self) -> str:
+        return self.display
+
+
+DatabaseLocation = Path | ServerLocation
+"""Where a database is: a SQLite file (the default) or a PostgreSQL server."""
+
+
+def parse_location(text: str) -> DatabaseLocation:
+    """``--db``'s value: a ``postgresql://`` (``postgres://``, ``postgresql+psycopg://``) URL
+    names a server; anything else is a file path. ``LocationError`` for a malformed URL."""
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.lower() in SERVER_SCHEMES:
+        url = "postgresql://" + rest
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # a non-numeric port raises here
+        except ValueError as exc:
+            raise LocationError(f"{text!r} is not a valid PostgreSQL URL: {exc}") from exc
+        if parts.fragment:
+            raise LocationError(f"{text!r}: a PostgreSQL URL has no '#' part")
+        return ServerLocation(url)
+    if sep and "/" not in scheme and scheme.isalpha() and len(scheme) > 1:
+        raise LocationError(
+            f"{text!r}: {scheme}:// is not a database this program can open "
+            "(a file path, or postgresql://user@host:port/dbname)"
+        )
+    return Path(text)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
     """Everything configurable; ``Settings.default()`` for the normal desktop set-up."""
@@ -56,6 +128,20 @@ class Settings:
     anchor_dir: Path | None = None
     anchor_interval_hours: float = 24.0
     key_dir: Path | None = None
+    server: ServerLocation | None = None
+    """Set when the database is on a PostgreSQL server (``db_path`` is then not used for it)."""
+
+    @property
+    def location(self) -> DatabaseLocation:
+        """The database: the server when one is set, else the file."""
+        return self.server if self.server is not None else self.db_path
+
+    @classmethod
+    def for_location(cls, location: DatabaseLocation, **options: object) -> Settings:
+        """Settings for a file or a server (``options`` as for the constructor)."""
+        if isinstance(location, ServerLocation):
+            return cls(db_path=default_db_path(), server=location, **options)  # type: ignore[arg-type]
+        return cls(db_path=location, **options)  # type: ignore[arg-type]
 
     @property
     def effective_key_dir(self) -> Path:

@@ -49,3 +49,7 @@ def pytest_configure(config: object) -> None:
     config.addinivalue_line(  # type: ignore[attr-defined]
         "qt_log_ignore", r"This plugin does not support propagateSizeHints\(\)"
     )
+
+
+# The throwaway PostgreSQL cluster and its fixtures (pg_server, pg_url, pg_login).
+pytest_plugins = ["tests.pg_cluster"]

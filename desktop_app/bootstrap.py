@@ -491,7 +491,7 @@ def bootstrap_server(
                 q.GetStoreInfo: store_info,
                 q.VerifyHistory: verify_history,
                 q.CheckDigest: check_digest,
-                **audit_query_handlers(events, stored_event_hash),
+                **audit_query_handlers(events),
             },
             rejections=PostgresRejectionLog(server, clock=clock),
         )

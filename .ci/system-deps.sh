@@ -31,8 +31,8 @@ if ! have_initdb; then
     fi
     apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null
   else
+    # Not fatal: the suites then skip their PostgreSQL parameter and say why.
     echo "PostgreSQL is missing: install Debian's 'postgresql' package (apt-get install" \
       "postgresql) so the tests can start a throwaway cluster" >&2
-    exit 1
   fi
 fi

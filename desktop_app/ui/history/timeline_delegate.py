@@ -7,9 +7,10 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF,
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from desktop_app.ui.audit.marks import NOTE_COLOUR
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import paint_marker, style_for
-from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, TIME_ROLE
+from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, NOTES_ROLE, TIME_ROLE
 
 ROW_HEIGHT = 48
 BRACKET_X = 8
@@ -142,16 +143,20 @@ class TimelineDelegate(QStyledItemDelegate):
         # Line 2: the summary; the command id only where the summary keeps most of the row
         # (the details pane always shows it, and the shading groups a command's events).
         command = ""
-        if group.first or group.size == 1:
+        notes = index.data(NOTES_ROLE) or ()
+        if notes:
+            # An auditor's note outranks the command id (which the details pane shows).
+            command = f"✎ {len(notes)} note{'s' if len(notes) != 1 else ''}"
+        elif group.first or group.size == 1:
             command = f"command {fmt.short_id(group.causation_id)}"
             if group.size > 1:
                 command += f" · {group.size} events"
         command_width = small_metrics.horizontalAdvance(command) + 10 if command else 0
-        if command and width - command_width < width * 0.6:
+        if command and not notes and width - command_width < width * 0.6:
             command, command_width = "", 0
         if command:
-            painter.setFont(small)
-            painter.setPen(_BRACKET if group.size > 1 else _MUTED)
+            painter.setFont(small if not notes else bold)
+            painter.setPen(NOTE_COLOUR if notes else _BRACKET if group.size > 1 else _MUTED)
             painter.drawText(
                 line2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, command
             )

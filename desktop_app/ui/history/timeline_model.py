@@ -4,13 +4,14 @@ place (no proxy), with "which command produced it" grouping computed once per lo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from desktop_app.application.queries import HistoryEntry
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
+from desktop_app.ui.audit.marks import note_line
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import marker_icon, style_for
 
@@ -21,6 +22,8 @@ GROUP_ROLE = Qt.ItemDataRole.UserRole + 2
 TIME_ROLE = Qt.ItemDataRole.UserRole + 3
 """Recorded time as local-time text (formatted once, on demand)."""
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 4
+NOTES_ROLE = Qt.ItemDataRole.UserRole + 5
+"""The auditors' notes on the row's event (a tuple, empty when none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class TimelineModel(QAbstractListModel):
         self._runs = _Runs([])
         self._times: dict[int, str] = {}
         self._types: frozenset[str] | None = None
+        self._notes: Mapping[int, Sequence[AuditNoteEntry]] = {}
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -55,6 +59,16 @@ class TimelineModel(QAbstractListModel):
         self._times = {}
         self._apply_filter()
         self.endResetModel()
+
+    def set_notes(self, notes: Mapping[int, Sequence[AuditNoteEntry]]) -> None:
+        """The auditors' notes by the version they annotate (repaints the rows)."""
+        self._notes = notes
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+
+    def notes_of(self, version: int) -> tuple[AuditNoteEntry, ...]:
+        """The notes on the event at ``version`` (0: on the order as a whole)."""
+        return tuple(self._notes.get(version, ()))
 
     def set_type_filter(self, type_names: Iterable[str] | None) -> None:
         """Show only these event types (None: all)."""
@@ -133,13 +147,18 @@ class TimelineModel(QAbstractListModel):
             return self.local_time(row)
         if role == VERSION_ROLE:
             return entry.version
+        if role == NOTES_ROLE:
+            return tuple(self._notes.get(entry.version, ()))
         if role == Qt.ItemDataRole.DisplayRole:
             return f"v{entry.version} {style_for(entry.type_name).label}: {entry.summary}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (
+            tip = (
                 f"{entry.summary}\n{self.local_time(row)} · {entry.metadata.user}\n"
                 f"command {fmt.short_id(entry.metadata.causation_id)}"
             )
+            for note in self._notes.get(entry.version, ()):
+                tip += f"\n\n{note_line(note)}\n{note.text}"
+            return tip
         if role == Qt.ItemDataRole.DecorationRole:
             return marker_icon(entry.type_name)
         if role == Qt.ItemDataRole.AccessibleTextRole:

@@ -38,11 +38,20 @@ from PySide6.QtWidgets import (
 from desktop_app.application.buses import QuerySender
 from desktop_app.application.queries import (
     AggregateState,
+    AuditNoteEntry,
     GetOrderAtVersion,
     GetOrderDiff,
     GetOrderHistory,
     HistoryEntry,
     StateDiff,
+)
+from desktop_app.ui.audit.marks import (
+    NOTE_COLOUR,
+    OrderMarks,
+    note_author,
+    note_line,
+    notes_by_target,
+    read_marks,
 )
 from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.history import _format as fmt
@@ -223,6 +232,13 @@ class HistoryView(QWidget):
         header_font.setBold(True)
         header_font.setPointSizeF(header_font.pointSizeF() + 1)
         self.header.setFont(header_font)
+        self.order_notes = QLabel(self._content)
+        self.order_notes.setObjectName("historyOrderNotes")
+        self.order_notes.setWordWrap(True)
+        self.order_notes.setStyleSheet(f"color: {NOTE_COLOUR.name()};")
+        self.order_notes.hide()
+        self.marks = OrderMarks()
+        """The shown order's auditors' notes and refused commands."""
 
         types_label = QLabel("Event t&ypes:", self._content)
         self.type_list = _TypeList(self._content)
@@ -268,6 +284,7 @@ class HistoryView(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.header)
+        left_layout.addWidget(self.order_notes)
         left_layout.addLayout(filter_row)
         left_layout.addWidget(self.type_list)
         left_layout.addWidget(self.timeline, 1)
@@ -426,17 +443,27 @@ class HistoryView(QWidget):
         elif self._wanted is not None:
             self._wanted = None  # another order was chosen meanwhile
         queries = self._queries
+
+        def fetch() -> tuple[list[HistoryEntry], OrderMarks]:
+            entries = queries.ask(GetOrderHistory(order_id=order_id))
+            return entries, read_marks(queries, order_id)
+
         self._submit(
-            lambda: queries.ask(GetOrderHistory(order_id=order_id)),
-            lambda entries: self._on_history(ticket, entries, select_version),
+            fetch,
+            lambda answer: self._on_history(ticket, answer[0], select_version, answer[1]),
         )
 
     def _on_history(
-        self, ticket: int, entries: list[HistoryEntry], select_version: int | None
+        self,
+        ticket: int,
+        entries: list[HistoryEntry],
+        select_version: int | None,
+        marks: OrderMarks | None = None,
     ) -> None:
         if ticket != self._load_ticket:
             return
         self._hide_error()
+        self._set_marks(marks or OrderMarks())
         scroll = self.timeline.verticalScrollBar()
         at_end = scroll.value() >= scroll.maximum()
         old_scroll = scroll.value()
@@ -473,6 +500,22 @@ class HistoryView(QWidget):
         else:
             scroll.setValue(old_scroll)
         self.history_loaded.emit(len(entries))
+
+    def _set_marks(self, marks: OrderMarks) -> None:
+        self.marks = marks
+        by_target = notes_by_target(marks.notes)
+        self.model.set_notes(by_target)
+        on_order = by_target.get(0, [])
+        lines = [note_line(note) for note in on_order[-3:]]
+        if len(on_order) > 3:
+            lines.insert(0, f"… {len(on_order) - 3} earlier notes on the order")
+        if marks.remark:
+            lines.append(marks.remark)
+        self.order_notes.setText("\n".join(lines))
+        self.order_notes.setToolTip(
+            "\n\n".join(f"{note_line(n)}\n{n.text}" for n in on_order) or marks.remark
+        )
+        self.order_notes.setVisible(bool(lines))
 
     def _update_header(self) -> None:
         entries = self.model.all_entries()
@@ -582,12 +625,28 @@ class HistoryView(QWidget):
         row(origin, "Host", md.host)
         row(origin, "App version", md.app_version)
         row(origin, "Source", md.source)
+        notes = self.model.notes_of(entry.version)
+        if notes:
+            self._fill_notes(section(f"Auditors' notes ({len(notes)})"), notes)
         payload = section("Payload")
         self._fill_payload(payload, entry.payload)
         chain = section("Hash chain")
         row(chain, "Previous hash", entry.prev_hash, True)
         row(chain, "Hash", entry.hash, True)
         self.details.setUpdatesEnabled(True)
+
+    def _fill_notes(self, parent: QTreeWidgetItem, notes: tuple[AuditNoteEntry, ...]) -> None:
+        for note in notes:
+            name = f"{note_author(note)} · {fmt.local_time(note.recorded_at)}"
+            text = note.text
+            if note.corrects:
+                text = f"(corrects note {fmt.short_id(note.corrects)}) {text}"
+            if note.corrected_by:
+                text = f"(corrected later) {text}"
+            item = QTreeWidgetItem(parent, [name, text])
+            item.setToolTip(1, note.text)
+            item.setForeground(0, NOTE_COLOUR)
+            item.setForeground(1, NOTE_COLOUR)
 
     def _fill_payload(self, parent: QTreeWidgetItem, data: object) -> None:
         pairs: Iterable[tuple[object, object]] = (

@@ -27,6 +27,8 @@ REFUSED_COLOUR = QColor("#6b7280")
 """Refused commands: grey."""
 REFUSED_FILL = QColor("#f3f4f6")
 REFUSED_PAGE = 1000
+REFUSED_TYPE = "(refused)"
+"""The History filter's pseudo event type for refused commands (no event has this name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,7 @@ def paint_refused_marker(painter: QPainter, centre: QPointF, radius: float) -> N
 __all__ = [
     "NOTE_COLOUR",
     "REFUSED_COLOUR",
+    "REFUSED_TYPE",
     "command_label",
     "note_line",
     "notes_by_target",

@@ -7,7 +7,15 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF,
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop_app.ui.audit.marks import NOTE_COLOUR
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.ui.audit.marks import (
+    NOTE_COLOUR,
+    REFUSED_COLOUR,
+    REFUSED_FILL,
+    command_label,
+    paint_refused_marker,
+    who,
+)
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import paint_marker, style_for
 from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, NOTES_ROLE, TIME_ROLE
@@ -56,6 +64,9 @@ class TimelineDelegate(QStyledItemDelegate):
         entry = index.data(ENTRY_ROLE)
         group = index.data(GROUP_ROLE)
         if entry is None or group is None:
+            return
+        if isinstance(entry, RecordedRejection):
+            self._paint_refused(painter, option, index, entry)
             return
         rect: QRect = option.rect
         palette = option.palette
@@ -175,4 +186,68 @@ class TimelineDelegate(QStyledItemDelegate):
         if option.state & QStyle.StateFlag.State_HasFocus:
             painter.setPen(QPen(palette.highlight().color(), 1, Qt.PenStyle.DotLine))
             painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+    def _paint_refused(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+        item: RecordedRejection,
+    ) -> None:
+        """A refused command: grey and hollow, italic; the line runs past it (not an event)."""
+        rect: QRect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        normal, bold, small = self._fonts_for(option.font)
+        top, bottom, left = rect.top(), rect.bottom() + 1, rect.left()
+        mid_y = rect.center().y() + 0.5
+        painter.save()
+        painter.fillRect(rect, REFUSED_FILL)
+        if selected:
+            highlight = QColor(palette.highlight().color())
+            highlight.setAlpha(70)
+            painter.fillRect(rect, highlight)
+            painter.fillRect(QRect(rect.right() - 3, top, 4, rect.height()), palette.highlight())
+        row, rows = index.row(), index.model().rowCount()
+        painter.setPen(QPen(_LINE, 2, Qt.PenStyle.DotLine))
+        line_top = mid_y if row == 0 else top
+        line_bottom = mid_y if row == rows - 1 else bottom
+        if line_bottom > line_top:
+            painter.drawLine(QPointF(left + LINE_X, line_top), QPointF(left + LINE_X, line_bottom))
+        paint_refused_marker(painter, QPointF(left + LINE_X, mid_y), MARKER_RADIUS - 2)
+        text_left = left + TEXT_X
+        width = max(rect.right() - 10 - text_left, 10)
+        line1 = QRect(text_left, top + 5, width, 19)
+        line2 = QRect(text_left, top + 25, width, 18)
+        r = item.rejection
+        italic = QFont(bold)
+        italic.setItalic(True)
+        painter.setFont(italic)
+        painter.setPen(REFUSED_COLOUR)
+        title = f"Refused · {command_label(r.command_type)}"
+        metrics = QFontMetrics(italic)
+        title_width = min(metrics.horizontalAdvance(title) + 10, width)
+        painter.drawText(
+            line1,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(title, Qt.TextElideMode.ElideRight, width),
+        )
+        meta = f"{index.data(TIME_ROLE)} · {who(r.user, r.host)}"
+        painter.setFont(small)
+        space = width - title_width
+        if space > 30:
+            painter.drawText(
+                line1,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                QFontMetrics(small).elidedText(meta, Qt.TextElideMode.ElideLeft, space),
+            )
+        painter.setFont(normal)
+        painter.drawText(
+            line2,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(normal).elidedText(
+                f"Nothing written. Why: {r.message}", Qt.TextElideMode.ElideRight, width
+            ),
+        )
         painter.restore()

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import QuerySender
+from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import (
     AggregateState,
     AuditNoteEntry,
@@ -47,7 +48,9 @@ from desktop_app.application.queries import (
 )
 from desktop_app.ui.audit.marks import (
     NOTE_COLOUR,
+    REFUSED_COLOUR,
     OrderMarks,
+    command_label,
     note_author,
     note_line,
     notes_by_target,
@@ -185,9 +188,12 @@ class HistoryView(QWidget):
         return self._order_id
 
     def selected_version(self) -> int | None:
-        """Version of the selected event (None when nothing is selected)."""
+        """Version of the selected event (None when nothing or a refused command is
+        selected)."""
         index = self.timeline.currentIndex()
         if not index.isValid() or not self.timeline.selectionModel().isSelected(index):
+            return None
+        if self.model.refused_at(index.row()) is not None:
             return None
         return self.model.entry(index.row()).version
 
@@ -468,7 +474,7 @@ class HistoryView(QWidget):
         at_end = scroll.value() >= scroll.maximum()
         old_scroll = scroll.value()
         keep_details = select_version is not None and select_version == self._shown_version
-        self.model.set_entries(entries)
+        self.model.set_entries(entries, self.marks.refused)
         self._fill_type_list(self.model.type_counts())
         newest = self.model.max_version()
         self.from_spin.setRange(0, max(newest - 1, 0))
@@ -483,7 +489,7 @@ class HistoryView(QWidget):
         if self._wanted is not None and self._wanted[0] == self._order_id:
             self._wanted = None  # shown (or, if the version is not there, the newest instead)
         if row < 0:
-            row = self.model.rowCount() - 1
+            row = self.model.last_event_row()
             at_end = True
         if keep_details:
             # Same event as before: reselect quietly, the state shown is still right.
@@ -525,8 +531,11 @@ class HistoryView(QWidget):
         total = len(entries)
         title = f"{number} · " if number else ""
         title += f"{fmt.count(total)} event{'s' if total != 1 else ''}"
+        refused = self.model.refused_count()
+        if refused:
+            title += f" · {fmt.count(refused)} refused"
         self.header.setText(title)
-        shown = self.model.rowCount()
+        shown = self.model.shown_events()
         self.filter_note.setText(
             "" if shown == total else f"showing {fmt.count(shown)} of {fmt.count(total)}"
         )
@@ -561,8 +570,8 @@ class HistoryView(QWidget):
             self.select_version(keep)
             self.timeline.selectionModel().blockSignals(False)
             self.timeline.viewport().update()
-        else:
-            self.select_version(self.model.entry(self.model.rowCount() - 1).version)
+        elif self.model.last_event_row() >= 0:
+            self.select_version(self.model.entry(self.model.last_event_row()).version)
 
     @Slot()
     def _show_all_types(self) -> None:
@@ -573,6 +582,10 @@ class HistoryView(QWidget):
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
+            return
+        refused = self.model.refused_at(current.row())
+        if refused is not None:
+            self._show_refused(refused)
             return
         entry = self.model.entry(current.row())
         self._show_entry(entry)
@@ -634,6 +647,45 @@ class HistoryView(QWidget):
         row(chain, "Previous hash", entry.prev_hash, True)
         row(chain, "Hash", entry.hash, True)
         self.details.setUpdatesEnabled(True)
+
+    def _show_refused(self, item: RecordedRejection) -> None:
+        """A refused command in the details pane: who, when, what, why; nothing to compare."""
+        self._detail_timer.stop()
+        self._detail_ticket += 1
+        self._pending_version = None
+        r = item.rejection
+        self.event_title.setText(f"Refused · {command_label(r.command_type)}")
+        self.details.clear()
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        head = QTreeWidgetItem(self.details, ["Refused command — nothing was written"])
+        font = head.font(0)
+        font.setBold(True)
+        head.setFont(0, font)
+        head.setFirstColumnSpanned(True)
+        head.setExpanded(True)
+        for name, value, fixed in (
+            ("Why", r.message, False),
+            ("When (local)", fmt.local_time(item.recorded_at), False),
+            ("When (UTC)", fmt.utc_time(item.recorded_at), False),
+            ("User", r.user, False),
+            ("Host", r.host, False),
+            ("Source", r.source, False),
+            ("App version", r.app_version, False),
+            ("Command", r.command_type, False),
+            ("Error", r.error_class, False),
+            ("What was asked", r.content, True),
+            ("Rejection number", fmt.count(item.rejection_id), False),
+            ("Command id", r.command_id, True),
+            ("Correlation id", r.correlation_id, True),
+        ):
+            row = QTreeWidgetItem(head, [name, value])
+            row.setToolTip(1, value)
+            row.setForeground(0, REFUSED_COLOUR)
+            if fixed:
+                row.setFont(1, mono)
+        self.state_tree.set_state(None)
+        self.diff_view.show_message("A refused command changed nothing: there is no state to show.")
+        self._set_compare_enabled(False)
 
     def _fill_notes(self, parent: QTreeWidgetItem, notes: tuple[AuditNoteEntry, ...]) -> None:
         for note in notes:

@@ -42,6 +42,7 @@ from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import AuditNoteEntry, GetOrderAtVersion
 from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
 from desktop_app.ui.audit.marks import notes_by_target, notes_html, read_marks, rejection_html
+from desktop_app.ui.document_html import document_html
 from desktop_app.ui.errors import explain
 from desktop_app.ui.formatting import format_datetime, format_int
 from desktop_app.ui.tasks import TaskRunner
@@ -579,33 +580,4 @@ def card_details(card: AuditCard, currency: str, document: str = "", limit: int 
     parts.append("</ol>")
     if len(card.events) > limit:
         parts.append(f"<p>… and {len(card.events) - limit:,} more (expand the run)</p>")
-    return "".join(parts)
-
-
-_CHANGE_STYLE = {
-    "added": "background:#dcfce7",
-    "removed": "background:#fee2e2; text-decoration: line-through",
-    "changed": "background:#fef9c3",
-    "same": "",
-}
-
-
-def document_html(diff: DocumentDiff, first: int, last: int) -> str:
-    """The order document before and after, as a table: changed rows highlighted."""
-    was = f"v{first - 1:,}" if first > 1 else "before the order"
-    parts = [
-        f"<h4>The order document, {html.escape(was)} → v{last:,}</h4>",
-        "<table cellspacing='0' cellpadding='3' border='1' style='border-collapse:collapse'>",
-        f"<tr><th></th><th>{html.escape(was)}</th><th>v{last:,}</th></tr>",
-    ]
-    rows = [r for r in diff.header if r.before or r.after]
-    for row in [*rows, *diff.lines, diff.total]:
-        style = _CHANGE_STYLE[row.change]
-        cell = f" style='{style}'" if style else ""
-        parts.append(
-            f"<tr{cell}><td nowrap><b>{html.escape(row.label)}</b></td>"
-            f"<td>{html.escape(row.before) or '—'}</td>"
-            f"<td>{html.escape(row.after) or '—'}</td></tr>"
-        )
-    parts.append("</table>")
     return "".join(parts)

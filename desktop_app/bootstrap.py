@@ -47,6 +47,7 @@ from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.memory_read_model import memory_read_model
+from desktop_app.store.projector_report import StatusReporter
 from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_log import InMemoryRejectionLog
 from desktop_app.store.rejection_store import SqliteRejectionLog
@@ -365,6 +366,10 @@ def bootstrap(
         # Creates the read-model tables; after a read-model schema change they are reset and
         # the projector's first run_once is a full rebuild. Nothing is started here.
         projector.prepare()
+        if not settings.read_only:  # its rate and last error, for `status` in another process
+            projector.add_listener(
+                StatusReporter(settings.db_path, user=os_user(), host=host_name())
+            )
         deps, commands, queries = compose(
             events,
             snapshots,

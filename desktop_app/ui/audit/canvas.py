@@ -203,6 +203,8 @@ class TimelineCanvas(QWidget):
     """A refused command's grey marker was selected (its ``RecordedRejection``)."""
     order_notes_selected = Signal(object)
     """The order's own notes (tuple of ``AuditNoteEntry``) were selected."""
+    painted = Signal()
+    """A paint finished (the view starts the integrity check after the first one)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -434,6 +436,7 @@ class TimelineCanvas(QWidget):
                 self._paint_event_row(painter, row, i == self.current)
         self.painted_rows = painted
         painter.end()
+        self.painted.emit()
 
     def _paint_day(self, painter: QPainter, row: Row) -> None:
         mid = row.y + row.height // 2

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from PySide6.QtCore import QDate, Qt, Signal, Slot
+from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -48,6 +48,7 @@ from desktop_app.ui.formatting import format_datetime, format_int
 from desktop_app.ui.tasks import TaskRunner
 
 SCRUB_STEPS = 1000
+CHECK_FALLBACK_MS = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class AuditView(QWidget):
         self.note_dialog: QWidget | None = None
         self._selection: tuple[AuditCard, AuditEvent | None] | None = None
         self._request = 0
+        self._check_pending: int | None = None
         self._details_request = 0
         self.document: DocumentDiff | None = None
         """The document diff shown for the selection (None while it is being read)."""
@@ -165,6 +167,7 @@ class AuditView(QWidget):
 
         self.canvas = TimelineCanvas(self)
         self.canvas.selected.connect(self._show_details)
+        self.canvas.painted.connect(self._painted)
         self.canvas.refused_selected.connect(self._show_refused)
         self.canvas.order_notes_selected.connect(self._show_order_notes)
         self.scroll_area = QScrollArea(self)
@@ -311,8 +314,26 @@ class AuditView(QWidget):
             self.checked.emit()
             return
         self.loaded.emit()
-        # The verdicts follow the first paint (a long history shows at once).
-        self.check_integrity()
+        # The verdicts follow the first paint (a long history shows at once): the check is a
+        # few hundred ms of Python on a worker thread, and started before the paint it would
+        # take the GIL from it. A fallback timer starts it should no paint come (hidden view).
+        self._check_pending = request
+        if self.canvas.isVisible():
+            self.canvas.update()
+            QTimer.singleShot(CHECK_FALLBACK_MS, self, lambda: self._start_pending_check(request))
+        else:
+            self._start_pending_check(request)
+
+    @Slot()
+    def _painted(self) -> None:
+        request = self._check_pending
+        if request is not None:
+            QTimer.singleShot(0, self, lambda: self._start_pending_check(request))
+
+    def _start_pending_check(self, request: int) -> None:
+        if self._check_pending == request and request == self._request:
+            self._check_pending = None
+            self.check_integrity()
 
     def _failed(self, request: int, exc: BaseException) -> None:
         if request != self._request:

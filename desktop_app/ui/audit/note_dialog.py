@@ -73,6 +73,13 @@ class AuditNoteDialog(CommandDialog):
             )
             self.corrects_box.addItem(_short(label, 90), note.note_id)
         self.corrects_box.setEnabled(bool(notes))
+        for box in (self.target_box, self.corrects_box):
+            # Long note and event texts must not widen the form past its labels (they were
+            # clipped): the box keeps a readable width and elides; the list shows them whole.
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(40)
         self.corrects_error = self.add_error_label(self.corrects_box, "corrects")
 
         self.text_edit = MultiLineEdit(self, lines=6)

@@ -233,14 +233,18 @@ class TimelineDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             metrics.elidedText(title, Qt.TextElideMode.ElideRight, width),
         )
-        meta = f"{index.data(TIME_ROLE)} · {who(r.user, r.host)}"
+        when = str(index.data(TIME_ROLE))
+        meta = f"{when} · {who(r.user, r.host)}"
         painter.setFont(small)
+        small_metrics = QFontMetrics(small)
         space = width - title_width
+        if small_metrics.horizontalAdvance(meta) > space:
+            meta = f"{when.rsplit(' ', 1)[-1]} · {r.user or '—'}"  # as an event row shortens
         if space > 30:
             painter.drawText(
                 line1,
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                QFontMetrics(small).elidedText(meta, Qt.TextElideMode.ElideLeft, space),
+                small_metrics.elidedText(meta, Qt.TextElideMode.ElideLeft, space),
             )
         painter.setFont(normal)
         painter.drawText(

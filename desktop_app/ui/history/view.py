@@ -684,7 +684,13 @@ class HistoryView(QWidget):
             if fixed:
                 row.setFont(1, mono)
         self.state_tree.set_state(None)
-        self.diff_view.show_message("A refused command changed nothing: there is no state to show.")
+        self.tabs.setTabText(1, "State at this version")
+        self.tabs.setCurrentWidget(self.diff_view)
+        self.diff_view.show_message(
+            f"Refused: nothing was written, so there is no change and no state to show.\n\n"
+            f"Why: {r.message}",
+            f"Refused · {command_label(r.command_type)}",
+        )
         self._set_compare_enabled(False)
 
     def _fill_notes(self, parent: QTreeWidgetItem, notes: tuple[AuditNoteEntry, ...]) -> None:

@@ -366,10 +366,11 @@ def bootstrap(
         # Creates the read-model tables; after a read-model schema change they are reset and
         # the projector's first run_once is a full rebuild. Nothing is started here.
         projector.prepare()
+        closers: list[Callable[[], None]] = [read_model.close]
         if not settings.read_only:  # its rate and last error, for `status` in another process
-            projector.add_listener(
-                StatusReporter(settings.db_path, user=os_user(), host=host_name())
-            )
+            reporter = StatusReporter(settings.db_path, user=os_user(), host=host_name())
+            projector.add_listener(reporter)
+            closers.append(reporter.close)  # popped first: gone before the tables close
         deps, commands, queries = compose(
             events,
             snapshots,
@@ -392,7 +393,7 @@ def bootstrap(
     return App(
         read_model=read_model,
         projector=projector,
-        closers=[read_model.close],
+        closers=closers,
         settings=settings,
         database=database,
         events=events,

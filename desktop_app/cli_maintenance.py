@@ -458,7 +458,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _rate_text(report: dict[str, Any] | None) -> str:
     """The projector's rate as the status bar's tooltip shows it, with who reported it when."""
     if report is None:
-        return "not known (no projector has reported on this file yet)"
+        return "not known (no projector is running on this file)"
     rate = float(report["events_per_second"])
     text = f"{round(rate):,} events/s" + ("" if report["running"] or rate else " (idle)")
     if not report["running"] and rate:

@@ -6,7 +6,9 @@ with no projector of its own, so the projecting process also writes that very st
 ``<database>-projector.status`` (JSON, replaced atomically): the rate the CLI prints is the
 figure the tooltip shows, not a second measurement. Only the process that projects writes it
 (a follower's status says ``owner``); writes are throttled, except when a run ends or the error
-changes, so the file always holds the latest finished run.
+changes, so the file always holds the latest finished run. Like the projector's lock file it
+lives while its process has the database open: a clean close deletes it (a crash leaves it,
+and ``status`` shows who wrote it and when).
 
 The file is a report, never an input: nothing reads it to decide anything, a missing or
 unreadable file is "not known", and its age is shown with it.
@@ -62,6 +64,8 @@ class StatusReporter:
         self._lock = threading.Lock()
         self._last_write = 0.0
         self._last: tuple[bool, str | None] | None = None
+        self._written = False
+        self._closed = False
 
     def __call__(self, status: ProjectorStatus) -> None:
         if status.owner is not None:
@@ -69,6 +73,8 @@ class StatusReporter:
         key = (status.running, status.last_error)
         now = time.monotonic()
         with self._lock:
+            if self._closed:
+                return
             due = key != self._last or not status.running
             if not due and now - self._last_write < MIN_INTERVAL_S:
                 return
@@ -76,6 +82,18 @@ class StatusReporter:
             # A report only: a full or read-only folder must not stop the projector.
             with contextlib.suppress(OSError):
                 self._write(status)
+                self._written = True
+
+    def close(self) -> None:
+        """The database is being closed: stop reporting and delete this process's report."""
+        with self._lock:
+            self._closed = True
+            if not self._written:
+                return
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                current = json.loads(self._path.read_text(encoding="utf-8"))
+                if current.get("pid") == os.getpid():  # never another process's report
+                    self._path.unlink()
 
     def _write(self, status: ProjectorStatus) -> None:
         data: dict[str, Any] = {

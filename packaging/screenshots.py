@@ -8,6 +8,10 @@ each dialog (New order, Customers, Products, About) and the read-only banner, an
 view of a 10,000-event order with an event edited in the file (``audit_screens``), under
 ``screenshots/`` (git-ignored). Look at every one: a clipped label is a bug. No app logic lives
 here.
+
+Over 500 lines on purpose: one scripted walk through every screen, in the order it is shown.
+``--workbench`` renders only the auditor's workbench screens (notes, refused commands, the
+add-note dialog and the previews before a change).
 """
 
 from __future__ import annotations

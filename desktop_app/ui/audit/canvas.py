@@ -6,6 +6,9 @@ the time between them (a minute apart: a few pixels; a week apart: the largest g
 and a quiet month both stay readable. Layout is one pass over the cards (plain integers);
 painting draws only the rows that intersect the exposed rectangle (a bisect into the row
 offsets), so a 10,000-event history costs what the visible part costs.
+
+Over 500 lines on purpose: layout and painting of every row kind (day, card, event, the
+order's notes, a refused command) read together, as one paint pass draws them.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A header (order, counts, integrity, "Check integrity", back), a jump bar (to a v
 date) with a scrubber over the order's time span, the painted timeline and a details pane with
 what the cards leave out (ids, hashes, metadata, payload). The history is read through the
 query bus on the TaskRunner; the chain check of the stream runs there too, on demand.
+
+Over 500 lines on purpose: loading, jumping, the details pane and adding notes share one
+ticketed state (the shown order, its audit, the selection).
 """
 
 from __future__ import annotations

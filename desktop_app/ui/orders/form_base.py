@@ -4,6 +4,9 @@
 once when the form opens, the bus call runs on the ``TaskRunner`` (never on the GUI thread),
 errors land beside the field they concern, and nothing typed is lost on a domain error, a version
 conflict, a busy or a read-only database.
+
+Over 500 lines on purpose: the one send path (check, preview, send, conflict, reload) of every
+form, kept in one class.
 """
 
 from __future__ import annotations

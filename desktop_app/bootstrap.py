@@ -43,6 +43,7 @@ from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
+from desktop_app.store.projector_report import StatusReporter
 from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_store import SqliteRejectionLog
 
@@ -377,6 +378,11 @@ def bootstrap(
         # Creates the read-model tables; after a read-model schema change they are reset and
         # the projector's first run_once is a full rebuild. Nothing is started here.
         projector.prepare()
+        closers: list[Callable[[], None]] = [read_model.close]
+        if not settings.read_only:  # its rate and last error, for `status` in another process
+            reporter = StatusReporter(settings.db_path, user=os_user(), host=host_name())
+            projector.add_listener(reporter)
+            closers.append(reporter.close)  # popped first: gone before the tables close
         deps, commands, queries = compose(
             events,
             snapshots,
@@ -399,7 +405,7 @@ def bootstrap(
     return App(
         read_model=read_model,
         projector=projector,
-        closers=[read_model.close],
+        closers=closers,
         settings=settings,
         database=database,
         events=events,

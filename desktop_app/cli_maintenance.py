@@ -47,6 +47,7 @@ from desktop_app.store.backup import (
 )
 from desktop_app.store.engine import trigger_reason
 from desktop_app.store.maintenance import file_sizes
+from desktop_app.store.projector_report import read_report
 from desktop_app.store.repair import repair_triggers
 from desktop_app.store.schema import SCHEMA_VERSION
 
@@ -367,7 +368,20 @@ def _status(db: Path) -> dict[str, Any]:
     folder = settings.effective_backup_dir
     backups = list_backups(folder)
     anchor = last_anchor(settings.anchor_log, db)
+    report = read_report(db)
     return {
+        "projector": None
+        if report is None
+        else {
+            "events_per_second": report.events_per_second,
+            "running": report.running,
+            "last_error": report.last_error,
+            "failed_position": report.failed_position,
+            "checkpoint": report.checkpoint,
+            "head": report.head,
+            "reported_at": report.updated_at.isoformat() if report.updated_at else None,
+            "reported_by": {"user": report.user, "host": report.host, "pid": report.pid},
+        },
         "database": str(db),
         "db_bytes": sizes.db_bytes,
         "wal_bytes": sizes.wal_bytes,
@@ -423,6 +437,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         ("Events (head)", f"{data['head']:,}"),
         ("Projector checkpoint", "no read model yet" if checkpoint is None else f"{checkpoint:,}"),
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
+        ("Projector rate", _rate_text(data["projector"])),
+        ("Projector last error", _error_text(data["projector"])),
         ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
         ("Last anchor", _anchor_text(data["last_anchor"], data["anchor_log"])),
         (
@@ -445,6 +461,33 @@ def cmd_status(args: argparse.Namespace) -> int:
             "by adding a new product and discontinuing the old one."
         )
     return EXIT_OK
+
+
+def _rate_text(report: dict[str, Any] | None) -> str:
+    """The projector's rate as the status bar's tooltip shows it, with who reported it when."""
+    if report is None:
+        return "not known (no projector is running on this file)"
+    rate = float(report["events_per_second"])
+    text = f"{round(rate):,} events/s" + ("" if report["running"] or rate else " (idle)")
+    if not report["running"] and rate:
+        text += " (last run)"
+    by = report["reported_by"]
+    where = f"{by['user'] or 'unknown'} on {by['host'] or 'unknown host'}, pid {by['pid']}"
+    when = report["reported_at"]
+    if when:
+        local = datetime.fromisoformat(when).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+        where += f", at {local}"
+    return f"{text} — reported by {where}"
+
+
+def _error_text(report: dict[str, Any] | None) -> str:
+    if report is None:
+        return "not known"
+    error = report["last_error"]
+    if not error:
+        return "none"
+    failed = report["failed_position"]
+    return f"{error}" + (f" (stopped at event #{failed:,})" if failed is not None else "")
 
 
 def _anchor_text(anchor: dict[str, Any] | None, anchor_log: str) -> str:

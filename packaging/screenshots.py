@@ -8,10 +8,15 @@ each dialog (New order, Customers, Products, About) and the read-only banner, an
 view of a 10,000-event order with an event edited in the file (``audit_screens``), under
 ``screenshots/`` (git-ignored). Look at every one: a clipped label is a bug. No app logic lives
 here.
+
+Over 500 lines on purpose: one scripted walk through every screen, in the order it is shown.
+``--workbench`` renders only the auditor's workbench screens (notes, refused commands, the
+add-note dialog and the previews before a change).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -138,6 +143,210 @@ WIDTHS = ((1024, 768), (1280, 800), (1920, 1080))
 """The window sizes every main screen is rendered at (the clerk's small, usual, large screen)."""
 
 
+def build_workbench_orders(path: Path) -> tuple[str, str, str]:
+    """A small file for the auditor's workbench screens: an order with a run of quantity
+    changes over days, auditors' notes (on the order, on events, a correction) and a refused
+    command; a pending and a confirmed order for the previews. Returns their ids."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from desktop_app.application import commands as c
+    from desktop_app.application import queries as q
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import Settings
+    from desktop_app.domain.errors import DomainError
+
+    class Clock:
+        def __init__(self) -> None:
+            self.now = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
+
+        def __call__(self) -> datetime:
+            self.now += timedelta(hours=3)
+            return self.now
+
+    app = bootstrap(Settings.default(path), source="screenshots", clock=Clock())
+    try:
+        send = app.commands.dispatch
+        customer = c.RegisterCustomer(name="Kaffeehaus Maria GmbH", address="Wiedner Hauptstr. 5")
+        send(customer)
+        mug = c.AddProduct(sku="MUG-CLK", name="Clerk mug", price=Decimal("4.50"), currency="EUR")
+        pot = c.AddProduct(
+            sku="POT-TEA", name="Tea pot, stoneware", price=Decimal("19.90"), currency="EUR"
+        )
+        send(mug)
+        send(pot)
+        lines = (
+            c.LineInput(product_id=mug.product_id, quantity=3),
+            c.LineInput(product_id=pot.product_id, quantity=1),
+        )
+        audited = c.PlaceOrder(customer_id=customer.customer_id, lines=lines)
+        send(audited)
+        order = audited.order_id
+        state = app.queries.ask(q.GetOrderAtVersion(order_id=order)).state
+        mug_line = str(state["lines"][0]["line_id"])  # type: ignore[index,call-overload]
+        for quantity in range(4, 16):
+            send(c.ChangeLineQuantity(order_id=order, line_id=mug_line, quantity=quantity))
+        send(c.ConfirmOrder(order_id=order))
+        # Refused (the order is confirmed): recorded in the rejection log.
+        with contextlib.suppress(DomainError):
+            send(c.ChangeLineQuantity(order_id=order, line_id=mug_line, quantity=40))
+        send(c.AnnotateOrder(order_id=order, text="Audit of January: 12 quantity changes."))
+        first = c.AnnotateOrder(
+            order_id=order, text="Placed by phone, no written order on file.", target_version=1
+        )
+        send(first)
+        send(
+            c.AnnotateOrder(
+                order_id=order,
+                text="Written order found in the shared mailbox (13 Jan).",
+                target_version=1,
+                corrects=first.note_id,
+            )
+        )
+        send(
+            c.AnnotateOrder(
+                order_id=order,
+                text="Why raised from 9 to 10 on a Sunday? Asked maria.",
+                target_version=9,
+            )
+        )
+        pending = c.PlaceOrder(customer_id=customer.customer_id, lines=lines)
+        send(pending)
+        confirmed = c.PlaceOrder(customer_id=customer.customer_id, lines=lines[:1])
+        send(confirmed)
+        send(c.ConfirmOrder(order_id=confirmed.order_id))
+        if app.projector is not None:
+            while app.projector.run_once():
+                pass
+    finally:
+        app.close()
+    return order, pending.order_id, confirmed.order_id
+
+
+def workbench_screens(qapp: Any, bridge: Any, tasks: Any, folder: Path, out: Path) -> list[Path]:
+    """Auditors' notes and refused commands in the audit view and History at each of
+    ``WIDTHS``, then the add-note dialog and the previews before a change (ship, edit lines,
+    a refused one)."""
+    from PySide6.QtCore import QSettings
+
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import Settings
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.orders.form_view import load_order_view
+    from desktop_app.ui.orders.forms import DeliverOrderDialog, EditLinesDialog, ShipOrderDialog
+
+    saved: list[Path] = []
+    path = folder / "workbench.sqlite3"
+    order_id, pending_id, confirmed_id = build_workbench_orders(path)
+    app = bootstrap(Settings.default(path), source="screenshots")
+    try:
+        for size in WIDTHS:
+            settings = QSettings(str(folder / f"ui-wb-{size[0]}.ini"), QSettings.Format.IniFormat)
+            window = MainWindow(
+                app.commands, app.queries, bridge, tasks, app.info, settings=settings
+            )
+            try:
+                window.resize(*size)
+                window.show()
+                window.start()
+                _pump(qapp, tasks, until=lambda w=window: w.orders.model.has_loaded)
+                window.orders.select_order(order_id)
+                _pump(qapp, tasks, at_least_ms=300)
+                prefix = f"{size[0]}px-"
+                window.tabs.setCurrentIndex(1)
+                history = window.history
+                _pump(qapp, tasks, at_least_ms=300)
+                model = history.model
+                refused = next(
+                    (r for r in range(model.rowCount()) if model.refused_at(r) is not None), None
+                )
+                if refused is not None:
+                    history.timeline.setCurrentIndex(model.index(refused, 0))
+                    _pump(qapp, tasks, at_least_ms=200)
+                _save(window, out, prefix + "18-history-notes-refused", saved)
+                history.select_version(9)
+                _pump(qapp, tasks, at_least_ms=300)
+                _save(window, out, prefix + "19-history-event-note", saved)
+                window.tabs.setCurrentIndex(0)
+                window.audit.enter()
+                view = window.audit.view
+                _pump(
+                    qapp,
+                    tasks,
+                    at_least_ms=400,
+                    until=lambda v=view: v is not None and v.audit is not None and v.audit.checked,
+                )
+                _save(window, out, prefix + "20-audit-notes-refused", saved)
+                if view is not None:
+                    view.jump_to_version(9)
+                    _pump(qapp, tasks, at_least_ms=300)
+                    _save(window, out, prefix + "21-audit-event-note", saved)
+                    rows = view.canvas.rows
+                    refused_row = next(
+                        (i for i, row in enumerate(rows) if row.kind == "refused"), None
+                    )
+                    if refused_row is not None:
+                        view.canvas.select_row(refused_row)
+                        view.scroll_area.ensureVisible(0, rows[refused_row].y + 20, 0, 120)
+                        _pump(qapp, tasks, at_least_ms=200)
+                        _save(window, out, prefix + "22-audit-refused-selected", saved)
+                    if size == WIDTHS[1]:
+                        view.jump_to_version(9)
+                        dialog = view.add_note()
+                        _pump(qapp, tasks, at_least_ms=300)
+                        if dialog is not None:
+                            _save(dialog, out, "23-add-note-dialog", saved)
+                            dialog.save_button.click()  # empty: the message, nothing sent
+                            _pump(qapp, tasks, at_least_ms=200)
+                            _save(dialog, out, "24-add-note-empty", saved)
+                            dialog.reject()
+                            _pump(qapp, tasks)
+            finally:
+                window.close()
+                window.deleteLater()
+                _pump(qapp, tasks)
+
+        # The previews before a change (dialogs: their size does not follow the window's).
+        def preview_of(form: Any, name: str) -> None:
+            form.show()
+            _pump(qapp, tasks, at_least_ms=300)
+            form.submit()
+            _pump(qapp, tasks, at_least_ms=300, until=lambda: form.preview_dialog is not None)
+            if form.preview_dialog is not None:
+                _save(form.preview_dialog, out, name, saved)
+                form.preview_dialog.reject()
+            _pump(qapp, tasks)
+            form.reject()
+            form.deleteLater()
+            _pump(qapp, tasks)
+
+        ship = ShipOrderDialog(
+            app.commands, app.queries, tasks, load_order_view(app.queries, confirmed_id)
+        )
+        ship.tracking_edit.setText("1Z 999 AA1 01 2345 6784")
+        ship.carrier_edit.setText("UPS")
+        preview_of(ship, "25-preview-ship")
+        edit = EditLinesDialog(
+            app.commands, app.queries, tasks, load_order_view(app.queries, pending_id)
+        )
+        edit.show()
+        _pump(qapp, tasks, at_least_ms=300)
+        drafts = edit.line_editor.lines()
+        if len(drafts) == 2:
+            from dataclasses import replace
+
+            edit.line_editor.set_lines([replace(drafts[0], quantity=7)])
+        preview_of(edit, "26-preview-edit-lines")
+        deliver = DeliverOrderDialog(
+            app.commands, app.queries, tasks, load_order_view(app.queries, confirmed_id)
+        )
+        preview_of(deliver, "27-preview-refused")
+    finally:
+        tasks.wait_idle(30000)
+        app.close()
+    return saved
+
+
 def _dialog(qapp: Any, kind: type) -> Any:
     return next(
         (w for w in qapp.topLevelWidgets() if isinstance(w, kind) and w.isVisible()),
@@ -246,6 +455,8 @@ def main_screens(
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    only_workbench = "--workbench" in args  # only the auditor's workbench screens
+    args = [a for a in args if a != "--workbench"]
     out = Path(args[0] if args else "screenshots").absolute()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -267,6 +478,11 @@ def main(argv: list[str] | None = None) -> int:
         tasks = TaskRunner()
         bridge = Bridge()
 
+        if only_workbench:
+            saved.extend(workbench_screens(qapp, bridge, tasks, folder, out))
+            print(f"{len(saved)} screenshots in {out}")
+            return 0
+
         # An empty desk first: what a new clerk sees.
         empty = bootstrap(Settings.default(folder / "empty.sqlite3"), source="screenshots")
         try:
@@ -287,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             empty.close()
 
         saved.extend(audit_screens(qapp, bridge, tasks, folder, out))
+        saved.extend(workbench_screens(qapp, bridge, tasks, folder, out))
 
         print(f"building a demo database in {folder} …")
         db = build_database(folder, orders=300)

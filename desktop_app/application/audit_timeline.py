@@ -79,23 +79,80 @@ class Integrity:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AuditEvent:
-    """One event as the audit view shows it: business text first, ids for the details pane."""
+    """One event as the audit view shows it: business text first, ids for the details pane.
 
-    position: int
-    version: int
-    event_id: str
-    type_name: str
-    recorded_at: datetime
-    user: str
-    host: str
-    app_version: str
-    command_id: str
-    correlation_id: str
+    The stored event's own fields are read through from ``stored`` (properties) rather than
+    copied: a 10,000-event order builds 10,000 of these before its first paint, and three
+    fields cost a third of fifteen (P5)."""
+
+    stored: StoredEvent
     change: BusinessChange
     integrity: Integrity
-    payload: JsonObject
-    prev_hash: str
-    hash: str
+
+    @property
+    def position(self) -> int:
+        """The event's position in the log."""
+        return self.stored.position
+
+    @property
+    def version(self) -> int:
+        """The order's version this event made."""
+        return self.stored.version
+
+    @property
+    def event_id(self) -> str:
+        """The event's id."""
+        return self.stored.event_id
+
+    @property
+    def type_name(self) -> str:
+        """The event's type."""
+        return self.stored.type_name
+
+    @property
+    def recorded_at(self) -> datetime:
+        """When it was recorded (UTC)."""
+        return self.stored.recorded_at
+
+    @property
+    def user(self) -> str:
+        """The OS account that sent its command."""
+        return self.stored.metadata.user
+
+    @property
+    def host(self) -> str:
+        """The workstation it came from."""
+        return self.stored.metadata.host
+
+    @property
+    def app_version(self) -> str:
+        """The program version that wrote it."""
+        return self.stored.metadata.app_version
+
+    @property
+    def command_id(self) -> str:
+        """The command that caused it (its causation id)."""
+        return self.stored.metadata.causation_id
+
+    @property
+    def correlation_id(self) -> str:
+        """The correlation id of its command."""
+        return self.stored.metadata.correlation_id
+
+    @property
+    def payload(self) -> JsonObject:
+        """The recorded data."""
+        return self.stored.payload
+
+    @property
+    def prev_hash(self) -> str:
+        """The hash of the event before it in the log, as recorded."""
+        return self.stored.prev_hash
+
+    @property
+    def hash(self) -> str:
+        """Its own hash, as recorded."""
+        return self.stored.hash
 
     @property
     def summary(self) -> str:
@@ -261,7 +318,9 @@ def _replay(
     through the aggregate's rules and its hash and link recomputed."""
     order = Order(order_id)
     book = LineBook()
-    broken: str | None = None if chain is not None else "no check was asked for"
+    if chain is None:
+        return _tell_unchecked(stored, book)
+    broken: str | None = None
     result: list[AuditEvent] = []
     for event in stored:
         reasons: list[str] = []
@@ -289,25 +348,27 @@ def _replay(
         if chain is not None:
             reasons += chain.reasons(event)
         integrity = _verdict(reasons, chain is not None, meaning_checked, broken)
-        result.append(
-            AuditEvent(
-                position=event.position,
-                version=event.version,
-                event_id=event.event_id,
-                type_name=event.type_name,
-                recorded_at=event.recorded_at,
-                user=event.metadata.user,
-                host=event.metadata.host,
-                app_version=event.metadata.app_version,
-                command_id=event.metadata.causation_id,
-                correlation_id=event.metadata.correlation_id,
-                change=change,
-                integrity=integrity,
-                payload=event.payload,
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-            )
-        )
+        result.append(AuditEvent(stored=event, change=change, integrity=integrity))
+    return result
+
+
+def _tell_unchecked(stored: Sequence[StoredEvent], book: LineBook) -> list[AuditEvent]:
+    """:func:`_replay` without a check: only told in business language (the first paint of
+    a long history waits for this loop, so it does nothing else; an unreadable event is
+    still drawn red)."""
+    result: list[AuditEvent] = []
+    append = result.append
+    tell = book.tell
+    for event in stored:
+        try:
+            domain = from_payload(event.type_name, event.schema_version, event.payload)
+        except (DomainError, KeyError, TypeError, ValueError) as exc:
+            change = BusinessChange(text=f"{event.type_name} (cannot be read)")
+            integrity = _verdict([f"unreadable: {exc}"], False, False, None)
+        else:
+            change = tell(domain)
+            integrity = _NOT_CHECKED
+        append(AuditEvent(stored=event, change=change, integrity=integrity))
     return result
 
 
@@ -316,11 +377,14 @@ def group_cards(events: Sequence[AuditEvent], *, run_min: int = RUN_MIN) -> list
     ``run_min`` single-type commands of the same type folded into one run card. A command
     with a bad event never folds: a problem stays in sight."""
     commands: list[list[AuditEvent]] = []
+    last_command = ""
     for event in events:
-        if commands and event.command_id and commands[-1][-1].command_id == event.command_id:
+        command = event.stored.metadata.causation_id
+        if commands and command and command == last_command:
             commands[-1].append(event)
         else:
             commands.append([event])
+        last_command = command
     cards: list[AuditCard] = []
     pending: list[list[AuditEvent]] = []
 
@@ -349,10 +413,13 @@ def group_cards(events: Sequence[AuditEvent], *, run_min: int = RUN_MIN) -> list
 
 def _foldable(group: list[AuditEvent]) -> str | None:
     """The event type a command may fold under, or None."""
-    kind = group[0].type_name
-    if kind not in RUN_NOUNS or any(
-        ev.type_name != kind or ev.integrity.state == BAD for ev in group
-    ):
+    first = group[0]
+    kind = first.stored.type_name
+    if kind not in RUN_NOUNS:
+        return None
+    if len(group) == 1:  # the bulk of a long history: one-event commands
+        return None if first.integrity.state == BAD else kind
+    if any(ev.stored.type_name != kind or ev.integrity.state == BAD for ev in group):
         return None
     return kind
 
@@ -370,8 +437,8 @@ def _command_card(group: list[AuditEvent]) -> AuditCard:
 
 def _run_card(groups: list[list[AuditEvent]]) -> AuditCard:
     flat = tuple(ev for group in groups for ev in group)
-    users = {ev.user for ev in flat}
-    hosts = {ev.host for ev in flat}
+    users = {ev.stored.metadata.user for ev in flat}
+    hosts = {ev.stored.metadata.host for ev in flat}
     return AuditCard(
         kind="run",
         title=f"{len(groups):,} {RUN_NOUNS[flat[0].type_name]}",

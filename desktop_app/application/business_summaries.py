@@ -73,6 +73,26 @@ class LineBook:
     """The sum of the lines now (kept as the lines change: a 10,000-event history must not
     re-add every line per event)."""
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, object]) -> LineBook:
+        """A book holding an order's lines as its state dict has them (``Order.to_snapshot``),
+        to tell the events that follow that state (a preview of a change)."""
+        book = cls(currency=_text(state.get("currency")))
+        found = state.get("lines")
+        for line in found if isinstance(found, list) else ():
+            if not isinstance(line, dict):
+                continue
+            quantity = line.get("quantity")
+            entry = _Line(
+                _text(line.get("product_name")),
+                _text(line.get("sku")),
+                quantity if isinstance(quantity, int) else 0,
+                Decimal(str(line.get("unit_price", "0"))),
+            )
+            book.lines[str(line.get("line_id"))] = entry
+            book.total += entry.total
+        return book
+
     def tell(self, event: e.DomainEvent) -> BusinessChange:
         """``event`` in business language; the book then holds the state after it."""
         if type(event) is e.OrderLineQuantityChanged:

@@ -30,6 +30,7 @@ from desktop_app.application.buses import (
 )
 from desktop_app.application.middleware import default_chain, record_rejections
 from desktop_app.application.ports import EventStore, RejectionLog, SnapshotStore
+from desktop_app.application.preview import preview_query_handlers
 from desktop_app.application.rejections import rejection_query_handlers
 from desktop_app.application.repository import Repository, SnapshotPolicy
 from desktop_app.domain.annotations import AuditNotes
@@ -152,6 +153,7 @@ def compose(
     operations: dict[type[c.MaintenanceCommand[Any]], MaintenanceHandler] = {}
     query_bus = QueryBus(query_handlers(deps))
     query_bus.register_all({q.GetOrderNotes: partial(an.get_order_notes, deps)})
+    query_bus.register_all(preview_query_handlers(deps))
     if rejections is not None:
         query_bus.register_all(rejection_query_handlers(rejections))
     if read is not None:

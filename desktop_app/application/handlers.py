@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
@@ -255,50 +256,84 @@ def change_line_quantity(deps: Deps, command: c.ChangeLineQuantity) -> c.Command
     )
 
 
+# The domain decision of a command on a loaded order, apart from loading and saving: the
+# handler runs it on the checked-out order and saves, the preview (application/preview.py)
+# runs the very same function on a freshly loaded copy and saves nothing.
+
+
+def decide_change_order_lines(deps: Deps, command: c.ChangeOrderLines, order: Order) -> None:
+    """Remove, change and add lines in one domain call (one event)."""
+    additions = []
+    for addition in command.add:
+        line = _new_line(deps, addition.line, order.currency)
+        additions.append(
+            NewLine(
+                line_id=addition.line_id,
+                product=line.product,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+        )
+    order.change_lines(
+        remove=[removal.line_id for removal in command.remove],
+        quantities=[(change.line_id, change.quantity) for change in command.change],
+        add=additions,
+    )
+
+
+def decide_confirm_order(deps: Deps, command: c.ConfirmOrder, order: Order) -> None:
+    """Confirm the order."""
+    order.confirm()
+
+
+def decide_ship_order(deps: Deps, command: c.ShipOrder, order: Order) -> None:
+    """Ship the order."""
+    order.ship(command.tracking_number, command.carrier)
+
+
+def decide_deliver_order(deps: Deps, command: c.DeliverOrder, order: Order) -> None:
+    """Mark the order delivered."""
+    order.deliver()
+
+
+def decide_cancel_order(deps: Deps, command: c.CancelOrder, order: Order) -> None:
+    """Cancel the order with the command's reason."""
+    order.cancel(command.reason)
+
+
+ORDER_DECISIONS: dict[type[c.OrderCommand], Callable[[Deps, Any, Order], None]] = {
+    c.ChangeOrderLines: decide_change_order_lines,
+    c.ConfirmOrder: decide_confirm_order,
+    c.ShipOrder: decide_ship_order,
+    c.DeliverOrder: decide_deliver_order,
+    c.CancelOrder: decide_cancel_order,
+}
+"""The order commands whose outcome can be previewed (``PreviewOrderCommand``)."""
+
+
 def change_order_lines(deps: Deps, command: c.ChangeOrderLines) -> c.CommandResult:
     """Remove, change and add lines in one edit: one domain call, one event, one append."""
-
-    def act(order: Order) -> None:
-        additions = []
-        for addition in command.add:
-            line = _new_line(deps, addition.line, order.currency)
-            additions.append(
-                NewLine(
-                    line_id=addition.line_id,
-                    product=line.product,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                )
-            )
-        order.change_lines(
-            remove=[removal.line_id for removal in command.remove],
-            quantities=[(change.line_id, change.quantity) for change in command.change],
-            add=additions,
-        )
-
-    return _on_order(deps, command, act)
+    return _on_order(deps, command, partial(decide_change_order_lines, deps, command))
 
 
 def confirm_order(deps: Deps, command: c.ConfirmOrder) -> c.CommandResult:
     """Confirm a pending order."""
-    return _on_order(deps, command, lambda order: order.confirm())
+    return _on_order(deps, command, partial(decide_confirm_order, deps, command))
 
 
 def ship_order(deps: Deps, command: c.ShipOrder) -> c.CommandResult:
     """Ship a confirmed order."""
-    return _on_order(
-        deps, command, lambda order: order.ship(command.tracking_number, command.carrier)
-    )
+    return _on_order(deps, command, partial(decide_ship_order, deps, command))
 
 
 def deliver_order(deps: Deps, command: c.DeliverOrder) -> c.CommandResult:
     """Mark a shipped order delivered."""
-    return _on_order(deps, command, lambda order: order.deliver())
+    return _on_order(deps, command, partial(decide_deliver_order, deps, command))
 
 
 def cancel_order(deps: Deps, command: c.CancelOrder) -> c.CommandResult:
     """Cancel an order with a reason."""
-    return _on_order(deps, command, lambda order: order.cancel(command.reason))
+    return _on_order(deps, command, partial(decide_cancel_order, deps, command))
 
 
 def change_shipping_address(deps: Deps, command: c.ChangeShippingAddress) -> c.CommandResult:

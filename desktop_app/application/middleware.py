@@ -238,11 +238,17 @@ def _refuse_id(name: str, item: object, where: str) -> None:
     raise InvalidCommandError(f"The {label} id is not valid: {problem}.", field=where)
 
 
-def validate_shape(command: Command, next: Next) -> CommandResult:
-    """Refuse commands whose field values do not have the declared types, or whose ids are
-    empty, too long or hold characters other than letters, digits and ``._:-``."""
+def check_shape(command: Command) -> None:
+    """Refuse (``InvalidCommandError``) a command whose field values do not have the declared
+    types, or whose ids are empty, too long or hold characters other than letters, digits and
+    ``._:-`` (what :func:`validate_shape` checks; a preview checks the same)."""
     _command_checker(type(command))(command, "")
     _check_ids(command, "")
+
+
+def validate_shape(command: Command, next: Next) -> CommandResult:
+    """Refuse commands that fail :func:`check_shape`."""
+    check_shape(command)
     return next(command)
 
 

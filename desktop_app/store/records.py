@@ -209,7 +209,9 @@ _EMPTY_META = EventMetadata.from_json({})
 @functools.lru_cache(maxsize=4096)
 def _metadata(text: str) -> EventMetadata:
     # All events of one command share metadata text: decode it once (EventMetadata is frozen).
-    return EventMetadata.from_json(_loads(text))
+    # Each command has its own text, so a long history of one-event commands decodes every
+    # one: on the fast scanner (load_json_text), which accepts and refuses what loads does.
+    return EventMetadata.from_json(load_json_text(text))
 
 
 _new_event = StoredEvent.__new__

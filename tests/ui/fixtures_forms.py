@@ -107,3 +107,23 @@ def shop_fixture(tmp_path: Path, qapp: Any) -> Iterator[Shop]:
 def wait_idle(qtbot: Any, shop: Shop, timeout: int = 10000) -> None:
     """Wait until every background task has reported back on the GUI thread."""
     qtbot.waitUntil(lambda: shop.tasks.pending() == 0, timeout=timeout)
+
+
+def shown_preview(qtbot: Any, dialog: Any, timeout: int = 10000) -> Any:
+    """The "check before saving" dialog an order form opened after Save (issue 11)."""
+    qtbot.waitUntil(
+        lambda: dialog.preview_dialog is not None and dialog.preview_dialog.isVisible(),
+        timeout=timeout,
+    )
+    return dialog.preview_dialog
+
+
+def confirm_preview(qtbot: Any, shop: Shop, dialog: Any) -> Any:
+    """Wait for the form's preview and confirm it with Enter (the real command is sent)."""
+    from PySide6.QtCore import Qt
+
+    preview = shown_preview(qtbot, dialog)
+    assert preview.confirm_button.isEnabled(), preview.text()
+    qtbot.keyClick(preview, Qt.Key.Key_Return)
+    wait_idle(qtbot, shop)
+    return preview

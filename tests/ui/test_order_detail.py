@@ -9,7 +9,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
@@ -25,6 +24,7 @@ from desktop_app.ui.orders.forms import (
 from tests.ui.fixtures_forms import (
     QT_OFFSCREEN_NOISE,
     Shop,
+    confirm_preview,
     shop_fixture,  # noqa: F401  (the "shop" fixture)
     wait_idle,
 )
@@ -141,27 +141,31 @@ def test_full_life_cycle_through_the_panel_emits_order_changed(qtbot, shop: Shop
     wait_idle(qtbot, shop)
     edit.line_editor.product_picker.setEditText("PLATE-XL")
     qtbot.mouseClick(edit.line_editor.add_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(edit.save_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignals([panel.order_changed, panel.loaded], timeout=5000):
-        qtbot.mouseClick(edit.save_button, Qt.MouseButton.LeftButton)
+        confirm_preview(qtbot, shop, edit)
     assert panel.lines_model.rowCount() == 2
 
     confirm = panel.run("confirm")
     assert isinstance(confirm, ConfirmOrderDialog)
+    qtbot.mouseClick(confirm.save_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(panel.loaded, timeout=5000):
-        qtbot.mouseClick(confirm.save_button, Qt.MouseButton.LeftButton)
+        confirm_preview(qtbot, shop, confirm)
     assert panel.status_badge.text() == "Confirmed"
 
     ship = panel.run("ship")
     assert isinstance(ship, ShipOrderDialog)
     qtbot.keyClicks(ship.tracking_edit, "1Z999")
+    qtbot.keyClick(ship.tracking_edit, Qt.Key.Key_Return)
     with qtbot.waitSignal(panel.loaded, timeout=5000):
-        qtbot.keyClick(ship.tracking_edit, Qt.Key.Key_Return)
+        confirm_preview(qtbot, shop, ship)
     assert panel.status_badge.text() == "Shipped"
 
     deliver = panel.run("deliver")
     assert isinstance(deliver, DeliverOrderDialog)
+    qtbot.mouseClick(deliver.save_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(panel.order_changed, timeout=5000) as changed:
-        qtbot.mouseClick(deliver.save_button, Qt.MouseButton.LeftButton)
+        confirm_preview(qtbot, shop, deliver)
     assert changed.args == [order_id]
     wait_idle(qtbot, shop)
     assert status(shop, order_id) == "delivered"
@@ -176,11 +180,8 @@ def test_cancel_through_the_panel(qtbot, shop: Shop):
     assert isinstance(dialog, CancelOrderDialog)
     qtbot.keyClicks(dialog.reason_edit, "Duplicate order")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    prompt = dialog.confirm_prompt
-    assert isinstance(prompt, QMessageBox)
-    yes = next(b for b in prompt.buttons() if b.text() == "Cancel &order")
     with qtbot.waitSignal(panel.loaded, timeout=5000):
-        qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
+        confirm_preview(qtbot, shop, dialog)
     assert panel.status_badge.text() == "Cancelled"
     assert panel.cancel_reason_label.text() == "Duplicate order"
 

@@ -32,7 +32,9 @@ from desktop_app.ui.orders.forms import (
 from tests.ui.fixtures_forms import (
     QT_OFFSCREEN_NOISE,
     Shop,
+    confirm_preview,
     shop_fixture,  # noqa: F401  (the "shop" fixture)
+    shown_preview,
     wait_idle,
 )
 
@@ -221,8 +223,14 @@ def test_edit_lines_add_remove_and_change_quantity(qtbot, shop: Shop):
     pick(qtbot, editor.product_picker, "plate")
     qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
     assert editor.total_label.text() == "Total: 34.50 €"
+    head = shop.app.events.head_position()
+    press_save(qtbot, shop, dialog)
+    # First the check: the one event in business words and the document, nothing written yet.
+    preview = shown_preview(qtbot, dialog)
+    assert "1 event will be recorded" in preview.text() and "PLATE-XL" in preview.text()
+    assert shop.app.events.head_position() == head
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        press_save(qtbot, shop, dialog)
+        confirm_preview(qtbot, shop, dialog)
     after = state(shop, order_id)
     assert [(line["sku"], line["quantity"]) for line in after["lines"]] == [
         ("MUG-BLUE", 5),
@@ -283,9 +291,11 @@ def test_edit_lines_conflict_reload_reapplies_typed_values(qtbot, shop: Shop):
     assert "changed by someone else" in prompt.text()
     assert dialog.line_editor.lines()[0].quantity == 7  # typed value kept
     reload_button = next(b for b in prompt.buttons() if b.text() == "&Reload")
+    qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shop)
+    # Reloaded and reapplied: the clerk sees the new preview before anything is written.
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
-        wait_idle(qtbot, shop)
+        confirm_preview(qtbot, shop, dialog)
     after = state(shop, order_id)
     assert [(line["sku"], line["quantity"]) for line in after["lines"]] == [
         ("MUG-BLUE", 7),
@@ -326,9 +336,11 @@ def test_confirm_shows_what_will_happen_then_confirms(qtbot, shop: Shop):
         ConfirmOrderDialog(shop.commands, shop.queries, shop.tasks, view_of(shop, order_id)),
     )
     assert "9.00 €" in dialog.message() and "cannot be undone" in dialog.message()
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Enter = the default button
+    preview = shown_preview(qtbot, dialog)
+    assert "Confirmed" in preview.text() and state(shop, order_id)["status"] == "pending"
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Enter = the default button
-        wait_idle(qtbot, shop)
+        confirm_preview(qtbot, shop, dialog)  # Enter again records it
     assert state(shop, order_id)["status"] == "confirmed"
 
 
@@ -348,8 +360,9 @@ def test_ship_requires_tracking_number_beside_the_field(qtbot, shop: Shop):
     assert shop.app.events.head_position() == head  # nothing written
     assert dialog.carrier_edit.text() == "DHL"
     qtbot.keyClicks(dialog.tracking_edit, "JD0123456789")
+    press_save(qtbot, shop, dialog)
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        press_save(qtbot, shop, dialog)
+        confirm_preview(qtbot, shop, dialog)
     after = state(shop, order_id)
     assert (after["status"], after["tracking_number"], after["carrier"]) == (
         "shipped",
@@ -373,9 +386,10 @@ def test_confirm_conflict_reload_resends_with_new_version(qtbot, shop: Shop):
     press_save(qtbot, shop, dialog)
     assert state(shop, order_id)["status"] == "pending"  # refused: the clerk saw version 2
     reload_button = next(b for b in dialog.conflict_prompt.buttons() if b.text() == "&Reload")
+    qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shop)
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
-        wait_idle(qtbot, shop)
+        confirm_preview(qtbot, shop, dialog)
     after = state(shop, order_id)
     assert after["status"] == "confirmed" and len(after["lines"]) == 2
 
@@ -390,8 +404,9 @@ def test_deliver(qtbot, shop: Shop):
         DeliverOrderDialog(shop.commands, shop.queries, shop.tasks, view_of(shop, order_id)),
     )
     assert "T-9" in dialog.message()
+    press_save(qtbot, shop, dialog)
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        press_save(qtbot, shop, dialog)
+        confirm_preview(qtbot, shop, dialog)
     assert state(shop, order_id)["status"] == "delivered"
 
 
@@ -408,19 +423,19 @@ def test_cancel_requires_reason_and_asks_to_confirm(qtbot, shop: Shop):
     assert shop.app.events.head_position() == head
     qtbot.keyClicks(dialog.reason_edit, "Customer changed their mind")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    prompt = dialog.confirm_prompt
-    assert isinstance(prompt, QMessageBox) and "Cancel order" in prompt.text()
-    # "Keep order" first: nothing happens, the reason stays
-    keep = next(b for b in prompt.buttons() if b.text() == "&Keep order")
-    qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+    # The preview is the confirmation: what will be written, then "Cancel order" or Back.
+    preview = shown_preview(qtbot, dialog)
+    assert "Cancelled" in preview.text() and "Customer changed their mind" in preview.text()
+    assert preview.confirm_button.text() == "Cancel &order"
+    # Back (Esc) first: nothing happens, the reason stays
+    qtbot.keyClick(preview, Qt.Key.Key_Escape)
     wait_idle(qtbot, shop)
+    assert dialog.preview_dialog is None and dialog.isVisible()
     assert state(shop, order_id)["status"] == "pending"
     assert dialog.reason_edit.text() == "Customer changed their mind"
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    yes = next(b for b in dialog.confirm_prompt.buttons() if b.text() == "Cancel &order")
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
-        wait_idle(qtbot, shop)
+        confirm_preview(qtbot, shop, dialog)
     after = state(shop, order_id)
     assert (after["status"], after["cancel_reason"]) == ("cancelled", "Customer changed their mind")
 

@@ -6,29 +6,45 @@ the time between them (a minute apart: a few pixels; a week apart: the largest g
 and a quiet month both stay readable. Layout is one pass over the cards (plain integers);
 painting draws only the rows that intersect the exposed rectangle (a bisect into the row
 offsets), so a 10,000-event history costs what the visible part costs.
+
+Over 500 lines on purpose: layout and painting of every row kind (day, card, event, the
+order's notes, a refused command) read together, as one paint pass draws them.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QHelpEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from desktop_app.application.audit_timeline import BAD, OK, AuditCard, AuditEvent
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.queries import AuditNoteEntry
+from desktop_app.ui.audit.marks import (
+    NOTE_COLOUR,
+    REFUSED_COLOUR,
+    REFUSED_FILL,
+    note_line,
+    paint_refused_marker,
+    rejection_title,
+    rejection_tooltip,
+)
 from desktop_app.ui.formatting import format_date, format_datetime
 from desktop_app.ui.history.event_style import paint_marker, style_for
 
@@ -43,6 +59,8 @@ EVENT_H = 26
 MIN_GAP = 6
 MAX_GAP = 64
 MAX_LINES = 4  # event lines shown on a command card before "+ n more"
+MAX_NOTE_LINES = 3  # auditors' notes shown on a card before "+ n more notes"
+REFUSED_H = 2 * LINE_H + PAD
 
 RED = QColor("#b91c1c")
 RED_FILL = QColor("#fee2e2")
@@ -55,27 +73,55 @@ def local_date(value: datetime) -> date:
     return value.astimezone().date()
 
 
+NoteMap = Mapping[int, Sequence[AuditNoteEntry]]
+"""Auditors' notes by the order version they annotate (0: the order as a whole)."""
+
+
 @dataclass(slots=True)
 class Row:
-    """One painted row: a day separator, a card, or one event of an expanded run."""
+    """One painted row: a day separator, a card, one event of an expanded run, the order's
+    own notes ("notes", at the top) or a refused command ("refused", a grey marker)."""
 
-    kind: str  # "day", "card" or "event"
+    kind: str  # "day", "card", "event", "notes" or "refused"
     y: int
     height: int
     card: int
     at: datetime
     event: AuditEvent | None = None
+    notes: tuple[AuditNoteEntry, ...] = ()
+    rejection: RecordedRejection | None = None
 
 
-def card_height(card: AuditCard) -> int:
-    """Pixels of one card (folded run: two lines; command: one line per event, capped)."""
+def note_lines(count: int, cap: int = MAX_NOTE_LINES) -> int:
+    """Text lines ``count`` notes take on a card (capped, plus "+ n more notes")."""
+    return min(count, cap) + (1 if count > cap else 0)
+
+
+def card_height(card: AuditCard, notes: int = 0) -> int:
+    """Pixels of one card (folded run: two lines; command: one line per event, capped; then
+    its problems and its auditors' notes)."""
     if card.kind == "run":
         lines = 2
     else:
         lines = min(len(card.events), MAX_LINES) + (1 if len(card.events) > MAX_LINES else 0)
     if card.bad:
         lines += sum(1 for ev in card.events if ev.integrity.state == BAD)
+    lines += note_lines(notes)
     return HEADER_H + lines * LINE_H + PAD
+
+
+def _card_notes(
+    cards: tuple[AuditCard, ...], notes: NoteMap
+) -> dict[int, tuple[AuditNoteEntry, ...]]:
+    """Each card's notes (on any of its events), by card index: a bisect per annotated
+    version, never a walk over a long run's events."""
+    firsts = [card.first.version for card in cards]
+    found: dict[int, list[AuditNoteEntry]] = {}
+    for version in sorted(v for v in notes if v > 0):
+        index = bisect_right(firsts, version) - 1
+        if index >= 0 and version <= cards[index].last.version:
+            found.setdefault(index, []).extend(notes[version])
+    return {index: tuple(items) for index, items in found.items()}
 
 
 def time_gap(before: datetime, after: datetime) -> int:
@@ -84,14 +130,37 @@ def time_gap(before: datetime, after: datetime) -> int:
     return MIN_GAP + min(MAX_GAP - MIN_GAP, int(9 * math.log1p(minutes)))
 
 
-def layout(cards: tuple[AuditCard, ...], expanded: set[int]) -> tuple[list[Row], int]:
-    """Rows in order with their offsets, and the total height."""
+def layout(
+    cards: tuple[AuditCard, ...],
+    expanded: set[int],
+    notes: NoteMap | None = None,
+    refused: Sequence[RecordedRejection] = (),
+) -> tuple[list[Row], int]:
+    """Rows in order with their offsets, and the total height: the order's own notes first,
+    then cards (with their notes) and refused commands in time order."""
+    notes = notes or {}
     rows: list[Row] = []
     y = PAD
     last_at: datetime | None = None
     last_day: date | None = None
+    order_notes = tuple(notes.get(0, ()))
+    if order_notes and cards:
+        height = HEADER_H + note_lines(len(order_notes)) * LINE_H + PAD
+        rows.append(Row("notes", y, height, 0, cards[0].first.recorded_at, notes=order_notes))
+        y += height + MIN_GAP
+    card_notes = _card_notes(cards, notes) if notes else {}
+    pending = sorted(refused, key=lambda r: (r.recorded_at, r.rejection_id))
+    next_refused = 0
 
-    def place(kind: str, height: int, index: int, at: datetime, ev: AuditEvent | None) -> None:
+    def place(
+        kind: str,
+        height: int,
+        index: int,
+        at: datetime,
+        ev: AuditEvent | None,
+        row_notes: tuple[AuditNoteEntry, ...] = (),
+        rejection: RecordedRejection | None = None,
+    ) -> None:
         nonlocal y, last_at, last_day
         day = local_date(at)
         if day != last_day:
@@ -100,17 +169,31 @@ def layout(cards: tuple[AuditCard, ...], expanded: set[int]) -> tuple[list[Row],
             last_day = day
         elif last_at is not None:
             y += time_gap(last_at, at)
-        rows.append(Row(kind, y, height, index, at, ev))
+        rows.append(Row(kind, y, height, index, at, ev, row_notes, rejection))
         y += height
         last_at = at
 
+    def place_refused(until: datetime | None, index: int) -> None:
+        nonlocal next_refused
+        while next_refused < len(pending) and (
+            until is None or pending[next_refused].recorded_at < until
+        ):
+            item = pending[next_refused]
+            place("refused", REFUSED_H, index, item.recorded_at, None, rejection=item)
+            next_refused += 1
+
     for index, card in enumerate(cards):
-        place("card", card_height(card), index, card.first.recorded_at, None)
+        place_refused(card.first.recorded_at, index)
+        mine = card_notes.get(index, ())
+        place("card", card_height(card, len(mine)), index, card.first.recorded_at, None, mine)
         last_at = card.last.recorded_at
         if card.kind == "run" and index in expanded:
             for ev in card.events:
+                own = tuple(notes.get(ev.version, ())) if mine else ()
                 height = EVENT_H + (LINE_H if ev.integrity.state == BAD else 0)
-                place("event", height, index, ev.recorded_at, ev)
+                height += note_lines(len(own), 2) * LINE_H
+                place("event", height, index, ev.recorded_at, ev, own)
+    place_refused(None, max(len(cards) - 1, 0))
     return rows, y + PAD
 
 
@@ -119,6 +202,12 @@ class TimelineCanvas(QWidget):
 
     selected = Signal(object, object)
     """(card, event or None) the clerk selected."""
+    refused_selected = Signal(object)
+    """A refused command's grey marker was selected (its ``RecordedRejection``)."""
+    order_notes_selected = Signal(object)
+    """The order's own notes (tuple of ``AuditNoteEntry``) were selected."""
+    painted = Signal()
+    """A paint finished (the view starts the integrity check after the first one)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +216,8 @@ class TimelineCanvas(QWidget):
         # At least as tall as its rows; a short history still fills the viewport (base colour).
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.cards: tuple[AuditCard, ...] = ()
+        self.notes: NoteMap = {}
+        self.refused: tuple[RecordedRejection, ...] = ()
         self.expanded: set[int] = set()
         self.rows: list[Row] = []
         self._offsets: list[int] = []
@@ -140,12 +231,24 @@ class TimelineCanvas(QWidget):
 
     # --- content -------------------------------------------------------------------------
 
-    def set_cards(self, cards: tuple[AuditCard, ...], currency: str, *, keep: bool = False) -> None:
-        """Show ``cards``: all folded and nothing selected, or with ``keep`` (the same order
-        again, e.g. with its verdicts) the runs that were open and the selection kept."""
+    def set_cards(
+        self,
+        cards: tuple[AuditCard, ...],
+        currency: str,
+        *,
+        keep: bool = False,
+        notes: NoteMap | None = None,
+        refused: Sequence[RecordedRejection] = (),
+    ) -> None:
+        """Show ``cards`` (with the auditors' ``notes`` beside their events and the
+        ``refused`` commands as grey markers): all folded and nothing selected, or with
+        ``keep`` (the same order again, e.g. with its verdicts) the runs that were open and
+        the selection kept."""
         opened = {self.cards[i].first.version for i in self.expanded} if keep else set()
         chosen = self._selected_version() if keep else None
         self.cards = cards
+        self.notes = notes or {}
+        self.refused = tuple(refused)
         self.currency = currency
         self.expanded = {
             i for i, card in enumerate(cards) if card.kind == "run" and card.first.version in opened
@@ -153,22 +256,27 @@ class TimelineCanvas(QWidget):
         self.current = None
         self._relayout()
         if chosen is not None:
-            kind, version = chosen
             for i, row in enumerate(self.rows):
-                shown = row.event if row.event is not None else self.cards[row.card].first
-                if row.kind == kind and shown.version == version:
+                if row.kind != "day" and self._row_key(row) == chosen:
                     self.select_row(i)
                     break
+
+    def _row_key(self, row: Row) -> tuple[str, int]:
+        """What a row shows, stable across reloads: (kind, version or rejection number)."""
+        if row.rejection is not None:
+            return row.kind, row.rejection.rejection_id
+        if row.kind == "notes":
+            return row.kind, 0
+        shown = row.event if row.event is not None else self.cards[row.card].first
+        return row.kind, shown.version
 
     def _selected_version(self) -> tuple[str, int] | None:
         if self.current is None:
             return None
-        row = self.rows[self.current]
-        shown = row.event if row.event is not None else self.cards[row.card].first
-        return row.kind, shown.version
+        return self._row_key(self.rows[self.current])
 
     def _relayout(self) -> None:
-        self.rows, self._height = layout(self.cards, self.expanded)
+        self.rows, self._height = layout(self.cards, self.expanded, self.notes, self.refused)
         self._offsets = [row.y for row in self.rows]
         self.setMinimumHeight(self._height)
         self.updateGeometry()
@@ -235,7 +343,12 @@ class TimelineCanvas(QWidget):
         self.current = index
         row = self.rows[index]
         self.update()
-        self.selected.emit(self.cards[row.card], row.event)
+        if row.rejection is not None:
+            self.refused_selected.emit(row.rejection)
+        elif row.kind == "notes":
+            self.order_notes_selected.emit(row.notes)
+        else:
+            self.selected.emit(self.cards[row.card], row.event)
 
     def row_near(self, y: int) -> int:
         """The last row starting at or above ``y`` (0 when none)."""
@@ -269,10 +382,34 @@ class TimelineCanvas(QWidget):
                 i += step
             self.select_row(i)
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
-            if self.current is not None:
+            if self.current is not None and self.rows[self.current].kind in ("card", "event"):
                 self.toggle(self.rows[self.current].card)
         else:
             super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            index = self.row_index_at(event.pos().y())
+            text = self.tooltip_at(index) if index is not None else ""
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+    def tooltip_at(self, index: int) -> str:
+        """The hover text of a row: a refused command's who/when/what/why, or the notes."""
+        row = self.rows[index]
+        if row.rejection is not None:
+            return rejection_tooltip(row.rejection)
+        if row.notes:
+            return "\n\n".join(
+                f"{note_line(n).split(' · ', 2)[0]} · {format_datetime(n.recorded_at)}\n{n.text}"
+                for n in row.notes
+            )
+        return ""
 
     # --- painting ------------------------------------------------------------------------
 
@@ -294,10 +431,15 @@ class TimelineCanvas(QWidget):
                 self._paint_day(painter, row)
             elif row.kind == "card":
                 self._paint_card(painter, row, i == self.current)
+            elif row.kind == "refused":
+                self._paint_refused(painter, row, i == self.current)
+            elif row.kind == "notes":
+                self._paint_order_notes(painter, row, i == self.current)
             else:
                 self._paint_event_row(painter, row, i == self.current)
         self.painted_rows = painted
         painter.end()
+        self.painted.emit()
 
     def _paint_day(self, painter: QPainter, row: Row) -> None:
         mid = row.y + row.height // 2
@@ -360,6 +502,99 @@ class TimelineCanvas(QWidget):
                 metrics.elidedText(text, Qt.TextElideMode.ElideRight, inner.width()),
             )
             y += LINE_H
+        self._paint_notes(painter, row.notes, inner.left(), y, inner.width(), card.kind == "run")
+
+    def _paint_notes(
+        self,
+        painter: QPainter,
+        notes: tuple[AuditNoteEntry, ...],
+        x: int,
+        y: int,
+        width: int,
+        versions: bool,
+        cap: int = MAX_NOTE_LINES,
+    ) -> None:
+        """The notes beside their event(s), amber, one line each (capped)."""
+        if not notes:
+            return
+        metrics = QFontMetrics(self.font())
+        painter.setPen(NOTE_COLOUR)
+        for note in notes[:cap]:
+            text = note_line(note)
+            if versions and note.target_version:
+                text = f"v{note.target_version:,} {text}"
+            painter.drawText(
+                QRect(x, y, width, LINE_H),
+                Qt.AlignmentFlag.AlignLeft,
+                metrics.elidedText(text, Qt.TextElideMode.ElideRight, width),
+            )
+            y += LINE_H
+        if len(notes) > cap:
+            painter.drawText(
+                QRect(x, y, width, LINE_H),
+                Qt.AlignmentFlag.AlignLeft,
+                f"+ {len(notes) - cap:,} more notes (see details)",
+            )
+
+    def _paint_order_notes(self, painter: QPainter, row: Row, current: bool) -> None:
+        box = QRect(CARD_X, row.y, self.width() - CARD_X - 8, row.height - 4)
+        painter.setPen(QPen(NOTE_COLOUR, 1))
+        painter.setBrush(QColor("#fefce8"))
+        painter.drawRoundedRect(box, 6, 6)
+        if current:
+            painter.setPen(QPen(self.palette().highlight().color(), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(box.adjusted(1, 1, -1, -1), 6, 6)
+        inner = box.adjusted(10, 3, -10, 0)
+        painter.setFont(self._bold)
+        painter.setPen(NOTE_COLOUR)
+        count = len(row.notes)
+        painter.drawText(
+            QRect(inner.left(), inner.top(), inner.width(), LINE_H),
+            Qt.AlignmentFlag.AlignLeft,
+            f"Auditors' notes on the whole order ({count})",
+        )
+        painter.setFont(self.font())
+        self._paint_notes(
+            painter, row.notes, inner.left(), inner.top() + HEADER_H, inner.width(), False
+        )
+
+    def _paint_refused(self, painter: QPainter, row: Row, current: bool) -> None:
+        rejection = row.rejection
+        assert rejection is not None
+        self._time(painter, row)
+        paint_refused_marker(painter, QPointF(AXIS_X, row.y + 11), 7)
+        box = QRect(CARD_X, row.y, self.width() - CARD_X - 8, row.height - 4)
+        painter.setPen(QPen(REFUSED_COLOUR, 1, Qt.PenStyle.DashLine))
+        painter.setBrush(REFUSED_FILL)
+        painter.drawRoundedRect(box, 6, 6)
+        if current:
+            painter.setPen(QPen(self.palette().highlight().color(), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(box.adjusted(1, 1, -1, -1), 6, 6)
+        inner = box.adjusted(10, 3, -10, 0)
+        metrics = QFontMetrics(self.font())
+        italic = QFont(self.font())
+        italic.setItalic(True)
+        painter.setFont(italic)
+        painter.setPen(REFUSED_COLOUR)
+        painter.drawText(
+            QRect(inner.left(), inner.top(), inner.width(), LINE_H),
+            Qt.AlignmentFlag.AlignLeft,
+            QFontMetrics(italic).elidedText(
+                rejection_title(rejection) + " · nothing written",
+                Qt.TextElideMode.ElideRight,
+                inner.width(),
+            ),
+        )
+        painter.setFont(self.font())
+        painter.drawText(
+            QRect(inner.left(), inner.top() + LINE_H, inner.width(), LINE_H),
+            Qt.AlignmentFlag.AlignLeft,
+            metrics.elidedText(
+                "Why: " + rejection.rejection.message, Qt.TextElideMode.ElideRight, inner.width()
+            ),
+        )
 
     def _paint_event_row(self, painter: QPainter, row: Row, current: bool) -> None:
         ev = row.event
@@ -385,9 +620,10 @@ class TimelineCanvas(QWidget):
             Qt.AlignmentFlag.AlignLeft,
             metrics.elidedText(text, Qt.TextElideMode.ElideRight, inner.width()),
         )
+        y = inner.top() + LINE_H
         if bad:
             painter.drawText(
-                QRect(inner.left(), inner.top() + LINE_H, inner.width(), LINE_H),
+                QRect(inner.left(), y, inner.width(), LINE_H),
                 Qt.AlignmentFlag.AlignLeft,
                 metrics.elidedText(
                     "✗ " + "; ".join(ev.integrity.reasons),
@@ -395,6 +631,8 @@ class TimelineCanvas(QWidget):
                     inner.width(),
                 ),
             )
+            y += LINE_H
+        self._paint_notes(painter, row.notes, inner.left(), y, inner.width(), False, cap=2)
 
 
 def card_title(card: AuditCard) -> str:

@@ -85,6 +85,7 @@ class AuditMode(QObject):
         self._sizes = [size for size, widget in self._panes() if widget is not self.view]
         view = self._view()
         view.set_queries(window.queries)
+        view.set_commands(window.commands, read_only=window.read_only)
         self._list_minimum = window.orders.minimumWidth()
         window.tabs.hide()
         # A strip holds the table only: the search and filters would be cut off at its width

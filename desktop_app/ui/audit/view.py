@@ -4,15 +4,19 @@ A header (order, counts, integrity, "Check integrity", back), a jump bar (to a v
 date) with a scrubber over the order's time span, the painted timeline and a details pane with
 what the cards leave out (ids, hashes, metadata, payload). The history is read through the
 query bus on the TaskRunner; the chain check of the stream runs there too, on demand.
+
+Over 500 lines on purpose: loading, jumping, the details pane and adding notes share one
+ticketed state (the shown order, its audit, the selection).
 """
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from PySide6.QtCore import QDate, Qt, Signal, Slot
+from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -35,15 +39,37 @@ from desktop_app.application.audit_timeline import (
     GetOrderAudit,
     OrderAudit,
 )
-from desktop_app.application.buses import QuerySender
+from desktop_app.application.buses import CommandSender, QuerySender
 from desktop_app.application.business_summaries import DocumentDiff, document_diff, money
-from desktop_app.application.queries import GetOrderAtVersion
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.queries import AuditNoteEntry, GetOrderAtVersion
 from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
+from desktop_app.ui.audit.marks import notes_by_target, notes_html, read_marks, rejection_html
+from desktop_app.ui.document_html import document_html
 from desktop_app.ui.errors import explain
 from desktop_app.ui.formatting import format_datetime, format_int
 from desktop_app.ui.tasks import TaskRunner
 
 SCRUB_STEPS = 1000
+CHECK_FALLBACK_MS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAnswer:
+    """What one load of the audit view reads: the history, the auditors' notes and the
+    refused commands (``remark`` says why either could not be read; the history still shows)."""
+
+    audit: OrderAudit
+    notes: tuple[AuditNoteEntry, ...]
+    refused: tuple[RecordedRejection, ...]
+    remark: str = ""
+
+
+def read_audit(queries: QuerySender, query: GetOrderAudit) -> AuditAnswer:
+    """Worker thread: the order's history, then its notes and refused commands."""
+    audit = queries.ask(query)
+    marks = read_marks(queries, query.order_id)
+    return AuditAnswer(audit, marks.notes, marks.refused, marks.remark)
 
 
 class AuditView(QWidget):
@@ -63,9 +89,16 @@ class AuditView(QWidget):
         self.setObjectName("auditView")
         self.tasks = tasks
         self.queries: QuerySender | None = None
+        self.commands: CommandSender | None = None
+        self.read_only = False
         self.order_id: str | None = None
         self.audit: OrderAudit | None = None
+        self.notes: tuple[AuditNoteEntry, ...] = ()
+        self.refused: tuple[RecordedRejection, ...] = ()
+        self.note_dialog: QWidget | None = None
+        self._selection: tuple[AuditCard, AuditEvent | None] | None = None
         self._request = 0
+        self._check_pending: int | None = None
         self._details_request = 0
         self.document: DocumentDiff | None = None
         """The document diff shown for the selection (None while it is being read)."""
@@ -82,10 +115,18 @@ class AuditView(QWidget):
         self.check_button.clicked.connect(self.check_integrity)
         self.back_button = QPushButton("Back to the list (Esc)", self)
         self.back_button.clicked.connect(self.close_requested)
+        self.note_button = QPushButton("Add &note…", self)
+        self.note_button.setObjectName("auditAddNote")
+        self.note_button.setToolTip(
+            "Attach an auditor's note to the selected event, or to the whole order"
+        )
+        self.note_button.clicked.connect(self.add_note)
+        self.note_button.setEnabled(False)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.integrity)
+        top.addWidget(self.note_button)
         top.addWidget(self.check_button)
         top.addWidget(self.back_button)
 
@@ -129,6 +170,9 @@ class AuditView(QWidget):
 
         self.canvas = TimelineCanvas(self)
         self.canvas.selected.connect(self._show_details)
+        self.canvas.painted.connect(self._painted)
+        self.canvas.refused_selected.connect(self._show_refused)
+        self.canvas.order_notes_selected.connect(self._show_order_notes)
         self.scroll_area = QScrollArea(self)
         self.scroll_area.setObjectName("auditScroll")
         self.scroll_area.setWidget(self.canvas)
@@ -164,11 +208,33 @@ class AuditView(QWidget):
         """The query bus (None while the database is being opened)."""
         self.queries = queries
 
+    def set_commands(self, commands: CommandSender | None, *, read_only: bool = False) -> None:
+        """The command bus, for adding notes (None or ``read_only``: no notes can be added)."""
+        self.commands = commands
+        self.read_only = read_only
+        self._update_note_button()
+
+    def _update_note_button(self) -> None:
+        if self.commands is None or self.read_only:
+            self.note_button.setEnabled(False)
+            self.note_button.setToolTip(
+                "The database is open read-only: no note can be added."
+                if self.read_only
+                else "Notes cannot be added here."
+            )
+            return
+        self.note_button.setEnabled(self.audit is not None and bool(self.audit.events))
+        self.note_button.setToolTip(
+            "Attach an auditor's note to the selected event, or to the whole order"
+        )
+
     def show_order(self, order_id: str | None) -> None:
         """Show ``order_id``'s history (None: nothing selected)."""
         self.order_id = order_id
         if order_id is None:
             self.audit = None
+            self.notes = self.refused = ()
+            self._update_note_button()
             self.canvas.set_cards((), "")
             self._show_empty("Select an order to see its history.")
             return
@@ -196,22 +262,40 @@ class AuditView(QWidget):
         request = self._request
         query = GetOrderAudit(order_id=order_id, check=check)
         self.tasks.submit(
-            lambda: queries.ask(query),
-            lambda audit: self._loaded(request, audit),
+            lambda: read_audit(queries, query),
+            lambda answer: self._loaded(request, answer),
             lambda exc: self._failed(request, exc),
         )
 
-    def _loaded(self, request: int, audit: OrderAudit) -> None:
+    def _loaded(self, request: int, answer: AuditAnswer) -> None:
         if request != self._request:
             return  # an older answer for another order or an earlier state
+        audit = answer.audit
         same = self.audit is not None and self.audit.order_id == audit.order_id
         self.audit = audit
-        self.canvas.set_cards(audit.cards, audit.currency, keep=same)
+        self.notes, self.refused = answer.notes, answer.refused
+        self.canvas.set_cards(
+            audit.cards,
+            audit.currency,
+            keep=same,
+            notes=notes_by_target(answer.notes),
+            refused=answer.refused,
+        )
+        self._update_note_button()
         count = len(audit.events)
         number = html.escape(audit.order_number or audit.order_id)
+        extra = ""
+        if answer.notes:
+            extra += f" · <span style='color:#a16207'>{format_int(len(answer.notes))} notes</span>"
+        if answer.refused:
+            extra += (
+                f" · <span style='color:#6b7280'>{format_int(len(answer.refused))} refused</span>"
+            )
+        if answer.remark:
+            extra += f" · <i>{html.escape(answer.remark)}</i>"
         self.title.setText(
             f"<b>Audit · {number}</b> · {format_int(count)} events · "
-            f"{format_int(len(audit.cards))} cards"
+            f"{format_int(len(audit.cards))} cards{extra}"
         )
         self._show_integrity(audit)
         self.version_box.setMaximum(max(count, 1))
@@ -233,8 +317,26 @@ class AuditView(QWidget):
             self.checked.emit()
             return
         self.loaded.emit()
-        # The verdicts follow the first paint (a long history shows at once).
-        self.check_integrity()
+        # The verdicts follow the first paint (a long history shows at once): the check is a
+        # few hundred ms of Python on a worker thread, and started before the paint it would
+        # take the GIL from it. A fallback timer starts it should no paint come (hidden view).
+        self._check_pending = request
+        if self.canvas.isVisible():
+            self.canvas.update()
+            QTimer.singleShot(CHECK_FALLBACK_MS, self, lambda: self._start_pending_check(request))
+        else:
+            self._start_pending_check(request)
+
+    @Slot()
+    def _painted(self) -> None:
+        request = self._check_pending
+        if request is not None:
+            QTimer.singleShot(0, self, lambda: self._start_pending_check(request))
+
+    def _start_pending_check(self, request: int) -> None:
+        if self._check_pending == request and request == self._request:
+            self._check_pending = None
+            self.check_integrity()
 
     def _failed(self, request: int, exc: BaseException) -> None:
         if request != self._request:
@@ -335,11 +437,20 @@ class AuditView(QWidget):
         """The selected card or event, everything the card leaves out; then the order document
         before and after it (read on a worker thread)."""
         currency = self.audit.currency if self.audit else ""
+        self._selection = (card, event)
+        if event is not None or len(card.events) == 1:
+            shown_versions = {(event or card.first).version}
+        else:
+            shown_versions = {ev.version for ev in card.events}
+        notes = notes_html(
+            [n for n in self.notes if n.target_version in shown_versions],
+            "Auditors' notes on this event" if len(shown_versions) == 1 else "Auditors' notes",
+        )
 
         def render(document: str = "") -> str:
             if event is not None or len(card.events) == 1:
-                return event_details(event or card.first, document)
-            return card_details(card, currency, document)
+                return event_details(event or card.first, notes + document)
+            return card_details(card, currency, notes + document)
 
         shown = event or card.first
         first = shown.version if event is not None else card.first.version
@@ -374,6 +485,60 @@ class AuditView(QWidget):
                 self.document_shown.emit()
 
         self.tasks.submit(read, done, failed)
+
+    @Slot(object)
+    def _show_refused(self, recorded: RecordedRejection) -> None:
+        self._selection = None
+        self.document = None
+        self._details_request += 1
+        self.details.setHtml(rejection_html(recorded))
+
+    @Slot(object)
+    def _show_order_notes(self, notes: tuple[AuditNoteEntry, ...]) -> None:
+        self._selection = None
+        self.document = None
+        self._details_request += 1
+        self.details.setHtml(notes_html(notes, "Auditors' notes on the whole order"))
+
+    # --- notes ---------------------------------------------------------------------------
+
+    def selected_event(self) -> AuditEvent | None:
+        """The selected event (a one-event card's event; None for a card of several)."""
+        if self._selection is None:
+            return None
+        card, event = self._selection
+        if event is not None:
+            return event
+        return card.first if len(card.events) == 1 else None
+
+    @Slot()
+    def add_note(self) -> QWidget | None:
+        """Open the add-note dialog for the selected event (or card) or the whole order."""
+        audit, commands, queries = self.audit, self.commands, self.queries
+        if audit is None or commands is None or queries is None or self.read_only:
+            return None
+        from desktop_app.ui.audit.note_dialog import AuditNoteDialog
+
+        choices: list[AuditEvent] = []
+        if self._selection is not None:
+            card, event = self._selection
+            choices = [event] if event is not None else list(card.events[:50])
+        dialog = AuditNoteDialog(
+            commands,
+            queries,
+            self.tasks,
+            order_id=audit.order_id,
+            order_number=audit.order_number or audit.order_id,
+            events=choices,
+            notes=self.notes,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.refresh)
+        dialog.finished.connect(lambda _code: setattr(self, "note_dialog", None))
+        self.note_dialog = dialog
+        dialog.open()
+        return dialog
 
 
 def _qdate(value: datetime) -> QDate:
@@ -439,33 +604,4 @@ def card_details(card: AuditCard, currency: str, document: str = "", limit: int 
     parts.append("</ol>")
     if len(card.events) > limit:
         parts.append(f"<p>… and {len(card.events) - limit:,} more (expand the run)</p>")
-    return "".join(parts)
-
-
-_CHANGE_STYLE = {
-    "added": "background:#dcfce7",
-    "removed": "background:#fee2e2; text-decoration: line-through",
-    "changed": "background:#fef9c3",
-    "same": "",
-}
-
-
-def document_html(diff: DocumentDiff, first: int, last: int) -> str:
-    """The order document before and after, as a table: changed rows highlighted."""
-    was = f"v{first - 1:,}" if first > 1 else "before the order"
-    parts = [
-        f"<h4>The order document, {html.escape(was)} → v{last:,}</h4>",
-        "<table cellspacing='0' cellpadding='3' border='1' style='border-collapse:collapse'>",
-        f"<tr><th></th><th>{html.escape(was)}</th><th>v{last:,}</th></tr>",
-    ]
-    rows = [r for r in diff.header if r.before or r.after]
-    for row in [*rows, *diff.lines, diff.total]:
-        style = _CHANGE_STYLE[row.change]
-        cell = f" style='{style}'" if style else ""
-        parts.append(
-            f"<tr{cell}><td nowrap><b>{html.escape(row.label)}</b></td>"
-            f"<td>{html.escape(row.before) or '—'}</td>"
-            f"<td>{html.escape(row.after) or '—'}</td></tr>"
-        )
-    parts.append("</table>")
     return "".join(parts)

@@ -45,6 +45,7 @@ _STYLES: dict[str, EventStyle] = {
     "OrderCancelled": EventStyle("Cancelled", "#475569", "cross"),
     "OrderShippingAddressChanged": EventStyle("Ship-to changed", "#0891b2", "pin"),
     "OrderNoteAdded": EventStyle("Note", "#ca8a04", "note"),
+    "(refused)": EventStyle("Refused commands", "#6b7280", "refused"),
 }
 
 
@@ -159,6 +160,13 @@ def marker_icon(type_name: str, size: int = 18) -> QIcon:
     pixmap.setDevicePixelRatio(2.0)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
-    paint_marker(painter, QPointF(size / 2, size / 2), size / 2 - 1.5, style_for(type_name))
+    style = style_for(type_name)
+    if style.glyph == "refused":
+        # Not an event: the grey hollow marker of a refused command.
+        from desktop_app.ui.audit.marks import paint_refused_marker
+
+        paint_refused_marker(painter, QPointF(size / 2, size / 2), size / 2 - 2.5)
+    else:
+        paint_marker(painter, QPointF(size / 2, size / 2), size / 2 - 1.5, style)
     painter.end()
     return QIcon(pixmap)

@@ -7,9 +7,18 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF,
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.ui.audit.marks import (
+    NOTE_COLOUR,
+    REFUSED_COLOUR,
+    REFUSED_FILL,
+    command_label,
+    paint_refused_marker,
+    who,
+)
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import paint_marker, style_for
-from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, TIME_ROLE
+from desktop_app.ui.history.timeline_model import ENTRY_ROLE, GROUP_ROLE, NOTES_ROLE, TIME_ROLE
 
 ROW_HEIGHT = 48
 BRACKET_X = 8
@@ -55,6 +64,9 @@ class TimelineDelegate(QStyledItemDelegate):
         entry = index.data(ENTRY_ROLE)
         group = index.data(GROUP_ROLE)
         if entry is None or group is None:
+            return
+        if isinstance(entry, RecordedRejection):
+            self._paint_refused(painter, option, index, entry)
             return
         rect: QRect = option.rect
         palette = option.palette
@@ -142,16 +154,20 @@ class TimelineDelegate(QStyledItemDelegate):
         # Line 2: the summary; the command id only where the summary keeps most of the row
         # (the details pane always shows it, and the shading groups a command's events).
         command = ""
-        if group.first or group.size == 1:
+        notes = index.data(NOTES_ROLE) or ()
+        if notes:
+            # An auditor's note outranks the command id (which the details pane shows).
+            command = f"✎ {len(notes)} note{'s' if len(notes) != 1 else ''}"
+        elif group.first or group.size == 1:
             command = f"command {fmt.short_id(group.causation_id)}"
             if group.size > 1:
                 command += f" · {group.size} events"
         command_width = small_metrics.horizontalAdvance(command) + 10 if command else 0
-        if command and width - command_width < width * 0.6:
+        if command and not notes and width - command_width < width * 0.6:
             command, command_width = "", 0
         if command:
-            painter.setFont(small)
-            painter.setPen(_BRACKET if group.size > 1 else _MUTED)
+            painter.setFont(small if not notes else bold)
+            painter.setPen(NOTE_COLOUR if notes else _BRACKET if group.size > 1 else _MUTED)
             painter.drawText(
                 line2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, command
             )
@@ -170,4 +186,72 @@ class TimelineDelegate(QStyledItemDelegate):
         if option.state & QStyle.StateFlag.State_HasFocus:
             painter.setPen(QPen(palette.highlight().color(), 1, Qt.PenStyle.DotLine))
             painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+    def _paint_refused(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+        item: RecordedRejection,
+    ) -> None:
+        """A refused command: grey and hollow, italic; the line runs past it (not an event)."""
+        rect: QRect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        normal, bold, small = self._fonts_for(option.font)
+        top, bottom, left = rect.top(), rect.bottom() + 1, rect.left()
+        mid_y = rect.center().y() + 0.5
+        painter.save()
+        painter.fillRect(rect, REFUSED_FILL)
+        if selected:
+            highlight = QColor(palette.highlight().color())
+            highlight.setAlpha(70)
+            painter.fillRect(rect, highlight)
+            painter.fillRect(QRect(rect.right() - 3, top, 4, rect.height()), palette.highlight())
+        row, rows = index.row(), index.model().rowCount()
+        painter.setPen(QPen(_LINE, 2, Qt.PenStyle.DotLine))
+        line_top = mid_y if row == 0 else top
+        line_bottom = mid_y if row == rows - 1 else bottom
+        if line_bottom > line_top:
+            painter.drawLine(QPointF(left + LINE_X, line_top), QPointF(left + LINE_X, line_bottom))
+        paint_refused_marker(painter, QPointF(left + LINE_X, mid_y), MARKER_RADIUS - 2)
+        text_left = left + TEXT_X
+        width = max(rect.right() - 10 - text_left, 10)
+        line1 = QRect(text_left, top + 5, width, 19)
+        line2 = QRect(text_left, top + 25, width, 18)
+        r = item.rejection
+        italic = QFont(bold)
+        italic.setItalic(True)
+        painter.setFont(italic)
+        painter.setPen(REFUSED_COLOUR)
+        title = f"Refused · {command_label(r.command_type)}"
+        metrics = QFontMetrics(italic)
+        title_width = min(metrics.horizontalAdvance(title) + 10, width)
+        painter.drawText(
+            line1,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(title, Qt.TextElideMode.ElideRight, width),
+        )
+        when = str(index.data(TIME_ROLE))
+        meta = f"{when} · {who(r.user, r.host)}"
+        painter.setFont(small)
+        small_metrics = QFontMetrics(small)
+        space = width - title_width
+        if small_metrics.horizontalAdvance(meta) > space:
+            meta = f"{when.rsplit(' ', 1)[-1]} · {r.user or '—'}"  # as an event row shortens
+        if space > 30:
+            painter.drawText(
+                line1,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                small_metrics.elidedText(meta, Qt.TextElideMode.ElideLeft, space),
+            )
+        painter.setFont(normal)
+        painter.drawText(
+            line2,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(normal).elidedText(
+                f"Nothing written. Why: {r.message}", Qt.TextElideMode.ElideRight, width
+            ),
+        )
         painter.restore()

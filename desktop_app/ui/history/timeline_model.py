@@ -1,16 +1,23 @@
 """The timeline's model: a list of frozen ``HistoryEntry`` rows, filtered by event type in
-place (no proxy), with "which command produced it" grouping computed once per load."""
+place (no proxy), with "which command produced it" grouping computed once per load.
+
+Refused commands (issue 11) are rows too, merged in by time: they are not events (no version,
+nothing changed), so they are kept apart from the event rows' version index, drawn grey and
+hollow, and filtered like a type of their own (``REFUSED_TYPE``)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from desktop_app.application.queries import HistoryEntry
+from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.queries import AuditNoteEntry, HistoryEntry
+from desktop_app.ui.audit.marks import REFUSED_TYPE, note_line, rejection_title, rejection_tooltip
 from desktop_app.ui.history import _format as fmt
 from desktop_app.ui.history.event_style import marker_icon, style_for
 
@@ -21,6 +28,8 @@ GROUP_ROLE = Qt.ItemDataRole.UserRole + 2
 TIME_ROLE = Qt.ItemDataRole.UserRole + 3
 """Recorded time as local-time text (formatted once, on demand)."""
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 4
+NOTES_ROLE = Qt.ItemDataRole.UserRole + 5
+"""The auditors' notes on the row's event (a tuple, empty when none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +50,37 @@ class TimelineModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._all: list[HistoryEntry] = []
-        self._rows: list[HistoryEntry] = []
+        self._refused: list[RecordedRejection] = []
+        self._rows: list[HistoryEntry | RecordedRejection] = []
+        self._event_rows: list[int] = []  # row index of each shown event, in version order
+        self._event_versions: list[int] = []
         self._runs = _Runs([])
         self._times: dict[int, str] = {}
         self._types: frozenset[str] | None = None
+        self._notes: Mapping[int, Sequence[AuditNoteEntry]] = {}
 
     # --- feeding ---------------------------------------------------------------------------
 
-    def set_entries(self, entries: Sequence[HistoryEntry]) -> None:
-        """Replace the whole history (already in version order)."""
+    def set_entries(
+        self, entries: Sequence[HistoryEntry], refused: Sequence[RecordedRejection] = ()
+    ) -> None:
+        """Replace the whole history (already in version order) and the refused commands."""
         self.beginResetModel()
         self._all = list(entries)
+        self._refused = sorted(refused, key=lambda r: (r.recorded_at, r.rejection_id))
         self._times = {}
         self._apply_filter()
         self.endResetModel()
+
+    def set_notes(self, notes: Mapping[int, Sequence[AuditNoteEntry]]) -> None:
+        """The auditors' notes by the version they annotate (repaints the rows)."""
+        self._notes = notes
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+
+    def notes_of(self, version: int) -> tuple[AuditNoteEntry, ...]:
+        """The notes on the event at ``version`` (0: on the order as a whole)."""
+        return tuple(self._notes.get(version, ()))
 
     def set_type_filter(self, type_names: Iterable[str] | None) -> None:
         """Show only these event types (None: all)."""
@@ -68,7 +94,25 @@ class TimelineModel(QAbstractListModel):
 
     def _apply_filter(self) -> None:
         types = self._types
-        rows = self._all if types is None else [e for e in self._all if e.type_name in types]
+        events = self._all if types is None else [e for e in self._all if e.type_name in types]
+        refused = self._refused if types is None or REFUSED_TYPE in types else []
+        rows: list[HistoryEntry | RecordedRejection]
+        if refused:
+            # Each refused command goes before the first event recorded after it.
+            times = [e.recorded_at for e in events]
+            rows = []
+            start = 0
+            for item in refused:
+                cut = bisect_right(times, item.recorded_at, lo=start)
+                rows += events[start:cut]
+                rows.append(item)
+                start = cut
+            rows += events[start:]
+            self._event_rows = [i for i, r in enumerate(rows) if isinstance(r, HistoryEntry)]
+        else:
+            rows = list(events)
+            self._event_rows = list(range(len(rows)))
+        self._event_versions = [e.version for e in events]
         self._rows = rows
         self._runs = _Runs(rows)
 
@@ -79,28 +123,46 @@ class TimelineModel(QAbstractListModel):
         return list(self._all)
 
     def type_counts(self) -> Counter[str]:
-        """How many loaded events there are of each type."""
-        return Counter(e.type_name for e in self._all)
+        """How many loaded events there are of each type (and refused commands)."""
+        counts = Counter(e.type_name for e in self._all)
+        if self._refused:
+            counts[REFUSED_TYPE] = len(self._refused)
+        return counts
+
+    def refused_count(self) -> int:
+        """How many refused commands are loaded."""
+        return len(self._refused)
+
+    def shown_events(self) -> int:
+        """How many event rows are shown (refused commands not counted)."""
+        return len(self._event_rows)
 
     def type_filter(self) -> frozenset[str] | None:
         """The types shown (None: all)."""
         return self._types
 
     def entry(self, row: int) -> HistoryEntry:
-        """The visible entry at ``row``."""
-        return self._rows[row]
+        """The visible event at ``row`` (``TypeError`` on a refused command's row)."""
+        item = self._rows[row]
+        if not isinstance(item, HistoryEntry):
+            raise TypeError(f"row {row} is a refused command, not an event")
+        return item
+
+    def refused_at(self, row: int) -> RecordedRejection | None:
+        """The refused command at ``row`` (None when the row is an event)."""
+        item = self._rows[row]
+        return item if isinstance(item, RecordedRejection) else None
 
     def row_of_version(self, version: int) -> int:
         """The visible row showing ``version``, or -1 (binary search: rows are in order)."""
-        rows = self._rows
-        lo, hi = 0, len(rows)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if rows[mid].version < version:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo if lo < len(rows) and rows[lo].version == version else -1
+        at = bisect_left(self._event_versions, version)
+        if at < len(self._event_versions) and self._event_versions[at] == version:
+            return self._event_rows[at]
+        return -1
+
+    def last_event_row(self) -> int:
+        """The row of the newest shown event (-1: none shown)."""
+        return self._event_rows[-1] if self._event_rows else -1
 
     def max_version(self) -> int:
         """The newest loaded version (0 when nothing is loaded)."""
@@ -109,10 +171,12 @@ class TimelineModel(QAbstractListModel):
     def local_time(self, row: int) -> str:
         """Local time text of a visible row, formatted once and cached."""
         entry = self._rows[row]
-        text = self._times.get(entry.version)
+        # Events by version, refused commands by their (negated) number: never the same key.
+        key = entry.version if isinstance(entry, HistoryEntry) else -entry.rejection_id
+        text = self._times.get(key)
         if text is None:
             text = fmt.local_time(entry.recorded_at)
-            self._times[entry.version] = text
+            self._times[key] = text
         return text
 
     # --- Qt model --------------------------------------------------------------------------
@@ -131,19 +195,37 @@ class TimelineModel(QAbstractListModel):
             return self._runs.group(row)
         if role == TIME_ROLE:
             return self.local_time(row)
+        if isinstance(entry, RecordedRejection):
+            return self._refused_data(entry, role)
         if role == VERSION_ROLE:
             return entry.version
+        if role == NOTES_ROLE:
+            return tuple(self._notes.get(entry.version, ()))
         if role == Qt.ItemDataRole.DisplayRole:
             return f"v{entry.version} {style_for(entry.type_name).label}: {entry.summary}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (
+            tip = (
                 f"{entry.summary}\n{self.local_time(row)} · {entry.metadata.user}\n"
                 f"command {fmt.short_id(entry.metadata.causation_id)}"
             )
+            for note in self._notes.get(entry.version, ()):
+                tip += f"\n\n{note_line(note)}\n{note.text}"
+            return tip
         if role == Qt.ItemDataRole.DecorationRole:
             return marker_icon(entry.type_name)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"Version {entry.version}, {style_for(entry.type_name).label}. {entry.summary}"
+        return None
+
+    def _refused_data(self, item: RecordedRejection, role: int) -> object:
+        if role == NOTES_ROLE:
+            return ()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return f"{rejection_title(item)}. Why: {item.rejection.message}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return rejection_tooltip(item)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return marker_icon(REFUSED_TYPE)
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -162,8 +244,9 @@ class _Runs:
 
     __slots__ = ("_bands", "_causes", "_run_of", "_sizes", "_starts")
 
-    def __init__(self, rows: Sequence[HistoryEntry]) -> None:
-        causes = [e.metadata.causation_id for e in rows]
+    def __init__(self, rows: Sequence[HistoryEntry | RecordedRejection]) -> None:
+        # A refused command belongs to no command's run of events (an empty cause).
+        causes = [e.metadata.causation_id if isinstance(e, HistoryEntry) else "" for e in rows]
         run_of: list[int] = []
         starts: list[int] = []
         sizes: list[int] = []

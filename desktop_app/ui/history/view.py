@@ -36,13 +36,25 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import QuerySender
+from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import (
     AggregateState,
+    AuditNoteEntry,
     GetOrderAtVersion,
     GetOrderDiff,
     GetOrderHistory,
     HistoryEntry,
     StateDiff,
+)
+from desktop_app.ui.audit.marks import (
+    NOTE_COLOUR,
+    REFUSED_COLOUR,
+    OrderMarks,
+    command_label,
+    note_author,
+    note_line,
+    notes_by_target,
+    read_marks,
 )
 from desktop_app.ui.flow_layout import FlowLayout
 from desktop_app.ui.history import _format as fmt
@@ -176,9 +188,12 @@ class HistoryView(QWidget):
         return self._order_id
 
     def selected_version(self) -> int | None:
-        """Version of the selected event (None when nothing is selected)."""
+        """Version of the selected event (None when nothing or a refused command is
+        selected)."""
         index = self.timeline.currentIndex()
         if not index.isValid() or not self.timeline.selectionModel().isSelected(index):
+            return None
+        if self.model.refused_at(index.row()) is not None:
             return None
         return self.model.entry(index.row()).version
 
@@ -223,6 +238,13 @@ class HistoryView(QWidget):
         header_font.setBold(True)
         header_font.setPointSizeF(header_font.pointSizeF() + 1)
         self.header.setFont(header_font)
+        self.order_notes = QLabel(self._content)
+        self.order_notes.setObjectName("historyOrderNotes")
+        self.order_notes.setWordWrap(True)
+        self.order_notes.setStyleSheet(f"color: {NOTE_COLOUR.name()};")
+        self.order_notes.hide()
+        self.marks = OrderMarks()
+        """The shown order's auditors' notes and refused commands."""
 
         types_label = QLabel("Event t&ypes:", self._content)
         self.type_list = _TypeList(self._content)
@@ -268,6 +290,7 @@ class HistoryView(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.header)
+        left_layout.addWidget(self.order_notes)
         left_layout.addLayout(filter_row)
         left_layout.addWidget(self.type_list)
         left_layout.addWidget(self.timeline, 1)
@@ -426,22 +449,32 @@ class HistoryView(QWidget):
         elif self._wanted is not None:
             self._wanted = None  # another order was chosen meanwhile
         queries = self._queries
+
+        def fetch() -> tuple[list[HistoryEntry], OrderMarks]:
+            entries = queries.ask(GetOrderHistory(order_id=order_id))
+            return entries, read_marks(queries, order_id)
+
         self._submit(
-            lambda: queries.ask(GetOrderHistory(order_id=order_id)),
-            lambda entries: self._on_history(ticket, entries, select_version),
+            fetch,
+            lambda answer: self._on_history(ticket, answer[0], select_version, answer[1]),
         )
 
     def _on_history(
-        self, ticket: int, entries: list[HistoryEntry], select_version: int | None
+        self,
+        ticket: int,
+        entries: list[HistoryEntry],
+        select_version: int | None,
+        marks: OrderMarks | None = None,
     ) -> None:
         if ticket != self._load_ticket:
             return
         self._hide_error()
+        self._set_marks(marks or OrderMarks())
         scroll = self.timeline.verticalScrollBar()
         at_end = scroll.value() >= scroll.maximum()
         old_scroll = scroll.value()
         keep_details = select_version is not None and select_version == self._shown_version
-        self.model.set_entries(entries)
+        self.model.set_entries(entries, self.marks.refused)
         self._fill_type_list(self.model.type_counts())
         newest = self.model.max_version()
         self.from_spin.setRange(0, max(newest - 1, 0))
@@ -456,7 +489,7 @@ class HistoryView(QWidget):
         if self._wanted is not None and self._wanted[0] == self._order_id:
             self._wanted = None  # shown (or, if the version is not there, the newest instead)
         if row < 0:
-            row = self.model.rowCount() - 1
+            row = self.model.last_event_row()
             at_end = True
         if keep_details:
             # Same event as before: reselect quietly, the state shown is still right.
@@ -474,6 +507,22 @@ class HistoryView(QWidget):
             scroll.setValue(old_scroll)
         self.history_loaded.emit(len(entries))
 
+    def _set_marks(self, marks: OrderMarks) -> None:
+        self.marks = marks
+        by_target = notes_by_target(marks.notes)
+        self.model.set_notes(by_target)
+        on_order = by_target.get(0, [])
+        lines = [note_line(note) for note in on_order[-3:]]
+        if len(on_order) > 3:
+            lines.insert(0, f"… {len(on_order) - 3} earlier notes on the order")
+        if marks.remark:
+            lines.append(marks.remark)
+        self.order_notes.setText("\n".join(lines))
+        self.order_notes.setToolTip(
+            "\n\n".join(f"{note_line(n)}\n{n.text}" for n in on_order) or marks.remark
+        )
+        self.order_notes.setVisible(bool(lines))
+
     def _update_header(self) -> None:
         entries = self.model.all_entries()
         number = ""
@@ -482,8 +531,11 @@ class HistoryView(QWidget):
         total = len(entries)
         title = f"{number} · " if number else ""
         title += f"{fmt.count(total)} event{'s' if total != 1 else ''}"
+        refused = self.model.refused_count()
+        if refused:
+            title += f" · {fmt.count(refused)} refused"
         self.header.setText(title)
-        shown = self.model.rowCount()
+        shown = self.model.shown_events()
         self.filter_note.setText(
             "" if shown == total else f"showing {fmt.count(shown)} of {fmt.count(total)}"
         )
@@ -518,8 +570,8 @@ class HistoryView(QWidget):
             self.select_version(keep)
             self.timeline.selectionModel().blockSignals(False)
             self.timeline.viewport().update()
-        else:
-            self.select_version(self.model.entry(self.model.rowCount() - 1).version)
+        elif self.model.last_event_row() >= 0:
+            self.select_version(self.model.entry(self.model.last_event_row()).version)
 
     @Slot()
     def _show_all_types(self) -> None:
@@ -530,6 +582,10 @@ class HistoryView(QWidget):
     @Slot(QModelIndex, QModelIndex)
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
+            return
+        refused = self.model.refused_at(current.row())
+        if refused is not None:
+            self._show_refused(refused)
             return
         entry = self.model.entry(current.row())
         self._show_entry(entry)
@@ -582,12 +638,73 @@ class HistoryView(QWidget):
         row(origin, "Host", md.host)
         row(origin, "App version", md.app_version)
         row(origin, "Source", md.source)
+        notes = self.model.notes_of(entry.version)
+        if notes:
+            self._fill_notes(section(f"Auditors' notes ({len(notes)})"), notes)
         payload = section("Payload")
         self._fill_payload(payload, entry.payload)
         chain = section("Hash chain")
         row(chain, "Previous hash", entry.prev_hash, True)
         row(chain, "Hash", entry.hash, True)
         self.details.setUpdatesEnabled(True)
+
+    def _show_refused(self, item: RecordedRejection) -> None:
+        """A refused command in the details pane: who, when, what, why; nothing to compare."""
+        self._detail_timer.stop()
+        self._detail_ticket += 1
+        self._pending_version = None
+        r = item.rejection
+        self.event_title.setText(f"Refused · {command_label(r.command_type)}")
+        self.details.clear()
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        head = QTreeWidgetItem(self.details, ["Refused command — nothing was written"])
+        font = head.font(0)
+        font.setBold(True)
+        head.setFont(0, font)
+        head.setFirstColumnSpanned(True)
+        head.setExpanded(True)
+        for name, value, fixed in (
+            ("Why", r.message, False),
+            ("When (local)", fmt.local_time(item.recorded_at), False),
+            ("When (UTC)", fmt.utc_time(item.recorded_at), False),
+            ("User", r.user, False),
+            ("Host", r.host, False),
+            ("Source", r.source, False),
+            ("App version", r.app_version, False),
+            ("Command", r.command_type, False),
+            ("Error", r.error_class, False),
+            ("What was asked", r.content, True),
+            ("Rejection number", fmt.count(item.rejection_id), False),
+            ("Command id", r.command_id, True),
+            ("Correlation id", r.correlation_id, True),
+        ):
+            row = QTreeWidgetItem(head, [name, value])
+            row.setToolTip(1, value)
+            row.setForeground(0, REFUSED_COLOUR)
+            if fixed:
+                row.setFont(1, mono)
+        self.state_tree.set_state(None)
+        self.tabs.setTabText(1, "State at this version")
+        self.tabs.setCurrentWidget(self.diff_view)
+        self.diff_view.show_message(
+            f"Refused: nothing was written, so there is no change and no state to show.\n\n"
+            f"Why: {r.message}",
+            f"Refused · {command_label(r.command_type)}",
+        )
+        self._set_compare_enabled(False)
+
+    def _fill_notes(self, parent: QTreeWidgetItem, notes: tuple[AuditNoteEntry, ...]) -> None:
+        for note in notes:
+            name = f"{note_author(note)} · {fmt.local_time(note.recorded_at)}"
+            text = note.text
+            if note.corrects:
+                text = f"(corrects note {fmt.short_id(note.corrects)}) {text}"
+            if note.corrected_by:
+                text = f"(corrected later) {text}"
+            item = QTreeWidgetItem(parent, [name, text])
+            item.setToolTip(1, note.text)
+            item.setForeground(0, NOTE_COLOUR)
+            item.setForeground(1, NOTE_COLOUR)
 
     def _fill_payload(self, parent: QTreeWidgetItem, data: object) -> None:
         pairs: Iterable[tuple[object, object]] = (

@@ -4,6 +4,9 @@
 once when the form opens, the bus call runs on the ``TaskRunner`` (never on the GUI thread),
 errors land beside the field they concern, and nothing typed is lost on a domain error, a version
 conflict, a busy or a read-only database.
+
+Over 500 lines on purpose: the one send path (check, preview, send, conflict, reload) of every
+form, kept in one class.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.application.buses import CommandSender, QuerySender
-from desktop_app.application.commands import Command, new_id
+from desktop_app.application.commands import Command, OrderCommand, new_id
 from desktop_app.application.ports import (
     ConcurrencyError,
     StoreBusyError,
@@ -167,9 +170,14 @@ class CommandDialog(QDialog):
     :meth:`add_error_label`, and implement :meth:`build_command` (GUI thread; return None after
     showing a local input error). For a version conflict they implement :meth:`fetch_latest`
     (worker thread, queries only) and :meth:`apply_latest` (GUI thread).
+
+    With ``preview_first`` (the order's status changes and line edits, issue 11) Save first asks
+    the domain what the command would write (``PreviewOrderCommand``, nothing written) and shows
+    it; the very same command object is sent only when the clerk confirms there.
     """
 
     subject = "record"
+    preview_first = False
     saved = Signal(object)  # CommandResult (or a subclass's result), after success
 
     def __init__(
@@ -190,6 +198,7 @@ class CommandDialog(QDialog):
         self.expected_version: int | None = None
         self.result_value: Any = None
         self.conflict_prompt: QMessageBox | None = None
+        self.preview_dialog: QDialog | None = None
         self._busy = False
         self._shown_once = False
         self._errors: dict[str, FieldError] = {}
@@ -331,23 +340,77 @@ class CommandDialog(QDialog):
         self.send()
 
     def send(self) -> None:
-        """Build the command from the typed values and run it in the background."""
+        """Build the command from the typed values and run it in the background (with
+        ``preview_first``: show what it would write first, see :meth:`preview`)."""
         if self._busy:
             return
         self.clear_errors()
+        if self.preview_first:
+            command = self.build_command()
+            if command is not None:
+                self.preview(command)
+            return
         work = self.build_work()
         if work is None:
             return
         self._run(work, self._done)
 
-    def _run(self, work: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
-        self._set_busy(True)
+    def preview(self, command: Command) -> None:
+        """Ask the domain what ``command`` would write (nothing is written), then show it."""
+        from desktop_app.application.preview import PreviewOrderCommand
+
+        if not isinstance(command, OrderCommand):
+            raise TypeError(f"{type(command).__name__} cannot be previewed")
+        queries = self.queries
+        query = PreviewOrderCommand(command=command)
+        self._run(
+            lambda: queries.ask(query),
+            lambda preview: self._previewed(command, preview),
+            busy_text="Checking…",
+        )
+
+    def _previewed(self, command: Command, preview: Any) -> None:
+        self._set_busy(False)
+        if preview.conflict:
+            self.ask_reload()  # the usual reload-and-reapply, which previews again
+            return
+        if not preview.allowed and self._errors.get(field_key(preview.field) or "") is not None:
+            # An input this form shows: the domain's words beside the field to fix.
+            self.show_domain_error(DomainError(preview.refusal or "", preview.field))
+            return
+        from desktop_app.ui.orders.preview import PreviewDialog
+
+        dialog = PreviewDialog(preview, self._save_text, self)
+        self.preview_dialog = dialog
+
+        def answered(code: int) -> None:
+            self.preview_dialog = None
+            if code == QDialog.DialogCode.Accepted:
+                self.send_command(command)
+            elif not preview.allowed:
+                self.general_error.set_message(f"Not saved: {preview.refusal}")
+            dialog.deleteLater()
+
+        dialog.finished.connect(guarded(self, answered))
+        dialog.open()
+
+    def send_command(self, command: Command) -> None:
+        """Send ``command`` as it is (the one the clerk saw previewed)."""
+        if self._busy:
+            return
+        dispatch = self.commands.dispatch
+        self._run(lambda: dispatch(command), self._done)
+
+    def _run(
+        self, work: Callable[[], Any], on_done: Callable[[Any], None], busy_text: str = "Saving…"
+    ) -> None:
+        self._set_busy(True, busy_text)
         self.tasks.submit(work, guarded(self, on_done), guarded(self, self._failed))
 
-    def _set_busy(self, busy: bool) -> None:
+    def _set_busy(self, busy: bool, busy_text: str = "Saving…") -> None:
         self._busy = busy
         self.save_button.setEnabled(not busy)
-        self.save_button.setText("Saving…" if busy else self._save_text)
+        self.save_button.setText(busy_text if busy else self._save_text)
         self.progress.setVisible(busy)
 
     def _done(self, result: Any) -> None:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QWidget,
 )
 
@@ -352,9 +351,10 @@ class NewOrderDialog(CommandDialog):
 class EditLinesDialog(CommandDialog):
     """Add, remove and change the quantity of lines of a pending order. Save sends ONE
     ``ChangeOrderLines`` command with every change (one event, one version): all of it is
-    saved, or nothing."""
+    saved, or nothing (after the clerk checked its preview)."""
 
     subject = "order"
+    preview_first = True
 
     def __init__(
         self,
@@ -479,6 +479,8 @@ class OrderVersionMixin:
 class ConfirmOrderDialog(OrderVersionMixin, ConsequenceDialog):
     """Confirm a pending order, after saying what that means."""
 
+    preview_first = True  # the events it writes are shown before it is sent
+
     def __init__(
         self,
         commands: CommandSender,
@@ -514,6 +516,8 @@ class ConfirmOrderDialog(OrderVersionMixin, ConsequenceDialog):
 class DeliverOrderDialog(OrderVersionMixin, ConsequenceDialog):
     """Mark a shipped order delivered, after saying what that means."""
 
+    preview_first = True  # the events it writes are shown before it is sent
+
     def __init__(
         self,
         commands: CommandSender,
@@ -545,6 +549,8 @@ class DeliverOrderDialog(OrderVersionMixin, ConsequenceDialog):
 
 class ShipOrderDialog(OrderVersionMixin, CommandDialog):
     """Ship a confirmed order: tracking number (required) and carrier (optional)."""
+
+    preview_first = True  # the events it writes are shown before it is sent
 
     subject = "order"
 
@@ -608,7 +614,10 @@ class ShipOrderDialog(OrderVersionMixin, CommandDialog):
 
 
 class CancelOrderDialog(OrderVersionMixin, CommandDialog):
-    """Cancel an order: a reason (the domain requires one), then a confirmation."""
+    """Cancel an order: a reason (the domain requires one), then the preview of the change is
+    the confirmation (Back keeps the order, and the reason typed)."""
+
+    preview_first = True  # the events it writes are shown before it is sent
 
     subject = "order"
 
@@ -632,7 +641,6 @@ class CancelOrderDialog(OrderVersionMixin, CommandDialog):
         self.view = view
         self.order_id = view.order_id
         self.expected_version = view.version
-        self.confirm_prompt: QMessageBox | None = None
         intro = wrapped_label(
             f"Order {view.order_number} for {view.customer_name} "
             f"({view.status}, total {money_text(view.total, view.currency)}) will be cancelled. "
@@ -662,31 +670,3 @@ class CancelOrderDialog(OrderVersionMixin, CommandDialog):
             expected_version=self.expected_version,
             reason=self.reason_edit.text(),
         )
-
-    def submit(self) -> None:
-        """Ask "are you sure?" when there is a reason to send; without one the domain's
-        refusal shows beside the field and nothing is written."""
-        if self.is_busy() or self.confirm_prompt is not None:
-            return
-        if not self.reason_edit.text().strip():
-            self.send()
-            return
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Cancel order?")
-        box.setText(f"Cancel order {self.view.order_number} for {self.view.customer_name}?")
-        box.setInformativeText(f"Reason: {self.reason_edit.text().strip()}\nThis cannot be undone.")
-        yes = box.addButton("Cancel &order", QMessageBox.ButtonRole.AcceptRole)
-        no = box.addButton("&Keep order", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(no)
-        box.setEscapeButton(no)
-        self.confirm_prompt = box
-
-        def answered(_code: int) -> None:
-            self.confirm_prompt = None
-            if box.clickedButton() is yes:
-                self.send()
-            box.deleteLater()
-
-        box.finished.connect(guarded(self, answered))
-        box.open()

@@ -140,3 +140,74 @@ def test_through_a_subprocess(filled: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["head"] == 41
     assert "Traceback" not in done.stderr
+
+
+def test_status_shows_the_projectors_rate_and_last_error_as_it_reported_them(
+    capsys: pytest.CaptureFixture[str], db: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from desktop_app.application.queries import ProjectorStatus
+    from desktop_app.identity import host_name
+    from desktop_app.store.projector_report import StatusReporter, report_path
+
+    app = open_app(db)  # the projecting process, open while `status` runs beside it
+    try:
+        product = add_product(app)
+        for i in range(40):
+            change_price(app, product, 100 + i)
+        assert app.projector is not None
+        app.projector.run_once()
+        shown = app.projector.status()  # what the status bar's tooltip shows
+        assert shown.events_per_second > 0 and not shown.running
+        code, out, err = run(capsys, "status", "--db", db, "--json")
+        assert code == 0, err
+        report = json.loads(out)["projector"]
+        # The very figure of the projecting process, not a second measurement.
+        assert report["events_per_second"] == shown.events_per_second
+        assert report["last_error"] is None and report["running"] is False
+        assert report["reported_by"]["pid"] == os.getpid()
+        assert report["reported_by"]["host"] == host_name()
+        code, out, _ = run(capsys, "status", "--db", db)
+        rate = next(line for line in out.splitlines() if line.startswith("Projector rate:"))
+        assert f"{round(shown.events_per_second):,} events/s" in rate and "(last run)" in rate
+        assert "Projector last error: none" in out
+        lines = out.splitlines()
+        lag = next(i for i, line in enumerate(lines) if line.startswith("Projector lag:"))
+        assert lines[lag + 1].startswith("Projector rate:")  # beside the lag and the last error
+        assert lines[lag + 2].startswith("Projector last error:")
+    finally:
+        app.close()
+    # Closed cleanly: like the projector's lock, the report goes with its process.
+    assert not report_path(db).exists()
+    code, out, _ = run(capsys, "status", "--db", db)
+    assert "Projector rate:       not known (no projector is running on this file)" in out
+    assert "Projector last error: not known" in out
+
+    # A projector that stopped on an event reports why; a follower's status is not reported.
+    reporter = StatusReporter(db, user="maria", host="WS-3")
+    reporter(
+        ProjectorStatus(
+            checkpoint=30,
+            head=41,
+            lag=11,
+            events_per_second=0.0,
+            running=False,
+            last_error="ProjectionError: event #31 cannot be applied",
+            failed_position=31,
+            updated_at=datetime(2026, 12, 7, 9, 0, tzinfo=UTC),
+        )
+    )
+    StatusReporter(db)(
+        ProjectorStatus(
+            checkpoint=41, head=41, lag=0, events_per_second=5.0, running=False, owner="other"
+        )
+    )
+    code, out, _ = run(capsys, "status", "--db", db)
+    assert (
+        "Projector last error: ProjectionError: event #31 cannot be applied "
+        "(stopped at event #31)" in out
+    )
+    assert "0 events/s (idle) — reported by maria on WS-3" in out
+    reporter.close()
+    assert not report_path(db).exists()

@@ -208,3 +208,57 @@ def test_two_versions_read_as_the_order_document_before_and_after(world: World) 
     assert diff.delta == Decimal("-1.90")
     created = document_diff(None, state(1))  # before the order existed: everything is new
     assert {r.change for r in created.header if r.after} == {"added"}
+
+
+def test_without_a_check_the_story_is_the_same_and_an_unreadable_event_is_red(
+    app: MemoryApp,
+) -> None:
+    """The first paint's quick pass (no check) tells the very story the checked pass does;
+    only the verdicts wait, except for an event that cannot even be read."""
+    world = World(app)
+    order = world.place(3, 1)
+    mug, _pot = world.line_ids(order)
+    for quantity in range(4, 12):
+        world.send(c.ChangeLineQuantity(order_id=order, line_id=mug, quantity=quantity))
+    stream = world.stream(order)
+    app.events.append(
+        stream,
+        world.version(order),
+        [
+            NewEvent(
+                event_id="garbled-1",
+                type_name=e.OrderLineQuantityChanged.type_name,
+                schema_version=e.OrderLineQuantityChanged.schema_version,
+                payload={"order_id": order, "line_id": mug, "quantity": "lots"},
+                metadata=app.events.read_stream(stream)[0].metadata,
+            )
+        ],
+    )
+    quick = _audit(app, order, chain=False)
+    full = _audit(app, order, chain=True)
+    assert [ev.summary for ev in quick.events] == [ev.summary for ev in full.events]
+    assert [(card.kind, card.title, len(card.events)) for card in quick.cards] == [
+        (card.kind, card.title, len(card.events)) for card in full.cards
+    ]
+    assert {ev.integrity.state for ev in quick.events[:-1]} == {UNCHECKED}
+    last = quick.events[-1]
+    assert last.integrity.state == BAD and last.integrity.reasons[0].startswith("unreadable: ")
+    assert full.events[-1].integrity.state == BAD
+    # Every field the view shows is the stored event's own.
+    stored = app.events.read_stream(stream)
+    for shown, kept in zip(quick.events, stored, strict=True):
+        assert (shown.position, shown.version, shown.event_id, shown.type_name) == (
+            kept.position,
+            kept.version,
+            kept.event_id,
+            kept.type_name,
+        )
+        assert (shown.recorded_at, shown.hash, shown.prev_hash, shown.payload) == (
+            kept.recorded_at,
+            kept.hash,
+            kept.prev_hash,
+            kept.payload,
+        )
+        md = kept.metadata
+        assert (shown.user, shown.host, shown.app_version) == (md.user, md.host, md.app_version)
+        assert (shown.command_id, shown.correlation_id) == (md.causation_id, md.correlation_id)

@@ -1,0 +1,242 @@
+"""The order list and detail queries on the server's read model (implements
+``OrderListQueries``), answering exactly as the SQLite queries do (the contract suite runs
+both): the same allow-listed sorts with the order id as tie-break, code-point text order (the
+columns are ``COLLATE "C"``, as SQLite's BINARY), the same keyset cursors, and the same
+search: a literal substring of the folded order number, customer name (current or former)
+or a line's SKU. FTS5 is SQLite's; here the search is ``LIKE '%needle%'`` over the folded
+columns (escaped: no pattern text is ever a wildcard), which the trigram GIN indexes made by
+``init`` serve when the ``pg_trgm`` extension is there, and a scan finds the same rows
+without it. Totals without a search or a date come from ``rm_order_counts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from desktop_app.application.ports import (
+    CustomerState,
+    ListOrdersSpec,
+    OrderDetail,
+    OrderLineRow,
+    OrderRow,
+    ProductState,
+)
+from desktop_app.store.list_rules import decode_cursor, encode_cursor, fold
+from desktop_app.store.postgres.database import PostgresDatabase
+from desktop_app.store.read_model_sql import customer_state, product_state
+
+_ORDER_COLS = (
+    "o.order_id, o.order_number, o.customer_id, o.customer_name, o.status, o.line_count, "
+    "o.total_minor, o.currency, o.placed_at, o.updated_at, o.version, o.last_position, "
+    "o.tracking_number, o.carrier, o.cancel_reason"
+)
+_GET_ORDER = f"SELECT {_ORDER_COLS} FROM rm_orders AS o WHERE o.order_id = %s"  # noqa: S608
+_GET_LINES = """SELECT order_id, line_id, product_id, sku, product_name, quantity,
+    unit_price_minor, quantity * unit_price_minor, currency
+    FROM rm_order_lines WHERE order_id = %s ORDER BY seq, line_id"""
+_FIND_BY_NUMBER = (
+    f"SELECT {_ORDER_COLS} FROM rm_orders AS o "  # noqa: S608
+    "WHERE o.order_number = %s ORDER BY o.order_id LIMIT 1"
+)
+_CUSTOMER_COLS = "customer_id, name, order_count, lifetime_value, version, registered_at"
+_CUSTOMERS_ALL = (
+    f"SELECT {_CUSTOMER_COLS} FROM rm_customers "  # noqa: S608
+    "ORDER BY name_fold, customer_id LIMIT %s"
+)
+_CUSTOMERS_SEARCH = (
+    f"SELECT {_CUSTOMER_COLS} FROM rm_customers "  # noqa: S608
+    "WHERE strpos(name_fold, %(n)s) > 0 OR customer_id IN "
+    "(SELECT customer_id FROM rm_customer_names WHERE strpos(name_fold, %(n)s) > 0) "
+    "ORDER BY name_fold, customer_id LIMIT %(limit)s"
+)
+_CUSTOMERS_IN = f"SELECT {_CUSTOMER_COLS} FROM rm_customers WHERE customer_id = ANY(%s)"  # noqa: S608
+_CUSTOMER_NAMES = "SELECT customer_id, name FROM rm_customers"
+_PRODUCTS = """SELECT product_id, sku, name, price_minor, currency, discontinued, units_sold,
+    version FROM rm_products
+    WHERE (%(n)s = '' OR strpos(sku_fold, %(n)s) > 0 OR strpos(name_fold, %(n)s) > 0)
+    AND (%(all)s OR discontinued = 0) ORDER BY sku, product_id LIMIT %(limit)s"""
+
+# The allow-list: sort name -> constant SQL expression. Nothing else ever reaches ORDER BY.
+SORT_SQL = {
+    "order_number": "o.order_number",
+    "customer_name": "o.customer_fold",
+    "status": "o.status",
+    "line_count": "o.line_count",
+    "total": "o.total_minor",
+    "placed_at": "o.placed_at",
+    "updated_at": "o.updated_at",
+    "version": "o.version",
+}
+DATE_SQL = {"placed_at": "o.placed_at", "updated_at": "o.updated_at"}
+"""The allow-list of time columns a date range may bound."""
+_TEXT_SORTS = frozenset(("order_number", "customer_name", "status", "placed_at", "updated_at"))
+
+_SEARCH = (
+    "(o.number_fold LIKE %s OR o.customer_fold LIKE %s OR EXISTS "
+    "(SELECT 1 FROM rm_order_lines AS l WHERE l.order_id = o.order_id AND l.sku_fold LIKE %s) "
+    "OR o.customer_id IN (SELECT customer_id FROM rm_customer_names WHERE name_fold LIKE %s))"
+)
+
+
+def like_pattern(needle: str) -> str:
+    """``%needle%`` with LIKE's own characters escaped (backslash is the escape)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + escaped + "%"
+
+
+def _order_record(row: Any) -> OrderRow:
+    return OrderRow._make(row[:12])
+
+
+class PostgresOrderListQueries:
+    """The list and detail queries of the read model on a server."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    def _fetch(self, sql: str, params: Any) -> list[Any]:
+        with self._db.raw() as con:
+            rows: list[Any] = con.execute(sql, params).fetchall()
+            con.rollback()
+        return rows
+
+    def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
+        sort_sql = SORT_SQL[query.sort]  # KeyError here means the handler skipped validation
+        date_sql = DATE_SQL[query.date_column]
+        after = None
+        if query.after is not None:
+            after = decode_cursor(query.after, query.sort, query.descending)
+        where: list[str] = []
+        params: list[object] = []
+        if query.statuses is not None:
+            where.append("o.status = ANY(%s)")
+            params.append(sorted(query.statuses))
+        if query.customer_id is not None:
+            where.append("o.customer_id = %s")
+            params.append(query.customer_id)
+        if query.date_from is not None:
+            where.append(date_sql + " >= %s")
+            params.append(query.date_from)
+        if query.date_to is not None:
+            where.append(date_sql + " < %s")
+            params.append(query.date_to)
+        if query.search:
+            needle = fold(query.search)
+            if "\x00" in needle:  # no stored text holds NUL (the server refuses it)
+                where.append("false")
+            else:
+                where.append(_SEARCH)
+                params.extend([like_pattern(needle)] * 4)
+        page_where, page_params = list(where), list(params)
+        if after is not None:
+            value, order_id = after
+            cmp = " < " if query.descending else " > "
+            value_is_text = isinstance(value, str)
+            if value_is_text != (query.sort in _TEXT_SORTS):
+                # As SQLite compares: every number sorts before every text, so a cursor
+                # value of the other kind lies before or after every row of this column.
+                if value_is_text != query.descending:
+                    page_where.append("false")
+            else:
+                page_where.append("(" + sort_sql + ", o.order_id)" + cmp + "(%s, %s)")
+                page_params.extend((value, order_id))
+        direction = " DESC" if query.descending else " ASC"
+        sql = " ".join(
+            (
+                "SELECT",
+                _ORDER_COLS + ",",
+                sort_sql,
+                "FROM rm_orders AS o",
+                ("WHERE " + " AND ".join(page_where)) if page_where else "",
+                "ORDER BY",
+                sort_sql + direction + ", o.order_id" + direction,
+                "LIMIT %s OFFSET %s",
+            )
+        )
+        page_params.extend((query.limit + 1, query.offset))
+        with self._db.raw() as con:
+            rows: list[Any] = con.execute(sql, page_params).fetchall()
+            total: int | None = None
+            if query.with_total:
+                total = self._total(con, query, where, params)
+            con.rollback()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_after = None
+        if more and rows:
+            last = rows[-1]
+            next_after = encode_cursor(query.sort, query.descending, last[-1], str(last[0]))
+        return [_order_record(r) for r in rows], total, next_after
+
+    @staticmethod
+    def _total(con: Any, query: ListOrdersSpec, where: list[str], params: list[object]) -> int:
+        if query.search or query.date_from is not None or query.date_to is not None:
+            sql = "SELECT count(*) FROM rm_orders AS o" + (  # noqa: S608 (allow-listed parts)
+                (" WHERE " + " AND ".join(where)) if where else ""
+            )
+            return int(con.execute(sql, params).fetchone()[0])
+        # Exact counts kept by the projector in the rows' transactions.
+        conds: list[str] = []
+        args: list[object] = []
+        if query.statuses is not None:
+            conds.append("status = ANY(%s)")
+            args.append(sorted(query.statuses))
+        if query.customer_id is not None:
+            conds.append("customer_id = %s")
+            args.append(query.customer_id)
+        sql = "SELECT coalesce(sum(n), 0) FROM rm_order_counts" + (  # noqa: S608 (constants)
+            (" WHERE " + " AND ".join(conds)) if conds else ""
+        )
+        return int(con.execute(sql, args).fetchone()[0])
+
+    def get_order(self, order_id: str) -> OrderDetail | None:
+        with self._db.raw() as con:
+            row = con.execute(_GET_ORDER, (order_id,)).fetchone()
+            lines = con.execute(_GET_LINES, (order_id,)).fetchall() if row is not None else []
+            con.rollback()
+        if row is None:
+            return None
+        return OrderDetail(
+            order=_order_record(row),
+            lines=tuple(OrderLineRow._make(line) for line in lines),
+            tracking_number=row[12],
+            carrier=row[13],
+            cancel_reason=row[14],
+        )
+
+    def find_order_by_number(self, order_number: str) -> OrderRow | None:
+        if "\x00" in order_number:
+            return None
+        rows = self._fetch(_FIND_BY_NUMBER, (order_number,))
+        return _order_record(rows[0]) if rows else None
+
+    def list_customers(self, search: str | None, limit: int) -> list[CustomerState]:
+        if search:
+            needle = fold(search)
+            if "\x00" in needle:
+                return []
+            rows = self._fetch(_CUSTOMERS_SEARCH, {"n": needle, "limit": limit})
+        else:
+            rows = self._fetch(_CUSTOMERS_ALL, (limit,))
+        return [customer_state(r) for r in rows]
+
+    def customer_names(self) -> list[tuple[str, str]]:
+        return [(str(cid), str(name)) for cid, name in self._fetch(_CUSTOMER_NAMES, ())]
+
+    def get_customers(self, customer_ids: Sequence[str]) -> list[CustomerState]:
+        wanted = [cid for cid in customer_ids if "\x00" not in cid]
+        if not wanted:
+            return []
+        rows = self._fetch(_CUSTOMERS_IN, (sorted(set(wanted)),))
+        by_id = {state.customer_id: state for state in map(customer_state, rows)}
+        return [by_id[cid] for cid in customer_ids if cid in by_id]
+
+    def list_products(
+        self, search: str | None, include_discontinued: bool, limit: int
+    ) -> list[ProductState]:
+        needle = fold(search) if search else ""
+        if "\x00" in needle:
+            return []
+        rows = self._fetch(_PRODUCTS, {"n": needle, "all": include_discontinued, "limit": limit})
+        return [product_state(r) for r in rows]

@@ -49,6 +49,7 @@ from desktop_app.store.records import (
     MAX_VERSION,
     SNAPSHOT_COLUMNS,
     Clock,
+    Encoded,
     SnapshotRow,
     SnapshotTrustLog,
     append_result,
@@ -190,57 +191,87 @@ class PostgresEventStore:
         db.ensure_writable()
         with self._known_lock:  # whatever happens below, no stale "current" answer remains
             self._known.pop(stream_id, None)
-        with db.raw() as con:
+        with db.raw(transaction=True) as con:
             try:
-                con.execute(_LOCK, (APPEND_LOCK_KEY,))
-                head = con.execute(_HEAD, {"stream": stream_id, "command": command_id}).fetchone()
-                assert head is not None
-                current, head_position, head_hash = head[0] or 0, head[1] or 0, head[2]
-                if head[3] is not None and command_id is not None:
-                    con.rollback()
-                    return recorded_result(command_id, head[3:8], fingerprint)
-                if current != expected_version:
-                    con.rollback()
-                    raise ConcurrencyError(stream_id, expected_version, current)
-                rows = build_rows(
-                    stream_id,
-                    current + 1,
-                    head_position + 1,
-                    head_hash or GENESIS_HASH,
-                    recorded_at,
-                    encoded,
-                )
-                result = append_result(stream_id, rows)
-                for wanted in claims:
-                    # Under the append lock: nobody can take the key before COMMIT.
-                    con.execute(_CLAIM, (wanted.namespace, wanted.key, wanted.owner))
-                    holder = con.execute(_HOLDER, (wanted.namespace, wanted.key)).fetchone()
-                    assert holder is not None
-                    if holder[0] != wanted.owner:
-                        con.rollback()
-                        raise UniqueKeyTakenError(wanted, str(holder[0]))
-                if command_id is not None:
-                    con.execute(
-                        _INSERT_COMMAND,
-                        (
-                            command_id,
-                            stream_id,
-                            result.version,
-                            result.first_position,
-                            result.last_position,
-                            fingerprint,
-                        ),
+                # Pipelined: BEGIN, the lock and the head read go out together, as do the
+                # inserts and COMMIT (two round trips for a whole append without claims).
+                with con.pipeline():
+                    result = self._append_in(
+                        con,
+                        stream_id,
+                        expected_version,
+                        encoded,
+                        recorded_at,
+                        command_id,
+                        claims,
+                        fingerprint,
                     )
-                with con.cursor() as cur:
-                    cur.executemany(_INSERT_EVENT, rows)
-                con.commit()
             except pg_errors.IntegrityError as exc:
                 con.rollback()
                 raise _refusal(exc, stream_id, expected_version) from exc
             except psycopg.DataError as exc:
                 con.rollback()
                 raise StoreError(f"The database refused a value ({exc}).") from exc
-        self._remember(stream_id, result.version, head_position, result.last_position)
+        if isinstance(result, tuple):
+            return result[0]  # a recorded command: nothing was written
+        self._remember(stream_id, result.version, result.first_position - 1, result.last_position)
+        return result
+
+    @staticmethod
+    def _append_in(
+        con: psycopg.Connection[Any],
+        stream_id: str,
+        expected_version: int,
+        encoded: list[Encoded],
+        recorded_at: str,
+        command_id: str | None,
+        claims: Sequence[UniqueClaim],
+        fingerprint: str | None,
+    ) -> AppendResult | tuple[AppendResult]:
+        """The append's statements on ``con`` (in a pipeline); a recorded command's first
+        result comes back wrapped in a tuple (nothing written)."""
+        con.execute(_LOCK, (APPEND_LOCK_KEY,))
+        head = con.execute(_HEAD, {"stream": stream_id, "command": command_id}).fetchone()
+        assert head is not None
+        current, head_position, head_hash = head[0] or 0, head[1] or 0, head[2]
+        if head[3] is not None and command_id is not None:
+            con.rollback()
+            return (recorded_result(command_id, head[3:8], fingerprint),)
+        if current != expected_version:
+            con.rollback()
+            raise ConcurrencyError(stream_id, expected_version, current)
+        rows = build_rows(
+            stream_id,
+            current + 1,
+            head_position + 1,
+            head_hash or GENESIS_HASH,
+            recorded_at,
+            encoded,
+        )
+        result = append_result(stream_id, rows)
+        for wanted in claims:
+            # Under the append lock: nobody can take the key before COMMIT.
+            con.execute(_CLAIM, (wanted.namespace, wanted.key, wanted.owner))
+            holder = con.execute(_HOLDER, (wanted.namespace, wanted.key)).fetchone()
+            assert holder is not None
+            if holder[0] != wanted.owner:
+                con.rollback()
+                raise UniqueKeyTakenError(wanted, str(holder[0]))
+        if command_id is not None:
+            con.execute(
+                _INSERT_COMMAND,
+                (
+                    command_id,
+                    stream_id,
+                    result.version,
+                    result.first_position,
+                    result.last_position,
+                    fingerprint,
+                ),
+            )
+        with con.cursor() as cur:
+            cur.executemany(_INSERT_EVENT, rows)
+        con.commit()
         return result
 
     def _remember(self, stream_id: str, version: int, head_before: int, head_after: int) -> None:
@@ -361,7 +392,7 @@ class PostgresEventStore:
     def verify(self, *, progress: Progress | None = None) -> VerifyResult:
         """Recompute the whole chain from one snapshot of the log (a server-side cursor)."""
         verifier = ChainVerifier()
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             con.execute(_SNAPSHOT_TX)
             count = con.execute("SELECT count(*) FROM events").fetchone()
             total = int(count[0]) if count else 0
@@ -388,7 +419,7 @@ class PostgresEventStore:
 
     def digest(self) -> Digest:
         """The chain head now; keep it elsewhere to catch truncation or a rewritten chain."""
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             con.execute(_SNAPSHOT_TX)
             head = con.execute(_HEAD_ROW).fetchone()
             count = con.execute("SELECT count(*) FROM events").fetchone()
@@ -402,7 +433,7 @@ class PostgresEventStore:
 
     def check_digest(self, digest: Digest) -> VerifyResult:
         """Is the log still an extension of ``digest``? Then verify the whole chain."""
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             con.execute(_SNAPSHOT_TX)
             row = con.execute(
                 "SELECT hash FROM events WHERE position = %s", (digest.head_position,)
@@ -429,7 +460,6 @@ class PostgresEventStore:
         self._db.ensure_writable()
         with self._db.raw() as con:
             row = con.execute(_NEXT_NUMBER, {"name": sequence, "count": count}).fetchone()
-            con.commit()
         assert row is not None
         return int(row[0]) - count + 1
 
@@ -450,7 +480,6 @@ class PostgresEventStore:
                         "ORDER BY stream_id LIMIT 1000",
                         (last,),
                     ).fetchall()
-                con.rollback()
             if not rows:
                 return
             for (stream_id,) in rows:
@@ -461,7 +490,7 @@ class PostgresEventStore:
 
     def iter_streams(self) -> Iterator[tuple[str, list[AuditRow]]]:
         """Every stream with its events, by stream id, from one snapshot (``verify``)."""
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             con.execute(_SNAPSHOT_TX)
             with con.cursor(name="order_desk_streams") as cur:
                 cur.itersize = FETCH
@@ -539,8 +568,7 @@ class PostgresSnapshotStore:
                 (snapshot.stream_id, snapshot.version),
             ).fetchone()
             row = snapshot_row(snapshot, taken_at, self._key, None if found is None else found[0])
-            con.execute(_SAVE_SNAPSHOT, row)
-            con.commit()
+            con.execute(_SAVE_SNAPSHOT, row)  # autocommit: the event row it seals never changes
 
     def latest_snapshot(
         self, stream_id: str, *, at_or_below_version: int | None = None
@@ -596,7 +624,6 @@ class PostgresSnapshotStore:
                     "ORDER BY s.stream_id, s.version LIMIT 1000",
                     last,
                 ).fetchall()
-                con.rollback()
             if not rows:
                 return
             for joined in rows:

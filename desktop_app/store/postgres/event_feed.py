@@ -54,15 +54,13 @@ class PostgresEventFeed:
         self._db = database
 
     def head_position(self) -> int:
-        with self._db.raw() as con:
+        with self._db.raw() as con:  # autocommit: one statement, one snapshot
             row = con.execute(_HEAD).fetchone()
-            con.rollback()
         return int(row[0]) if row else 0
 
     def read_events(self, *, after_position: int, limit: int) -> list[EventRecord]:
         with self._db.raw() as con:
             rows: list[Any] = con.execute(_READ_EVENTS, (after_position, limit)).fetchall()
-            con.rollback()
         return _records(rows) if rows else []
 
     @contextmanager
@@ -72,7 +70,7 @@ class PostgresEventFeed:
         """Every event after a position in lists of up to ``chunk``, from ONE snapshot
         (a REPEATABLE READ, READ ONLY transaction and a server-side cursor)."""
         size = max(1, chunk)
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             con.execute(_SNAPSHOT)
             try:
                 with con.cursor(name="order_desk_scan") as cursor:

@@ -11,8 +11,11 @@ without it. Totals without a search or a date come from ``rm_order_counts``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
+
+import psycopg
 
 from desktop_app.application.ports import (
     CustomerState,
@@ -39,6 +42,7 @@ _FIND_BY_NUMBER = (
     f"SELECT {_ORDER_COLS} FROM rm_orders AS o "  # noqa: S608
     "WHERE o.order_number = %s ORDER BY o.order_id LIMIT 1"
 )
+_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _CUSTOMER_COLS = "customer_id, name, order_count, lifetime_value, version, registered_at"
 _CUSTOMERS_ALL = (
     f"SELECT {_CUSTOMER_COLS} FROM rm_customers "  # noqa: S608
@@ -95,10 +99,25 @@ class PostgresOrderListQueries:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    def _fetch(self, sql: str, params: Any) -> list[Any]:
+    @contextmanager
+    def _snapshot(self, several: bool) -> Iterator[psycopg.Connection[Any]]:
+        """A connection whose statements all see ONE snapshot of the read model when
+        ``several`` (a page and its total, an order and its lines: a projector batch that
+        commits between them is seen by both or neither); else autocommit."""
         with self._db.raw() as con:
+            if not several:
+                yield con
+                return
+            con.execute(_BEGIN_SNAPSHOT)
+            try:
+                yield con
+            finally:
+                with suppress(psycopg.Error):
+                    con.execute("COMMIT")
+
+    def _fetch(self, sql: str, params: Any) -> list[Any]:
+        with self._db.raw() as con:  # autocommit: one statement, one round trip
             rows: list[Any] = con.execute(sql, params).fetchall()
-            con.rollback()
         return rows
 
     def list_orders(self, query: ListOrdersSpec) -> tuple[list[OrderRow], int | None, str | None]:
@@ -155,12 +174,11 @@ class PostgresOrderListQueries:
             )
         )
         page_params.extend((query.limit + 1, query.offset))
-        with self._db.raw() as con:
+        with self._snapshot(query.with_total) as con:
             rows: list[Any] = con.execute(sql, page_params).fetchall()
             total: int | None = None
             if query.with_total:
                 total = self._total(con, query, where, params)
-            con.rollback()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         next_after = None
@@ -191,10 +209,9 @@ class PostgresOrderListQueries:
         return int(con.execute(sql, args).fetchone()[0])
 
     def get_order(self, order_id: str) -> OrderDetail | None:
-        with self._db.raw() as con:
+        with self._snapshot(True) as con:
             row = con.execute(_GET_ORDER, (order_id,)).fetchone()
             lines = con.execute(_GET_LINES, (order_id,)).fetchall() if row is not None else []
-            con.rollback()
         if row is None:
             return None
         return OrderDetail(

@@ -340,7 +340,6 @@ class PostgresProjectionTarget:
     def owner(self) -> ReadModelOwner | None:
         with self._db.raw() as con:
             row = con.execute(_GET_META, (projector_lease.OWNER_KEY,)).fetchone()
-            con.rollback()
         parsed = projector_lease.parse_owner_row(str(row[0]) if row else None)
         return parsed[1] if parsed is not None else None
 
@@ -418,7 +417,6 @@ class PostgresProjectionTarget:
     def checkpoint(self, name: str) -> int:
         with self._db.raw() as con:
             row = con.execute(_GET_CHECKPOINT, (name,)).fetchone()
-            con.rollback()
         return int(row[0]) if row else 0
 
     def data_version(self) -> int:
@@ -428,7 +426,6 @@ class PostgresProjectionTarget:
             row = con.execute(
                 _DATA_VERSION, (READ_MODEL_CHECKPOINT, projector_lease.OWNER_KEY)
             ).fetchone()
-            con.rollback()
         return hash(tuple(row) if row else ())
 
     def replace_all(
@@ -489,7 +486,7 @@ class PostgresProjectionTarget:
         an exception (a broken connection is dropped from the pool by ``raw``)."""
         if check_writable:
             self._db.ensure_writable()
-        with self._db.raw() as con:
+        with self._db.raw(transaction=True) as con:
             try:
                 yield con
                 con.commit()

@@ -292,3 +292,27 @@ def test_an_auditor_reads_the_lists_and_never_claims_them(
             auditor_db.close()
     finally:
         read_model.close()
+
+
+def test_the_cli_rebuilds_the_shared_read_model(
+    server: Callable[[], PostgresDatabase],
+    pg_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from desktop_app.cli import main
+
+    assert main(["demo", "--db", pg_url, "--orders", "30"]) == 0
+    db = server()
+    queries = postgres_read_model(db).queries
+    read_model, projector, _ = _projected(db, tmp_path / "keys")
+    projector.run_once()
+    before = queries.list_orders(_spec())
+    read_model.close()
+    with psycopg.connect(pg_url) as con:  # damage the lists: the rebuild must mend them
+        con.execute("UPDATE rm_orders SET status = 'lost'")
+    capsys.readouterr()
+    assert main(["rebuild", "--db", pg_url]) == 0
+    assert "Rebuilt the read model of postgresql://" in capsys.readouterr().out
+    assert queries.list_orders(_spec()) == before
+    assert before[1] is not None and before[1] >= 30

@@ -4,6 +4,7 @@ the read-model stamp, the trigram indexes, and an auditor that only reads."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -316,3 +317,29 @@ def test_the_cli_rebuilds_the_shared_read_model(
     assert "Rebuilt the read model of postgresql://" in capsys.readouterr().out
     assert queries.list_orders(_spec()) == before
     assert before[1] is not None and before[1] >= 30
+
+
+def test_a_clerk_login_projects_and_rebuilds_the_shared_read_model(
+    pg_url: str, pg_login: Login, tmp_path: Path
+) -> None:
+    """Only the grants of the clerk role: rows, the owner row, the rid sequence, COPY, NOTIFY."""
+    roles = init_postgres(pg_url).roles
+    db = open_postgres(pg_login(pg_url, "maria", roles.clerk))
+    try:
+        read_model, projector, commands = _projected(db, tmp_path / "keys")
+        world = workload.World(random.Random(6))
+        workload.seed_catalog(commands, world)  # type: ignore[arg-type]
+        workload.run(commands, world, 30)  # type: ignore[arg-type]
+        projector.run_once()
+        assert projector.status().last_error is None and projector.status().lag == 0
+        before = read_model.queries.list_orders(_spec())
+        assert before[1]
+        projector.rebuild()
+        assert projector.status().last_error is None
+        assert read_model.queries.list_orders(_spec()) == before
+        owner = read_model.target.owner()
+        assert owner is not None and owner.pid == os.getpid()
+        read_model.close()
+        assert read_model.target.owner() is None  # a clean exit clears the owner row
+    finally:
+        db.close()

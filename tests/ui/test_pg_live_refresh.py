@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 from desktop_app.application import commands as c
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import ServerLocation, Settings
-from desktop_app.jobs.scheduler import Jobs, JobsConfig
+from desktop_app.jobs import JobsConfig, build_jobs
 from desktop_app.store.postgres.database import init_postgres
 from desktop_app.ui.bridge import Bridge
 from tests.integration.postgres.test_pg_read_side_processes import (
@@ -43,16 +43,8 @@ def test_a_commit_elsewhere_appears_in_this_window(
         Settings.for_location(ServerLocation(pg_url), key_dir=tmp_path / "k3"), source="test"
     )
     assert here.projector is not None
-    jobs = Jobs(
-        config=JobsConfig(
-            projector_poll_seconds=HOUR,
-            snapshot_sweep_seconds=None,
-            checkpoint_check_seconds=None,
-            backup_interval_seconds=None,
-            anchor_interval_seconds=None,
-        ),
-        projector=here.projector,
-    )
+    # The GUI's own job wiring (on a server: the projector job only), polls an hour apart.
+    jobs = build_jobs(here, JobsConfig(projector_poll_seconds=HOUR))
     try:
         _wait(lambda: _owner_pid(pg_url) == owner.proc.pid, "the other process to project")
         jobs.start()

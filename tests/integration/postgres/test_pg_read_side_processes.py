@@ -237,3 +237,50 @@ def test_a_commit_on_one_workstation_reaches_the_others_without_polling(
         follower.wait_status(lambda s: s.checkpoint >= order.position)
     finally:
         clerk.close()
+
+
+def test_the_headless_projector_keeps_the_shared_read_model_and_a_second_one_defers(
+    pg_url: str, tmp_path: Path
+) -> None:
+    init_postgres(pg_url)
+    clerk = _clerk(pg_url, tmp_path / "k0")
+    watching = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app.projector", "--db", pg_url, "--poll", str(HOUR)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait(lambda: _owner_pid(pg_url) == watching.pid, "the headless projector's lease")
+        _wait(lambda: _listeners(pg_url) >= 2, "the projector listening")
+        position = _add_customer(clerk, "Ann")
+        # Polls an hour apart: the append's NOTIFY wakes it.
+        _wait(
+            lambda: (
+                clerk.read_model is not None
+                and clerk.read_model.target.checkpoint("main") >= position
+            ),
+            "the headless projector to project the append",
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "desktop_app.projector", "--db", pg_url, "--once"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
+        assert second.returncode == 3, second.stderr
+        assert f"process {watching.pid}" in second.stderr
+        assert "exiting without projecting" in second.stderr
+    finally:
+        clerk.close()
+        watching.send_signal(signal.SIGTERM)
+        try:
+            watching.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            watching.kill()
+            watching.wait()
+    assert watching.returncode == 0, watching.stderr.read() if watching.stderr else ""

@@ -34,6 +34,7 @@ from desktop_app.store.postgres.database import PostgresDatabase, init_postgres,
 from desktop_app.store.postgres.event_feed import PostgresEventFeed
 from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
 from desktop_app.store.postgres.notify import ChangeListener
+from desktop_app.store.postgres.order_queries import PostgresOrderListQueries
 from desktop_app.store.postgres.read_side import postgres_read_model
 from desktop_app.store.postgres.read_side_ddl import TRIGRAM_INDEXES, has_trigram_search
 from desktop_app.store.read_model_sql import READ_MODEL_SCHEMA_VERSION
@@ -343,3 +344,34 @@ def test_a_clerk_login_projects_and_rebuilds_the_shared_read_model(
         assert read_model.target.owner() is None  # a clean exit clears the owner row
     finally:
         db.close()
+
+
+def test_the_unfiltered_list_is_index_ranges_never_a_sort_of_every_order(
+    server: Callable[[], PostgresDatabase], pg_url: str
+) -> None:
+    with psycopg.connect(pg_url) as con:  # 30,000 orders in 4 statuses, written directly
+        con.execute(
+            "INSERT INTO rm_orders (order_id, order_number, number_fold, customer_id, "
+            "customer_name, customer_fold, status, line_count, total_minor, currency, "
+            "placed_at, updated_at, version, last_position) "
+            "SELECT 'o' || i, 'SO-' || i, 'so-' || i, 'c' || (i % 300), 'C ' || (i % 300), "
+            "'c ' || (i % 300), (ARRAY['draft','confirmed','shipped','cancelled'])[1 + i % 4], "
+            "i % 5, i * 7 % 1000, 'EUR', '2025-01-01T00:00:00.000000Z', "
+            "'2025-01-02T00:00:00.000000Z', 1, i FROM generate_series(1, 30000) AS i"
+        )
+        con.execute(
+            "INSERT INTO rm_order_counts (customer_id, status, n) "
+            "SELECT customer_id, status, count(*) FROM rm_orders GROUP BY 1, 2"
+        )
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("ANALYZE")
+    queries = postgres_read_model(server()).queries
+    assert isinstance(queries, PostgresOrderListQueries)
+    for sort in ("order_number", "total", "customer_name", "placed_at"):
+        for statuses in (None, frozenset({"draft", "shipped"})):
+            spec = _spec(sort=sort, statuses=statuses, limit=50, descending=sort == "total")
+            plan = "\n".join(queries.explain_list_orders(spec))
+            assert "Seq Scan on rm_orders" not in plan, plan
+            assert "Index" in plan, plan
+            rows, total, _ = queries.list_orders(spec)
+            assert len(rows) == 50 and total == (30000 if statuses is None else 15000)

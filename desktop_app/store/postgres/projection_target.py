@@ -69,10 +69,30 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-_UPSERT_ORDER = _pg(UPSERT_ORDER)
-_UPSERT_LINE = _pg(UPSERT_LINE)
-_UPSERT_CUSTOMER = _pg(UPSERT_CUSTOMER)
-_UPSERT_PRODUCT = _pg(UPSERT_PRODUCT)
+_T, _B = "text", "bigint"
+_ORDER_TYPES = (_T, _T, _T, _T, _T, _T, _T, _B, _B, _T, _T, _T, _B, _B, _T, _T, _T)
+_LINE_TYPES = (_T, _T, _T, _T, _T, _T, _B, _B, _B, _T, _B)
+_CUSTOMER_TYPES = (_T, _T, _T, _B, _T, _B, _T)
+_PRODUCT_TYPES = (_T, _T, _T, _T, _T, _B, _T, _B, _B, _B)
+"""The SQL types of the ``*_params`` tuples' items, in their order."""
+
+
+def _set_based(upsert: str, types: tuple[str, ...]) -> str:
+    """A SQLite ``INSERT … VALUES (?, …) ON CONFLICT …`` of ``read_model_sql`` as ONE
+    statement for a whole batch: the rows arrive as one array per column and ``unnest`` turns
+    them back into rows (a batch's upsert is one statement, not one per row: the per-statement
+    work dominated the projector's batches)."""
+    head, values = upsert.split("VALUES", 1)
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    assert values.count("?") == len(types)
+    tail = values[values.index("ON CONFLICT") :]
+    return f"{head}SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608 (constants)
+
+
+_UPSERT_ORDER = _set_based(UPSERT_ORDER, _ORDER_TYPES)
+_UPSERT_LINE = _set_based(UPSERT_LINE, _LINE_TYPES)
+_UPSERT_CUSTOMER = _set_based(UPSERT_CUSTOMER, _CUSTOMER_TYPES)
+_UPSERT_PRODUCT = _set_based(UPSERT_PRODUCT, _PRODUCT_TYPES)
 
 _SELECT_ORDERS = """SELECT order_id, order_number, customer_id, customer_name, status,
     line_count, total_minor, currency, placed_at, updated_at, version, last_position,
@@ -87,11 +107,15 @@ _RENAME_CUSTOMER = (
     "UPDATE rm_orders SET customer_name = %s, customer_fold = %s WHERE customer_id = %s"
 )
 _RENAME_PRODUCT = "UPDATE rm_order_lines SET product_name = %s WHERE product_id = %s"
-_DELETE_LINE = "DELETE FROM rm_order_lines WHERE order_id = %s AND line_id = %s"
+_DELETE_LINES = (
+    "DELETE FROM rm_order_lines WHERE (order_id, line_id) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
 _INSERT_FORMER_NAME = (
     "INSERT INTO rm_customer_names (customer_id, name_fold) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 )
-_COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n) VALUES (%s, %s, %s)
+_COUNTS_ADD = """INSERT INTO rm_order_counts (customer_id, status, n)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])
     ON CONFLICT (customer_id, status) DO UPDATE SET n = rm_order_counts.n + EXCLUDED.n"""
 _COUNTS_PRUNE = "DELETE FROM rm_order_counts WHERE n = 0"
 _COUNTS_FILL = (
@@ -209,7 +233,7 @@ class _Batch:
                     [(name, pid) for pid, name in sorted(work.product_renames.items())],
                 )
             if work.removed_lines:
-                cur.executemany(_DELETE_LINE, sorted(work.removed_lines))
+                _many(cur, _DELETE_LINES, sorted(work.removed_lines))
             orders = work.orders
             # Sorted keys: two writers lock rows in one order (no deadlock between them).
             _many(cur, _UPSERT_ORDER, [order_params(orders[k]) for k in sorted(work.dirty_orders)])
@@ -264,14 +288,16 @@ class _Batch:
             before[key] = new
         changes = [(cid, status, n) for (cid, status), n in sorted(deltas.items()) if n]
         if changes:
-            cur.executemany(_COUNTS_ADD, changes)
+            _many(cur, _COUNTS_ADD, changes)
             if any(n < 0 for _, _, n in changes):
                 cur.execute(_COUNTS_PRUNE)
 
 
 def _many(cur: psycopg.Cursor[Any], sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run a set-based statement (:func:`_set_based`) with ``rows`` as one array per
+    column."""
     if rows:
-        cur.executemany(sql, rows)
+        cur.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
 
 class PostgresProjectionTarget:

@@ -4,8 +4,8 @@ owner, inside its transaction; idempotent):
 * ``rm_orders.rid`` gets a sequence default: SQLite fills the rowid key itself; here no client
   has to invent one (the projector never names the column);
 * a statement-level ``AFTER INSERT`` trigger on ``events`` sends ``NOTIFY order_desk_events,
-  '<highest position inserted>'``. PostgreSQL delivers a notification only when (and after)
-  its transaction commits, so a listener is woken exactly by committed appends, from any
+  '<the head position after the statement>'``. PostgreSQL delivers a notification only when
+  (and after) its transaction commits, so a listener is woken exactly by committed appends, from any
   workstation and any program that appends (the ``copy`` tool included);
 * the ``pg_trgm`` extension (trusted since PostgreSQL 13: the database owner may create it)
   and trigram GIN indexes on the folded search columns, so a search of 3+ characters is an
@@ -46,14 +46,16 @@ _RID = (
 )
 
 _NOTIFY = (
+    # The head after the statement (an index lookup that sees the statement's own rows): no
+    # transition table, so a big COPY (the ``copy`` tool) keeps no second copy of its rows.
     f"""CREATE OR REPLACE FUNCTION order_desk_notify_events() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-      PERFORM pg_notify('{EVENTS_CHANNEL}', (SELECT max(position) FROM new_rows)::text);
+      PERFORM pg_notify('{EVENTS_CHANNEL}',
+        (SELECT position FROM events ORDER BY position DESC LIMIT 1)::text);
       RETURN NULL;
     END $$""",  # noqa: S608 (a constant channel name)
     "CREATE OR REPLACE TRIGGER events_notify AFTER INSERT ON events "
-    "REFERENCING NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION order_desk_notify_events()",
 )
 

@@ -5,7 +5,8 @@ same rules as the SQLite target (``store/projection_target.py``), with the serve
 * a batch is ONE transaction on a pooled psycopg connection: the owner row is checked
   (``FOR SHARE``: a new owner's claim waits for it), the checkpoint row locked (``FOR
   UPDATE``) and compared, the touched rows read with ``= ANY(array)`` and written back with
-  ``INSERT … ON CONFLICT … DO UPDATE`` (``executemany``: psycopg pipelines them), the
+  ``INSERT … ON CONFLICT … DO UPDATE``, one statement per table over per-column arrays
+  (``unnest``), the
   checkpoint moved by compare-and-set, and ``NOTIFY order_desk_read_model`` sent, all
   committed together — so followers on other workstations are woken exactly when the new rows
   are visible;

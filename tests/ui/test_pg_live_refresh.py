@@ -16,12 +16,12 @@ from desktop_app.config import ServerLocation, Settings
 from desktop_app.jobs import JobsConfig, build_jobs
 from desktop_app.store.postgres.database import init_postgres
 from desktop_app.ui.bridge import Bridge
-from tests.integration.postgres.test_pg_read_side_processes import (
+from tests.fixtures.pg_station import (
     HOUR,
     Station,
-    _listeners,
-    _owner_pid,
-    _wait,
+    listeners,
+    owner_pid,
+    wait_until,
 )
 from tests.ui.conftest import RealApp, open_real_window
 
@@ -46,12 +46,12 @@ def test_a_commit_elsewhere_appears_in_this_window(
     # The GUI's own job wiring (on a server: the projector job only), polls an hour apart.
     jobs = build_jobs(here, JobsConfig(projector_poll_seconds=HOUR))
     try:
-        _wait(lambda: _owner_pid(pg_url) == owner.proc.pid, "the other process to project")
+        wait_until(lambda: owner_pid(pg_url) == owner.proc.pid, "the other process to project")
         jobs.start()
         win = open_real_window(qtbot, RealApp(here, tmp_path), bridge, tasks, ui_settings)
         model = win.orders.model
         qtbot.waitUntil(lambda: here.projector.status().owner is not None, timeout=30000)
-        _wait(lambda: _listeners(pg_url) >= 3, "three listening workstations")
+        wait_until(lambda: listeners(pg_url) >= 3, "three listening workstations")
         product = elsewhere.commands.dispatch(
             c.AddProduct(sku="MUG-1", name="Mug", price=Decimal("2.50"), currency="EUR")
         )

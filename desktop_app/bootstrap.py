@@ -430,15 +430,17 @@ def bootstrap_server(
     """Compose the application on an Order Desk database on a PostgreSQL server (issue 10).
 
     Never creates anything there (``desktop-app-admin init`` does, with the roles). The write
-    side is the server's (events, commands, snapshots, rejections); the read side is, for now,
-    an in-memory read model each workstation projects from the shared log
-    (``store.postgres.interim_read_side``). File-only tools (backups, anchors, WAL) are not
-    offered: the server's backups are ``pg_dump``'s. ``app.database`` is None.
+    side is the server's (events, commands, snapshots, rejections), and so is the read model
+    (``store.postgres.read_side``: one projector at a time holds its lease, the others follow;
+    a LISTEN thread wakes the projector on every commit anywhere). File-only tools (backups,
+    anchors, WAL) are not offered: the server's backups are ``pg_dump``'s. ``app.database``
+    is None.
     """
     # Imported here: psycopg is loaded only when a server is named (start-up time).
     from desktop_app.store.postgres.database import open_postgres
     from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
-    from desktop_app.store.postgres.interim_read_side import interim_read_model
+    from desktop_app.store.postgres.notify import start_change_listener
+    from desktop_app.store.postgres.read_side import postgres_read_model
     from desktop_app.store.postgres.rejections import PostgresRejectionLog
 
     assert settings.server is not None
@@ -450,7 +452,7 @@ def bootstrap_server(
     try:
         events = PostgresEventStore(server, clock=clock)
         snapshots = PostgresSnapshotStore(server, clock=clock, key_dir=settings.effective_key_dir)
-        read_model = interim_read_model(server)
+        read_model = postgres_read_model(server)
         projector = Projector(
             events,
             read_model.feed,
@@ -501,13 +503,17 @@ def bootstrap_server(
             },
             rejections=PostgresRejectionLog(server, clock=clock),
         )
+        # Commits on any workstation wake this projector (and, through it, the live lists).
+        listener = start_change_listener(server, projector.wake)
     except BaseException:
         server.close()
         raise
     return App(
         read_model=read_model,
         projector=projector,
-        closers=[server.close, read_model.close],
+        # Closed last to first: the listener, the read model (it clears its owner row on the
+        # still-open database), the database.
+        closers=[server.close, read_model.close, listener.close],
         settings=settings,
         database=None,
         events=events,

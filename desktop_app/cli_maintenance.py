@@ -34,7 +34,7 @@ from desktop_app.cli_support import (
     db_argument,
     open_app,
 )
-from desktop_app.config import Settings, default_db_path
+from desktop_app.config import ServerLocation, Settings, default_db_path
 from desktop_app.domain.catalog import SKU_NAMESPACE
 from desktop_app.domain.errors import DomainError
 from desktop_app.store.anchors import AnchorReport, check_file, last_anchor
@@ -121,8 +121,10 @@ def progress_printer(label: str, stream: TextIO, *, width: int = 30) -> Callable
 
 @_handled
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    """Drop the read-model rows and rebuild them from the event log."""
-    db = _db_path(args)
+    """Drop the read-model rows and rebuild them from the event log (a file's, or the
+    shared read model on a server)."""
+    server = getattr(args, "db", None)
+    db: Path | ServerLocation = server if isinstance(server, ServerLocation) else _db_path(args)
     with open_app(db, read_only=False) as app:
         if app.read_only:
             raise MaintenanceError(
@@ -146,7 +148,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             EXIT_FAILED,
         )
     print(
-        f"Rebuilt the read model of {db}: {applied:,} events applied "
+        f"Rebuilt the read model of {db.display if isinstance(db, ServerLocation) else db}: "
+        f"{applied:,} events applied "
         f"(checkpoint #{status.checkpoint})."
     )
     return EXIT_OK

@@ -42,7 +42,8 @@ def build_jobs(
     backups: bool = True,
     clock: Callable[[], datetime] | None = None,
 ) -> Jobs:
-    """The background jobs for a bootstrapped app on a SQLite file (not started).
+    """The background jobs for a bootstrapped app on a SQLite file (not started); on a
+    server (``settings.server``) only the projector job.
 
     Projector catch-up, snapshot sweep, idle WAL checkpoint and (with ``backups``) scheduled
     backups into ``settings.effective_backup_dir`` keeping ``settings.backup_keep``. A
@@ -51,8 +52,17 @@ def build_jobs(
     ``clock`` replaces the jobs' clock (tests: "a day later" without waiting a day).
     """
     database, settings = app.database, app.settings
+    if database is None and settings is not None and settings.server is not None:
+        # A server database: the projector job only (woken by the LISTEN thread, polling
+        # as the fallback and to take over the read model's lease). Backups are the server's
+        # (pg_dump); no WAL, no anchors of a file.
+        return Jobs(
+            config=config or JobsConfig.from_settings(settings),
+            projector=app.projector,
+            clock=clock or _utc_now,
+        )
     if database is None or settings is None:
-        raise ValueError("background jobs need an app on a database file")
+        raise ValueError("background jobs need an app on a database file or a server")
     config = config or JobsConfig.from_settings(settings)
     writable = not database.read_only
     folder = settings.effective_backup_dir

@@ -1,4 +1,4 @@
-"""Headless projector: ``python -m desktop_app.projector --db PATH [--once]``.
+"""Headless projector: ``python -m desktop_app.projector --db PATH|postgresql://… [--once]``.
 
 Catches the read model up, then (without ``--once``) keeps polling cheaply -- one
 ``PRAGMA data_version`` per interval -- until Ctrl-C or SIGTERM. Prints one line per catch-up
@@ -7,7 +7,9 @@ Catches the read model up, then (without ``--once``) keeps polling cheaply -- on
 One process at a time projects into a file's read model, whatever its ``--name`` (R33). When
 another process (a headless projector or an open Order Desk window) already does, this one says
 so on stderr and waits, taking over as soon as that process ends (a killed one included); with
-``--once`` it exits with status 3 instead, without writing anything.
+``--once`` it exits with status 3 instead, without writing anything. On a server the same
+holds for the shared read model (an advisory-lock lease), and the server's notifications wake
+it at once (no poll interval to wait for).
 """
 
 from __future__ import annotations
@@ -18,14 +20,34 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from desktop_app.application.ports import StoreError
 from desktop_app.projector.runner import Projector
 
 
+def _location(text: str) -> Any:
+    """``--db``: a file path or a ``postgresql://`` server address."""
+    from desktop_app.config import LocationError, parse_location
+
+    try:
+        return parse_location(text)
+    except LocationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _where(location: Any) -> str:
+    return str(getattr(location, "display", location))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m desktop_app.projector", description=__doc__)
-    parser.add_argument("--db", type=Path, required=True, help="the Order Desk database file")
+    parser.add_argument(
+        "--db",
+        type=_location,
+        required=True,
+        help="the Order Desk database file, or postgresql://user@host/dbname",
+    )
     parser.add_argument("--once", action="store_true", help="one catch-up pass, then exit")
     parser.add_argument("--batch", type=int, default=1000, help="events per transaction")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between cheap checks")
@@ -49,7 +71,7 @@ EXIT_OWNED_ELSEWHERE = 3
 """``--once`` found the read model kept by another process and did nothing."""
 
 
-def _owner_message(projector: Projector, owner: str, db: Path, waiting: bool) -> str:
+def _owner_message(projector: Projector, owner: str, db: Path | str, waiting: bool) -> str:
     then = "waiting to take over when it stops" if waiting else "exiting without projecting"
     return (
         f"The read model of {db} is kept up to date by {owner}; only one process may write "
@@ -57,7 +79,7 @@ def _owner_message(projector: Projector, owner: str, db: Path, waiting: bool) ->
     )
 
 
-def loop(projector: Projector, stop: threading.Event, poll: float, db: Path) -> None:
+def loop(projector: Projector, stop: threading.Event, poll: float, db: Path | str) -> None:
     """Run until ``stop`` is set: catch up whenever there is news, else sleep ``poll``.
 
     While another process owns the read model this one follows and says so once; it takes
@@ -75,7 +97,9 @@ def loop(projector: Projector, stop: threading.Event, poll: float, db: Path) -> 
                 following = owner
             if applied or projector.status().last_error:
                 _report(projector, applied)
-        stop.wait(poll)
+        if not stop.is_set():
+            # A wake (a server's notification; the stop signal sets it too) ends the wait.
+            projector.woken.wait(poll)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.bootstrap import bootstrap
     from desktop_app.config import Settings
 
-    settings = Settings(db_path=args.db, projector_batch=args.batch)
+    settings = Settings.for_location(args.db, projector_batch=args.batch)
     try:
         app = bootstrap(settings, source="projector", create=False, projector_name=args.name)
     except StoreError as exc:
@@ -97,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         applied = projector.rebuild() if args.rebuild else projector.run_once()
         owner = projector.status().owner
         if owner is not None:
-            print(_owner_message(projector, owner, args.db, not args.once), file=sys.stderr)
+            print(_owner_message(projector, owner, _where(args.db), not args.once), file=sys.stderr)
             if args.once:
                 return EXIT_OWNED_ELSEWHERE
         else:
@@ -108,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
+            projector.woken.set()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         print("watching", flush=True)
-        loop(projector, stop, args.poll, args.db)
+        loop(projector, stop, args.poll, _where(args.db))
         return 0
     finally:
         app.close()

@@ -1,5 +1,7 @@
 """One contract for the read side's three ports (EventFeed, ProjectionTarget, OrderListQueries):
-every test runs against the SQLite parts (a real file) and the in-memory fakes."""
+every test runs against the SQLite parts (a real file), the in-memory fakes and the PostgreSQL
+parts on a real server (the throwaway cluster of tests/pg_cluster.py; skipped with the reason
+where none can be started, never in CI: ORDER_DESK_REQUIRE_PG=1)."""
 
 from __future__ import annotations
 
@@ -72,9 +74,33 @@ def _memory(clock: StepClock) -> Side:
     return Side("memory", store, memory_read_model(store), InMemorySnapshotStore(store))
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+def _postgres(url: str, clock: StepClock, key_dir: Path) -> tuple[Side, object]:
+    from desktop_app.store.postgres.database import init_postgres, open_postgres
+    from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
+    from desktop_app.store.postgres.read_side import postgres_read_model
+
+    init_postgres(url)
+    db = open_postgres(url)
+    store = PostgresEventStore(db, clock=clock)
+    snaps = PostgresSnapshotStore(db, clock=clock, key_dir=key_dir)
+    read_model = postgres_read_model(db)
+    read_model.target.prepare()
+    return Side("postgres", store, read_model, snaps), db
+
+
+BACKENDS = ["sqlite", "memory", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
 def side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Side]:
     clock = StepClock()
+    if request.param == "postgres":
+        # Looked up only for this parameter: the other two never start the cluster.
+        made, db = _postgres(request.getfixturevalue("pg_url"), clock, tmp_path / "keys")
+        yield made
+        made.read_model.close()
+        db.close()  # type: ignore[attr-defined]
+        return
     if request.param == "memory":
         made = _memory(clock)
         yield made
@@ -364,10 +390,12 @@ def test_customers_and_products(side: Side) -> None:
 # ------------------------------------------------------------------------------ both at once
 
 
-def test_the_projector_gives_the_same_answers_on_both(tmp_path: Path) -> None:
-    """The same commands, projected into SQLite and into memory: the same lists."""
+def test_the_projector_gives_the_same_answers_on_all(tmp_path: Path, pg_url: str) -> None:
+    """The same commands, projected into SQLite, into memory and on the server: the same
+    lists."""
     made, db = _sqlite(tmp_path / "orders.sqlite3", StepClock())
-    sides = [made, _memory(StepClock())]
+    server, server_db = _postgres(pg_url, StepClock(), tmp_path / "pg-keys")
+    sides = [made, _memory(StepClock()), server]
     try:
         for s in sides:
             projector = Projector(s.events, s.read_model.feed, s.read_model.target, batch_size=9)
@@ -395,8 +423,10 @@ def test_the_projector_gives_the_same_answers_on_both(tmp_path: Path) -> None:
             answer.append([q.get_order(r.order_id) for r in q.list_orders(spec(limit=500))[0]])
             answers.append(answer)
         assert answers[0] == answers[1]
+        assert answers[0] == answers[2]
         assert len(answers[0][2][0]) > 10
     finally:
         for s in sides:
             s.read_model.close()
         db.close()  # type: ignore[attr-defined]
+        server_db.close()  # type: ignore[attr-defined]

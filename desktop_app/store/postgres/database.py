@@ -393,6 +393,10 @@ def init_postgres(url: str, *, roles: ddl.Roles | None = None) -> InitResult:
             with conn.begin():
                 made = ddl.create_roles(conn, chosen)
                 ddl.create_schema(conn, chosen, database=database)
+                # pg-read: rid default, NOTIFY trigger, trigram search, read-model stamp
+                from desktop_app.store.postgres.read_side_ddl import create_read_side
+
+                create_read_side(conn, chosen)
     finally:
         engine.dispose()
     return InitResult(database=database, roles=chosen, created_roles=tuple(made), already=already)

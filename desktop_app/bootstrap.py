@@ -19,6 +19,7 @@ from desktop_app.application import read_handlers as rh
 from desktop_app.application.audit_timeline import audit_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
+from desktop_app.application.event_browser import browse_query_handlers
 from desktop_app.application.ports import (
     Digest,
     EventStore,
@@ -43,9 +44,11 @@ from desktop_app.store.backup import (
 )
 from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
+from desktop_app.store.event_browse import SqliteLogBrowse
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+from desktop_app.store.memory_browse import InMemoryLogBrowse
 from desktop_app.store.memory_read_model import memory_read_model
 from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_log import InMemoryRejectionLog
@@ -375,6 +378,7 @@ def bootstrap(
             queries={
                 **store_query_handlers(settings, database, events, snapshots),
                 **audit_query_handlers(events, stored_event_hash),
+                **browse_query_handlers(SqliteLogBrowse(database), events),
             },
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
@@ -426,15 +430,19 @@ def bootstrap_in_memory(
     snapshots = InMemorySnapshotStore(events, clock=clock)
     read_model = memory_read_model(events)
     projector = Projector(events, read_model.feed, read_model.target, clock=clock)
+    rejections = InMemoryRejectionLog(clock=clock)
     deps, commands, queries = compose(
         events,
         snapshots,
         identity=identity_of(source),
         snapshot_interval=snapshot_interval,
-        rejections=InMemoryRejectionLog(clock=clock),
+        rejections=rejections,
         read=rh.ReadDeps(orders=read_model.queries, projector=projector),
         wake=projector.wake,
-        queries=audit_query_handlers(events, stored_event_hash),
+        queries={
+            **audit_query_handlers(events, stored_event_hash),
+            **browse_query_handlers(InMemoryLogBrowse(events, rejections), events),
+        },
     )
     return App(
         read_model=read_model,

@@ -1,0 +1,181 @@
+"""The event browser's reads on an Order Desk SQLite file (issue 11, P9).
+
+A page is one statement that reads one index range in ``(recorded_at, position)`` order and
+stops after ``limit`` rows: the index is chosen here, not left to the planner, from the most
+selective filter given (correlation id > user > host > event type > time alone; schema 6's
+``BROWSE_INDEXES``, each ending in the time, so the time window and the keyset cursor narrow
+the same range and no page is ever sorted). A command id is looked up in the ``commands`` table
+first (its events are one append: a position range). The other filters are checked on the rows
+the range yields. Hand-written driver SQL on a pooled connection (a page is the browser's hot
+path); the index expressions come from ``schema.event_meta`` so they match the indexes exactly.
+
+A file older than schema 6 opened read-only (so not upgraded) has no such indexes: its pages
+are the same, found by scanning.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from desktop_app.application.event_browser import (
+    REJECTION,
+    Direction,
+    LogFilter,
+    LogKey,
+)
+from desktop_app.application.ports import RecordedRejection, StoredEvent
+from desktop_app.store.engine import Database
+from desktop_app.store.hashing import utc_text
+from desktop_app.store.records import decode_rows
+from desktop_app.store.rejection_log import COLUMNS, check_limit, decode
+from desktop_app.store.schema import BROWSE_SINCE, REJECTIONS_SINCE, event_meta
+
+
+def _meta_sql(name: str) -> str:
+    expression = event_meta(name).compile(
+        dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    return str(expression)
+
+
+_USER, _HOST, _CORRELATION, _CAUSATION = (
+    _meta_sql(n) for n in ("user", "host", "correlation_id", "causation_id")
+)
+
+_EVENT_COLUMNS = (
+    "position, stream_id, version, event_id, type_name, schema_version, payload, metadata, "
+    "recorded_at, prev_hash, hash"
+)
+_REJECTION_COLUMNS = ", ".join(f'"{c}"' for c in COLUMNS)
+
+_LAST = 2**63 - 1
+"""Above every position and rejection number."""
+
+
+class SqliteLogBrowse:
+    """``LogBrowse`` on the ``events`` and ``rejections`` tables of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def events_page(
+        self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
+    ) -> list[StoredEvent]:
+        """See ``LogBrowse.events_page``."""
+        limit = check_limit(limit)
+        if limit == 0:
+            return []
+        clauses: list[str] = []
+        params: list[Any] = []
+        # The driving index: its leading equality first, then the shared time/keyset range.
+        index = "ix_events_time"
+        for value, expression, name in (
+            (where.correlation_id, _CORRELATION, "ix_events_correlation_time"),
+            (where.user, _USER, "ix_events_user_time"),
+            (where.host, _HOST, "ix_events_host_time"),
+            (where.event_type, "type_name", "ix_events_type_time"),
+        ):
+            if value is not None:
+                if index == "ix_events_time":
+                    index = name
+                clauses.append(f"{expression} = ?")
+                params.append(value)
+        with self._db.raw(hold=False) as con:
+            if where.command_id is not None:
+                span = _command_span(con, where.command_id)
+                if span is None:
+                    return []
+                clauses += ["position BETWEEN ? AND ?", f"{_CAUSATION} = ?"]
+                params += [*span, where.command_id]
+                index = ""  # a handful of rows: the primary key range, then sorted
+            _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
+            hint = f" INDEXED BY {index}" if index and self._indexed else ""
+            order = "DESC" if direction == "older" else "ASC"
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM events{hint}"  # noqa: S608 - values are bound
+                f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+                f" ORDER BY recorded_at {order}, position {order} LIMIT ?"
+            )
+            rows = con.execute(sql, (*params, limit)).fetchall()
+        return decode_rows(rows)
+
+    def rejections_page(
+        self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
+    ) -> list[RecordedRejection]:
+        """See ``LogBrowse.rejections_page``: the time index, the other filters per row
+        (refusals are rare beside events)."""
+        limit = check_limit(limit)
+        if limit == 0 or not where.wants_rejections:
+            return []
+        if self._db.schema_version < REJECTIONS_SINCE:
+            return []
+        clauses: list[str] = []
+        params: list[Any] = []
+        for value, column in (
+            (where.user, '"user"'),
+            (where.host, "host"),
+            (where.command_id, "command_id"),
+            (where.correlation_id, "correlation_id"),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        _time_clauses(where, cursor, direction, "rejection_id", clauses, params, rank=REJECTION)
+        order = "DESC" if direction == "older" else "ASC"
+        sql = (
+            f"SELECT {_REJECTION_COLUMNS} FROM rejections INDEXED BY ix_rejections_time"  # noqa: S608
+            f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+            f" ORDER BY recorded_at {order}, rejection_id {order} LIMIT ?"
+        )
+        with self._db.raw(hold=False) as con:
+            rows = con.execute(sql, (*params, limit)).fetchall()
+        return [decode(tuple(row)) for row in rows]
+
+    @property
+    def _indexed(self) -> bool:
+        return self._db.schema_version >= BROWSE_SINCE
+
+
+def _command_span(con: sqlite3.Connection, command_id: str) -> tuple[int, int] | None:
+    row = con.execute(
+        "SELECT first_position, last_position FROM commands WHERE command_id = ?", (command_id,)
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _time_clauses(
+    where: LogFilter,
+    cursor: LogKey | None,
+    direction: Direction,
+    number: str,
+    clauses: list[str],
+    params: list[Any],
+    *,
+    rank: int,
+) -> None:
+    """The time window and the keyset bound on ``(recorded_at, rank, number)``, written as a
+    range on ``recorded_at`` (what the index narrows) plus the tie at the cursor's instant."""
+    if where.since is not None:
+        clauses.append("recorded_at >= ?")
+        params.append(utc_text(where.since))
+    if where.until is not None:
+        clauses.append("recorded_at < ?")
+        params.append(utc_text(where.until))
+    if cursor is None:
+        return
+    at = utc_text(cursor.recorded_at)
+    if direction == "older":
+        # Same instant: this kind's rows come before the cursor when its rank is lower, or the
+        # rank is the same and the number lower.
+        bound = _LAST if rank < cursor.rank else cursor.number if rank == cursor.rank else 0
+        clauses += ["recorded_at <= ?", f"(recorded_at < ? OR {number} < ?)"]
+    else:
+        bound = 0 if rank > cursor.rank else cursor.number if rank == cursor.rank else _LAST
+        clauses += ["recorded_at >= ?", f"(recorded_at > ? OR {number} > ?)"]
+    params += [at, at, bound]
+
+
+__all__ = ["SqliteLogBrowse"]

@@ -68,37 +68,13 @@ class SqliteLogBrowse:
         limit = check_limit(limit)
         if limit == 0:
             return []
-        clauses: list[str] = []
-        params: list[Any] = []
-        # The driving index: its leading equality first, then the shared time/keyset range.
-        index = "ix_events_time"
-        for value, expression, name in (
-            (where.correlation_id, _CORRELATION, "ix_events_correlation_time"),
-            (where.user, _USER, "ix_events_user_time"),
-            (where.host, _HOST, "ix_events_host_time"),
-            (where.event_type, "type_name", "ix_events_type_time"),
-        ):
-            if value is not None:
-                if index == "ix_events_time":
-                    index = name
-                clauses.append(f"{expression} = ?")
-                params.append(value)
         with self._db.raw(hold=False) as con:
+            span = None
             if where.command_id is not None:
                 span = _command_span(con, where.command_id)
                 if span is None:
                     return []
-                clauses += ["position BETWEEN ? AND ?", f"{_CAUSATION} = ?"]
-                params += [*span, where.command_id]
-                index = ""  # a handful of rows: the primary key range, then sorted
-            _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
-            hint = f" INDEXED BY {index}" if index and self._indexed else ""
-            order = "DESC" if direction == "older" else "ASC"
-            sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM events{hint}"  # noqa: S608 - values are bound
-                f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
-                f" ORDER BY recorded_at {order}, position {order} LIMIT ?"
-            )
+            sql, params = events_sql(where, cursor, direction, span, indexed=self._indexed)
             rows = con.execute(sql, (*params, limit)).fetchall()
         return decode_rows(rows)
 
@@ -137,6 +113,47 @@ class SqliteLogBrowse:
     @property
     def _indexed(self) -> bool:
         return self._db.schema_version >= BROWSE_SINCE
+
+
+def events_sql(
+    where: LogFilter,
+    cursor: LogKey | None,
+    direction: Direction,
+    span: tuple[int, int] | None = None,
+    *,
+    indexed: bool = True,
+) -> tuple[str, list[Any]]:
+    """The page statement (its last parameter, the limit, left to the caller) and its other
+    parameters; ``span`` the positions of ``where.command_id``'s append."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    # The driving index: its leading equality first, then the shared time/keyset range.
+    index = "ix_events_time"
+    for value, expression, name in (
+        (where.correlation_id, _CORRELATION, "ix_events_correlation_time"),
+        (where.user, _USER, "ix_events_user_time"),
+        (where.host, _HOST, "ix_events_host_time"),
+        (where.event_type, "type_name", "ix_events_type_time"),
+    ):
+        if value is not None:
+            if index == "ix_events_time":
+                index = name
+            clauses.append(f"{expression} = ?")
+            params.append(value)
+    if where.command_id is not None:
+        low, high = span if span is not None else (0, -1)
+        clauses += ["position BETWEEN ? AND ?", f"{_CAUSATION} = ?"]
+        params += [low, high, where.command_id]
+        index = ""  # one append's few rows: the primary key's range, then sorted
+    _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
+    hint = f" INDEXED BY {index}" if index and indexed else ""
+    order = "DESC" if direction == "older" else "ASC"
+    sql = (
+        f"SELECT {_EVENT_COLUMNS} FROM events{hint}"  # noqa: S608 - values are bound
+        f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+        f" ORDER BY recorded_at {order}, position {order} LIMIT ?"
+    )
+    return sql, params
 
 
 def _command_span(con: sqlite3.Connection, command_id: str) -> tuple[int, int] | None:
@@ -178,4 +195,4 @@ def _time_clauses(
     params += [at, at, bound]
 
 
-__all__ = ["SqliteLogBrowse"]
+__all__ = ["SqliteLogBrowse", "events_sql"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.ui.window_action import window_action
 
@@ -24,9 +26,16 @@ def open_log_row(window: MainWindow, row: LogRow) -> str | None:
     version = row.version if row.kind == "event" and row.stream_id.startswith("order-") else None
     if not window.audit.open_at(row.order_id, version):
         return "The audit view could not be opened (see the main window's status bar)."
-    window.raise_()
-    window.activateWindow()
+    bring_forward(window)
     return None
+
+
+def bring_forward(widget: QWidget) -> None:
+    """Raise and activate a top-level window (the offscreen platform, which has no stacking,
+    only activates: it warns on raise)."""
+    if QGuiApplication.platformName() != "offscreen":
+        widget.raise_()
+    widget.activateWindow()
 
 
 class EventBrowserAction(QObject):
@@ -59,8 +68,7 @@ class EventBrowserAction(QObject):
                 window,
             )
         self.browser.show()
-        self.browser.raise_()
-        self.browser.activateWindow()
+        bring_forward(self.browser)
         self.browser.refresh()
         return self.browser
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -45,6 +45,19 @@ RowOpener = Callable[[LogRow], str | None]
 _WIDTHS = {"when": 20, "user": 10, "host": 9, "subject": 19, "what": 24}
 
 
+class _LogTable(QTableView):
+    """The page's table: Enter or Return opens the current row (:attr:`enter_pressed`)."""
+
+    enter_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.enter_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class EventBrowser(QWidget):
     """A top-level window over the query bus: filter bar, one page, pager and details."""
 
@@ -71,7 +84,7 @@ class EventBrowser(QWidget):
         self.filters.applied.connect(self.show_filter)
 
         self.model = LogTableModel(self)
-        self.table = QTableView(self)
+        self.table = _LogTable(self)
         self.table.setObjectName("browserTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -90,10 +103,7 @@ class EventBrowser(QWidget):
         header.setStretchLastSection(True)
         self.table.doubleClicked.connect(self._open_index)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        for enter_key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            enter = QShortcut(QKeySequence(enter_key), self.table)
-            enter.setContext(Qt.ShortcutContext.WidgetShortcut)
-            enter.activated.connect(self.open_current)
+        self.table.enter_pressed.connect(self.open_current)
 
         self.details = QLabel("")
         self.details.setObjectName("browserDetails")

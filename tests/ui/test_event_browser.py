@@ -174,10 +174,7 @@ def test_older_and_newer_page_by_key(
     assert browser.newer_button.isEnabled()
     browser.newer_button.click()
     qtbot.waitUntil(lambda: _rows(browser)[0].key > first[0].key, timeout=10000)
-    assert (
-        _rows(browser)[0].summary.endswith("Called the customer")
-        or "Called the customer" in _rows(browser)[0].summary
-    )
+    assert "Called the customer" in _rows(browser)[0].summary
     assert [r.key for r in _rows(browser)][1:] == [r.key for r in first][:-1]
     assert not browser.newer_button.isEnabled()
     qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)

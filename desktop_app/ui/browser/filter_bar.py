@@ -40,6 +40,10 @@ def _labelled(label: str, field: QWidget, buddy_name: str) -> QWidget:
     text = QLabel(label)
     text.setObjectName(f"{buddy_name}Label")
     text.setBuddy(field)
+    # Never squeezed by the field beside it (a wrapped bar gives the pair its size hint).
+    # (Measured without kerning: "To" kerned is narrower than Qt then draws it.)
+    plain = label.replace("&", "")
+    text.setMinimumWidth(sum(text.fontMetrics().horizontalAdvance(ch) for ch in plain) + 4)
     row.addWidget(text)
     row.addWidget(field)
     return box

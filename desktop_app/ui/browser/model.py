@@ -33,8 +33,11 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def event_words(type_name: str) -> str:
-    """``OrderLineQuantityChanged`` → ``"Order line quantity changed"``."""
+    """``OrderShipped`` → ``"Order shipped"``; an order's line, note and address events drop
+    "Order" (the About column names the order): ``"Line quantity changed"``."""
     words = command_words(type_name)
+    if words.startswith("order ") and words.count(" ") > 1:
+        words = words.removeprefix("order ")
     return words[:1].upper() + words[1:]
 
 

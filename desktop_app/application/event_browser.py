@@ -112,6 +112,10 @@ class LogBrowse(Protocol):
         """Refused commands matching ``where`` (key: ``recorded_at``, REJECTION, number)."""
         ...
 
+    def order_numbers(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The order number of each order that exists (from its first event), in one read."""
+        ...
+
 
 def event_key(event: StoredEvent) -> LogKey:
     """An event's place in the browser's order."""
@@ -245,10 +249,14 @@ def browse_log(deps: BrowseDeps, query: BrowseLog) -> LogPage:
             has_older, has_newer = query.cursor is not None, more
     else:
         has_older, has_newer = more, query.cursor is not None
-    return LogPage(rows=_rows(deps.events, items), has_older=has_older, has_newer=has_newer)
+    return LogPage(rows=_rows(deps, items), has_older=has_older, has_newer=has_newer)
 
 
 Item = StoredEvent | RecordedRejection
+
+
+def _stream(item: Item) -> str:
+    return item.stream_id if isinstance(item, StoredEvent) else item.rejection.stream_id
 
 
 def _key(item: Item) -> LogKey:
@@ -266,8 +274,9 @@ def _merged(
     return items[:limit], len(items) > limit
 
 
-def _rows(events: EventStore, items: Sequence[Item]) -> tuple[LogRow, ...]:
-    namer = _OrderNames(events)
+def _rows(deps: BrowseDeps, items: Sequence[Item]) -> tuple[LogRow, ...]:
+    events = deps.events
+    namer = _OrderNames(deps.log, [_stream(item) for item in items])
     told = _tell_lines(events, [i for i in items if isinstance(i, StoredEvent)])
     rows: list[LogRow] = []
     for item in items:
@@ -373,20 +382,18 @@ _KINDS = (
 
 
 class _OrderNames:
-    """Order numbers for one page's rows (each order's first event, read once)."""
+    """Order numbers for one page's rows, read at once."""
 
-    def __init__(self, events: EventStore) -> None:
-        self._events = events
-        self._numbers: dict[str, str] = {}
+    def __init__(self, log: LogBrowse, stream_ids: Sequence[str]) -> None:
+        ids = {
+            stream_id.split("-", 1)[1]
+            for stream_id in stream_ids
+            if stream_id.startswith(("order-", "auditnotes-"))
+        }
+        self._numbers = log.order_numbers(sorted(ids)) if ids else {}
 
     def number(self, order_id: str) -> str:
-        known = self._numbers.get(order_id)
-        if known is None:
-            first = self._events.read_stream(f"order-{order_id}", to_version=1)
-            payload = first[0].payload if first else {}
-            known = str(payload.get("order_number") or "(unknown order)")
-            self._numbers[order_id] = known
-        return known
+        return self._numbers.get(order_id, "(unknown order)")
 
     def subject(self, stream_id: str) -> tuple[str | None, str]:
         """(the order it opens, the subject in words) for a stream id."""

@@ -16,6 +16,7 @@ are the same, found by scanning.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -109,6 +110,26 @@ class SqliteLogBrowse:
         with self._db.raw(hold=False) as con:
             rows = con.execute(sql, (*params, limit)).fetchall()
         return [decode(tuple(row)) for row in rows]
+
+    def order_numbers(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """See ``LogBrowse.order_numbers``: each order's first event, by the stream index."""
+        numbers: dict[str, str] = {}
+        streams = [f"order-{order_id}" for order_id in order_ids]
+        with self._db.raw(hold=False) as con:
+            for start in range(0, len(streams), 500):  # SQLite's bound-parameter limit
+                chunk = streams[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(
+                    "SELECT stream_id, json_extract(payload, '$.order_number') FROM events "  # noqa: S608
+                    f"WHERE stream_id IN ({marks}) AND version = 1",
+                    chunk,
+                ).fetchall()
+                numbers.update(
+                    (str(stream)[len("order-") :], number)
+                    for stream, number in rows
+                    if isinstance(number, str)
+                )
+        return numbers
 
     @property
     def _indexed(self) -> bool:

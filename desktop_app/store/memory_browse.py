@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from desktop_app.application.event_browser import (
@@ -53,6 +53,16 @@ class InMemoryLogBrowse:
             after = batch[-1].rejection_id
             found += [r for r in batch if matches_rejection(where, r)]
         return _page(found, rejection_key, cursor, direction, limit)
+
+    def order_numbers(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """See ``LogBrowse.order_numbers``."""
+        numbers: dict[str, str] = {}
+        for order_id in order_ids:
+            first = self._events.read_stream(f"order-{order_id}", to_version=1)
+            number = first[0].payload.get("order_number") if first else None
+            if isinstance(number, str):
+                numbers[order_id] = number
+        return numbers
 
 
 def _page(

@@ -431,3 +431,14 @@ def test_bad_filters_are_refused_with_a_message() -> None:
         LogFilter(since=datetime(2024, 5, 3, 9, 0))
     with pytest.raises(ValueError, match="direction"):
         BrowseLog(direction="sideways")  # type: ignore[arg-type]
+
+
+def test_order_numbers_of_many_orders_in_one_read(log: Log) -> None:
+    _fill(log)
+    wanted = [f"missing-{n}" for n in range(600)] + ["o3", "o1", "o2"]
+    assert log.browse.order_numbers(wanted) == {
+        "o1": "SO-0000001",
+        "o2": "SO-0000002",
+        "o3": "SO-0000003",
+    }
+    assert log.browse.order_numbers([]) == {}

@@ -223,3 +223,36 @@ def test_a_row_opens_its_order_in_the_audit_view_at_that_event(
     browser.open_button.click()
     assert "only orders open" in browser.status.text()
     qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)
+
+
+def test_a_rows_context_menu_follows_its_command_and_user(
+    qtbot: Any, tasks: Any, bridge: Any, ui_settings: QSettings, desk: Any
+) -> None:
+    order, _ = desk
+    win = _window(qtbot, order.app, bridge, tasks, ui_settings)
+    browser = _browser(qtbot, win)
+    rows = _rows(browser)
+    target = next(i for i, r in enumerate(rows) if r.type_name == "OrderLineQuantityChanged")
+    row = rows[target]
+    menu = browser.row_menu(row)  # what a right-click on the row pops up
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts == [
+        "Open audit view",
+        f"Only by {row.user}",
+        f"Only on {row.host}",
+        "This command's events",
+        "Everything of this correlation",
+    ]
+    next(a for a in menu.actions() if a.text() == "This command's events").trigger()
+    menu.close()
+    qtbot.waitUntil(lambda: [r.key for r in _rows(browser)] == [row.key], timeout=10000)
+    assert browser.filters.command.text() == row.command_id
+    # Back to everything, then only maria's rows by the menu.
+    browser.filters.clear()
+    qtbot.waitUntil(lambda: len(_rows(browser)) == PAGE_ROWS, timeout=10000)
+    maria = next(r for r in _rows(browser) if r.user == "maria")
+    only = dict(browser.follow_actions(maria))["Only by maria"]
+    browser.follow(only)
+    qtbot.waitUntil(lambda: {r.user for r in _rows(browser)} == {"maria"}, timeout=10000)
+    assert browser.filters.user.text() == "maria"
+    qtbot.waitUntil(lambda: tasks.pending() == 0, timeout=10000)

@@ -6,14 +6,16 @@ a worker thread). A row opens its order's audit view at that event (double-click
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
@@ -104,6 +106,8 @@ class EventBrowser(QWidget):
         self.table.doubleClicked.connect(self._open_index)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.enter_pressed.connect(self.open_current)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
 
         self.details = QLabel("")
         self.details.setObjectName("browserDetails")
@@ -255,6 +259,41 @@ class EventBrowser(QWidget):
         row = self._selected()
         if row is not None:
             self._open(row)
+
+    def follow_actions(self, row: LogRow) -> list[tuple[str, LogFilter]]:
+        """What a row's context menu offers: the same user, host, command or correlation (the
+        rest of the filter kept, except that a command or correlation drops the others)."""
+        where = self.where
+        return [
+            (f"Only by {row.user}", replace(where, user=row.user)),
+            (f"Only on {row.host}", replace(where, host=row.host)),
+            ("This command's events", LogFilter(command_id=row.command_id)),
+            ("Everything of this correlation", LogFilter(correlation_id=row.correlation_id)),
+        ]
+
+    def follow(self, where: LogFilter) -> None:
+        """Show ``where`` in the filter bar and apply it."""
+        self.filters.show_filter(where)
+        self.filters.apply()
+
+    def _context_menu(self, point: QPoint) -> None:
+        row = self.model.row_at(self.table.indexAt(point).row())
+        if row is not None:
+            self.row_menu(row).popup(self.table.viewport().mapToGlobal(point))
+
+    def row_menu(self, row: LogRow) -> QMenu:
+        """A row's context menu (built, not shown; deleted when closed)."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.setObjectName("browserRowMenu")
+        opened = menu.addAction("Open audit view")
+        opened.triggered.connect(lambda: self._open(row))
+        opened.setEnabled(row.order_id is not None)
+        menu.addSeparator()
+        for text, where in self.follow_actions(row):
+            action = menu.addAction(text)
+            action.triggered.connect(lambda _=False, w=where: self.follow(w))
+        return menu
 
     def _open(self, row: LogRow) -> None:
         message = self._open_row(row)

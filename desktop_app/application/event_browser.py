@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from desktop_app.application.buses import QueryHandler
 from desktop_app.application.business_summaries import LineBook
@@ -95,6 +95,17 @@ class LogFilter:
         return self.rejections and self.event_type is None
 
 
+class EventsPage(NamedTuple):
+    """What :meth:`LogBrowse.events_page` found: ``events`` in scan order, and ``reached``:
+    None when every matching event in the direction was considered (the page is full or the
+    log ends), else the key where a bounded scan stopped short of a full page — every matching
+    event between the cursor and ``reached`` (inclusive) is in ``events``, and the next page
+    goes on from ``reached``."""
+
+    events: list[StoredEvent]
+    reached: LogKey | None = None
+
+
 class LogBrowse(Protocol):
     """The store's reads for the browser. ``direction="older"``: rows with a key strictly below
     ``cursor`` (all rows when None), newest first; ``"newer"``: strictly above it (from the
@@ -102,8 +113,9 @@ class LogBrowse(Protocol):
 
     def events_page(
         self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
-    ) -> list[StoredEvent]:
-        """Events matching ``where`` (their key: ``recorded_at``, EVENT, position)."""
+    ) -> EventsPage:
+        """Events matching ``where`` (their key: ``recorded_at``, EVENT, position). A store may
+        bound the work of one page (a filter no index serves): see :class:`EventsPage`."""
         ...
 
     def rejections_page(
@@ -188,21 +200,21 @@ class LogRow:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LogPage:
-    """One page, newest first, with whether more lies beyond either end."""
+    """One page, newest first, with whether more lies beyond either end and the keys to page
+    on from. A page may hold fewer rows than asked, even none, and still have more beyond:
+    then the store searched a bounded stretch of the log (back to ``searched_to`` when paging
+    older, up to it when paging newer) and the next page searches on from there."""
 
     rows: tuple[LogRow, ...]
     has_older: bool
     has_newer: bool
-
-    @property
-    def oldest(self) -> LogKey | None:
-        """The key to page older from."""
-        return self.rows[-1].key if self.rows else None
-
-    @property
-    def newest(self) -> LogKey | None:
-        """The key to page newer from."""
-        return self.rows[0].key if self.rows else None
+    oldest: LogKey | None = None
+    """The key to page older from (the last row's, or where the search stopped)."""
+    newest: LogKey | None = None
+    """The key to page newer from (the first row's, or where the search stopped); on the
+    newest page too, to look for rows written since."""
+    searched_to: datetime | None = None
+    """Where a bounded search stopped short of a full page (None: it did not)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -238,18 +250,35 @@ class BrowseDeps:
 def browse_log(deps: BrowseDeps, query: BrowseLog) -> LogPage:
     """One merged page of events and refused commands (see :class:`BrowseLog`)."""
     limit = min(query.limit, PAGE_MAX)
-    items, more = _merged(deps.log, query.where, query.cursor, query.direction, limit)
-    if query.direction == "newer":
-        if not more and len(items) < limit and query.cursor is not None:
-            # Reached the top: show a whole page of the newest rows instead of a short one.
-            items, older = _merged(deps.log, query.where, None, "older", limit)
-            has_older, has_newer = older, False
-        else:
-            items.reverse()
-            has_older, has_newer = query.cursor is not None, more
+    cursor, direction = query.cursor, query.direction
+    items, more, reached = _merged(deps.log, query.where, cursor, direction, limit)
+    if (
+        direction == "newer"
+        and cursor is not None
+        and not more
+        and reached is None
+        and len(items) < limit
+    ):
+        # Reached the top: show a whole page of the newest rows instead of a short one.
+        cursor, direction = None, "older"
+        items, more, reached = _merged(deps.log, query.where, None, "older", limit)
+    if direction == "newer":
+        items.reverse()
+        has_older, has_newer = cursor is not None, more or reached is not None
+        oldest = _key(items[-1]) if items else cursor
+        newest = reached or (_key(items[0]) if items else cursor)
     else:
-        has_older, has_newer = more, query.cursor is not None
-    return LogPage(rows=_rows(deps, items), has_older=has_older, has_newer=has_newer)
+        has_older, has_newer = more or reached is not None, cursor is not None
+        oldest = reached or (_key(items[-1]) if items else cursor)
+        newest = _key(items[0]) if items else cursor
+    return LogPage(
+        rows=_rows(deps, items),
+        has_older=has_older,
+        has_newer=has_newer,
+        oldest=oldest,
+        newest=newest,
+        searched_to=None if reached is None else reached.recorded_at,
+    )
 
 
 Item = StoredEvent | RecordedRejection
@@ -265,13 +294,22 @@ def _key(item: Item) -> LogKey:
 
 def _merged(
     log: LogBrowse, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
-) -> tuple[list[Item], bool]:
-    """Up to ``limit`` items in scan order, and whether more follow."""
-    items: list[Item] = list(log.events_page(where, cursor, direction, limit + 1))
+) -> tuple[list[Item], bool, LogKey | None]:
+    """Up to ``limit`` items in scan order, whether more follow, and where a bounded search
+    of the events stopped short (the page then ends there: refusals beyond it wait for the
+    next page, which searches on from there)."""
+    events, reached = log.events_page(where, cursor, direction, limit + 1)
+    items: list[Item] = list(events)
     if where.wants_rejections:
-        items += log.rejections_page(where, cursor, direction, limit + 1)
+        refused = log.rejections_page(where, cursor, direction, limit + 1)
+        if reached is not None:
+            older = direction == "older"
+            refused = [r for r in refused if (rejection_key(r) > reached) == older]
+        items += refused
         items.sort(key=_key, reverse=direction == "older")
-    return items[:limit], len(items) > limit
+    if len(items) > limit:
+        return items[:limit], True, None
+    return items, False, reached
 
 
 def _rows(deps: BrowseDeps, items: Sequence[Item]) -> tuple[LogRow, ...]:
@@ -422,6 +460,7 @@ __all__ = [
     "BrowseDeps",
     "BrowseLog",
     "Direction",
+    "EventsPage",
     "LogBrowse",
     "LogFilter",
     "LogKey",

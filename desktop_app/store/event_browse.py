@@ -1,16 +1,24 @@
 """The event browser's reads on an Order Desk SQLite file (issue 11, P9).
 
 A page is one statement that reads one index range in ``(recorded_at, position)`` order and
-stops after ``limit`` rows: the index is chosen here, not left to the planner, from the most
-selective filter given (correlation id > user > host > event type > time alone; schema 6's
-``BROWSE_INDEXES``, each ending in the time, so the time window and the keyset cursor narrow
-the same range and no page is ever sorted). A command id is looked up in the ``commands`` table
-first (its events are one append: a position range). The other filters are checked on the rows
-the range yields. Hand-written driver SQL on a pooled connection (a page is the browser's hot
-path); the index expressions come from ``schema.event_meta`` so they match the indexes exactly.
+stops after ``limit`` rows, never sorting (schema 6's ``BROWSE_INDEXES``; the index is named
+here, not left to the planner):
+
+* a user filter reads ``ix_events_user_time`` (that user's events in time order, however few);
+* a command id is looked up in the ``commands`` table first (its events are one append: a
+  position range);
+* everything else reads ``ix_events_browse`` (time, position, user, host, event type,
+  correlation id): unfiltered and time-window pages take its entries as they come; host, event
+  type and correlation filters are checked on the entries themselves, without the table.
+
+A filter that matches rarely could make that last read run through the whole log (~0.2 s per
+million events), so such a page searches at most ``scan_budget`` entries: if it is not full by
+then it ends there, saying how far it searched (``EventsPage.reached``), and the next page
+goes on from that point. Hand-written driver SQL on a pooled connection (a page is the
+browser's hot path); the index expressions come from ``schema.event_meta``, so they match.
 
 A file older than schema 6 opened read-only (so not upgraded) has no such indexes: its pages
-are the same, found by scanning.
+are the same, found by scanning the table.
 """
 
 from __future__ import annotations
@@ -22,14 +30,16 @@ from typing import Any
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from desktop_app.application.event_browser import (
+    EVENT,
     REJECTION,
     Direction,
+    EventsPage,
     LogFilter,
     LogKey,
 )
-from desktop_app.application.ports import RecordedRejection, StoredEvent
+from desktop_app.application.ports import RecordedRejection
 from desktop_app.store.engine import Database
-from desktop_app.store.hashing import utc_text
+from desktop_app.store.hashing import parse_utc, utc_text
 from desktop_app.store.records import decode_rows
 from desktop_app.store.rejection_log import COLUMNS, check_limit, decode
 from desktop_app.store.schema import BROWSE_SINCE, REJECTIONS_SINCE, event_meta
@@ -55,29 +65,42 @@ _REJECTION_COLUMNS = ", ".join(f'"{c}"' for c in COLUMNS)
 _LAST = 2**63 - 1
 """Above every position and rejection number."""
 
+SCAN_BUDGET = 300_000
+"""Index entries one page may search for a filter no index leads with (~60 ms here)."""
+
+_BROWSE, _BY_USER = "ix_events_browse", "ix_events_user_time"
+
 
 class SqliteLogBrowse:
     """``LogBrowse`` on the ``events`` and ``rejections`` tables of one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, scan_budget: int = SCAN_BUDGET) -> None:
+        if scan_budget < 1:
+            raise ValueError("scan_budget must be at least 1")
         self._db = db
+        self._budget = scan_budget
 
     def events_page(
         self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
-    ) -> list[StoredEvent]:
+    ) -> EventsPage:
         """See ``LogBrowse.events_page``."""
         limit = check_limit(limit)
         if limit == 0:
-            return []
+            return EventsPage([])
+        indexed = self._db.schema_version >= BROWSE_SINCE
         with self._db.raw(hold=False) as con:
             span = None
             if where.command_id is not None:
                 span = _command_span(con, where.command_id)
                 if span is None:
-                    return []
-            sql, params = events_sql(where, cursor, direction, span, indexed=self._indexed)
+                    return EventsPage([])
+            stop = None
+            if indexed and bounded(where):
+                stop = _stop_key(con, where, cursor, direction, self._budget)
+            sql, params = events_sql(where, cursor, direction, span, stop=stop, indexed=indexed)
             rows = con.execute(sql, (*params, limit)).fetchall()
-        return decode_rows(rows)
+        events = decode_rows(rows)
+        return EventsPage(events, stop if stop is not None and len(events) < limit else None)
 
     def rejections_page(
         self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
@@ -131,9 +154,12 @@ class SqliteLogBrowse:
                 )
         return numbers
 
-    @property
-    def _indexed(self) -> bool:
-        return self._db.schema_version >= BROWSE_SINCE
+
+def bounded(where: LogFilter) -> bool:
+    """True when a page reads ``ix_events_browse`` and checks filters on its entries (a host,
+    event type or correlation filter, no user or command): its search is bounded."""
+    residual = (where.host, where.event_type, where.correlation_id)
+    return where.user is None and where.command_id is None and residual != (None, None, None)
 
 
 def events_sql(
@@ -142,23 +168,22 @@ def events_sql(
     direction: Direction,
     span: tuple[int, int] | None = None,
     *,
+    stop: LogKey | None = None,
     indexed: bool = True,
 ) -> tuple[str, list[Any]]:
     """The page statement (its last parameter, the limit, left to the caller) and its other
-    parameters; ``span`` the positions of ``where.command_id``'s append."""
+    parameters; ``span`` the positions of ``where.command_id``'s append, ``stop`` the last
+    key a bounded search may reach (inclusive)."""
     clauses: list[str] = []
     params: list[Any] = []
-    # The driving index: its leading equality first, then the shared time/keyset range.
-    index = "ix_events_time"
-    for value, expression, name in (
-        (where.correlation_id, _CORRELATION, "ix_events_correlation_time"),
-        (where.user, _USER, "ix_events_user_time"),
-        (where.host, _HOST, "ix_events_host_time"),
-        (where.event_type, "type_name", "ix_events_type_time"),
+    index = _BY_USER if where.user is not None else _BROWSE
+    for value, expression in (
+        (where.user, _USER),
+        (where.host, _HOST),
+        (where.event_type, "type_name"),
+        (where.correlation_id, _CORRELATION),
     ):
         if value is not None:
-            if index == "ix_events_time":
-                index = name
             clauses.append(f"{expression} = ?")
             params.append(value)
     if where.command_id is not None:
@@ -167,6 +192,13 @@ def events_sql(
         params += [low, high, where.command_id]
         index = ""  # one append's few rows: the primary key's range, then sorted
     _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
+    if stop is not None:
+        at = utc_text(stop.recorded_at)
+        if direction == "older":
+            clauses += ["recorded_at >= ?", "(recorded_at > ? OR position >= ?)"]
+        else:
+            clauses += ["recorded_at <= ?", "(recorded_at < ? OR position <= ?)"]
+        params += [at, at, stop.number]
     hint = f" INDEXED BY {index}" if index and indexed else ""
     order = "DESC" if direction == "older" else "ASC"
     sql = (
@@ -175,6 +207,29 @@ def events_sql(
         f" ORDER BY recorded_at {order}, position {order} LIMIT ?"
     )
     return sql, params
+
+
+def _stop_key(
+    con: sqlite3.Connection,
+    where: LogFilter,
+    cursor: LogKey | None,
+    direction: Direction,
+    budget: int,
+) -> LogKey | None:
+    """The key ``budget`` entries along ``ix_events_browse`` from the cursor (in the time
+    window), or None when fewer remain. An index-only probe that bounds one page's work (the
+    page itself is read by key, from the cursor)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
+    order = "DESC" if direction == "older" else "ASC"
+    row = con.execute(
+        f"SELECT recorded_at, position FROM events INDEXED BY {_BROWSE}"  # noqa: S608
+        f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+        f" ORDER BY recorded_at {order}, position {order} LIMIT 1 OFFSET ?",
+        (*params, budget - 1),
+    ).fetchone()
+    return None if row is None else LogKey(parse_utc(str(row[0])), EVENT, int(row[1]))
 
 
 def _command_span(con: sqlite3.Connection, command_id: str) -> tuple[int, int] | None:
@@ -216,4 +271,4 @@ def _time_clauses(
     params += [at, at, bound]
 
 
-__all__ = ["SqliteLogBrowse", "events_sql"]
+__all__ = ["SCAN_BUDGET", "SqliteLogBrowse", "bounded", "events_sql"]

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from desktop_app.application.event_browser import (
     Direction,
+    EventsPage,
     LogFilter,
     LogKey,
     event_key,
@@ -32,14 +33,14 @@ class InMemoryLogBrowse:
 
     def events_page(
         self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int
-    ) -> list[StoredEvent]:
-        """See ``LogBrowse.events_page``."""
+    ) -> EventsPage:
+        """See ``LogBrowse.events_page`` (never bounded: the whole log is at hand)."""
         found: list[StoredEvent] = []
         after = 0
         while batch := self._events.read_all(after_position=after, limit=_CHUNK):
             after = batch[-1].position
             found += [ev for ev in batch if matches_event(where, ev)]
-        return _page(found, event_key, cursor, direction, limit)
+        return EventsPage(_page(found, event_key, cursor, direction, limit))
 
     def rejections_page(
         self, where: LogFilter, cursor: LogKey | None, direction: Direction, limit: int

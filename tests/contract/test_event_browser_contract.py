@@ -21,6 +21,7 @@ from desktop_app.application.event_browser import (
     LogFilter,
     LogKey,
     LogPage,
+    LogRow,
     browse_log,
 )
 from desktop_app.application.ports import (
@@ -68,6 +69,8 @@ class Log:
     """Another writer on the same data (SQLite: its own database handle)."""
     other_rejections: RejectionLog
     clock: StepClock
+    bounded: bool = False
+    """The store searches at most a few entries a page (sqlite-bounded)."""
     written: list[Expected] = field(default_factory=list)
 
     def deps(self) -> BrowseDeps:
@@ -144,8 +147,10 @@ class Log:
         return command
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "sqlite-bounded", "memory"])
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
+    """``sqlite-bounded``: the file with a search budget of 3 index entries a page, so every
+    host, event-type and correlation page ends early and the next goes on from there."""
     clock = StepClock(start=START, step=STEP)
     if request.param == "memory":
         events = InMemoryEventStore(clock=clock)
@@ -161,10 +166,11 @@ def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
         yield Log(
             SqliteEventStore(db, clock=clock),
             SqliteRejectionLog(db, clock=clock),
-            SqliteLogBrowse(db),
+            SqliteLogBrowse(db, scan_budget=3 if request.param == "sqlite-bounded" else 300_000),
             SqliteEventStore(other, clock=clock),
             SqliteRejectionLog(other, clock=clock),
             clock,
+            bounded=request.param == "sqlite-bounded",
         )
     finally:
         other.close()
@@ -243,12 +249,14 @@ def _walk_older(log: Log, where: LogFilter, size: int) -> list[LogKey]:
     keys: list[LogKey] = []
     page = log.page(where=where, limit=size)
     assert not page.has_newer
-    for _ in range(len(log.written) + 2):  # a page that repeats would loop: bounded
+    for _ in range(4 * len(log.written) + 4):  # a page that repeats would loop: bounded
         assert len(page.rows) <= size
         keys += [row.key for row in page.rows]
         if not page.has_older:
             break
-        assert len(page.rows) == size
+        # A short page with more beyond only when a bounded search says where it stopped.
+        assert len(page.rows) == size or page.searched_to is not None
+        assert page.oldest is not None
         page = log.page(where=where, cursor=page.oldest, direction="older", limit=size)
         assert page.has_newer
     else:
@@ -260,10 +268,12 @@ def _walk_newer(log: Log, where: LogFilter, size: int) -> list[LogKey]:
     """From the oldest page up to the top, each page newest first; returned newest first."""
     pages: list[list[LogKey]] = []
     page = log.page(where=where, direction="newer", limit=size)
-    for _ in range(len(log.written) + 2):
+    for _ in range(4 * len(log.written) + 4):
         pages.append([row.key for row in page.rows])
         if not page.has_newer:
             break
+        assert len(page.rows) == size or page.searched_to is not None
+        assert page.newest is not None
         page = log.page(where=where, cursor=page.newest, direction="newer", limit=size)
     else:
         pytest.fail("paging newer never ended")
@@ -271,6 +281,18 @@ def _walk_newer(log: Log, where: LogFilter, size: int) -> list[LogKey]:
     for chunk in reversed(pages):
         keys += [k for k in chunk if k not in keys]
     return keys
+
+
+def _all_rows(log: Log, where: LogFilter) -> list[LogRow]:
+    """Every row ``where`` finds, newest first, page after page (pages of 100)."""
+    rows: list[LogRow] = []
+    page = log.page(where=where, limit=100)
+    for _ in range(4 * len(log.written) + 4):
+        rows += page.rows
+        if not page.has_older:
+            return rows
+        page = log.page(where=where, cursor=page.oldest, direction="older", limit=100)
+    pytest.fail("paging older never ended")
 
 
 def _expected(log: Log, test: Any) -> list[int]:
@@ -308,7 +330,7 @@ def test_refused_commands_are_grey_rows_in_their_time_position(log: Log) -> None
     assert first.summary == "Refused ship order: Only a confirmed order can be shipped."
     assert refused[0].order_id is None  # aimed at no stream
     # A filter on event type shows events only; rejections=False hides them as well.
-    typed = log.page(where=LogFilter(event_type="OrderConfirmed"), limit=100).rows
+    typed = _all_rows(log, LogFilter(event_type="OrderConfirmed"))
     assert [row.kind for row in typed] == ["event"] * 3
     assert all(row.kind == "event" for row in log.page(where=LogFilter(rejections=False)).rows)
 
@@ -362,7 +384,7 @@ def test_command_and_correlation_ids(log: Log) -> None:
         ("OrderPlaced", placed.command_id)
     ]
     # The line added with that correlation id joins the placing under one correlation.
-    by_correlation = log.page(where=LogFilter(correlation_id=placed.command_id), limit=10).rows
+    by_correlation = _all_rows(log, LogFilter(correlation_id=placed.command_id))
     assert [row.type_name for row in reversed(by_correlation)] == ["OrderPlaced", "OrderLineAdded"]
     refused = next(w for w in log.written if w.kind == "rejection")
     rows = log.page(where=LogFilter(command_id=refused.command_id), limit=10).rows
@@ -407,16 +429,16 @@ def test_newer_page_reaching_the_top_is_a_whole_page(log: Log) -> None:
 
 def test_rows_speak_business_language(log: Log) -> None:
     _fill(log)
-    rows = log.page(where=LogFilter(event_type="OrderLineQuantityChanged"), limit=100).rows
+    rows = _all_rows(log, LogFilter(event_type="OrderLineQuantityChanged"))
     texts = [row.summary for row in rows if row.order_id == "o2"]
     assert texts == [
         "Clerk mug (MUG-01): 7 → 2, -22.50 EUR",
         "Clerk mug (MUG-01): 3 → 7, +18.00 EUR",
     ]
     assert all(row.subject == "Order SO-0000002" for row in rows if row.order_id == "o2")
-    note = log.page(where=LogFilter(event_type="AuditNoteAdded")).rows[0]
+    note = _all_rows(log, LogFilter(event_type="AuditNoteAdded"))[0]
     assert note.order_id == "o1" and note.subject == "Notes on SO-0000001"
-    customer = log.page(where=LogFilter(event_type="CustomerRegistered")).rows[0]
+    customer = _all_rows(log, LogFilter(event_type="CustomerRegistered"))[0]
     assert customer.order_id is None and customer.subject == "Customer"
     assert "Anna Berg" in customer.summary
     assert "Checked with the customer." in note.summary
@@ -442,3 +464,21 @@ def test_order_numbers_of_many_orders_in_one_read(log: Log) -> None:
         "o3": "SO-0000003",
     }
     assert log.browse.order_numbers([]) == {}
+
+
+def test_a_bounded_search_says_how_far_it_searched(log: Log) -> None:
+    """A rare match (one correlation id far back): every page is honest about whether more
+    may lie beyond, an empty page included; the rows found are exactly the matches."""
+    _fill(log)
+    placed = next(w for w in log.written if w.type_name == "OrderPlaced")
+    where = LogFilter(correlation_id=placed.command_id)
+    page = log.page(where=where, limit=10)
+    if log.bounded:
+        # The newest three entries hold no match: an empty page that says so and goes on.
+        assert page.rows == () and page.has_older and page.oldest is not None
+        assert page.oldest.recorded_at == page.searched_to
+    else:
+        assert len(page.rows) == 2 and page.searched_to is None and not page.has_older
+    keys = _walk_older(log, where, 10)
+    assert [r.type_name for r in _all_rows(log, where)] == ["OrderLineAdded", "OrderPlaced"]
+    assert len(keys) == 2

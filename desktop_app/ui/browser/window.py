@@ -216,17 +216,25 @@ class EventBrowser(QWidget):
         self.pages_back = pages_back
         self.model.set_rows(page.rows)
         self.status.setText("")
+        searched = (
+            f" · searched to {fmt.format_datetime(page.searched_to)}; "
+            f"{'Older' if page.has_older else 'Newer'} searches on"
+            if page.searched_to is not None
+            else ""
+        )
         if page.rows:
             newest, oldest = page.rows[0].recorded_at, page.rows[-1].recorded_at
             refused = sum(row.kind == "rejection" for row in page.rows)
             extra = f", {fmt.format_int(refused)} refused" if refused else ""
             self.position.setText(
                 f"{fmt.format_int(len(page.rows))} rows{extra} · "
-                f"{fmt.format_datetime(oldest)} – {fmt.format_datetime(newest)}"
+                f"{fmt.format_datetime(oldest)} – {fmt.format_datetime(newest)}{searched}"
             )
             self.table.selectRow(0)
         else:
-            self.position.setText("Nothing matches this filter.")
+            self.position.setText(
+                f"No rows found yet{searched}" if searched else "Nothing matches this filter."
+            )
             self.details.setText("")
         self._update_buttons()
 

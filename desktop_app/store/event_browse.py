@@ -216,20 +216,29 @@ def _stop_key(
     direction: Direction,
     budget: int,
 ) -> LogKey | None:
-    """The key ``budget`` entries along ``ix_events_browse`` from the cursor (in the time
-    window), or None when fewer remain. An index-only probe that bounds one page's work (the
-    page itself is read by key, from the cursor)."""
+    """Where a bounded search stops: the key ``budget`` entries along ``ix_events_browse``
+    from the cursor (in the time window; entries sharing that instant are taken whole), or
+    None when fewer remain. Two index-only probes that bound one page's work; the page itself
+    is read by key, from the cursor."""
     clauses: list[str] = []
     params: list[Any] = []
     _time_clauses(where, cursor, direction, "position", clauses, params, rank=0)
-    order = "DESC" if direction == "older" else "ASC"
-    row = con.execute(
-        f"SELECT recorded_at, position FROM events INDEXED BY {_BROWSE}"  # noqa: S608
-        f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
-        f" ORDER BY recorded_at {order}, position {order} LIMIT 1 OFFSET ?",
-        (*params, budget - 1),
+    filters = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    older = direction == "older"
+    order, edge = ("DESC", "min") if older else ("ASC", "max")
+    count, at = con.execute(
+        f"SELECT count(*), {edge}(recorded_at) FROM (SELECT recorded_at FROM events "  # noqa: S608
+        f"INDEXED BY {_BROWSE}{filters} ORDER BY recorded_at {order}, position {order} LIMIT ?)",
+        (*params, budget),
     ).fetchone()
-    return None if row is None else LogKey(parse_utc(str(row[0])), EVENT, int(row[1]))
+    if int(count) < budget:
+        return None
+    (number,) = con.execute(
+        f"SELECT {edge}(position) FROM events INDEXED BY {_BROWSE}"  # noqa: S608
+        f"{filters}{' AND' if clauses else ' WHERE'} recorded_at = ?",
+        (*params, at),
+    ).fetchone()
+    return LogKey(parse_utc(str(at)), EVENT, int(number))
 
 
 def _command_span(con: sqlite3.Connection, command_id: str) -> tuple[int, int] | None:

@@ -32,7 +32,7 @@ from desktop_app.application.ports import (
     RejectionLog,
 )
 from desktop_app.store.engine import open_database
-from desktop_app.store.event_browse import SqliteLogBrowse
+from desktop_app.store.event_browse import SCAN_BUDGET, SqliteLogBrowse
 from desktop_app.store.event_store import SqliteEventStore
 from desktop_app.store.memory import InMemoryEventStore
 from desktop_app.store.memory_browse import InMemoryLogBrowse
@@ -166,7 +166,9 @@ def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
         yield Log(
             SqliteEventStore(db, clock=clock),
             SqliteRejectionLog(db, clock=clock),
-            SqliteLogBrowse(db, scan_budget=3 if request.param == "sqlite-bounded" else 300_000),
+            SqliteLogBrowse(
+                db, scan_budget=3 if request.param == "sqlite-bounded" else SCAN_BUDGET
+            ),
             SqliteEventStore(other, clock=clock),
             SqliteRejectionLog(other, clock=clock),
             clock,

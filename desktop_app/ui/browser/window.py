@@ -79,7 +79,7 @@ class EventBrowser(QWidget):
         self.where = LogFilter()
         self.page: LogPage | None = None
         self.pages_back = 0
-        """How many pages older than the newest the one on screen is (None-safe counter)."""
+        """Pages between the newest and the one on screen (-1 after Oldest: not counted)."""
         self._request = 0
 
         self.filters = FilterBar(self)

@@ -12,9 +12,9 @@ and business-language summaries) — beside the baseline, a plain ``sqlite3`` co
 the same page by hand (the same index, ``json.loads`` of payload and metadata). Alternating
 (project, raw) per round; medians, min–max and the paired ratio project/raw.
 
-A filter only ``ix_events_browse``'s entries answer (host, event type, correlation) searches
-at most ``SCAN_BUDGET`` entries a page: a rare one may give a short or empty page that says
-how far it searched (the "rows" column); the baseline scans until it has its rows.
+A filtered page (user, host, event type, correlation: checked on ``ix_events_browse``'s
+entries) searches at most ``SCAN_BUDGET`` entries: a rare match may give a short or empty page
+that says how far it searched (the "rows" column); the baseline scans until it has its rows.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def _raw_page(con: sqlite3.Connection, case: Case) -> int:
     where: list[str] = []
     params: list[object] = []
     f = case.where
-    index = "ix_events_user_time" if f.user is not None else "ix_events_browse"
+    index = "ix_events_browse"
     for value, expression in (
         (f.user, "json_extract(metadata, '$.user')"),
         (f.host, "json_extract(metadata, '$.host')"),

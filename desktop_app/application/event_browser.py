@@ -80,8 +80,7 @@ class LogFilter:
     rejections: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("since", "until"):
-            value = getattr(self, name)
+        for name, value in (("since", self.since), ("until", self.until)):
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{name} must be timezone-aware")
         if self.since is not None and self.until is not None and self.until <= self.since:

@@ -1,24 +1,22 @@
 """The event browser's reads on an Order Desk SQLite file (issue 11, P9).
 
 A page is one statement that reads one index range in ``(recorded_at, position)`` order and
-stops after ``limit`` rows, never sorting (schema 6's ``BROWSE_INDEXES``; the index is named
-here, not left to the planner):
+stops after ``limit`` rows, never sorting: schema 6's ``ix_events_browse`` (time, position,
+user, host, event type, correlation id), named here rather than left to the planner.
+Unfiltered and time-window pages take its entries as they come; user, host, event type and
+correlation filters are checked on the entries themselves, without reading the table. A
+command id is looked up in the ``commands`` table first (its events are one append: a
+position range; every command the application writes has a row there).
 
-* a user filter reads ``ix_events_user_time`` (that user's events in time order, however few);
-* a command id is looked up in the ``commands`` table first (its events are one append: a
-  position range);
-* everything else reads ``ix_events_browse`` (time, position, user, host, event type,
-  correlation id): unfiltered and time-window pages take its entries as they come; host, event
-  type and correlation filters are checked on the entries themselves, without the table.
+A filter that matches rarely could make such a read run through the whole log (~0.2 s per
+million events), so a filtered page searches at most ``scan_budget`` entries (5,000 first,
+then the rest): if its page is not full by then it ends there, saying how far it searched
+(``EventsPage.reached``), and the next page goes on from that point. Hand-written driver SQL
+on a pooled connection (a page is the browser's hot path); the index expressions come from
+``schema.event_meta``, so they match the index.
 
-A filter that matches rarely could make that last read run through the whole log (~0.2 s per
-million events), so such a page searches at most ``scan_budget`` entries: if it is not full by
-then it ends there, saying how far it searched (``EventsPage.reached``), and the next page
-goes on from that point. Hand-written driver SQL on a pooled connection (a page is the
-browser's hot path); the index expressions come from ``schema.event_meta``, so they match.
-
-A file older than schema 6 opened read-only (so not upgraded) has no such indexes: its pages
-are the same, found by scanning the table.
+A file older than schema 6 opened read-only (so not upgraded) has no such index: its pages are
+the same, found by scanning the table (unbounded).
 """
 
 from __future__ import annotations
@@ -71,7 +69,7 @@ SCAN_BUDGET = 120_000
 _FIRST_SEARCH = 5_000
 """Entries a bounded page searches first (then the whole budget, if its page is not full)."""
 
-_BROWSE, _BY_USER = "ix_events_browse", "ix_events_user_time"
+_BROWSE = "ix_events_browse"
 
 
 class SqliteLogBrowse:
@@ -165,10 +163,10 @@ class SqliteLogBrowse:
 
 
 def bounded(where: LogFilter) -> bool:
-    """True when a page reads ``ix_events_browse`` and checks filters on its entries (a host,
-    event type or correlation filter, no user or command): its search is bounded."""
-    residual = (where.host, where.event_type, where.correlation_id)
-    return where.user is None and where.command_id is None and residual != (None, None, None)
+    """True when a page checks filters on ``ix_events_browse``'s entries (a user, host, event
+    type or correlation filter, no command id): its search is bounded."""
+    compared = (where.user, where.host, where.event_type, where.correlation_id)
+    return where.command_id is None and compared != (None, None, None, None)
 
 
 def events_sql(
@@ -185,7 +183,7 @@ def events_sql(
     key a bounded search may reach (inclusive)."""
     clauses: list[str] = []
     params: list[Any] = []
-    index = _BY_USER if where.user is not None else _BROWSE
+    index = _BROWSE
     for value, expression in (
         (where.user, _USER),
         (where.host, _HOST),

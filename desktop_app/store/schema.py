@@ -76,14 +76,13 @@ def event_meta(name: str) -> ColumnElement[str]:
     return func.json_extract(events.c.metadata, f"$.{name}")
 
 
-# The log-wide event browser (issue 11, P9). Two indexes, because each index costs every
-# append a page write (five, one per filter, cut P1's commands/s at NORMAL by about a third):
-# * ix_events_browse: the time, then every field a filter compares. Unfiltered and time-window
-#   pages read it in order; host, event type and correlation filters are checked on its entries
-#   without touching the table (a full scan of 1M entries takes ~0.2 s, so a page searches a
-#   bounded stretch: see store/event_browse.py).
-# * ix_events_user_time: "everything maria did" — one user's events in time order, however few.
-# The rowid (position) closes each entry, so (recorded_at, position) order needs no sort.
+# The log-wide event browser (issue 11, P9): ONE index, because every index costs every append
+# a page write (one per filter cut P1's commands/s at NORMAL by about a third; a second one, by
+# user, cost another ~8 %). ix_events_browse holds the time, the position, then every field a
+# filter compares: unfiltered and time-window pages read it in order; user, host, event type and
+# correlation filters are checked on its entries without touching the table (a full scan of 1M
+# entries takes ~0.2 s, so a page searches a bounded stretch: see store/event_browse.py).
+# The position (the rowid, again) makes (recorded_at, position) the index order: no sort.
 # SQLite only (json_extract; ``ddl_if``): another backend brings its own. Created by step 1 on
 # a fresh file, by step 6 on an older one.
 BROWSE_INDEXES = tuple(
@@ -92,13 +91,12 @@ BROWSE_INDEXES = tuple(
         Index(
             "ix_events_browse",
             events.c.recorded_at,
-            events.c.position,  # the rowid again, so (recorded_at, position) is index order
+            events.c.position,
             event_meta("user"),
             event_meta("host"),
             events.c.type_name,
             event_meta("correlation_id"),
         ),
-        Index("ix_events_user_time", event_meta("user"), events.c.recorded_at),
     )
 )
 """The event browser's indexes on ``events`` (schema 6)."""

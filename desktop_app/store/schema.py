@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     func,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -70,10 +71,14 @@ events = Table(
 
 
 def event_meta(name: str) -> ColumnElement[str]:
-    """``json_extract(metadata, '$.<name>')``: one field of an event's metadata, written the
-    same way by the browser's indexes and by its queries (SQLite matches index expressions by
-    their form)."""
-    return func.json_extract(events.c.metadata, f"$.{name}")
+    """One field of an event's metadata, written the same way by the browser's index and by
+    its queries (SQLite matches index expressions by their form). NULL where the stored text
+    is not JSON: ``json_extract`` alone would raise, and an index built from it would refuse
+    such a row — a file holding one (an edit through SQL, which verify must be able to name)
+    could then not even be upgraded."""
+    return case(
+        (func.json_valid(events.c.metadata) == 1, func.json_extract(events.c.metadata, f"$.{name}"))
+    )
 
 
 # The log-wide event browser (issue 11, P9): ONE index, because every index costs every append

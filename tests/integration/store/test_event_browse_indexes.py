@@ -13,7 +13,12 @@ import pytest
 from desktop_app.application.event_browser import EVENT, REJECTION, Direction, LogFilter, LogKey
 from desktop_app.store.engine import open_database
 from desktop_app.store.event_browse import bounded, events_sql
-from desktop_app.store.schema import BROWSE_INDEXES, BROWSE_SINCE, SCHEMA_VERSION
+from desktop_app.store.schema import (
+    APPEND_ONLY_TRIGGERS,
+    BROWSE_INDEXES,
+    BROWSE_SINCE,
+    SCHEMA_VERSION,
+)
 
 WHEN = datetime(2024, 5, 3, 13, 0, tzinfo=UTC)
 FRIDAY_PM = {"since": WHEN, "until": datetime(2024, 5, 3, 18, 0, tzinfo=UTC)}
@@ -88,3 +93,34 @@ def test_an_older_file_gets_the_indexes_on_upgrade(tmp_path: Path) -> None:
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     con.close()
     assert {str(index.name) for index in BROWSE_INDEXES} <= names
+
+
+def test_an_event_whose_metadata_is_not_json_neither_blocks_the_upgrade_nor_a_page(
+    tmp_path: Path,
+) -> None:
+    """An edit through SQL that left an event's metadata unreadable (verify names it) must not
+    make the index refuse the file: it upgrades, and a filtered page still answers."""
+    from desktop_app.store.event_browse import SqliteLogBrowse
+    from desktop_app.store.event_store import SqliteEventStore
+    from tests.fixtures.store_helpers import events as store_events
+
+    path = tmp_path / "o.sqlite3"
+    db = open_database(path)
+    SqliteEventStore(db).append("order-a", 0, store_events(3))
+    db.close()
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DROP TRIGGER events_no_update")
+        for index in BROWSE_INDEXES:
+            con.execute(f"DROP INDEX {index.name}")
+        con.execute("UPDATE events SET metadata = X'00ff' WHERE position = 2")
+        con.execute(APPEND_ONLY_TRIGGERS[0])  # the guard back, as an editor would leave it
+        con.execute(f"PRAGMA user_version = {BROWSE_SINCE - 1}")
+    con.close()
+    db = open_database(path)  # upgraded: the index is built over the unreadable row
+    try:
+        assert db.schema_version == SCHEMA_VERSION
+        page = SqliteLogBrowse(db).events_page(LogFilter(user="clerk"), None, "older", 10)
+        assert [event.position for event in page.events] == [3, 1]
+    finally:
+        db.close()

@@ -198,11 +198,15 @@ def _raw_page(con: sqlite3.Connection, case: Case) -> int:
     params: list[object] = []
     f = case.where
     index = "ix_events_browse"
+
+    def meta(name: str) -> str:  # the index's expression, written out
+        return f"CASE WHEN (json_valid(metadata) = 1) THEN json_extract(metadata, '$.{name}') END"
+
     for value, expression in (
-        (f.user, "json_extract(metadata, '$.user')"),
-        (f.host, "json_extract(metadata, '$.host')"),
+        (f.user, meta("user")),
+        (f.host, meta("host")),
         (f.event_type, "type_name"),
-        (f.correlation_id, "json_extract(metadata, '$.correlation_id')"),
+        (f.correlation_id, meta("correlation_id")),
     ):
         if value is not None:
             where.append(f"{expression} = ?")

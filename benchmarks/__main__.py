@@ -32,6 +32,7 @@ BENCHMARKS = (
     "p9-export",
     "p9-anchors",
     "p9-bundle",
+    "p9-browser",
 )
 STANDALONE = {
     "p3": "p3_rebuild",
@@ -42,6 +43,7 @@ STANDALONE = {
     "p9-export": "p9_export",
     "p9-anchors": "p9_anchors",
     "p9-bundle": "p9_bundle",
+    "p9-browser": "p9_browser",
 }
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
 CONTENDERS = ("project", "projector", "raw", "eventsourcing")

@@ -18,6 +18,7 @@ from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
+from desktop_app.application.event_browser import browse_query_handlers
 from desktop_app.application.ports import (
     Digest,
     EventStore,
@@ -41,6 +42,7 @@ from desktop_app.store.backup import (
 )
 from desktop_app.store.digests import read_digest, write_digest
 from desktop_app.store.engine import Database, open_database
+from desktop_app.store.event_browse import SqliteLogBrowse
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.projector_report import StatusReporter
@@ -393,6 +395,7 @@ def bootstrap(
             queries={
                 **store_query_handlers(settings, database, events, snapshots),
                 **audit_query_handlers(events),
+                **browse_query_handlers(SqliteLogBrowse(database), events),
             },
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
@@ -549,6 +552,7 @@ def bootstrap_in_memory(
     """The same application over the in-memory stores, read side included (tests, demos);
     nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
     from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
+    from desktop_app.store.memory_browse import InMemoryLogBrowse
     from desktop_app.store.memory_read_model import memory_read_model
     from desktop_app.store.rejection_log import InMemoryRejectionLog
 
@@ -556,15 +560,19 @@ def bootstrap_in_memory(
     snapshots = InMemorySnapshotStore(events, clock=clock)
     read_model = memory_read_model(events)
     projector = Projector(events, read_model.feed, read_model.target, clock=clock)
+    rejections = InMemoryRejectionLog(clock=clock)
     deps, commands, queries = compose(
         events,
         snapshots,
         identity=identity_of(source),
         snapshot_interval=snapshot_interval,
-        rejections=InMemoryRejectionLog(clock=clock),
+        rejections=rejections,
         read=rh.ReadDeps(orders=read_model.queries, projector=projector),
         wake=projector.wake,
-        queries=audit_query_handlers(events),
+        queries={
+            **audit_query_handlers(events),
+            **browse_query_handlers(InMemoryLogBrowse(events, rejections), events),
+        },
     )
     return App(
         read_model=read_model,

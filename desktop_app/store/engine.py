@@ -38,10 +38,12 @@ from desktop_app.application.ports import (
 from desktop_app.store.private_files import make_private_folder
 from desktop_app.store.schema import (
     APPLICATION_ID,
+    BROWSE_SINCE,
     CORE_TABLES,
     FINGERPRINTS_SINCE,
     REJECTIONS_SINCE,
     SCHEMA_VERSION,
+    add_browse_indexes,
     add_command_fingerprints,
     add_rejections,
     add_snapshot_seals,
@@ -68,12 +70,13 @@ MIGRATIONS: dict[int, Migration] = {
     FINGERPRINTS_SINCE: add_command_fingerprints,
     4: add_snapshot_seals,
     REJECTIONS_SINCE: add_rejections,
+    BROWSE_SINCE: add_browse_indexes,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
-and the database id; 5 the rejection log. Add a step (and bump
+and the database id; 5 the rejection log; 6 the event browser's indexes. Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 

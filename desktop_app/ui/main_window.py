@@ -37,6 +37,7 @@ from desktop_app.ui.audit import AuditMode
 from desktop_app.ui.audit_bundle_action import AuditBundleAction
 from desktop_app.ui.backup_status import BackupStatus
 from desktop_app.ui.bridge import Bridge
+from desktop_app.ui.browser import EventBrowserAction
 from desktop_app.ui.current_order import CurrentOrder
 from desktop_app.ui.errors import explain
 from desktop_app.ui.files import DatabaseMenu
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.audit = AuditMode(self)
+        self.event_browser = EventBrowserAction(self)
         self.files = DatabaseMenu(self, self._settings, None)
         if not self.opening:
             self._remember_database()

@@ -16,6 +16,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
+from desktop_app.application.as_of import as_of_query_handlers
 from desktop_app.application.audit_timeline import audit_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
@@ -31,8 +32,10 @@ from desktop_app.application.ports import (
 )
 from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.projector.as_of import fold_desk
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
+from desktop_app.store.as_of_log import SqliteDeskHistory
 from desktop_app.store.audit_export import export_order_bundle
 from desktop_app.store.backup import (
     check_backup,
@@ -46,7 +49,8 @@ from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
-from desktop_app.store.memory_read_model import memory_read_model
+from desktop_app.store.memory_as_of import InMemoryDeskHistory
+from desktop_app.store.memory_read_model import InMemoryReadModelTables, memory_read_model
 from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_log import InMemoryRejectionLog
 from desktop_app.store.rejection_store import SqliteRejectionLog
@@ -379,6 +383,8 @@ def bootstrap(
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
         )
+        history = SqliteDeskHistory(database, projector_name=projector_name)
+        queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
         if fresh:
             _record_creation(database, settings)
     except BaseException:
@@ -424,7 +430,8 @@ def bootstrap_in_memory(
     nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
-    read_model = memory_read_model(events)
+    tables = InMemoryReadModelTables(events)
+    read_model = memory_read_model(events, tables)
     projector = Projector(events, read_model.feed, read_model.target, clock=clock)
     deps, commands, queries = compose(
         events,
@@ -436,6 +443,8 @@ def bootstrap_in_memory(
         wake=projector.wake,
         queries=audit_query_handlers(events, stored_event_hash),
     )
+    history = InMemoryDeskHistory(events, tables)
+    queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
     return App(
         read_model=read_model,
         projector=projector,

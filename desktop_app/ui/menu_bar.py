@@ -72,6 +72,7 @@ def build_menu_bar(window: MainWindow) -> OrderMenu:
             window.side_panel.action,
             None,
             window.audit.action,
+            window.as_of.action,
         ],
     )
     order_menu = OrderMenu(

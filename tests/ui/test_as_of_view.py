@@ -1,0 +1,152 @@
+"""View ▸ Desk as of…: the whole order list as it was at a past moment, read-only (issue 11)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QDateTime, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMenu
+
+from desktop_app.application import commands as c
+from desktop_app.application.queries import ListOrders, OrderRow
+from desktop_app.ui.bridge import Bridge
+from desktop_app.ui.orders.as_of import AsOfDialog, AsOfMode
+from desktop_app.ui.tasks import TaskRunner
+from tests.ui.conftest import RealApp, open_real_window
+
+
+def _live_rows(real: RealApp) -> list[OrderRow]:
+    rows: list[OrderRow] = []
+    after = None
+    while True:
+        page = real.app.queries.ask(ListOrders(limit=500, after=after, with_total=False))
+        rows += page.rows
+        after = page.next_after
+        if after is None:
+            return sorted(rows)
+
+
+def _change_the_desk(real: RealApp, rows: list[OrderRow]) -> None:
+    """Cancel the pending orders and place one more: the live list is no longer the old one."""
+    for row in rows:
+        if row.status == "pending":
+            real.app.commands.dispatch(
+                c.CancelOrder(
+                    command_id=f"cancel-{row.order_id}", order_id=row.order_id, reason="x"
+                )
+            )
+    real.catch_up()
+
+
+def _shown(mode: AsOfMode) -> list[OrderRow]:
+    assert mode.view is not None
+    model = mode.view.model
+    return sorted(model.row_at(i) for i in range(model.rowCount()))  # type: ignore[type-var]
+
+
+def test_the_desk_as_of_a_moment_is_the_list_shown_then_read_only(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    then = _live_rows(real_app)
+    assert any(row.status == "pending" for row in then)
+    moment = datetime.now(UTC)
+    qtbot.waitUntil(lambda: datetime.now(UTC) > moment)  # later events are recorded after it
+    _change_the_desk(real_app, then)
+    assert _live_rows(real_app) != then
+    mode = win.as_of
+    assert mode.action in win.menuBar().findChild(QMenu, "menuView").actions()
+    assert mode.action.shortcut().toString() == "Ctrl+Shift+T"
+
+    with qtbot.waitSignal(mode.shown, timeout=20000):
+        mode.show_at(moment.astimezone())
+    view = mode.view
+    assert view is not None and mode.active
+    assert _shown(mode) == then
+    assert view.title.text().startswith("As of ") and view.title.text().endswith("— read-only")
+    assert f"{len(then):,} orders" in view.details.text()
+    # The live desk is out of the way and nothing can change anything.
+    assert not win.splitter.isVisible()
+    assert not win.action_new_order.isEnabled()
+    panel = win.tabs.detail_panel
+    assert panel is not None
+    changing = [a for a in panel.actions() if a.text()]
+    assert changing and not any(a.isEnabled() for a in changing)
+    assert win.live.paused
+    # An action that something re-enables meanwhile is disabled again at once.
+    win.action_new_order.setEnabled(True)
+    assert not win.action_new_order.isEnabled()
+
+    # The filter narrows the shown rows; sorting by total works on every row.
+    number = then[0].order_number
+    view.search.setText(number)
+    assert [view.model.row_at(i).order_number for i in range(view.model.rowCount())] == [number]  # type: ignore[union-attr]
+    view.search.clear()
+    view.table.sortByColumn(4, Qt.SortOrder.AscendingOrder)
+    totals = [view.model.row_at(i).total_minor for i in range(view.model.rowCount())]  # type: ignore[union-attr]
+    assert totals == sorted(totals)
+
+    qtbot.keyClick(view.table, Qt.Key.Key_Escape)
+    assert not mode.active and win.splitter.isVisible()
+    assert win.action_new_order.isEnabled() and not win.live.paused
+
+
+def test_the_menu_action_asks_for_a_moment_and_other_date_asks_again(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    seen: list[AsOfDialog] = []
+
+    def accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, AsOfDialog)
+        seen.append(dialog)
+        # One minute before the first order: an empty desk, said so in words.
+        dialog.edit.setDateTime(QDateTime(datetime(2000, 1, 1, 12, 0)))
+        dialog.accept()
+
+    QTimer.singleShot(0, accept)
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.action.trigger()
+    view = win.as_of.view
+    assert view is not None and view.model.rowCount() == 0
+    assert "No order had been placed yet" in view.details.text()
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())  # type: ignore[union-attr]
+    view.change_button.click()  # cancelled: the same view stays
+    assert win.as_of.active and len(seen) == 1
+    view.back_button.click()
+    assert not win.as_of.active
+
+
+@pytest.fixture
+def madrid() -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Madrid"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_the_picked_time_is_local_wall_clock_time(qtbot: Any, madrid: None) -> None:
+    dialog = AsOfDialog()
+    qtbot.addWidget(dialog)
+    dialog.edit.setDateTime(QDateTime(datetime(2026, 3, 12, 14, 0)))
+    moment = dialog.moment()
+    assert moment.utcoffset() is not None
+    # 14:00 in Madrid in March (CET, UTC+1) is 13:00 UTC; in July (CEST) 12:00 UTC.
+    assert moment.astimezone(UTC) == datetime(2026, 3, 12, 13, 0, tzinfo=UTC)
+    dialog.edit.setDateTime(QDateTime(datetime(2026, 7, 12, 14, 0)))
+    assert dialog.moment().astimezone(UTC) == datetime(2026, 7, 12, 12, 0, tzinfo=UTC)
+    # No moment in the future can be picked.
+    assert dialog.edit.maximumDateTime().toPython() <= datetime.now() + timedelta(minutes=1)

@@ -32,6 +32,7 @@ BENCHMARKS = (
     "p9-export",
     "p9-anchors",
     "p9-bundle",
+    "p9-asof",
 )
 STANDALONE = {
     "p3": "p3_rebuild",
@@ -42,6 +43,7 @@ STANDALONE = {
     "p9-export": "p9_export",
     "p9-anchors": "p9_anchors",
     "p9-bundle": "p9_bundle",
+    "p9-asof": "p9_asof",
 }
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
 CONTENDERS = ("project", "projector", "raw", "eventsourcing")

@@ -39,6 +39,7 @@ from desktop_app.application.buses import QuerySender
 from desktop_app.application.business_summaries import DocumentDiff, document_diff, money
 from desktop_app.application.queries import GetOrderAtVersion
 from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
+from desktop_app.ui.audit.state_at import StateAtTime
 from desktop_app.ui.errors import explain
 from desktop_app.ui.formatting import format_datetime, format_int
 from desktop_app.ui.tasks import TaskRunner
@@ -123,6 +124,9 @@ class AuditView(QWidget):
         jump.addWidget(date_label)
         jump.addWidget(self.date_box)
         jump.addWidget(go_date)
+        jump.addSpacing(12)
+        self.state_at = StateAtTime(self)  # the order at a date and time (issue 11)
+        jump.addWidget(self.state_at)
         jump.addSpacing(12)
         jump.addWidget(self.scrubber, 1)
         jump.addWidget(self.scrub_label)

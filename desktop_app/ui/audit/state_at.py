@@ -1,5 +1,7 @@
 """The audit view's "state at": the order as it was at a local date and time (issue 11).
 
+A row of its own under the jump bar (beside it the bar would not fit a 1024-px window).
+
 The moment is resolved by the store (``GetOrderAtTime``: the last version recorded at or before
 it, the state loaded from a trusted snapshot and the events after it); the timeline then jumps
 to that version, and the details pane shows the order document as it was.
@@ -49,6 +51,9 @@ class StateAtTime(QWidget):
         layout.addWidget(label)
         layout.addWidget(self.edit)
         layout.addWidget(self.button)
+        self.result = QLabel(self)
+        self.result.setObjectName("auditStateAtResult")
+        layout.addWidget(self.result, 1)
 
     def moment(self) -> datetime:
         """The picked wall-clock time, aware in the local zone."""
@@ -67,18 +72,21 @@ class StateAtTime(QWidget):
         self.view.tasks.submit(lambda: queries.ask(query), self._shown, self._failed)
 
     def _shown(self, answer: OrderAtTime) -> None:
+        when = format_datetime(answer.at)
         if answer.state is None or answer.version == 0:
-            when = html.escape(format_datetime(answer.at))
+            self.result.setText("not placed yet then")
             self.view.details.setHtml(
-                f"<p>At {when} this order had not been placed yet: its first event was "
-                "recorded later.</p>"
+                f"<p>At {html.escape(when)} this order had not been placed yet: its first "
+                "event was recorded later.</p>"
             )
         else:
+            self.result.setText(f"→ version {answer.version:,}: the order as it was at {when}")
             self.view.jump_to_version(answer.version)
         self.answer = answer
         self.answered.emit(answer)
 
     def _failed(self, exc: BaseException) -> None:
+        self.result.setText("")
         self.view.details.setHtml(
             f"<p>The order at that time cannot be shown: {html.escape(explain(exc)[1])}</p>"
         )

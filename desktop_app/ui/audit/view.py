@@ -125,9 +125,6 @@ class AuditView(QWidget):
         jump.addWidget(self.date_box)
         jump.addWidget(go_date)
         jump.addSpacing(12)
-        self.state_at = StateAtTime(self)  # the order at a date and time (issue 11)
-        jump.addWidget(self.state_at)
-        jump.addSpacing(12)
         jump.addWidget(self.scrubber, 1)
         jump.addWidget(self.scrub_label)
 
@@ -155,6 +152,8 @@ class AuditView(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addLayout(top)
         layout.addLayout(jump)
+        self.state_at = StateAtTime(self)  # the order at a date and time (issue 11)
+        layout.addWidget(self.state_at)
         layout.addWidget(self.body, 1)
 
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)

@@ -18,6 +18,7 @@ from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.orders.as_of import AsOfDialog, AsOfMode
 from desktop_app.ui.tasks import TaskRunner
 from tests.ui.conftest import RealApp, open_real_window
+from tests.ui.test_window_fits import _clipped
 
 
 def _live_rows(real: RealApp) -> list[OrderRow]:
@@ -150,3 +151,30 @@ def test_the_picked_time_is_local_wall_clock_time(qtbot: Any, madrid: None) -> N
     assert dialog.moment().astimezone(UTC) == datetime(2026, 7, 12, 12, 0, tzinfo=UTC)
     # No moment in the future can be picked.
     assert dialog.edit.maximumDateTime().toPython() <= datetime.now() + timedelta(minutes=1)
+
+
+def test_nothing_is_clipped_at_1024(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1024, 768))
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.show_at(datetime.now(UTC))
+    view = win.as_of.view
+    assert view is not None
+    QApplication.processEvents()
+    assert win.width() == 1024
+    for widget in (view.title, view.change_button, view.back_button, view.search):
+        assert _clipped(widget) is None, _clipped(widget)
+    view.back_button.click()
+
+    # The audit view's "State at" row fits too (beside the jump bar it widened the window).
+    order_id = win.orders.model.row_at(0).order_id  # type: ignore[union-attr]
+    assert win.orders.select_order(order_id)
+    win.audit.enter()
+    audit = win.audit.view
+    assert audit is not None
+    qtbot.waitUntil(lambda: audit.audit is not None, timeout=10000)
+    QApplication.processEvents()
+    assert win.width() == 1024
+    for widget in (audit.state_at.edit, audit.state_at.button, audit.back_button):
+        assert _clipped(widget) is None, _clipped(widget)

@@ -178,3 +178,15 @@ def test_nothing_is_clipped_at_1024(
     assert win.width() == 1024
     for widget in (audit.state_at.edit, audit.state_at.button, audit.back_button):
         assert _clipped(widget) is None, _clipped(widget)
+
+
+def test_closing_in_as_of_mode_saves_the_live_layout(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    sizes = win.splitter.sizes()
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.show_at(datetime.now(UTC))
+    win.close()
+    assert not win.as_of.active and win.splitter.isVisibleTo(win)
+    assert win.splitter.sizes() == sizes

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QDate,
     QDateTime,
+    QEvent,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -349,6 +350,7 @@ class AsOfMode(QObject):
             self.choose,
             "The whole order list as it was at a past date and time (read-only)",
         )
+        window.installEventFilter(self)
 
     @property
     def active(self) -> bool:
@@ -445,3 +447,9 @@ class AsOfMode(QObject):
         window.splitter.show()
         window.live.resume()
         window.orders.table.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            # The window saves its layout on close: the live one, with the list shown.
+            self.leave()
+        return False

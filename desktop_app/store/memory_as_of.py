@@ -6,7 +6,6 @@ same search for the position, the same split between read-model rows kept and or
 
 from __future__ import annotations
 
-import bisect
 from datetime import datetime
 
 from desktop_app.application.as_of import DeskParts
@@ -40,8 +39,20 @@ class InMemoryDeskHistory:
         """Position of the last event recorded at or before ``moment`` (aware); 0 if none."""
         text = utc_text(moment)
         rows = self._rows()
-        # Positions are 1, 2, … here (index + 1); stamps rise with them (see as_of_log).
-        return bisect.bisect_right(rows, text, key=lambda row: str(row[8]))
+        # The SQLite search step for step (positions are 1, 2, … here: index + 1), so a clock
+        # that stepped back gives the same answer in both stores.
+        if not rows or str(rows[0][8]) > text:
+            return 0
+        if str(rows[-1][8]) <= text:
+            return len(rows)
+        good, bad = 1, len(rows)
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            if str(rows[middle - 1][8]) > text:
+                bad = middle
+            else:
+                good = middle
+        return good
 
     def recorded_at(self, position: int) -> datetime | None:
         """When the event at ``position`` was recorded (None: no such event)."""

@@ -5,6 +5,7 @@ T, changes more, then asks for the desk as of T: it must be the list recorded th
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sqlite3
@@ -237,3 +238,24 @@ def test_order_at_time_never_uses_a_forged_snapshot(desk: Desk) -> None:
     desk.project()
     row = next(r for r in desk.as_of(desk.moment()).rows if r.order_id == order_id)
     assert row.status == "confirmed"
+
+
+def test_a_clock_that_stepped_back_gives_a_consistent_prefix(desk: Desk) -> None:
+    desk.work(10)
+    start = desk.clock.now
+    steps = (10, 20, 5, 30, 25, 40)  # seconds after ``start``: twice back
+    desk.clock._script = [start + timedelta(seconds=s) for s in steps]
+    desk.work(len(steps))
+    desk.project()
+    stamps = [e.recorded_at for e in desk.app.events.read_all(limit=10_000)]
+    assert any(b < a for a, b in itertools.pairwise(stamps))  # the clock did step back
+    for probe in range(0, 45):
+        at = start + timedelta(seconds=probe)
+        answer = desk.as_of(at)
+        events = desk.app.events.read_all(after_position=answer.position - 1, limit=2)
+        if answer.position:
+            assert events[0].position == answer.position and events[0].recorded_at <= at
+            later = events[1:]
+        else:
+            later = desk.app.events.read_all(limit=1)
+        assert not later or later[0].recorded_at > at

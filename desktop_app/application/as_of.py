@@ -25,13 +25,15 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from desktop_app.application import queries as q
 from desktop_app.application.buses import QueryHandler
 from desktop_app.application.ports import EventRecord, OrderRow
-from desktop_app.application.repository import Repository
 from desktop_app.domain.order import Order
+
+if TYPE_CHECKING:
+    from desktop_app.application.repository import Repository
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -46,7 +46,7 @@ from desktop_app.ui.live_refresh import LiveRefresh
 from desktop_app.ui.menu_bar import build_menu_bar
 from desktop_app.ui.not_open import NotOpenQueries
 from desktop_app.ui.orders import empty_state
-from desktop_app.ui.orders.as_of import AsOfMode
+from desktop_app.ui.orders.as_of_mode import AsOfMode
 from desktop_app.ui.orders.list_view import OrdersListView
 from desktop_app.ui.palette import PaletteController
 from desktop_app.ui.paper_actions import PaperActions

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication, QMenu
 from desktop_app.application import commands as c
 from desktop_app.application.queries import ListOrders, OrderRow
 from desktop_app.ui.bridge import Bridge
-from desktop_app.ui.orders.as_of import AsOfDialog, AsOfMode
+from desktop_app.ui.orders.as_of import AsOfDialog
+from desktop_app.ui.orders.as_of_mode import AsOfMode
 from desktop_app.ui.tasks import TaskRunner
 from tests.ui.conftest import RealApp, open_real_window
 from tests.ui.test_window_fits import _clipped

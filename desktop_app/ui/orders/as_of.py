@@ -1,10 +1,7 @@
-"""The desk as of a past moment (issue 11): View ▸ Desk as of… (Ctrl+Shift+T).
-
-The user picks a local date and time; the whole order list as it was then (``GetDeskAsOf``) is
-shown in place of the live list and the side panels, under a banner "As of 12 Mar 2026 14:00 —
-read-only". Nothing can be changed meanwhile: every action of the window that is not a view
-of this list is disabled (and kept disabled if something tries to enable it), the live list
-stops following the projector, and Esc or "Back to live" returns to the live desk as it was.
+"""The widgets of the desk as of a past moment (issue 11): the dialog that picks a local date
+and time, the read-only list of one ``GetDeskAsOf`` answer under its "As of … — read-only"
+banner. ``as_of_mode`` puts them in the window (imported when first used: off the start-up
+path).
 """
 
 from __future__ import annotations
@@ -12,22 +9,20 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QDate,
     QDateTime,
-    QEvent,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     Qt,
     QTime,
     Signal,
-    Slot,
 )
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateTimeEdit,
@@ -44,25 +39,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.application.as_of import DeskAsOf, GetDeskAsOf
+from desktop_app.application.as_of import DeskAsOf
 from desktop_app.application.queries import OrderRow
 from desktop_app.ui import formatting as fmt
-from desktop_app.ui.errors import explain
 from desktop_app.ui.orders.column_widths import fit_columns
 from desktop_app.ui.orders.list_view import StatusBadgeDelegate
 from desktop_app.ui.orders.table_model import COLUMNS, ORDER_ID_ROLE, STATUS_ROLE, OrdersTableModel
-from desktop_app.ui.window_action import window_action
-
-if TYPE_CHECKING:
-    from desktop_app.ui.main_window import MainWindow
 
 BANNER_STYLE = (
     "QFrame#asOfBanner { background: #e3ecfa; border-bottom: 2px solid #3d6fb6; }"
     " QLabel#asOfTitle { color: #17315c; font-weight: bold; }"
     " QLabel#asOfDetails { color: #17315c; }"
 )
-ALLOWED = frozenset({"actionAsOf", "actionQuit", "actionAbout"})
-"""Window actions that stay enabled in as-of mode (they change nothing)."""
 
 _SORT_KEYS: dict[str, Callable[[OrderRow], Any]] = {
     "order_number": operator.attrgetter("order_number"),
@@ -326,130 +314,3 @@ class AsOfView(QWidget):
         self.search.clear()
         self.model.set_rows(answer.rows)
         self.table.scrollToTop()
-
-
-class AsOfMode(QObject):
-    """Owns the action, the view and the window's state while the desk is shown as of a date."""
-
-    shown = Signal()
-    """An as-of answer is on screen."""
-    failed = Signal(str)
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.view: AsOfView | None = None
-        self.asked: datetime | None = None
-        self._disabled: list[QAction] = []
-        self._busy = False
-        self.action = window_action(
-            window,
-            "actionAsOf",
-            "Desk &as of…",
-            "Ctrl+Shift+T",
-            self.choose,
-            "The whole order list as it was at a past date and time (read-only)",
-        )
-        window.installEventFilter(self)
-
-    @property
-    def active(self) -> bool:
-        """True while the as-of list is shown."""
-        return self.view is not None and self.view.isVisible()
-
-    @Slot()
-    def choose(self) -> None:
-        """Ask for a moment, then show the desk as it was then."""
-        if self.window.queries is None:
-            return
-        dialog = AsOfDialog(self.asked, self.window)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.show_at(dialog.moment())
-
-    def show_at(self, moment: datetime) -> None:
-        """Read the desk as of ``moment`` (aware) on a worker thread, then show it."""
-        queries = self.window.queries
-        if queries is None or self._busy:
-            return
-        self._busy = True
-        self.window.statusBar().showMessage(
-            f"Reading the desk as of {fmt.format_datetime(moment)}…"
-        )
-
-        def done(answer: DeskAsOf) -> None:
-            self._busy = False
-            self.asked = moment
-            self.window.statusBar().clearMessage()
-            self._enter().show_answer(answer, moment)
-            self.shown.emit()
-
-        def error(exc: BaseException) -> None:
-            self._busy = False
-            text = explain(exc)[1]
-            self.window.statusBar().showMessage(
-                f"The desk as of that date cannot be shown: {text}", 10000
-            )
-            self.failed.emit(text)
-
-        self.window.tasks.submit(lambda: queries.ask(GetDeskAsOf(at=moment)), done, error)
-
-    def _enter(self) -> AsOfView:
-        window = self.window
-        if self.view is None:
-            centre = window.centralWidget()
-            layout = centre.layout() if centre is not None else None
-            assert centre is not None and layout is not None
-            self.view = AsOfView(centre)
-            self.view.back_requested.connect(self.leave)
-            self.view.change_requested.connect(self.choose)
-            layout.addWidget(self.view)
-            self.view.hide()
-        if not self.active:
-            if window.audit.active:
-                window.audit.leave()
-            window.live.paused = True
-            window.splitter.hide()
-            self._disabled = [
-                a
-                for a in window.findChildren(QAction)
-                if a.isEnabled()
-                and a.objectName() not in ALLOWED
-                and not a.isSeparator()
-                and a.menu() is None
-            ]
-            for action in self._disabled:
-                action.setEnabled(False)
-                action.changed.connect(self._keep_disabled)
-            self.view.show()
-        self.view.table.setFocus()
-        return self.view
-
-    @Slot()
-    def _keep_disabled(self) -> None:
-        """Something re-enabled a disabled action meanwhile (a panel following its order)."""
-        if self.active:
-            for action in self._disabled:
-                if action.isEnabled():
-                    action.setEnabled(False)
-
-    @Slot()
-    def leave(self) -> None:
-        """Back to the live desk, as it was left (the list catches up at once)."""
-        view = self.view
-        if view is None or not view.isVisible():
-            return
-        window = self.window
-        view.hide()
-        for action in self._disabled:
-            action.changed.disconnect(self._keep_disabled)
-            action.setEnabled(True)
-        self._disabled = []
-        window.splitter.show()
-        window.live.resume()
-        window.orders.table.setFocus()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close:
-            # The window saves its layout on close: the live one, with the list shown.
-            self.leave()
-        return False

@@ -191,3 +191,46 @@ def test_closing_in_as_of_mode_saves_the_live_layout(
     win.close()
     assert not win.as_of.active and win.splitter.isVisibleTo(win)
     assert win.splitter.sizes() == sizes
+
+
+def test_an_order_opens_in_the_audit_view_at_its_version_then(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    then = _live_rows(real_app)
+    moment = datetime.now(UTC)
+    qtbot.waitUntil(lambda: datetime.now(UTC) > moment)
+    _change_the_desk(real_app, then)
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.show_at(moment.astimezone())
+    view = win.as_of.view
+    assert view is not None
+    model = view.model
+    row = next(i for i in range(model.rowCount()) if model.row_at(i).status == "pending")  # type: ignore[union-attr]
+    shown = model.row_at(row)
+    assert shown is not None
+    index = model.index(row, 0)
+    view.table.setCurrentIndex(index)
+    with qtbot.waitSignal(
+        win.audit.view_loaded if hasattr(win.audit, "view_loaded") else view.order_opened,
+        timeout=10000,
+    ):
+        qtbot.keyClick(view.table, Qt.Key.Key_Return)
+    assert not win.as_of.active and win.audit.active
+    audit = win.audit.view
+    assert audit is not None
+    qtbot.waitUntil(lambda: audit.audit is not None and audit.audit.order_id == shown.order_id)
+    qtbot.waitUntil(lambda: audit.canvas.current is not None and win.audit._jump_to is None)
+
+    def selected_versions() -> tuple[int, int]:
+        chosen = audit.canvas.rows[audit.canvas.current]  # type: ignore[index]
+        if chosen.event is not None:
+            return chosen.event.version, chosen.event.version
+        card = audit.canvas.cards[chosen.card]
+        return card.first.version, card.last.version
+
+    # The event (or the one command's card holding it) at the order's version then.
+    qtbot.waitUntil(lambda: selected_versions()[0] <= shown.version <= selected_versions()[1])
+    # The order was cancelled since: its live version is higher than the one shown then.
+    assert audit.audit.events[-1].version > shown.version
+    assert audit.state_at.moment() == moment.astimezone().replace(microsecond=0)

@@ -39,7 +39,7 @@ class StateAtTime(QWidget):
         self.edit.setObjectName("auditStateAt")
         self.edit.setCalendarPopup(True)
         self.edit.setDisplayFormat("d MMM yyyy HH:mm")
-        self.edit.setDateTime(wall_clock(local_now()))
+        self.edit.setDateTime(wall_clock(local_now().replace(second=0)))
         self.edit.setToolTip("Local time: the order as it was then")
         label = QLabel("&State at", self)
         label.setBuddy(self.edit)

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     Qt,
     QTime,
     Signal,
+    Slot,
 )
 from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -223,6 +224,8 @@ class AsOfView(QWidget):
 
     back_requested = Signal()
     change_requested = Signal()
+    order_opened = Signal(str, int)
+    """(order id, its version then): a row was activated (Enter or a double click)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -282,6 +285,8 @@ class AsOfView(QWidget):
             [c.sort_key for c in COLUMNS].index("status"), StatusBadgeDelegate(self.table)
         )
         self.table.setAccessibleName("Orders as of a past moment (read-only)")
+        self.table.setToolTip("Enter or double-click: the order's audit view at its version then")
+        self.table.activated.connect(self._activated)
 
         filter_row = QHBoxLayout()
         filter_row.setContentsMargins(8, 6, 8, 0)
@@ -296,6 +301,12 @@ class AsOfView(QWidget):
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.back_requested)
+
+    @Slot(QModelIndex)
+    def _activated(self, index: QModelIndex) -> None:
+        row = self.model.row_at(index.row())
+        if row is not None:
+            self.order_opened.emit(row.order_id, row.version)
 
     def show_answer(self, answer: DeskAsOf, asked: datetime) -> None:
         """Show ``answer`` to a question asked for ``asked`` (local)."""

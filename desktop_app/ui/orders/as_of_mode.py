@@ -111,6 +111,7 @@ class AsOfMode(QObject):
             self.view = AsOfView(centre)
             self.view.back_requested.connect(self.leave)
             self.view.change_requested.connect(self.choose)
+            self.view.order_opened.connect(self.open_order)
             layout.addWidget(self.view)
             self.view.hide()
         if not self.active:
@@ -140,6 +141,19 @@ class AsOfMode(QObject):
             for action in self._disabled:
                 if action.isEnabled():
                     action.setEnabled(False)
+
+    @Slot(str, int)
+    def open_order(self, order_id: str, version: int) -> None:
+        """Back to the live desk with ``order_id``'s audit view at ``version`` (its version at
+        the moment shown), its "State at" set to that moment."""
+        moment = self.asked
+        self.leave()
+        audit = self.window.audit
+        audit.open_at(order_id, version)
+        if audit.view is not None and moment is not None:
+            from desktop_app.ui.orders.as_of import wall_clock
+
+            audit.view.state_at.edit.setDateTime(wall_clock(moment))
 
     @Slot()
     def leave(self) -> None:

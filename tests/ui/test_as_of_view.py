@@ -84,7 +84,11 @@ def test_the_desk_as_of_a_moment_is_the_list_shown_then_read_only(
     win.action_new_order.setEnabled(True)
     assert not win.action_new_order.isEnabled()
 
-    # The filter narrows the shown rows; sorting by total works on every row.
+    # Ctrl+F goes to this list's filter, which narrows the shown rows; sorting by total
+    # works on every row.
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.search.hasFocus()
     number = then[0].order_number
     view.search.setText(number)
     assert [view.model.row_at(i).order_number for i in range(view.model.rowCount())] == [number]  # type: ignore[union-attr]

@@ -301,6 +301,10 @@ class AsOfView(QWidget):
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.back_requested)
+        # Ctrl+F finds in this list (the live list's Find is off while it is hidden).
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.search.setFocus)
 
     @Slot(QModelIndex)
     def _activated(self, index: QModelIndex) -> None:

@@ -83,8 +83,9 @@ _STREAM_TO = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version <= 
 # would a plan on ``position``, which the unary ``+`` keeps the planner from choosing).
 _CATALOG_BEFORE = f"SELECT {_COLUMNS} FROM events WHERE stream_id < ? AND +position <= ?"  # noqa: S608
 _CATALOG_AFTER = f"SELECT {_COLUMNS} FROM events WHERE stream_id >= ? AND +position <= ?"  # noqa: S608
-# Rows whose last event is at or before ``base`` (a rename changes a row's customer name but
-# not its last position).
+# Rows whose last projected event is at or before ``base`` (a rename changes a row's customer
+# name but not its last position). An order with events after the checkpoint still shows here:
+# it is among the changed orders, replayed, and left out of these rows.
 _LISTED = (
     "SELECT order_id, order_number, customer_id, customer_name, status, line_count, "
     "total_minor, currency, placed_at, updated_at, version, last_position FROM rm_orders "
@@ -141,7 +142,7 @@ class SqliteDeskHistory:
                 new, row_type = tuple.__new__, OrderRow
                 # A named tuple straight from each row (``_make`` costs more, 100k times).
                 listed = [new(row_type, row) for row in con.execute(_LISTED, (base,))]
-                if checkpoint < position:  # orders changed between the checkpoint and T
+                if skip:  # changed after ``base`` but not yet projected: replayed instead
                     listed = [row for row in listed if row.order_id not in skip]
             rows = con.execute(_CATALOG_BEFORE, (ORDER_PREFIX, position)).fetchall()
             rows += con.execute(_CATALOG_AFTER, (_ORDER_END, position)).fetchall()

@@ -259,3 +259,13 @@ def test_a_clock_that_stepped_back_gives_a_consistent_prefix(desk: Desk) -> None
         else:
             later = desk.app.events.read_all(limit=1)
         assert not later or later[0].recorded_at > at
+
+
+def test_events_after_the_moment_not_yet_projected_do_not_count_twice(desk: Desk) -> None:
+    desk.work(40)
+    desk.project()
+    at, shown = desk.moment(), desk.live()
+    desk.work(40)  # after the moment, and not projected: the read model is still at the moment
+    answer = desk.as_of(at)
+    assert len({row.order_id for row in answer.rows}) == len(answer.rows)
+    assert sorted(answer.rows) == shown

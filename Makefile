@@ -72,6 +72,7 @@ demo: $(STAMP)
 ## Render the main screens with sample data to PNG files under screenshots/ (git-ignored).
 screenshots: $(STAMP)
 	$(BIN)/python packaging/screenshots.py screenshots
+	$(BIN)/python packaging/screenshots_as_of.py screenshots
 
 format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)

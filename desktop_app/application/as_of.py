@@ -21,14 +21,16 @@ snapshot only and replays the rest.
 
 from __future__ import annotations
 
+import csv
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from desktop_app.application import queries as q
 from desktop_app.application.buses import QueryHandler
+from desktop_app.application.export import CSV_HEADER, UTF8_BOM, record_cells
 from desktop_app.application.ports import EventRecord, OrderRow
 from desktop_app.domain.order import Order
 
@@ -161,6 +163,20 @@ def get_order_at_time(
     return OrderAtTime(at=at, position=position, version=version, state=state)
 
 
+def write_desk_csv(rows: Iterable[OrderRow], out: TextIO, *, bom: bool = False) -> int:
+    """Write as-of rows as the order list's CSV (same columns as File ▸ Export list as CSV);
+    returns the number of rows. ``out`` should be opened with ``newline=""``."""
+    if bom:
+        out.write(UTF8_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    count = 0
+    for row in rows:
+        writer.writerow(record_cells(row))
+        count += 1
+    return count
+
+
 def as_of_query_handlers(
     history: DeskHistory, fold: DeskFold, orders: Repository[Order]
 ) -> dict[type[q.Query[Any]], QueryHandler]:
@@ -182,4 +198,5 @@ __all__ = [
     "as_of_query_handlers",
     "get_desk_as_of",
     "get_order_at_time",
+    "write_desk_csv",
 ]

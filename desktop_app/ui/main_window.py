@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.audit = AuditMode(self)
-        self.as_of = AsOfMode(self)
+        self.as_of = AsOfMode(self, self._settings)
         self.files = DatabaseMenu(self, self._settings, None)
         if not self.opening:
             self._remember_database()

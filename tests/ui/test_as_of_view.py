@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMenu
 
 from desktop_app.application import commands as c
+from desktop_app.application.export import CSV_HEADER, record_cells
 from desktop_app.application.queries import ListOrders, OrderRow
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.orders.as_of import AsOfDialog
@@ -168,7 +170,7 @@ def test_nothing_is_clipped_at_1024(
     assert view is not None
     QApplication.processEvents()
     assert win.width() == 1024
-    for widget in (view.title, view.change_button, view.back_button, view.search):
+    for widget in (view.title, view.export_button, view.change_button, view.back_button):
         assert _clipped(widget) is None, _clipped(widget)
     view.back_button.click()
 
@@ -238,3 +240,34 @@ def test_an_order_opens_in_the_audit_view_at_its_version_then(
     # The order was cancelled since: its live version is higher than the one shown then.
     assert audit.audit.events[-1].version > shown.version
     assert audit.state_at.moment() == moment.astimezone().replace(microsecond=0)
+
+
+def test_the_rows_shown_export_to_csv_as_the_list_export_writes_them(
+    qtbot: Any,
+    real_app: RealApp,
+    bridge: Bridge,
+    tasks: TaskRunner,
+    ui_settings: Any,
+    tmp_path: Any,
+) -> None:
+    win = open_real_window(qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800))
+    then = _live_rows(real_app)
+    moment = datetime.now(UTC)
+    qtbot.waitUntil(lambda: datetime.now(UTC) > moment)
+    _change_the_desk(real_app, then)
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.show_at(moment)
+    view = win.as_of.view
+    assert view is not None
+    view.table.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # by total
+    target = tmp_path / "desk-then.csv"
+    with qtbot.waitSignal(win.as_of.exported, timeout=20000):
+        win.as_of.export_to(target)
+    with open(target, encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert tuple(lines[0]) == CSV_HEADER
+    expected = [[str(cell) for cell in record_cells(row)] for row in view.model.shown_rows()]
+    assert lines[1:] == expected and len(expected) == len(then)
+    assert sorted(r[2] for r in lines[1:]) == sorted(r.status for r in then)  # the statuses then
+    assert not list(tmp_path.glob(".*.part"))
+    assert "Exported" in win.statusBar().currentMessage()

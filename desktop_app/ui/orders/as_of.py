@@ -163,6 +163,10 @@ class AsOfTableModel(QAbstractTableModel):
     def row_at(self, row: int) -> OrderRow | None:
         return self._shown[row] if 0 <= row < len(self._shown) else None
 
+    def shown_rows(self) -> list[OrderRow]:
+        """The rows as shown: filtered and sorted (a copy)."""
+        return list(self._shown)
+
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._shown)
 
@@ -224,6 +228,7 @@ class AsOfView(QWidget):
 
     back_requested = Signal()
     change_requested = Signal()
+    export_requested = Signal()
     order_opened = Signal(str, int)
     """(order id, its version then): a row was activated (Enter or a double click)."""
 
@@ -242,6 +247,11 @@ class AsOfView(QWidget):
         self.details.setWordWrap(True)
         self.change_button = QPushButton("&Other date…", self.banner)
         self.change_button.clicked.connect(self.change_requested)
+        self.export_button = QPushButton("&Export CSV…", self.banner)
+        self.export_button.setToolTip(
+            "Write the rows shown (filter and sort applied) to a CSV file"
+        )
+        self.export_button.clicked.connect(self.export_requested)
         self.back_button = QPushButton("&Back to live (Esc)", self.banner)
         self.back_button.setObjectName("asOfBack")
         self.back_button.clicked.connect(self.back_requested)
@@ -252,6 +262,7 @@ class AsOfView(QWidget):
         row = QHBoxLayout(self.banner)
         row.setContentsMargins(10, 6, 10, 6)
         row.addLayout(texts, 1)
+        row.addWidget(self.export_button)
         row.addWidget(self.change_button)
         row.addWidget(self.back_button)
 

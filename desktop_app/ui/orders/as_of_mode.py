@@ -11,12 +11,14 @@ The dialog, the view and the query are imported when first used (start-up path, 
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QMessageBox
 
 from desktop_app.ui import formatting as fmt
 from desktop_app.ui.errors import explain
@@ -36,11 +38,14 @@ class AsOfMode(QObject):
 
     shown = Signal()
     """An as-of answer is on screen."""
+    exported = Signal(str)
+    """The rows shown were written to this file."""
     failed = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, settings: QSettings) -> None:
         super().__init__(window)
         self.window = window
+        self._settings = settings
         self.view: AsOfView | None = None
         self.asked: datetime | None = None
         self._disabled: list[QAction] = []
@@ -112,6 +117,7 @@ class AsOfMode(QObject):
             self.view.back_requested.connect(self.leave)
             self.view.change_requested.connect(self.choose)
             self.view.order_opened.connect(self.open_order)
+            self.view.export_requested.connect(self.export_csv)
             layout.addWidget(self.view)
             self.view.hide()
         if not self.active:
@@ -141,6 +147,52 @@ class AsOfMode(QObject):
             for action in self._disabled:
                 if action.isEnabled():
                     action.setEnabled(False)
+
+    @Slot()
+    def export_csv(self) -> None:
+        """Ask for a file, then write the rows shown to it."""
+        from desktop_app.ui.orders.export_csv import ask_target
+
+        chosen = ask_target(self.window, self._settings)
+        if chosen is not None:
+            self.export_to(*chosen)
+
+    def export_to(self, target: Path, bom: bool = False) -> None:
+        """Write the rows shown (filter and sort applied) to ``target`` on a worker thread:
+        beside it under a temporary name, renamed when complete (never half a file)."""
+        from desktop_app.application.as_of import write_desk_csv
+
+        view = self.view
+        if view is None:
+            return
+        rows = view.model.shown_rows()
+
+        def work() -> int:
+            temp = target.with_name(f".{target.name}.part")
+            try:
+                with open(temp, "w", encoding="utf-8", newline="") as out:
+                    count = write_desk_csv(rows, out, bom=bom)
+                    out.flush()
+                    os.fsync(out.fileno())
+                temp.replace(target)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+            return count
+
+        def done(count: int) -> None:
+            self.window.statusBar().showMessage(
+                f"Exported {count:,} orders as of {fmt.format_datetime(self.asked)} to {target}",
+                10000,
+            )
+            self.exported.emit(str(target))
+
+        def error(exc: BaseException) -> None:
+            text = str(exc) if isinstance(exc, OSError) else explain(exc)[1]
+            QMessageBox.warning(self.window, "Export CSV", f"The export failed:\n{text}")
+            self.failed.emit(text)
+
+        self.window.tasks.submit(work, done, error)
 
     @Slot(str, int)
     def open_order(self, order_id: str, version: int) -> None:

@@ -271,3 +271,31 @@ def test_the_rows_shown_export_to_csv_as_the_list_export_writes_them(
     assert sorted(r[2] for r in lines[1:]) == sorted(r.status for r in then)  # the statuses then
     assert not list(tmp_path.glob(".*.part"))
     assert "Exported" in win.statusBar().currentMessage()
+
+
+def test_back_to_live_the_actions_follow_what_changed_meanwhile(
+    qtbot: Any, real_app: RealApp, bridge: Bridge, tasks: TaskRunner, ui_settings: Any
+) -> None:
+    # No projector status reaches the window: only the return itself can refresh the panel.
+    win = open_real_window(
+        qtbot, real_app, bridge, tasks, ui_settings, size=(1280, 800), live=False
+    )
+    panel = win.tabs.detail_panel
+    assert panel is not None
+    pending = next(r for r in _live_rows(real_app) if r.status == "pending")
+    with qtbot.waitSignal(panel.loaded, timeout=10000):
+        assert win.orders.select_order(pending.order_id)
+    confirm = panel.actions_by_name["confirm"]
+    qtbot.waitUntil(confirm.isEnabled)
+    with qtbot.waitSignal(win.as_of.shown, timeout=20000):
+        win.as_of.show_at(datetime.now(UTC))
+    assert not confirm.isEnabled()
+    # Another workstation confirms the order while the desk is shown as of a date.
+    real_app.app.commands.dispatch(
+        c.ConfirmOrder(command_id="elsewhere", order_id=pending.order_id)
+    )
+    real_app.catch_up()
+    win.as_of.leave()
+    # Not simply switched back on: the panel decides again, on the order as it is now.
+    qtbot.waitUntil(lambda: panel.actions_by_name["ship"].isEnabled(), timeout=10000)
+    assert not confirm.isEnabled()

@@ -221,6 +221,9 @@ class AsOfMode(QObject):
         self._disabled = []
         window.splitter.show()
         window.live.resume()
+        # The actions were switched back on as they were left: the panels decide again what
+        # the current order allows now (it may have changed meanwhile).
+        window.current.reload()
         window.orders.table.setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -49,7 +49,6 @@ from desktop_app.store.engine import Database, open_database
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
-from desktop_app.store.memory_as_of import InMemoryDeskHistory
 from desktop_app.store.memory_read_model import InMemoryReadModelTables, memory_read_model
 from desktop_app.store.read_model import sqlite_read_model
 from desktop_app.store.rejection_log import InMemoryRejectionLog
@@ -443,6 +442,8 @@ def bootstrap_in_memory(
         wake=projector.wake,
         queries=audit_query_handlers(events, stored_event_hash),
     )
+    from desktop_app.store.memory_as_of import InMemoryDeskHistory  # tests and demos only
+
     history = InMemoryDeskHistory(events, tables)
     queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
     return App(

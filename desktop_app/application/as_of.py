@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from desktop_app.application import queries as q
 from desktop_app.application.buses import QueryHandler
-from desktop_app.application.export import CSV_HEADER, UTF8_BOM, record_cells
 from desktop_app.application.ports import EventRecord, OrderRow
 from desktop_app.domain.order import Order
 
@@ -166,6 +165,9 @@ def get_order_at_time(
 def write_desk_csv(rows: Iterable[OrderRow], out: TextIO, *, bom: bool = False) -> int:
     """Write as-of rows as the order list's CSV (same columns as File ▸ Export list as CSV);
     returns the number of rows. ``out`` should be opened with ``newline=""``."""
+    # Imported here: the composition root loads this module at start-up, exports are rare.
+    from desktop_app.application.export import CSV_HEADER, UTF8_BOM, record_cells
+
     if bom:
         out.write(UTF8_BOM)
     writer = csv.writer(out, lineterminator="\r\n")

@@ -76,6 +76,7 @@ demo: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python packaging/screenshots.py screenshots
 	$(BIN)/python packaging/screenshots_browser.py screenshots
+	$(BIN)/python packaging/screenshots_as_of.py screenshots
 
 format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)

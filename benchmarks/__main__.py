@@ -33,6 +33,7 @@ BENCHMARKS = (
     "p9-anchors",
     "p9-bundle",
     "p9-browser",
+    "p9-asof",
 )
 STANDALONE = {
     "p3": "p3_rebuild",
@@ -44,6 +45,7 @@ STANDALONE = {
     "p9-anchors": "p9_anchors",
     "p9-bundle": "p9_bundle",
     "p9-browser": "p9_browser",
+    "p9-asof": "p9_asof",
 }
 """Benchmarks with their own runner: ``run(quick, rounds) -> dict`` prints its table."""
 CONTENDERS = ("project", "projector", "raw", "eventsourcing")

@@ -16,6 +16,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import handlers as h
 from desktop_app.application import queries as q
 from desktop_app.application import read_handlers as rh
+from desktop_app.application.as_of import as_of_query_handlers
 from desktop_app.application.buses import CommandBus, MaintenanceHandler, QueryBus, QueryHandler
 from desktop_app.application.composition import compose
 from desktop_app.application.event_browser import browse_query_handlers
@@ -31,8 +32,10 @@ from desktop_app.application.ports import (
 )
 from desktop_app.config import Settings
 from desktop_app.identity import app_version, host_name, os_user
+from desktop_app.projector.as_of import fold_desk
 from desktop_app.projector.runner import Projector
 from desktop_app.store.anchors import anchor_now, check_file, last_anchor
+from desktop_app.store.as_of_log import SqliteDeskHistory
 from desktop_app.store.backup import (
     check_backup,
     create_backup,
@@ -400,6 +403,8 @@ def bootstrap(
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
         )
+        history = SqliteDeskHistory(database, projector_name=projector_name)
+        queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
         if fresh:
             _record_creation(database, settings)
     except BaseException:
@@ -553,12 +558,13 @@ def bootstrap_in_memory(
     nothing is started: call ``app.projector.run_once()`` to bring the lists up to date."""
     from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
     from desktop_app.store.memory_browse import InMemoryLogBrowse
-    from desktop_app.store.memory_read_model import memory_read_model
+    from desktop_app.store.memory_read_model import InMemoryReadModelTables, memory_read_model
     from desktop_app.store.rejection_log import InMemoryRejectionLog
 
     events = InMemoryEventStore(clock=clock)
     snapshots = InMemorySnapshotStore(events, clock=clock)
-    read_model = memory_read_model(events)
+    tables = InMemoryReadModelTables(events)
+    read_model = memory_read_model(events, tables)
     projector = Projector(events, read_model.feed, read_model.target, clock=clock)
     rejections = InMemoryRejectionLog(clock=clock)
     deps, commands, queries = compose(
@@ -574,6 +580,10 @@ def bootstrap_in_memory(
             **browse_query_handlers(InMemoryLogBrowse(events, rejections), events),
         },
     )
+    from desktop_app.store.memory_as_of import InMemoryDeskHistory  # tests and demos only
+
+    history = InMemoryDeskHistory(events, tables)
+    queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
     return App(
         read_model=read_model,
         projector=projector,

@@ -31,6 +31,10 @@ class LiveRefresh(QObject):
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self._refresh_now)
         orders.model.refreshed.connect(self._follow_current_order)
+        self.paused = False
+        """True while the window shows something else than the live list (the desk as of a
+        date): progress is noted, the list is re-queried once on :meth:`resume`."""
+        self._missed = False
 
     def projector_status(self, status: ProjectorStatus) -> None:
         """A projector status arrived (GUI thread): progress re-queries the list. The first
@@ -40,7 +44,17 @@ class LiveRefresh(QObject):
             first = self.last_checkpoint is None
             self.last_checkpoint = checkpoint
             if not first:
+                if self.paused:
+                    self._missed = True
+                    return
                 self._refresh()
+
+    def resume(self) -> None:
+        """Follow the projector again; re-query at once if it moved meanwhile."""
+        self.paused = False
+        if self._missed:
+            self._missed = False
+            self._refresh()
 
     def _refresh(self) -> None:
         """Re-query the order list, at most once per ``LIVE_REFRESH_INTERVAL_MS``: the first

@@ -45,6 +45,7 @@ from desktop_app.ui.live_refresh import LiveRefresh
 from desktop_app.ui.menu_bar import build_menu_bar
 from desktop_app.ui.not_open import NotOpenQueries
 from desktop_app.ui.orders import empty_state
+from desktop_app.ui.orders.as_of_mode import AsOfMode
 from desktop_app.ui.orders.list_view import OrdersListView
 from desktop_app.ui.palette import PaletteController
 from desktop_app.ui.paper_actions import PaperActions
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.audit = AuditMode(self)
         self.event_browser = EventBrowserAction(self)
+        self.as_of = AsOfMode(self, self._settings)
         self.files = DatabaseMenu(self, self._settings, None)
         if not self.opening:
             self._remember_database()

@@ -73,6 +73,7 @@ def build_menu_bar(window: MainWindow) -> OrderMenu:
             None,
             window.audit.action,
             window.event_browser.action,
+            window.as_of.action,
         ],
     )
     order_menu = OrderMenu(

@@ -45,6 +45,7 @@ from desktop_app.application.ports import RecordedRejection
 from desktop_app.application.queries import AuditNoteEntry, GetOrderAtVersion
 from desktop_app.ui.audit.canvas import TimelineCanvas, card_title
 from desktop_app.ui.audit.marks import notes_by_target, notes_html, read_marks, rejection_html
+from desktop_app.ui.audit.state_at import StateAtTime
 from desktop_app.ui.document_html import document_html
 from desktop_app.ui.errors import explain
 from desktop_app.ui.formatting import format_datetime, format_int
@@ -195,6 +196,8 @@ class AuditView(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addLayout(top)
         layout.addLayout(jump)
+        self.state_at = StateAtTime(self)  # the order at a date and time (issue 11)
+        layout.addWidget(self.state_at)
         layout.addWidget(self.body, 1)
 
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)

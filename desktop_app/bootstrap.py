@@ -340,7 +340,10 @@ def bootstrap(
     """Open (or create) the database in ``settings`` and compose the application on it.
 
     A database created here is recorded in the anchor log (``created``): anchors of an earlier
-    database at the same path no longer apply to it (R28)."""
+    database at the same path no longer apply to it (R28). With ``settings.server`` the
+    database is on a PostgreSQL server (see :func:`bootstrap_server`)."""
+    if settings.server is not None:
+        return bootstrap_server(settings, source=source, clock=clock, projector_name=projector_name)
     fresh = create and not settings.read_only and not settings.db_path.exists()
     database = open_database(
         settings.db_path,
@@ -398,6 +401,104 @@ def bootstrap(
         info=replace(
             database.info,
             details={**database.info.details, "snapshots": snapshot_summary(snapshots.trust())},
+        ),
+    )
+
+
+def bootstrap_server(
+    settings: Settings,
+    *,
+    source: str = "gui",
+    clock: Clock = utc_now,
+    projector_name: str = "main",
+) -> App:
+    """Compose the application on an Order Desk database on a PostgreSQL server (issue 10).
+
+    Never creates anything there (``desktop-app-admin init`` does, with the roles). The write
+    side is the server's (events, commands, snapshots, rejections); the read side is, for now,
+    an in-memory read model each workstation projects from the shared log
+    (``store.postgres.interim_read_side``). File-only tools (backups, anchors, WAL) are not
+    offered: the server's backups are ``pg_dump``'s. ``app.database`` is None.
+    """
+    # Imported here: psycopg is loaded only when a server is named (start-up time).
+    from desktop_app.store.postgres.database import open_postgres
+    from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
+    from desktop_app.store.postgres.interim_read_side import interim_read_model
+    from desktop_app.store.postgres.rejections import PostgresRejectionLog
+
+    assert settings.server is not None
+    server = open_postgres(settings.server.url, read_only=settings.read_only)
+    try:
+        events = PostgresEventStore(server, clock=clock)
+        snapshots = PostgresSnapshotStore(server, clock=clock, key_dir=settings.effective_key_dir)
+        read_model = interim_read_model(server)
+        projector = Projector(
+            events,
+            read_model.feed,
+            read_model.target,
+            name=projector_name,
+            batch_size=settings.projector_batch,
+            clock=clock,
+            bulk_catch_up=settings.projector_bulk_catch_up,
+        )
+        projector.prepare()
+
+        def store_info(query: q.GetStoreInfo) -> StoreInfo:
+            info = server.info
+            details = {**info.details, "snapshots": snapshot_summary(snapshots.trust())}
+            return replace(info, details=details)
+
+        def verify_history(query: q.VerifyHistory) -> VerifyResult:
+            # No anchors outside a server database (R28 is the file's); a saved digest is.
+            return audit.verify_history(
+                events,
+                snapshots,
+                progress=query.progress,
+                chain_only=query.chain_only,
+                cancel=query.cancel,
+            )
+
+        def check_digest(query: q.CheckDigest) -> q.DigestCheck:
+            digest = read_digest(Path(query.path))
+            return q.DigestCheck(
+                path=query.path,
+                digest=digest,
+                result=events.check_digest(digest),
+                head_position=events.head_position(),
+            )
+
+        deps, commands, queries = compose(
+            events,
+            snapshots,
+            identity=identity_of(source),
+            snapshot_interval=settings.snapshot_interval,
+            read=rh.ReadDeps(orders=read_model.queries, projector=projector),
+            wake=projector.wake,
+            queries={
+                q.GetStoreInfo: store_info,
+                q.VerifyHistory: verify_history,
+                q.CheckDigest: check_digest,
+                **audit_query_handlers(events, stored_event_hash),
+            },
+            rejections=PostgresRejectionLog(server, clock=clock),
+        )
+    except BaseException:
+        server.close()
+        raise
+    return App(
+        read_model=read_model,
+        projector=projector,
+        closers=[server.close, read_model.close],
+        settings=settings,
+        database=None,
+        events=events,
+        snapshots=snapshots,
+        commands=commands,
+        queries=queries,
+        deps=deps,
+        info=replace(
+            server.info,
+            details={**server.info.details, "snapshots": snapshot_summary(snapshots.trust())},
         ),
     )
 

@@ -1,4 +1,6 @@
-"""One contract suite for every store: each test runs against SQLite (real file) and memory."""
+"""One contract suite for every store: each test runs against SQLite (real file), memory and
+a real PostgreSQL server (the throwaway cluster of tests/pg_cluster.py; skipped with the
+reason where none can be started, never in CI: ORDER_DESK_REQUIRE_PG=1)."""
 
 from __future__ import annotations
 
@@ -42,9 +44,17 @@ class Stores:
             self.events.append(stream_id, current, store_events(version - current))
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+BACKENDS = ["sqlite", "memory", "postgres"]
+"""Every store runs the same contract; "postgres" on the throwaway server (tests/pg_cluster.py)."""
+
+
+@pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     clock = StepClock()
+    if request.param == "postgres":
+        # Looked up only for this parameter: the other two never start the cluster.
+        yield from _postgres_stores(request.getfixturevalue("pg_url"), tmp_path, clock)
+        return
     if request.param == "memory":
         mem_events = InMemoryEventStore(clock=clock)
         snaps = InMemorySnapshotStore(mem_events, clock=clock)
@@ -110,3 +120,56 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     )
     other_db.close()
     db.close()
+
+
+def _postgres_stores(url: str, tmp_path: Path, clock: StepClock) -> Iterator[Stores]:
+    import psycopg
+
+    from desktop_app.store.postgres.database import init_postgres, open_postgres
+    from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
+
+    init_postgres(url)
+    db = open_postgres(url)
+    other_db = open_postgres(url)  # another engine and pool, as another workstation
+
+    def corrupt(stream_id: str, version: int) -> None:
+        with psycopg.connect(url) as con:
+            con.execute(
+                "UPDATE snapshots SET state = left(state, -1) || 'X' "
+                "WHERE stream_id = %s AND version = %s",
+                (stream_id, version),
+            )
+
+    def forge(stream_id: str, version: int, state: str) -> None:
+        with psycopg.connect(url) as con:
+            row = con.execute(
+                "SELECT aggregate_type, schema_version FROM snapshots "
+                "WHERE stream_id = %s AND version = %s",
+                (stream_id, version),
+            ).fetchone()
+            assert row is not None
+            con.execute(
+                "UPDATE snapshots SET state = %s, checksum = %s "
+                "WHERE stream_id = %s AND version = %s",
+                (
+                    state,
+                    snapshot_checksum(stream_id, version, row[0], row[1], state),
+                    stream_id,
+                    version,
+                ),
+            )
+
+    try:
+        yield Stores(
+            "postgres",
+            PostgresEventStore(db, clock=clock),
+            PostgresSnapshotStore(db, clock=clock, key_dir=tmp_path / "keys"),
+            clock,
+            corrupt,
+            forge,
+            lambda: PostgresSnapshotStore(db, clock=clock, key_dir=tmp_path / "other-keys"),
+            PostgresEventStore(other_db, clock=clock),
+        )
+    finally:
+        other_db.close()
+        db.close()

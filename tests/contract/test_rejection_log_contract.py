@@ -1,6 +1,6 @@
-"""The rejection log's contract (issue 11), run on the SQLite store (a real file) and the
-in-memory fake: what is recorded comes back whole, by stream and by window, paged, and a
-read-only database records nothing."""
+"""The rejection log's contract (issue 11), run on the SQLite store (a real file), the
+in-memory fake and a real PostgreSQL server: what is recorded comes back whole, by stream and
+by window, paged, and a read-only database records nothing."""
 
 from __future__ import annotations
 
@@ -44,9 +44,22 @@ class Logs:
         self.clock = clock
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Logs]:
     clock = StepClock()
+    if request.param == "postgres":
+        from desktop_app.store.postgres.database import init_postgres, open_postgres
+        from desktop_app.store.postgres.rejections import PostgresRejectionLog
+
+        url = request.getfixturevalue("pg_url")  # only this parameter starts the server
+        init_postgres(url)
+        pg, pg_ro = open_postgres(url), open_postgres(url, read_only=True)
+        try:
+            yield Logs(PostgresRejectionLog(pg, clock=clock), PostgresRejectionLog(pg_ro), clock)
+        finally:
+            pg_ro.close()
+            pg.close()
+        return
     if request.param == "memory":
         yield Logs(InMemoryRejectionLog(clock=clock), InMemoryRejectionLog(read_only=True), clock)
         return

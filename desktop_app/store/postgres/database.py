@@ -250,10 +250,13 @@ class PostgresDatabase:
             )
 
     @contextmanager
-    def raw(self) -> Iterator[psycopg.Connection[Any]]:
-        """The psycopg connection of a pool checkout. The caller commits what it wants kept;
-        whatever is left open is rolled back when it goes back to the pool. A connection
-        that broke (server restart, ``pg_terminate_backend``) is dropped from the pool."""
+    def raw(self, *, transaction: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        """The psycopg connection of a pool checkout, in autocommit mode (each statement its
+        own transaction: a read costs one round trip, no BEGIN and no ROLLBACK), or with
+        ``transaction`` in psycopg's usual mode (BEGIN before the first statement; the caller
+        commits what it wants kept). Whatever is left open is rolled back when it goes back
+        to the pool; a connection that broke (server restart, ``pg_terminate_backend``) is
+        dropped from the pool."""
         if self._closed:
             raise StoreUnavailableError("The database has been closed.")
         with pg_errors_translated(self.where):
@@ -262,11 +265,17 @@ class PostgresDatabase:
             con = fairy.driver_connection
             assert isinstance(con, psycopg.Connection)
             try:
+                con.autocommit = not transaction  # client-side only: the checkout is idle
                 yield con
             except (psycopg.Error, sa_exc.SQLAlchemyError) as exc:
                 if con.closed or con.broken:
                     fairy.invalidate()
                 raise translate_pg_error(exc, self.where) from exc
+            finally:
+                if not con.closed and not con.broken:
+                    with suppress(psycopg.Error):
+                        con.rollback()  # no round trip when nothing is open
+                        con.autocommit = False  # what SQLAlchemy's own uses expect
         finally:
             with suppress(Exception):
                 fairy.close()

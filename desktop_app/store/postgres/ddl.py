@@ -2,8 +2,9 @@
 (``store/schema.py``: events, commands, snapshots, sequences, keys, rejections and the read
 model), copied into a PostgreSQL metadata with three differences that only a server needs:
 
-* integers are ``BIGINT`` and ``events.position`` has no sequence: the event store hands out
-  positions itself under the append lock (see ``event_store``), so they commit in order;
+* integers are ``BIGINT``, texts compare in code-point order (``COLLATE "C"``, as SQLite),
+  and ``events.position`` has no sequence: the event store hands out positions itself under
+  the append lock (see ``event_store``), so they commit in order;
 * ``events.author_role``: the database role that wrote the event, filled by the SERVER
   (``DEFAULT session_user`` plus a ``BEFORE INSERT`` trigger that overrides whatever a client
   sends), outside the hash chain so the chain format stays identical on both backends;
@@ -49,6 +50,10 @@ def _copy(table: Table) -> Table:
     for column in copy.columns:
         if isinstance(column.type, Integer):
             column.type = BigInteger()
+        elif isinstance(column.type, Text):
+            # Code-point order, as SQLite's BINARY: ids sort, compare and page the same on
+            # both backends whatever the server's default collation (prefix ranges hold).
+            column.type = Text(collation="C")
     return copy
 
 

@@ -543,7 +543,7 @@ def _copy(
     key_dir: Path | None,
 ) -> CopyResult:
     copier = _Copier(source, target, batch=batch, progress=progress)
-    with _source_snapshot(source) as src, target.raw() as pg:
+    with _source_snapshot(source) as src, target.raw(transaction=True) as pg:
         pg.execute(f"SET lock_timeout = '{COPY_LOCK_TIMEOUT}'")
         pg.commit()
         head_row = src.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()

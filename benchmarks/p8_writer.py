@@ -72,7 +72,7 @@ class EsPgOrders(EsOrders):
     """The peer's order application on its PostgreSQL persistence (same aggregate, same
     commands as P1's SQLite peer)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create_tables: bool = True) -> None:
         parts = urlsplit(url)
         self._datastore = None
         # Skip EsOrders.__init__ (SQLite): the Application base with the PostgreSQL module.
@@ -85,6 +85,9 @@ class EsPgOrders(EsOrders):
                 "POSTGRES_USER": parts.username or "postgres",
                 "POSTGRES_PASSWORD": parts.password or "",  # trust auth on the bench cluster
                 "POSTGRES_POOL_SIZE": "2",
+                # The writers start together: only the parent makes the tables (concurrent
+                # DDL on the catalog fails with "tuple concurrently updated").
+                "CREATE_TABLE": "y" if create_tables else "n",
             }
         )
 
@@ -133,7 +136,7 @@ def run_project(url: str, orders: int, customer: str, products: list[str]) -> in
 
 def run_eventsourcing(url: str, orders: int) -> int:
     """eventsourcing writer."""
-    app = EsPgOrders(url)
+    app = EsPgOrders(url, create_tables=False)
     try:
         customer = str(uuid.uuid4())
         tag = uuid.uuid4().hex[:6]

@@ -180,6 +180,18 @@ def _open_target(url: str) -> PostgresDatabase:
     if target.read_only_reason is not None:
         target.close()
         raise CopyRefused(f"Nothing can be copied to the server: {target.read_only_reason}")
+    with target.read() as conn:
+        owner = conn.exec_driver_sql(
+            "SELECT tableowner, pg_has_role(session_user, tableowner, 'MEMBER') "
+            "FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'events'"
+        ).one()
+    if not owner[1]:
+        target.close()
+        # A clerk may append, but not set the rejection numbering or the key clashes.
+        raise CopyRefused(
+            f"Run the copy as the role that owns the server's tables ({owner[0]!r}, the role "
+            f"that ran `init`), not as {target.facts.session_user!r}. Nothing was copied."
+        )
     return target
 
 

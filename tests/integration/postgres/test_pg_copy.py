@@ -24,6 +24,7 @@ from desktop_app.config import Settings
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
 from desktop_app.store.postgres.database import init_postgres
+from tests.pg_cluster import Login
 
 EVENTS = (
     "position, stream_id, version, event_id, type_name, schema_version, payload, metadata, "
@@ -257,3 +258,14 @@ def test_copy_needs_a_server_url_and_an_initialised_database(
     init_postgres(pg_url)
     assert main(["copy", "--from", str(tmp_path / "none.sqlite3"), "--to", pg_url]) == 2
     assert "There is no file" in capsys.readouterr().err
+
+
+def test_only_the_owner_of_the_tables_may_copy(
+    office_file: Path, pg_url: str, pg_login: Login, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roles = init_postgres(pg_url).roles
+    clerk = pg_login(pg_url, "maria", roles.clerk)
+    assert main(["copy", "--from", str(office_file), "--to", clerk]) == 2
+    err = capsys.readouterr().err
+    assert "Run the copy as the role that owns the server's tables" in err
+    assert _server_rows(pg_url, "SELECT count(*) FROM events") == [(0,)]

@@ -24,6 +24,11 @@ have_initdb() {
 if ! have_initdb; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # Only the binaries are wanted: no system cluster on port 5432 (the tests start their own).
+    if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+      mkdir -p /etc/postgresql-common
+      echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+    fi
     apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null
   else
     echo "PostgreSQL is missing: install Debian's 'postgresql' package (apt-get install" \

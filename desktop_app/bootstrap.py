@@ -427,7 +427,11 @@ def bootstrap_server(
     from desktop_app.store.postgres.rejections import PostgresRejectionLog
 
     assert settings.server is not None
-    server = open_postgres(settings.server.url, read_only=settings.read_only)
+    server = open_postgres(
+        settings.server.url,
+        read_only=settings.read_only,
+        lock_timeout_ms=settings.busy_timeout_ms,  # as a file's busy timeout (R8)
+    )
     try:
         events = PostgresEventStore(server, clock=clock)
         snapshots = PostgresSnapshotStore(server, clock=clock, key_dir=settings.effective_key_dir)

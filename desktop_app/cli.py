@@ -47,7 +47,7 @@ from desktop_app.cli_workbench import (
     order_rejections,
     rejection_json,
 )
-from desktop_app.config import ServerLocation, default_db_path
+from desktop_app.config import DatabaseLocation, ServerLocation, default_db_path
 from desktop_app.demo_data import load_demo
 from desktop_app.domain.errors import DomainError
 from desktop_app.store.digests import DIGEST_FORMAT, DigestFileError, read_digest, write_digest
@@ -236,7 +236,7 @@ def _read_digest(path: Path) -> Digest:
         raise CliError(str(exc)) from exc
 
 
-def _write_digest(path: Path, digest: Digest, db: Path) -> None:
+def _write_digest(path: Path, digest: Digest, db: DatabaseLocation) -> None:
     try:
         write_digest(path, digest, db)
     except DigestFileError as exc:
@@ -261,10 +261,20 @@ def _where(finding: VerifyFinding) -> str:
     return f"{text} [{finding.stream_id}]" if finding.order_number else text
 
 
-def _check_anchors(app: App, db: Path) -> bool:
+def _check_anchors(app: App, db: DatabaseLocation) -> bool:
     """R28: does the file still extend every anchor kept outside it? Prints what was found,
     and (R29) whether its append-only triggers are intact (a note: history is judged by the
-    chain and the anchors; ``repair`` puts the triggers back after a passing verify)."""
+    chain and the anchors; ``repair`` puts the triggers back after a passing verify). A server
+    database has no anchors: a note says so, and whether its append-only triggers are off."""
+    if isinstance(db, ServerLocation):
+        triggers = app.info.details.get("append_only_triggers", "intact")
+        if triggers != "intact":
+            print(f"Note: the append-only triggers are {triggers}")
+        print(
+            "Note: anchors are kept for database files; on a server, keep a digest "
+            "(--export-digest) somewhere else and check it later with --against."
+        )
+        return True
     report = check_anchors_of(app, db.absolute())
     log = app.settings.anchor_log if app.settings is not None else Path()
     for line in anchor_lines(report, log):
@@ -412,6 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.db is None:
         args.db = default_db_path()
     run: Callable[[argparse.Namespace], int] = args.run
+    if isinstance(args.db, ServerLocation) and args.db.has_password:
+        print(
+            f"{PROG}: note: the URL holds a password, which other users of this computer can "
+            "see in the process list; keep it in ~/.pgpass (or a service file) instead.",
+            file=sys.stderr,
+        )
     try:
         require_file(args.command, args.db)
         return run(args)

@@ -4,7 +4,8 @@ The session starts ONE cluster on first use (``initdb`` + ``pg_ctl`` in a tempor
 as an unprivileged user when the run is root: the server refuses to run as root), listening
 on a unix socket in that folder and on a free private TCP port of 127.0.0.1, with trust
 authentication. It is stopped and removed at the end of the session, also after a failure
-(the fixture's finaliser, plus ``atexit`` for an interrupted run).
+(the fixture's finaliser, ``atexit`` for an interrupted run, and a SIGTERM handler for a run
+that is terminated, e.g. by a CI timeout; only SIGKILL leaves it behind).
 
 Fixtures:
 
@@ -28,9 +29,11 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,9 +237,39 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[PgServer]:
             "`make system-deps` does it as root)"
         )
         return
-    server = start_cluster(bin_dir)
+    try:
+        server = start_cluster(bin_dir)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", None) or exc
+        _unavailable(f"a throwaway cluster could not be started with {bin_dir}: {detail}")
+        return
     request.addfinalizer(server.stop)
-    yield server
+    restore = _stop_on_sigterm(server)
+    try:
+        yield server
+    finally:
+        restore()
+
+
+def _stop_on_sigterm(server: PgServer) -> Callable[[], None]:
+    """A run ended by SIGTERM (a CI timeout) runs no finalizer and no atexit: stop the
+    cluster first, then end as the signal would have. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: object) -> None:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)  # type: ignore[arg-type]
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(
+        signal.SIGTERM, previous if previous is not None else signal.SIG_DFL
+    )
 
 
 @pytest.fixture

@@ -42,20 +42,21 @@ def read_digest(path: Path) -> Digest:
     return Digest(head_position=position, head_hash=head, event_count=count, taken_at=taken_at)
 
 
-def digest_json(digest: Digest, db: Path) -> str:
-    """The digest file's text for ``digest`` of the database ``db``."""
+def digest_json(digest: Digest, db: Path | object) -> str:
+    """The digest file's text for ``digest`` of the database ``db`` (a file, or a server
+    location: its URL as shown, never a password)."""
     data = {
         "format": DIGEST_FORMAT,
         "head_position": digest.head_position,
         "head_hash": digest.head_hash,
         "event_count": digest.event_count,
         "taken_at": digest.taken_at.astimezone(UTC).isoformat(),
-        "db_path": str(db.absolute()),
+        "db_path": str(db.absolute()) if isinstance(db, Path) else str(db),
     }
     return json.dumps(data, indent=2) + "\n"
 
 
-def write_digest(path: Path, digest: Digest, db: Path) -> None:
+def write_digest(path: Path, digest: Digest, db: Path | object) -> None:
     """Write ``digest`` of ``db`` to ``path`` atomically; :class:`DigestFileError` if not."""
     write_atomically(path, digest_json(digest, db))
 

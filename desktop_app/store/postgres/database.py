@@ -163,8 +163,9 @@ def display_url(url: str) -> str:
         return "postgresql://…"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """The one engine (and pool) of a server database."""
+def make_engine(url: str, *, pool_size: int = 5, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Engine:
+    """The one engine (and pool) of a server database; ``lock_timeout_ms`` bounds how long a
+    write waits for a lock (the append lock held by another workstation) before "busy"."""
     sa_url = make_url(engine_url(url))
     query = dict(sa_url.query)
     connect_args: dict[str, Any] = {"application_name": APPLICATION_NAME}
@@ -183,7 +184,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         # UTC sessions; a write that waits longer than LOCK_TIMEOUT_MS for the append lock
         # gives up with "busy" instead of hanging behind a stuck workstation.
         with dbapi_con.cursor() as cur:
-            cur.execute(f"SET TIME ZONE 'UTC'; SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            cur.execute(f"SET TIME ZONE 'UTC'; SET lock_timeout = {int(lock_timeout_ms)}")
         dbapi_con.commit()
 
     return engine
@@ -244,6 +245,11 @@ class PostgresDatabase:
                 "backend": "postgresql",
                 "server_version": self.facts.server_version,
                 "role": self.facts.session_user,
+                "append_only_triggers": (
+                    "missing or disabled: " + ", ".join(self.facts.missing_triggers)
+                    if self.facts.missing_triggers
+                    else "intact"
+                ),
             },
         )
 
@@ -344,12 +350,14 @@ def _facts(conn: Connection, where: str) -> ServerFacts:
     )
 
 
-def open_postgres(url: str, *, read_only: bool = False) -> PostgresDatabase:
+def open_postgres(
+    url: str, *, read_only: bool = False, lock_timeout_ms: int = LOCK_TIMEOUT_MS
+) -> PostgresDatabase:
     """Connect to an Order Desk database on a server (never creates anything: see
     :func:`init_postgres`). ``StoreUnavailableError`` with a readable reason when the server
     cannot be reached, refuses the login, or the database is not Order Desk's."""
     where = _where(url)
-    engine = make_engine(url)
+    engine = make_engine(url, lock_timeout_ms=lock_timeout_ms)
     try:
         with pg_errors_translated(where), engine.connect() as conn:
             facts = _facts(conn, where)

@@ -4,6 +4,7 @@ role) share one log; an auditor workstation reads and cannot change anything; th
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from desktop_app.application import commands as c
@@ -84,3 +85,29 @@ def test_an_unreachable_server_at_start_is_a_sentence(
     assert main(["history", "SO-000001", "--db", url]) == 2
     err = capsys.readouterr().err
     assert "cannot be reached" in err and "Traceback" not in err
+
+
+def test_verify_on_a_server_finds_a_forged_event_and_checks_a_digest(
+    pg_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    init_postgres(pg_url)
+    app = _open(pg_url, tmp_path_factory)
+    try:
+        place_order(app, add_customer(app, "Cid"), add_product(app, "PEN-3"))
+    finally:
+        app.close()
+    digest = tmp_path_factory.mktemp("digest") / "head.json"
+    assert main(["verify", "--db", pg_url, "--export-digest", str(digest)]) == 0
+    out = capsys.readouterr().out
+    assert "OK:" in out and "Digest written" in out
+    assert "postgresql://" in digest.read_text()
+    # The owner forges history: the triggers must be switched off first (only the owner can).
+    with psycopg.connect(pg_url) as con:
+        con.execute("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        con.execute("UPDATE events SET payload = replace(payload, 'Cid', 'Eve') WHERE position = 1")
+    assert main(["verify", "--db", pg_url, "--against", str(digest)]) == 1
+    out = capsys.readouterr().out
+    assert "TAMPERED" in out and "#1" in out
+    assert "append-only triggers are missing or disabled: events_append_only" in out

@@ -9,7 +9,7 @@ from desktop_app.application.ports import StoreUnavailableError
 from desktop_app.cli import main
 from desktop_app.store.postgres.database import init_postgres, open_postgres
 from desktop_app.store.postgres.ddl import TRIGGER_NAMES, Roles
-from tests.pg_cluster import Login
+from tests.pg_cluster import Login, PgServer, with_user
 
 
 def test_init_creates_tables_triggers_and_roles_and_is_idempotent(
@@ -84,3 +84,45 @@ def test_file_only_commands_refuse_a_server_in_words(capsys: pytest.CaptureFixtu
     assert main(["backup", "--db", "postgresql://maria@db.office/orders"]) == 2
     err = capsys.readouterr().err
     assert "works on a database file" in err
+
+
+def test_the_server_tables_are_the_shared_metadata_plus_author_role(pg_url: str) -> None:
+    from desktop_app.store import schema
+
+    init_postgres(pg_url)
+    with psycopg.connect(pg_url) as con:
+        rows = con.execute(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ).fetchall()
+    columns: dict[str, set[str]] = {}
+    for table, column, collation in rows:
+        columns.setdefault(table, set()).add(column)
+        assert collation in (None, "C"), (table, column, collation)  # code-point order
+    expected = {
+        t.name: {c.name for c in t.columns}
+        for t in (*schema.metadata.sorted_tables, *schema.read_model_metadata.sorted_tables)
+    }
+    expected["events"].add("author_role")
+    assert columns == expected
+
+
+def test_a_password_in_the_url_works_but_is_never_shown(
+    pg_url: str, pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roles = init_postgres(pg_url).roles
+    database = pg_url.rsplit("/", 1)[1]
+    role = f"{database}_pw"  # named after the test's database: dropped with it
+    pg_server.admin_sql(
+        f'CREATE ROLE "{role}" LOGIN PASSWORD \'trustme-s3cret\' IN ROLE "{roles.clerk}"'
+    )
+    with_password = with_user(pg_url, role).replace(f"{role}@", f"{role}:trustme-s3cret@", 1)
+    assert main(["history", "SO-000001", "--db", with_password]) == 2  # no such order yet
+    captured = capsys.readouterr()
+    assert "~/.pgpass" in captured.err and "no order" in captured.err.lower()
+    assert "trustme-s3cret" not in captured.out + captured.err
+    db = open_postgres(with_password)
+    try:
+        assert "trustme-s3cret" not in db.info.location and "***" in db.info.location
+    finally:
+        db.close()

@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="desktop-app", description="Order Desk: sales orders with a verifiable history."
     )
     parser.add_argument(
-        "--db", type=Path, default=None, help="database file (default: in your data folder)"
+        "--db",
+        type=_db_location,
+        default=None,
+        help="database file (default: in your data folder) or postgresql://user@host/dbname",
     )
     parser.add_argument(
         "--read-only", action="store_true", help="open the database without changing it"
@@ -64,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_cli_flags(parser)
     return parser
+
+
+def _db_location(text: str) -> Any:
+    """``--db``: a file path or a ``postgresql://`` server address (``config.parse_location``)."""
+    from desktop_app.config import LocationError, parse_location
+
+    try:
+        location = parse_location(text)
+    except LocationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return location.expanduser() if isinstance(location, Path) else location
 
 
 def open_error_message(kind: str, path: Path, detail: str, backups: Path) -> tuple[str, str]:
@@ -134,7 +148,7 @@ def missing_folder_question(path: Path) -> tuple[str, str] | None:
     )
 
 
-def with_db(argv: Sequence[str], db: Path) -> list[str]:
+def with_db(argv: Sequence[str], db: Any) -> list[str]:
     """``argv`` with ``--db`` replaced by ``db`` (and ``--read-only`` dropped: a database the
     clerk chose to open is opened normally, read-only only when it must be)."""
     out: list[str] = []
@@ -149,7 +163,8 @@ def with_db(argv: Sequence[str], db: Path) -> list[str]:
         if arg.startswith("--db=") or arg == "--read-only":
             continue
         out.append(arg)
-    return [*out, "--db", str(db)]
+    # A server's own URL, not its display form (which hides a password).
+    return [*out, "--db", str(getattr(db, "url", db))]
 
 
 def _qt_app() -> Any:
@@ -267,6 +282,7 @@ def run(
     ask: Callable[[str, str], bool] | None = None,
     switch_to: dict[str, Any] | None = None,
     notice: tuple[bool, str] | None = None,
+    choose: Callable[[str, Any], Any] | None = None,
 ) -> int:
     """``main`` with hooks for tests: ``show_error(title, text)`` replaces the startup message
     box and ``ask(title, text) -> bool`` the start-up question; ``exec_loop=False`` returns
@@ -275,7 +291,9 @@ def run(
     loop ends and ``switch_to["db"]`` holds its path: :func:`main` then starts again on it.
     A confirmed restore (Tools menu) also sets ``switch_to["restore"]`` (the backup): the
     database is closed, :func:`switch_database` restores it, and the next run shows
-    ``notice`` (ok, text) in the reopened window."""
+    ``notice`` (ok, text) in the reopened window. A server that cannot be used at start is
+    explained by ``choose(text, server) -> location | None`` (tests replace it), which offers
+    another server or a file: the choice is opened next, like File ▸ Open."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     from desktop_app.self_test import handle_cli_flags
 
@@ -287,13 +305,15 @@ def run(
     from desktop_app.config import Settings, default_log_dir
     from desktop_app.ui.errors import ExceptionHook, explain, setup_logging
 
-    settings = Settings.default(args.db.expanduser() if args.db else None)
+    settings = Settings.for_location(args.db) if args.db else Settings.default()
     # Small projector batches keep the window smooth while it catches up (P5: no GUI-thread
     # stall > 50 ms); the headless projector and the CLI keep the faster bulk batches.
     settings = dataclasses.replace(settings, projector_batch=200, projector_bulk_catch_up=False)
     if args.read_only:
         settings = dataclasses.replace(settings, read_only=True)
-    question = missing_folder_question(settings.db_path) if args.db else None
+    question = (
+        missing_folder_question(settings.db_path) if args.db and not settings.server else None
+    )
     if question is not None:
         _qt_app()
         if not (ask or _ask_yes_no)(*question):
@@ -306,7 +326,7 @@ def run(
     qapp = _qt_app()
     try:
         log_file = setup_logging(settings.log_dir or default_log_dir())
-        log.info("Order Desk starting on %s (log %s)", settings.db_path, log_file)
+        log.info("Order Desk starting on %s (log %s)", settings.location, log_file)
     except OSError as exc:  # logging must never stop the program
         print(f"logging disabled: {exc}", file=sys.stderr)
 
@@ -325,7 +345,7 @@ def run(
     started: dict[str, Jobs | None] = {}
     clean_exit = False
     try:
-        provisional = StoreInfo(location=str(settings.db_path), read_only=settings.read_only)
+        provisional = StoreInfo(location=str(settings.location), read_only=settings.read_only)
         window = MainWindow(None, None, bridge, tasks, provisional, opening=True)
         watch_first_paint(window)
         painted = _FirstPaintSeen(window)
@@ -346,8 +366,13 @@ def run(
                 )
                 show(title, text)
             else:
-                log.error("cannot open %s: %r", settings.db_path, exc)
+                log.error("cannot open %s: %r", settings.location, exc)
                 title, text = explain(exc)
+                if settings.server is not None:
+                    chosen = (choose or _choose_other)(text, settings.server)
+                    if chosen is not None and switch_to is not None:
+                        switch_to["db"] = chosen
+                    return EXIT_OPEN_FAILED
                 show("Order Desk cannot open the database", f"{text}\n\nFile: {settings.db_path}")
             return EXIT_OPEN_FAILED
 
@@ -355,7 +380,7 @@ def run(
         if switch_to is not None:
 
             def switch(path: Any, _create: bool) -> None:
-                switch_to["db"] = Path(path)
+                switch_to["db"] = path if hasattr(path, "url") else Path(path)
                 qapp.quit()
 
             window.database_requested.connect(switch)
@@ -506,6 +531,13 @@ class _Opener:
         return app
 
 
+def _choose_other(text: str, server: Any) -> Any:
+    """The unreachable-server box with its choices (another server, a file, quit)."""
+    from desktop_app.ui.connect_dialog import choose_other_database
+
+    return choose_other_database(text, server)
+
+
 def _show_notice(window: Any, ok: bool, text: str) -> None:
     """What happened between two runs (a restore), in the reopened window."""
     from PySide6.QtCore import Qt
@@ -526,7 +558,7 @@ def _show_notice(window: Any, ok: bool, text: str) -> None:
 def switch_database(args: list[str], switch_to: dict[str, Any]) -> tuple[list[str], Any]:
     """The arguments of the next run and its notice, after the window asked for another
     database or a restore (done here: the database is closed now)."""
-    db = Path(switch_to["db"])
+    db = switch_to["db"]
     notice = None
     backup = switch_to.get("restore")
     if backup is not None:

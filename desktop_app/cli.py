@@ -22,6 +22,7 @@ from desktop_app.application.ports import Digest, StoreError, VerifyFinding, Ver
 from desktop_app.application.queries import GetOrderHistory, HistoryEntry
 from desktop_app.bootstrap import App
 from desktop_app.cli_audit import add_audit_commands
+from desktop_app.cli_copy import add_copy_command
 from desktop_app.cli_documents import add_document_commands
 from desktop_app.cli_maintenance import add_maintenance_commands, anchor_lines, check_anchors_of
 from desktop_app.cli_support import (
@@ -407,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_commands(sub, common)
     add_workbench_commands(sub, common)
     add_annotate_command(sub, common, _find_order)
+    add_copy_command(sub)
     return parser
 
 

@@ -29,7 +29,9 @@ from desktop_app.application.ports import (
     EventStore,
     Rejection,
     RejectionLog,
+    StoreConnectionLostError,
     StoreReadOnlyError,
+    StoreUnavailableError,
     UniqueKeyTakenError,
 )
 from desktop_app.domain.errors import DomainError
@@ -360,6 +362,45 @@ def retry_on_conflict(command: Command, next: Next) -> CommandResult:
         return next(command)
 
 
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
+"""Seconds before each re-send after a lost server connection (about 4 s in all: a killed
+session reconnects at once, a restarting server usually within that)."""
+
+
+def retry_after_lost_connection(
+    delays: tuple[float, ...] = RECONNECT_DELAYS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Middleware:
+    """Re-send a command whose outcome is unknown because the server connection broke
+    (``StoreConnectionLostError``), with the SAME command id: if the lost attempt committed,
+    the store (or ``deduplicate``) answers with its recorded result, else it runs now —
+    nothing lost, nothing twice. Outside ``deduplicate`` so every re-send passes through it.
+    While the server cannot be reached yet the re-sends go on (within ``delays``); then the
+    first error is raised, which says that the change may or may not have been saved."""
+
+    def middleware(command: Command, next: Next) -> CommandResult:
+        try:
+            return next(command)
+        except StoreConnectionLostError as exc:
+            lost = exc
+        for attempt, delay in enumerate(delays, start=1):
+            log.warning(
+                "%s %s: the server connection was lost; re-sending it (attempt %d) in %.1f s",
+                type(command).__name__,
+                command.command_id,
+                attempt,
+                delay,
+            )
+            sleep(delay)
+            try:
+                return next(command)
+            except StoreUnavailableError as again:  # still restarting, or lost again
+                log.info("re-send %d of %s failed: %s", attempt, command.command_id, again)
+        raise lost
+
+    return middleware
+
+
 def read_epoch(events: EventStore) -> Middleware:
     """One read epoch of the store per attempt at a command (``EventStore.begin_reads``):
     the aggregate cache then asks the store "did anyone else commit?" once per command
@@ -511,12 +552,13 @@ def _record(
 
 
 def default_chain(events: EventStore) -> list[Callable[[Command, Next], CommandResult]]:
-    """The production order: validate, ids, log, deduplicate, retry, a read epoch per
-    attempt."""
+    """The production order: validate, ids, log, re-send after a lost server connection,
+    deduplicate, retry, a read epoch per attempt."""
     return [
         validate_shape,
         with_ids,
         log_with_timing(),
+        retry_after_lost_connection(),
         deduplicate(events),
         retry_on_conflict,
         read_epoch(events),

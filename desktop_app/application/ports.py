@@ -73,6 +73,12 @@ class StoreUnavailableError(StoreError):
     """The database cannot be used: corrupt, foreign, disk full or an I/O error."""
 
 
+class StoreConnectionLostError(StoreUnavailableError):
+    """The connection to a database server broke during an operation (a server restart, a
+    killed session): a change may or may not have been saved. Re-sending the command with
+    the same command id is safe: a recorded id is never recorded twice."""
+
+
 @dataclass(frozen=True, slots=True)
 class UniqueClaim:
     """A key that at most one owner may hold within a namespace (e.g. a product's SKU).

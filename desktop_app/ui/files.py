@@ -1,4 +1,5 @@
-"""File ▸ New database… / Open database… / Open recent: which database the window shows.
+"""File ▸ New database… / Open database… / Connect to server… / Open recent: which database
+the window shows.
 
 The window does not switch databases itself: it asks (``open_requested``) and the entry point
 closes this database cleanly (jobs stopped, last results delivered) and opens the other one.
@@ -36,7 +37,8 @@ def remember_database(settings: QSettings, path: Path) -> None:
 
 
 class DatabaseMenu(QObject):
-    """The File menu's database items; emits ``open_requested(path, create)``."""
+    """The File menu's database items; emits ``open_requested(path, create)`` (``path`` is a
+    ``config.ServerLocation`` for a server chosen with Connect to server…)."""
 
     open_requested = Signal(object, bool)
 
@@ -54,6 +56,12 @@ class DatabaseMenu(QObject):
         self.action_open.setShortcut("Ctrl+O")
         self.action_open.setStatusTip("Open another Order Desk database")
         self.action_open.triggered.connect(self.ask_open)
+        self.action_connect = QAction("&Connect to server…", parent)
+        self.action_connect.setObjectName("actionConnectServer")
+        self.action_connect.setStatusTip(
+            "Open the office's shared Order Desk database on a PostgreSQL server"
+        )
+        self.action_connect.triggered.connect(self.ask_server)
         self.recent_menu = QMenu("Open &recent", parent)
         self.recent_menu.setObjectName("menuRecentDatabases")
         self.recent_menu.aboutToShow.connect(self.fill_recent)
@@ -95,6 +103,15 @@ class DatabaseMenu(QObject):
         name, _ = QFileDialog.getOpenFileName(self._parent, "Open database", start, DB_FILTER)
         if name:
             self.request(Path(name), create=False)
+
+    def ask_server(self) -> None:
+        """Choose a server (File ▸ Connect to server…)."""
+        # Imported when used: the dialog is not on the start-up path.
+        from desktop_app.ui.connect_dialog import ask_server
+
+        location = ask_server(self._parent, self._settings)
+        if location is not None:
+            self.open_requested.emit(location, False)
 
     def ask_new(self) -> None:
         """Choose where a new database goes; an existing file is never overwritten."""

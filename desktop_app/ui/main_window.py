@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(store_info, user or os_user(), self)
         self.setStatusBar(self.status)
+        tasks.store_unavailable.connect(self.status.show_connection_problem)
+        tasks.store_available.connect(self.status.show_connection_ok)
         self.backup_status = BackupStatus(self.status, tasks, bridge, self)
 
         self._build_actions()

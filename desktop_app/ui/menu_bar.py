@@ -44,6 +44,7 @@ def build_menu_bar(window: MainWindow) -> OrderMenu:
             None,
             files.action_new,
             files.action_open,
+            files.action_connect,
             files.recent_menu,
             None,
             paper.action_export_csv,

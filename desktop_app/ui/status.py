@@ -115,10 +115,17 @@ class StatusBar(QStatusBar):
         )
         self.read_only.setToolTip(store_info.read_only_reason or "")
         self.read_only.setVisible(store_info.read_only)
+        self.connection = QLabel("")
+        self.connection.setObjectName("connectionLabel")
+        self.connection.setStyleSheet(
+            "QLabel { background: #fde2e1; color: #7a1410; padding: 0 6px; border-radius: 3px; }"
+        )
+        self.connection.setVisible(False)  # only while the database does not answer
         self.backups = QLabel("")
         self.backups.setObjectName("backupLabel")
         self.backups.setVisible(False)  # until the backups are known
         self.addWidget(self.freshness, 1)
+        self.addPermanentWidget(self.connection)
         self.addPermanentWidget(self.backups)
         self.addPermanentWidget(self.read_only)
         self.addPermanentWidget(self.database)
@@ -154,6 +161,18 @@ class StatusBar(QStatusBar):
             return
         self._styled = state
         self.freshness.setStyleSheet(_STYLES[state])
+
+    def show_connection_problem(self, message: str) -> None:
+        """The database did not answer (a lost server connection): said beside the
+        freshness until something works again (:meth:`show_connection_ok`)."""
+        self.connection.setText("Database not answering — your changes are kept; try again")
+        self.connection.setToolTip(message)
+        self.connection.setVisible(True)
+
+    def show_connection_ok(self) -> None:
+        """The database answers again."""
+        self.connection.setVisible(False)
+        self.connection.setToolTip("")
 
     def show_unavailable(self, message: str) -> None:
         self.state = "error"

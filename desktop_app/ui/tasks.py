@@ -17,6 +17,8 @@ from typing import Any, TypeVar, overload
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from desktop_app.application.ports import StoreUnavailableError
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -58,9 +60,15 @@ class TaskRunner(QObject):
     total)`` back on the GUI thread."""
 
     busy_changed = Signal(bool)
+    store_unavailable = Signal(str)
+    """A task failed because the database cannot be used (a lost server, a broken file):
+    the reason, for the status bar."""
+    store_available = Signal()
+    """A task succeeded after a ``store_unavailable``: the database answers again."""
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
+        self._store_problem = False
         self._pool = pool or QThreadPool.globalInstance()
         self._signals = _Signals(self)
         self._signals.done.connect(self._on_done)
@@ -138,12 +146,18 @@ class TaskRunner(QObject):
 
     @Slot(int, object)
     def _on_done(self, task_id: int, result: object) -> None:
+        if self._store_problem:
+            self._store_problem = False
+            self.store_available.emit()
         callbacks = self._finish(task_id)
         if callbacks is not None and self._alive(callbacks[0]):
             self._call(callbacks[0], result)
 
     @Slot(int, object)
     def _on_failed(self, task_id: int, exc: object) -> None:
+        if isinstance(exc, StoreUnavailableError):
+            self._store_problem = True
+            self.store_unavailable.emit(str(exc))
         callbacks = self._finish(task_id)
         if callbacks is not None and self._alive(callbacks[1]):
             self._call(callbacks[1], exc)

@@ -24,6 +24,7 @@ from sqlalchemy.pool import QueuePool
 
 from desktop_app.application.ports import (
     StoreBusyError,
+    StoreConnectionLostError,
     StoreError,
     StoreInfo,
     StoreReadOnlyError,
@@ -93,11 +94,7 @@ def translate_pg_error(exc: BaseException, where: str = "the server") -> StoreEr
         return StoreError(f"The database refused the change ({_first_line(orig)}).")
     if isinstance(orig, psycopg.OperationalError):
         if (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated) or _lost(orig):
-            return StoreUnavailableError(
-                f"The connection to the database server ({where}) was lost. The change may "
-                "or may not have been saved: look at the order before trying again (saving "
-                "the same form again never records it twice)."
-            )
+            return connection_lost(where)
         return StoreUnavailableError(
             f"The database server ({where}) cannot be reached: {_first_line(orig)}. "
             "Check the address and that the server is running, or choose another database."
@@ -109,6 +106,15 @@ def translate_pg_error(exc: BaseException, where: str = "the server") -> StoreEr
     if isinstance(orig, OSError):
         return StoreUnavailableError(f"The database server cannot be used ({orig}).")
     return StoreUnavailableError(f"The database reported an unexpected problem ({orig}).")
+
+
+def connection_lost(where: str) -> StoreConnectionLostError:
+    """The error for a connection that broke mid-operation (outcome unknown)."""
+    return StoreConnectionLostError(
+        f"The connection to the database server ({where}) was lost. The change may "
+        "or may not have been saved: look at the order before trying again (saving "
+        "the same form again never records it twice)."
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -274,9 +280,13 @@ class PostgresDatabase:
                 con.autocommit = not transaction  # client-side only: the checkout is idle
                 yield con
             except (psycopg.Error, sa_exc.SQLAlchemyError) as exc:
+                error = translate_pg_error(exc, self.where)
                 if con.closed or con.broken:
                     fairy.invalidate()
-                raise translate_pg_error(exc, self.where) from exc
+                    # Broken mid-operation: the outcome is unknown whatever the message said.
+                    if not isinstance(error, StoreConnectionLostError):
+                        error = connection_lost(self.where)
+                raise error from exc
             finally:
                 if not con.closed and not con.broken:
                     with suppress(psycopg.Error):

@@ -346,25 +346,66 @@ def _read_only_reason(db: Path, schema_version: int) -> str | None:
     return None
 
 
+def _store_status(app: App) -> dict[str, Any]:
+    """What both backends report: head, projector checkpoint and lag, snapshots, SKU clashes."""
+    head = app.events.head_position()
+    checkpoint: int | None = None
+    if app.read_model is not None and app.projector is not None:
+        try:
+            checkpoint = app.read_model.target.checkpoint(app.projector.checkpoint_name)
+        except StoreError:
+            checkpoint = None  # no read-model tables yet
+    clashes = [
+        {"key": c.key, "holder": c.holder, "owner": c.owner, "position": c.position}
+        for c in app.events.unique_key_clashes(SKU_NAMESPACE)
+    ]
+    trust = app.snapshots.trust()
+    stored = untrusted = 0
+    for snap in app.snapshots.iter_snapshots():
+        stored += 1
+        untrusted += snap.problem is not None
+    return {
+        "head": head,
+        "checkpoint": checkpoint,
+        "lag": None if checkpoint is None else max(0, head - checkpoint),
+        "sku_clashes": clashes,
+        "snapshot_key": trust.key_note,
+        "snapshots_sealing": trust.sealing,
+        "snapshots": stored,
+        "snapshots_untrusted": untrusted,
+    }
+
+
+def _server_status(server: ServerLocation) -> dict[str, Any]:
+    """``status`` on a PostgreSQL server: the store's facts; the file-only ones (sizes, WAL,
+    backups, anchors) are the server's business (``pg_dump``) and are left out."""
+    from desktop_app.store.postgres.database import open_postgres  # psycopg: servers only
+
+    with open_app(server, read_only=True) as app:
+        facts = _store_status(app)
+        schema_version = app.info.schema_version
+    # Would a normal open be read-only (an auditor's role, missing triggers, a newer schema)?
+    # Asked of the server as this role; the open only reads its facts.
+    probe = open_postgres(server.url)
+    try:
+        reason = probe.read_only_reason
+    finally:
+        probe.close()
+    return {
+        **facts,
+        "database": server.display,
+        "server": True,
+        "read_only": reason is not None,
+        "read_only_reason": reason,
+        "schema_version": schema_version,
+        "projector": None,
+    }
+
+
 def _status(db: Path) -> dict[str, Any]:
     with open_app(db, read_only=True) as app:  # status never writes, never upgrades
-        head = app.events.head_position()
-        checkpoint: int | None = None
-        if app.read_model is not None and app.projector is not None:
-            try:
-                checkpoint = app.read_model.target.checkpoint(app.projector.checkpoint_name)
-            except StoreError:
-                checkpoint = None  # no read-model tables yet
+        facts = _store_status(app)
         schema_version = app.info.schema_version
-        clashes = [
-            {"key": c.key, "holder": c.holder, "owner": c.owner, "position": c.position}
-            for c in app.events.unique_key_clashes(SKU_NAMESPACE)
-        ]
-        trust = app.snapshots.trust()
-        stored = untrusted = 0
-        for snap in app.snapshots.iter_snapshots():
-            stored += 1
-            untrusted += snap.problem is not None
     sizes = file_sizes(db)
     reason = _read_only_reason(db, schema_version) or trigger_reason(db)
     settings = Settings(db_path=db)
@@ -385,19 +426,17 @@ def _status(db: Path) -> dict[str, Any]:
             "reported_at": report.updated_at.isoformat() if report.updated_at else None,
             "reported_by": {"user": report.user, "host": report.host, "pid": report.pid},
         },
+        **facts,
         "database": str(db),
+        "server": False,
         "db_bytes": sizes.db_bytes,
         "wal_bytes": sizes.wal_bytes,
         "read_only": reason is not None,
         "read_only_reason": reason,
         "schema_version": schema_version,
-        "head": head,
-        "checkpoint": checkpoint,
-        "lag": None if checkpoint is None else max(0, head - checkpoint),
         "backup_dir": str(folder),
         "backups": len(backups),
         "newest_backup": backups[0].taken_at.astimezone(UTC).isoformat() if backups else None,
-        "sku_clashes": clashes,
         "anchor_log": str(settings.anchor_log),
         "last_anchor": None
         if anchor is None
@@ -407,18 +446,14 @@ def _status(db: Path) -> dict[str, Any]:
             "head_hash": anchor.head_hash,
             "reason": anchor.reason,
         },
-        "snapshot_key": trust.key_note,
-        "snapshots_sealing": trust.sealing,
-        "snapshots": stored,
-        "snapshots_untrusted": untrusted,
     }
 
 
 @_handled
 def cmd_status(args: argparse.Namespace) -> int:
     """Projector checkpoint, head and lag; database path, size, WAL size, read-only state."""
-    db = _db_path(args)
-    data = _status(db)
+    server = getattr(args, "db", None)
+    data = _server_status(server) if isinstance(server, ServerLocation) else _status(_db_path(args))
     if args.json:
         print(json.dumps(data, sort_keys=True))
         return EXIT_OK
@@ -426,24 +461,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     read_only = "yes" if data["read_only"] else "no"
     if data["read_only_reason"]:
         read_only += f" ({data['read_only_reason']})"
-    newest = data["newest_backup"]
-    when = (
-        datetime.fromisoformat(newest).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-        if newest
-        else "none"
-    )
-    rows = [
-        ("Database", data["database"]),
-        ("Size", f"{data['db_bytes']:,} bytes"),
-        ("WAL size", f"{data['wal_bytes']:,} bytes"),
+    rows = [("Database", data["database"])]
+    if not data["server"]:
+        rows += [
+            ("Size", f"{data['db_bytes']:,} bytes"),
+            ("WAL size", f"{data['wal_bytes']:,} bytes"),
+        ]
+    rows += [
         ("Read-only", read_only),
         ("Events (head)", f"{data['head']:,}"),
         ("Projector checkpoint", "no read model yet" if checkpoint is None else f"{checkpoint:,}"),
         ("Projector lag", "-" if data["lag"] is None else f"{data['lag']:,} events"),
         ("Projector rate", _rate_text(data["projector"])),
         ("Projector last error", _error_text(data["projector"])),
-        ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
-        ("Last anchor", _anchor_text(data["last_anchor"], data["anchor_log"])),
+    ]
+    if data["server"]:
+        rows.append(("Backups", "the server's own (pg_dump; see the README)"))
+    else:
+        newest = data["newest_backup"]
+        when = (
+            datetime.fromisoformat(newest).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+            if newest
+            else "none"
+        )
+        rows += [
+            ("Backups", f"{data['backups']} in {data['backup_dir']} (newest: {when})"),
+            ("Last anchor", _anchor_text(data["last_anchor"], data["anchor_log"])),
+        ]
+    rows += [
         (
             "Snapshots",
             f"{data['snapshots']:,} stored, {data['snapshots_untrusted']:,} not trusted "

@@ -46,7 +46,7 @@ class CliError(Exception):
 
 # --- opening -------------------------------------------------------------------------------
 
-SERVER_COMMANDS = frozenset({"init", "demo", "history", "rebuild", "verify"})
+SERVER_COMMANDS = frozenset({"init", "demo", "history", "rebuild", "status", "verify"})
 """Subcommands that work on a PostgreSQL server too (the others need a database file)."""
 
 

@@ -23,7 +23,6 @@ from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_sql import (
     ASIDE_TABLES,
     COUNTS_INSERT_T,
-    FTS_FILL_T,
     INDEXES_BY_NAME,
     INSERT_FORMER_NAME_T,
     LIST_INDEX_DDL,
@@ -83,11 +82,18 @@ _by_key = operator.itemgetter(0)
 
 
 # --- full rebuild: every row written once, into emptied tables, indexes built afterwards
-# Parameters: the state's fields in declaration order, then the folds (see _order_rows).
+# Parameters: the state's fields in declaration order, then the folds (see _order_rows). The
+# rids are 1..n in key order: an empty table numbers its rows so, and the search documents
+# (see _search_docs) use them as their rowids.
 _INSERT_ORDER_T = """INSERT INTO {orders} (order_id, order_number, number_fold, customer_id,
     customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
     updated_at, version, last_position, tracking_number, carrier, cancel_reason)
     VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
+# The search documents: exactly FTS_FILL's text (number, customer and each line's SKU folds,
+# the lines in line-id order, joined by char(31)), made here from the rows (see _search_docs).
+_INSERT_SEARCH_T = "INSERT INTO {order_search} (rowid, doc) VALUES (?, ?)"
+_SEPARATOR = "\x1f"
+_RID_RANGE_T = "SELECT min(rid), max(rid) FROM {orders}"
 # Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
 _INSERT_LINE_T = """INSERT INTO {order_lines} (order_id, line_id, product_id, sku, sku_fold,
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
@@ -162,10 +168,12 @@ def _order_rows(
     return rows
 
 
-def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
+def _line_rows(
+    lines: dict[str, dict[str, LineState]], folds: dict[str, str]
+) -> list[tuple[Any, ...]]:
     """:data:`_INSERT_LINE` parameters, orders in key order (each order's lines in its dict's
-    order): the fields plus the SKU fold. Made in the dicts' order, then sorted (stable)."""
-    folds: dict[str, str] = {}
+    order): the fields plus the SKU fold (``folds``: SKU -> fold, filled as it goes). Made in
+    the dicts' order, then sorted (stable)."""
     get = folds.get
     fields = _line_fields
     fold_text = fold
@@ -181,6 +189,30 @@ def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
             append((*row, sku_fold))
     rows.sort(key=_by_key)
     return rows
+
+
+def _search_docs(
+    order_rows: list[tuple[Any, ...]],
+    lines: dict[str, dict[str, LineState]],
+    sku_folds: dict[str, str],
+) -> list[tuple[int, str]]:
+    """:data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and the
+    document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each line's
+    SKU fold in line-id order, the order a scan of the lines' primary key gives), built here
+    from the same values without a lookup of the lines per order under the write lock."""
+    sep = _SEPARATOR
+    no_lines: dict[str, LineState] = {}
+    docs: list[tuple[int, str]] = []
+    append = docs.append
+    for rid, row in enumerate(order_rows, 1):
+        doc = row[15] + sep + row[16]
+        order_lines = lines.get(row[0], no_lines)
+        if order_lines:
+            doc += "".join(
+                [sep + sku_folds[order_lines[line_id].sku] for line_id in sorted(order_lines)]
+            )
+        append((rid, doc))
+    return docs
 
 
 _SWAPPED = tuple(
@@ -200,7 +232,6 @@ building them in one long statement afterwards: rows go in by order id, and in t
 that order only appends at the end of a few ranges (a product's lines; a status, or a status
 and a small count), so each paced step touches a few pages of them. Every other index would
 be written all over by every step; those get one sort each once the rows are in."""
-_FTS_RID_RANGE = " WHERE o.rid > ? AND o.rid <= ?"
 _LEFTOVERS = (
     "SELECT name FROM sqlite_master WHERE type = 'table' "
     "AND (name LIKE 'rmn\\_%' ESCAPE '\\' OR name LIKE 'rmo\\_%' ESCAPE '\\') "
@@ -335,18 +366,6 @@ class Pacer:
             if advance is not None:
                 advance(len(chunk))
 
-    def ranges(self, sql: str, count: int, advance: Callable[[int], None]) -> None:
-        """``sql`` with (low, high] ranges of 0..``count`` in steps sized to the budget."""
-        low, size = 0, 1000
-        while low < count:
-            high = min(count, low + size)
-            began = time.perf_counter()
-            with self.step():
-                self.con.execute(sql, (low, high))
-            size = self._size((time.perf_counter() - began) / (high - low), 100, _WRITE_CHUNK)
-            advance(high - low)
-            low = high
-
 
 def replace_all(
     db: Database,
@@ -435,8 +454,10 @@ def _replace_all(
     fault_step("replace_cleared")
     counts: dict[tuple[str, str], int] = {}
     aside = ASIDE_TABLES
-    pacer.insert(_INSERT_ORDER_T.format_map(aside), _order_rows(work.orders, counts), advance)
-    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines), advance)
+    order_rows = _order_rows(work.orders, counts)
+    pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
+    sku_folds: dict[str, str] = {}
+    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines, sku_folds), advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
         [(c, s, n) for (c, s), n in sorted(counts.items())],
@@ -460,9 +481,16 @@ def _replace_all(
         None,
     )
     fault_step("replace_rows_written")
-    if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
-        fill = FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
-        pacer.ranges(fill, n_orders, lambda n: advance(3 * n))
+    if fts:
+        # The documents' rowids are the rids 1..n in the rows' order (see _INSERT_ORDER_T).
+        low, high = pacer.con.execute(_RID_RANGE_T.format_map(aside)).fetchone()
+        if n_orders and (low, high) != (1, n_orders):
+            raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
+        pacer.insert(
+            _INSERT_SEARCH_T.format_map(aside),
+            _search_docs(order_rows, work.lines, sku_folds),
+            lambda n: advance(3 * n),
+        )
     else:
         advance(3 * n_orders)
     for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):

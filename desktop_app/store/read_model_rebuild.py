@@ -169,17 +169,25 @@ def _order_rows(
 
 
 def _line_rows(
-    lines: dict[str, dict[str, LineState]], folds: dict[str, str]
+    lines: dict[str, dict[str, LineState]], skus: dict[str, str]
 ) -> list[tuple[Any, ...]]:
     """:data:`_INSERT_LINE` parameters, orders in key order (each order's lines in its dict's
-    order): the fields plus the SKU fold (``folds``: SKU -> fold, filled as it goes). Made in
-    the dicts' order, then sorted (stable)."""
+    order): the fields plus the SKU fold. Made in the dicts' order, then sorted (stable).
+
+    Fills ``skus`` (order id -> the end of its search document: each line's SKU fold in
+    line-id order, each after char(31)) on the way, see :func:`_search_docs`.
+    """
+    folds: dict[str, str] = {}
     get = folds.get
     fields = _line_fields
     fold_text = fold
+    sep = _SEPARATOR
     rows: list[tuple[Any, ...]] = []
     append = rows.append
-    for order_lines in lines.values():
+    for order_id, order_lines in lines.items():
+        if not order_lines:
+            continue
+        found: list[tuple[str, str]] = []
         for line in order_lines.values():
             row = fields(line)
             sku = row[3]
@@ -187,32 +195,27 @@ def _line_rows(
             if sku_fold is None:
                 sku_fold = folds[sku] = fold_text(sku)
             append((*row, sku_fold))
+            found.append((row[1], sku_fold))
+        if len(found) == 1:
+            skus[order_id] = sep + found[0][1]
+        else:
+            found.sort()  # by line id (unique in an order): the lines' primary-key order
+            skus[order_id] = sep + sep.join([sku_fold for _, sku_fold in found])
     rows.sort(key=_by_key)
     return rows
 
 
-def _search_docs(
-    order_rows: list[tuple[Any, ...]],
-    lines: dict[str, dict[str, LineState]],
-    sku_folds: dict[str, str],
-) -> list[tuple[int, str]]:
+def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
     """:data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and the
     document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each line's
-    SKU fold in line-id order, the order a scan of the lines' primary key gives), built here
-    from the same values without a lookup of the lines per order under the write lock."""
+    SKU fold in line-id order, the order a scan of the lines' primary key gives; ``skus`` from
+    :func:`_line_rows`), made here from the same values instead of a lookup of the lines per
+    order under the write lock."""
     sep = _SEPARATOR
-    no_lines: dict[str, LineState] = {}
-    docs: list[tuple[int, str]] = []
-    append = docs.append
-    for rid, row in enumerate(order_rows, 1):
-        doc = row[15] + sep + row[16]
-        order_lines = lines.get(row[0], no_lines)
-        if order_lines:
-            doc += "".join(
-                [sep + sku_folds[order_lines[line_id].sku] for line_id in sorted(order_lines)]
-            )
-        append((rid, doc))
-    return docs
+    get = skus.get
+    return [
+        (rid, row[15] + sep + row[16] + get(row[0], "")) for rid, row in enumerate(order_rows, 1)
+    ]
 
 
 _SWAPPED = tuple(
@@ -456,8 +459,8 @@ def _replace_all(
     aside = ASIDE_TABLES
     order_rows = _order_rows(work.orders, counts)
     pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
-    sku_folds: dict[str, str] = {}
-    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines, sku_folds), advance)
+    skus: dict[str, str] = {}
+    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines, skus), advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
         [(c, s, n) for (c, s), n in sorted(counts.items())],
@@ -488,7 +491,7 @@ def _replace_all(
             raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
         pacer.insert(
             _INSERT_SEARCH_T.format_map(aside),
-            _search_docs(order_rows, work.lines, sku_folds),
+            _search_docs(order_rows, skus),
             lambda n: advance(3 * n),
         )
     else:

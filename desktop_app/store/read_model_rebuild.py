@@ -169,10 +169,12 @@ def _order_rows(
 
 
 def _line_rows(
-    lines: dict[str, dict[str, LineState]], skus: dict[str, str]
-) -> list[tuple[Any, ...]]:
-    """:data:`_INSERT_LINE` parameters, orders in key order (each order's lines in its dict's
-    order): the fields plus the SKU fold. Made in the dicts' order, then sorted (stable).
+    lines: dict[str, dict[str, LineState]], skus: dict[str, str], rows: list[tuple[Any, ...]]
+) -> Iterator[None]:
+    """Fills ``rows`` with the :data:`_INSERT_LINE` parameters, orders in key order (each
+    order's lines in its dict's order): the fields plus the SKU fold. Made in the dicts' order,
+    then sorted (stable). A generator that pauses (yields) every :data:`_ROWS_PER_PIECE`
+    orders, to run in a :class:`Pacer`'s free time; ``rows`` is complete once it is exhausted.
 
     Fills ``skus`` (order id -> the end of its search document: each line's SKU fold in
     line-id order, each after char(31)) on the way, see :func:`_search_docs`.
@@ -182,8 +184,8 @@ def _line_rows(
     fields = _line_fields
     fold_text = fold
     sep = _SEPARATOR
-    rows: list[tuple[Any, ...]] = []
     append = rows.append
+    piece = 0
     for order_id, order_lines in lines.items():
         if not order_lines:
             continue
@@ -201,8 +203,15 @@ def _line_rows(
         else:
             found.sort()  # by line id (unique in an order): the lines' primary-key order
             skus[order_id] = sep + sep.join([sku_fold for _, sku_fold in found])
+        piece += 1
+        if piece == _ROWS_PER_PIECE:
+            piece = 0
+            yield
     rows.sort(key=_by_key)
-    return rows
+
+
+_ROWS_PER_PIECE = 2000
+"""Orders per piece of :func:`_line_rows` (a few ms each)."""
 
 
 def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
@@ -288,6 +297,7 @@ _BUSY_POLLS = (
 228 ms it polls every 100 ms."""
 
 
+_EXHAUSTED = object()
 _CHECKPOINT_AFTER = 1.0
 """Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
 
@@ -311,6 +321,10 @@ class Pacer:
         self.longest = 0.0
         """The longest step so far (seconds): the longest a command could have waited."""
         self._written = 0.0
+        self.idle: Iterator[None] | None = None
+        """Work that needs no lock, done a piece at a time (one ``next``) in the free time
+        after each step instead of sleeping, at least one piece per step (see :meth:`step`);
+        None once exhausted."""
 
     @staticmethod
     def gap(held: float) -> float:
@@ -344,9 +358,25 @@ class Pacer:
             self._written = 0.0
             with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
                 con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        # The free time: the idle work first, at least one piece (the lock stays free while
+        # it runs, possibly longer than the gap: only this rebuild waits for it), then sleep
+        # what is left.
+        idle = self.idle
+        while idle is not None:
+            if next(idle, _EXHAUSTED) is _EXHAUSTED:
+                self.idle = idle = None
+            elif time.perf_counter() >= free_until:
+                break
         rest = free_until - time.perf_counter()
         if rest > 0:
             time.sleep(rest)
+
+    def finish_idle(self) -> None:
+        """Do whatever idle work is left, now."""
+        idle, self.idle = self.idle, None
+        if idle is not None:
+            for _ in idle:
+                pass
 
     def _size(self, per_item: float, low: int, high: int) -> int:
         return max(low, min(high, int(self.hold / per_item))) if per_item > 0 else high
@@ -458,9 +488,13 @@ def _replace_all(
     counts: dict[tuple[str, str], int] = {}
     aside = ASIDE_TABLES
     order_rows = _order_rows(work.orders, counts)
-    pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
+    # The line rows are made while the orders are written, in the free time between steps.
     skus: dict[str, str] = {}
-    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines, skus), advance)
+    line_rows: list[tuple[Any, ...]] = []
+    pacer.idle = _line_rows(work.lines, skus, line_rows)
+    pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
+    pacer.finish_idle()
+    pacer.insert(_INSERT_LINE_T.format_map(aside), line_rows, advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
         [(c, s, n) for (c, s), n in sorted(counts.items())],

@@ -23,7 +23,6 @@ from desktop_app.store.list_rules import fold
 from desktop_app.store.read_model_sql import (
     ASIDE_TABLES,
     COUNTS_INSERT_T,
-    FTS_FILL_T,
     INDEXES_BY_NAME,
     INSERT_FORMER_NAME_T,
     LIST_INDEX_DDL,
@@ -83,11 +82,18 @@ _by_key = operator.itemgetter(0)
 
 
 # --- full rebuild: every row written once, into emptied tables, indexes built afterwards
-# Parameters: the state's fields in declaration order, then the folds (see _order_rows).
+# Parameters: the state's fields in declaration order, then the folds (see _order_rows). The
+# rids are 1..n in key order: an empty table numbers its rows so, and the search documents
+# (see _search_docs) use them as their rowids.
 _INSERT_ORDER_T = """INSERT INTO {orders} (order_id, order_number, number_fold, customer_id,
     customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
     updated_at, version, last_position, tracking_number, carrier, cancel_reason)
     VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
+# The search documents: exactly FTS_FILL's text (number, customer and each line's SKU folds,
+# the lines in line-id order, joined by char(31)), made here from the rows (see _search_docs).
+_INSERT_SEARCH_T = "INSERT INTO {order_search} (rowid, doc) VALUES (?, ?)"
+_SEPARATOR = "\x1f"
+_RID_RANGE_T = "SELECT min(rid), max(rid) FROM {orders}"
 # Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
 _INSERT_LINE_T = """INSERT INTO {order_lines} (order_id, line_id, product_id, sku, sku_fold,
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
@@ -162,16 +168,28 @@ def _order_rows(
     return rows
 
 
-def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
-    """:data:`_INSERT_LINE` parameters, orders in key order (each order's lines in its dict's
-    order): the fields plus the SKU fold. Made in the dicts' order, then sorted (stable)."""
+def _line_rows(
+    lines: dict[str, dict[str, LineState]], skus: dict[str, str], rows: list[tuple[Any, ...]]
+) -> Iterator[None]:
+    """Fills ``rows`` with the :data:`_INSERT_LINE` parameters, orders in key order (each
+    order's lines in its dict's order): the fields plus the SKU fold. Made in the dicts' order,
+    then sorted (stable). A generator that pauses (yields) every :data:`_ROWS_PER_PIECE`
+    orders, to run in a :class:`Pacer`'s free time; ``rows`` is complete once it is exhausted.
+
+    Fills ``skus`` (order id -> the end of its search document: each line's SKU fold in
+    line-id order, each after char(31)) on the way, see :func:`_search_docs`.
+    """
     folds: dict[str, str] = {}
     get = folds.get
     fields = _line_fields
     fold_text = fold
-    rows: list[tuple[Any, ...]] = []
+    sep = _SEPARATOR
     append = rows.append
-    for order_lines in lines.values():
+    piece = 0
+    for order_id, order_lines in lines.items():
+        if not order_lines:
+            continue
+        found: list[tuple[str, str]] = []
         for line in order_lines.values():
             row = fields(line)
             sku = row[3]
@@ -179,8 +197,34 @@ def _line_rows(lines: dict[str, dict[str, LineState]]) -> list[tuple[Any, ...]]:
             if sku_fold is None:
                 sku_fold = folds[sku] = fold_text(sku)
             append((*row, sku_fold))
+            found.append((row[1], sku_fold))
+        if len(found) == 1:
+            skus[order_id] = sep + found[0][1]
+        else:
+            found.sort()  # by line id (unique in an order): the lines' primary-key order
+            skus[order_id] = sep + sep.join([sku_fold for _, sku_fold in found])
+        piece += 1
+        if piece == _ROWS_PER_PIECE:
+            piece = 0
+            yield
     rows.sort(key=_by_key)
-    return rows
+
+
+_ROWS_PER_PIECE = 2000
+"""Orders per piece of :func:`_line_rows` (a few ms each)."""
+
+
+def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
+    """:data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and the
+    document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each line's
+    SKU fold in line-id order, the order a scan of the lines' primary key gives; ``skus`` from
+    :func:`_line_rows`), made here from the same values instead of a lookup of the lines per
+    order under the write lock."""
+    sep = _SEPARATOR
+    get = skus.get
+    return [
+        (rid, row[15] + sep + row[16] + get(row[0], "")) for rid, row in enumerate(order_rows, 1)
+    ]
 
 
 _SWAPPED = tuple(
@@ -200,7 +244,6 @@ building them in one long statement afterwards: rows go in by order id, and in t
 that order only appends at the end of a few ranges (a product's lines; a status, or a status
 and a small count), so each paced step touches a few pages of them. Every other index would
 be written all over by every step; those get one sort each once the rows are in."""
-_FTS_RID_RANGE = " WHERE o.rid > ? AND o.rid <= ?"
 _LEFTOVERS = (
     "SELECT name FROM sqlite_master WHERE type = 'table' "
     "AND (name LIKE 'rmn\\_%' ESCAPE '\\' OR name LIKE 'rmo\\_%' ESCAPE '\\') "
@@ -254,6 +297,7 @@ _BUSY_POLLS = (
 228 ms it polls every 100 ms."""
 
 
+_EXHAUSTED = object()
 _CHECKPOINT_AFTER = 1.0
 """Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
 
@@ -277,6 +321,10 @@ class Pacer:
         self.longest = 0.0
         """The longest step so far (seconds): the longest a command could have waited."""
         self._written = 0.0
+        self.idle: Iterator[None] | None = None
+        """Work that needs no lock, done a piece at a time (one ``next``) in the free time
+        after each step instead of sleeping, at least one piece per step (see :meth:`step`);
+        None once exhausted."""
 
     @staticmethod
     def gap(held: float) -> float:
@@ -310,9 +358,25 @@ class Pacer:
             self._written = 0.0
             with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
                 con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        # The free time: the idle work first, at least one piece (the lock stays free while
+        # it runs, possibly longer than the gap: only this rebuild waits for it), then sleep
+        # what is left.
+        idle = self.idle
+        while idle is not None:
+            if next(idle, _EXHAUSTED) is _EXHAUSTED:
+                self.idle = idle = None
+            elif time.perf_counter() >= free_until:
+                break
         rest = free_until - time.perf_counter()
         if rest > 0:
             time.sleep(rest)
+
+    def finish_idle(self) -> None:
+        """Do whatever idle work is left, now."""
+        idle, self.idle = self.idle, None
+        if idle is not None:
+            for _ in idle:
+                pass
 
     def _size(self, per_item: float, low: int, high: int) -> int:
         return max(low, min(high, int(self.hold / per_item))) if per_item > 0 else high
@@ -334,18 +398,6 @@ class Pacer:
             start += len(chunk)
             if advance is not None:
                 advance(len(chunk))
-
-    def ranges(self, sql: str, count: int, advance: Callable[[int], None]) -> None:
-        """``sql`` with (low, high] ranges of 0..``count`` in steps sized to the budget."""
-        low, size = 0, 1000
-        while low < count:
-            high = min(count, low + size)
-            began = time.perf_counter()
-            with self.step():
-                self.con.execute(sql, (low, high))
-            size = self._size((time.perf_counter() - began) / (high - low), 100, _WRITE_CHUNK)
-            advance(high - low)
-            low = high
 
 
 def replace_all(
@@ -435,8 +487,14 @@ def _replace_all(
     fault_step("replace_cleared")
     counts: dict[tuple[str, str], int] = {}
     aside = ASIDE_TABLES
-    pacer.insert(_INSERT_ORDER_T.format_map(aside), _order_rows(work.orders, counts), advance)
-    pacer.insert(_INSERT_LINE_T.format_map(aside), _line_rows(work.lines), advance)
+    order_rows = _order_rows(work.orders, counts)
+    # The line rows are made while the orders are written, in the free time between steps.
+    skus: dict[str, str] = {}
+    line_rows: list[tuple[Any, ...]] = []
+    pacer.idle = _line_rows(work.lines, skus, line_rows)
+    pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
+    pacer.finish_idle()
+    pacer.insert(_INSERT_LINE_T.format_map(aside), line_rows, advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
         [(c, s, n) for (c, s), n in sorted(counts.items())],
@@ -460,9 +518,16 @@ def _replace_all(
         None,
     )
     fault_step("replace_rows_written")
-    if fts:  # by ranges of rid (1..n_orders: the rows were inserted into an empty table)
-        fill = FTS_FILL_T.format_map(aside) + _FTS_RID_RANGE
-        pacer.ranges(fill, n_orders, lambda n: advance(3 * n))
+    if fts:
+        # The documents' rowids are the rids 1..n in the rows' order (see _INSERT_ORDER_T).
+        low, high = pacer.con.execute(_RID_RANGE_T.format_map(aside)).fetchone()
+        if n_orders and (low, high) != (1, n_orders):
+            raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
+        pacer.insert(
+            _INSERT_SEARCH_T.format_map(aside),
+            _search_docs(order_rows, skus),
+            lambda n: advance(3 * n),
+        )
     else:
         advance(3 * n_orders)
     for index, _ in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):

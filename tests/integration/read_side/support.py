@@ -21,6 +21,10 @@ READ_MODEL_QUERIES = {
     "FROM rm_customers ORDER BY customer_id",
     "products": "SELECT product_id, sku, sku_fold, name, name_fold, price_minor, currency, "
     "discontinued, units_sold, version FROM rm_products ORDER BY product_id",
+    "counts": "SELECT customer_id, status, n FROM rm_order_counts WHERE n != 0 "
+    "ORDER BY customer_id, status",
+    "former_names": "SELECT customer_id, name_fold FROM rm_customer_names "
+    "ORDER BY customer_id, name_fold",
 }
 
 
@@ -29,11 +33,28 @@ def open_app(path: Path, **kwargs: Any) -> App:
     return bootstrap(Settings(db_path=path), source="test", **kwargs)
 
 
+SEARCH_QUERIES = {
+    # Each order's search document, by order id (the rowids are the orders' rids, which a
+    # rebuild numbers in another order than the projector did).
+    "search": "SELECT o.order_id, s.doc FROM rm_order_search AS s "
+    "JOIN rm_orders AS o ON o.rid = s.rowid ORDER BY o.order_id",
+    "search_rows": "SELECT count(*) FROM rm_order_search",
+}
+"""Also dumped where the file has the search table."""
+
+
 def dump_read_model(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model row, in a stable order (plain sqlite3, read-only)."""
+    """Every read-model row, in a stable order (plain sqlite3, read-only); the search
+    documents too where the file has the search table."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return {name: con.execute(sql).fetchall() for name, sql in READ_MODEL_QUERIES.items()}
+        dump = {name: con.execute(sql).fetchall() for name, sql in READ_MODEL_QUERIES.items()}
+        fts = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_order_search'"
+        ).fetchone()
+        if fts is not None:
+            dump |= {name: con.execute(sql).fetchall() for name, sql in SEARCH_QUERIES.items()}
+        return dump
     finally:
         con.close()
 

@@ -77,6 +77,7 @@ screenshots: $(STAMP)
 	$(BIN)/python packaging/screenshots.py screenshots
 	$(BIN)/python packaging/screenshots_browser.py screenshots
 	$(BIN)/python packaging/screenshots_as_of.py screenshots
+	$(BIN)/python packaging/screenshots_server.py screenshots
 
 format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)

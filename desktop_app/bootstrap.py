@@ -445,6 +445,7 @@ def bootstrap_server(
     is None.
     """
     # Imported here: psycopg is loaded only when a server is named (start-up time).
+    from desktop_app.store.postgres.as_of_log import PostgresDeskHistory
     from desktop_app.store.postgres.database import open_postgres
     from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
     from desktop_app.store.postgres.notify import start_change_listener
@@ -511,6 +512,8 @@ def bootstrap_server(
             },
             rejections=PostgresRejectionLog(server, clock=clock),
         )
+        history = PostgresDeskHistory(server, projector_name=projector_name)
+        queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
         # Commits on any workstation wake this projector (and, through it, the live lists).
         listener = start_change_listener(server, projector.wake)
     except BaseException:

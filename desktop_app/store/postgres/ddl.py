@@ -47,6 +47,13 @@ pg_metadata = MetaData()
 
 def _copy(table: Table) -> Table:
     copy = table.to_metadata(pg_metadata)
+    # An index made only on another dialect (``ddl_if``: the browser's SQLite index, written
+    # with json_extract) is not copied with its condition: leave it out here, the server
+    # brings its own (store/postgres/event_browse.py).
+    for index in table.indexes:
+        only = index._ddl_if
+        if only is not None and only.dialect not in (None, "postgresql"):
+            copy.indexes.discard(next(i for i in copy.indexes if i.name == index.name))
     for column in copy.columns:
         if isinstance(column.type, Integer):
             column.type = BigInteger()

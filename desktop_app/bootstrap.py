@@ -447,6 +447,7 @@ def bootstrap_server(
     # Imported here: psycopg is loaded only when a server is named (start-up time).
     from desktop_app.store.postgres.as_of_log import PostgresDeskHistory
     from desktop_app.store.postgres.database import open_postgres
+    from desktop_app.store.postgres.event_browse import PgLogBrowse
     from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
     from desktop_app.store.postgres.notify import start_change_listener
     from desktop_app.store.postgres.read_side import postgres_read_model
@@ -509,6 +510,7 @@ def bootstrap_server(
                 q.VerifyHistory: verify_history,
                 q.CheckDigest: check_digest,
                 **audit_query_handlers(events),
+                **browse_query_handlers(PgLogBrowse(server), events),
             },
             rejections=PostgresRejectionLog(server, clock=clock),
         )

@@ -1,5 +1,6 @@
-"""On a shared store, the History tab shows the database role that wrote each event (recorded
-by the server, issue 10) beside the OS account; a file has no such role and shows none."""
+"""On a shared store, the History tab and the audit view's details show the database role
+that wrote each event (recorded by the server, issue 10) beside the OS account; a file has no
+such role and shows none."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from PySide6.QtCore import Qt
 
 from desktop_app.application import commands as c
 from desktop_app.application import queries as q
+from desktop_app.application.queries import GetOrderAudit
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import ServerLocation, Settings
 from desktop_app.store.postgres.database import init_postgres
+from desktop_app.ui.audit.view import event_details
 from desktop_app.ui.history import HistoryView
 from desktop_app.ui.tasks import TaskRunner
 from tests.integration.jobs.support import add_customer, add_product, place_order
@@ -82,6 +85,12 @@ def test_a_server_desk_shows_the_role_that_wrote_each_event(
         assert origin["User"] == history[1].metadata.user  # the OS account stays beside it
         tip = view.model.data(view.model.index(1, 0), Qt.ItemDataRole.ToolTipRole)
         assert f"(server role: {role})" in tip
+        # The audit view: every event's role, shown in its details beside "Who".
+        audit = app.queries.ask(GetOrderAudit(order_id=order))
+        assert audit.server_roles == {entry.position: role for entry in history}
+        first = audit.events[0]
+        details = event_details(first, server_role=audit.server_roles[first.position])
+        assert f"<b>Server role</b></td><td>{role}</td>" in details
     finally:
         tasks.wait_idle()
         app.close()
@@ -98,6 +107,7 @@ def test_a_file_desk_shows_no_server_role(qtbot, tasks: TaskRunner, tmp_path: Pa
         assert "Server role" not in _origin(view)
         tip = view.model.data(view.model.index(1, 0), Qt.ItemDataRole.ToolTipRole)
         assert "server role" not in tip
+        assert app.queries.ask(GetOrderAudit(order_id=order)).server_roles == {}
     finally:
         tasks.wait_idle()
         app.close()

@@ -26,10 +26,12 @@ row neither blocks the index nor breaks a page, as with the file's ``json_valid`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import psycopg.errors as pg_errors
 from sqlalchemy import Connection
 
 from desktop_app.application.event_browser import (
@@ -40,7 +42,7 @@ from desktop_app.application.event_browser import (
     LogFilter,
     LogKey,
 )
-from desktop_app.application.ports import RecordedRejection
+from desktop_app.application.ports import RecordedRejection, StoreError
 from desktop_app.store.event_browse import SCAN_BUDGET, bounded
 from desktop_app.store.hashing import parse_utc, utc_text
 from desktop_app.store.postgres.database import PostgresDatabase
@@ -81,6 +83,25 @@ _EVENT_COLUMNS = (
 _REJECTION_COLUMNS = ", ".join(f'"{c}"' for c in COLUMNS)
 
 
+NEEDS_INIT = (
+    "This server database has no event browser index yet (it was set up by an older version): "
+    "run `desktop-app-admin init --db <url>` again as its owner; it adds what is missing and "
+    "changes no history."
+)
+
+
+@contextmanager
+def _reading(db: PostgresDatabase) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection; a database set up before the browser existed is told clearly."""
+    try:
+        with db.raw() as con:
+            yield con
+    except StoreError as exc:
+        if isinstance(exc.__cause__, pg_errors.UndefinedFunction):
+            raise StoreError(NEEDS_INIT) from exc
+        raise
+
+
 def create_browse_index(conn: Connection) -> None:
     """The browser's index and reader function (``init``, as the owner; idempotent)."""
     for ddl in BROWSE_DDL:
@@ -103,7 +124,7 @@ class PgLogBrowse:
         limit = check_limit(limit)
         if limit == 0:
             return EventsPage([])
-        with self._db.raw() as con:
+        with _reading(self._db) as con:
             span = None
             if where.command_id is not None:
                 span = _command_span(con, where.command_id)
@@ -156,7 +177,7 @@ class PgLogBrowse:
         if not order_ids:
             return {}
         streams = [f"order-{order_id}" for order_id in order_ids]
-        with self._db.raw() as con:
+        with _reading(self._db) as con:
             rows = con.execute(
                 f"SELECT stream_id, {_meta('order_number', 'payload')} FROM events "  # noqa: S608
                 "WHERE stream_id = ANY(%s) AND version = 1",

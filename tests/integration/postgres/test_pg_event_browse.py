@@ -11,6 +11,7 @@ import pytest
 
 from desktop_app.application.as_of import GetDeskAsOf
 from desktop_app.application.event_browser import BrowseLog, LogFilter
+from desktop_app.application.ports import StoreError
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import ServerLocation, Settings
 from desktop_app.store.postgres.database import init_postgres, open_postgres
@@ -84,5 +85,24 @@ def test_an_event_whose_metadata_is_not_json_breaks_no_page(pg_url: str) -> None
             con.execute("UPDATE events SET metadata = 'not json {' WHERE position = 2")
         page = PgLogBrowse(db).events_page(LogFilter(user="clerk"), None, "older", 10)
         assert [event.position for event in page.events] == [3, 1]
+    finally:
+        db.close()
+
+
+def test_a_database_set_up_before_the_browser_says_to_run_init_again(pg_url: str) -> None:
+    init_postgres(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as con:  # as an older init left it
+        con.execute("DROP INDEX ix_events_browse")
+        con.execute("DROP FUNCTION order_desk_meta(text, text)")
+    db = open_postgres(pg_url)
+    try:
+        PostgresEventStore(db).append("order-a", 0, store_events(2))
+        browse = PgLogBrowse(db)
+        with pytest.raises(StoreError, match="desktop-app-admin init"):
+            browse.events_page(LogFilter(user="clerk"), None, "older", 10)
+        init_postgres(pg_url)  # run again: what was missing is added, the events are kept
+        page = browse.events_page(LogFilter(user="clerk"), None, "older", 10)
+        assert [event.position for event in page.events] == [2, 1]
+        assert browse.order_numbers(["a"]) == {}
     finally:
         db.close()

@@ -445,7 +445,9 @@ def bootstrap_server(
     is None.
     """
     # Imported here: psycopg is loaded only when a server is named (start-up time).
+    from desktop_app.store.postgres.as_of_log import PostgresDeskHistory
     from desktop_app.store.postgres.database import open_postgres
+    from desktop_app.store.postgres.event_browse import PgLogBrowse
     from desktop_app.store.postgres.event_store import PostgresEventStore, PostgresSnapshotStore
     from desktop_app.store.postgres.notify import start_change_listener
     from desktop_app.store.postgres.read_side import postgres_read_model
@@ -508,9 +510,12 @@ def bootstrap_server(
                 q.VerifyHistory: verify_history,
                 q.CheckDigest: check_digest,
                 **audit_query_handlers(events),
+                **browse_query_handlers(PgLogBrowse(server), events),
             },
             rejections=PostgresRejectionLog(server, clock=clock),
         )
+        history = PostgresDeskHistory(server, projector_name=projector_name)
+        queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
         # Commits on any workstation wake this projector (and, through it, the live lists).
         listener = start_change_listener(server, projector.wake)
     except BaseException:

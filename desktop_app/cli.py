@@ -186,13 +186,16 @@ def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
         "payload": entry.payload,
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
+        # Only a server records one: a file's lines keep exactly their fields.
+        **({"server_role": entry.server_role} if entry.server_role is not None else {}),
     }
 
 
 def _event_line(entry: HistoryEntry) -> str:
+    role = f"  · server role: {entry.server_role}" if entry.server_role is not None else ""
     return (
         f"{entry.version:>4}  {_local(entry.recorded_at)}  {entry.metadata.user:<12}  "
-        f"{entry.type_name:<24}  {entry.summary}"
+        f"{entry.type_name:<24}  {entry.summary}{role}"
     )
 
 

@@ -20,12 +20,18 @@ a long history shows at once and its verdicts follow):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from desktop_app.application.business_summaries import BusinessChange, LineBook
-from desktop_app.application.ports import EventStore, JsonObject, StoredEvent, StoreError
+from desktop_app.application.ports import (
+    EventStore,
+    JsonObject,
+    ServerAuthorship,
+    StoredEvent,
+    StoreError,
+)
 from desktop_app.application.queries import RUN_MIN, GetOrderAudit
 from desktop_app.domain import events as e
 from desktop_app.domain.errors import DomainError
@@ -213,6 +219,9 @@ class OrderAudit:
     events: tuple[AuditEvent, ...]
     cards: tuple[AuditCard, ...]
     checked: bool
+    server_roles: dict[int, str] = field(default_factory=dict)
+    """Position -> the database role that wrote the event, as the server recorded it (a
+    shared store); empty in a file."""
 
     @property
     def problems(self) -> int:
@@ -237,6 +246,11 @@ def get_order_audit(events: EventStore, hasher: EventHasher, query: GetOrderAudi
         events=tuple(audit_events),
         cards=tuple(group_cards(audit_events, run_min=query.run_min)),
         checked=chain is not None,
+        server_roles=(
+            events.author_roles([event.position for event in stored])
+            if isinstance(events, ServerAuthorship)
+            else {}
+        ),
     )
 
 

@@ -26,6 +26,7 @@ from desktop_app.application.ports import (
     EventMetadata,
     EventStore,
     JsonObject,
+    ServerAuthorship,
     SnapshotInfo,
     SnapshotStore,
     UniqueClaim,
@@ -499,6 +500,10 @@ def get_order_history(deps: Deps, query: q.GetOrderHistory) -> list[q.HistoryEnt
         before = deps.events.read_stream_data(stream, to_version=query.from_version - 1)
         for earlier in from_payloads(before):
             book.tell(earlier)
+    # On a server, the role that wrote each event (one read for the whole range).
+    roles: dict[int, str] = {}
+    if isinstance(deps.events, ServerAuthorship):
+        roles = deps.events.author_roles([event.position for event in stored])
     entries = []
     for event in stored:
         summary = book.tell(decode(event)).text
@@ -517,6 +522,7 @@ def get_order_history(deps: Deps, query: q.GetOrderHistory) -> list[q.HistoryEnt
                 summary=summary,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
+                server_role=roles.get(event.position),
             )
         )
     return entries

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 JsonValue = Any
 """A JSON-compatible value (no floats): str, int, bool, None, list or dict of those."""
@@ -335,6 +335,17 @@ class StoreInfo:
     read_only_reason: str | None = None
     schema_version: int = 0
     details: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ServerAuthorship(Protocol):
+    """An event store on a database server that records which database role wrote each event
+    (filled in by the server, outside the hash chain: a client cannot claim another role).
+    Only server stores have it; a file's events have no such role."""
+
+    def author_roles(self, positions: Sequence[int]) -> dict[int, str]:
+        """The role that wrote each of these events: position -> role name."""
+        ...
 
 
 class EventStore(Protocol):

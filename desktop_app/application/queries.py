@@ -62,6 +62,9 @@ class HistoryEntry:
     summary: str
     prev_hash: str
     hash: str
+    server_role: str | None = None
+    """The database role that wrote the event, recorded by the server (a shared store on a
+    PostgreSQL server); None in a file, which knows only the OS account in ``metadata``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,4 +1,5 @@
-"""The desk as of a past moment (issue 11), one contract for SQLite (a real file) and memory.
+"""The desk as of a past moment (issue 11), one contract for SQLite (a real file), memory and a
+PostgreSQL server (the throwaway cluster of tests/pg_cluster.py).
 
 Each test builds a desk through the real command bus, records the live order list at a moment
 T, changes more, then asks for the desk as of T: it must be the list recorded then."""
@@ -20,7 +21,7 @@ from desktop_app.application import commands as c
 from desktop_app.application.as_of import DeskAsOf, GetDeskAsOf, GetOrderAtTime
 from desktop_app.application.queries import GetOrderAtVersion, ListOrders, OrderRow
 from desktop_app.bootstrap import App, bootstrap, bootstrap_in_memory
-from desktop_app.config import Settings
+from desktop_app.config import ServerLocation, Settings
 from desktop_app.projector.as_of import fold_desk
 from desktop_app.store.as_of_log import SqliteDeskHistory
 from desktop_app.store.memory_as_of import InMemoryDeskHistory
@@ -32,11 +33,14 @@ from tests.integration.read_side import workload
 class Desk:
     """An app under test with its clock and a way to forge a snapshot as an attacker would."""
 
-    def __init__(self, kind: str, app: App, clock: StepClock, path: Path | None) -> None:
+    def __init__(
+        self, kind: str, app: App, clock: StepClock, path: Path | None, url: str | None = None
+    ) -> None:
         self.kind = kind
         self.app = app
         self.clock = clock
         self.path = path
+        self.url = url
         self.world = workload.World(random.Random(11))
 
     def project(self) -> None:
@@ -66,6 +70,9 @@ class Desk:
         return self.app.queries.ask(GetDeskAsOf(at=at))
 
     def forge_snapshot(self, stream_id: str, version: int, state: str) -> None:
+        if self.url is not None:
+            _forge_on_server(self.url, stream_id, version, state)
+            return
         if self.path is None:
             self.app.snapshots._forge_snapshot(stream_id, version, state)  # type: ignore[attr-defined]
             return
@@ -88,10 +95,39 @@ class Desk:
         con.close()
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+def _forge_on_server(url: str, stream_id: str, version: int, state: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        row = con.execute(
+            "SELECT aggregate_type, schema_version FROM snapshots "
+            "WHERE stream_id = %s AND version = %s",
+            (stream_id, version),
+        ).fetchone()
+        assert row is not None
+        con.execute(
+            "UPDATE snapshots SET state = %s, checksum = %s WHERE stream_id = %s AND version = %s",
+            (
+                state,
+                snapshot_checksum(stream_id, version, row[0], row[1], state),
+                stream_id,
+                version,
+            ),
+        )
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
     clock = StepClock()
-    if request.param == "memory":
+    if request.param == "postgres":
+        from desktop_app.store.postgres.database import init_postgres
+
+        url = request.getfixturevalue("pg_url")  # only this parameter starts the cluster
+        init_postgres(url)
+        settings = Settings.for_location(ServerLocation(url), key_dir=tmp_path / "keys")
+        app = bootstrap(settings, source="test", clock=clock)
+        made = Desk("postgres", app, clock, None, url)
+    elif request.param == "memory":
         app = bootstrap_in_memory(clock=clock)
         made = Desk("memory", app, clock, None)
     else:
@@ -278,7 +314,11 @@ def test_events_after_the_moment_not_yet_projected_do_not_count_twice(desk: Desk
 def _full_replay(desk: Desk, position: int) -> list[OrderRow]:
     """The oracle: every event up to the position folded by the projections (no read model)."""
     history: Any
-    if desk.path is None:
+    if desk.url is not None:
+        from desktop_app.store.postgres.as_of_log import PostgresDeskHistory
+
+        history = PostgresDeskHistory(desk.app.events.database, projector_name="-")  # type: ignore[attr-defined]
+    elif desk.path is None:
         tables = desk.app.read_model.queries._tables
         history = InMemoryDeskHistory(desk.app.events, tables, projector_name="-")
     else:

@@ -1,7 +1,7 @@
-"""The log-wide event browser's contract (issue 11), on the SQLite store (a real file) and the
-in-memory one: every filter finds exactly the rows it should, pages join without a gap or a
-repeat in both directions, refused commands sit in their time position, appends while paging
-shift nothing, and rows speak business language."""
+"""The log-wide event browser's contract (issue 11), on the SQLite store (a real file), the
+in-memory one and a PostgreSQL server: every filter finds exactly the rows it should, pages
+join without a gap or a repeat in both directions, refused commands sit in their time
+position, appends while paging shift nothing, and rows speak business language."""
 
 from __future__ import annotations
 
@@ -147,11 +147,15 @@ class Log:
         return command
 
 
-@pytest.fixture(params=["sqlite", "sqlite-bounded", "memory"])
+@pytest.fixture(params=["sqlite", "sqlite-bounded", "memory", "postgres", "postgres-bounded"])
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
     """``sqlite-bounded``: the file with a search budget of 3 index entries a page, so every
-    host, event-type and correlation page ends early and the next goes on from there."""
+    host, event-type and correlation page ends early and the next goes on from there; the
+    same two on a PostgreSQL server (the throwaway cluster of tests/pg_cluster.py)."""
     clock = StepClock(start=START, step=STEP)
+    if request.param.startswith("postgres"):
+        yield from _postgres_log(request.getfixturevalue("pg_url"), clock, request.param)
+        return
     if request.param == "memory":
         events = InMemoryEventStore(clock=clock)
         rejections = InMemoryRejectionLog(clock=clock)
@@ -173,6 +177,31 @@ def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
             SqliteRejectionLog(other, clock=clock),
             clock,
             bounded=request.param == "sqlite-bounded",
+        )
+    finally:
+        other.close()
+        db.close()
+
+
+def _postgres_log(url: str, clock: StepClock, param: str) -> Iterator[Log]:
+    from desktop_app.store.postgres.database import init_postgres, open_postgres
+    from desktop_app.store.postgres.event_browse import PgLogBrowse
+    from desktop_app.store.postgres.event_store import PostgresEventStore
+    from desktop_app.store.postgres.rejections import PostgresRejectionLog
+
+    init_postgres(url)
+    db = open_postgres(url)
+    other = open_postgres(url)  # another engine and pool, as another workstation
+    bounded = param == "postgres-bounded"
+    try:
+        yield Log(
+            PostgresEventStore(db, clock=clock),
+            PostgresRejectionLog(db, clock=clock),
+            PgLogBrowse(db, scan_budget=3 if bounded else SCAN_BUDGET),
+            PostgresEventStore(other, clock=clock),
+            PostgresRejectionLog(other, clock=clock),
+            clock,
+            bounded=bounded,
         )
     finally:
         other.close()

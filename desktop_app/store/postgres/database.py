@@ -407,6 +407,10 @@ def init_postgres(url: str, *, roles: ddl.Roles | None = None) -> InitResult:
                 from desktop_app.store.postgres.read_side_ddl import create_read_side
 
                 create_read_side(conn, chosen)
+                # The event browser's index (issue 11)
+                from desktop_app.store.postgres.event_browse import create_browse_index
+
+                create_browse_index(conn)
     finally:
         engine.dispose()
     return InitResult(database=database, roles=chosen, created_roles=tuple(made), already=already)

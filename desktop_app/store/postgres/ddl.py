@@ -41,24 +41,19 @@ APPEND_ONLY_SQLSTATE = "OD001"
 HISTORY_TABLES = ("events", "commands", "rejections")
 """Append-only: nobody changes or deletes a row (triggers), clerks may only insert (grants)."""
 
-_SQLITE_ONLY_INDEXES = frozenset(
-    str(index.name)
-    for table in shared.metadata.sorted_tables
-    for index in table.indexes
-    if index._ddl_if is not None and index._ddl_if.dialect == "sqlite"
-)
-
 pg_metadata = MetaData()
 """The server's tables, copied from the shared metadata (never defined twice)."""
 
 
 def _copy(table: Table) -> Table:
     copy = table.to_metadata(pg_metadata)
-    # Indexes made for SQLite alone (``ddl_if(dialect="sqlite")``: json_extract expressions of
-    # the event browser's index) are not copied; the server brings its own where it needs one.
-    for index in list(copy.indexes):
-        if index.name in _SQLITE_ONLY_INDEXES:
-            copy.indexes.discard(index)
+    # An index made only on another dialect (``ddl_if``: the browser's SQLite index, written
+    # with json_extract) is not copied with its condition: leave it out here, the server
+    # brings its own (store/postgres/event_browse.py).
+    for index in table.indexes:
+        only = index._ddl_if
+        if only is not None and only.dialect not in (None, "postgresql"):
+            copy.indexes.discard(next(i for i in copy.indexes if i.name == index.name))
     for column in copy.columns:
         if isinstance(column.type, Integer):
             column.type = BigInteger()

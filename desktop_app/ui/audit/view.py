@@ -452,7 +452,9 @@ class AuditView(QWidget):
 
         def render(document: str = "") -> str:
             if event is not None or len(card.events) == 1:
-                return event_details(event or card.first, notes + document)
+                one = event or card.first
+                role = self.audit.server_roles.get(one.position) if self.audit else None
+                return event_details(one, notes + document, server_role=role)
             return card_details(card, currency, notes + document)
 
         shown = event or card.first
@@ -553,9 +555,10 @@ def _row(label: str, value: str) -> str:
     return f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
 
 
-def event_details(event: AuditEvent, document: str = "") -> str:
+def event_details(event: AuditEvent, document: str = "", *, server_role: str | None = None) -> str:
     """Everything about one event: business text, verdict, the order document before and
-    after (``document``), who, then the internal ids."""
+    after (``document``), who (with the database role the server recorded, on a shared
+    store), then the internal ids."""
     parts = [f"<h3>v{event.version:,} · {html.escape(event.summary)}</h3>"]
     integrity = event.integrity
     if integrity.state == BAD:
@@ -571,6 +574,8 @@ def event_details(event: AuditEvent, document: str = "") -> str:
     parts.append("<table cellspacing='4'>")
     parts.append(_row("When", format_datetime(event.recorded_at, seconds=True)))
     parts.append(_row("Who", event.user or "unknown"))
+    if server_role is not None:
+        parts.append(_row("Server role", server_role))
     parts.append(_row("Workstation", event.host or "unknown"))
     parts.append(_row("Program", event.app_version))
     parts.append(_row("Event type", event.type_name))

@@ -204,8 +204,11 @@ class TimelineModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"v{entry.version} {style_for(entry.type_name).label}: {entry.summary}"
         if role == Qt.ItemDataRole.ToolTipRole:
+            who = entry.metadata.user
+            if entry.server_role is not None:
+                who += f" (server role: {entry.server_role})"
             tip = (
-                f"{entry.summary}\n{self.local_time(row)} · {entry.metadata.user}\n"
+                f"{entry.summary}\n{self.local_time(row)} · {who}\n"
                 f"command {fmt.short_id(entry.metadata.causation_id)}"
             )
             for note in self._notes.get(entry.version, ()):

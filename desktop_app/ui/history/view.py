@@ -635,6 +635,8 @@ class HistoryView(QWidget):
         row(origin, "Causation id", md.causation_id, True)
         row(origin, "Correlation id", md.correlation_id, True)
         row(origin, "User", md.user)
+        if entry.server_role is not None:  # a shared store: the role the server recorded
+            row(origin, "Server role", entry.server_role)
         row(origin, "Host", md.host)
         row(origin, "App version", md.app_version)
         row(origin, "Source", md.source)

@@ -122,6 +122,7 @@ def test_history_json_has_full_entries(demo_db: Path) -> None:
     assert first["type_name"] == "OrderPlaced"
     assert first["payload"] == order
     assert set(first["metadata"]) >= {"user", "host", "source", "causation_id"}
+    assert "server_role" not in first  # a file records no database role
     assert first["metadata"]["source"] == "cli"
     assert re.fullmatch(r"[0-9a-f]{64}", first["hash"])
     assert re.fullmatch(r"[0-9a-f]{64}", first["prev_hash"])

@@ -4,6 +4,8 @@ role) share one log; an auditor workstation reads and cannot change anything; th
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -73,7 +75,13 @@ def test_cli_history_on_a_server(
     finally:
         app.close()
     assert main(["history", order, "--db", pg_url]) == 0
-    assert "OrderPlaced" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OrderPlaced" in out
+    # The role the server recorded (the test logs in as the cluster's superuser).
+    assert "server role: postgres" in out
+    assert main(["history", order, "--json", "--db", pg_url]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {line["server_role"] for line in lines if line["kind"] == "event"} == {"postgres"}
 
 
 def test_an_unreachable_server_at_start_is_a_sentence(

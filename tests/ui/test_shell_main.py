@@ -337,3 +337,29 @@ def test_start_up_objects_are_frozen_out_of_the_cyclic_gc() -> None:
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_the_cyclic_gc_is_off_during_start_up_and_on_again_after(tmp_path: Path) -> None:
+    """P7: no collector passes over the start-up objects before the first paint; it is back on
+    once the start is over (freeze_start_up_objects, or the end of the run)."""
+    import gc
+
+    seen: list[bool] = []
+    try:
+        rc = entry.run(
+            ["--db", str(tmp_path / "orders.sqlite3")],
+            exec_loop=False,
+            on_window=lambda _window: seen.append(gc.isenabled()),
+        )
+    finally:
+        gc.unfreeze()
+    assert rc == 0
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        entry.freeze_start_up_objects()
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()

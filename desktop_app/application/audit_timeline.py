@@ -199,10 +199,13 @@ class AuditCard:
         deltas = [ev.change.delta for ev in self.events if ev.change.delta is not None]
         return sum(deltas, Decimal(0)) if deltas else None
 
-    def byline(self) -> str:
+    def byline(self, server_role: str | None = None) -> str:
         """``by maria on WS-3 · 4 events`` (a run of one-event commands: ``by maria on WS-3``,
-        its title counts them)."""
+        its title counts them); on a shared store with the database role the server recorded
+        for its first event: ``by maria on WS-3 as orders_maria · 4 events``."""
         who = f"by {self.user or 'unknown'}" + (f" on {self.host}" if self.host else "")
+        if server_role:
+            who += f" as {server_role}"
         count = len(self.events)
         if self.kind == "run" and count == self.commands:
             return who

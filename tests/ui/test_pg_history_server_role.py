@@ -20,6 +20,7 @@ from desktop_app.application.queries import GetOrderAudit
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import ServerLocation, Settings
 from desktop_app.store.postgres.database import init_postgres
+from desktop_app.ui.audit.canvas import card_title
 from desktop_app.ui.audit.view import event_details
 from desktop_app.ui.history import HistoryView
 from desktop_app.ui.tasks import TaskRunner
@@ -91,6 +92,10 @@ def test_a_server_desk_shows_the_role_that_wrote_each_event(
         first = audit.events[0]
         details = event_details(first, server_role=audit.server_roles[first.position])
         assert f"<b>Server role</b></td><td>{role}</td>" in details
+        # … and on each card, after the OS account and host: "by maria on WS-3 as <role>".
+        titles = [card_title(card, audit.server_roles) for card in audit.cards]
+        assert titles and all(f" as {role}" in title for title in titles)
+        assert all(f" as {role}" not in card_title(card) for card in audit.cards)
     finally:
         tasks.wait_idle()
         app.close()

@@ -224,6 +224,7 @@ class TimelineCanvas(QWidget):
         self._height = 0
         self.current: int | None = None  # index into rows
         self.currency = ""
+        self.roles: Mapping[int, str] = {}
         self.painted_rows = 0
         """Rows drawn by the last paint (what "render only what is visible" means here)."""
         self._bold = QFont(self.font())
@@ -239,6 +240,7 @@ class TimelineCanvas(QWidget):
         keep: bool = False,
         notes: NoteMap | None = None,
         refused: Sequence[RecordedRejection] = (),
+        roles: Mapping[int, str] | None = None,
     ) -> None:
         """Show ``cards`` (with the auditors' ``notes`` beside their events and the
         ``refused`` commands as grey markers): all folded and nothing selected, or with
@@ -249,6 +251,7 @@ class TimelineCanvas(QWidget):
         self.cards = cards
         self.notes = notes or {}
         self.refused = tuple(refused)
+        self.roles = roles or {}
         self.currency = currency
         self.expanded = {
             i for i, card in enumerate(cards) if card.kind == "run" and card.first.version in opened
@@ -483,7 +486,7 @@ class TimelineCanvas(QWidget):
             Qt.AlignmentFlag.AlignRight,
             badge,
         )
-        title = card_title(card)
+        title = card_title(card, self.roles)
         painter.setFont(self._bold)
         painter.setPen(QColor("#0f172a"))
         bold = QFontMetrics(self._bold)
@@ -635,9 +638,10 @@ class TimelineCanvas(QWidget):
         self._paint_notes(painter, row.notes, inner.left(), y, inner.width(), False, cap=2)
 
 
-def card_title(card: AuditCard) -> str:
-    """``Place order · by maria on WS-3 · 4 events`` (a run: ``12 quantity changes · …``)."""
-    return f"{card.title} · {card.byline()}"
+def card_title(card: AuditCard, roles: Mapping[int, str] | None = None) -> str:
+    """``Place order · by maria on WS-3 · 4 events`` (a run: ``12 quantity changes · …``);
+    ``roles`` (position -> server role, a shared store) adds ``as <role>``."""
+    return f"{card.title} · {card.byline((roles or {}).get(card.first.position))}"
 
 
 def card_lines(card: AuditCard, currency: str) -> list[tuple[str, bool]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -283,6 +284,7 @@ class AuditView(QWidget):
             keep=same,
             notes=notes_by_target(answer.notes),
             refused=answer.refused,
+            roles=audit.server_roles,
         )
         self._update_note_button()
         count = len(audit.events)
@@ -455,7 +457,8 @@ class AuditView(QWidget):
                 one = event or card.first
                 role = self.audit.server_roles.get(one.position) if self.audit else None
                 return event_details(one, notes + document, server_role=role)
-            return card_details(card, currency, notes + document)
+            roles = self.audit.server_roles if self.audit else None
+            return card_details(card, currency, notes + document, roles=roles)
 
         shown = event or card.first
         first = shown.version if event is not None else card.first.version
@@ -594,10 +597,17 @@ def event_details(event: AuditEvent, document: str = "", *, server_role: str | N
     return "".join(parts)
 
 
-def card_details(card: AuditCard, currency: str, document: str = "", limit: int = 200) -> str:
+def card_details(
+    card: AuditCard,
+    currency: str,
+    document: str = "",
+    limit: int = 200,
+    *,
+    roles: Mapping[int, str] | None = None,
+) -> str:
     """A card's change of the total, the order document before and after (``document``),
     then its events as a list (the first ``limit``)."""
-    parts = [f"<h3>{html.escape(card_title(card))}</h3>"]
+    parts = [f"<h3>{html.escape(card_title(card, roles))}</h3>"]
     delta = card.delta
     if delta is not None:
         parts.append(f"<p>Order total {html.escape(money(delta, currency, signed=True))}</p>")

@@ -292,6 +292,21 @@ def maintenance_handlers(
     }
 
 
+def _projector(
+    events: EventStore, read_model: ReadModel, settings: Settings, name: str, clock: Clock
+) -> Projector:
+    """The projector over a backend's read model, as the settings ask (not started)."""
+    return Projector(
+        events,
+        read_model.feed,
+        read_model.target,
+        name=name,
+        batch_size=settings.projector_batch,
+        clock=clock,
+        bulk_catch_up=settings.projector_bulk_catch_up,
+    )
+
+
 def audit_query_handlers(events: EventStore) -> dict[type[q.Query[Any]], QueryHandler]:
     """The audit view's query; its module (timeline grouping, business language) is imported
     on the first question, not at start-up."""
@@ -371,15 +386,7 @@ def bootstrap(
         events = SqliteEventStore(database, clock=clock)
         snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
         read_model = sqlite_read_model(database)
-        projector = Projector(
-            events,
-            read_model.feed,
-            read_model.target,
-            name=projector_name,
-            batch_size=settings.projector_batch,
-            clock=clock,
-            bulk_catch_up=settings.projector_bulk_catch_up,
-        )
+        projector = _projector(events, read_model, settings, projector_name, clock)
         # Creates the read-model tables; after a read-model schema change they are reset and
         # the projector's first run_once is a full rebuild. Nothing is started here.
         projector.prepare()
@@ -463,15 +470,7 @@ def bootstrap_server(
         events = PostgresEventStore(server, clock=clock)
         snapshots = PostgresSnapshotStore(server, clock=clock, key_dir=settings.effective_key_dir)
         read_model = postgres_read_model(server)
-        projector = Projector(
-            events,
-            read_model.feed,
-            read_model.target,
-            name=projector_name,
-            batch_size=settings.projector_batch,
-            clock=clock,
-            bulk_catch_up=settings.projector_bulk_catch_up,
-        )
+        projector = _projector(events, read_model, settings, projector_name, clock)
         projector.prepare()
 
         def store_info(query: q.GetStoreInfo) -> StoreInfo:

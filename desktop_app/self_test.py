@@ -51,12 +51,16 @@ class SelfTestResult:
     window_width: int
     window_height: int
     seconds: float
+    server: str | None = None
+    """The server checked (``--db postgresql://…``), shown without a password; None: the
+    self-test's own temporary file."""
 
     def line(self) -> str:
         """The one line printed on success."""
+        where = f" on {self.server} (read only)" if self.server else ""
         return (
-            f"self-test OK: {self.events} events, chain verified, {self.orders} orders listed, "
-            f"window {self.window_width}x{self.window_height}, {self.seconds:.2f} s"
+            f"self-test OK{where}: {self.events} events, chain verified, {self.orders} orders "
+            f"listed, window {self.window_width}x{self.window_height}, {self.seconds:.2f} s"
         )
 
 
@@ -124,8 +128,24 @@ def handle_cli_flags(args: argparse.Namespace) -> int | None:
     """The exit code when a flag added by :func:`add_cli_flags` has done the work (the caller
     returns it without starting the GUI); None to go on normally."""
     if getattr(args, "self_test", False):
-        return run_self_test(keep=bool(getattr(args, "self_test_keep", False)))
+        return run_self_test(
+            keep=bool(getattr(args, "self_test_keep", False)), server=_server_of(args)
+        )
     return None
+
+
+def _server_of(args: argparse.Namespace) -> str | None:
+    """``--db``'s server URL when it names one (the self-test then checks that server, read
+    only); None for a file or no ``--db`` (the self-test's own temporary file)."""
+    from desktop_app.config import ServerLocation, parse_location
+
+    db = getattr(args, "db", None)  # argparse's namespace: absent when no parser added it
+    if isinstance(db, str):
+        try:
+            db = parse_location(db)
+        except ValueError:
+            return None  # not a URL: the GUI's own parser reports a bad --db
+    return db.url if isinstance(db, ServerLocation) else None
 
 
 def early_exit(argv: Sequence[str]) -> int | None:
@@ -134,6 +154,7 @@ def early_exit(argv: Sequence[str]) -> int | None:
     offers); None when neither is there. Other arguments are left alone."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_cli_flags(parser)
+    parser.add_argument("--db", default=None)  # a server URL makes the self-test check it
     args, _ = parser.parse_known_args(list(argv))
     return handle_cli_flags(args)
 
@@ -141,13 +162,15 @@ def early_exit(argv: Sequence[str]) -> int | None:
 # --- the self-test ---------------------------------------------------------------------------
 
 
-def run_self_test(*, keep: bool = False) -> int:
+def run_self_test(*, keep: bool = False, server: str | None = None) -> int:
     """Run every check, print one line (``self-test OK: …`` or ``self-test FAILED: …``) and
-    return the exit code. ``keep`` leaves the temporary folder (and says where)."""
+    return the exit code. ``keep`` leaves the temporary folder (and says where). With
+    ``server`` (a ``postgresql://`` URL) the checks run on that shared desk, read only: a
+    self-test never writes test orders into an office's history."""
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="order-desk-self-test-"))
     try:
-        result = _run(folder, started)
+        result = _run_on_server(server, folder, started) if server else _run(folder, started)
     except Exception as exc:  # every failure becomes the one line, never a traceback
         reason = str(exc) if isinstance(exc, SelfTestError) else f"{type(exc).__name__}: {exc}"
         line, code = f"self-test FAILED: {reason}", EXIT_FAILED
@@ -242,6 +265,53 @@ def _run(folder: Path, started: float) -> SelfTestResult:
         app.close()
 
 
+def _run_on_server(url: str, folder: Path, started: float) -> SelfTestResult:
+    """The checks on a shared desk, read only: the server answers with an Order Desk database
+    of a known version whose append-only triggers hold, the whole hash chain verifies, the
+    order list answers and the main window renders it."""
+    from desktop_app import resources
+    from desktop_app.application import queries as q
+    from desktop_app.application.audit import verify_history
+    from desktop_app.bootstrap import bootstrap
+    from desktop_app.config import ServerLocation, Settings
+
+    try:
+        resources.style_sheet()
+        resources.icon_png()
+    except OSError as exc:
+        raise SelfTestError(f"resources: {exc}") from exc
+    qapp, created = _qt_application()
+    if created:
+        resources.apply_to(qapp)
+    location = ServerLocation(url)
+    settings = Settings.for_location(
+        location, read_only=True, log_dir=folder / "logs", key_dir=folder / "keys"
+    )
+    app = bootstrap(settings, source="self-test")
+    try:
+        triggers = str(app.info.details.get("append_only_triggers", "intact"))
+        _check(triggers == "intact", f"the server's append-only triggers are {triggers}")
+        verified = verify_history(app.events, app.snapshots, chain_only=True)
+        _check(
+            verified.ok,
+            f"verify failed at position {verified.first_bad_position}: {verified.problem or ''}"
+            + "; ".join(f.describe() for f in verified.findings[:3]),
+        )
+        page = app.queries.ask(q.ListOrders(with_total=True))
+        total = page.total if page.total is not None else len(page.rows)
+        width, height = _render_main_window(qapp, app, folder, rows=len(page.rows))
+        return SelfTestResult(
+            events=verified.checked,
+            orders=total,
+            window_width=width,
+            window_height=height,
+            seconds=time.perf_counter() - started,
+            server=location.display,
+        )
+    finally:
+        app.close()
+
+
 def _qt_application() -> tuple[Any, bool]:
     """The running QApplication, or a new one on the offscreen platform; True if new."""
     from PySide6.QtCore import QCoreApplication
@@ -311,9 +381,9 @@ def _check_order_list(queries: QueryBus, delivered: str, cancelled: str) -> int:
     return len(rows)
 
 
-def _render_main_window(qapp: Any, app: Any, folder: Path) -> tuple[int, int]:
-    """Build the main window as ``__main__`` does, let it load the list, grab a pixmap;
-    returns its size."""
+def _render_main_window(qapp: Any, app: Any, folder: Path, rows: int = 2) -> tuple[int, int]:
+    """Build the main window as ``__main__`` does, let it load the list (``rows`` rows on its
+    first page), grab a pixmap; returns its size."""
     from PySide6.QtCore import QSettings
 
     from desktop_app.ui.bridge import Bridge
@@ -329,10 +399,10 @@ def _render_main_window(qapp: Any, app: Any, folder: Path) -> tuple[int, int]:
         window.show()
         window.start()
         model = window.orders.model
-        _pump(qapp, lambda: tasks.pending() == 0 and model.rowCount() == 2)
+        _pump(qapp, lambda: tasks.pending() == 0 and model.rowCount() == rows)
         _check(
-            model.rowCount() == 2,
-            f"the main window's order list shows {model.rowCount()} rows, not 2",
+            model.rowCount() == rows,
+            f"the main window's order list shows {model.rowCount()} rows, not {rows}",
         )
         # History and Snapshots are built on first use: build them now, so a module left
         # out of this build fails here and not when a clerk first opens the tab.

@@ -65,15 +65,12 @@ from desktop_app.store.read_model_sql import (
     UPSERT_PRODUCT,
     FaultHook,
     customer_params,
-    customer_state,
     has_fts,
     json_ids,
     line_params,
-    line_state,
+    load_working_set,
     order_params,
-    order_state,
     product_params,
-    product_state,
     reset_fts,
 )
 from desktop_app.store.schema import (
@@ -82,6 +79,10 @@ from desktop_app.store.schema import (
 )
 
 log = logging.getLogger("desktop_app.store.projection_target")
+
+
+_SELECT_IN = (SELECT_ORDERS_IN, SELECT_LINES_IN, SELECT_CUSTOMERS_IN, SELECT_PRODUCTS_IN)
+"""The batch's reads of the rows it touches (ids as one JSON array text)."""
 
 
 class _Batch:
@@ -103,30 +104,9 @@ class _Batch:
 
     def load(self, keys: ReadModelKeys) -> WorkingSet:
         con = self._con
-        work = WorkingSet()
-        if keys.orders:
-            ids = json_ids(keys.orders)
-            before = self._before
-            for row in con.execute(SELECT_ORDERS_IN, (ids,)):
-                order = order_state(row)
-                work.orders[order.order_id] = order
-                before[order.order_id] = (order.customer_id, order.status)
-            for row in con.execute(SELECT_LINES_IN, (ids,)):
-                line = line_state(row)
-                work.lines.setdefault(line.order_id, {})[line.line_id] = line
-        customers = set(keys.customers)
-        customers.update(o.customer_id for o in work.orders.values())
-        if customers:
-            for row in con.execute(SELECT_CUSTOMERS_IN, (json_ids(customers),)):
-                customer = customer_state(row)
-                work.customers[customer.customer_id] = customer
-        products = set(keys.products)
-        for lines in work.lines.values():
-            products.update(line.product_id for line in lines.values())
-        if products:
-            for row in con.execute(SELECT_PRODUCTS_IN, (json_ids(products),)):
-                product = product_state(row)
-                work.products[product.product_id] = product
+        work = load_working_set(
+            keys, lambda sql, ids: con.execute(sql, (json_ids(ids),)), _SELECT_IN, self._before
+        )
         self._step("loaded")
         return work
 

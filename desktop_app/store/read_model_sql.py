@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from desktop_app.application.ports import (
@@ -17,6 +17,8 @@ from desktop_app.application.ports import (
     LineState,
     OrderState,
     ProductState,
+    ReadModelKeys,
+    WorkingSet,
 )
 from desktop_app.store.list_rules import fold
 from desktop_app.store.schema import (
@@ -190,6 +192,48 @@ def order_state(row: Any) -> OrderState:
 def line_state(row: Any) -> LineState:
     """A :data:`SELECT_LINES_IN` row as the projector's mutable line."""
     return LineState(*row)
+
+
+RowsOf = Callable[[str, set[str]], Iterable[Any]]
+"""Runs one of the four "rows of these ids" statements with the ids as the backend passes
+them (SQLite: one JSON array text; PostgreSQL: an array)."""
+
+
+def load_working_set(
+    keys: ReadModelKeys,
+    rows_of: RowsOf,
+    statements: tuple[str, str, str, str],
+    before: dict[str, tuple[str, str]],
+) -> WorkingSet:
+    """The rows a projector batch touches (orders with their lines, their customers and the
+    lines' products), by the backend's ``statements`` for orders, lines, customers and
+    products; ``before`` gets each loaded order's (customer, status), where the count deltas
+    start. One reading for both backends' targets."""
+    select_orders, select_lines, select_customers, select_products = statements
+    work = WorkingSet()
+    if keys.orders:
+        ids = set(keys.orders)
+        for row in rows_of(select_orders, ids):
+            order = order_state(row)
+            work.orders[order.order_id] = order
+            before[order.order_id] = (order.customer_id, order.status)
+        for row in rows_of(select_lines, ids):
+            line = line_state(row)
+            work.lines.setdefault(line.order_id, {})[line.line_id] = line
+    customers = set(keys.customers)
+    customers.update(o.customer_id for o in work.orders.values())
+    if customers:
+        for row in rows_of(select_customers, customers):
+            customer = customer_state(row)
+            work.customers[customer.customer_id] = customer
+    products = set(keys.products)
+    for lines in work.lines.values():
+        products.update(line.product_id for line in lines.values())
+    if products:
+        for row in rows_of(select_products, products):
+            product = product_state(row)
+            work.products[product.product_id] = product
+    return work
 
 
 def customer_state(row: Any) -> CustomerState:

@@ -50,13 +50,10 @@ from desktop_app.store.read_model_sql import (
     UPSERT_PRODUCT,
     FaultHook,
     customer_params,
-    customer_state,
     line_params,
-    line_state,
+    load_working_set,
     order_params,
-    order_state,
     product_params,
-    product_state,
 )
 from desktop_app.store.schema import read_model_metadata, rm_meta
 
@@ -170,6 +167,10 @@ _COPY_COLUMNS = {
 """The columns a rebuild copies into each table, in the order of the ``*_params`` tuples."""
 
 
+_SELECT_IN = (_SELECT_ORDERS, _SELECT_LINES, _SELECT_CUSTOMERS, _SELECT_PRODUCTS)
+"""The batch's reads of the rows it touches (ids as one array)."""
+
+
 class _Batch:
     """One projector batch inside an open transaction on ``con``."""
 
@@ -189,30 +190,9 @@ class _Batch:
 
     def load(self, keys: ReadModelKeys) -> WorkingSet:
         con = self._con
-        work = WorkingSet()
-        if keys.orders:
-            ids = sorted(keys.orders)
-            before = self._before
-            for row in con.execute(_SELECT_ORDERS, (ids,)):
-                order = order_state(row)
-                work.orders[order.order_id] = order
-                before[order.order_id] = (order.customer_id, order.status)
-            for row in con.execute(_SELECT_LINES, (ids,)):
-                line = line_state(row)
-                work.lines.setdefault(line.order_id, {})[line.line_id] = line
-        customers = set(keys.customers)
-        customers.update(o.customer_id for o in work.orders.values())
-        if customers:
-            for row in con.execute(_SELECT_CUSTOMERS, (sorted(customers),)):
-                customer = customer_state(row)
-                work.customers[customer.customer_id] = customer
-        products = set(keys.products)
-        for lines in work.lines.values():
-            products.update(line.product_id for line in lines.values())
-        if products:
-            for row in con.execute(_SELECT_PRODUCTS, (sorted(products),)):
-                product = product_state(row)
-                work.products[product.product_id] = product
+        work = load_working_set(
+            keys, lambda sql, ids: con.execute(sql, (sorted(ids),)), _SELECT_IN, self._before
+        )
         self._step("loaded")
         return work
 

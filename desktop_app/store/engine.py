@@ -39,6 +39,7 @@ from desktop_app.store.private_files import make_private_folder
 from desktop_app.store.schema import (
     APPLICATION_ID,
     BROWSE_SINCE,
+    COMMANDS_KEYED_SINCE,
     CORE_TABLES,
     FINGERPRINTS_SINCE,
     REJECTIONS_SINCE,
@@ -48,6 +49,7 @@ from desktop_app.store.schema import (
     add_rejections,
     add_snapshot_seals,
     create_schema,
+    key_commands_by_id,
 )
 from desktop_app.store.triggers import trigger_problem
 from desktop_app.store.unique_keys import add_unique_keys
@@ -71,12 +73,14 @@ MIGRATIONS: dict[int, Migration] = {
     4: add_snapshot_seals,
     REJECTIONS_SINCE: add_rejections,
     BROWSE_SINCE: add_browse_indexes,
+    COMMANDS_KEYED_SINCE: key_commands_by_id,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
-and the database id; 5 the rejection log; 6 the event browser's indexes. Add a step (and bump
+and the database id; 5 the rejection log; 6 the event browser's indexes; 7 ``commands``
+without a rowid. Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from desktop_app.application.fingerprints import MAX_FINGERPRINT_LENGTH
@@ -103,6 +104,50 @@ Encoded = tuple[str, str, int, str, str]
 """(event_id, type_name, schema_version, payload_text, metadata_text)."""
 
 
+def metadata_text(meta: EventMetadata) -> str:
+    """``to_json_text(meta.to_json())``: the storage text of an event's metadata.
+
+    Written directly for a plain ``EventMetadata`` of texts (every append encodes one; no dict,
+    no walk, no key sort: ~1 µs instead of ~2.5): the keys in sorted order, each value quoted
+    as the storage encoder quotes it, the same refusal of a lone surrogate. Anything else
+    (a subclass, a value that is not a ``str``) goes the general way.
+    """
+    if type(meta) is not EventMetadata:
+        return to_json_text(meta.to_json())
+    app_version, causation, correlation = meta.app_version, meta.causation_id, meta.correlation_id
+    host, source, user = meta.host, meta.source, meta.user
+    if not (
+        type(app_version) is str
+        and type(causation) is str
+        and type(correlation) is str
+        and type(host) is str
+        and type(source) is str
+        and type(user) is str
+    ):
+        return to_json_text(meta.to_json())
+    quote = encode_basestring
+    text = (
+        '{"app_version":'
+        + quote(app_version)
+        + ',"causation_id":'
+        + quote(causation)
+        + ',"correlation_id":'
+        + quote(correlation)
+        + ',"host":'
+        + quote(host)
+        + ',"source":'
+        + quote(source)
+        + ',"user":'
+        + quote(user)
+        + "}"
+    )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text contains invalid Unicode (a lone surrogate)") from exc
+    return text
+
+
 def encode_events(events: Sequence[NewEvent]) -> list[Encoded]:
     """JSON-encode payloads and metadata (done before taking the write lock).
 
@@ -115,7 +160,7 @@ def encode_events(events: Sequence[NewEvent]) -> list[Encoded]:
     for ev in events:
         meta = ev.metadata
         if meta is not last_meta and (last_meta is None or meta != last_meta):
-            meta_text = to_json_text(meta.to_json())
+            meta_text = metadata_text(meta)
             last_meta = meta
         out.append(
             (ev.event_id, ev.type_name, ev.schema_version, to_json_text(ev.payload), meta_text)

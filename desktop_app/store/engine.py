@@ -36,11 +36,13 @@ from desktop_app.application.ports import (
     StoreUnavailableError,
 )
 from desktop_app.store.private_files import make_private_folder
+from desktop_app.store.read_model_file import separate_read_model
 from desktop_app.store.schema import (
     APPLICATION_ID,
     BROWSE_SINCE,
     CORE_TABLES,
     FINGERPRINTS_SINCE,
+    READ_MODEL_FILE_SINCE,
     REJECTIONS_SINCE,
     SCHEMA_VERSION,
     add_browse_indexes,
@@ -71,12 +73,14 @@ MIGRATIONS: dict[int, Migration] = {
     4: add_snapshot_seals,
     REJECTIONS_SINCE: add_rejections,
     BROWSE_SINCE: add_browse_indexes,
+    READ_MODEL_FILE_SINCE: separate_read_model,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
-and the database id; 5 the rejection log; 6 the event browser's indexes. Add a step (and bump
+and the database id; 5 the rejection log; 6 the event browser's indexes; 7 moves the read
+model into its own file (copied out, then dropped from the database). Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 
@@ -285,6 +289,11 @@ class Database:
         self._lent: dict[int, PoolProxiedConnection] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._after_close: list[Callable[[], None]] = []
+
+    def call_after_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the engine is disposed (e.g. remove a temporary file)."""
+        self._after_close.append(callback)
 
     @property
     def info(self) -> StoreInfo:
@@ -485,6 +494,8 @@ class Database:
             if not hold.busy:
                 self._drop(hold)
         self.engine.dispose()
+        while self._after_close:
+            self._after_close.pop()()
 
 
 def _make_engine(
@@ -853,6 +864,62 @@ def open_database(
     return db
 
 
+def open_side_file(
+    path: Path,
+    *,
+    read_only_reason: str | None,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+) -> Database:
+    """Open (creating it 0600 when missing and writable) a companion SQLite file of ours that
+    is not an Order Desk database: the read model's file (see ``store.read_model_file``).
+
+    The same pragmas and pool as the database (WAL, busy timeout); no stamps, migrations or
+    triggers: the caller checks and stamps what it needs. A read-only open never creates or
+    changes the file (``immutable`` where nothing may be created beside it).
+    """
+    path = Path(path).absolute()
+    fresh = False
+    if not path.exists():
+        if read_only_reason is not None:
+            raise _open_error("not_found", path, "the file does not exist.")
+        try:
+            _create_file(path)
+        except OSError as exc:
+            raise _open_error(
+                "unavailable", path, f"the file could not be created ({exc.strerror})."
+            ) from exc
+        fresh = True
+    immutable = False
+    if read_only_reason is not None and not _wal_path(path).exists():
+        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
+    with store_errors():
+        engine = _make_engine(
+            path,
+            read_only=read_only_reason is not None,
+            immutable=immutable,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+    db = Database(
+        path=path,
+        engine=engine,
+        read_only_reason=read_only_reason,
+        schema_version=0,
+        synchronous=synchronous,
+        busy_timeout_ms=busy_timeout_ms,
+    )
+    try:
+        with db.raw() as con:  # one connection now: pragma failures surface here
+            db.schema_version = int(con.execute("PRAGMA user_version").fetchone()[0])
+    except BaseException:
+        db.close()
+        if fresh:
+            _remove_files(path)
+        raise
+    return db
+
+
 def sqlite_details(db: Database) -> dict[str, Any]:
     """Extra facts for the About box / CLI: file sizes of the database and its WAL."""
     wal = _wal_path(db.path)
@@ -871,6 +938,7 @@ __all__ = [
     "backup_copy",
     "backup_folder",
     "open_database",
+    "open_side_file",
     "store_errors",
     "translate_error",
     "trigger_reason",

@@ -43,8 +43,8 @@ from pathlib import Path
 from desktop_app.application.ports import StoreError, VerifyResult
 from desktop_app.store import anchors
 from desktop_app.store.hashing import ChainVerifier, Row
-from desktop_app.store.records import verify_result
 from desktop_app.store.read_model_file import remove_read_model_files
+from desktop_app.store.records import verify_result
 from desktop_app.store.schema import APPLICATION_ID, SCHEMA_VERSION
 from desktop_app.store.triggers import trigger_problem
 

@@ -54,17 +54,19 @@ def _open_companion(path: Path, events: Database, reason: str | None) -> Databas
             kind = is_read_model_file(con)
             if kind is None and reason is None:
                 stamp(con)
-            elif not kind:
-                log.warning("%s is not an Order Desk read model: it is left alone", path)
+                kind = True
+        if not kind:
+            log.warning("%s is not an Order Desk read model: it is left alone", path)
+            db.close()
+            return None
+        if reason is not None:  # read only: show it only when bound to this log
+            # (one snapshot of it: its owner may be committing a batch meanwhile)
+            with db.raw_read(hold=False) as con, events.raw_read(hold=False) as ev:
+                problem = binding_problem(con, ev)
+            if problem is not None:
+                log.info("read model %s is not used: %s", path, problem)
                 db.close()
                 return None
-            if reason is not None:  # read only: show it only when bound to this log
-                with events.raw_read(hold=False) as ev:
-                    problem = binding_problem(con, ev)
-                if problem is not None:
-                    log.info("read model %s is not used: %s", path, problem)
-                    db.close()
-                    return None
     except (StoreError, OSError) as exc:
         log.warning("read model %s cannot be used (%s)", path, exc)
         db.close()

@@ -36,7 +36,7 @@ from desktop_app.application.ports import (
     StoreUnavailableError,
 )
 from desktop_app.store.private_files import make_private_folder
-from desktop_app.store.read_model_file import separate_read_model
+from desktop_app.store.read_model_file import READ_MODEL_APPLICATION_ID, separate_read_model
 from desktop_app.store.schema import (
     APPLICATION_ID,
     BROWSE_SINCE,
@@ -593,7 +593,14 @@ def _wal_path(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
-def _foreign(path: Path) -> DatabaseOpenError:
+def _foreign(path: Path, app_id: int | None = None) -> DatabaseOpenError:
+    if app_id == READ_MODEL_APPLICATION_ID:
+        return _open_error(
+            "foreign",
+            path,
+            "it holds the order lists of an Order Desk database (kept beside the database and "
+            "made again from it), not the database itself. Choose the database file instead.",
+        )
     return _open_error(
         "foreign",
         path,
@@ -610,7 +617,7 @@ def _check_existing(path: Path) -> int:
     header_app_id, _, size_in_doubt = _inspect_header(path)
     has_wal = _wal_path(path).exists()
     if header_app_id != APPLICATION_ID and not has_wal:
-        raise _foreign(path)
+        raise _foreign(path, header_app_id)
     try:
         con = sqlite3.connect(
             _uri(path, read_only=True, immutable=not has_wal), uri=True, isolation_level=None
@@ -621,7 +628,7 @@ def _check_existing(path: Path) -> int:
         app_id = int(con.execute("PRAGMA application_id").fetchone()[0])
         user_version = int(con.execute("PRAGMA user_version").fetchone()[0])
         if app_id != APPLICATION_ID:
-            raise _foreign(path)
+            raise _foreign(path, app_id)
         names = {
             str(row[0]) for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }

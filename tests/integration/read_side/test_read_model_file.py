@@ -25,6 +25,7 @@ from desktop_app.application.ports import StoreBusyError
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
 from desktop_app.store.backup import create_backup, restore
+from desktop_app.store.engine import DatabaseOpenError, open_database
 from desktop_app.store.read_model_file import (
     BOUND_TO_KEY,
     CHECKPOINT_EVENT_KEY,
@@ -391,3 +392,13 @@ def test_the_read_model_file_is_private_and_marked(tmp_path: Path) -> None:
     finally:
         con.close()
     assert not {n for n in _tables(path) if n.startswith("rm_")}
+
+
+def test_opening_the_read_model_file_as_a_database_says_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "orders.sqlite3"
+    _fill(path, commands=5)
+    side = read_model_path(path)
+    before = side.read_bytes()
+    with pytest.raises(DatabaseOpenError, match="order lists of an Order Desk database"):
+        open_database(side)
+    assert side.read_bytes() == before

@@ -512,8 +512,10 @@ class SqliteProjectionTarget:
                 driver.execute(CACHE_SIZE)
                 self._batch_fairy, self._batch_con = fairy, driver
                 con = driver
-            con.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a BEGIN that ran but whose reply was lost (an I/O error after
+                # it) must not leave this kept connection holding the write lock (R22).
+                con.execute("BEGIN IMMEDIATE")
                 yield con
                 con.execute("COMMIT")
             except BaseException:

@@ -165,6 +165,19 @@ def _real_part(path: Path, long_events: int) -> tuple[str, int]:
         app.close()
 
 
+def _with_read_model(path: Path) -> sqlite3.Connection:
+    """The event file with its read model's own file attached (unqualified ``rm_*`` names
+    resolve there), both with ``synchronous = OFF`` and a big cache (a builder)."""
+    from desktop_app.store.read_model_file import read_model_path
+
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("ATTACH DATABASE ? AS rm", (str(read_model_path(path)),))
+    for schema in ("main", "rm"):
+        con.execute(f"PRAGMA {schema}.synchronous = OFF")
+        con.execute(f"PRAGMA {schema}.cache_size = -262144")
+    return con
+
+
 def _synthetic_rows(
     con: sqlite3.Connection, count: int, first_number: int, head: int, seed: int
 ) -> int:
@@ -275,10 +288,8 @@ def build(path: Path, orders: int, long_events: int = 10_000) -> BuiltDatabase:
     long_id, real_orders = _real_part(path, long_events)
     log(f"  P5 build: real part done ({time.perf_counter() - started:.1f} s)")
     synthetic = max(0, orders - real_orders)
-    con = sqlite3.connect(path, isolation_level=None)
+    con = _with_read_model(path)
     try:
-        con.execute("PRAGMA synchronous = OFF")
-        con.execute("PRAGMA cache_size = -262144")
         head = int(con.execute("SELECT max(position) FROM events").fetchone()[0])
         checkpoint = int(con.execute("SELECT max(position) FROM rm_checkpoints").fetchone()[0])
         if checkpoint != head:
@@ -296,10 +307,8 @@ def build(path: Path, orders: int, long_events: int = 10_000) -> BuiltDatabase:
         if not store.claim("p5-build"):  # the one writer of the read model (R33)
             raise RuntimeError("another process projects into this file's read model")
         store.begin_bulk()  # drop the list indexes; end_bulk rebuilds them + ANALYZE
-        con = sqlite3.connect(path, isolation_level=None)
+        con = _with_read_model(path)
         try:
-            con.execute("PRAGMA synchronous = OFF")
-            con.execute("PRAGMA cache_size = -262144")
             lines = _synthetic_rows(con, synthetic, first_number, head, seed=5)
             con.execute("BEGIN")
             con.execute(
@@ -317,7 +326,7 @@ def build(path: Path, orders: int, long_events: int = 10_000) -> BuiltDatabase:
         store.end_bulk()
     finally:
         app.close()
-    con = sqlite3.connect(path, isolation_level=None)
+    con = _with_read_model(path)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         total = int(con.execute("SELECT count(*) FROM rm_orders").fetchone()[0])

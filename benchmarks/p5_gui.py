@@ -34,6 +34,7 @@ from typing import Any
 
 from benchmarks.harness import Stats, fmt, log, render_table
 from benchmarks.p5_build import BuiltDatabase, build
+from desktop_app.store.read_model_file import read_model_path
 
 FULL_ORDERS = 1_000_000
 QUICK_ORDERS = 100_000
@@ -171,6 +172,8 @@ def run(quick: bool, rounds: int) -> dict[str, object]:
         for index in range(rounds):
             path = folder / f"round-{index}.sqlite3"
             shutil.copyfile(base_path, path)
+            # ... and its read model's own file (bound to the same log: used as it is).
+            shutil.copyfile(read_model_path(base_path), read_model_path(path))
             gui_args = [
                 "--db",
                 str(path),

@@ -19,6 +19,7 @@ from typing import Any
 
 from desktop_app.application import queries as q
 from desktop_app.application.queries import ORDER_SORT_COLUMNS
+from desktop_app.store.read_model_file import read_model_path
 
 SORTS = sorted(ORDER_SORT_COLUMNS)
 DEEP = 70_000
@@ -50,7 +51,7 @@ def main() -> None:
     from desktop_app.bootstrap import bootstrap
     from desktop_app.config import Settings
 
-    con = sqlite3.connect(args.path)
+    con = sqlite3.connect(read_model_path(Path(args.path)))  # the read model's own file
     customer = con.execute(
         "SELECT customer_id FROM rm_orders GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1"
     ).fetchone()[0]

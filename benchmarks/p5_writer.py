@@ -17,9 +17,11 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from desktop_app.store.hashing import Row, to_json_text, utc_text
+from desktop_app.store.read_model_file import read_model_path
 from desktop_app.store.records import build_rows
 
 BATCH = 1_000
@@ -120,6 +122,8 @@ def append(path: str, count: int, seed: int = 17) -> dict[str, float | int]:
     started = time.perf_counter()
     con = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
+        # The customers and products come from the read model's own file.
+        con.execute("ATTACH DATABASE ? AS rm", (str(read_model_path(Path(path))),))
         con.execute("PRAGMA synchronous = NORMAL")
         first = int(con.execute("SELECT max(position) FROM events").fetchone()[0]) + 1
         batch: list[Row] = []

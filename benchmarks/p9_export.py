@@ -32,6 +32,7 @@ from typing import Any
 
 from benchmarks.harness import Stats, fmt, log, paired_ratios, render_table
 from benchmarks.p5_build import build
+from desktop_app.store.read_model_file import read_model_path
 
 ORDERS = 1_000_000
 QUICK_ORDERS = 50_000
@@ -53,7 +54,7 @@ def _raw(path: Path, target: Path) -> tuple[float, int]:
     from desktop_app.application.export import CSV_HEADER, amount_text
 
     started = time.perf_counter()
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)  # the read model
     rows = 0
     try:
         with open(target, "w", encoding="utf-8", newline="") as out:

@@ -49,7 +49,7 @@ from desktop_app.store.event_browse import SqliteLogBrowse
 from desktop_app.store.event_hashes import stored_event_hash
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.projector_report import StatusReporter
-from desktop_app.store.read_model import sqlite_read_model
+from desktop_app.store.read_model import open_read_model_database, sqlite_read_model
 from desktop_app.store.rejection_store import SqliteRejectionLog
 
 Clock = Callable[[], datetime]
@@ -75,6 +75,8 @@ class App:
     deps: h.Deps
     info: StoreInfo
     read_model: ReadModel | None = None
+    read_database: Database | None = None
+    """The read model's own file beside ``database`` (SQLite; see store.read_model_file)."""
     projector: Projector | None = None
     """Not started here: the scheduler runs ``projector.run_once`` and installs its wake hook."""
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -382,15 +384,20 @@ def bootstrap(
         busy_timeout_ms=settings.busy_timeout_ms,
         read_only=settings.read_only,
     )
+    read_database: Database | None = None
     try:
         events = SqliteEventStore(database, clock=clock)
         snapshots = SqliteSnapshotStore(database, clock=clock, key_dir=settings.effective_key_dir)
-        read_model = sqlite_read_model(database)
+        # The read model's own file: the projector and a rebuild never hold the event file's
+        # write lock, so clerks' commands never wait for them.
+        read_database = open_read_model_database(database)
+        read_model = sqlite_read_model(database, read_database)
         projector = _projector(events, read_model, settings, projector_name, clock)
-        # Creates the read-model tables; after a read-model schema change they are reset and
-        # the projector's first run_once is a full rebuild. Nothing is started here.
+        # Creates the read-model tables; after a read-model schema change (or when the read
+        # model was made from another log) they are reset and the projector's first run_once
+        # is a full rebuild. Nothing is started here.
         projector.prepare()
-        closers: list[Callable[[], None]] = [read_model.close]
+        closers: list[Callable[[], None]] = [read_database.close, read_model.close]
         if not settings.read_only:  # its rate and last error, for `status` in another process
             reporter = StatusReporter(settings.db_path, user=os_user(), host=host_name())
             projector.add_listener(reporter)
@@ -410,15 +417,18 @@ def bootstrap(
             maintenance=maintenance_handlers(settings, database, events, snapshots, clock),
             rejections=SqliteRejectionLog(database, clock=clock),
         )
-        history = SqliteDeskHistory(database, projector_name=projector_name)
+        history = SqliteDeskHistory(database, read_database, projector_name=projector_name)
         queries.register_all(as_of_query_handlers(history, fold_desk, deps.orders))
         if fresh:
             _record_creation(database, settings)
     except BaseException:
+        if read_database is not None:
+            read_database.close()
         database.close()
         raise
     return App(
         read_model=read_model,
+        read_database=read_database,
         projector=projector,
         closers=closers,
         settings=settings,

@@ -48,6 +48,7 @@ from desktop_app.store.backup import (
 from desktop_app.store.engine import trigger_reason
 from desktop_app.store.maintenance import file_sizes
 from desktop_app.store.projector_report import read_report
+from desktop_app.store.read_model_file import read_model_path
 from desktop_app.store.repair import repair_triggers
 from desktop_app.store.schema import SCHEMA_VERSION
 
@@ -431,6 +432,9 @@ def _status(db: Path) -> dict[str, Any]:
         "server": False,
         "db_bytes": sizes.db_bytes,
         "wal_bytes": sizes.wal_bytes,
+        # The lists' own file beside the database (rebuilt from it, never backed up).
+        "read_model_file": str(read_model_path(db)),
+        "read_model_bytes": file_sizes(read_model_path(db)).db_bytes,
         "read_only": reason is not None,
         "read_only_reason": reason,
         "schema_version": schema_version,
@@ -466,6 +470,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows += [
             ("Size", f"{data['db_bytes']:,} bytes"),
             ("WAL size", f"{data['wal_bytes']:,} bytes"),
+            ("Read model", f"{data['read_model_file']} ({data['read_model_bytes']:,} bytes)"),
         ]
     rows += [
         ("Read-only", read_only),

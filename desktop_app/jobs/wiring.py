@@ -45,10 +45,12 @@ def build_jobs(
     """The background jobs for a bootstrapped app on a SQLite file (not started); on a
     server (``settings.server``) only the projector job.
 
-    Projector catch-up, snapshot sweep, idle WAL checkpoint and (with ``backups``) scheduled
-    backups into ``settings.effective_backup_dir`` keeping ``settings.backup_keep``. A
-    read-only database gets the projector job and backups (reading is allowed), no
-    checkpoints and no snapshot sweep. Every database gets the daily anchor job (R28).
+    Projector catch-up, snapshot sweep, idle WAL checkpoint (of the database and of its read
+    model's file) and (with ``backups``) scheduled backups into ``settings.effective_backup_dir``
+    keeping ``settings.backup_keep`` (the database only: the read model is rebuilt from it). A
+    read-only database gets the projector job and backups (reading is allowed), no snapshot
+    sweep, and checkpoints only of a read model it writes (a temporary one). Every database
+    gets the daily anchor job (R28).
     ``clock`` replaces the jobs' clock (tests: "a day later" without waiting a day).
     """
     database, settings = app.database, app.settings
@@ -74,8 +76,26 @@ def build_jobs(
     repositories: list[Repository[Any]] = [app.deps.orders, app.deps.customers, app.deps.products]
     sweep = partial(sweep_snapshots, repositories, find_behind, interval=settings.snapshot_interval)
 
+    read_database = app.read_database
+    read_writable = read_database is not None and not read_database.read_only
+
     def run_checkpoint(idle: bool) -> CheckpointResult | None:
+        # The read model's own file too (its WAL grows with every projector batch).
+        if read_writable:
+            assert read_database is not None
+            if idle:
+                idle_checkpoint(read_database)
+            else:
+                checkpoint(read_database, "PASSIVE")
+        if not writable:
+            return None
         return idle_checkpoint(database) if idle else checkpoint(database, "PASSIVE")
+
+    def wal_bytes() -> int:
+        total = file_sizes(database.path).wal_bytes
+        if read_database is not None:
+            total += file_sizes(read_database.path).wal_bytes
+        return total
 
     def run_backup() -> BackupInfo:
         info = create_backup(
@@ -109,8 +129,8 @@ def build_jobs(
         config=config,
         projector=app.projector,
         snapshot_sweep=sweep if writable and settings.snapshot_interval > 0 else None,
-        wal_bytes=lambda: file_sizes(database.path).wal_bytes,
-        checkpoint=run_checkpoint if writable else None,
+        wal_bytes=wal_bytes,
+        checkpoint=run_checkpoint if writable or read_writable else None,
         backup=run_backup if backups else None,
         last_backup_at=last_backup_at,
         anchor=run_anchor if anchors else None,

@@ -295,11 +295,12 @@ class Projector:
                 rate = applied / elapsed if elapsed > 0 else 0.0
                 if progress is not None:
                     progress(checkpoint, max(head, checkpoint))
-                self._publish(
-                    self._status_with(
-                        checkpoint=checkpoint, head=head, rate=rate, running=checkpoint < head
+                if checkpoint < head:  # still catching up (the run's end is published below:
+                    # a batch that reached the head would only announce it twice, and each
+                    # status costs its listeners, the report file among them)
+                    self._publish(
+                        self._status_with(checkpoint=checkpoint, head=head, rate=rate, running=True)
                     )
-                )
             elapsed = time.perf_counter() - started
             rate = applied / elapsed if elapsed > 0 and applied else 0.0
             try:

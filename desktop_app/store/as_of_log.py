@@ -7,11 +7,14 @@ the clock just before it takes the write lock, so stamps rise with positions. Wh
 stepped back they may not; the search then still answers a position whose event was recorded
 at or before T and whose successor was recorded after it (one consistent prefix of the log).
 
-:meth:`SqliteDeskHistory.desk_at` reads, in ONE read transaction, the read model's rows and
-checkpoint and the events to replay (see ``application.as_of``): one grouped pass over the
-events after ``base`` finds the orders changed since (SQLite does it, no Python per event),
-then each such order's events up to the position by the (stream, version) index, and the
-catalog's events up to the position by the same index.
+:meth:`SqliteDeskHistory.desk_at` reads the read model's rows and checkpoint in ONE read
+transaction of the read model's file, then the events to replay from the event file (see
+``application.as_of``): one grouped pass over the events after ``base`` finds the orders
+changed since (SQLite does it, no Python per event), then each such order's events up to the
+position by the (stream, version) index, and the catalog's events up to the position by the
+same index. Two files, still one consistent answer: events at or before a position never
+change, and the rows are those of the checkpoint read with them (bound to this log, see
+``store.read_model_file``).
 """
 
 from __future__ import annotations
@@ -106,10 +109,20 @@ def _records(rows: list[tuple[Any, ...]]) -> list[EventRecord]:
 
 
 class SqliteDeskHistory:
-    """The Order Desk SQLite file's log and read model, read as of a past position."""
+    """The Order Desk SQLite file's log and read model, read as of a past position.
 
-    def __init__(self, database: Database, *, projector_name: str = "main") -> None:
+    ``database`` is the event file, ``read_model`` the read model's own file (None: the
+    rows are not used, every event is replayed)."""
+
+    def __init__(
+        self,
+        database: Database,
+        read_model: Database | None = None,
+        *,
+        projector_name: str = "main",
+    ) -> None:
         self._db = database
+        self._read = read_model
         self._projector = projector_name
 
     def position_at(self, moment: datetime) -> int:
@@ -132,18 +145,20 @@ class SqliteDeskHistory:
 
     def desk_at(self, position: int) -> DeskParts:
         """The read-model rows still valid at ``position`` and the events to replay."""
+        listed: list[OrderRow] = []
+        base = 0
+        if self._read is not None:
+            with self._read.raw_read(hold=False) as rm:
+                base = min(position, _checkpoint(rm, self._projector))
+                if base > 0:
+                    new, row_type = tuple.__new__, OrderRow
+                    # A named tuple straight from each row (``_make`` costs more, 100k times).
+                    listed = [new(row_type, row) for row in rm.execute(_LISTED, (base,))]
         with self._db.raw_read(hold=False) as con:
-            checkpoint = _checkpoint(con, self._projector)
-            base = min(position, checkpoint)
             changed = con.execute(_CHANGED, (position, base, ORDER_PREFIX, _ORDER_END)).fetchall()
             skip = {str(stream_id)[len(ORDER_PREFIX) :] for stream_id, _, _ in changed}
-            listed: list[OrderRow] = []
-            if base > 0:
-                new, row_type = tuple.__new__, OrderRow
-                # A named tuple straight from each row (``_make`` costs more, 100k times).
-                listed = [new(row_type, row) for row in con.execute(_LISTED, (base,))]
-                if skip:  # changed after ``base`` but not yet projected: replayed instead
-                    listed = [row for row in listed if row.order_id not in skip]
+            if skip:  # changed after ``base`` but not yet projected: replayed instead
+                listed = [row for row in listed if row.order_id not in skip]
             rows = con.execute(_CATALOG_BEFORE, (ORDER_PREFIX, position)).fetchall()
             rows += con.execute(_CATALOG_AFTER, (_ORDER_END, position)).fetchall()
             for stream_id, first_after, last in changed:

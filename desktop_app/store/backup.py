@@ -43,6 +43,7 @@ from pathlib import Path
 from desktop_app.application.ports import StoreError, VerifyResult
 from desktop_app.store import anchors
 from desktop_app.store.hashing import ChainVerifier, Row
+from desktop_app.store.read_model_file import remove_read_model_files
 from desktop_app.store.records import verify_result
 from desktop_app.store.schema import APPLICATION_ID, SCHEMA_VERSION
 from desktop_app.store.triggers import trigger_problem
@@ -576,7 +577,8 @@ def restore(
 ) -> RestoreResult:
     """Put ``backup`` in place of the database at ``target`` after verifying it.
 
-    The replaced file (if any) is kept as ``<target>.before-restore-<stamp>``. Raises
+    The replaced file (if any) is kept as ``<target>.before-restore-<stamp>``; the read
+    model's file beside it is deleted (the next open rebuilds it from the restored log). Raises
     :class:`BackupError` when the backup fails its checks (nothing changed) and
     :class:`DatabaseInUseError` when the target is open elsewhere. With ``anchor_log`` the
     backup must extend the target's anchors at or below its head, and a ``restore`` record
@@ -605,6 +607,9 @@ def restore(
         except BaseException:
             _remove_db_files(temp)
             raise
+        # The lists were made from the replaced log: rebuilt from the restored one (were the
+        # file left, its binding would refuse it anyway, see store/read_model_file.py).
+        remove_read_model_files(target)
         os.chmod(target, 0o600)
         _fsync_dir(folder)
     except sqlite3.Error as exc:

@@ -36,12 +36,14 @@ from desktop_app.application.ports import (
     StoreUnavailableError,
 )
 from desktop_app.store.private_files import make_private_folder
+from desktop_app.store.read_model_file import READ_MODEL_APPLICATION_ID, separate_read_model
 from desktop_app.store.schema import (
     APPLICATION_ID,
     BROWSE_SINCE,
     COMMANDS_KEYED_SINCE,
     CORE_TABLES,
     FINGERPRINTS_SINCE,
+    READ_MODEL_FILE_SINCE,
     REJECTIONS_SINCE,
     SCHEMA_VERSION,
     add_browse_indexes,
@@ -74,13 +76,15 @@ MIGRATIONS: dict[int, Migration] = {
     REJECTIONS_SINCE: add_rejections,
     BROWSE_SINCE: add_browse_indexes,
     COMMANDS_KEYED_SINCE: key_commands_by_id,
+    READ_MODEL_FILE_SINCE: separate_read_model,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
 Version 1 is the first release: its step creates whatever core table is missing. Version 2
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
 and the database id; 5 the rejection log; 6 the event browser's indexes; 7 ``commands``
-without a rowid. Add a step (and bump
+without a rowid; 8 moves the read model into its own file (copied out, then dropped from the
+database). Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 
@@ -289,6 +293,11 @@ class Database:
         self._lent: dict[int, PoolProxiedConnection] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._after_close: list[Callable[[], None]] = []
+
+    def call_after_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the engine is disposed (e.g. remove a temporary file)."""
+        self._after_close.append(callback)
 
     @property
     def info(self) -> StoreInfo:
@@ -489,6 +498,8 @@ class Database:
             if not hold.busy:
                 self._drop(hold)
         self.engine.dispose()
+        while self._after_close:
+            self._after_close.pop()()
 
 
 def _make_engine(
@@ -586,7 +597,14 @@ def _wal_path(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
-def _foreign(path: Path) -> DatabaseOpenError:
+def _foreign(path: Path, app_id: int | None = None) -> DatabaseOpenError:
+    if app_id == READ_MODEL_APPLICATION_ID:
+        return _open_error(
+            "foreign",
+            path,
+            "it holds the order lists of an Order Desk database (kept beside the database and "
+            "made again from it), not the database itself. Choose the database file instead.",
+        )
     return _open_error(
         "foreign",
         path,
@@ -603,7 +621,7 @@ def _check_existing(path: Path) -> int:
     header_app_id, _, size_in_doubt = _inspect_header(path)
     has_wal = _wal_path(path).exists()
     if header_app_id != APPLICATION_ID and not has_wal:
-        raise _foreign(path)
+        raise _foreign(path, header_app_id)
     try:
         con = sqlite3.connect(
             _uri(path, read_only=True, immutable=not has_wal), uri=True, isolation_level=None
@@ -614,7 +632,7 @@ def _check_existing(path: Path) -> int:
         app_id = int(con.execute("PRAGMA application_id").fetchone()[0])
         user_version = int(con.execute("PRAGMA user_version").fetchone()[0])
         if app_id != APPLICATION_ID:
-            raise _foreign(path)
+            raise _foreign(path, app_id)
         names = {
             str(row[0]) for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -857,6 +875,62 @@ def open_database(
     return db
 
 
+def open_side_file(
+    path: Path,
+    *,
+    read_only_reason: str | None,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+) -> Database:
+    """Open (creating it 0600 when missing and writable) a companion SQLite file of ours that
+    is not an Order Desk database: the read model's file (see ``store.read_model_file``).
+
+    The same pragmas and pool as the database (WAL, busy timeout); no stamps, migrations or
+    triggers: the caller checks and stamps what it needs. A read-only open never creates or
+    changes the file (``immutable`` where nothing may be created beside it).
+    """
+    path = Path(path).absolute()
+    fresh = False
+    if not path.exists():
+        if read_only_reason is not None:
+            raise _open_error("not_found", path, "the file does not exist.")
+        try:
+            _create_file(path)
+        except OSError as exc:
+            raise _open_error(
+                "unavailable", path, f"the file could not be created ({exc.strerror})."
+            ) from exc
+        fresh = True
+    immutable = False
+    if read_only_reason is not None and not _wal_path(path).exists():
+        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
+    with store_errors():
+        engine = _make_engine(
+            path,
+            read_only=read_only_reason is not None,
+            immutable=immutable,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+    db = Database(
+        path=path,
+        engine=engine,
+        read_only_reason=read_only_reason,
+        schema_version=0,
+        synchronous=synchronous,
+        busy_timeout_ms=busy_timeout_ms,
+    )
+    try:
+        with db.raw() as con:  # one connection now: pragma failures surface here
+            db.schema_version = int(con.execute("PRAGMA user_version").fetchone()[0])
+    except BaseException:
+        db.close()
+        if fresh:
+            _remove_files(path)
+        raise
+    return db
+
+
 def sqlite_details(db: Database) -> dict[str, Any]:
     """Extra facts for the About box / CLI: file sizes of the database and its WAL."""
     wal = _wal_path(db.path)
@@ -875,6 +949,7 @@ __all__ = [
     "backup_copy",
     "backup_folder",
     "open_database",
+    "open_side_file",
     "store_errors",
     "translate_error",
     "trigger_reason",

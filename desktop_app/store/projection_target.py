@@ -1,5 +1,9 @@
 """The projector's writes into the SQLite read model (implements ``ProjectionTarget``).
 
+The tables are in the read model's own file (:mod:`desktop_app.store.read_model_file`); the
+event file is only read here: the hash of the event at each new checkpoint (the binding,
+written with the checkpoint) and its ``data_version`` (news for the projector).
+
 Raw sqlite3 on a connection of the engine's pool is used on purpose: a projector batch reads its
 rows with a few ``IN (SELECT value FROM json_each(?))`` queries and writes them back with
 ``executemany`` upserts, so a batch costs a handful of statements, not a few per event.
@@ -27,6 +31,13 @@ from desktop_app.identity import host_name
 from desktop_app.store import projector_lease, read_model_rebuild
 from desktop_app.store.engine import Database, store_errors
 from desktop_app.store.list_rules import fold
+from desktop_app.store.read_model_file import (
+    BOUND_TO_KEY,
+    bind,
+    binding_problem,
+    database_id,
+    event_hash,
+)
 from desktop_app.store.read_model_rebuild import Pacer, drop_leftovers, index_names
 from desktop_app.store.read_model_sql import (
     CACHE_SIZE,
@@ -89,12 +100,18 @@ class _Batch:
     """One projector batch on an open ``BEGIN IMMEDIATE`` connection."""
 
     def __init__(
-        self, con: sqlite3.Connection, name: str, expected: int, fault: FaultHook | None
+        self,
+        con: sqlite3.Connection,
+        name: str,
+        expected: int,
+        fault: FaultHook | None,
+        bind_to: Callable[[sqlite3.Connection, int], None],
     ) -> None:
         self._con = con
         self._name = name
         self._expected = expected
         self._fault = fault
+        self._bind = bind_to
         self._before: dict[str, tuple[str, str]] = {}
         """(customer_id, status) of every order as loaded: the count deltas start there."""
 
@@ -148,6 +165,7 @@ class _Batch:
             raise CheckpointConflictError(
                 self._name, self._expected, int(actual[0]) if actual else 0
             )
+        self._bind(con, new_checkpoint)
         self._step("checkpoint_written")
 
     def _save_counts(self, work: WorkingSet) -> None:
@@ -186,13 +204,27 @@ class _Batch:
 
 
 class SqliteProjectionTarget:
-    """The read-model tables of the Order Desk SQLite file, as the projector writes them."""
+    """The read-model tables in their own SQLite file, as the projector writes them.
 
-    def __init__(self, database: Database, *, fault: FaultHook | None = None) -> None:
+    ``database`` is the read model's file; ``events`` the event file it is made from (read
+    only: the binding's hashes, the news).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        events: Database,
+        fault: FaultHook | None = None,
+    ) -> None:
         self._db = database
+        self._events = events
         self.fault = fault
+        self._events_id: str | None = None
         self._kept: sqlite3.Connection | None = None
         self._kept_fairy: Any = None
+        self._kept_events: sqlite3.Connection | None = None
+        self._kept_events_fairy: Any = None
         self._kept_lock = threading.Lock()
         # One pooled connection runs every batch, whichever scheduler thread runs it: its
         # 32 MB cache stays warm, and there is one such cache, not one per worker thread (each
@@ -205,8 +237,22 @@ class SqliteProjectionTarget:
 
     @property
     def read_only(self) -> bool:
-        """True when the database is open read-only."""
+        """True when the read model's file is open read-only."""
         return bool(self._db.read_only)
+
+    @property
+    def database(self) -> Database:
+        """The read model's file."""
+        return self._db
+
+    def _bind(self, con: sqlite3.Connection, position: int) -> None:
+        """Inside the write transaction that sets the checkpoint to ``position``: record the
+        log it belongs to (see :mod:`desktop_app.store.read_model_file`)."""
+        with self._events.raw(hold=False) as ev:
+            if self._events_id is None:
+                self._events_id = database_id(ev)
+            hash_ = event_hash(ev, position)
+        bind(con, self._events_id, position, hash_)
 
     # --- ownership (R33): one process projects into these tables at a time
 
@@ -245,8 +291,7 @@ class SqliteProjectionTarget:
                 drop_leftovers(Pacer(con))
         return True
 
-    @staticmethod
-    def _adopt_checkpoint(con: sqlite3.Connection, name: str) -> None:
+    def _adopt_checkpoint(self, con: sqlite3.Connection, name: str) -> None:
         """One set of tables has ONE position, whatever the projector's name: a checkpoint row
         left under another name (before R33) becomes ``name``'s. Several rows mean the tables were
         written by several projectors (before R33): their rows cannot be trusted, so they are
@@ -260,6 +305,7 @@ class SqliteProjectionTarget:
                 con.execute(sql)
             reset_fts(con)
             con.execute(ENSURE_CHECKPOINT, (name,))
+            self._bind(con, 0)
 
     def owner(self) -> ReadModelOwner | None:
         with self._db.raw(hold=False) as con:
@@ -317,6 +363,15 @@ class SqliteProjectionTarget:
                 for ddl in DROP_TABLES:
                     con.execute(ddl)
                 reset = True
+            if not reset and "rm_meta" in names:
+                # Made from another log (restored, replaced, copied): never shown (R35).
+                with self._events.raw_read(hold=False) as ev:
+                    problem = binding_problem(con, ev)
+                if problem is not None:
+                    log.warning("read model %s discarded and rebuilt: %s", self._db.path, problem)
+                    for ddl in DROP_TABLES:
+                        con.execute(ddl)
+                    reset = True
             for ddl in CREATE_TABLES:
                 con.execute(ddl)
             indexes = index_names(con)
@@ -334,7 +389,16 @@ class SqliteProjectionTarget:
                 "INSERT OR REPLACE INTO rm_meta (key, value) VALUES ('schema_version', ?)",
                 (str(READ_MODEL_SCHEMA_VERSION),),
             )
+            if reset or "rm_meta" not in names:
+                self._bind(con, 0)
+            elif con.execute(GET_META, (BOUND_TO_KEY,)).fetchone() is None:
+                self._bind(con, self._checkpoint_on(con))
         return reset
+
+    @staticmethod
+    def _checkpoint_on(con: sqlite3.Connection) -> int:
+        row = con.execute("SELECT max(position) FROM rm_checkpoints").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def reset(self, name: str) -> None:
         with self._db.raw_write(hold=False) as con:
@@ -343,6 +407,7 @@ class SqliteProjectionTarget:
                 con.execute(sql)
             reset_fts(con)
             con.execute(ENSURE_CHECKPOINT, (name,))
+            self._bind(con, 0)
 
     def begin_bulk(self) -> None:
         with self._db.raw_write(hold=False) as con:
@@ -378,7 +443,14 @@ class SqliteProjectionTarget:
         """Swap the whole read model for ``work`` at ``checkpoint``, built aside in short
         write steps (R34; see :func:`desktop_app.store.read_model_rebuild.replace_all`)."""
         read_model_rebuild.replace_all(
-            self._db, self._check_owner, self._fault_step, name, work, checkpoint, progress
+            self._db,
+            self._check_owner,
+            self._fault_step,
+            name,
+            work,
+            checkpoint,
+            progress,
+            bind=self._bind,
         )
 
     def _fault_step(self, step: str) -> None:
@@ -386,13 +458,23 @@ class SqliteProjectionTarget:
             self.fault(step)
 
     def data_version(self) -> int:
+        """Changes with every commit to the EVENT file by another connection (new events),
+        and with every commit to the read model's file by another connection (another
+        process's projector, followed here)."""
         with self._kept_lock, store_errors():
             if self._kept is None:
                 fairy = self._db.engine.raw_connection()
                 con = fairy.driver_connection
                 assert isinstance(con, sqlite3.Connection)
                 self._kept_fairy, self._kept = fairy, con
-            return int(self._kept.execute("PRAGMA data_version").fetchone()[0])
+            if self._kept_events is None:
+                fairy = self._events.engine.raw_connection()
+                con = fairy.driver_connection
+                assert isinstance(con, sqlite3.Connection)
+                self._kept_events_fairy, self._kept_events = fairy, con
+            events = int(self._kept_events.execute("PRAGMA data_version").fetchone()[0])
+            tables = int(self._kept.execute("PRAGMA data_version").fetchone()[0])
+        return (events << 32) + tables
 
     def close(self) -> None:
         """Give back ownership of the read model (if held) and the connection kept for
@@ -400,8 +482,11 @@ class SqliteProjectionTarget:
         self._release_ownership()
         with self._kept_lock:
             fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None
-        if fairy is not None:
-            fairy.close()
+            kept_events = self._kept_events_fairy
+            self._kept_events_fairy = self._kept_events = None
+        for kept in (fairy, kept_events):
+            if kept is not None:
+                kept.close()
         with self._batch_lock:
             self._drop_batch_connection(discard=False)
 
@@ -427,8 +512,10 @@ class SqliteProjectionTarget:
                 driver.execute(CACHE_SIZE)
                 self._batch_fairy, self._batch_con = fairy, driver
                 con = driver
-            con.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a BEGIN that ran but whose reply was lost (an I/O error after
+                # it) must not leave this kept connection holding the write lock (R22).
+                con.execute("BEGIN IMMEDIATE")
                 yield con
                 con.execute("COMMIT")
             except BaseException:
@@ -448,4 +535,4 @@ class SqliteProjectionTarget:
             actual = int(row[0]) if row else 0
             if actual != expected_checkpoint:
                 raise CheckpointConflictError(name, expected_checkpoint, actual)
-            yield _Batch(con, name, expected_checkpoint, self.fault)
+            yield _Batch(con, name, expected_checkpoint, self.fault, self._bind)

@@ -6,9 +6,9 @@ with no projector of its own, so the projecting process also writes that very st
 ``<database>-projector.status`` (JSON, replaced atomically): the rate the CLI prints is the
 figure the tooltip shows, not a second measurement. Only the process that projects writes it
 (a follower's status says ``owner``); writes are throttled, except when a run ends or the error
-changes, so the file always holds the latest finished run. Like the projector's lock file it
-lives while its process has the database open: a clean close deletes it (a crash leaves it,
-and ``status`` shows who wrote it and when).
+changes, so the file always holds the latest finished run (a run's start is throttled too).
+Like the projector's lock file it lives while its process has the database open: a clean close
+deletes it (a crash leaves it, and ``status`` shows who wrote it and when).
 
 The file is a report, never an input: nothing reads it to decide anything, a missing or
 unreadable file is "not known", and its age is shown with it.
@@ -21,6 +21,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +58,15 @@ class ProjectorReport:
 class StatusReporter:
     """A projector listener writing each status to the report file (throttled)."""
 
-    def __init__(self, database: Path, *, user: str = "", host: str = "") -> None:
+    def __init__(
+        self,
+        database: Path,
+        *,
+        user: str = "",
+        host: str = "",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
         self._path = report_path(database)
         self._user = user
         self._host = host
@@ -71,11 +80,16 @@ class StatusReporter:
         if status.owner is not None:
             return  # another process projects: its own reporter writes
         key = (status.running, status.last_error)
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             if self._closed:
                 return
-            due = key != self._last or not status.running
+            # A finished run, or another error: written at once (the file holds the latest
+            # finished run). A run starting is news only once a second: the GUI's projector
+            # runs after nearly every commit, and each atomic replace of the file costs a few
+            # ms of I/O (ext4 flushes a file renamed over another) beside the clerks' commits.
+            last = self._last
+            due = last is None or key[1] != last[1] or not status.running
             if not due and now - self._last_write < MIN_INTERVAL_S:
                 return
             self._last, self._last_write = key, now

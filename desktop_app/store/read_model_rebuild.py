@@ -408,9 +408,12 @@ def replace_all(
     work: WorkingSet,
     checkpoint: int,
     progress: Callable[[float], None] | None = None,
+    *,
+    bind: Callable[[sqlite3.Connection, int], None] | None = None,
 ) -> None:
     """Swap the whole read model for ``work`` at ``checkpoint``, never holding the write
-    lock for long (R34: clerks' commands go on meanwhile).
+    lock for long (R34: clerks' commands go on meanwhile). ``db`` is the read model's own
+    file; ``bind(con, checkpoint)`` records its log in the swap's transaction (R35).
 
     The new tables are built ASIDE (``rmn_*``) in short write transactions with room for
     other writers between them (:class:`Pacer`): rows in primary-key order with plain
@@ -433,7 +436,7 @@ def replace_all(
             con.execute("PRAGMA synchronous = NORMAL")
         pacer = Pacer(con)
         try:
-            _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress)
+            _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress, bind)
             log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
         finally:
             if con.in_transaction:
@@ -454,6 +457,7 @@ def _replace_all(
     work: WorkingSet,
     checkpoint: int,
     progress: Callable[[float], None] | None,
+    bind: Callable[[sqlite3.Connection, int], None] | None = None,
 ) -> None:
     # Estimated cost units (measured at 1M orders): a row insert 1, its search-index doc
     # about 3, each index build about 0.6 per order.
@@ -545,6 +549,8 @@ def _replace_all(
             con.execute(f"ALTER TABLE {aside_name(table)} RENAME TO {table}")
         con.execute("DELETE FROM rm_checkpoints")
         con.execute(_SET_CHECKPOINT, (name, checkpoint))
+        if bind is not None:
+            bind(con, checkpoint)
     fault_step("replace_swapped")
     with pacer.step():  # statistics of the new tables, approximate, quickly
         con.execute("PRAGMA analysis_limit = 1000")

@@ -1,8 +1,10 @@
-"""Core tables of the Order Desk database and the schema stamp.
+"""Core tables of the Order Desk database and the schema stamp; the read model's tables.
 
-Other store modules (the read model) add their own tables to the same file: either put them in
-a migration step (see ``engine.MIGRATIONS``) or register a hook with :func:`register_schema_hook`,
-which :func:`create_schema` runs inside the same transaction as the core tables.
+Other store modules may add their own tables to the database: either put them in a migration
+step (see ``engine.MIGRATIONS``) or register a hook with :func:`register_schema_hook`, which
+:func:`create_schema` runs inside the same transaction as the core tables. The read model's
+tables (``read_model_metadata``) are NOT in the database file: they live in the read model's
+own file beside it (``store.read_model_file``), created by the read side's ``prepare()``.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from desktop_app.application.ports import StoreError
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """1: first release. 2: unique keys (SKUs). 3: command fingerprints. 4: sealed snapshots
 (``snapshots.seal``) and ``store_meta.database_id``. 5: the rejection log (``rejections``).
 6: the event browser's indexes on ``events`` (``BROWSE_INDEXES``). 7: ``commands`` is a
 ``WITHOUT ROWID`` table (one B-tree instead of two: a page less written by every command).
+8: the read model moves to its own file beside the database (``store.read_model_file``).
 The ``PRAGMA user_version`` this code writes; older files are upgraded, newer ones open
 read-only."""
 
@@ -53,6 +56,9 @@ BROWSE_SINCE = 6
 
 COMMANDS_KEYED_SINCE = 7
 """The file format whose ``commands`` table is ``WITHOUT ROWID``; see ``engine.MIGRATIONS``."""
+
+READ_MODEL_FILE_SINCE = 8
+"""The file format whose read model is in its own file (issue 9); see ``engine.MIGRATIONS``."""
 
 metadata = MetaData()
 
@@ -336,9 +342,10 @@ def create_schema(conn: Connection) -> None:
 
 # ---------------------------------------------------------------------------- read model
 #
-# The projector's tables (store/read_model*.py), in the same file but outside the stamped file
-# format: the read model has its own version (READ_MODEL_SCHEMA_VERSION) and is rebuilt from
-# the log whenever it changes. Defined here once; the SQLite DDL is generated from it
+# The projector's tables (store/read_model*.py), in the read model's own file beside the
+# database (format 8 on; see store/read_model_file.py), outside the stamped file format: the
+# read model has its own version (READ_MODEL_SCHEMA_VERSION) and is rebuilt from the log
+# whenever it changes. Defined here once; the SQLite DDL is generated from it
 # (:func:`create_table_sql` / :func:`create_index_sql`), and so are the tables a rebuild
 # builds aside (:func:`aside_table`). Only the FTS5 search table is hand-written SQL (see
 # :func:`fts_ddl`). The generated tables are exactly those the former hand-written DDL made

@@ -34,7 +34,7 @@ from desktop_app.store.engine import open_database
 from desktop_app.store.event_store import SqliteEventStore, SqliteSnapshotStore
 from desktop_app.store.memory import InMemoryEventStore, InMemorySnapshotStore
 from desktop_app.store.memory_read_model import memory_read_model
-from desktop_app.store.read_model import sqlite_read_model
+from desktop_app.store.read_model import open_read_model_database, sqlite_read_model
 from tests.fixtures.store_helpers import StepClock, events
 from tests.integration.read_side import workload
 
@@ -64,7 +64,9 @@ def _sqlite(path: Path, clock: StepClock) -> tuple[Side, object]:
     db = open_database(path)
     store = SqliteEventStore(db, clock=clock)
     snaps = SqliteSnapshotStore(db, clock=clock, key_dir=path.parent / "keys")
-    read_model = sqlite_read_model(db)
+    read_db = open_read_model_database(db)  # the read model's own file beside the database
+    db.call_after_close(read_db.close)
+    read_model = sqlite_read_model(db, read_db)
     read_model.target.prepare()
     return Side("sqlite", store, read_model, snaps), db
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.store.read_model_file import read_model_path
+
 PROG = "desktop-app-admin"
 
 
@@ -56,14 +58,19 @@ def one_error_line(run: Run, *fragments: str) -> str:
 
 
 def copy_db(source: Path, target: Path) -> Path:
-    """A consistent copy through SQLite's backup API (never a plain file copy of a live db)."""
-    src = sqlite3.connect(source)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    """A consistent copy through SQLite's backup API (never a plain file copy of a live db),
+    with its read model's own file (bound to the same log: its lists are used as they are)."""
+    pairs = [(source, target)]
+    if read_model_path(source).exists():
+        pairs.append((read_model_path(source), read_model_path(target)))
+    for a, b in pairs:
+        src = sqlite3.connect(a)
+        dst = sqlite3.connect(b)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
     return target
 
 

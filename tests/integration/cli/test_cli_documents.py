@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QImage
 
+from desktop_app.store.read_model_file import read_model_path
+
 from .support import cli, one_error_line
 
 
@@ -22,7 +24,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _read_model(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """A query on the database with its read model's own file attached (``rm_*`` there)."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.execute("ATTACH DATABASE ? AS rm", (f"file:{read_model_path(path)}?mode=ro",))
     try:
         return con.execute(sql).fetchall()
     finally:

@@ -58,9 +58,15 @@ def test_status(capsys: pytest.CaptureFixture[str], filled: Path) -> None:
     assert data["head"] == 41 and data["checkpoint"] == 41 and data["lag"] == 0
     assert data["database"] == str(filled) and data["db_bytes"] > 0
     assert data["read_only"] is False and data["wal_bytes"] >= 0
+    # The lists' own file beside the database.
+    assert data["read_model_file"] == str(
+        filled.with_name(f"{filled.stem}.readmodel{filled.suffix}")
+    )
+    assert data["read_model_bytes"] > 0
     code, out, _ = run(capsys, "status", "--db", filled)
     assert code == 0
     assert "Projector lag:" in out and "WAL size:" in out and "Read-only:" in out
+    assert "Read model:" in out
 
 
 def test_backup_and_restore(

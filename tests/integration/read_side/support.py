@@ -9,6 +9,7 @@ from typing import Any
 from desktop_app.application import queries as q
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
+from desktop_app.store.read_model_file import read_model_path
 
 READ_MODEL_QUERIES = {
     "orders": "SELECT order_id, order_number, number_fold, customer_id, customer_name, "
@@ -44,9 +45,10 @@ SEARCH_QUERIES = {
 
 
 def dump_read_model(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model row, in a stable order (plain sqlite3, read-only); the search
-    documents too where the file has the search table."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """Every read-model row of the database ``path`` (in its read model's own file), in a
+    stable order (plain sqlite3, read-only); the search documents too where the file has the
+    search table."""
+    con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)
     try:
         dump = {name: con.execute(sql).fetchall() for name, sql in READ_MODEL_QUERIES.items()}
         fts = con.execute(
@@ -80,8 +82,8 @@ def rebuilt_copy(path: Path, tmp: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def checkpoint(path: Path, name: str = "main") -> int:
-    """The stored checkpoint of a projector."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """The stored checkpoint of a projector (in the read model's file of ``path``)."""
+    con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)
     try:
         row = con.execute("SELECT position FROM rm_checkpoints WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0

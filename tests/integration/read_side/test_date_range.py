@@ -15,6 +15,7 @@ from desktop_app.application import queries as q
 from desktop_app.application.ports import ListOrdersSpec
 from desktop_app.application.read_handlers import InvalidQueryError
 from desktop_app.store.read_model import SqliteOrderListQueries, SqliteProjectionTarget
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side.support import open_app
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -118,7 +119,7 @@ def _fill(path: Path, orders: int) -> None:
     P5 builder does; the store's end_bulk then computes counts, search index and statistics."""
     rnd = random.Random(7)
     statuses = ("pending", "confirmed", "shipped", "delivered", "cancelled")
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(read_model_path(path))
     try:
         rows = []
         for i in range(orders):
@@ -172,7 +173,7 @@ def test_paging_a_range_uses_index_ranges_never_a_scan(tmp_path: Path) -> None:
                         if customer is None and search is None:
                             assert any(column in p and "SEARCH" in p for p in touching), plans
         # And the answer is the right one (oracle: plain SQL over every row).
-        con = sqlite3.connect(path)
+        con = sqlite3.connect(read_model_path(path))
         try:
             want = {
                 r[0]

@@ -11,6 +11,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.bootstrap import App
 from desktop_app.store.read_model import fts_query
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side.support import all_orders, check_literal_search, skus
 
 _KEYS = {
@@ -26,7 +27,7 @@ _KEYS = {
 
 
 def _sql(path: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(read_model_path(path))
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -85,7 +86,7 @@ def test_counts_and_search_index_follow_batches_renames_and_rebuild(
 
 
 def test_search_without_the_search_index_scans(seeded: App, db_path: Path) -> None:
-    con = sqlite3.connect(db_path)
+    con = sqlite3.connect(read_model_path(db_path))
     con.execute("DROP TABLE rm_order_search")
     con.commit()
     con.close()
@@ -140,7 +141,7 @@ def test_pages_equal_a_python_sort(seeded: App, sort: str) -> None:
 
 def test_lists_without_the_counts_table_still_answer(seeded: App, db_path: Path) -> None:
     everything = all_orders(seeded)
-    con = sqlite3.connect(db_path)
+    con = sqlite3.connect(read_model_path(db_path))
     con.execute("DROP TABLE rm_order_counts")  # as in a read-only file of an older version
     con.commit()
     con.close()

@@ -26,6 +26,7 @@ from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
 from desktop_app.store.projector_lease import OWNER_KEY, lock_path
 from desktop_app.store.read_model import SqliteProjectionTarget
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import checkpoint, dump_read_model, open_app, rebuilt_copy
 
@@ -108,7 +109,7 @@ def _wait_caught_up(path: Path) -> None:
 
 
 def _owner_name(path: Path) -> str | None:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)
     try:
         row = con.execute("SELECT value FROM rm_meta WHERE key = ?", (OWNER_KEY,)).fetchone()
     finally:
@@ -181,7 +182,9 @@ def test_once_exits_with_a_clear_message_while_another_process_projects(tmp_path
         owner.stop()
     assert owner.proc.returncode == 0
     assert _owner_name(path) is None  # a clean exit clears the owner row
-    assert not lock_path(path).exists()  # and deletes the lock file (a crash leaves it)
+    assert not lock_path(
+        read_model_path(path)
+    ).exists()  # and deletes the lock file (a crash leaves it)
 
 
 def test_a_window_follows_a_headless_owner_and_takes_over_when_it_dies(tmp_path: Path) -> None:
@@ -241,8 +244,8 @@ def test_a_batch_of_a_process_that_lost_ownership_writes_nothing(tmp_path: Path)
         assert projector.status().owner is None and projector.status().lag == 0
         before = dump_read_model(path)
         at = checkpoint(path)
-        lock_path(path).unlink()
-        con = sqlite3.connect(path)
+        lock_path(read_model_path(path)).unlink()
+        con = sqlite3.connect(read_model_path(path))
         con.execute(
             "UPDATE rm_meta SET value = ? WHERE key = ?",
             (
@@ -315,7 +318,7 @@ def test_commands_of_another_process_go_on_during_a_rebuild(tmp_path: Path) -> N
         clerk.close()
     assert checkpoint(path) == _head(path)
     assert dump_read_model(path) == rebuilt_copy(path, tmp_path)
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(read_model_path(path))
     try:
         leftovers = con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -355,7 +358,7 @@ def test_a_rebuild_killed_midway_leaves_a_whole_read_model_and_no_leftovers(
         child.wait()
 
     def tables(prefixes: tuple[str, ...]) -> list[str]:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)
         try:
             names = [str(r[0]) for r in con.execute("SELECT name FROM sqlite_master")]
         finally:
@@ -372,7 +375,7 @@ def test_a_rebuild_killed_midway_leaves_a_whole_read_model_and_no_leftovers(
         assert app.projector.status().lag == 0 and app.projector.status().last_error is None
     finally:
         app.close()
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{read_model_path(path)}?mode=ro", uri=True)
     try:
         left = con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' "

@@ -17,6 +17,7 @@ from desktop_app.bootstrap import App
 from desktop_app.projector.projections import PROJECTIONS, Projection, keys_for, project
 from desktop_app.projector.runner import Projector
 from desktop_app.store.read_model import SqliteProjectionTarget
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import (
     checkpoint,
@@ -211,7 +212,7 @@ def test_read_model_schema_change_rebuilds(tmp_path: Path) -> None:
     app.projector.run_once()
     app.close()
     before = dump_read_model(path)
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(read_model_path(path))
     con.execute("UPDATE rm_meta SET value = '0' WHERE key = 'schema_version'")
     con.execute("UPDATE rm_orders SET customer_name = 'stale'")
     con.commit()

@@ -12,6 +12,7 @@ from desktop_app.application import commands as c
 from desktop_app.application import queries as q
 from desktop_app.application.read_handlers import InvalidQueryError
 from desktop_app.bootstrap import App
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side.support import all_orders, check_literal_search
 
 NASTY = [
@@ -37,11 +38,15 @@ NASTY = [
 
 
 def _schema(path: Path) -> list[tuple[str, str]]:
-    con = sqlite3.connect(path)
-    try:
-        return con.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
-    finally:
-        con.close()
+    """The schema of the database and of its read model's file."""
+    found: list[tuple[str, str]] = []
+    for file in (path, read_model_path(path)):
+        con = sqlite3.connect(file)
+        try:
+            found += con.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        finally:
+            con.close()
+    return found
 
 
 def test_search_is_a_literal_substring_filter(seeded: App, db_path: Path) -> None:

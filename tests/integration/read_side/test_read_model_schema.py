@@ -10,7 +10,12 @@ from typing import Any
 
 from desktop_app.store import schema
 from desktop_app.store.engine import open_database
-from desktop_app.store.read_model import READ_MODEL_SCHEMA_VERSION, SqliteProjectionTarget
+from desktop_app.store.read_model import (
+    READ_MODEL_SCHEMA_VERSION,
+    SqliteProjectionTarget,
+    open_read_model_database,
+)
+from desktop_app.store.read_model_file import READ_MODEL_APPLICATION_ID, read_model_path
 
 # The hand-written DDL the read model was created with up to read-model schema 3 (verbatim).
 FORMER_DDL = (
@@ -156,7 +161,8 @@ def test_generated_ddl_makes_the_tables_the_former_ddl_made(tmp_path: Path) -> N
 def test_a_file_made_with_the_former_ddl_opens_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "orders.sqlite3"
     open_database(path).close()
-    con = _make(path, FORMER_DDL)
+    con = _make(read_model_path(path), FORMER_DDL)  # the read model's own file
+    con.execute(f"PRAGMA application_id = {READ_MODEL_APPLICATION_ID}")
     con.execute(
         "INSERT INTO rm_meta (key, value) VALUES ('schema_version', ?)",
         (str(READ_MODEL_SCHEMA_VERSION),),
@@ -165,13 +171,16 @@ def test_a_file_made_with_the_former_ddl_opens_unchanged(tmp_path: Path) -> None
     before = con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     con.close()
     db = open_database(path)
-    store = SqliteProjectionTarget(db)
+    read_db = open_read_model_database(db)
+    assert read_db.path == read_model_path(path)
+    store = SqliteProjectionTarget(read_db, events=db)
     try:
         assert store.prepare() is False  # no reset, no rebuild
     finally:
         store.close()
+        read_db.close()
         db.close()
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(read_model_path(path))
     after = con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     con.close()
     assert after == before

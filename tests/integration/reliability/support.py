@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from desktop_app.store.read_model_file import read_model_path
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -77,12 +79,16 @@ def plain(path: Path) -> sqlite3.Connection:
 
 
 def integrity_ok(path: Path) -> None:
-    con = plain(path)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-    finally:
-        con.close()
+    """The database and its read model's own file (where there is one) pass SQLite's checks."""
+    for file in (path, read_model_path(path)):
+        if file != path and not file.exists():
+            continue
+        con = plain(file)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)], file
+            assert con.execute("PRAGMA foreign_key_check").fetchall() == [], file
+        finally:
+            con.close()
 
 
 def stream_versions_contiguous(con: sqlite3.Connection) -> None:

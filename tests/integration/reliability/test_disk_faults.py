@@ -24,6 +24,7 @@ from desktop_app.application import commands as c
 from desktop_app.application.ports import StoreError, StoreUnavailableError
 from desktop_app.bootstrap import App, bootstrap
 from desktop_app.config import Settings
+from desktop_app.store.read_model_file import read_model_path
 from desktop_app.store.schema import APPEND_ONLY_TRIGGERS
 from tests.integration.read_side import workload
 from tests.integration.read_side.support import checkpoint, dump_read_model, rebuilt_copy
@@ -149,13 +150,17 @@ def _assert_plain_store_error(error: BaseException, mode: Mode) -> None:
 
 
 def _write_lock_is_free(path: Path) -> None:
-    """No connection kept the write lock after the failure (another program can write now)."""
-    con = sqlite3.connect(path, isolation_level=None, timeout=0)
-    try:
-        con.execute("BEGIN IMMEDIATE")
-        con.execute("ROLLBACK")
-    finally:
-        con.close()
+    """No connection kept the write lock after the failure (another program can write now),
+    neither the database's nor its read model's (in its own file)."""
+    for file in (path, read_model_path(path)):
+        if not file.exists():
+            continue
+        con = sqlite3.connect(file, isolation_level=None, timeout=0)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
 
 
 def _projector_matches_data(app: App, path: Path, tmp: Path) -> None:
@@ -355,7 +360,7 @@ def _projector_case(
         assert stored <= head
         assert stored == head or stored % BATCH == 0, stored
         assert status.checkpoint <= stored
-        con = plain(path)
+        con = plain(read_model_path(path))
         try:
             newest = con.execute("SELECT max(last_position) FROM rm_orders").fetchone()[0]
         finally:

@@ -203,6 +203,10 @@ class ServerFacts:
     can_write: bool
     server_version: str
     missing_triggers: tuple[str, ...]
+    append_function: bool = False
+    """True when the server has this version's append function (``init`` makes it): an
+    append is then one round trip; without it (a database ``init`` made with an older Order
+    Desk) the store appends with separate statements, as that version did."""
 
 
 class PostgresDatabase:
@@ -245,6 +249,12 @@ class PostgresDatabase:
                 "backend": "postgresql",
                 "server_version": self.facts.server_version,
                 "role": self.facts.session_user,
+                "append": (
+                    "one round trip (server function)"
+                    if self.facts.append_function
+                    else "separate statements (run `desktop-app-admin init` to add the "
+                    "server's append function)"
+                ),
                 "append_only_triggers": (
                     "missing or disabled: " + ", ".join(self.facts.missing_triggers)
                     if self.facts.missing_triggers
@@ -322,7 +332,8 @@ SELECT
   (SELECT value FROM store_meta WHERE name = 'database_id')
 """
 _FACTS_SQL = """
-SELECT session_user, has_table_privilege('events', 'INSERT'), current_setting('server_version')
+SELECT session_user, has_table_privilege('events', 'INSERT'), current_setting('server_version'),
+       to_regprocedure(:append) IS NOT NULL
 """
 
 
@@ -339,7 +350,11 @@ def _facts(conn: Connection, where: str) -> ServerFacts:
             f"The database {where} belongs to another program (its store_meta is not "
             "Order Desk's); nothing was changed."
         )
-    user, can_write, server_version = conn.execute(text(_FACTS_SQL)).one()
+    from desktop_app.store.postgres.append_function import SIGNATURE
+
+    user, can_write, server_version, append_function = conn.execute(
+        text(_FACTS_SQL), {"append": SIGNATURE}
+    ).one()
     return ServerFacts(
         schema_version=int(version),
         database_id=str(database_id),
@@ -347,6 +362,7 @@ def _facts(conn: Connection, where: str) -> ServerFacts:
         can_write=bool(can_write),
         server_version=str(server_version),
         missing_triggers=tuple(ddl.trigger_problems(conn)),
+        append_function=bool(append_function),
     )
 
 

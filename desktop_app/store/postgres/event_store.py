@@ -10,6 +10,12 @@ event that commits later (a PostgreSQL sequence would: numbers are taken in one 
 committed in another). The lock is a separate statement on purpose: under READ COMMITTED
 each statement takes its own snapshot, so the head read after the lock sees the previous
 append's commit. See docs/ARCHITECTURE.md ("Storage on a PostgreSQL server").
+
+Where ``init`` made the server's append function (``append_function``), an append is ONE call
+of it in autocommit: the same lock, checks and inserts in the same order, inside the server,
+so the lock is never held across a round trip to the client. A database made by an older
+Order Desk (no function yet) is appended to with the pipelined statements below until an
+administrator runs ``init`` again.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from desktop_app.application.ports import (
     UniqueKeyTakenError,
     VerifyResult,
 )
-from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, parse_utc
+from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, parse_utc, row_hash_parts
+from desktop_app.store.postgres import append_function
 from desktop_app.store.postgres.database import PostgresDatabase
 from desktop_app.store.postgres.ddl import APPEND_LOCK_KEY
 from desktop_app.store.records import (
@@ -149,6 +156,17 @@ def _refusal(exc: pg_errors.IntegrityError, stream_id: str, expected: int) -> St
     return StoreError(f"The database refused the change ({exc}).")
 
 
+def _claim_taken(exc: psycopg.Error, claims: Sequence[UniqueClaim]) -> StoreError:
+    """``UniqueKeyTakenError`` for the claim the append function named (its index in the
+    hint, the holder in the detail)."""
+    diag = exc.diag
+    try:
+        wanted = claims[int(diag.message_hint or "") - 1]
+    except (ValueError, IndexError):
+        return StoreError(f"The database refused a unique key ({exc}).")
+    return UniqueKeyTakenError(wanted, diag.message_detail or "")
+
+
 class _ReadEpoch(threading.local):
     depth = 0
     head: int | None = None
@@ -191,6 +209,16 @@ class PostgresEventStore:
         db.ensure_writable()
         with self._known_lock:  # whatever happens below, no stale "current" answer remains
             self._known.pop(stream_id, None)
+        if db.facts.append_function:
+            result: AppendResult | tuple[AppendResult] = self._call_append(
+                stream_id, expected_version, encoded, recorded_at, command_id, claims, fingerprint
+            )
+            if isinstance(result, tuple):
+                return result[0]
+            self._remember(
+                stream_id, result.version, result.first_position - 1, result.last_position
+            )
+            return result
         with db.raw(transaction=True) as con:
             try:
                 # Pipelined: BEGIN, the lock and the head read go out together, as do the
@@ -216,6 +244,73 @@ class PostgresEventStore:
             return result[0]  # a recorded command: nothing was written
         self._remember(stream_id, result.version, result.first_position - 1, result.last_position)
         return result
+
+    def _call_append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        encoded: list[Encoded],
+        recorded_at: str,
+        command_id: str | None,
+        claims: Sequence[UniqueClaim],
+        fingerprint: str | None,
+    ) -> AppendResult | tuple[AppendResult]:
+        """The append as one call of the server's function (``append_function``): one
+        statement in autocommit, one round trip. The canonical texts to hash are made here,
+        before the server takes the append lock; a recorded command's first result comes
+        back wrapped in a tuple (nothing written)."""
+        heads: list[str] = []
+        tails: list[str] = []
+        for event_id, type_name, schema_version, payload, metadata in encoded:
+            head, tail = row_hash_parts(
+                stream_id, event_id, type_name, schema_version, payload, metadata, recorded_at
+            )
+            heads.append(head)
+            tails.append(tail)
+        params = (
+            stream_id,
+            expected_version,
+            command_id,
+            fingerprint,
+            recorded_at,
+            [e[0] for e in encoded],
+            [e[1] for e in encoded],
+            [e[2] for e in encoded],
+            [e[3] for e in encoded],
+            [e[4] for e in encoded],
+            heads,
+            tails,
+            [c.namespace for c in claims],
+            [c.key for c in claims],
+            [c.owner for c in claims],
+        )
+        with self._db.raw() as con:
+            try:
+                row = con.execute(append_function.CALL, params).fetchone()
+            except pg_errors.IntegrityError as exc:
+                raise _refusal(exc, stream_id, expected_version) from exc
+            except psycopg.DataError as exc:
+                raise StoreError(f"The database refused a value ({exc}).") from exc
+            except psycopg.Error as exc:
+                if exc.sqlstate == append_function.CLAIM_TAKEN_SQLSTATE:
+                    raise _claim_taken(exc, claims) from exc
+                raise
+        assert row is not None
+        outcome = row[0]
+        if outcome == "recorded" and command_id is not None:
+            return (
+                recorded_result(command_id, (row[4], row[1], row[2], row[3], row[5]), fingerprint),
+            )
+        if outcome == "conflict":
+            raise ConcurrencyError(stream_id, expected_version, int(row[1]))
+        if outcome != "appended":
+            raise StoreError(f"The database answered an append with {outcome!r}.")
+        return AppendResult(
+            stream_id=stream_id,
+            version=int(row[1]),
+            first_position=int(row[2]),
+            last_position=int(row[3]),
+        )
 
     @staticmethod
     def _append_in(

@@ -1,0 +1,153 @@
+"""The append as ONE server-side function: ``order_desk_append_v1`` (made by ``init``).
+
+An append used to be two pipelined round trips inside a transaction (BEGIN + the append lock +
+the head read; then the claims, the command record, the events and COMMIT), with the append
+lock held while the client computed the hash chain in between. The function does the same
+steps, in the same order and with the same checks, inside the server, so an append is one
+statement in autocommit (one round trip) and the lock is held only for the server's own work:
+
+1. ``pg_advisory_xact_lock(APPEND_LOCK_KEY)`` first, as before: appends commit one after
+   another in position order (gap-free reading, see ``event_store``). The function is
+   VOLATILE, so under READ COMMITTED every statement after the lock takes a fresh snapshot
+   and sees the previous append's commit; any other isolation level is refused.
+2. A recorded command id wins over every other check: its first result comes back
+   (``recorded``), nothing is written. Else the stream's version must be the expected one
+   (``conflict`` with the current version otherwise, nothing written).
+3. The hash chain is extended with the IDENTICAL format: the client sends each event's
+   canonical text without its position and version (``hashing.row_hash_parts``), the server
+   hashes ``prev_hash || head || position || tail || version || '}'`` as UTF-8 with sha256 —
+   the bytes ``hashing.row_hash`` hashes (``verify`` recomputes every hash in Python).
+4. Unique-key claims: ``INSERT … ON CONFLICT DO NOTHING``, then the holder is read; another
+   holder raises SQLSTATE ``OD002`` (detail: the holder; hint: the claim's index), which
+   rolls the whole statement back.
+5. The command record and the events are inserted (the authorship and NOTIFY triggers fire
+   as for any insert), and ``appended`` comes back with the version and positions.
+
+SECURITY INVOKER: it runs with the caller's rights, so the grants stay the guard (the clerk
+role may insert history, an auditor may not even execute it), and ``session_user`` — the
+role that logged in — is what the authorship trigger records.
+"""
+
+from __future__ import annotations
+
+from desktop_app.store.hashing import GENESIS_HASH
+from desktop_app.store.postgres.ddl import APPEND_LOCK_KEY
+
+NAME = "order_desk_append_v1"
+"""The function's name; a later, different function gets a new name (old clients keep
+calling theirs while an office upgrades)."""
+
+ARGUMENTS = (
+    "text, bigint, text, text, text, text[], text[], bigint[], text[], text[], text[], text[], "
+    "text[], text[], text[]"
+)
+SIGNATURE = f"{NAME}({ARGUMENTS})"
+"""For ``to_regprocedure``, GRANT and REVOKE."""
+
+CLAIM_TAKEN_SQLSTATE = "OD002"
+"""Raised by the function when another owner holds a claimed unique key."""
+
+CALL = (
+    "SELECT outcome, version, first_position, last_position, stream_id, fingerprint "  # noqa: S608
+    f"FROM {NAME}(%s::text, %s::bigint, %s::text, %s::text, %s::text, %b::text[], %b::text[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[])"
+)
+"""One append (autocommit): stream, expected version, command id, fingerprint, recorded_at,
+then per event: ids, type names, schema versions, payloads, metadata, hash heads, hash tails,
+then per claim: namespaces, keys, owners. The arrays go in binary (``%b``): the text format
+would quote and escape every JSON text with a regular expression, on the client's CPU."""
+
+DDL = f"""CREATE OR REPLACE FUNCTION {NAME}(
+    p_stream text, p_expected bigint, p_command text, p_fingerprint text, p_recorded_at text,
+    p_event_ids text[], p_type_names text[], p_schema_versions bigint[], p_payloads text[],
+    p_metadata text[], p_hash_heads text[], p_hash_tails text[],
+    p_claim_namespaces text[], p_claim_keys text[], p_claim_owners text[])
+RETURNS TABLE (outcome text, version bigint, first_position bigint, last_position bigint,
+               stream_id text, fingerprint text)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_count int := coalesce(cardinality(p_event_ids), 0);
+  v_current bigint;
+  v_head bigint;
+  v_hash text;
+  v_prev text[] := '{{}}';
+  v_hashes text[] := '{{}}';
+  v_holder text;
+  v_recorded record;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION '{NAME} needs READ COMMITTED (a fresh snapshot after the append lock)';
+  END IF;
+  IF v_count = 0 THEN
+    RAISE EXCEPTION 'append needs at least one event';
+  END IF;
+  PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+  IF p_command IS NOT NULL THEN
+    SELECT c.stream_id, c.version, c.first_position, c.last_position, c.fingerprint
+      INTO v_recorded FROM commands AS c WHERE c.command_id = p_command;
+    IF FOUND THEN
+      RETURN QUERY SELECT 'recorded'::text, v_recorded.version, v_recorded.first_position,
+        v_recorded.last_position, v_recorded.stream_id::text, v_recorded.fingerprint::text;
+      RETURN;
+    END IF;
+  END IF;
+  SELECT coalesce(max(e.version), 0) INTO v_current FROM events AS e
+    WHERE e.stream_id = p_stream;
+  IF v_current <> p_expected THEN
+    RETURN QUERY SELECT 'conflict'::text, v_current, NULL::bigint, NULL::bigint, NULL::text,
+      NULL::text;
+    RETURN;
+  END IF;
+  SELECT e.position, e.hash INTO v_head, v_hash FROM events AS e
+    ORDER BY e.position DESC LIMIT 1;
+  v_head := coalesce(v_head, 0);
+  v_hash := coalesce(v_hash, '{GENESIS_HASH}');
+  FOR i IN 1..v_count LOOP
+    v_prev := v_prev || v_hash;
+    v_hash := encode(sha256(convert_to(
+      v_hash || p_hash_heads[i] || (v_head + i)::text || p_hash_tails[i]
+        || (v_current + i)::text || '}}', 'UTF8')), 'hex');
+    v_hashes := v_hashes || v_hash;
+  END LOOP;
+  FOR i IN 1..coalesce(cardinality(p_claim_keys), 0) LOOP
+    INSERT INTO unique_keys (namespace, key, owner_id)
+      VALUES (p_claim_namespaces[i], p_claim_keys[i], p_claim_owners[i])
+      ON CONFLICT (namespace, key) DO NOTHING;
+    SELECT u.owner_id INTO v_holder FROM unique_keys AS u
+      WHERE u.namespace = p_claim_namespaces[i] AND u.key = p_claim_keys[i];
+    IF v_holder IS DISTINCT FROM p_claim_owners[i] THEN
+      RAISE EXCEPTION 'unique key taken' USING ERRCODE = '{CLAIM_TAKEN_SQLSTATE}',
+        DETAIL = coalesce(v_holder, ''), HINT = i::text;
+    END IF;
+  END LOOP;
+  IF p_command IS NOT NULL THEN
+    INSERT INTO commands
+      (command_id, stream_id, version, first_position, last_position, fingerprint)
+      VALUES (p_command, p_stream, v_current + v_count, v_head + 1, v_head + v_count,
+              p_fingerprint);
+  END IF;
+  INSERT INTO events (position, stream_id, version, event_id, type_name, schema_version,
+                      payload, metadata, recorded_at, prev_hash, hash)
+    SELECT v_head + t.n, p_stream, v_current + t.n, t.event_id, t.type_name, t.schema_version,
+           t.payload, t.metadata, p_recorded_at, t.prev_hash, t.hash
+    FROM unnest(p_event_ids, p_type_names, p_schema_versions, p_payloads, p_metadata,
+                v_prev, v_hashes)
+      WITH ORDINALITY AS t(event_id, type_name, schema_version, payload, metadata,
+                           prev_hash, hash, n)
+    ORDER BY t.n;
+  RETURN QUERY SELECT 'appended'::text, v_current + v_count, v_head + 1, v_head + v_count,
+    NULL::text, NULL::text;
+END $fn$"""  # noqa: S608 (constants only: names, the lock key, the genesis hash)
+"""``CREATE OR REPLACE``: ``init`` makes it, and makes it again on a database made by an
+older Order Desk (idempotent)."""
+
+
+def grants(clerk: str) -> list[str]:
+    """Only the clerk role may call it (``clerk`` already quoted); PUBLIC's default EXECUTE
+    is taken away, so an auditor is refused before the function even starts."""
+    return [
+        f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {clerk}",
+    ]

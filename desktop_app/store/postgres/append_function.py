@@ -37,10 +37,7 @@ NAME = "order_desk_append_v1"
 """The function's name; a later, different function gets a new name (old clients keep
 calling theirs while an office upgrades)."""
 
-ARGUMENTS = (
-    "text, bigint, text, text, text, text[], text[], bigint[], text[], text[], text[], text[], "
-    "text[], text[], text[]"
-)
+ARGUMENTS = "text, bigint, text, text, text, text[], text[]"
 SIGNATURE = f"{NAME}({ARGUMENTS})"
 """For ``to_regprocedure``, GRANT and REVOKE."""
 
@@ -49,26 +46,29 @@ CLAIM_TAKEN_SQLSTATE = "OD002"
 
 CALL = (
     "SELECT outcome, version, first_position, last_position, stream_id, fingerprint "  # noqa: S608
-    f"FROM {NAME}(%s::text, %s::bigint, %s::text, %s::text, %s::text, %b::text[], %b::text[], "
-    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[])"
+    f"FROM {NAME}(%s::text, %s::bigint, %s::text, %s::text, %s::text, %b::text[], %b::text[])"
 )
 """One append (autocommit): stream, expected version, command id, fingerprint, recorded_at,
-then per event: ids, type names, schema versions, payloads, metadata, hash heads, hash tails,
-then per claim: namespaces, keys, owners. The arrays go in binary (``%b``): the text format
-would quote and escape every JSON text with a regular expression, on the client's CPU."""
+then the events as ONE flat array of :data:`EVENT_FIELDS` texts per event (id, type name,
+schema version, payload, metadata, hash head, hash tail) and the claims as one flat array of
+:data:`CLAIM_FIELDS` per claim (namespace, key, owner). Two arrays rather than ten: each array
+parameter costs the client its own dumping work. In binary (``%b``): the text format would
+quote and escape every JSON text with a regular expression, on the client's CPU."""
+
+EVENT_FIELDS = 7
+CLAIM_FIELDS = 3
 
 DDL = f"""CREATE OR REPLACE FUNCTION {NAME}(
     p_stream text, p_expected bigint, p_command text, p_fingerprint text, p_recorded_at text,
-    p_event_ids text[], p_type_names text[], p_schema_versions bigint[], p_payloads text[],
-    p_metadata text[], p_hash_heads text[], p_hash_tails text[],
-    p_claim_namespaces text[], p_claim_keys text[], p_claim_owners text[])
+    p_events text[], p_claims text[])
 RETURNS TABLE (outcome text, version bigint, first_position bigint, last_position bigint,
                stream_id text, fingerprint text)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
 #variable_conflict use_column
 DECLARE
-  v_count int := coalesce(cardinality(p_event_ids), 0);
+  v_count int := coalesce(cardinality(p_events), 0) / {EVENT_FIELDS};
+  v_claims int := coalesce(cardinality(p_claims), 0) / {CLAIM_FIELDS};
+  v_at int;
   v_current bigint;
   v_head bigint;
   v_hash text;
@@ -105,19 +105,21 @@ BEGIN
   v_head := coalesce(v_head, 0);
   v_hash := coalesce(v_hash, '{GENESIS_HASH}');
   FOR i IN 1..v_count LOOP
+    v_at := (i - 1) * {EVENT_FIELDS};
     v_prev := v_prev || v_hash;
     v_hash := encode(sha256(convert_to(
-      v_hash || p_hash_heads[i] || (v_head + i)::text || p_hash_tails[i]
+      v_hash || p_events[v_at + 6] || (v_head + i)::text || p_events[v_at + 7]
         || (v_current + i)::text || '}}', 'UTF8')), 'hex');
     v_hashes := v_hashes || v_hash;
   END LOOP;
-  FOR i IN 1..coalesce(cardinality(p_claim_keys), 0) LOOP
+  FOR i IN 1..v_claims LOOP
+    v_at := (i - 1) * {CLAIM_FIELDS};
     INSERT INTO unique_keys (namespace, key, owner_id)
-      VALUES (p_claim_namespaces[i], p_claim_keys[i], p_claim_owners[i])
+      VALUES (p_claims[v_at + 1], p_claims[v_at + 2], p_claims[v_at + 3])
       ON CONFLICT (namespace, key) DO NOTHING;
     SELECT u.owner_id INTO v_holder FROM unique_keys AS u
-      WHERE u.namespace = p_claim_namespaces[i] AND u.key = p_claim_keys[i];
-    IF v_holder IS DISTINCT FROM p_claim_owners[i] THEN
+      WHERE u.namespace = p_claims[v_at + 1] AND u.key = p_claims[v_at + 2];
+    IF v_holder IS DISTINCT FROM p_claims[v_at + 3] THEN
       RAISE EXCEPTION 'unique key taken' USING ERRCODE = '{CLAIM_TAKEN_SQLSTATE}',
         DETAIL = coalesce(v_holder, ''), HINT = i::text;
     END IF;
@@ -130,13 +132,13 @@ BEGIN
   END IF;
   INSERT INTO events (position, stream_id, version, event_id, type_name, schema_version,
                       payload, metadata, recorded_at, prev_hash, hash)
-    SELECT v_head + t.n, p_stream, v_current + t.n, t.event_id, t.type_name, t.schema_version,
-           t.payload, t.metadata, p_recorded_at, t.prev_hash, t.hash
-    FROM unnest(p_event_ids, p_type_names, p_schema_versions, p_payloads, p_metadata,
-                v_prev, v_hashes)
-      WITH ORDINALITY AS t(event_id, type_name, schema_version, payload, metadata,
-                           prev_hash, hash, n)
-    ORDER BY t.n;
+    SELECT v_head + i, p_stream, v_current + i, p_events[(i - 1) * {EVENT_FIELDS} + 1],
+           p_events[(i - 1) * {EVENT_FIELDS} + 2],
+           p_events[(i - 1) * {EVENT_FIELDS} + 3]::bigint,
+           p_events[(i - 1) * {EVENT_FIELDS} + 4], p_events[(i - 1) * {EVENT_FIELDS} + 5],
+           p_recorded_at, v_prev[i], v_hashes[i]
+    FROM generate_series(1, v_count) AS i
+    ORDER BY i;
   RETURN QUERY SELECT 'appended'::text, v_current + v_count, v_head + 1, v_head + v_count,
     NULL::text, NULL::text;
 END $fn$"""  # noqa: S608 (constants only: names, the lock key, the genesis hash)

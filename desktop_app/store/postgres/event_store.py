@@ -275,31 +275,17 @@ class PostgresEventStore:
         statement in autocommit, one round trip. The canonical texts to hash are made here,
         before the server takes the append lock; a recorded command's first result comes
         back wrapped in a tuple (nothing written)."""
-        heads: list[str] = []
-        tails: list[str] = []
+        flat: list[str] = []
+        add = flat.extend
         for event_id, type_name, schema_version, payload, metadata in encoded:
             head, tail = row_hash_parts(
                 stream_id, event_id, type_name, schema_version, payload, metadata, recorded_at
             )
-            heads.append(head)
-            tails.append(tail)
-        params = (
-            stream_id,
-            expected_version,
-            command_id,
-            fingerprint,
-            recorded_at,
-            [e[0] for e in encoded],
-            [e[1] for e in encoded],
-            [e[2] for e in encoded],
-            [e[3] for e in encoded],
-            [e[4] for e in encoded],
-            heads,
-            tails,
-            [c.namespace for c in claims],
-            [c.key for c in claims],
-            [c.owner for c in claims],
-        )
+            add((event_id, type_name, str(schema_version), payload, metadata, head, tail))
+        wanted: list[str] = []
+        for claim in claims:
+            wanted.extend((claim.namespace, claim.key, claim.owner))
+        params = (stream_id, expected_version, command_id, fingerprint, recorded_at, flat, wanted)
         with self._db.raw() as con:
             try:
                 row = con.execute(append_function.CALL, params).fetchone()

@@ -44,8 +44,8 @@ def _rows(url: str) -> list[tuple[object, ...]]:
 
 def _params(stream: str) -> tuple[object, ...]:
     """A call's parameters for one event (what ``PostgresEventStore`` would send)."""
-    one: tuple[object, ...] = (stream, 0, None, None, "t", ["e"], ["T"], [1], ["{}"], ["{}"])
-    return (*one, ["h"], ["t"], [], [], [])
+    one_event = ["e", "T", "1", "{}", "{}", "h", "t"]
+    return (stream, 0, None, None, "t", one_event, [])
 
 
 @pytest.fixture

@@ -286,7 +286,7 @@ class PostgresEventStore:
         for claim in claims:
             wanted.extend((claim.namespace, claim.key, claim.owner))
         params = (stream_id, expected_version, command_id, fingerprint, recorded_at, flat, wanted)
-        with self._db.raw() as con:
+        with self._db.hot() as con:
             try:
                 row = con.execute(append_function.CALL, params).fetchone()
             except pg_errors.IntegrityError as exc:
@@ -410,7 +410,7 @@ class PostgresEventStore:
         with self._known_lock:
             after = self._own_head
         since = after if after >= 0 else MAX_VERSION
-        with self._db.raw() as con:
+        with self._db.hot() as con:
             rows = con.execute(_SYNC, {"after": since, "limit": _SYNC_LIMIT}).fetchall()
         head = int(rows[0][0] or 0) if rows else 0
         with self._known_lock:
@@ -517,7 +517,7 @@ class PostgresEventStore:
             return decode_data_rows(rows)
         # To the end: the head comes along (same statement, same snapshot), so the stream's
         # version is learned for stream_is_current and the next command skips this read.
-        with self._db.raw() as con:
+        with self._db.hot() as con:
             joined: list[Any] = con.execute(
                 _READ_STREAM_DATA_HEAD, (stream_id, from_version)
             ).fetchall()

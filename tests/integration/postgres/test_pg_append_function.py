@@ -9,6 +9,8 @@ gap-free)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -168,3 +170,48 @@ def test_it_refuses_to_run_outside_read_committed(opened: PostgresDatabase, pg_u
                 _params("order-9"),
             )
     assert _rows(pg_url) == []
+
+
+def _sessions(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as con:
+        row = con.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND application_name = 'order-desk'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_each_thread_appends_on_its_own_connection_and_close_gives_them_back(
+    pg_url: str,
+) -> None:
+    init_postgres(pg_url)
+    db = open_postgres(pg_url)
+    store = PostgresEventStore(db)
+    try:
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for k in range(5):
+                    store.append(f"order-{n}-{k}", 0, events(1))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert store.head_position() == 15 and store.verify().ok
+        with db.hot() as con:  # this thread's own, kept between calls
+            assert con.autocommit
+            with db.hot() as again:
+                assert again is con
+        assert _sessions(pg_url) >= 2
+    finally:
+        db.close()
+    deadline = time.monotonic() + 30
+    while _sessions(pg_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sessions(pg_url) == 0

@@ -75,7 +75,12 @@ DECLARE
   v_prev text[] := '{{}}';
   v_hashes text[] := '{{}}';
   v_holder text;
-  v_recorded record;
+  v_found boolean;
+  v_rec_stream text;
+  v_rec_version bigint;
+  v_rec_first bigint;
+  v_rec_last bigint;
+  v_rec_fingerprint text;
 BEGIN
   IF current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION '{NAME} needs READ COMMITTED (a fresh snapshot after the append lock)';
@@ -84,24 +89,27 @@ BEGIN
     RAISE EXCEPTION 'append needs at least one event';
   END IF;
   PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
-  IF p_command IS NOT NULL THEN
-    SELECT c.stream_id, c.version, c.first_position, c.last_position, c.fingerprint
-      INTO v_recorded FROM commands AS c WHERE c.command_id = p_command;
-    IF FOUND THEN
-      RETURN QUERY SELECT 'recorded'::text, v_recorded.version, v_recorded.first_position,
-        v_recorded.last_position, v_recorded.stream_id::text, v_recorded.fingerprint::text;
-      RETURN;
-    END IF;
+  -- One statement after the lock (fresh snapshot): the stream's version, the chain head and
+  -- the command record when the id was used before.
+  SELECT v.current, h.position, h.hash, c.command_id IS NOT NULL, c.stream_id, c.version,
+         c.first_position, c.last_position, c.fingerprint
+    INTO v_current, v_head, v_hash, v_found, v_rec_stream, v_rec_version, v_rec_first,
+         v_rec_last, v_rec_fingerprint
+    FROM (SELECT coalesce(max(e.version), 0) AS current FROM events AS e
+          WHERE e.stream_id = p_stream) AS v
+    LEFT JOIN LATERAL (SELECT e.position, e.hash FROM events AS e
+                       ORDER BY e.position DESC LIMIT 1) AS h ON true
+    LEFT JOIN commands AS c ON c.command_id = p_command;
+  IF v_found THEN
+    RETURN QUERY SELECT 'recorded'::text, v_rec_version, v_rec_first, v_rec_last,
+      v_rec_stream::text, v_rec_fingerprint::text;
+    RETURN;
   END IF;
-  SELECT coalesce(max(e.version), 0) INTO v_current FROM events AS e
-    WHERE e.stream_id = p_stream;
   IF v_current <> p_expected THEN
     RETURN QUERY SELECT 'conflict'::text, v_current, NULL::bigint, NULL::bigint, NULL::text,
       NULL::text;
     RETURN;
   END IF;
-  SELECT e.position, e.hash INTO v_head, v_hash FROM events AS e
-    ORDER BY e.position DESC LIMIT 1;
   v_head := coalesce(v_head, 0);
   v_hash := coalesce(v_hash, '{GENESIS_HASH}');
   FOR i IN 1..v_count LOOP

@@ -23,6 +23,10 @@ statement in autocommit (one round trip) and the lock is held only for the serve
 5. The command record and the events are inserted (the authorship and NOTIFY triggers fire
    as for any insert), and ``appended`` comes back with the version and positions.
 
+Its statements run on generic plans (``plan_cache_mode``, for the function only): each is a
+lookup by key, and without that setting the server may plan them afresh on every call while
+the tables have no statistics yet (a new database), which cost more than running them.
+
 SECURITY INVOKER: it runs with the caller's rights, so the grants stay the guard (the clerk
 role may insert history, an auditor may not even execute it), and ``session_user`` — the
 role that logged in — is what the authorship trigger records.
@@ -63,7 +67,7 @@ DDL = f"""CREATE OR REPLACE FUNCTION {NAME}(
     p_events text[], p_claims text[])
 RETURNS TABLE (outcome text, version bigint, first_position bigint, last_position bigint,
                stream_id text, fingerprint text)
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET plan_cache_mode = force_generic_plan AS $fn$
 #variable_conflict use_column
 DECLARE
   v_count int := coalesce(cardinality(p_events), 0) / {EVENT_FIELDS};

@@ -344,6 +344,10 @@ class PostgresDatabase:
             with pg_errors_translated(self.where):
                 con.rollback()
                 con.autocommit = True
+                # Only the few statements of hot paths run here, each a lookup by key or a
+                # range of an index: generic plans, so the server does not plan them afresh on
+                # every execution while a table has no statistics yet.
+                con.execute("SET plan_cache_mode = force_generic_plan")
         except BaseException:
             fairy.invalidate()
             raise
@@ -398,6 +402,7 @@ def _release(fairy: Any) -> None:
     with suppress(Exception):
         con = fairy.driver_connection
         if con is not None and not con.closed and not con.broken:
+            con.execute("RESET plan_cache_mode")
             con.autocommit = False
     with suppress(Exception):
         fairy.close()

@@ -399,6 +399,39 @@ def row_hash(
     return _sha256(prev_hash.encode("ascii") + text.encode("utf-8")).hexdigest()
 
 
+def row_hash_parts(
+    stream_id: str,
+    event_id: str,
+    type_name: str,
+    schema_version: int,
+    payload_text: str,
+    metadata_text: str,
+    recorded_at_text: str,
+) -> tuple[str, str]:
+    """The canonical text :func:`row_hash` hashes, without the two numbers only known under
+    the append lock: ``(head, tail)`` such that the text is
+    ``head + str(position) + tail + str(version) + "}"``. A database server that hands out
+    positions itself (PostgreSQL's append function) finishes the hash from these with
+    :func:`hash_from_parts`'s formula, so both sides hash the very same bytes."""
+    head = (
+        f'{{"event_id":{_enc(event_id)},"metadata":{canonical_from_text(metadata_text)},'
+        f'"payload":{canonical_from_text(payload_text)},"position":'
+    )
+    tail = (
+        f',"recorded_at":"{canonical_recorded_at(recorded_at_text)}",'
+        f'"schema_version":{schema_version},"stream_id":{_enc(stream_id)},'
+        f'"type_name":{_enc(type_name)},"version":'
+    )
+    return head, tail
+
+
+def hash_from_parts(prev_hash: str, head: str, position: int, tail: str, version: int) -> str:
+    """``sha256`` over ``prev_hash + head + position + tail + version + "}"`` (UTF-8, hex):
+    what :func:`row_hash` computes, from :func:`row_hash_parts`."""
+    text = f"{prev_hash}{head}{position}{tail}{version}}}"
+    return _sha256(text.encode("utf-8")).hexdigest()
+
+
 # ---------------------------------------------------------------------------- verification
 
 Row = tuple[int, str, int, str, str, int, str, str, str, str, str]

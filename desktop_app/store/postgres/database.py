@@ -9,6 +9,7 @@ one SQLAlchemy Core round trip costs ~20 µs, and psycopg prepares repeated stat
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -203,6 +204,10 @@ class ServerFacts:
     can_write: bool
     server_version: str
     missing_triggers: tuple[str, ...]
+    append_function: bool = False
+    """True when the server has this version's append function (``init`` makes it): an
+    append is then one round trip; without it (a database ``init`` made with an older Order
+    Desk) the store appends with separate statements, as that version did."""
 
 
 class PostgresDatabase:
@@ -232,6 +237,10 @@ class PostgresDatabase:
             )
         self.read_only = self.read_only_reason is not None
         self._closed = False
+        # hot(): one pool connection per thread, kept checked out in autocommit mode.
+        self._hot = threading.local()
+        self._hot_lock = threading.Lock()
+        self._hot_pinned: list[tuple[threading.Thread, Any]] = []
 
     @property
     def info(self) -> StoreInfo:
@@ -245,6 +254,12 @@ class PostgresDatabase:
                 "backend": "postgresql",
                 "server_version": self.facts.server_version,
                 "role": self.facts.session_user,
+                "append": (
+                    "one round trip (server function)"
+                    if self.facts.append_function
+                    else "separate statements (run `desktop-app-admin init` to add the "
+                    "server's append function)"
+                ),
                 "append_only_triggers": (
                     "missing or disabled: " + ", ".join(self.facts.missing_triggers)
                     if self.facts.missing_triggers
@@ -297,6 +312,69 @@ class PostgresDatabase:
                 fairy.close()
 
     @contextmanager
+    def hot(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's own psycopg connection, kept checked out of the pool in autocommit
+        mode, for the statements every command makes (the append call, the freshness read,
+        catch-up reads): each is its own transaction, so nothing is ever left open on it, and
+        the pool's checkout, reset and check-in (and the autocommit switches of :meth:`raw`)
+        are not paid per statement. Errors are translated as in :meth:`raw`; a connection that
+        broke is dropped (the next use gets a new one)."""
+        if self._closed:
+            raise StoreUnavailableError("The database has been closed.")
+        fairy = getattr(self._hot, "fairy", None)
+        if fairy is None:
+            fairy = self._pin()
+        con = fairy.driver_connection
+        try:
+            yield con
+        except (psycopg.Error, sa_exc.SQLAlchemyError) as exc:
+            error = translate_pg_error(exc, self.where)
+            if con.closed or con.broken:
+                self._unpin(fairy, invalidate=True)
+                if not isinstance(error, StoreConnectionLostError):
+                    error = connection_lost(self.where)
+            raise error from exc
+
+    def _pin(self) -> Any:
+        with pg_errors_translated(self.where):
+            fairy = self.engine.raw_connection()
+        try:
+            con = fairy.driver_connection
+            assert isinstance(con, psycopg.Connection)
+            with pg_errors_translated(self.where):
+                con.rollback()
+                con.autocommit = True
+                # Only the few statements of hot paths run here, each a lookup by key or a
+                # range of an index: generic plans, so the server does not plan them afresh on
+                # every execution while a table has no statistics yet.
+                con.execute("SET plan_cache_mode = force_generic_plan")
+        except BaseException:
+            fairy.invalidate()
+            raise
+        with self._hot_lock:
+            # Threads that ended give their connection back (to the pool, in the usual mode).
+            alive = []
+            for thread, pinned in self._hot_pinned:
+                if thread.is_alive():
+                    alive.append((thread, pinned))
+                else:
+                    _release(pinned)
+            alive.append((threading.current_thread(), fairy))
+            self._hot_pinned = alive
+        self._hot.fairy = fairy
+        return fairy
+
+    def _unpin(self, fairy: Any, *, invalidate: bool) -> None:
+        if getattr(self._hot, "fairy", None) is fairy:
+            self._hot.fairy = None
+        with self._hot_lock:
+            self._hot_pinned = [(t, f) for t, f in self._hot_pinned if f is not fairy]
+        if invalidate:
+            with suppress(Exception):
+                fairy.invalidate()
+        _release(fairy)
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A SQLAlchemy connection inside a transaction (committed on a clean exit)."""
         with pg_errors_translated(self.where), self.engine.connect() as conn, conn.begin():
@@ -310,9 +388,24 @@ class PostgresDatabase:
             yield conn
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (the threads' own ones too)."""
         self._closed = True
+        with self._hot_lock:
+            pinned, self._hot_pinned = self._hot_pinned, []
+        for _thread, fairy in pinned:
+            _release(fairy)
         self.engine.dispose()
+
+
+def _release(fairy: Any) -> None:
+    """Give a pinned connection back to the pool in the mode the pool's other users expect."""
+    with suppress(Exception):
+        con = fairy.driver_connection
+        if con is not None and not con.closed and not con.broken:
+            con.execute("RESET plan_cache_mode")
+            con.autocommit = False
+    with suppress(Exception):
+        fairy.close()
 
 
 _STAMP_SQL = """
@@ -322,7 +415,8 @@ SELECT
   (SELECT value FROM store_meta WHERE name = 'database_id')
 """
 _FACTS_SQL = """
-SELECT session_user, has_table_privilege('events', 'INSERT'), current_setting('server_version')
+SELECT session_user, has_table_privilege('events', 'INSERT'), current_setting('server_version'),
+       to_regprocedure(:append) IS NOT NULL
 """
 
 
@@ -339,7 +433,11 @@ def _facts(conn: Connection, where: str) -> ServerFacts:
             f"The database {where} belongs to another program (its store_meta is not "
             "Order Desk's); nothing was changed."
         )
-    user, can_write, server_version = conn.execute(text(_FACTS_SQL)).one()
+    from desktop_app.store.postgres.append_function import SIGNATURE
+
+    user, can_write, server_version, append_function = conn.execute(
+        text(_FACTS_SQL), {"append": SIGNATURE}
+    ).one()
     return ServerFacts(
         schema_version=int(version),
         database_id=str(database_id),
@@ -347,6 +445,7 @@ def _facts(conn: Connection, where: str) -> ServerFacts:
         can_write=bool(can_write),
         server_version=str(server_version),
         missing_triggers=tuple(ddl.trigger_problems(conn)),
+        append_function=bool(append_function),
     )
 
 

@@ -170,9 +170,14 @@ def create_roles(conn: Connection, roles: Roles) -> list[str]:
 
 def create_schema(conn: Connection, roles: Roles, *, database: str) -> None:
     """Tables, triggers, stamp and grants, inside the caller's transaction (all or nothing).
-    Idempotent: running it again on an Order Desk database changes nothing but the grants."""
+    Idempotent: running it again on an Order Desk database changes nothing but the grants
+    and the functions (``CREATE OR REPLACE``: a database made by an older Order Desk gets the
+    ones this version brings, such as the append function)."""
     pg_metadata.create_all(conn, checkfirst=True)
-    for ddl in (*_FUNCTIONS, *_trigger_ddl()):
+    # The append in one round trip (made here; imported here: it needs APPEND_LOCK_KEY).
+    from desktop_app.store.postgres import append_function
+
+    for ddl in (*_FUNCTIONS, *_trigger_ddl(), append_function.DDL):
         # The driver reads '%' as a placeholder even without parameters: doubled.
         conn.exec_driver_sql(ddl.replace("%", "%%"))
     for name, value in (
@@ -188,7 +193,7 @@ def create_schema(conn: Connection, roles: Roles, *, database: str) -> None:
             ),
             {"n": name, "v": value},
         )
-    for ddl in _grants(roles, database):
+    for ddl in (*_grants(roles, database), *append_function.grants(quote_ident(roles.clerk))):
         conn.exec_driver_sql(ddl)
 
 

@@ -10,6 +10,12 @@ event that commits later (a PostgreSQL sequence would: numbers are taken in one 
 committed in another). The lock is a separate statement on purpose: under READ COMMITTED
 each statement takes its own snapshot, so the head read after the lock sees the previous
 append's commit. See docs/ARCHITECTURE.md ("Storage on a PostgreSQL server").
+
+Where ``init`` made the server's append function (``append_function``), an append is ONE call
+of it in autocommit: the same lock, checks and inserts in the same order, inside the server,
+so the lock is never held across a round trip to the client. A database made by an older
+Order Desk (no function yet) is appended to with the pipelined statements below until an
+administrator runs ``init`` again.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from desktop_app.application.ports import (
     UniqueKeyTakenError,
     VerifyResult,
 )
-from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, parse_utc
+from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, parse_utc, row_hash_parts
+from desktop_app.store.postgres import append_function
 from desktop_app.store.postgres.database import PostgresDatabase
 from desktop_app.store.postgres.ddl import APPEND_LOCK_KEY
 from desktop_app.store.records import (
@@ -117,6 +124,21 @@ _READ_STREAM_DATA = (
     "SELECT version, type_name, schema_version, payload FROM events "
     "WHERE stream_id = %s AND version >= %s AND version <= %s ORDER BY version"
 )
+_READ_STREAM_DATA_HEAD = (
+    "SELECT e.version, e.type_name, e.schema_version, e.payload, h.position "
+    "FROM (SELECT max(position) AS position FROM events) AS h "
+    "LEFT JOIN events AS e ON e.stream_id = %s AND e.version >= %s ORDER BY e.version"
+)
+# The head and what the log gained after a known head, from one snapshot (stream_is_current).
+_SYNC = (
+    "SELECT h.position, d.stream_id, d.version "
+    "FROM (SELECT max(position) AS position FROM events) AS h "
+    "LEFT JOIN LATERAL (SELECT stream_id, version FROM events "
+    "WHERE position > %(after)s AND position <= h.position ORDER BY position LIMIT %(limit)s) "
+    "AS d ON true"
+)
+_SYNC_LIMIT = 500
+"""Events read by one catch-up of the known versions at most (more: start afresh)."""
 _READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s"  # noqa: S608
 _HEAD_POSITION = "SELECT position FROM events ORDER BY position DESC LIMIT 1"
 _HEAD_ROW = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
@@ -149,9 +171,20 @@ def _refusal(exc: pg_errors.IntegrityError, stream_id: str, expected: int) -> St
     return StoreError(f"The database refused the change ({exc}).")
 
 
+def _claim_taken(exc: psycopg.Error, claims: Sequence[UniqueClaim]) -> StoreError:
+    """``UniqueKeyTakenError`` for the claim the append function named (its index in the
+    hint, the holder in the detail)."""
+    diag = exc.diag
+    try:
+        wanted = claims[int(diag.message_hint or "") - 1]
+    except (ValueError, IndexError):
+        return StoreError(f"The database refused a unique key ({exc}).")
+    return UniqueKeyTakenError(wanted, diag.message_detail or "")
+
+
 class _ReadEpoch(threading.local):
     depth = 0
-    head: int | None = None
+    synced = False
 
 
 class PostgresEventStore:
@@ -160,9 +193,10 @@ class PostgresEventStore:
     def __init__(self, db: PostgresDatabase, *, clock: Clock | None = None) -> None:
         self._db = db
         self._clock: Clock = clock or utc_now
-        # stream -> the version this store's own append made it. Valid while the log's head is
-        # ``_own_head``: the end of this store's newest append, with nothing but this store's
-        # appends since the entries were made (see _remember).
+        # stream -> its newest version when the log's head was ``_own_head`` or later (an
+        # entry is never older than that head): learned from this store's own appends and
+        # from reads to a stream's end, and brought forward by _sync, which reads every event
+        # after ``_own_head`` (an entry of a stream appended to since is replaced).
         self._known: dict[str, int] = {}
         self._own_head = -1
         self._known_lock = threading.Lock()
@@ -191,6 +225,16 @@ class PostgresEventStore:
         db.ensure_writable()
         with self._known_lock:  # whatever happens below, no stale "current" answer remains
             self._known.pop(stream_id, None)
+        if db.facts.append_function:
+            result: AppendResult | tuple[AppendResult] = self._call_append(
+                stream_id, expected_version, encoded, recorded_at, command_id, claims, fingerprint
+            )
+            if isinstance(result, tuple):
+                return result[0]
+            self._remember(
+                stream_id, result.version, result.first_position - 1, result.last_position
+            )
+            return result
         with db.raw(transaction=True) as con:
             try:
                 # Pipelined: BEGIN, the lock and the head read go out together, as do the
@@ -216,6 +260,59 @@ class PostgresEventStore:
             return result[0]  # a recorded command: nothing was written
         self._remember(stream_id, result.version, result.first_position - 1, result.last_position)
         return result
+
+    def _call_append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        encoded: list[Encoded],
+        recorded_at: str,
+        command_id: str | None,
+        claims: Sequence[UniqueClaim],
+        fingerprint: str | None,
+    ) -> AppendResult | tuple[AppendResult]:
+        """The append as one call of the server's function (``append_function``): one
+        statement in autocommit, one round trip. The canonical texts to hash are made here,
+        before the server takes the append lock; a recorded command's first result comes
+        back wrapped in a tuple (nothing written)."""
+        flat: list[str] = []
+        add = flat.extend
+        for event_id, type_name, schema_version, payload, metadata in encoded:
+            head, tail = row_hash_parts(
+                stream_id, event_id, type_name, schema_version, payload, metadata, recorded_at
+            )
+            add((event_id, type_name, str(schema_version), payload, metadata, head, tail))
+        wanted: list[str] = []
+        for claim in claims:
+            wanted.extend((claim.namespace, claim.key, claim.owner))
+        params = (stream_id, expected_version, command_id, fingerprint, recorded_at, flat, wanted)
+        with self._db.hot() as con:
+            try:
+                row = con.execute(append_function.CALL, params).fetchone()
+            except pg_errors.IntegrityError as exc:
+                raise _refusal(exc, stream_id, expected_version) from exc
+            except psycopg.DataError as exc:
+                raise StoreError(f"The database refused a value ({exc}).") from exc
+            except psycopg.Error as exc:
+                if exc.sqlstate == append_function.CLAIM_TAKEN_SQLSTATE:
+                    raise _claim_taken(exc, claims) from exc
+                raise
+        assert row is not None
+        outcome = row[0]
+        if outcome == "recorded" and command_id is not None:
+            return (
+                recorded_result(command_id, (row[4], row[1], row[2], row[3], row[5]), fingerprint),
+            )
+        if outcome == "conflict":
+            raise ConcurrencyError(stream_id, expected_version, int(row[1]))
+        if outcome != "appended":
+            raise StoreError(f"The database answered an append with {outcome!r}.")
+        return AppendResult(
+            stream_id=stream_id,
+            version=int(row[1]),
+            first_position=int(row[2]),
+            last_position=int(row[3]),
+        )
 
     @staticmethod
     def _append_in(
@@ -275,35 +372,88 @@ class PostgresEventStore:
         return result
 
     def _remember(self, stream_id: str, version: int, head_before: int, head_after: int) -> None:
-        """After a committed append: positions are handed out one after another under the
-        append lock, so when this append started where this store's previous one ended,
-        nobody else appended in between and every remembered version still holds."""
+        """After a committed append, the stream is at ``version`` as of ``head_after``.
+        Positions are handed out one after another under the append lock, so when the append
+        started where the known state ends, every entry still holds at the new head. After a
+        gap (others appended meanwhile) the other entries stay as of their older head and the
+        next :meth:`_sync` reads the gap (this append included: it overrides the entry with
+        the same or a newer version); an entry may be newer than the known head, never older."""
         with self._known_lock:
-            if head_after <= self._own_head:
-                return  # a later append of this store already recorded (threads): forget it
-            if head_before != self._own_head or len(self._known) >= _KNOWN_LIMIT:
-                self._known.clear()  # someone else appended meanwhile: nothing is certain
-            self._known[stream_id] = version
-            self._own_head = head_after
+            own = self._own_head
+            if head_after <= own:
+                return  # a later state is known already (another thread synced past it)
+            known = self._known
+            if head_before == own:
+                self._own_head = head_after
+            elif own < 0 or head_before - own > _SYNC_LIMIT or len(known) >= _KNOWN_LIMIT:
+                known.clear()  # the next sync would start afresh anyway: start at this append
+                self._own_head = head_after
+            known[stream_id] = version
+
+    def _learn(self, stream_id: str, version: int, head: int) -> None:
+        """A read to the end of a stream, in the same statement as the head: the stream was at
+        ``version`` when the log's head was ``head``. Kept unless that is older than the known
+        head (an entry may be newer than the known head; the next :meth:`_sync` reads every
+        event after the known head, so a newer append to the stream replaces it)."""
+        with self._known_lock:
+            if head < self._own_head or len(self._known) >= _KNOWN_LIMIT:
+                return
+            current = self._known.get(stream_id)
+            if current is None or current < version:  # versions only grow: keep the newest
+                self._known[stream_id] = version
+
+    def _sync(self) -> None:
+        """Bring the known versions to the log's current head in one statement: the head and
+        the (stream, version) of every event after the known head. Gap-free positions make
+        that complete: nothing at or below the head can commit later. Too long a gap (or
+        nothing known yet) starts afresh at the head."""
+        with self._known_lock:
+            after = self._own_head
+        since = after if after >= 0 else MAX_VERSION
+        with self._db.hot() as con:
+            rows = con.execute(_SYNC, {"after": since, "limit": _SYNC_LIMIT}).fetchall()
+        head = int(rows[0][0] or 0) if rows else 0
+        with self._known_lock:
+            if head < self._own_head:
+                return  # another thread got further meanwhile (it read after this began)
+            # Otherwise the known head is between ``after`` and ``head``: every stream that
+            # gained an event since is among the rows, every other entry holds at ``head``.
+            known = self._known
+            if after < 0 or head - after > _SYNC_LIMIT or len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            else:
+                for _, stream_id, version in rows:
+                    if stream_id is not None:
+                        known[stream_id] = version
+            self._own_head = head
 
     def stream_is_current(self, stream_id: str, version: int) -> bool:
-        """True when this store's own append made the stream ``version`` and the log's head is
-        still where this store's newest append left it (an unchanged head means nothing at all
-        was appended since, by anyone). Inside a read epoch the head is read once per epoch."""
-        with self._known_lock:
-            if self._known.get(stream_id) != version:
-                return False
-            own_head = self._own_head
+        """True when ``version`` is the stream's newest version as this store knows the log
+        at its current head: once per read epoch (the first check of an attempt at a
+        command), else on every call, the log's tail since the known head is read (one
+        statement, usually a handful of rows) so nothing appended by anyone is missed.
+        Inside an epoch later checks answer as of that read."""
         epoch = self._epoch
-        if epoch.depth and epoch.head is not None:
-            return epoch.head == own_head
+        if epoch.depth:
+            if not epoch.synced:
+                if not self._synced_or_false():
+                    return False
+                epoch.synced = True
+        else:
+            with self._known_lock:
+                if self._known.get(stream_id) != version:
+                    return False  # not known at this version: a read follows anyway
+            if not self._synced_or_false():
+                return False
+        with self._known_lock:
+            return self._known.get(stream_id) == version
+
+    def _synced_or_false(self) -> bool:
         try:
-            head = self.head_position()
+            self._sync()
         except StoreError:
             return False
-        if epoch.depth:
-            epoch.head = head
-        return head == own_head
+        return True
 
     def begin_reads(self) -> None:
         """Start a read epoch on this thread (they nest)."""
@@ -315,7 +465,7 @@ class PostgresEventStore:
         epoch.depth -= 1
         if epoch.depth <= 0:
             epoch.depth = 0
-            epoch.head = None
+            epoch.synced = False
 
     def find_command(
         self, command_id: str, *, fingerprint: str | None = None
@@ -359,12 +509,22 @@ class PostgresEventStore:
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[EventData]:
         """(version, type_name, schema_version, payload) of one stream, in version order."""
-        upper = MAX_VERSION if to_version is None else to_version
-        with self._db.raw() as con:
-            rows: list[Any] = con.execute(
-                _READ_STREAM_DATA, (stream_id, from_version, upper)
+        if to_version is not None:
+            with self._db.raw() as con:
+                rows: list[Any] = con.execute(
+                    _READ_STREAM_DATA, (stream_id, from_version, to_version)
+                ).fetchall()
+            return decode_data_rows(rows)
+        # To the end: the head comes along (same statement, same snapshot), so the stream's
+        # version is learned for stream_is_current and the next command skips this read.
+        with self._db.hot() as con:
+            joined: list[Any] = con.execute(
+                _READ_STREAM_DATA_HEAD, (stream_id, from_version)
             ).fetchall()
-        return decode_data_rows(rows)
+        if not joined or joined[0][0] is None:
+            return []
+        self._learn(stream_id, int(joined[-1][0]), int(joined[0][4]))
+        return decode_data_rows([row[:4] for row in joined])
 
     def stream_version(self, stream_id: str) -> int:
         """Current version of a stream (0 when it does not exist)."""

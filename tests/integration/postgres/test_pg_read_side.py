@@ -163,6 +163,27 @@ def test_the_listener_listens_again_after_its_connection_is_killed(
     assert not listener.listening.is_set()
 
 
+def test_a_burst_of_notifications_is_one_wake_up_not_one_each(
+    server: Callable[[], PostgresDatabase], pg_url: str
+) -> None:
+    """Fifty notifications committed together arrive together: the listener counts every one
+    and wakes its projector once per batch, not fifty times (each wake-up costs every
+    workstation CPU in a busy office)."""
+    db = server()
+    wakes: list[float] = []
+    listener = ChangeListener(db, lambda: wakes.append(time.monotonic())).start()
+    try:
+        _wait(listener.listening.is_set, "LISTEN")
+        with psycopg.connect(pg_url) as con:  # one transaction: delivered at its commit
+            for n in range(50):
+                con.execute("SELECT pg_notify('order_desk_events', %s)", (str(n),))
+        _wait(lambda: listener.received >= 50, "all fifty notifications")
+        assert listener.received == 50
+        assert 1 <= len(wakes) < 25
+    finally:
+        listener.close()
+
+
 def _projected(db: PostgresDatabase, key_dir: Path) -> tuple[ReadModel, Projector, object]:
     events_ = PostgresEventStore(db)
     snapshots = PostgresSnapshotStore(db, key_dir=key_dir)

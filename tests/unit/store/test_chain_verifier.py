@@ -296,3 +296,21 @@ def test_layout_characters_split_nfc_checks() -> None:
     for char in _SEPARATORS:
         assert unicodedata.combining(char) == 0
         assert char not in pairs
+
+
+@pytest.mark.parametrize("spec", _SPECS)
+@pytest.mark.parametrize(("position", "version"), [(1, 1), (9, 3), (1_234_567, 10_001)])
+def test_row_hash_parts_finish_to_the_same_hash(
+    spec: tuple[str, str, str, str, str, str], position: int, version: int
+) -> None:
+    """The server's append function hashes ``prev + head + position + tail + version + '}'``
+    from the parts the client sends: for every kind of text that is the row_hash."""
+    from desktop_app.store.hashing import hash_from_parts, row_hash_parts
+
+    stream_id, event_id, type_name, payload, metadata, recorded_at = spec
+    head, tail = row_hash_parts(stream_id, event_id, type_name, 2, payload, metadata, recorded_at)
+    prev = hashlib.sha256(b"prev").hexdigest()
+    expected = row_hash(
+        prev, position, stream_id, version, event_id, type_name, 2, payload, metadata, recorded_at
+    )
+    assert hash_from_parts(prev, head, position, tail, version) == expected

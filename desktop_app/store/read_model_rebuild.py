@@ -327,11 +327,19 @@ class Pacer:
     by the whole new read model and no command's commit has to checkpoint it.
     """
 
-    def __init__(self, con: sqlite3.Connection, hold: float | None = None) -> None:
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        hold: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.con = con
         self.hold = PACE_HOLD_SECONDS if hold is None else hold
+        self._clock = clock
         self.longest = 0.0
         """The longest step so far (seconds): the longest a command could have waited."""
+        self.last_held = 0.0
+        """How long the last step held the write lock (seconds)."""
         self._written = 0.0
         self.idle: Iterator[None] | None = None
         """Work that needs no lock, done a piece at a time (one ``next``) in the free time
@@ -353,8 +361,9 @@ class Pacer:
     def step(self) -> Iterator[None]:
         """One write transaction, then room for other writers."""
         con = self.con
+        clock = self._clock
         con.execute("BEGIN IMMEDIATE")
-        started = time.perf_counter()
+        started = clock()
         try:
             yield
         except BaseException:
@@ -362,9 +371,9 @@ class Pacer:
                 con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
-        held = time.perf_counter() - started
+        held = self.last_held = clock() - started
         self.longest = max(self.longest, held)
-        free_until = time.perf_counter() + self.gap(held)
+        free_until = clock() + self.gap(held)
         self._written += held
         if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
             self._written = 0.0
@@ -377,9 +386,9 @@ class Pacer:
         while idle is not None:
             if next(idle, _EXHAUSTED) is _EXHAUSTED:
                 self.idle = idle = None
-            elif time.perf_counter() >= free_until:
+            elif clock() >= free_until:
                 break
-        rest = free_until - time.perf_counter()
+        rest = free_until - clock()
         if rest > 0:
             time.sleep(rest)
 
@@ -399,14 +408,14 @@ class Pacer:
         rows: list[tuple[Any, ...]],
         advance: Callable[[float], None] | None,
     ) -> None:
-        """``executemany`` in steps sized to the time budget (measured as it goes)."""
+        """``executemany`` in steps sized to the time budget (measured as it goes: by the time
+        each step held the lock, not counting the free time after it)."""
         start, size = 0, 1000
         while start < len(rows):
             chunk = rows[start : start + size]
-            began = time.perf_counter()
             with self.step():
                 self.con.executemany(sql, chunk)
-            size = self._size((time.perf_counter() - began) / len(chunk), 100, _WRITE_CHUNK)
+            size = self._size(self.last_held / len(chunk), 100, _WRITE_CHUNK)
             start += len(chunk)
             if advance is not None:
                 advance(len(chunk))

@@ -226,17 +226,30 @@ _ROWS_PER_PIECE = 2000
 """Orders per piece of :func:`_line_rows` (a few ms each)."""
 
 
-def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
-    """:data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and the
-    document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each line's
-    SKU fold in line-id order, the order a scan of the lines' primary key gives; ``skus`` from
-    :func:`_line_rows`), made here from the same values instead of a lookup of the lines per
-    order under the write lock."""
+def _search_docs(
+    order_rows: list[tuple[Any, ...]], skus: dict[str, str], docs: list[tuple[int, str]]
+) -> Iterator[None]:
+    """Fills ``docs`` with the :data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n,
+    the rows' order) and the document FTS_FILL's SQL would make of its rows (number fold,
+    customer fold, then each line's SKU fold in line-id order, the order a scan of the lines'
+    primary key gives; ``skus`` from :func:`_line_rows`), made here from the same values
+    instead of a lookup of the lines per order under the write lock. A generator that pauses
+    every :data:`_DOCS_PER_PIECE` orders, to run in a :class:`Pacer`'s free time; ``docs``
+    is complete once it is exhausted."""
     sep = _SEPARATOR
     get = skus.get
-    return [
-        (rid, row[15] + sep + row[16] + get(row[0], "")) for rid, row in enumerate(order_rows, 1)
-    ]
+    for start in range(0, len(order_rows), _DOCS_PER_PIECE):
+        docs.extend(
+            [
+                (rid, row[15] + sep + row[16] + get(row[0], ""))
+                for rid, row in enumerate(order_rows[start : start + _DOCS_PER_PIECE], start + 1)
+            ]
+        )
+        yield
+
+
+_DOCS_PER_PIECE = 10_000
+"""Orders per piece of :func:`_search_docs` (a few ms each)."""
 
 
 _SWAPPED = tuple(
@@ -518,6 +531,10 @@ def _replace_all(
     pacer.idle = _line_rows(work.lines, skus, line_rows)
     pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
     pacer.finish_idle()
+    # The search documents are made while the lines are written (they need the SKUs).
+    docs: list[tuple[int, str]] = []
+    if fts:
+        pacer.idle = _search_docs(order_rows, skus, docs)
     pacer.insert(_INSERT_LINE_T.format_map(aside), line_rows, advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
@@ -542,6 +559,7 @@ def _replace_all(
         None,
     )
     fault_step("replace_rows_written")
+    pacer.finish_idle()  # the search documents, if not made yet
     if fts:
         # The documents' rowids are the rids 1..n in the rows' order (see _INSERT_ORDER_T).
         low, high = pacer.con.execute(_RID_RANGE_T.format_map(aside)).fetchone()
@@ -549,7 +567,7 @@ def _replace_all(
             raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
         pacer.insert(
             _INSERT_SEARCH_T.format_map(aside),
-            _search_docs(order_rows, skus),
+            docs,
             lambda n: advance(3 * n),
         )
     else:

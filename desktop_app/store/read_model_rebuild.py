@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import operator
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -327,6 +328,57 @@ _CHECKPOINT_AFTER = 1.0
 """Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
 
 
+_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+
+
+class Checkpointer:
+    """Passive WAL checkpoints on a connection of its own, in a helper thread: SQLite copies
+    the rebuild's pages from the WAL into the file (holding no GIL, needing no write lock)
+    while the rebuild goes on with its next steps, instead of in the rebuild's thread.
+
+    :meth:`request` starts one (or one more, after the one running); :meth:`close` waits for
+    the running one and ends the thread. Errors are ignored: a checkpoint that cannot be
+    done now is done later by the WAL job.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._wanted = threading.Event()
+        self._pending = False
+        self._closing = False
+        self.done = 0
+        """Checkpoints run so far."""
+        self._thread = threading.Thread(target=self._run, name="rebuild-checkpoint", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Checkpoint what the WAL holds now (soon, in the helper thread)."""
+        self._pending = True
+        self._wanted.set()
+
+    def _run(self) -> None:
+        try:
+            with self._db.raw(hold=False) as con:
+                while True:
+                    self._wanted.wait()
+                    self._wanted.clear()
+                    if self._pending:  # (also one asked for just before close)
+                        self._pending = False
+                        with suppress(sqlite3.Error):
+                            con.execute(_CHECKPOINT).fetchall()
+                            self.done += 1
+                    if self._closing:
+                        return
+        except Exception:  # no connection: the WAL job checkpoints instead
+            log.debug("rebuild checkpointer stopped", exc_info=True)
+
+    def close(self) -> None:
+        """Wait for a running (or requested) checkpoint, then end the thread."""
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+
+
 class Pacer:
     """Write transactions short enough, and far enough apart, that another process's command
     never waits long for the write lock while a rebuild writes (R34).
@@ -335,9 +387,10 @@ class Pacer:
     20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. Each step here aims at
     :data:`PACE_HOLD_SECONDS`; after it the lock stays free for longer than the polling interval
     of a writer that waited that long (:meth:`gap`), so a waiting command gets in at its next
-    poll: it waits about one step, never several. The free
-    time is used for a passive WAL checkpoint (needs no write lock), so the WAL does not grow
-    by the whole new read model and no command's commit has to checkpoint it.
+    poll: it waits about one step, never several. After every second or so of writing a
+    passive WAL checkpoint is run (needs no write lock): in the free time, or by
+    :attr:`checkpoint` (a :class:`Checkpointer`'s thread), so the WAL does not grow by the
+    whole new read model and no command's commit has to checkpoint it.
     """
 
     def __init__(
@@ -353,6 +406,9 @@ class Pacer:
         """The longest step so far (seconds): the longest a command could have waited."""
         self.last_held = 0.0
         """How long the last step held the write lock (seconds)."""
+        self.checkpoint: Callable[[], None] | None = None
+        """Starts a passive checkpoint elsewhere (see :class:`Checkpointer`); None: the pacer
+        runs it on its own connection in the free time."""
         self._written = 0.0
         self.idle: Iterator[None] | None = None
         """Work that needs no lock, done a piece at a time (one ``next``) in the free time
@@ -390,8 +446,12 @@ class Pacer:
         self._written += held
         if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
             self._written = 0.0
-            with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
-                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            checkpoint = self.checkpoint
+            if checkpoint is not None:
+                checkpoint()
+            else:
+                with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
+                    con.execute(_CHECKPOINT).fetchall()
         # The free time: the idle work first, at least one piece (the lock stays free while
         # it runs, possibly longer than the gap: only this rebuild waits for it), then sleep
         # what is left.
@@ -468,10 +528,13 @@ def replace_all(
             # next FULL commit (or checkpoint) syncs these WAL frames too.
             con.execute("PRAGMA synchronous = NORMAL")
         pacer = Pacer(con)
+        checkpointer = Checkpointer(db)
+        pacer.checkpoint = checkpointer.request
         try:
             _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress)
             log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
         finally:
+            checkpointer.close()
             if con.in_transaction:
                 with suppress(sqlite3.Error):
                     con.execute("ROLLBACK")

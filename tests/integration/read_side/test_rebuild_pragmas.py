@@ -1,4 +1,5 @@
-"""A full rebuild tunes its connection for the bulk write and gives it back as it found it."""
+"""A full rebuild tunes its connection for the bulk write and gives it back as it found it;
+its WAL checkpoints run on a connection and thread of their own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.bootstrap import App
+from desktop_app.store.read_model_rebuild import Checkpointer
 from tests.integration.read_side.support import dump_read_model
 
 _TUNED = ("secure_delete", "synchronous", "cache_size", "temp_store", "wal_autocheckpoint")
@@ -29,3 +31,28 @@ def test_rebuild_gives_the_connection_back_with_its_pragmas(
     assert after == before
     assert before["secure_delete"] == secure_delete
     assert dump_read_model(db_path) == expected
+
+
+def test_checkpointer_copies_the_wal_into_the_file_from_its_own_thread(
+    seeded: App, db_path: Path
+) -> None:
+    assert seeded.database is not None
+    with seeded.database.raw() as con:
+        con.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            size = db_path.stat().st_size
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("CREATE TABLE scratch (n INTEGER PRIMARY KEY, t TEXT)")
+            con.executemany(
+                "INSERT INTO scratch VALUES (?, ?)", ((n, "x" * 500) for n in range(2000))
+            )
+            con.execute("COMMIT")
+            assert db_path.stat().st_size == size  # the new pages are in the WAL only
+            checkpointer = Checkpointer(seeded.database)
+            checkpointer.request()
+            checkpointer.close()
+            assert checkpointer.done == 1
+            assert db_path.stat().st_size > size + 2000 * 500  # now in the file too
+        finally:
+            con.execute("PRAGMA wal_autocheckpoint = 1000")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import operator
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -130,13 +131,29 @@ _RESTORE_PRAGMAS = (
     "PRAGMA threads = 0",
     "PRAGMA wal_autocheckpoint = 1000",
 )
+_SECURE_DELETE_FAST = "PRAGMA secure_delete = FAST"
+"""During a rebuild: freed pages are not overwritten with zeros (where SQLite is built with
+SECURE_DELETE, as Debian's is, every page of the dropped old read model and of the indexes
+was written a second time, as zeros, into the WAL and then the file: measured ~70 % of the
+drops' time). They only ever held read-model rows, made from the events in this same file,
+so nothing is left readable that the file does not hold anyway; FAST still clears what it
+can without extra writes, and the next rebuild reuses the pages."""
+_SECURE_DELETE_RESTORE = {
+    0: "PRAGMA secure_delete = OFF",
+    1: "PRAGMA secure_delete = ON",
+    2: "PRAGMA secure_delete = FAST",  # (a number sets only ON or OFF)
+}
 _SYNC_RESTORE = {2: "PRAGMA synchronous = FULL", 3: "PRAGMA synchronous = EXTRA"}
 """``PRAGMA synchronous`` values above NORMAL, which a full rebuild's commit lowers to NORMAL
 (see :func:`replace_all`), and how to set them back."""
 _WRITE_CHUNK = 50_000
 """Most rows per ``executemany`` in :func:`replace_all`."""
-PACE_HOLD_SECONDS = 0.1
-"""How long one write transaction of a rebuild aims to hold the write lock (R34)."""
+PACE_HOLD_SECONDS = 0.075
+"""How long one write transaction of a rebuild aims to hold the write lock (R34). Steps are
+sized by the time they held the lock (:meth:`Pacer.insert`): at 0.1 s a clerk's longest
+command during a 100k-event rebuild rose from ~110 ms to ~160 ms (one round 388 ms on a
+loaded machine); at 0.075 s it measured ~125-135 ms, with the same free time after each step
+(see :meth:`Pacer.gap`) and so fewer, cheaper gaps than before."""
 
 
 def _order_rows(
@@ -214,17 +231,30 @@ _ROWS_PER_PIECE = 2000
 """Orders per piece of :func:`_line_rows` (a few ms each)."""
 
 
-def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
-    """:data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and the
-    document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each line's
-    SKU fold in line-id order, the order a scan of the lines' primary key gives; ``skus`` from
-    :func:`_line_rows`), made here from the same values instead of a lookup of the lines per
-    order under the write lock."""
+def _search_docs(
+    order_rows: list[tuple[Any, ...]], skus: dict[str, str], docs: list[tuple[int, str]]
+) -> Iterator[None]:
+    """Fills ``docs`` with the :data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n,
+    the rows' order) and the document FTS_FILL's SQL would make of its rows (number fold,
+    customer fold, then each line's SKU fold in line-id order, the order a scan of the lines'
+    primary key gives; ``skus`` from :func:`_line_rows`), made here from the same values
+    instead of a lookup of the lines per order under the write lock. A generator that pauses
+    every :data:`_DOCS_PER_PIECE` orders, to run in a :class:`Pacer`'s free time; ``docs``
+    is complete once it is exhausted."""
     sep = _SEPARATOR
     get = skus.get
-    return [
-        (rid, row[15] + sep + row[16] + get(row[0], "")) for rid, row in enumerate(order_rows, 1)
-    ]
+    for start in range(0, len(order_rows), _DOCS_PER_PIECE):
+        docs.extend(
+            [
+                (rid, row[15] + sep + row[16] + get(row[0], ""))
+                for rid, row in enumerate(order_rows[start : start + _DOCS_PER_PIECE], start + 1)
+            ]
+        )
+        yield
+
+
+_DOCS_PER_PIECE = 10_000
+"""Orders per piece of :func:`_search_docs` (a few ms each)."""
 
 
 _SWAPPED = tuple(
@@ -302,6 +332,57 @@ _CHECKPOINT_AFTER = 1.0
 """Seconds of a rebuild's write steps between two passive checkpoints of the WAL."""
 
 
+_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+
+
+class Checkpointer:
+    """Passive WAL checkpoints on a connection of its own, in a helper thread: SQLite copies
+    the rebuild's pages from the WAL into the file (holding no GIL, needing no write lock)
+    while the rebuild goes on with its next steps, instead of in the rebuild's thread.
+
+    :meth:`request` starts one (or one more, after the one running); :meth:`close` waits for
+    the running one and ends the thread. Errors are ignored: a checkpoint that cannot be
+    done now is done later by the WAL job.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._wanted = threading.Event()
+        self._pending = False
+        self._closing = False
+        self.done = 0
+        """Checkpoints run so far."""
+        self._thread = threading.Thread(target=self._run, name="rebuild-checkpoint", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Checkpoint what the WAL holds now (soon, in the helper thread)."""
+        self._pending = True
+        self._wanted.set()
+
+    def _run(self) -> None:
+        try:
+            with self._db.raw(hold=False) as con:
+                while True:
+                    self._wanted.wait()
+                    self._wanted.clear()
+                    if self._pending:  # (also one asked for just before close)
+                        self._pending = False
+                        with suppress(sqlite3.Error):
+                            con.execute(_CHECKPOINT).fetchall()
+                            self.done += 1
+                    if self._closing:
+                        return
+        except Exception:  # no connection: the WAL job checkpoints instead
+            log.debug("rebuild checkpointer stopped", exc_info=True)
+
+    def close(self) -> None:
+        """Wait for a running (or requested) checkpoint, then end the thread."""
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+
+
 class Pacer:
     """Write transactions short enough, and far enough apart, that another process's command
     never waits long for the write lock while a rebuild writes (R34).
@@ -310,16 +391,28 @@ class Pacer:
     20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. Each step here aims at
     :data:`PACE_HOLD_SECONDS`; after it the lock stays free for longer than the polling interval
     of a writer that waited that long (:meth:`gap`), so a waiting command gets in at its next
-    poll: it waits about one step, never several. The free
-    time is used for a passive WAL checkpoint (needs no write lock), so the WAL does not grow
-    by the whole new read model and no command's commit has to checkpoint it.
+    poll: it waits about one step, never several. After every second or so of writing a
+    passive WAL checkpoint is run (needs no write lock): in the free time, or by
+    :attr:`checkpoint` (a :class:`Checkpointer`'s thread), so the WAL does not grow by the
+    whole new read model and no command's commit has to checkpoint it.
     """
 
-    def __init__(self, con: sqlite3.Connection, hold: float | None = None) -> None:
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        hold: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.con = con
         self.hold = PACE_HOLD_SECONDS if hold is None else hold
+        self._clock = clock
         self.longest = 0.0
         """The longest step so far (seconds): the longest a command could have waited."""
+        self.last_held = 0.0
+        """How long the last step held the write lock (seconds)."""
+        self.checkpoint: Callable[[], None] | None = None
+        """Starts a passive checkpoint elsewhere (see :class:`Checkpointer`); None: the pacer
+        runs it on its own connection in the free time."""
         self._written = 0.0
         self.idle: Iterator[None] | None = None
         """Work that needs no lock, done a piece at a time (one ``next``) in the free time
@@ -341,8 +434,9 @@ class Pacer:
     def step(self) -> Iterator[None]:
         """One write transaction, then room for other writers."""
         con = self.con
+        clock = self._clock
         con.execute("BEGIN IMMEDIATE")
-        started = time.perf_counter()
+        started = clock()
         try:
             yield
         except BaseException:
@@ -350,14 +444,18 @@ class Pacer:
                 con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
-        held = time.perf_counter() - started
+        held = self.last_held = clock() - started
         self.longest = max(self.longest, held)
-        free_until = time.perf_counter() + self.gap(held)
+        free_until = clock() + self.gap(held)
         self._written += held
         if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
             self._written = 0.0
-            with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
-                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            checkpoint = self.checkpoint
+            if checkpoint is not None:
+                checkpoint()
+            else:
+                with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
+                    con.execute(_CHECKPOINT).fetchall()
         # The free time: the idle work first, at least one piece (the lock stays free while
         # it runs, possibly longer than the gap: only this rebuild waits for it), then sleep
         # what is left.
@@ -365,9 +463,9 @@ class Pacer:
         while idle is not None:
             if next(idle, _EXHAUSTED) is _EXHAUSTED:
                 self.idle = idle = None
-            elif time.perf_counter() >= free_until:
+            elif clock() >= free_until:
                 break
-        rest = free_until - time.perf_counter()
+        rest = free_until - clock()
         if rest > 0:
             time.sleep(rest)
 
@@ -387,14 +485,14 @@ class Pacer:
         rows: list[tuple[Any, ...]],
         advance: Callable[[float], None] | None,
     ) -> None:
-        """``executemany`` in steps sized to the time budget (measured as it goes)."""
+        """``executemany`` in steps sized to the time budget (measured as it goes: by the time
+        each step held the lock, not counting the free time after it)."""
         start, size = 0, 1000
         while start < len(rows):
             chunk = rows[start : start + size]
-            began = time.perf_counter()
             with self.step():
                 self.con.executemany(sql, chunk)
-            size = self._size((time.perf_counter() - began) / len(chunk), 100, _WRITE_CHUNK)
+            size = self._size(self.last_held / len(chunk), 100, _WRITE_CHUNK)
             start += len(chunk)
             if advance is not None:
                 advance(len(chunk))
@@ -426,8 +524,10 @@ def replace_all(
     db.ensure_writable()
     with db.raw() as con:
         synchronous = int(con.execute("PRAGMA synchronous").fetchone()[0])
+        secure_delete = int(con.execute("PRAGMA secure_delete").fetchone()[0])
         for pragma in _REBUILD_PRAGMAS:
             con.execute(pragma)
+        con.execute(_SECURE_DELETE_FAST)
         if synchronous in _SYNC_RESTORE:
             # The commits do not wait for the new read model to reach the disk (seconds
             # of fsync at 1M events): after a power loss the OLD read model and checkpoint
@@ -435,15 +535,19 @@ def replace_all(
             # next FULL commit (or checkpoint) syncs these WAL frames too.
             con.execute("PRAGMA synchronous = NORMAL")
         pacer = Pacer(con)
+        checkpointer = Checkpointer(db)
+        pacer.checkpoint = checkpointer.request
         try:
             _replace_all(pacer, check_owner, fault_step, name, work, checkpoint, progress, bind)
             log.info("read model rebuilt aside; longest write step %.0f ms", pacer.longest * 1e3)
         finally:
+            checkpointer.close()
             if con.in_transaction:
                 with suppress(sqlite3.Error):
                     con.execute("ROLLBACK")
             for pragma in _RESTORE_PRAGMAS:
                 con.execute(pragma)
+            con.execute(_SECURE_DELETE_RESTORE.get(secure_delete, _SECURE_DELETE_RESTORE[1]))
             restore = _SYNC_RESTORE.get(synchronous)
             if restore is not None:
                 con.execute(restore)
@@ -498,6 +602,10 @@ def _replace_all(
     pacer.idle = _line_rows(work.lines, skus, line_rows)
     pacer.insert(_INSERT_ORDER_T.format_map(aside), order_rows, advance)
     pacer.finish_idle()
+    # The search documents are made while the lines are written (they need the SKUs).
+    docs: list[tuple[int, str]] = []
+    if fts:
+        pacer.idle = _search_docs(order_rows, skus, docs)
     pacer.insert(_INSERT_LINE_T.format_map(aside), line_rows, advance)
     pacer.insert(
         COUNTS_INSERT_T.format_map(aside),
@@ -522,6 +630,7 @@ def _replace_all(
         None,
     )
     fault_step("replace_rows_written")
+    pacer.finish_idle()  # the search documents, if not made yet
     if fts:
         # The documents' rowids are the rids 1..n in the rows' order (see _INSERT_ORDER_T).
         low, high = pacer.con.execute(_RID_RANGE_T.format_map(aside)).fetchone()
@@ -529,7 +638,7 @@ def _replace_all(
             raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
         pacer.insert(
             _INSERT_SEARCH_T.format_map(aside),
-            _search_docs(order_rows, skus),
+            docs,
             lambda n: advance(3 * n),
         )
     else:

@@ -64,3 +64,48 @@ def test_without_idle_work_a_step_only_waits(tmp_path: Path) -> None:
         assert not con.in_transaction
     finally:
         con.close()
+
+
+class _Clock:
+    """A clock that moves only when told to (each inserted row, each idle piece)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_steps_are_sized_by_the_time_they_hold_the_lock(tmp_path: Path) -> None:
+    # Each row takes 0.1 ms under the lock, each idle piece 50 ms after a step: a step of
+    # 1000 rows holds the lock for the whole budget (0.1 s). The free time after a step must
+    # not count as write time (it did: steps came out several times smaller than the budget,
+    # and each step costs a gap).
+    con = _connection(tmp_path / "sized.sqlite3")
+    clock = _Clock()
+    con.create_function("tick", 0, lambda: clock.advance(0.0001), deterministic=False)
+    con.execute("CREATE TABLE r (n INTEGER PRIMARY KEY, x)")
+
+    def pieces() -> Iterator[None]:
+        while True:
+            clock.advance(0.05)
+            yield
+
+    try:
+        pacer = Pacer(con, hold=0.1, clock=clock)
+        pacer.idle = pieces()
+        sizes: list[int] = []
+        pacer.insert(
+            "INSERT INTO r (n, x) VALUES (?, tick())",
+            [(n,) for n in range(20_000)],
+            lambda rows: sizes.append(int(rows)),
+        )
+        assert sum(sizes) == 20_000
+        assert con.execute("SELECT count(*) FROM r").fetchone()[0] == 20_000
+        assert all(990 <= size <= 1010 for size in sizes[:-1]), sizes
+        assert 0.099 <= pacer.longest <= 0.102
+    finally:
+        con.close()

@@ -97,6 +97,9 @@ class Projector:
         self._wake_hook: Callable[[], None] | None = None
         self.woken = threading.Event()
         """Set by :meth:`wake`; a simple loop may wait on it."""
+        self.hurried = threading.Event()
+        """Set by :meth:`wait_until` before it wakes the projector: someone waits for the
+        lists, so a scheduler's pause to gather more commits before the next run ends now."""
         self._last_data_version: int | None = None
         self._owns = False
         """This process projects into the tables (R33); else it only follows their owner."""
@@ -388,6 +391,7 @@ class Projector:
                 if self._status.failed_position is not None:
                     return False
             else:
+                self.hurried.set()
                 self.wake()
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -260,6 +260,9 @@ class Jobs:
                 return
             self._stopping = True
             self._stopped.set()
+            hurried = self._hurried()
+            if hurried is not None:
+                hurried.set()  # ends a gathering pause of the projector job now
             self._started = False
             if self._projector is not None:
                 # The projector treats "no hook" as "run the catch-up in the caller's thread".
@@ -428,6 +431,11 @@ class Jobs:
         """Seconds since the last activity."""
         return self._monotonic() - self._last_activity
 
+    def _hurried(self) -> threading.Event | None:
+        """The projector's "someone waits for the lists" event, where it has one."""
+        hurried = getattr(self._projector, "hurried", None)
+        return hurried if isinstance(hurried, threading.Event) else None
+
     def _wake(self) -> None:
         """The projector's wake hook: run the projector job now."""
         self.notify_activity()
@@ -446,6 +454,7 @@ class Jobs:
     def _projector_tick(self) -> str | None:
         projector = self._projector
         assert projector is not None
+        hurried = self._hurried()
         with self._lock:
             self._in_projector = True
         total = 0
@@ -453,6 +462,8 @@ class Jobs:
             while True:
                 with self._lock:
                     woken, self._wake_pending = self._wake_pending, False
+                if hurried is not None:
+                    hurried.clear()  # this run reads every commit its waiter waits for
                 if projector.has_news() or woken:
                     applied = projector.run_once()
                     if applied:
@@ -464,8 +475,9 @@ class Jobs:
                         break
                 # Commits came in while this run worked: project them together with those
                 # that follow within a moment (one write transaction instead of one each).
+                # A read-your-writes wait (``hurried``, set by shutdown too) ends it early.
                 if self.config.projector_coalesce_seconds > 0:
-                    self._stopped.wait(self.config.projector_coalesce_seconds)
+                    (hurried or self._stopped).wait(self.config.projector_coalesce_seconds)
         except BaseException:
             with self._lock:
                 self._in_projector = False

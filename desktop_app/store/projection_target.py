@@ -21,7 +21,9 @@ from typing import Any
 from desktop_app.application.ports import (
     READ_MODEL_CHECKPOINT,
     CheckpointConflictError,
+    LineState,
     NotReadModelOwnerError,
+    OrderState,
     ReadModelKeys,
     ReadModelOwner,
     StoreUnavailableError,
@@ -96,6 +98,15 @@ _SELECT_IN = (SELECT_ORDERS_IN, SELECT_LINES_IN, SELECT_CUSTOMERS_IN, SELECT_PRO
 """The batch's reads of the rows it touches (ids as one JSON array text)."""
 
 
+_SearchKey = tuple[str, str, tuple[tuple[str, str], ...]]
+"""What an order's search document is made of: number, customer name, (line id, SKU)s."""
+
+
+def _search_key(order: OrderState, lines: dict[str, LineState] | None) -> _SearchKey:
+    skus = tuple(sorted((line.line_id, line.sku) for line in lines.values())) if lines else ()
+    return (order.order_number, order.customer_name, skus)
+
+
 class _Batch:
     """One projector batch on an open ``BEGIN IMMEDIATE`` connection."""
 
@@ -114,6 +125,8 @@ class _Batch:
         self._bind = bind_to
         self._before: dict[str, tuple[str, str]] = {}
         """(customer_id, status) of every order as loaded: the count deltas start there."""
+        self._searched: dict[str, _SearchKey] = {}
+        """What each loaded order's search document is made of, as loaded."""
 
     def _step(self, step: str) -> None:
         if self._fault is not None:
@@ -124,6 +137,11 @@ class _Batch:
         work = load_working_set(
             keys, lambda sql, ids: con.execute(sql, (json_ids(ids),)), _SELECT_IN, self._before
         )
+        lines = work.lines
+        self._searched = {
+            order_id: _search_key(order, lines.get(order_id))
+            for order_id, order in work.orders.items()
+        }
         self._step("loaded")
         return work
 
@@ -189,18 +207,33 @@ class _Batch:
                 self._con.execute(COUNTS_PRUNE)
 
     def _save_search(self, work: WorkingSet) -> None:
+        """Rewrite the search documents whose text may have changed: those of new orders and
+        of loaded orders whose number, customer name or line SKUs differ from when loaded,
+        and those of every order of a renamed customer. A status change, a new quantity or a
+        product's new name leaves an order's document as it is (most of a day's events)."""
         con = self._con
         touched = set(work.dirty_orders)
         touched.update(order_id for order_id, _ in work.dirty_lines)
         touched.update(order_id for order_id, _ in work.removed_lines)
+        searched, orders, lines = self._searched, work.orders, work.lines
+        new: set[str] = set()
+        changed: set[str] = set()
+        for order_id in touched:
+            order = orders.get(order_id)
+            before = searched.get(order_id)
+            if before is None:
+                (new if order is not None else changed).add(order_id)
+            elif order is None or _search_key(order, lines.get(order_id)) != before:
+                changed.add(order_id)
         if work.customer_renames:
             rows = con.execute(ORDERS_OF_CUSTOMERS, (json_ids(list(work.customer_renames)),))
-            touched.update(str(r[0]) for r in rows)
-        if not touched or not has_fts(con):
+            changed.update(str(r[0]) for r in rows)
+            changed.difference_update(new)
+        if not (new or changed) or not has_fts(con):
             return
-        ids = json_ids(touched)
-        con.execute(FTS_DELETE_IN, (ids,))
-        con.execute(FTS_INSERT_IN, (ids,))
+        if changed:  # a new order has no document yet
+            con.execute(FTS_DELETE_IN, (json_ids(changed),))
+        con.execute(FTS_INSERT_IN, (json_ids(new | changed),))
 
 
 class SqliteProjectionTarget:

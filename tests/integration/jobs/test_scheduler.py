@@ -197,3 +197,36 @@ def test_a_wake_during_a_run_is_not_lost(app: App, product: str) -> None:
         # machine makes this check weaker, never red).
         time.sleep(0.4)
         assert projector.runs == runs + 2  # poll interval is 30 s: no extra runs
+
+
+def test_a_read_your_writes_wait_ends_the_projectors_gathering_pause(
+    app: App, product: str
+) -> None:
+    """Commits that came in during a run are gathered for a moment before the next run; a
+    thread waiting for its own write (``wait_until``) does not wait that moment out."""
+    from desktop_app.store.read_model import SqliteProjectionTarget
+
+    projector, target = app.projector, app.read_model.target
+    assert projector is not None and isinstance(target, SqliteProjectionTarget)
+    pause = 3 * WAIT  # longer than the wait below allows: only hurrying can meet it
+    jobs = build_jobs(
+        app,
+        replace(FAST, projector_poll_seconds=3600, projector_coalesce_seconds=pause),
+        backups=False,
+    )
+    meanwhile: list[int] = []
+
+    def commit_while_writing(step: str) -> None:
+        if step == "rows_written" and not meanwhile:  # a commit while a batch writes
+            meanwhile.append(change_price(app, product, 777))
+
+    with jobs:
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
+        target.fault = commit_while_writing
+        first = change_price(app, product, 555)  # wakes the job; its batch commits another
+        assert wait_for(lambda: bool(meanwhile), WAIT)
+        assert projector.wait_until(first, WAIT)
+        target.fault = None
+        # The job now gathers commits for `pause` before projecting `meanwhile[0]`.
+        assert projector.wait_until(meanwhile[0], WAIT)
+        assert projector.status().checkpoint >= meanwhile[0]

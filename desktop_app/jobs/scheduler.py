@@ -107,6 +107,12 @@ class ProjectorLike(Protocol):
 
     def set_wake_hook(self, hook: Callable[[], None]) -> None: ...
 
+    @property
+    def hurried(self) -> threading.Event:
+        """Set when someone waits for the lists (read-your-writes) or on shutdown: ends the
+        job's gathering pause at once."""
+        ...
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobsConfig:
@@ -432,9 +438,8 @@ class Jobs:
         return self._monotonic() - self._last_activity
 
     def _hurried(self) -> threading.Event | None:
-        """The projector's "someone waits for the lists" event, where it has one."""
-        hurried = getattr(self._projector, "hurried", None)
-        return hurried if isinstance(hurried, threading.Event) else None
+        """The projector's "someone waits for the lists" event (None: no projector job)."""
+        return None if self._projector is None else self._projector.hurried
 
     def _wake(self) -> None:
         """The projector's wake hook: run the projector job now."""

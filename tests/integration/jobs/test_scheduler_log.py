@@ -44,6 +44,10 @@ class HeldCatchUp:
     def set_wake_hook(self, hook: Callable[[], None]) -> None:
         self.inner.set_wake_hook(hook)
 
+    @property
+    def hurried(self) -> threading.Event:
+        return self.inner.hurried
+
 
 def test_r35_a_long_catch_up_does_not_flood_the_log(
     app: App, product: str, caplog: pytest.LogCaptureFixture

@@ -834,26 +834,7 @@ def open_database(
     reason = None if fresh else _read_only_reason(path, read_only, user_version)
     if reason is None and not fresh and user_version >= 1:
         reason = trigger_reason(path)
-    immutable = False
-    if reason is not None and not _wal_path(path).exists():
-        # Nothing may be created next to the file on read-only media or in a read-only folder.
-        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
-    with store_errors():
-        engine = _make_engine(
-            path,
-            read_only=reason is not None,
-            immutable=immutable,
-            synchronous=synchronous,
-            busy_timeout_ms=busy_timeout_ms,
-        )
-    db = Database(
-        path=path,
-        engine=engine,
-        read_only_reason=reason,
-        schema_version=user_version,
-        synchronous=synchronous,
-        busy_timeout_ms=busy_timeout_ms,
-    )
+    db = _database(path, reason, user_version, synchronous, busy_timeout_ms)
     try:
         if fresh:
             _stamp_and_migrate(db, 0)
@@ -873,6 +854,36 @@ def open_database(
             _remove_files(path)  # our own half-made file; an empty one would be refused later
         raise
     return db
+
+
+def _database(
+    path: Path,
+    read_only_reason: str | None,
+    schema_version: int,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+) -> Database:
+    """The engine and :class:`Database` for an existing (or just created) file of ours."""
+    immutable = False
+    if read_only_reason is not None and not _wal_path(path).exists():
+        # Nothing may be created next to the file on read-only media or in a read-only folder.
+        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
+    with store_errors():
+        engine = _make_engine(
+            path,
+            read_only=read_only_reason is not None,
+            immutable=immutable,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+    return Database(
+        path=path,
+        engine=engine,
+        read_only_reason=read_only_reason,
+        schema_version=schema_version,
+        synchronous=synchronous,
+        busy_timeout_ms=busy_timeout_ms,
+    )
 
 
 def open_side_file(
@@ -901,25 +912,7 @@ def open_side_file(
                 "unavailable", path, f"the file could not be created ({exc.strerror})."
             ) from exc
         fresh = True
-    immutable = False
-    if read_only_reason is not None and not _wal_path(path).exists():
-        immutable = _media_read_only(path.parent) or not os.access(path.parent, os.W_OK)
-    with store_errors():
-        engine = _make_engine(
-            path,
-            read_only=read_only_reason is not None,
-            immutable=immutable,
-            synchronous=synchronous,
-            busy_timeout_ms=busy_timeout_ms,
-        )
-    db = Database(
-        path=path,
-        engine=engine,
-        read_only_reason=read_only_reason,
-        schema_version=0,
-        synchronous=synchronous,
-        busy_timeout_ms=busy_timeout_ms,
-    )
+    db = _database(path, read_only_reason, 0, synchronous, busy_timeout_ms)
     try:
         with db.raw() as con:  # one connection now: pragma failures surface here
             db.schema_version = int(con.execute("PRAGMA user_version").fetchone()[0])

@@ -819,14 +819,7 @@ def open_database(
     fresh = False
     user_version = SCHEMA_VERSION
     if not path.exists():
-        if not create or read_only:
-            raise _open_error("not_found", path, "the file does not exist.")
-        try:
-            _create_file(path)
-        except OSError as exc:
-            raise _open_error(
-                "unavailable", path, f"the file could not be created ({exc.strerror})."
-            ) from exc
+        _create_new(path, allowed=create and not read_only)
         fresh = True
     else:
         user_version = _check_existing(path)
@@ -854,6 +847,18 @@ def open_database(
             _remove_files(path)  # our own half-made file; an empty one would be refused later
         raise
     return db
+
+
+def _create_new(path: Path, *, allowed: bool) -> None:
+    """Create a missing file of ours (0600), or say why it cannot be opened."""
+    if not allowed:
+        raise _open_error("not_found", path, "the file does not exist.")
+    try:
+        _create_file(path)
+    except OSError as exc:
+        raise _open_error(
+            "unavailable", path, f"the file could not be created ({exc.strerror})."
+        ) from exc
 
 
 def _database(
@@ -903,14 +908,7 @@ def open_side_file(
     path = Path(path).absolute()
     fresh = False
     if not path.exists():
-        if read_only_reason is not None:
-            raise _open_error("not_found", path, "the file does not exist.")
-        try:
-            _create_file(path)
-        except OSError as exc:
-            raise _open_error(
-                "unavailable", path, f"the file could not be created ({exc.strerror})."
-            ) from exc
+        _create_new(path, allowed=read_only_reason is None)
         fresh = True
     db = _database(path, read_only_reason, 0, synchronous, busy_timeout_ms)
     try:

@@ -44,6 +44,7 @@ from desktop_app.store.engine import Database, open_database
 from desktop_app.store.hashing import GENESIS_HASH, ChainVerifier, Row
 from desktop_app.store.postgres import ddl
 from desktop_app.store.postgres.database import PostgresDatabase, open_postgres
+from desktop_app.store.rejection_log import COLUMNS
 from desktop_app.store.schema import SCHEMA_VERSION
 from desktop_app.store.sealing import DATABASE_ID, key_path, read_database_id
 
@@ -87,21 +88,8 @@ SNAPSHOT_COLUMNS = (
     "taken_at",
     "seal",
 )
-REJECTION_COLUMNS = (
-    "rejection_id",
-    "recorded_at",
-    "user",
-    "host",
-    "source",
-    "app_version",
-    "command_type",
-    "command_id",
-    "correlation_id",
-    "stream_id",
-    "content",
-    "error_class",
-    "message",
-)
+REJECTION_COLUMNS = COLUMNS
+"""The rejection log's columns, in the order both ends read them (one definition)."""
 
 
 class CopyRefused(StoreError):

@@ -46,11 +46,13 @@ from desktop_app.store.schema import (
     READ_MODEL_FILE_SINCE,
     REJECTIONS_SINCE,
     SCHEMA_VERSION,
+    UNSEQUENCED_SINCE,
     add_browse_indexes,
     add_command_fingerprints,
     add_rejections,
     add_snapshot_seals,
     create_schema,
+    drop_events_autoincrement,
     key_commands_by_id,
 )
 from desktop_app.store.triggers import trigger_problem
@@ -77,6 +79,7 @@ MIGRATIONS: dict[int, Migration] = {
     BROWSE_SINCE: add_browse_indexes,
     COMMANDS_KEYED_SINCE: key_commands_by_id,
     READ_MODEL_FILE_SINCE: separate_read_model,
+    UNSEQUENCED_SINCE: drop_events_autoincrement,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
@@ -84,7 +87,7 @@ Version 1 is the first release: its step creates whatever core table is missing.
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
 and the database id; 5 the rejection log; 6 the event browser's indexes; 7 ``commands``
 without a rowid; 8 moves the read model into its own file (copied out, then dropped from the
-database). Add a step (and bump
+database); 9 ``events`` without AUTOINCREMENT (the table copied). Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 

@@ -32,6 +32,8 @@ EXPECTED_PRAGMAS = {
     "foreign_keys": True,
     "busy_timeout": 5000,
     "journal_size_limit": 64 * 1024 * 1024,
+    # Checkpoints every 3500 WAL pages, not SQLite's 1000 (engine.WAL_AUTOCHECKPOINT_PAGES).
+    "wal_autocheckpoint": 3500,
     "isolation_level": None,
 }
 

@@ -318,9 +318,12 @@ def _events_sql(conn: Connection) -> str:
     return "" if row is None else str(row[0])
 
 
+def _table_names(conn: Connection) -> set[str]:
+    return {str(r[0]) for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+
+
 def _sequence_of_events(conn: Connection) -> int | None:
-    names = {str(r[0]) for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
-    if "sqlite_sequence" not in names:
+    if "sqlite_sequence" not in _table_names(conn):
         return None
     row = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     return None if row is None or row[0] is None else int(row[0])
@@ -347,6 +350,18 @@ def drop_events_autoincrement(conn: Connection) -> None:
             "The file was not changed. Check it with 'verify' against a saved anchor and "
             "restore a backup."
         )
+    # The planner's statistics (a file that ran ANALYZE): dropping the browser's index drops
+    # its row; the table and index names stay, so they are put back as they were.
+    statistics = (
+        [
+            (str(tbl), idx, stat)
+            for tbl, idx, stat in conn.exec_driver_sql(
+                "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl = 'events'"
+            )
+        ]
+        if "sqlite_stat1" in _table_names(conn)
+        else []
+    )
     # The index and trigger names are the schema's: free them before the new table takes them
     # (a rename carries the indexes and triggers along to the old table).
     conn.exec_driver_sql("ALTER TABLE events RENAME TO events_v8")
@@ -360,6 +375,10 @@ def drop_events_autoincrement(conn: Connection) -> None:
     add_browse_indexes(conn)
     for ddl in APPEND_ONLY_TRIGGERS:
         conn.exec_driver_sql(ddl)
+    if statistics:
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'events'")
+        for row in statistics:
+            conn.exec_driver_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", row)
 
 
 SchemaHook = Callable[[Connection], None]

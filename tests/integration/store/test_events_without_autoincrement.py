@@ -100,6 +100,7 @@ def _make_version_8(path: Path) -> dict[str, int]:
             con.execute(ddl)
         con.execute(f"PRAGMA user_version = {UNSEQUENCED_SINCE - 1}")
         con.execute("COMMIT")
+        con.execute("ANALYZE")  # statistics, as a rebuild in the file (before format 8) made
         assert trigger_problem(con) is None
     finally:
         con.close()
@@ -144,6 +145,9 @@ def test_a_version_8_file_is_upgraded_keeping_every_event_index_and_trigger(
     events_before = _dump(path, "SELECT * FROM events ORDER BY position")
     commands_before = _dump(path, "SELECT * FROM commands ORDER BY command_id")
     indexes_before = _dump(path, _INDEXES)
+    statistics = "SELECT * FROM sqlite_stat1 WHERE tbl = 'events' ORDER BY idx"
+    statistics_before = _dump(path, statistics)
+    assert len(statistics_before) == 3
     pages_before = _browse(path)  # read-only: not upgraded yet
     assert len(events_before) == 18 and pages_before[2]
 
@@ -175,6 +179,8 @@ def test_a_version_8_file_is_upgraded_keeping_every_event_index_and_trigger(
         commands_before
     )
     assert _dump(path, _INDEXES) == indexes_before
+    # The planner's statistics still describe the table (the same index names, the same rows).
+    assert _dump(path, statistics) == statistics_before
     assert _browse(path) == [[20, 19, *pages_before[0]], pages_before[1], pages_before[2]]
     names = {str(r[0]) for r in _dump(path, "SELECT name FROM sqlite_master")}
     assert "events_v8" not in names

@@ -61,13 +61,16 @@ from desktop_app.store.unique_keys import add_unique_keys
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is truncated to after a checkpoint (R9: the WAL stays bounded)."""
 
-WAL_AUTOCHECKPOINT_PAGES = 3500
-"""WAL pages after which a commit on the event file copies them into the file (SQLite's
-default is 1000). A checkpoint costs two fsyncs and writes every page changed since the last
-one; the pages every command changes (page 1, the B-trees' inner pages and last leaves) are
-written once per checkpoint, not once per 1000 pages. At 1000 the checkpoints were a third of
-a P1 command's time at synchronous=NORMAL. ~14 MB of WAL at 4 KB pages: below the WAL job's
-soft limit (``JobsConfig.wal_soft_limit_bytes``, 16 MB), far below ``JOURNAL_SIZE_LIMIT``."""
+WAL_AUTOCHECKPOINT_PAGES: dict[str, int] = {"FULL": 1000, "NORMAL": 3500}
+"""WAL pages after which a commit on the event file copies them into the file, by
+``synchronous`` (SQLite's default is 1000). A checkpoint costs two fsyncs and writes every page
+changed since the last one, so the pages every command changes (page 1, the B-trees' inner
+pages and last leaves) are written once per checkpoint. At NORMAL commits do not sync and
+checkpoints were a third of a P1 command at 1000 pages: 3500 (~14 MB, below the WAL job's
+16 MB soft limit) halved the block writes. At FULL every commit syncs the WAL, and while the
+WAL file is still growing (a new file, or after the idle checkpoint truncated it) each such
+sync also writes the file's metadata (measured: about two more block writes per commit), so a
+longer WAL cost more than the checkpoints it saved: FULL keeps 1000."""
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -851,7 +854,7 @@ def open_database(
         user_version,
         synchronous,
         busy_timeout_ms,
-        wal_autocheckpoint=WAL_AUTOCHECKPOINT_PAGES,
+        wal_autocheckpoint=WAL_AUTOCHECKPOINT_PAGES[synchronous],
     )
     try:
         if fresh:

@@ -46,11 +46,13 @@ from desktop_app.store.schema import (
     READ_MODEL_FILE_SINCE,
     REJECTIONS_SINCE,
     SCHEMA_VERSION,
+    UNSEQUENCED_SINCE,
     add_browse_indexes,
     add_command_fingerprints,
     add_rejections,
     add_snapshot_seals,
     create_schema,
+    drop_events_autoincrement,
     key_commands_by_id,
 )
 from desktop_app.store.triggers import trigger_problem
@@ -58,6 +60,17 @@ from desktop_app.store.unique_keys import add_unique_keys
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is truncated to after a checkpoint (R9: the WAL stays bounded)."""
+
+WAL_AUTOCHECKPOINT_PAGES: dict[str, int] = {"FULL": 1000, "NORMAL": 3500}
+"""WAL pages after which a commit on the event file copies them into the file, by
+``synchronous`` (SQLite's default is 1000). A checkpoint costs two fsyncs and writes every page
+changed since the last one, so the pages every command changes (page 1, the B-trees' inner
+pages and last leaves) are written once per checkpoint. At NORMAL commits do not sync and
+checkpoints were a third of a P1 command at 1000 pages: 3500 (~14 MB, below the WAL job's
+16 MB soft limit) halved the block writes. At FULL every commit syncs the WAL, and while the
+WAL file is still growing (a new file, or after the idle checkpoint truncated it) each such
+sync also writes the file's metadata (measured: about two more block writes per commit), so a
+longer WAL cost more than the checkpoints it saved: FULL keeps 1000."""
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -77,6 +90,7 @@ MIGRATIONS: dict[int, Migration] = {
     BROWSE_SINCE: add_browse_indexes,
     COMMANDS_KEYED_SINCE: key_commands_by_id,
     READ_MODEL_FILE_SINCE: separate_read_model,
+    UNSEQUENCED_SINCE: drop_events_autoincrement,
 }
 """Step that brings a file from version ``n - 1`` to ``n``; all steps run in ONE transaction.
 
@@ -84,7 +98,7 @@ Version 1 is the first release: its step creates whatever core table is missing.
 adds the unique keys (SKUs), filled from the log; 3 the command fingerprints; 4 sealed snapshots
 and the database id; 5 the rejection log; 6 the event browser's indexes; 7 ``commands``
 without a rowid; 8 moves the read model into its own file (copied out, then dropped from the
-database). Add a step (and bump
+database); 9 ``events`` without AUTOINCREMENT (the table copied). Add a step (and bump
 ``schema.SCHEMA_VERSION``) for every later change of the file format.
 """
 
@@ -197,8 +211,10 @@ def _connect(
     immutable: bool,
     synchronous: Synchronous,
     busy_timeout_ms: int,
+    wal_autocheckpoint: int | None = None,
 ) -> sqlite3.Connection:
-    """A raw sqlite3 connection with every pragma Order Desk requires."""
+    """A raw sqlite3 connection with every pragma Order Desk requires (``wal_autocheckpoint``:
+    pages, or None for SQLite's default)."""
     con = sqlite3.connect(
         _uri(path, read_only=read_only, immutable=immutable),
         uri=True,
@@ -221,6 +237,8 @@ def _connect(
         con.execute(f"PRAGMA synchronous = {synchronous}")
         con.execute("PRAGMA foreign_keys = ON")
         con.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        if wal_autocheckpoint is not None and not read_only:
+            con.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint)}")
     except BaseException:
         con.close()
         raise
@@ -235,6 +253,7 @@ def _read_pragmas(con: sqlite3.Connection) -> dict[str, object]:
         "foreign_keys": bool(con.execute("PRAGMA foreign_keys").fetchone()[0]),
         "busy_timeout": int(con.execute("PRAGMA busy_timeout").fetchone()[0]),
         "journal_size_limit": int(con.execute("PRAGMA journal_size_limit").fetchone()[0]),
+        "wal_autocheckpoint": int(con.execute("PRAGMA wal_autocheckpoint").fetchone()[0]),
         "isolation_level": con.isolation_level,
     }
 
@@ -509,6 +528,7 @@ def _make_engine(
     immutable: bool,
     synchronous: Synchronous,
     busy_timeout_ms: int,
+    wal_autocheckpoint: int | None,
 ) -> Engine:
     def creator() -> sqlite3.Connection:
         return _connect(
@@ -517,6 +537,7 @@ def _make_engine(
             immutable=immutable,
             synchronous=synchronous,
             busy_timeout_ms=busy_timeout_ms,
+            wal_autocheckpoint=wal_autocheckpoint,
         )
 
     engine = create_engine(
@@ -827,7 +848,14 @@ def open_database(
     reason = None if fresh else _read_only_reason(path, read_only, user_version)
     if reason is None and not fresh and user_version >= 1:
         reason = trigger_reason(path)
-    db = _database(path, reason, user_version, synchronous, busy_timeout_ms)
+    db = _database(
+        path,
+        reason,
+        user_version,
+        synchronous,
+        busy_timeout_ms,
+        wal_autocheckpoint=WAL_AUTOCHECKPOINT_PAGES[synchronous],
+    )
     try:
         if fresh:
             _stamp_and_migrate(db, 0)
@@ -867,8 +895,11 @@ def _database(
     schema_version: int,
     synchronous: Synchronous,
     busy_timeout_ms: int,
+    *,
+    wal_autocheckpoint: int | None = None,
 ) -> Database:
-    """The engine and :class:`Database` for an existing (or just created) file of ours."""
+    """The engine and :class:`Database` for an existing (or just created) file of ours
+    (``wal_autocheckpoint``: see :func:`_connect`)."""
     immutable = False
     if read_only_reason is not None and not _wal_path(path).exists():
         # Nothing may be created next to the file on read-only media or in a read-only folder.
@@ -880,6 +911,7 @@ def _database(
             immutable=immutable,
             synchronous=synchronous,
             busy_timeout_ms=busy_timeout_ms,
+            wal_autocheckpoint=wal_autocheckpoint,
         )
     return Database(
         path=path,
@@ -935,6 +967,7 @@ def sqlite_details(db: Database) -> dict[str, Any]:
 __all__ = [
     "JOURNAL_SIZE_LIMIT",
     "MIGRATIONS",
+    "WAL_AUTOCHECKPOINT_PAGES",
     "Database",
     "DatabaseOpenError",
     "backup_copy",

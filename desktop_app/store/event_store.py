@@ -77,14 +77,16 @@ _COLUMNS = (
     "payload, metadata, recorded_at, prev_hash, hash"
 )
 
-# One SELECT gives the stream's version and the chain head. A recorded command id is found by
-# the UNIQUE key of ``commands`` refusing it (then looked up, like a version conflict): the happy
-# path pays no lookup.
+# One SELECT gives the stream's version and the chain head (its position and hash: two seeks
+# to the last row of the rowid B-tree). The next position is the head's + 1 (format 9 has no
+# AUTOINCREMENT: see schema.events). A recorded command id is found by the UNIQUE key of
+# ``commands`` refusing it (then looked up, like a version conflict): the happy path pays no
+# lookup.
 _HEAD_SQL = """
 SELECT
   (SELECT max(version) FROM events WHERE stream_id = ?),
   (SELECT hash FROM events ORDER BY position DESC LIMIT 1),
-  (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
+  (SELECT max(position) FROM events),
   (SELECT data_version FROM pragma_data_version())
 """
 
@@ -214,7 +216,7 @@ class SqliteEventStore:
         con = db.acquire()
         try:
             con.execute("BEGIN IMMEDIATE")
-            current, head_hash, seq, data_version = con.execute(_HEAD_SQL, (stream_id,)).fetchone()
+            current, head_hash, head, data_version = con.execute(_HEAD_SQL, (stream_id,)).fetchone()
             current = current or 0
             if current != expected_version:
                 try:
@@ -229,7 +231,7 @@ class SqliteEventStore:
             rows = build_rows(
                 stream_id,
                 current + 1,
-                (seq or 0) + 1,
+                (head or 0) + 1,
                 head_hash or GENESIS_HASH,
                 recorded_at,
                 encoded,

@@ -36,12 +36,13 @@ from desktop_app.application.ports import StoreError
 APPLICATION_ID = 0x4F444553
 """``PRAGMA application_id`` of every Order Desk database ("ODES" in ASCII)."""
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """1: first release. 2: unique keys (SKUs). 3: command fingerprints. 4: sealed snapshots
 (``snapshots.seal``) and ``store_meta.database_id``. 5: the rejection log (``rejections``).
 6: the event browser's indexes on ``events`` (``BROWSE_INDEXES``). 7: ``commands`` is a
 ``WITHOUT ROWID`` table (one B-tree instead of two: a page less written by every command).
 8: the read model moves to its own file beside the database (``store.read_model_file``).
+9: ``events`` without AUTOINCREMENT (no ``sqlite_sequence`` page written by every command).
 The ``PRAGMA user_version`` this code writes; older files are upgraded, newer ones open
 read-only."""
 
@@ -60,13 +61,20 @@ COMMANDS_KEYED_SINCE = 7
 READ_MODEL_FILE_SINCE = 8
 """The file format whose read model is in its own file (issue 9); see ``engine.MIGRATIONS``."""
 
+UNSEQUENCED_SINCE = 9
+"""The file format whose ``events`` table has no AUTOINCREMENT; see ``engine.MIGRATIONS``."""
+
 metadata = MetaData()
 
 events = Table(
     "events",
     metadata,
-    # AUTOINCREMENT: a position is never reused, even after a rolled-back append.
-    Column("position", Integer, primary_key=True, autoincrement=True),
+    # The append sets every position itself: the head's + 1, under the write lock, in the
+    # transaction that inserts it (a rolled-back append takes none). No AUTOINCREMENT (format
+    # 9): its ``sqlite_sequence`` row cost every command a page write (an fsync's worth of I/O
+    # at synchronous=FULL) and decided nothing, since the triggers refuse the DELETE that could
+    # free a position for reuse.
+    Column("position", Integer, primary_key=True, autoincrement=False),
     Column("stream_id", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("event_id", Text, nullable=False, unique=True),
@@ -79,7 +87,6 @@ events = Table(
     Column("hash", Text, nullable=False),
     # Doubles as the index for read_stream and iter_stream_ids.
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
-    sqlite_autoincrement=True,
 )
 
 
@@ -302,6 +309,76 @@ def key_commands_by_id(conn: Connection) -> None:
         f"SELECT {_COMMAND_COLUMNS} FROM commands_rowid_v6"
     )
     conn.exec_driver_sql("DROP TABLE commands_rowid_v6")
+
+
+def _events_sql(conn: Connection) -> str:
+    row = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _table_names(conn: Connection) -> set[str]:
+    return {str(r[0]) for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+
+
+def _sequence_of_events(conn: Connection) -> int | None:
+    if "sqlite_sequence" not in _table_names(conn):
+        return None
+    row = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def drop_events_autoincrement(conn: Connection) -> None:
+    """Version 9: ``events`` rebuilt without AUTOINCREMENT, every row, index and trigger as it
+    was. Idempotent (a fresh file's step 1 made it so already).
+
+    ``sqlite_sequence`` then no longer remembers the highest position ever handed out. In a file
+    Order Desk wrote that is always the last event's (an append sets positions itself and a
+    rolled-back one takes none); a higher one means events were removed from the end outside
+    Order Desk. That is the one trace of such a removal inside the file, so the upgrade is then
+    refused, naming both positions, and the file is left as it was (one transaction).
+    """
+    if "AUTOINCREMENT" not in _events_sql(conn).upper():
+        return
+    sequence = _sequence_of_events(conn)
+    head = int(conn.exec_driver_sql("SELECT coalesce(max(position), 0) FROM events").scalar_one())
+    if sequence is not None and sequence > head:
+        raise StoreError(
+            f"The file cannot be upgraded: positions up to {sequence} were handed out but the "
+            f"log ends at {head}, so events were removed from its end outside Order Desk. "
+            "The file was not changed. Check it with 'verify' against a saved anchor and "
+            "restore a backup."
+        )
+    # The planner's statistics (a file that ran ANALYZE): dropping the browser's index drops
+    # its row; the table and index names stay, so they are put back as they were.
+    statistics = (
+        [
+            (str(tbl), idx, stat)
+            for tbl, idx, stat in conn.exec_driver_sql(
+                "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl = 'events'"
+            )
+        ]
+        if "sqlite_stat1" in _table_names(conn)
+        else []
+    )
+    # The index and trigger names are the schema's: free them before the new table takes them
+    # (a rename carries the indexes and triggers along to the old table).
+    conn.exec_driver_sql("ALTER TABLE events RENAME TO events_v8")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_events_browse")
+    conn.execute(CreateTable(events))
+    columns = ", ".join(column.name for column in events.columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM events_v8 ORDER BY position"  # noqa: S608
+    )
+    conn.exec_driver_sql("DROP TABLE events_v8")  # its triggers and sqlite_sequence row too
+    add_browse_indexes(conn)
+    for ddl in APPEND_ONLY_TRIGGERS:
+        conn.exec_driver_sql(ddl)
+    if statistics:
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'events'")
+        for row in statistics:
+            conn.exec_driver_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", row)
 
 
 SchemaHook = Callable[[Connection], None]

@@ -32,6 +32,8 @@ EXPECTED_PRAGMAS = {
     "foreign_keys": True,
     "busy_timeout": 5000,
     "journal_size_limit": 64 * 1024 * 1024,
+    # At FULL the WAL is checkpointed every 1000 pages (engine.WAL_AUTOCHECKPOINT_PAGES).
+    "wal_autocheckpoint": 1000,
     "isolation_level": None,
 }
 
@@ -122,6 +124,9 @@ def test_r3_normal_sync_and_custom_timeout(tmp_path: Path) -> None:
     report = db.pragma_report()
     assert report["synchronous"] == "NORMAL" and report["busy_timeout"] == 1234
     assert report["journal_mode"] == "wal" and report["foreign_keys"] is True
+    # At NORMAL commits do not sync: fewer, longer checkpoints (engine.WAL_AUTOCHECKPOINT_PAGES).
+    assert report["wal_autocheckpoint"] == 3500
+    assert report["raw_connections"]["wal_autocheckpoint"] == 3500  # type: ignore[index]
     db.close()
 
 

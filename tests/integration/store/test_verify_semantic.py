@@ -100,7 +100,6 @@ class Desk:
                 f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
                 (*row, head, row_hash(head, *row)),
             )
-            con.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (row[0],))
             return int(row[0])
         finally:
             con.close()

@@ -4,9 +4,10 @@ The status bar's tooltip reads the projector's rate, lag and last error from the
 its own process (``ProjectorStatus``). ``desktop-app-admin status`` runs in another process
 with no projector of its own, so the projecting process also writes that very status to
 ``<database>-projector.status`` (JSON with a checksum, rewritten in place): the rate the CLI
-prints is the figure the tooltip shows, not a second measurement. Only the process that projects writes it
-(a follower's status says ``owner``); writes are throttled, except when a run ends or the error
-changes, so the file always holds the latest finished run (a run's start is throttled too).
+prints is the figure the tooltip shows, not a second measurement. Only the process that
+projects writes it (a follower's status says ``owner``); writes are throttled, except when a
+run ends or the error changes, so the file always holds the latest finished run (a run's
+start is throttled too).
 Like the projector's lock file it lives while its process has the database open: a clean close
 deletes it (a crash leaves it, and ``status`` shows who wrote it and when).
 

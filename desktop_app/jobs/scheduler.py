@@ -120,9 +120,10 @@ class JobsConfig:
 
     projector_poll_seconds: float = 0.2
     projector_coalesce_seconds: float = 0.005
-    """After a run, commits that came in meanwhile are gathered before the next run for as
-    long as more keep coming: the pause ends once this long passed without a commit (a
-    user's command waits about this much more: P4 well inside 50 ms)..."""
+    """An in-process commit is projected together with the commits that follow it: the job
+    (woken by it, or finding it came in during a run) gathers them for as long as more keep
+    coming, and runs once this long passed without a commit (a user's command is in the
+    lists about this much later: P4 well inside 50 ms)..."""
     projector_gather_max_seconds: float = 0.04
     """... or at the latest this long after it began. While commits stream (an import, a
     script: hundreds a second) the lists then follow every ~40 ms in a few large batches
@@ -470,8 +471,14 @@ class Jobs:
         hurried = self._hurried()
         with self._lock:
             self._in_projector = True
+            woken = self._wake_pending
         total = 0
         try:
+            if woken:
+                # Woken by a commit of this process: more may follow at once (a stream of
+                # commands, an import), so they are gathered before the first run too. A
+                # lone commit waits only the quiet gap; a read-your-writes wait not at all.
+                self._gather(hurried)
             while True:
                 with self._lock:
                     woken, self._wake_pending = self._wake_pending, False

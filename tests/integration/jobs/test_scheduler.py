@@ -223,9 +223,9 @@ def test_a_read_your_writes_wait_ends_the_projectors_gathering_pause(
     with jobs:
         assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
         target.fault = commit_while_writing
-        first = change_price(app, product, 555)  # wakes the job; its batch commits another
-        assert wait_for(lambda: bool(meanwhile), WAIT)
-        assert projector.wait_until(first, WAIT)
+        first = change_price(app, product, 555)  # wakes the job, which gathers first
+        assert projector.wait_until(first, WAIT)  # (hurried) its batch commits another
+        assert meanwhile
         target.fault = None
         # The job now gathers commits for `pause` before projecting `meanwhile[0]`.
         assert projector.wait_until(meanwhile[0], WAIT)
@@ -326,3 +326,40 @@ def test_a_lone_commit_is_gathered_only_for_a_quiet_moment(app: App, product: st
         assert wait_for(lambda: projector.status().checkpoint >= first, WAIT)
         # No read-your-writes wait here (it would hurry the job): the job's own next run.
         assert wait_for(lambda: projector.status().checkpoint >= meanwhile[0], WAIT)
+
+
+def test_a_stream_of_commits_from_idle_is_gathered_before_the_first_run(
+    app: App, product: str
+) -> None:
+    """The first commit of a stream does not start a run of its own: the job gathers the
+    commits that follow it (closer together than the quiet gap) up to the longest pause."""
+    projector = app.projector
+    assert projector is not None
+    quiet, longest = 0.1, 0.6
+    jobs = build_jobs(
+        app,
+        replace(
+            FAST,
+            projector_poll_seconds=3600,
+            projector_coalesce_seconds=quiet,
+            projector_gather_max_seconds=longest,
+        ),
+        backups=False,
+    )
+    target = _target(app)
+    loaded: list[float] = []
+    with jobs:
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
+        target.fault = lambda step: loaded.append(time.monotonic()) if step == "loaded" else None
+        commits: list[float] = []
+        last = 0
+        deadline = time.monotonic() + WAIT
+        while not loaded and time.monotonic() < deadline:
+            commits.append(time.monotonic())
+            last = change_price(app, product, 600 + len(commits) % 100)
+        target.fault = None
+        assert loaded
+        assert projector.wait_until(last, WAIT)
+        gaps = [b - a for a, b in zip(commits, [*commits[1:], loaded[0]], strict=True)]
+        if max(gaps) < quiet:  # (a stalled thread ends the gathering early: weaker, never red)
+            assert loaded[0] - commits[0] >= 0.9 * longest

@@ -6,7 +6,9 @@ Five jobs, each ``max_instances=1, coalesce=True``:
     Every ``projector_poll_seconds`` it asks ``projector.has_news()`` (cheap) and runs
     ``run_once()`` only then. An in-process commit calls ``projector.wake()``, whose hook (installed
     here) moves the job's next run time to *now*; a wake that arrives while a run is in progress
-    makes that run go round once more instead of being dropped.
+    makes that run go round once more instead of being dropped. Either way the job first
+    gathers the commits that follow (see ``JobsConfig.projector_coalesce_seconds``): a stream of
+    commands is projected in a few large batches, a lone one a few ms later.
 ``snapshots``
     Every ``snapshot_sweep_seconds`` a sweep callable snapshots streams that lack a recent one.
 ``wal-checkpoint``
@@ -510,11 +512,12 @@ class Jobs:
         if quiet <= 0:
             return
         waiter = hurried or self._stopped
-        deadline = self._monotonic() + max(quiet, self.config.projector_gather_max_seconds)
+        # Real time (the waits are), not the injectable clock of the idle checks.
+        deadline = time.monotonic() + max(quiet, self.config.projector_gather_max_seconds)
         while True:
             with self._lock:
                 seen = self._wakes
-            remaining = deadline - self._monotonic()
+            remaining = deadline - time.monotonic()
             if remaining <= 0 or waiter.wait(min(quiet, remaining)):
                 return
             with self._lock:

@@ -42,6 +42,7 @@ from desktop_app.store.read_model_file import (
 )
 from desktop_app.store.read_model_rebuild import Pacer, drop_leftovers, index_names
 from desktop_app.store.read_model_sql import (
+    BATCH_AUTOCHECKPOINT,
     CACHE_SIZE,
     CAS_CHECKPOINT,
     COUNTS_ADD,
@@ -543,6 +544,7 @@ class SqliteProjectionTarget:
                 driver = fairy.driver_connection
                 assert isinstance(driver, sqlite3.Connection)
                 driver.execute(CACHE_SIZE)
+                driver.execute(BATCH_AUTOCHECKPOINT)
                 self._batch_fairy, self._batch_con = fairy, driver
                 con = driver
             try:

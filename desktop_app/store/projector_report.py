@@ -3,15 +3,22 @@
 The status bar's tooltip reads the projector's rate, lag and last error from the projector of
 its own process (``ProjectorStatus``). ``desktop-app-admin status`` runs in another process
 with no projector of its own, so the projecting process also writes that very status to
-``<database>-projector.status`` (JSON, replaced atomically): the rate the CLI prints is the
-figure the tooltip shows, not a second measurement. Only the process that projects writes it
-(a follower's status says ``owner``); writes are throttled, except when a run ends or the error
-changes, so the file always holds the latest finished run (a run's start is throttled too).
+``<database>-projector.status`` (JSON with a checksum, rewritten in place): the rate the CLI
+prints is the figure the tooltip shows, not a second measurement. Only the process that
+projects writes it (a follower's status says ``owner``); writes are throttled, except when a
+run ends or the error changes, so the file always holds the latest finished run (a run's
+start is throttled too).
 Like the projector's lock file it lives while its process has the database open: a clean close
 deletes it (a crash leaves it, and ``status`` shows who wrote it and when).
 
 The file is a report, never an input: nothing reads it to decide anything, a missing or
 unreadable file is "not known", and its age is shown with it.
+
+Rewritten in place (one ``pwrite`` of a padded block), not replaced by a rename: the GUI's
+projector finishes a run after nearly every burst of commits, and an atomic replace cost
+~0.3 ms of CPU each (a new inode, and ext4 starts flushing a file renamed over another) beside
+the clerk's commands. A reader that catches a write half done sees a checksum that does not
+match and reads again; it never shows a mix of two reports.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +38,11 @@ from typing import Any
 from desktop_app.application.queries import ProjectorStatus
 
 REPORT_SUFFIX = "-projector.status"
+BLOCK = 1024
+"""The report is padded to a multiple of this (spaces after the JSON): the same length on
+every write, so a rewrite in place never leaves the tail of a longer one."""
+CHECK_KEY = "check"
+READ_TRIES = 5
 MIN_INTERVAL_S = 1.0
 """At most one write a second while a run is going (every batch publishes a status)."""
 
@@ -105,7 +118,7 @@ class StatusReporter:
             if not self._written:
                 return
             with contextlib.suppress(OSError, ValueError, AttributeError):
-                current = json.loads(self._path.read_text(encoding="utf-8"))
+                current = _load(self._path)
                 if current.get("pid") == os.getpid():  # never another process's report
                     self._path.unlink()
 
@@ -122,15 +135,44 @@ class StatusReporter:
             "host": self._host,
             "user": self._user,
         }
-        temporary = self._path.with_name(self._path.name + f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self._path)
+        body = json.dumps(data, sort_keys=True)
+        data[CHECK_KEY] = _checksum(body)
+        text = json.dumps(data, sort_keys=True).encode("utf-8")
+        size = -(-(len(text) + 1) // BLOCK) * BLOCK
+        block = text.ljust(size - 1) + b"\n"
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o666)
+        try:
+            os.pwrite(fd, block, 0)
+            if os.fstat(fd).st_size > size:  # a longer report before (a long error message)
+                os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
+
+
+def _checksum(body: str) -> str:
+    return f"{zlib.crc32(body.encode('utf-8')):08x}"
+
+
+def _load(path: Path) -> Any:
+    """The report's JSON; a report whose checksum does not match (read while it was being
+    rewritten) is read again, and after a few tries is unreadable (ValueError)."""
+    for _ in range(READ_TRIES):
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:  # (half written: not even JSON yet)
+            continue
+        if not isinstance(data, dict) or CHECK_KEY not in data:
+            return data  # (a report of an older version: replaced atomically, no checksum)
+        check = data.pop(CHECK_KEY)
+        if check == _checksum(json.dumps(data, sort_keys=True)):
+            return data
+    raise ValueError(f"{path}: the report cannot be read (or does not match its checksum)")
 
 
 def read_report(database: Path) -> ProjectorReport | None:
     """The last status the projector of ``database`` reported (None: none, or unreadable)."""
     try:
-        data: Any = json.loads(report_path(database).read_text(encoding="utf-8"))
+        data: Any = _load(report_path(database))
         updated = data.get("updated_at")
         failed = data.get("failed_position")
         error = data.get("last_error")

@@ -130,6 +130,12 @@ DELETE_META = "DELETE FROM rm_meta WHERE key = ?"
 
 CACHE_SIZE = "PRAGMA cache_size = -32768"
 """32 MB page cache on a connection that runs a projector batch (random-key upserts)."""
+BATCH_AUTOCHECKPOINT = "PRAGMA wal_autocheckpoint = 8000"
+"""The projector's batches fold the WAL into the file every ~32 MB, not every ~4 MB: a batch
+writes ~150 pages (the same index pages again and again), and each checkpoint writes the
+pages and syncs the file in the middle of a batch's commit, beside the clerk's own syncs
+(synchronous=FULL). Fewer checkpoints write each hot page once for many batches; the WAL job
+still checkpoints an idle (or a large) WAL, and journal_size_limit trims it."""
 
 # --- free-text search index: an FTS5 trigram table of each order's folded number, customer
 # name and SKUs (rowid = rm_orders.rid), maintained in the projector's transactions. It only

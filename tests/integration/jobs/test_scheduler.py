@@ -223,10 +223,143 @@ def test_a_read_your_writes_wait_ends_the_projectors_gathering_pause(
     with jobs:
         assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
         target.fault = commit_while_writing
-        first = change_price(app, product, 555)  # wakes the job; its batch commits another
-        assert wait_for(lambda: bool(meanwhile), WAIT)
-        assert projector.wait_until(first, WAIT)
+        first = change_price(app, product, 555)  # wakes the job, which gathers first
+        assert projector.wait_until(first, WAIT)  # (hurried) its batch commits another
+        assert meanwhile
         target.fault = None
         # The job now gathers commits for `pause` before projecting `meanwhile[0]`.
         assert projector.wait_until(meanwhile[0], WAIT)
         assert projector.status().checkpoint >= meanwhile[0]
+
+
+def _target(app: App) -> Any:
+    """The app's SQLite read-model target (its ``fault`` hook sees each batch's steps)."""
+    from desktop_app.store.read_model import SqliteProjectionTarget
+
+    assert app.read_model is not None
+    target = app.read_model.target
+    assert isinstance(target, SqliteProjectionTarget)
+    return target
+
+
+def test_the_projector_gathers_streaming_commits_until_the_longest_pause(
+    app: App, product: str
+) -> None:
+    """Commits that keep coming (closer together than the quiet gap) are gathered into one
+    later run, up to ``projector_gather_max_seconds``: a stream of commands costs a few large
+    read-model writes, not one each ``projector_coalesce_seconds``."""
+    projector = app.projector
+    assert projector is not None
+    quiet, longest = 0.1, 0.6
+    jobs = build_jobs(
+        app,
+        replace(
+            FAST,
+            projector_poll_seconds=3600,
+            projector_coalesce_seconds=quiet,
+            projector_gather_max_seconds=longest,
+        ),
+        backups=False,
+    )
+    target = _target(app)
+    steps: list[tuple[str, float]] = []
+    meanwhile: list[int] = []
+
+    def record(step: str) -> None:
+        steps.append((step, time.monotonic()))
+        if step == "rows_written" and not meanwhile:  # a commit while the first batch writes
+            meanwhile.append(change_price(app, product, 777))
+
+    def batches(step: str) -> list[float]:
+        return [at for name, at in steps if name == step]
+
+    with jobs:
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
+        target.fault = record
+        change_price(app, product, 555)  # wakes the job; its batch commits another
+        assert wait_for(lambda: bool(batches("checkpoint_written")), WAIT)
+        # The job now gathers: commit on, closer together than the quiet gap, until it runs.
+        commits = [batches("checkpoint_written")[0]]
+        last = meanwhile[0]
+        deadline = time.monotonic() + WAIT
+        while len(batches("loaded")) < 2 and time.monotonic() < deadline:
+            last = change_price(app, product, 600 + len(commits) % 100)
+            commits.append(time.monotonic())
+        target.fault = None
+        assert len(batches("loaded")) >= 2
+        assert projector.wait_until(last, WAIT)
+        second = batches("loaded")[1]
+        gaps = [b - a for a, b in zip(commits, [*commits[1:], second], strict=True)]
+        # A machine so busy that this thread stalled for a quiet gap ends the gathering
+        # early, as it should: the check is then skipped (weaker, never red).
+        if max(gaps) < quiet:
+            assert second - commits[0] >= 0.9 * longest
+
+
+def test_a_lone_commit_is_gathered_only_for_a_quiet_moment(app: App, product: str) -> None:
+    """Once commits stop, the gathering ends after the quiet gap, not the longest pause."""
+    projector = app.projector
+    assert projector is not None
+    jobs = build_jobs(
+        app,
+        replace(
+            FAST,
+            projector_poll_seconds=3600,
+            projector_coalesce_seconds=0.05,
+            projector_gather_max_seconds=3600,  # only the quiet gap can end it within WAIT
+        ),
+        backups=False,
+    )
+    target = _target(app)
+    meanwhile: list[int] = []
+
+    def commit_while_writing(step: str) -> None:
+        if step == "rows_written" and not meanwhile:
+            meanwhile.append(change_price(app, product, 777))
+
+    with jobs:
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)
+        target.fault = commit_while_writing
+        first = change_price(app, product, 555)
+        assert wait_for(lambda: bool(meanwhile), WAIT)
+        target.fault = None
+        assert wait_for(lambda: projector.status().checkpoint >= first, WAIT)
+        # No read-your-writes wait here (it would hurry the job): the job's own next run.
+        assert wait_for(lambda: projector.status().checkpoint >= meanwhile[0], WAIT)
+
+
+def test_a_stream_of_commits_from_idle_is_gathered_before_the_first_run(
+    app: App, product: str
+) -> None:
+    """The first commit of a stream does not start a run of its own: the job gathers the
+    commits that follow it (closer together than the quiet gap) up to the longest pause."""
+    projector = app.projector
+    assert projector is not None
+    quiet, longest = 0.1, 0.6
+    jobs = build_jobs(
+        app,
+        replace(
+            FAST,
+            projector_poll_seconds=3600,
+            projector_coalesce_seconds=quiet,
+            projector_gather_max_seconds=longest,
+        ),
+        backups=False,
+    )
+    target = _target(app)
+    loaded: list[float] = []
+    with jobs:
+        assert wait_for(lambda: PROJECTOR_JOB in jobs.status(), WAIT)  # start-up run over
+        target.fault = lambda step: loaded.append(time.monotonic()) if step == "loaded" else None
+        commits: list[float] = []
+        last = 0
+        deadline = time.monotonic() + WAIT
+        while not loaded and time.monotonic() < deadline:
+            commits.append(time.monotonic())
+            last = change_price(app, product, 600 + len(commits) % 100)
+        target.fault = None
+        assert loaded
+        assert projector.wait_until(last, WAIT)
+        gaps = [b - a for a, b in zip(commits, [*commits[1:], loaded[0]], strict=True)]
+        if max(gaps) < quiet:  # (a stalled thread ends the gathering early: weaker, never red)
+            assert loaded[0] - commits[0] >= 0.9 * longest

@@ -55,3 +55,29 @@ def test_full_batches_go_on_within_one_run(tmp_path: Path) -> None:
         assert app.projector.status().lag == 0 and checkpoint(path) == 7
     finally:
         app.close()
+
+
+def test_batches_fold_the_read_models_wal_into_its_file_seldom(tmp_path: Path) -> None:
+    """Each batch commits ~150 pages (the same index pages again and again): its WAL is folded
+    into the file every few thousand pages, not every 1,000 (SQLite's default), so a hot page
+    is written to the file once for many batches and the file is synced seldom beside the
+    clerk's own syncs."""
+    from desktop_app.store.read_model_file import read_model_path
+
+    path = tmp_path / "db.sqlite3"
+    app = open_app(path)
+    try:
+        assert app.projector is not None
+        for n in range(800):
+            app.commands.dispatch(c.RegisterCustomer(name=f"Customer {n}"))
+        app.projector._batch_size = 1  # one commit per event: several pages each
+        app.projector._bulk_catch_up = False
+        assert app.projector.run_once() == 800
+        assert checkpoint(path) == 800
+        wal = Path(str(read_model_path(path)) + "-wal")
+        # Frames written since the WAL last started over (a checkpoint restarts it from the
+        # top; with the default it would never hold more than ~1,000 pages and one batch).
+        frames = (wal.stat().st_size - 32) // (4096 + 24)
+        assert frames > 2000
+    finally:
+        app.close()

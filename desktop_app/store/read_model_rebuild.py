@@ -85,19 +85,13 @@ _line_fields = operator.attrgetter(
 _by_key = operator.itemgetter(0)
 
 
-# --- full rebuild: every row written once, into emptied tables, indexes built afterwards
+# --- full rebuild: every row written once, into empty tables, indexes built afterwards
 # Parameters: the state's fields in declaration order, then the folds (see _order_rows). The
-# rids are 1..n in key order: an empty table numbers its rows so, and the search documents
-# (see _search_docs) use them as their rowids.
+# rids are 1..n in key order (an empty table numbers its rows so).
 _INSERT_ORDER_T = """INSERT INTO {orders} (order_id, order_number, number_fold, customer_id,
     customer_name, customer_fold, status, line_count, total_minor, currency, placed_at,
     updated_at, version, last_position, tracking_number, carrier, cancel_reason)
     VALUES (?1, ?2, ?16, ?3, ?4, ?17, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"""
-# The search documents: exactly FTS_FILL's text (number, customer and each line's SKU folds,
-# the lines in line-id order, joined by char(31)), made here from the rows (see _search_docs).
-_INSERT_SEARCH_T = "INSERT INTO {order_search} (rowid, doc) VALUES (?, ?)"
-_SEPARATOR = "\x1f"
-_RID_RANGE_T = "SELECT min(rid), max(rid) FROM {orders}"
 # Parameters: the line's fields in declaration order, then the SKU fold (see _line_rows).
 _INSERT_LINE_T = """INSERT INTO {order_lines} (order_id, line_id, product_id, sku, sku_fold,
     product_name, quantity, unit_price_minor, line_total_minor, currency, seq)
@@ -107,6 +101,12 @@ _INSERT_CUSTOMER_T = """INSERT INTO {customers} (customer_id, name, name_fold, o
 _INSERT_PRODUCT_T = """INSERT INTO {products} (product_id, sku, sku_fold, name, name_fold,
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+# The search documents: exactly FTS_FILL's text (number, customer and each line's SKU folds,
+# the lines in line-id order, joined by char(31)), made from the rows (see _search_docs); their
+# rowids are the orders' rids.
+_INSERT_SEARCH = "INSERT INTO rm_order_search (rowid, doc) VALUES (?, ?)"
+_SEPARATOR = "\x1f"
+_RID_RANGE = "SELECT min(rid), max(rid) FROM rm_orders"
 _INSERT_ORDER = _INSERT_ORDER_T.format_map(LIVE_TABLES)
 _INSERT_LINE = _INSERT_LINE_T.format_map(LIVE_TABLES)
 _INSERT_CUSTOMER = _INSERT_CUSTOMER_T.format_map(LIVE_TABLES)
@@ -196,11 +196,11 @@ def _line_rows(
 
 
 def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> list[tuple[int, str]]:
-    """The :data:`_INSERT_SEARCH_T` parameters: each order's rid (1..n, the rows' order) and
+    """The :data:`_INSERT_SEARCH` parameters: each order's rid (1..n, the rows' order) and
     the document FTS_FILL's SQL would make of its rows (number fold, customer fold, then each
     line's SKU fold in line-id order, the order a scan of the lines' primary key gives;
-    ``skus`` from :func:`_line_rows`), made here from the same values instead of a lookup of
-    the lines per order."""
+    ``skus`` from :func:`_line_rows`), made here from the same values (measured: SQLite's
+    lookup of each order's lines costs more than this and the rows' inserts together)."""
     sep = _SEPARATOR
     get = skus.get
     return [
@@ -440,10 +440,7 @@ def replace_all(
     own file; ``bind(con, checkpoint)`` records its log in the new model (R35).
 
     The new read model is built whole in private temporary databases (no journal, no syncs,
-    no other connection: nothing to wait for), two parts at once on two threads (SQLite runs
-    each statement without the GIL): the orders with their indexes and the search index in
-    one, the lines and the small tables in the other, which is then moved into the first by
-    one ``INSERT ... SELECT`` per table (copied record by record, indexes included, no sort).
+    no other connection: nothing to wait for), on two threads (see :class:`_Build`).
     Then SQLite's backup API copies it over the live file in ONE write transaction of the read
     model's file (into its WAL): readers see the old read model until that commit, the new
     one after it, never a mixture; a crash or an error before the commit leaves the old read
@@ -594,6 +591,11 @@ class _Worker:
                 except BaseException as exc:  # handed to the waiting thread
                     self.error = exc
 
+    def execute(self, sql: str, units: float) -> None:
+        """One statement (a job's), then ``units`` done."""
+        self.execute_with(sql, ())
+        self.done += units
+
     def insert(self, sql: str, rows: list[tuple[Any, ...]], per_row: float) -> None:
         """``executemany`` in chunks (a job's); stops between two chunks when told to."""
         for start in range(0, len(rows), _WRITE_CHUNK):
@@ -603,12 +605,11 @@ class _Worker:
             self.con.executemany(sql, chunk)
             self.done += per_row * len(chunk)
 
-    def execute(self, sql: str, units: float) -> None:
-        """One statement (a job's), then ``units`` done."""
+    def execute_with(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One statement with parameters (a job's)."""
         if self.stopped:
             raise sqlite3.OperationalError("interrupted")
-        self.con.execute(sql)
-        self.done += units
+        self.con.execute(sql, params)
 
     def wait(self, meter: _Meter) -> None:
         """Wait for every job submitted so far, reporting their progress; raise the error of
@@ -633,13 +634,33 @@ class _Worker:
             self._thread.join()
 
 
-class _Build:
-    """The new read model, built in two private databases on two threads.
+def _index_orders(worker: _Worker, n_orders: int) -> None:
+    """The worker's first job: the orders' indexes, one sort each."""
+    for ddl in _ORDERS_INDEX_DDL:
+        worker.execute(ddl, 0.6 * n_orders)
 
-    The orders part runs on a worker thread in the database that is copied in at the end:
-    the orders, their nine indexes (most of a rebuild's index sorts), then the search index.
-    Meanwhile the calling thread makes the rows in Python and builds the lines and the small
-    tables in a second, in-memory database, moved into the first once the worker is done."""
+
+def _move_part(worker: _Worker, uri: str) -> None:
+    """The worker's last job: the second part's tables into the first (their indexes are
+    created on the empty tables first, so they are moved with the rows, not built)."""
+    for ddl in _OTHER_INDEX_DDL:
+        worker.execute(ddl, 0)
+    worker.execute_with("ATTACH DATABASE ? AS part", (uri,))
+    for table in _PART_TABLES:
+        worker.execute(_MOVE_T.format(table=table.name), 0)
+
+
+class _Build:
+    """The new read model, built in two private databases on two threads, so that SQLite's
+    long statements (which run without the GIL) overlap the Python work of making rows.
+
+    The calling thread makes the rows and inserts them. First the orders go into the
+    database that is copied in at the end; then a worker thread builds their nine indexes
+    there (most of a rebuild's index sorts, one statement each) while this thread makes the
+    lines and the search documents and builds the lines and the small tables in a second,
+    in-memory database. The worker then inserts the search documents and moves the second
+    database's tables in (one ``INSERT ... SELECT`` per table: SQLite copies the records and
+    the indexes as they are, no sort)."""
 
     def __init__(self, layout: _Layout) -> None:
         self.layout = layout
@@ -661,31 +682,21 @@ class _Build:
     ) -> None:
         """Build the new read model (committed in the private database)."""
         layout, con, worker = self.layout, self.con, self._worker
-        counts: dict[tuple[str, str], int] = {}
-        order_rows = _order_rows(work.orders, counts)
-        n_orders = len(order_rows)
-
-        def start() -> None:
-            for pragma in (
-                f"PRAGMA page_size = {layout.page_size}",
-                f"PRAGMA auto_vacuum = {layout.auto_vacuum}",
-                *_BUILD_PRAGMAS,
-                "PRAGMA locking_mode = EXCLUSIVE",
-                f"PRAGMA application_id = {layout.app_id}",
-                f"PRAGMA user_version = {layout.user_version}",
-            ):
-                con.execute(pragma).fetchall()
-            con.execute("BEGIN")
-            for ddl in CREATE_TABLES:
-                con.execute(ddl)
-            if fts:
-                con.execute(CREATE_FTS)
-            con.executemany(SET_META, layout.meta)
-            worker.insert(_INSERT_ORDER, order_rows, 1)
-            for ddl in _ORDERS_INDEX_DDL:
-                worker.execute(ddl, 0.6 * n_orders)
-
-        worker.submit(start)
+        for pragma in (
+            f"PRAGMA page_size = {layout.page_size}",
+            f"PRAGMA auto_vacuum = {layout.auto_vacuum}",
+            *_BUILD_PRAGMAS,
+            "PRAGMA locking_mode = EXCLUSIVE",
+            f"PRAGMA application_id = {layout.app_id}",
+            f"PRAGMA user_version = {layout.user_version}",
+        ):
+            con.execute(pragma).fetchall()
+        con.execute("BEGIN")
+        for ddl in CREATE_TABLES:
+            con.execute(ddl)
+        if fts:
+            con.execute(CREATE_FTS)
+        con.executemany(SET_META, layout.meta)
         part = self._part = sqlite3.connect(self._part_uri, uri=True, isolation_level=None)
         for pragma in _BUILD_PRAGMAS:
             part.execute(pragma).fetchall()
@@ -694,21 +705,30 @@ class _Build:
             part.execute(create_table_sql(table))
         fault_step("replace_cleared")
 
-        def insert(sql: str, rows: list[tuple[Any, ...]], per_row: float) -> None:
+        def insert(
+            into: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], per_row: float
+        ) -> None:
             for begin in range(0, len(rows), _WRITE_CHUNK):
                 chunk = rows[begin : begin + _WRITE_CHUNK]
-                part.executemany(sql, chunk)
+                into.executemany(sql, chunk)
                 meter.advance(per_row * len(chunk))
 
+        counts: dict[tuple[str, str], int] = {}
+        order_rows = _order_rows(work.orders, counts)
+        n_orders = len(order_rows)
+        insert(con, _INSERT_ORDER, order_rows, 1)
+        # From here until the wait below the worker thread has ``con``.
+        worker.submit(lambda: _index_orders(worker, n_orders))
         skus: dict[str, str] = {}
-        insert(_INSERT_LINE, _line_rows(work.lines, skus), 1)
+        line_rows = _line_rows(work.lines, skus)
         if fts:
             docs = _search_docs(order_rows, skus)
-            # The documents' rowids are the rids: 1..n in the rows' order (checked below).
-            worker.submit(lambda: worker.insert(_INSERT_SEARCH_T.format_map(LIVE_TABLES), docs, 3))
+            worker.submit(lambda: worker.insert(_INSERT_SEARCH, docs, 3))
         else:
             meter.advance(3 * n_orders)
-        del skus
+        del order_rows, skus
+        insert(part, _INSERT_LINE, line_rows, 1)
+        del line_rows
         part.executemany(
             COUNTS_INSERT_T.format_map(LIVE_TABLES),
             [(c, s, n) for (c, s), n in sorted(counts.items())],
@@ -727,15 +747,13 @@ class _Build:
             part.execute(ddl)
             meter.advance(0.6 * n_orders)
         part.execute("COMMIT")
+        worker.submit(lambda: _move_part(worker, self._part_uri))
         worker.wait(meter)
-        # The worker is done: its connection is this thread's from here on.
-        for ddl in _OTHER_INDEX_DDL:  # on the empty tables: moved with the rows, not built
-            con.execute(ddl)
-        con.execute("ATTACH DATABASE ? AS part", (self._part_uri,))
-        for table in _PART_TABLES:
-            con.execute(_MOVE_T.format(table=table.name))
-        low, high = con.execute(_RID_RANGE_T.format_map(LIVE_TABLES)).fetchone()
-        if n_orders and (low, high) != (1, n_orders):
+        # The worker is done: ``con`` is this thread's again.
+        part.close()
+        self._part = None
+        low, high = con.execute(_RID_RANGE).fetchone()
+        if n_orders and (low, high) != (1, n_orders):  # (the documents' rowids)
             raise RuntimeError(f"the new orders are numbered {low}..{high}, not 1..{n_orders}")
         fault_step("replace_rows_written")
         con.execute("DELETE FROM rm_checkpoints")
@@ -747,8 +765,6 @@ class _Build:
             con.execute(analyze)
         con.execute("COMMIT")
         con.execute("DETACH DATABASE part")
-        part.close()
-        self._part = None
         fault_step("replace_aside")
 
     def copy_into(

@@ -8,6 +8,7 @@ an earlier version built aside in the live file and left there when it crashed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import operator
 import queue
@@ -448,8 +449,9 @@ def replace_all(
     waits for that transaction: commands only write the event file, and only the owner of the
     read model (this process, R33) writes its file (R34).
 
-    ``progress(fraction)`` reports the work. Returns the :class:`Checkpointer` that copies the
-    new pages from the WAL into the file, still running: close it (it is waited for there).
+    ``progress(fraction)`` reports the work. ``work`` is emptied once its rows are built (it
+    is made for this call alone). Returns the :class:`Checkpointer` that copies the new pages
+    from the WAL into the file, still running: close it (it is waited for there).
     """
     db.ensure_writable()
     with db.raw() as con:
@@ -462,8 +464,13 @@ def replace_all(
             con.execute("ROLLBACK")
         meter = _Meter(work, progress)
         build = _Build(layout)
+        freeing: threading.Thread | None = None
         try:
             build.run(fault_step, name, work, checkpoint, fts, meter, bind)
+            # Millions of objects, no longer needed: freed (~0.7 s at 1M events) on a thread
+            # of its own while this one copies (which holds no GIL).
+            freeing = threading.Thread(target=_empty, args=(work,), name="rebuild-free")
+            freeing.start()
             # The swap. Only the read model's owner writes its file, and this process owns it
             # (an OS lock, R33): nobody can become the owner between this check and the copy.
             con.execute("BEGIN IMMEDIATE")
@@ -474,13 +481,31 @@ def replace_all(
             build.copy_into(con, meter, fault_step)
         finally:
             build.close()
+            if freeing is not None:
+                freeing.join()
     fault_step("replace_swapped")
-    log.info("read model rebuilt: %d orders", len(work.orders))
+    log.info("read model rebuilt: %d orders", meter.orders)
     checkpointer = Checkpointer(db)
     checkpointer.request()  # the whole new read model is in the WAL now
     meter.finish()
     fault_step("replace_done")
     return checkpointer
+
+
+def _empty(work: WorkingSet) -> None:
+    """Drop every row ``work`` holds (its dicts and sets emptied). One item at a time, not
+    by ``clear()``: one C call that frees a million objects would hold the GIL throughout,
+    and the copy's thread needs it between its steps."""
+    for field in dataclasses.fields(work):
+        value = getattr(work, field.name)
+        if isinstance(value, dict):
+            pop_item = value.popitem
+            for _ in range(len(value)):
+                pop_item()
+        elif isinstance(value, set):
+            pop = value.pop
+            for _ in range(len(value)):
+                pop()
 
 
 class _Meter:

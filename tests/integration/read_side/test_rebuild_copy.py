@@ -11,6 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.application.ports import (
+    CustomerState,
+    LineState,
+    OrderState,
+    ProductState,
+    WorkingSet,
+)
 from desktop_app.bootstrap import App
 from desktop_app.store.read_model import SqliteProjectionTarget
 from desktop_app.store.read_model_file import read_model_path
@@ -106,3 +113,22 @@ def _event_hash(path: Path, position: int) -> str:
         )
     finally:
         con.close()
+
+
+def test_the_working_set_is_emptied_once_its_rows_are_written(seeded: App, db_path: Path) -> None:
+    """Its millions of objects are freed on a helper thread while the new read model is
+    copied in (not by the caller afterwards, which took ~0.7 s at 1M events)."""
+    target = _target(seeded)
+    work = WorkingSet.indexed()
+    work.customers["c1"] = CustomerState("c1", "Müller GmbH", 1, {"EUR": 500}, 1, "2025-01-01T00Z")
+    work.products["p1"] = ProductState("p1", "AB-1", "Mug", 250, "EUR", False, 2, 1)
+    order = OrderState("o1", "SO-1", "c1", "Müller GmbH", "draft", 1, 500, "EUR", "t0", "t1", 2, 7)
+    work.orders["o1"] = order
+    work.lines["o1"] = {"l1": LineState("o1", "l1", "p1", "AB-1", "Mug", 2, 250, "EUR", 6)}
+    work.former_names.add(("c1", "Old Name Ltd"))
+    target.replace_all("main", work, 7)
+    assert (work.orders, work.lines, work.customers, work.products) == ({}, {}, {}, {})
+    assert not work.former_names and work.orders_by_customer == {}
+    assert checkpoint(db_path) == 7
+    rows = dump_read_model(db_path)
+    assert [r[:2] for r in rows["orders"]] == [("o1", "SO-1")], rows["orders"]

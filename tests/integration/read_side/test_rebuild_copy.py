@@ -132,3 +132,15 @@ def test_the_working_set_is_emptied_once_its_rows_are_written(seeded: App, db_pa
     assert checkpoint(db_path) == 7
     rows = dump_read_model(db_path)
     assert [r[:2] for r in rows["orders"]] == [("o1", "SO-1")], rows["orders"]
+
+
+def test_a_file_without_the_search_index_is_rebuilt_without_one(seeded: App, db_path: Path) -> None:
+    """(An SQLite without FTS5 makes no search table: the rebuild makes none either.)"""
+    assert seeded.projector is not None
+    with sqlite3.connect(read_model_path(db_path)) as con:
+        con.execute("DROP TABLE rm_order_search")
+    before = dump_read_model(db_path)
+    assert "search" not in before
+    assert seeded.projector.rebuild() > 0
+    assert seeded.projector.status().last_error is None
+    assert dump_read_model(db_path) == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import operator
+import os
 import queue
 import sqlite3
 import threading
@@ -670,6 +671,39 @@ def _move_part(worker: _Worker, uri: str) -> None:
         worker.execute(_MOVE_T.format(table=table.name), 0)
 
 
+class _WalFlusher:
+    """Writes a WAL's new pages to the disk now (``fdatasync``), a step of the copy at a
+    time. The copy appends the whole new read model (~300 MB at 1M events) to the read
+    model's WAL; left to the kernel, the first ``fsync`` of ANY file after it (a clerk's
+    commit to the event file: ext4 commits its journal, which waits for the data of newly
+    allocated blocks) waited for all of it: measured ~150-200 ms. Flushed after each step,
+    it waits for one step's pages at most. Best effort: an error only skips the flush."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._fd: int | None = None
+        self._path: str | None = None
+        for _, schema, file in con.execute("PRAGMA database_list").fetchall():
+            if schema == "main" and file:
+                self._path = f"{file}-wal"
+
+    def flush(self) -> None:
+        """``fdatasync`` the WAL (opened the first time)."""
+        try:
+            if self._fd is None and self._path is not None:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            if self._fd is not None:
+                os.fdatasync(self._fd)
+        except OSError:
+            log.debug("WAL not flushed", exc_info=True)
+            self._path = None
+
+    def close(self) -> None:
+        """Close the WAL's descriptor."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 def _fill_search(worker: _Worker, uri: str, n_orders: int) -> None:
     """A worker's job: the search index from the documents' table (see :class:`_Build`)."""
     worker.execute_with("ATTACH DATABASE ? AS docs", (uri,))
@@ -822,15 +856,20 @@ class _Build:
         step = max(1, -(-pages // _COPY_STEPS))
         per_page = meter.orders / max(1, pages)
         paused = False
+        wal = _WalFlusher(target)
 
         def copied(status: int, remaining: int, total: int) -> None:
             nonlocal paused
+            wal.flush()
             if status == sqlite3.SQLITE_OK and not paused:
                 paused = True  # part-way (not after the last step's commit)
                 fault_step("replace_copying")
             meter.advance(per_page * min(step, total))
 
-        self.con.backup(target, pages=step, progress=copied)
+        try:
+            self.con.backup(target, pages=step, progress=copied)
+        finally:
+            wal.close()
 
     def _close_parts(self) -> None:
         for part in (self._part, self._docs):

@@ -5,6 +5,7 @@ works."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,6 +22,7 @@ from desktop_app.application.ports import (
 from desktop_app.bootstrap import App
 from desktop_app.store.read_model import SqliteProjectionTarget
 from desktop_app.store.read_model_file import read_model_path
+from desktop_app.store.read_model_rebuild import _WalFlusher
 from tests.integration.read_side.support import checkpoint, dump_read_model
 
 _STEPS = ("replace_cleared", "replace_rows_written", "replace_aside", "replace_copying")
@@ -144,3 +146,27 @@ def test_a_file_without_the_search_index_is_rebuilt_without_one(seeded: App, db_
     assert seeded.projector.rebuild() > 0
     assert seeded.projector.status().last_error is None
     assert dump_read_model(db_path) == before
+
+
+def test_the_copy_flushes_the_read_models_wal_itself(tmp_path: Path) -> None:
+    """The WAL the copy appends to is the one flushed (a clerk's fsync would otherwise wait
+    for all of it), and a database without a file (nothing to flush) is left alone."""
+    path = tmp_path / "model.sqlite3"
+    con = sqlite3.connect(path, isolation_level=None)
+    memory = sqlite3.connect(":memory:")
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        flusher = _WalFlusher(con)
+        flusher.flush()
+        wal = Path(f"{path}-wal")
+        assert flusher._fd is not None
+        assert os.fstat(flusher._fd).st_ino == wal.stat().st_ino
+        flusher.close()
+        assert flusher._fd is None
+        nothing = _WalFlusher(memory)
+        nothing.flush()
+        assert nothing._fd is None
+    finally:
+        memory.close()
+        con.close()

@@ -661,14 +661,14 @@ def _index_orders(worker: _Worker, n_orders: int) -> None:
         worker.execute(ddl, 0.6 * n_orders)
 
 
-def _move_part(worker: _Worker, uri: str) -> None:
-    """The worker's last job: the second part's tables into the first (their indexes are
-    created on the empty tables first, so they are moved with the rows, not built)."""
-    for ddl in _OTHER_INDEX_DDL:
-        worker.execute(ddl, 0)
+def _move_part(worker: _Worker, uri: str, n_orders: int) -> None:
+    """The worker's last job: the second part's tables into the first, then their indexes
+    (built here rather than by the calling thread, which has more to do before this)."""
     worker.execute_with("ATTACH DATABASE ? AS part", (uri,))
     for table in _PART_TABLES:
         worker.execute(_MOVE_T.format(table=table.name), 0)
+    for ddl in _OTHER_INDEX_DDL:
+        worker.execute(ddl, 0.6 * n_orders)
 
 
 class _WalFlusher:
@@ -727,9 +727,9 @@ class _Build:
     there (most of a rebuild's index sorts, one statement each) while this thread makes the
     lines and the search documents and builds the lines and the small tables in a second,
     in-memory database, and the documents in a third. The worker then fills the search index
-    from the documents (one statement) and moves the second database's tables in (one
-    ``INSERT ... SELECT`` per table: SQLite copies the records and the indexes as they are,
-    no sort)."""
+    from the documents (one statement), moves the second database's tables in (one
+    ``INSERT ... SELECT`` per table: SQLite copies the records as they are) and builds
+    their indexes."""
 
     def __init__(self, layout: _Layout) -> None:
         self.layout = layout
@@ -822,11 +822,8 @@ class _Build:
         )
         products = work.products
         part.executemany(_INSERT_PRODUCT, [product_params(products[k]) for k in sorted(products)])
-        for ddl in _OTHER_INDEX_DDL:
-            part.execute(ddl)
-            meter.advance(0.6 * n_orders)
         part.execute("COMMIT")
-        worker.submit(lambda: _move_part(worker, self._part_uri))
+        worker.submit(lambda: _move_part(worker, self._part_uri, n_orders))
         worker.wait(meter)
         # The worker is done: ``con`` is this thread's again.
         self._close_parts()

@@ -856,7 +856,8 @@ class ProjectionTarget(Protocol):
         once, indexes built afterwards) and the checkpoint ``name`` at ``checkpoint``, as ONE
         atomic swap: readers see the old read model until then. Other writers (commands) are
         never held up for long meanwhile (R34). ``progress(fraction)`` reports the write
-        (0.0 … 1.0) as it goes."""
+        (0.0 … 1.0) as it goes. ``work`` is the caller's to discard: a target may empty it
+        once its rows are written."""
         ...
 
     def begin_bulk(self) -> None:

@@ -405,11 +405,11 @@ class Projector:
         """Rebuild every read-model row from position 0; returns events applied.
 
         Every event is read in one lean scan and projected in memory into ONE working set
-        (with rename indexes); then the new read model is written beside the live one in short
-        transactions and swapped in by renames (``replace_all``: commands of other processes
-        go on meanwhile, R34), and the events committed since the scan are projected as usual.
-        Until the swap, readers keep seeing the old read model and its checkpoint. Never
-        raises: problems go to :meth:`status`.
+        (with rename indexes); then the target replaces the whole read model by it in one
+        atomic swap (``replace_all``; the SQLite file's is built aside and copied in: commands
+        of other processes go on meanwhile, R34), and the events committed since the scan are
+        projected as usual. Until the swap, readers keep seeing the old read model and its
+        checkpoint. Never raises: problems go to :meth:`status`.
         If a projection fails, the rebuild starts again batch by batch, which stops exactly at
         the failing event with everything before it applied (as :meth:`run_once` does).
         """

@@ -268,6 +268,8 @@ class SqliteProjectionTarget:
         self._batch_lock = threading.Lock()
         self._token: str | None = None
         """This process's owner token while this store holds the read model (R33)."""
+        self._checkpointer: read_model_rebuild.Checkpointer | None = None
+        """The last rebuild's WAL checkpoint, maybe still running."""
 
     @property
     def read_only(self) -> bool:
@@ -474,9 +476,13 @@ class SqliteProjectionTarget:
         checkpoint: int,
         progress: Callable[[float], None] | None = None,
     ) -> None:
-        """Swap the whole read model for ``work`` at ``checkpoint``, built aside in short
-        write steps (R34; see :func:`desktop_app.store.read_model_rebuild.replace_all`)."""
-        read_model_rebuild.replace_all(
+        """Swap the whole read model for ``work`` at ``checkpoint``: built whole in private
+        databases, copied over the live file in one transaction (R34; see
+        :func:`desktop_app.store.read_model_rebuild.replace_all`). The WAL checkpoint that
+        follows runs on in a thread of its own, waited for by :meth:`close` (or the next
+        rebuild)."""
+        self._finish_checkpoint()
+        self._checkpointer = read_model_rebuild.replace_all(
             self._db,
             self._check_owner,
             self._fault_step,
@@ -486,6 +492,11 @@ class SqliteProjectionTarget:
             progress,
             bind=self._bind,
         )
+
+    def _finish_checkpoint(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
 
     def _fault_step(self, step: str) -> None:
         if self.fault is not None:
@@ -513,6 +524,7 @@ class SqliteProjectionTarget:
     def close(self) -> None:
         """Give back ownership of the read model (if held) and the connection kept for
         ``data_version``."""
+        self._finish_checkpoint()
         self._release_ownership()
         with self._kept_lock:
             fairy, self._kept_fairy, self._kept = self._kept_fairy, None, None

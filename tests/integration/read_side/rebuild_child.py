@@ -2,8 +2,9 @@
 ``python -m tests.integration.read_side.rebuild_child DB STEP [STEP ...]``.
 
 At each named step of ``replace_all`` (``replace_cleared``, ``replace_rows_written``,
-``replace_aside``, ``replace_swapped``) it prints ``at STEP`` and waits for a line on stdin
-before going on; at the end it prints ``rebuilt APPLIED CHECKPOINT HEAD ERROR``.
+``replace_aside``, ``replace_copying``, ``replace_swapped``) it prints ``at STEP`` and waits
+for a line on stdin before going on; at the end it prints ``rebuilt APPLIED CHECKPOINT HEAD
+ERROR``.
 """
 
 from __future__ import annotations

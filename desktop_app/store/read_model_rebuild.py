@@ -124,12 +124,6 @@ _ANALYZE = (
 )
 _WRITE_CHUNK = 50_000
 """Most rows per ``executemany`` of a rebuild (progress is reported after each)."""
-PACE_HOLD_SECONDS = 0.075
-"""How long one write transaction of a rebuild aims to hold the write lock (R34). Steps are
-sized by the time they held the lock (:meth:`Pacer.insert`): at 0.1 s a clerk's longest
-command during a 100k-event rebuild rose from ~110 ms to ~160 ms (one round 388 ms on a
-loaded machine); at 0.075 s it measured ~125-135 ms, with the same free time after each step
-(see :meth:`Pacer.gap`) and so fewer, cheaper gaps than before."""
 
 
 def _order_rows(
@@ -315,40 +309,24 @@ class Checkpointer:
 
 
 class Pacer:
-    """Write transactions short enough, and far enough apart, that another process's command
-    never waits long for the write lock while a rebuild writes (R34).
+    """Write transactions far enough apart that another process's command never waits long
+    for the write lock while leftovers of an older rebuild are dropped (R34; see
+    :func:`drop_leftovers`).
 
     A writer that finds the lock taken polls it (SQLite's busy handler) after 1, 2, 5, 10, 15,
-    20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. Each step here aims at
-    :data:`PACE_HOLD_SECONDS`; after it the lock stays free for longer than the polling interval
-    of a writer that waited that long (:meth:`gap`), so a waiting command gets in at its next
-    poll: it waits about one step, never several. After every second or so of writing a
-    passive WAL checkpoint is run (needs no write lock): in the free time, or by
-    :attr:`checkpoint` (a :class:`Checkpointer`'s thread), so the WAL does not grow by the
-    whole new read model and no command's commit has to checkpoint it.
+    20, 25, 25, 25 ms, then every 50 ms, then every 100 ms. After each step the lock stays free
+    for longer than the polling interval of a writer that waited that long (:meth:`gap`), so a
+    waiting command gets in at its next poll: it waits about one step, never several. After
+    every second or so of writing a passive WAL checkpoint is run (it needs no write lock), so
+    no command's commit has to checkpoint what the drops wrote.
     """
 
     def __init__(
-        self,
-        con: sqlite3.Connection,
-        hold: float | None = None,
-        clock: Callable[[], float] = time.perf_counter,
+        self, con: sqlite3.Connection, clock: Callable[[], float] = time.perf_counter
     ) -> None:
         self.con = con
-        self.hold = PACE_HOLD_SECONDS if hold is None else hold
         self._clock = clock
-        self.longest = 0.0
-        """The longest step so far (seconds): the longest a command could have waited."""
-        self.last_held = 0.0
-        """How long the last step held the write lock (seconds)."""
-        self.checkpoint: Callable[[], None] | None = None
-        """Starts a passive checkpoint elsewhere (see :class:`Checkpointer`); None: the pacer
-        runs it on its own connection in the free time."""
         self._written = 0.0
-        self.idle: Iterator[None] | None = None
-        """Work that needs no lock, done a piece at a time (one ``next``) in the free time
-        after each step instead of sleeping, at least one piece per step (see :meth:`step`);
-        None once exhausted."""
 
     @staticmethod
     def gap(held: float) -> float:
@@ -375,58 +353,16 @@ class Pacer:
                 con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
-        held = self.last_held = clock() - started
-        self.longest = max(self.longest, held)
+        held = clock() - started
         free_until = clock() + self.gap(held)
         self._written += held
         if self._written >= _CHECKPOINT_AFTER:  # (it syncs the file: not after every step)
             self._written = 0.0
-            checkpoint = self.checkpoint
-            if checkpoint is not None:
-                checkpoint()
-            else:
-                with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
-                    con.execute(_CHECKPOINT).fetchall()
-        # The free time: the idle work first, at least one piece (the lock stays free while
-        # it runs, possibly longer than the gap: only this rebuild waits for it), then sleep
-        # what is left.
-        idle = self.idle
-        while idle is not None:
-            if next(idle, _EXHAUSTED) is _EXHAUSTED:
-                self.idle = idle = None
-            elif clock() >= free_until:
-                break
+            with suppress(sqlite3.Error):  # a busy checkpoint is no problem: the job does it
+                con.execute(_CHECKPOINT).fetchall()
         rest = free_until - clock()
         if rest > 0:
             time.sleep(rest)
-
-    def finish_idle(self) -> None:
-        """Do whatever idle work is left, now."""
-        idle, self.idle = self.idle, None
-        if idle is not None:
-            for _ in idle:
-                pass
-
-    def _size(self, per_item: float, low: int, high: int) -> int:
-        return max(low, min(high, int(self.hold / per_item))) if per_item > 0 else high
-
-    def insert(
-        self,
-        sql: str,
-        rows: list[tuple[Any, ...]],
-        advance: Callable[[float], None] | None,
-    ) -> None:
-        """``executemany`` in steps sized to the time budget (measured as it goes: by the time
-        each step held the lock, not counting the free time after it)."""
-        start, size = 0, 1000
-        while start < len(rows):
-            chunk = rows[start : start + size]
-            with self.step():
-                self.con.executemany(sql, chunk)
-            size = self._size(self.last_held / len(chunk), 100, _WRITE_CHUNK)
-            start += len(chunk)
-            if advance is not None:
-                advance(len(chunk))
 
 
 def replace_all(

@@ -242,16 +242,10 @@ def _target(app: App) -> Any:
     return target
 
 
-def test_the_projector_gathers_streaming_commits_until_the_longest_pause(
-    app: App, product: str
-) -> None:
-    """Commits that keep coming (closer together than the quiet gap) are gathered into one
-    later run, up to ``projector_gather_max_seconds``: a stream of commands costs a few large
-    read-model writes, not one each ``projector_coalesce_seconds``."""
-    projector = app.projector
-    assert projector is not None
-    quiet, longest = 0.1, 0.6
-    jobs = build_jobs(
+def _gathering_jobs(app: App, quiet: float, longest: float) -> Jobs:
+    """Jobs whose projector runs only when woken, gathering for ``quiet`` s without a commit
+    or ``longest`` s at most."""
+    return build_jobs(
         app,
         replace(
             FAST,
@@ -261,6 +255,18 @@ def test_the_projector_gathers_streaming_commits_until_the_longest_pause(
         ),
         backups=False,
     )
+
+
+def test_the_projector_gathers_streaming_commits_until_the_longest_pause(
+    app: App, product: str
+) -> None:
+    """Commits that keep coming (closer together than the quiet gap) are gathered into one
+    later run, up to ``projector_gather_max_seconds``: a stream of commands costs a few large
+    read-model writes, not one each ``projector_coalesce_seconds``."""
+    projector = app.projector
+    assert projector is not None
+    quiet, longest = 0.1, 0.6
+    jobs = _gathering_jobs(app, quiet, longest)
     target = _target(app)
     steps: list[tuple[str, float]] = []
     meanwhile: list[int] = []
@@ -336,16 +342,7 @@ def test_a_stream_of_commits_from_idle_is_gathered_before_the_first_run(
     projector = app.projector
     assert projector is not None
     quiet, longest = 0.1, 0.6
-    jobs = build_jobs(
-        app,
-        replace(
-            FAST,
-            projector_poll_seconds=3600,
-            projector_coalesce_seconds=quiet,
-            projector_gather_max_seconds=longest,
-        ),
-        backups=False,
-    )
+    jobs = _gathering_jobs(app, quiet, longest)
     target = _target(app)
     loaded: list[float] = []
     with jobs:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from desktop_app.application import commands as c
 from desktop_app.store.read_model import SqliteProjectionTarget
+from desktop_app.store.read_model_file import read_model_path
 from tests.integration.read_side.support import checkpoint, open_app
 
 
@@ -62,8 +63,6 @@ def test_batches_fold_the_read_models_wal_into_its_file_seldom(tmp_path: Path) -
     into the file every few thousand pages, not every 1,000 (SQLite's default), so a hot page
     is written to the file once for many batches and the file is synced seldom beside the
     clerk's own syncs."""
-    from desktop_app.store.read_model_file import read_model_path
-
     path = tmp_path / "db.sqlite3"
     app = open_app(path)
     try:

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.application.event_browser import LogFilter
-from desktop_app.application.ports import CommandIdReusedError, EventMetadata, StoreError
+from desktop_app.application.ports import CommandIdReusedError, StoreError
 from desktop_app.store.engine import open_database
-from desktop_app.store.event_browse import SqliteLogBrowse
 from desktop_app.store.event_store import SqliteEventStore
 from desktop_app.store.schema import COMMANDS_KEYED_SINCE, SCHEMA_VERSION
 from tests.fixtures.store_helpers import new_event
+from tests.integration.store.format_steps import browse_positions, dump, fill_log
 
 # The table as format 6 (and every earlier one) made it: rows in a rowid B-tree, the command
 # id in a separate unique index.
@@ -28,51 +27,14 @@ _V6_COMMANDS_NULLABLE = _V6_COMMANDS.replace("command_id TEXT NOT NULL", "comman
 
 
 def _commands_sql(path: Path) -> str:
-    con = sqlite3.connect(path)
-    try:
-        return str(
-            con.execute("SELECT sql FROM sqlite_master WHERE name = 'commands'").fetchone()[0]
-        )
-    finally:
-        con.close()
-
-
-def _dump(path: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(path)
-    try:
-        return [tuple(row) for row in con.execute(sql)]
-    finally:
-        con.close()
-
-
-def _meta(command_id: str, user: str) -> EventMetadata:
-    return EventMetadata(
-        correlation_id=f"corr-{command_id}",
-        causation_id=command_id,
-        user=user,
-        host="desk-1",
-        app_version="0.1.0",
-        source="test",
-    )
+    [(sql,)] = dump(path, "SELECT sql FROM sqlite_master WHERE name = 'commands'")
+    return str(sql)
 
 
 def _make_version_6(path: Path, *, ddl: str = _V6_COMMANDS) -> dict[str, int]:
     """A file with appends and their command records, its ``commands`` table as format 6;
     returns each stream's version."""
-    db = open_database(path)
-    store = SqliteEventStore(db)
-    versions: dict[str, int] = {}
-    for n in range(12):
-        meta = _meta(f"cmd-{n}", "maria" if n % 3 else "tom")
-        stream = f"order-{n % 4}"
-        versions[stream] = store.append(
-            stream,
-            versions.get(stream, 0),
-            [new_event({"n": n}, metadata=meta), new_event({"m": n}, metadata=meta)][: 1 + n % 2],
-            command_id=f"cmd-{n}",
-            fingerprint=f"c1:{n}",
-        ).version
-    db.close()
+    versions = fill_log(path)
     con = sqlite3.connect(path, isolation_level=None)
     try:
         con.execute("BEGIN")
@@ -88,19 +50,6 @@ def _make_version_6(path: Path, *, ddl: str = _V6_COMMANDS) -> dict[str, int]:
     return versions
 
 
-def _browse(path: Path) -> list[list[int]]:
-    db = open_database(path, read_only=True)
-    try:
-        browse = SqliteLogBrowse(db)
-        pages = []
-        for where in (LogFilter(), LogFilter(user="maria"), LogFilter(command_id="cmd-5")):
-            page = browse.events_page(where, None, "older", 50)
-            pages.append([event.position for event in page.events])
-        return pages
-    finally:
-        db.close()
-
-
 def test_a_fresh_file_keeps_its_commands_without_rowid(tmp_path: Path) -> None:
     path = tmp_path / "orders.sqlite3"
     open_database(path).close()
@@ -112,9 +61,9 @@ def test_a_version_6_file_is_upgraded_keeping_every_record_event_and_page(
 ) -> None:
     path = tmp_path / "orders.sqlite3"
     versions = _make_version_6(path)
-    commands_before = _dump(path, "SELECT * FROM commands ORDER BY command_id")
-    events_before = _dump(path, "SELECT * FROM events ORDER BY position")
-    pages_before = _browse(path)  # read-only: not upgraded yet
+    commands_before = dump(path, "SELECT * FROM commands ORDER BY command_id")
+    events_before = dump(path, "SELECT * FROM events ORDER BY position")
+    pages_before = browse_positions(path)  # read-only: not upgraded yet
     assert len(commands_before) == 12 and pages_before[2]
 
     db = open_database(path)
@@ -139,14 +88,14 @@ def test_a_version_6_file_is_upgraded_keeping_every_record_event_and_page(
         db.close()
 
     assert "WITHOUT ROWID" in _commands_sql(path).upper()
-    assert _dump(path, "SELECT * FROM commands WHERE command_id != 'cmd-new' ORDER BY 1") == (
+    assert dump(path, "SELECT * FROM commands WHERE command_id != 'cmd-new' ORDER BY 1") == (
         commands_before
     )
-    assert _dump(path, "SELECT * FROM events WHERE position <= 18 ORDER BY position") == (
+    assert dump(path, "SELECT * FROM events WHERE position <= 18 ORDER BY position") == (
         events_before
     )
-    assert _browse(path) == [[19, *pages_before[0]], pages_before[1], pages_before[2]]
-    names = {r[0] for r in _dump(path, "SELECT name FROM sqlite_master")}
+    assert browse_positions(path) == [[19, *pages_before[0]], pages_before[1], pages_before[2]]
+    names = {r[0] for r in dump(path, "SELECT name FROM sqlite_master")}
     assert "commands_rowid_v6" not in names
     backups = list((tmp_path / "backups").iterdir())
     assert len(backups) == 1 and "v6-before-upgrade" in backups[0].name
@@ -161,11 +110,11 @@ def test_a_command_record_without_an_id_refuses_the_upgrade_and_changes_nothing(
     with con:
         con.execute("INSERT INTO commands VALUES (NULL, 'order-9', 1, 1, 1, NULL)")
     con.close()
-    commands_before = _dump(path, "SELECT * FROM commands ORDER BY rowid")
+    commands_before = dump(path, "SELECT * FROM commands ORDER BY rowid")
 
     with pytest.raises(StoreError, match=r"1 command record.*no command id"):
         open_database(path)
 
-    assert _dump(path, "PRAGMA user_version") == [(COMMANDS_KEYED_SINCE - 1,)]
-    assert _dump(path, "SELECT * FROM commands ORDER BY rowid") == commands_before
+    assert dump(path, "PRAGMA user_version") == [(COMMANDS_KEYED_SINCE - 1,)]
+    assert dump(path, "SELECT * FROM commands ORDER BY rowid") == commands_before
     assert "WITHOUT ROWID" not in _commands_sql(path).upper()

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.application.event_browser import LogFilter
-from desktop_app.application.ports import CommandIdReusedError, EventMetadata, StoreError
+from desktop_app.application.ports import CommandIdReusedError, StoreError
 from desktop_app.store.engine import open_database
-from desktop_app.store.event_browse import SqliteLogBrowse
 from desktop_app.store.event_store import SqliteEventStore
 from desktop_app.store.schema import APPEND_ONLY_TRIGGERS, SCHEMA_VERSION, UNSEQUENCED_SINCE
 from desktop_app.store.triggers import trigger_problem
 from tests.fixtures.store_helpers import new_event
+from tests.integration.store.format_steps import browse_positions, dump, fill_log
 
 # ``events`` exactly as format 8 (and every earlier one) made it.
 _V8_EVENTS = (
@@ -35,58 +34,20 @@ _INDEXES = (
 )
 
 
-def _dump(path: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(path)
-    try:
-        return [tuple(row) for row in con.execute(sql)]
-    finally:
-        con.close()
-
-
 def _events_sql(path: Path) -> str:
-    [(sql,)] = _dump(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'")
+    [(sql,)] = dump(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'")
     return str(sql)
 
 
 def _sequence(path: Path) -> list[tuple[object, ...]]:
-    return _dump(path, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-
-
-def _meta(command_id: str, user: str) -> EventMetadata:
-    return EventMetadata(
-        correlation_id=f"corr-{command_id}",
-        causation_id=command_id,
-        user=user,
-        host="desk-1",
-        app_version="0.1.0",
-        source="test",
-    )
-
-
-def _fill(path: Path) -> dict[str, int]:
-    """A file with appends and their command records; returns each stream's version."""
-    db = open_database(path)
-    store = SqliteEventStore(db)
-    versions: dict[str, int] = {}
-    for n in range(12):
-        meta = _meta(f"cmd-{n}", "maria" if n % 3 else "tom")
-        stream = f"order-{n % 4}"
-        versions[stream] = store.append(
-            stream,
-            versions.get(stream, 0),
-            [new_event({"n": n}, metadata=meta), new_event({"m": n}, metadata=meta)][: 1 + n % 2],
-            command_id=f"cmd-{n}",
-            fingerprint=f"c1:{n}",
-        ).version
-    db.close()
-    return versions
+    return dump(path, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")
 
 
 def _make_version_8(path: Path) -> dict[str, int]:
-    """``_fill``, then ``events`` rebuilt as format 8 had it (AUTOINCREMENT, its sequence row
+    """``fill_log``, then ``events`` rebuilt as format 8 had it (AUTOINCREMENT, its sequence row
     at the last position), its browser index and triggers as they were; stamped 8."""
-    versions = _fill(path)
-    browse_sql = dict(_dump(path, _INDEXES))["ix_events_browse"]
+    versions = fill_log(path)
+    browse_sql = dict(dump(path, _INDEXES))["ix_events_browse"]
     con = sqlite3.connect(path, isolation_level=None)
     try:
         con.execute("BEGIN")
@@ -109,28 +70,15 @@ def _make_version_8(path: Path) -> dict[str, int]:
     return versions
 
 
-def _browse(path: Path) -> list[list[int]]:
-    db = open_database(path, read_only=True)
-    try:
-        browse = SqliteLogBrowse(db)
-        pages = []
-        for where in (LogFilter(), LogFilter(user="maria"), LogFilter(command_id="cmd-5")):
-            page = browse.events_page(where, None, "older", 50)
-            pages.append([event.position for event in page.events])
-        return pages
-    finally:
-        db.close()
-
-
 def test_a_fresh_file_appends_without_a_sequence_row(tmp_path: Path) -> None:
     path = tmp_path / "orders.sqlite3"
-    _fill(path)
+    fill_log(path)
     assert "AUTOINCREMENT" not in _events_sql(path).upper()
     assert _sequence(path) == []
     # The position is still the rowid (no second B-tree) and runs 1..n.
-    rows = _dump(path, "SELECT rowid, position FROM events ORDER BY position")
+    rows = dump(path, "SELECT rowid, position FROM events ORDER BY position")
     assert rows == [(n, n) for n in range(1, 19)]
-    assert [name for name, _ in _dump(path, _INDEXES)] == [
+    assert [name for name, _ in dump(path, _INDEXES)] == [
         "ix_events_browse",
         "sqlite_autoindex_events_1",
         "sqlite_autoindex_events_2",
@@ -142,13 +90,13 @@ def test_a_version_8_file_is_upgraded_keeping_every_event_index_and_trigger(
 ) -> None:
     path = tmp_path / "orders.sqlite3"
     versions = _make_version_8(path)
-    events_before = _dump(path, "SELECT * FROM events ORDER BY position")
-    commands_before = _dump(path, "SELECT * FROM commands ORDER BY command_id")
-    indexes_before = _dump(path, _INDEXES)
+    events_before = dump(path, "SELECT * FROM events ORDER BY position")
+    commands_before = dump(path, "SELECT * FROM commands ORDER BY command_id")
+    indexes_before = dump(path, _INDEXES)
     statistics = "SELECT * FROM sqlite_stat1 WHERE tbl = 'events' ORDER BY idx"
-    statistics_before = _dump(path, statistics)
+    statistics_before = dump(path, statistics)
     assert len(statistics_before) == 3
-    pages_before = _browse(path)  # read-only: not upgraded yet
+    pages_before = browse_positions(path)  # read-only: not upgraded yet
     assert len(events_before) == 18 and pages_before[2]
 
     db = open_database(path)
@@ -172,17 +120,17 @@ def test_a_version_8_file_is_upgraded_keeping_every_event_index_and_trigger(
 
     assert "AUTOINCREMENT" not in _events_sql(path).upper()
     assert _sequence(path) == []
-    assert _dump(path, "SELECT * FROM events WHERE position <= 18 ORDER BY position") == (
+    assert dump(path, "SELECT * FROM events WHERE position <= 18 ORDER BY position") == (
         events_before
     )
-    assert _dump(path, "SELECT * FROM commands WHERE command_id != 'cmd-new' ORDER BY 1") == (
+    assert dump(path, "SELECT * FROM commands WHERE command_id != 'cmd-new' ORDER BY 1") == (
         commands_before
     )
-    assert _dump(path, _INDEXES) == indexes_before
+    assert dump(path, _INDEXES) == indexes_before
     # The planner's statistics still describe the table (the same index names, the same rows).
-    assert _dump(path, statistics) == statistics_before
-    assert _browse(path) == [[20, 19, *pages_before[0]], pages_before[1], pages_before[2]]
-    names = {str(r[0]) for r in _dump(path, "SELECT name FROM sqlite_master")}
+    assert dump(path, statistics) == statistics_before
+    assert browse_positions(path) == [[20, 19, *pages_before[0]], pages_before[1], pages_before[2]]
+    names = {str(r[0]) for r in dump(path, "SELECT name FROM sqlite_master")}
     assert "events_v8" not in names
     con = sqlite3.connect(path)
     try:
@@ -219,12 +167,12 @@ def test_a_log_shorter_than_its_handed_out_positions_refuses_the_upgrade(
         con.execute("COMMIT")
     finally:
         con.close()
-    events_before = _dump(path, "SELECT * FROM events ORDER BY position")
+    events_before = dump(path, "SELECT * FROM events ORDER BY position")
 
     with pytest.raises(StoreError, match=r"positions up to 18 .* ends at 16"):
         open_database(path)
 
-    assert _dump(path, "PRAGMA user_version") == [(UNSEQUENCED_SINCE - 1,)]
+    assert dump(path, "PRAGMA user_version") == [(UNSEQUENCED_SINCE - 1,)]
     assert "AUTOINCREMENT" in _events_sql(path)
     assert _sequence(path) == [(18,)]
-    assert _dump(path, "SELECT * FROM events ORDER BY position") == events_before
+    assert dump(path, "SELECT * FROM events ORDER BY position") == events_before

@@ -441,16 +441,34 @@ def time_raw_scan(path: Path) -> tuple[float, int]:
 # ------------------------------------------------------------------------------ run
 
 
-def run(quick: bool, rounds: int) -> dict[str, object]:
-    """Generate the log, then alternate rebuild / raw scan for ``rounds`` rounds (after one
-    warm-up pair); print the table and return the figures."""
+def log_file(folder: Path, keep_at: Path | None, count: int) -> tuple[Path, float, int]:
+    """The log to rebuild from, its generation's seconds and its events: generated into
+    ``folder``; or kept at ``keep_at`` to be used again: generated there if it is not there
+    yet, else used as it is (0 s; its events counted: the clerks of earlier runs added some).
+    """
+    if keep_at is not None and keep_at.exists():
+        con = sqlite3.connect(keep_at)
+        try:
+            events = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            con.close()
+        log(f"P3: using the log kept at {keep_at}: {events:,} events")
+        return keep_at, 0.0, events
+    path = keep_at if keep_at is not None else folder / "p3.sqlite3"
+    log(f"P3: generating {count:,} events into {path}")
+    gen_seconds = generate(path, count)
+    log(f"P3: generated in {gen_seconds:.1f} s; {path.stat().st_size / 1e6:.0f} MB")
+    return path, gen_seconds, count
+
+
+def run(quick: bool, rounds: int, keep_log: Path | None = None) -> dict[str, object]:
+    """Generate the log (or use the one kept at ``keep_log``, see :func:`log_file`), then
+    alternate rebuild / raw scan for ``rounds`` rounds (after one warm-up pair); print the
+    table and return the figures."""
     count = QUICK_EVENTS if quick else FULL_EVENTS
     folder = Path(tempfile.mkdtemp(prefix="orderdesk-p3-"))
     try:
-        path = folder / "p3.sqlite3"
-        log(f"P3: generating {count:,} events into {path}")
-        gen_seconds = generate(path, count)
-        log(f"P3: generated in {gen_seconds:.1f} s; {path.stat().st_size / 1e6:.0f} MB")
+        path, gen_seconds, count = log_file(folder, keep_log, count)
         project: list[float] = []
         raw: list[float] = []
         seconds: list[float] = []
@@ -537,7 +555,8 @@ def _report(
     print(f"## P3 — rebuild all read models from {count:,} events", flush=True)
     print(render_table(("figure", "median", "min–max", "goal"), rows), flush=True)
     print(
-        f"  generated in {gen_seconds:.1f} s; {len(project)} rounds, alternating; "
+        f"  {f'generated in {gen_seconds:.1f} s' if gen_seconds else 'a kept log'}; "
+        f"{len(project)} rounds, alternating; "
         f"peak RSS of the process {peak_rss_mb:,.0f} MB",
         flush=True,
     )

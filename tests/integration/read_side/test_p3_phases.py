@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.p3_rebuild import generate, scan_seconds
+from benchmarks.p3_rebuild import generate, log_file, scan_seconds
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
 from desktop_app.projector.runner import SCAN_SHARE
@@ -44,3 +44,20 @@ def test_without_a_write_report_everything_is_the_scan() -> None:
     assert scan_seconds(1.0, calls, 4.0) == 4.0
     assert scan_seconds(1.0, [], 4.0) == 4.0
     assert scan_seconds(1.0, [(3.0, 0, 0)], 4.0) == 4.0  # an empty log: no share to reach
+
+
+def test_a_kept_log_is_generated_once_then_used_again(tmp_path: Path) -> None:
+    kept = tmp_path / "kept" / "p3.sqlite3"
+    kept.parent.mkdir()
+    path, seconds, events = log_file(tmp_path, kept, 500)
+    assert (path, events) == (kept, 500)
+    assert seconds > 0
+    made = kept.stat().st_mtime_ns
+    path, seconds, events = log_file(tmp_path, kept, 700)  # (a different size: not made again)
+    assert (path, seconds, events) == (kept, 0.0, 500)
+    assert kept.stat().st_mtime_ns == made
+
+
+def test_without_a_kept_log_it_is_generated_in_the_folder(tmp_path: Path) -> None:
+    path, _, events = log_file(tmp_path, None, 300)
+    assert (path, events) == (tmp_path / "p3.sqlite3", 300)

@@ -79,6 +79,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON summary to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (prints it)")
+    parser.add_argument(
+        "--p3-log",
+        type=Path,
+        help="P3: keep the generated log in FILE and use it again in later runs (made if absent)",
+    )
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -128,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for bench in chosen:
             if bench in STANDALONE:
                 module = importlib.import_module(f"benchmarks.{STANDALONE[bench]}")
-                standalone[bench] = module.run(quick=args.quick, rounds=args.rounds or 3)
+                extra = {"keep_log": args.p3_log} if bench == "p3" and args.p3_log else {}
+                standalone[bench] = module.run(quick=args.quick, rounds=args.rounds or 3, **extra)
     finally:
         if args.keep:
             log(f"kept {folder}")

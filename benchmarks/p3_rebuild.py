@@ -41,6 +41,7 @@ from typing import Any
 from benchmarks.harness import Stats, fmt, log, paired_ratios, render_table
 from desktop_app.bootstrap import bootstrap
 from desktop_app.config import Settings
+from desktop_app.projector.runner import SCAN_SHARE
 from desktop_app.store.hashing import GENESIS_HASH, Row, to_json_text, utc_text
 from desktop_app.store.records import build_rows
 
@@ -325,6 +326,8 @@ class RebuildRun:
     progress_calls: int
     first_progress_s: float
     max_progress_gap_s: float
+    scan_s: float = 0.0
+    """Seconds of the scan and in-memory fold (the rest is the write: rows, indexes, copy)."""
     commands: int = 0
     """Commands of the clerk that overlapped the rebuild."""
     failed: int = 0
@@ -354,6 +357,17 @@ class Clerk:
         return [(float(a), float(b), e) for a, b, e in json.loads(out.strip().splitlines()[-1])]
 
 
+def scan_seconds(started: float, calls: list[tuple[float, int, int]], seconds: float) -> float:
+    """Seconds from ``started`` until the rebuild's write began: the first progress call
+    ``(time, done, total)`` at or past the scan's share of the total (the scan reports less,
+    the write starts at that share, see ``ProjectorRunner.rebuild``); ``seconds`` (all of it)
+    if the write never reported."""
+    for stamp, done, total in calls:
+        if total > 0 and done >= int(total * SCAN_SHARE):
+            return stamp - started
+    return seconds
+
+
 def time_rebuild(path: Path) -> RebuildRun:
     """Open the app (untimed), start the clerk, then time ``projector.rebuild(progress)``;
     the clerk's commands that overlapped the rebuild are reported with it."""
@@ -363,10 +377,10 @@ def time_rebuild(path: Path) -> RebuildRun:
         clerk = Clerk(path)
         projector = app.projector
         assert projector is not None
-        stamps: list[float] = []
+        calls: list[tuple[float, int, int]] = []
 
         def progress(done: int, total: int) -> None:
-            stamps.append(time.perf_counter())
+            calls.append((time.perf_counter(), done, total))
 
         gc.collect()
         wall = time.time()
@@ -380,6 +394,7 @@ def time_rebuild(path: Path) -> RebuildRun:
         clerk = None
         during = [(t, e) for w, t, e in timings if w < wall + seconds and w + t > wall]
         waits = sorted(t for t, _ in during)
+        stamps = [stamp for stamp, _, _ in calls]
         marks = [started, *stamps]
         gaps = [b - a for a, b in itertools.pairwise(marks)]
         return RebuildRun(
@@ -388,6 +403,7 @@ def time_rebuild(path: Path) -> RebuildRun:
             progress_calls=len(stamps),
             first_progress_s=(stamps[0] - started) if stamps else seconds,
             max_progress_gap_s=max(gaps) if gaps else seconds,
+            scan_s=scan_seconds(started, calls, seconds),
             commands=len(during),
             failed=sum(1 for _, e in during if e is not None),
             longest_command_s=waits[-1] if waits else 0.0,
@@ -425,16 +441,34 @@ def time_raw_scan(path: Path) -> tuple[float, int]:
 # ------------------------------------------------------------------------------ run
 
 
-def run(quick: bool, rounds: int) -> dict[str, object]:
-    """Generate the log, then alternate rebuild / raw scan for ``rounds`` rounds (after one
-    warm-up pair); print the table and return the figures."""
+def log_file(folder: Path, keep_at: Path | None, count: int) -> tuple[Path, float, int]:
+    """The log to rebuild from, its generation's seconds and its events: generated into
+    ``folder``; or kept at ``keep_at`` to be used again: generated there if it is not there
+    yet, else used as it is (0 s; its events counted: the clerks of earlier runs added some).
+    """
+    if keep_at is not None and keep_at.exists():
+        con = sqlite3.connect(keep_at)
+        try:
+            events = int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            con.close()
+        log(f"P3: using the log kept at {keep_at}: {events:,} events")
+        return keep_at, 0.0, events
+    path = keep_at if keep_at is not None else folder / "p3.sqlite3"
+    log(f"P3: generating {count:,} events into {path}")
+    gen_seconds = generate(path, count)
+    log(f"P3: generated in {gen_seconds:.1f} s; {path.stat().st_size / 1e6:.0f} MB")
+    return path, gen_seconds, count
+
+
+def run(quick: bool, rounds: int, keep_log: Path | None = None) -> dict[str, object]:
+    """Generate the log (or use the one kept at ``keep_log``, see :func:`log_file`), then
+    alternate rebuild / raw scan for ``rounds`` rounds (after one warm-up pair); print the
+    table and return the figures."""
     count = QUICK_EVENTS if quick else FULL_EVENTS
     folder = Path(tempfile.mkdtemp(prefix="orderdesk-p3-"))
     try:
-        path = folder / "p3.sqlite3"
-        log(f"P3: generating {count:,} events into {path}")
-        gen_seconds = generate(path, count)
-        log(f"P3: generated in {gen_seconds:.1f} s; {path.stat().st_size / 1e6:.0f} MB")
+        path, gen_seconds, count = log_file(folder, keep_log, count)
         project: list[float] = []
         raw: list[float] = []
         seconds: list[float] = []
@@ -482,6 +516,8 @@ def _report(
     rate_met = s_project.median >= GOAL_EVENTS_PER_SECOND
     time_met = s_million.median <= GOAL_SECONDS_PER_MILLION
     gaps = Stats.of([r.max_progress_gap_s for r in runs])
+    scans = Stats.of([r.scan_s for r in runs])
+    writes = Stats.of([r.seconds - r.scan_s for r in runs])
     calls = Stats.of([float(r.progress_calls) for r in runs])
     longest = Stats.of([r.longest_command_s for r in runs])
     median_command = Stats.of([r.median_command_s for r in runs])
@@ -505,6 +541,9 @@ def _report(
         ["rebuild seconds per 1M events", f"{s_million.median:.2f} s",
          f"{s_million.min:.2f}–{s_million.max:.2f}",
          f"<= {GOAL_SECONDS_PER_MILLION:.0f} s: {verdict(time_met)}"],
+        ["  of which scan + fold / write (rows, indexes, copy)",
+         f"{scans.median:.2f} s / {writes.median:.2f} s",
+         f"{scans.min:.2f}–{scans.max:.2f} s / {writes.min:.2f}–{writes.max:.2f} s", ""],
         ["progress calls / longest gap", f"{calls.median:.0f} / {gaps.median:.2f} s",
          f"{gaps.min:.2f}–{gaps.max:.2f} s", ""],
         ["longest command wait during a rebuild (other process)",
@@ -516,7 +555,8 @@ def _report(
     print(f"## P3 — rebuild all read models from {count:,} events", flush=True)
     print(render_table(("figure", "median", "min–max", "goal"), rows), flush=True)
     print(
-        f"  generated in {gen_seconds:.1f} s; {len(project)} rounds, alternating; "
+        f"  {f'generated in {gen_seconds:.1f} s' if gen_seconds else 'a kept log'}; "
+        f"{len(project)} rounds, alternating; "
         f"peak RSS of the process {peak_rss_mb:,.0f} MB",
         flush=True,
     )
@@ -529,6 +569,8 @@ def _report(
         "ratio_rebuild_to_raw": s_ratio.to_json() | {"rounds": ratios},
         "rebuild_seconds": s_seconds.to_json() | {"rounds": seconds},
         "rebuild_seconds_per_million": s_million.to_json(),
+        "scan_fold_seconds": scans.to_json() | {"rounds": [r.scan_s for r in runs]},
+        "write_seconds": writes.to_json(),
         "progress_calls": calls.to_json(),
         "progress_max_gap_seconds": gaps.to_json(),
         "peak_rss_mb": peak_rss_mb,

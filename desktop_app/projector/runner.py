@@ -376,6 +376,7 @@ class Projector:
         Without a scheduler (no wake hook) the caller's thread runs the catch-up itself.
         """
         deadline = time.monotonic() + timeout
+        hurry = True
         while True:
             if self._status.checkpoint >= position:
                 return True
@@ -390,14 +391,19 @@ class Projector:
                     return True
                 if self._status.failed_position is not None:
                     return False
-            else:
+            elif hurry:
+                # Once: the run that follows reads every commit made before (a run under way
+                # goes round once more). Hurrying again at each status of that run made the
+                # scheduler start another run at once after it, which took the first few
+                # commits that came next alone (a write transaction for a handful of events).
                 self.hurried.set()
                 self.wake()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with self._changed:
-                self._changed.wait(min(remaining, 0.05))
+                # No status for a while (a wake lost somewhere, another process): hurry again.
+                hurry = not self._changed.wait(min(remaining, 0.05))
 
     # --- rebuild
 

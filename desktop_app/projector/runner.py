@@ -41,6 +41,7 @@ from desktop_app.projector.projections import (
     Projection,
     ProjectionError,
     keys_for,
+    placed_in,
     project_rebuild,
 )
 from desktop_app.projector.projections import project as apply_events
@@ -354,7 +355,9 @@ class Projector:
         """One transaction: load rows, project, write rows and the checkpoint (CAS)."""
         new_checkpoint = events[-1].position
         with self._target.batch(READ_MODEL_CHECKPOINT, checkpoint) as batch:
-            work: WorkingSet = batch.load(keys_for(events))
+            keys = keys_for(events)
+            keys.orders.difference_update(placed_in(events))
+            work: WorkingSet = batch.load(keys)
             apply_events(work, events, self._projections)
             batch.save(work, new_checkpoint)
         return new_checkpoint

@@ -11,8 +11,8 @@ from desktop_app.application.ports import CustomerState, EventRecord, ProductSta
 from desktop_app.projector.projections import (
     ProjectionError,
     keys_for,
-    placed_in,
     minor_units,
+    placed_in,
     project,
 )
 

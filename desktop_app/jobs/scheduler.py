@@ -8,7 +8,10 @@ Five jobs, each ``max_instances=1, coalesce=True``:
     here) moves the job's next run time to *now*; a wake that arrives while a run is in progress
     makes that run go round once more instead of being dropped. Either way the job first
     gathers the commits that follow (see ``JobsConfig.projector_coalesce_seconds``): a stream of
-    commands is projected in a few large batches, a lone one a few ms later.
+    commands is projected in a few large batches, a lone one a few ms later. After its last
+    run the job lingers on its worker for ``projector_linger_seconds`` (still looking for
+    news every ``projector_poll_seconds``): a commit meanwhile is projected without a round
+    trip through the scheduler.
 ``snapshots``
     Every ``snapshot_sweep_seconds`` a sweep callable snapshots streams that lack a recent one.
 ``wal-checkpoint``
@@ -131,6 +134,12 @@ class JobsConfig:
     script: hundreds a second) the lists then follow every ~40 ms in a few large batches
     instead of many small ones, each a write transaction (~0.5 ms of CPU and the GIL,
     whatever its size) beside the clerk's commands (P1 with the projector)."""
+    projector_linger_seconds: float = 0.5
+    """After its last run the projector job stays this long on its worker, waiting for the
+    next in-process commit (and looking for other processes' news every
+    ``projector_poll_seconds`` meanwhile), before it returns: a stream of commands with short
+    gaps is projected without a scheduler round trip per burst (~0.2 ms of CPU and the GIL
+    each: moving the job's next run time, the scheduler thread handing it to a worker)."""
     snapshot_sweep_seconds: float | None = 600.0
     checkpoint_check_seconds: float | None = 30.0
     idle_seconds: float = 10.0
@@ -220,6 +229,8 @@ class Jobs:
         self._stopping = False
         self._stopped = threading.Event()  # cuts a coalescing pause short at shutdown
         self._wake_pending = False
+        self._woken = threading.Condition(self._lock)
+        """Notified by a wake (and at shutdown): ends the projector job's lingering."""
         self._wakes = 0
         """In-process commits seen (wakes): a gathering pause ends when it stops growing."""
         self._in_projector = False
@@ -276,6 +287,8 @@ class Jobs:
                 return
             self._stopping = True
             self._stopped.set()
+            with self._lock:
+                self._woken.notify_all()  # a lingering projector job returns now
             hurried = self._hurried()
             if hurried is not None:
                 hurried.set()  # ends a gathering pause of the projector job now
@@ -458,6 +471,7 @@ class Jobs:
             self._wake_pending = True
             self._wakes += 1
             if self._in_projector or not self._started:
+                self._woken.notify_all()  # a lingering tick runs again
                 return  # the running tick goes round once more
             scheduler = self._scheduler
         if scheduler is None:
@@ -475,28 +489,40 @@ class Jobs:
             self._in_projector = True
             woken = self._wake_pending
         total = 0
+        linger, poll = self.config.projector_linger_seconds, self.config.projector_poll_seconds
         try:
             if woken:
                 # Woken by a commit of this process: more may follow at once (a stream of
                 # commands, an import), so they are gathered before the first run too. A
                 # lone commit waits only the quiet gap; a read-your-writes wait not at all.
                 self._gather(hurried)
+            ran_at = time.monotonic()
             while True:
                 with self._lock:
                     woken, self._wake_pending = self._wake_pending, False
                 if hurried is not None:
                     hurried.clear()  # this run reads every commit its waiter waits for
                 if projector.has_news() or woken:
+                    ran_at = time.monotonic()
                     applied = projector.run_once()
                     if applied:
                         total += applied
                         self.notify_activity()
                 with self._lock:
+                    if not self._wake_pending and not self._stopping:
+                        # Linger for the next commit of this process (see the config); the
+                        # poll's look for other processes' news goes on meanwhile (the
+                        # scheduler declines its ticks while this job runs).
+                        remaining = ran_at + linger - time.monotonic()
+                        if remaining > 0:
+                            self._woken.wait(min(remaining, poll))
+                            if not self._wake_pending and not self._stopping:
+                                continue  # the poll's look (has_news) at the loop's top
                     if not self._wake_pending or self._stopping:
                         self._in_projector = False
                         break
-                # Commits came in while this run worked: project them together with those
-                # that follow (one write transaction instead of one each).
+                # Commits came in while this run worked (or lingered): project them together
+                # with those that follow (one write transaction instead of one each).
                 self._gather(hurried)
         except BaseException:
             with self._lock:

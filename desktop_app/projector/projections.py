@@ -120,6 +120,12 @@ def keys_for(events: Iterable[EventRecord]) -> ReadModelKeys:
     return keys
 
 
+def placed_in(events: Iterable[EventRecord]) -> set[str]:
+    """The orders a batch places: not in the read model before it, so there is nothing of
+    them to load (a live batch of new orders then reads none of the orders' rows)."""
+    return {e.payload["order_id"] for e in events if e.type_name == "OrderPlaced"}
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ from desktop_app.projector.projections import (
     Projection,
     ProjectionError,
     keys_for,
+    placed_in,
     project_rebuild,
 )
 from desktop_app.projector.projections import project as apply_events
@@ -354,7 +355,9 @@ class Projector:
         """One transaction: load rows, project, write rows and the checkpoint (CAS)."""
         new_checkpoint = events[-1].position
         with self._target.batch(READ_MODEL_CHECKPOINT, checkpoint) as batch:
-            work: WorkingSet = batch.load(keys_for(events))
+            keys = keys_for(events)
+            keys.orders.difference_update(placed_in(events))
+            work: WorkingSet = batch.load(keys)
             apply_events(work, events, self._projections)
             batch.save(work, new_checkpoint)
         return new_checkpoint
@@ -376,6 +379,7 @@ class Projector:
         Without a scheduler (no wake hook) the caller's thread runs the catch-up itself.
         """
         deadline = time.monotonic() + timeout
+        hurry = True
         while True:
             if self._status.checkpoint >= position:
                 return True
@@ -390,14 +394,19 @@ class Projector:
                     return True
                 if self._status.failed_position is not None:
                     return False
-            else:
+            elif hurry:
+                # Once: the run that follows reads every commit made before (a run under way
+                # goes round once more). Hurrying again at each status of that run made the
+                # scheduler start another run at once after it, which took the first few
+                # commits that came next alone (a write transaction for a handful of events).
                 self.hurried.set()
                 self.wake()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with self._changed:
-                self._changed.wait(min(remaining, 0.05))
+                # No status for a while (a wake lost somewhere, another process): hurry again.
+                hurry = not self._changed.wait(min(remaining, 0.05))
 
     # --- rebuild
 

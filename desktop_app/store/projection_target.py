@@ -57,10 +57,13 @@ from desktop_app.store.read_model_sql import (
     DROP_TABLES,
     ENSURE_CHECKPOINT,
     FTS_DELETE_IN,
+    FTS_DELETE_ROWID,
     FTS_FILL,
+    FTS_INSERT_DOC,
     FTS_INSERT_IN,
     GET_CHECKPOINT,
     GET_META,
+    INDEXES_BY_NAME,
     INSERT_FORMER_NAME,
     LIST_INDEX_DDL,
     ORDERS_OF_CUSTOMERS,
@@ -68,10 +71,12 @@ from desktop_app.store.read_model_sql import (
     READ_MODEL_SCHEMA_VERSION,
     RENAME_CUSTOMER,
     RENAME_PRODUCT,
+    RIDS_IN,
     SELECT_CUSTOMERS_IN,
     SELECT_LINES_IN,
     SELECT_ORDERS_IN,
     SELECT_PRODUCTS_IN,
+    SEPARATOR,
     SET_META,
     UPSERT_CUSTOMER,
     UPSERT_LINE,
@@ -103,9 +108,28 @@ _SearchKey = tuple[str, str, tuple[tuple[str, str], ...]]
 """What an order's search document is made of: number, customer name, (line id, SKU)s."""
 
 
+def _search_doc(order: OrderState, lines: dict[str, LineState] | None) -> str:
+    """An order's search document, as :data:`FTS_FILL` makes it from its rows: the folded
+    number, customer name and line SKUs (in line-id order), each after char(31)."""
+    doc = fold(order.order_number) + SEPARATOR + fold(order.customer_name)
+    if lines:
+        doc += "".join([SEPARATOR + fold(lines[k].sku) for k in sorted(lines)])
+    return doc
+
+
 def _search_key(order: OrderState, lines: dict[str, LineState] | None) -> _SearchKey:
     skus = tuple(sorted((line.line_id, line.sku) for line in lines.values())) if lines else ()
     return (order.order_number, order.customer_name, skus)
+
+
+def _index_columns(con: sqlite3.Connection, name: str) -> list[str]:
+    """The columns of an index as the file has it."""
+    return [str(r[2]) for r in con.execute("SELECT * FROM pragma_index_info(?)", (name,))]
+
+
+def _columns(index: str) -> list[str]:
+    """The columns of an index as the schema defines it."""
+    return [str(c.name) for c in INDEXES_BY_NAME[index].columns]
 
 
 class _Batch:
@@ -232,9 +256,24 @@ class _Batch:
             changed.difference_update(new)
         if not (new or changed) or not has_fts(con):
             return
-        if changed:  # a new order has no document yet
+        # The documents of the orders in the working set are made here from its rows (as a
+        # rebuild makes them), for their rids only: SQLite's own making of them (a lookup of
+        # each order and its lines) cost twice the inserts. The others (orders of a renamed
+        # customer that no event of the batch touched) are made by SQLite from their rows.
+        known = [order_id for order_id in (new | changed) if order_id in orders]
+        if known:
+            rids = dict(con.execute(RIDS_IN, (json_ids(known),)).fetchall())
+            rewritten = [(rids[order_id],) for order_id in known if order_id in changed]
+            if rewritten:
+                con.executemany(FTS_DELETE_ROWID, rewritten)
+            con.executemany(
+                FTS_INSERT_DOC,
+                [(rids[k], _search_doc(orders[k], lines.get(k))) for k in known],
+            )
+            changed.difference_update(known)
+        if changed:
             con.execute(FTS_DELETE_IN, (json_ids(changed),))
-        con.execute(FTS_INSERT_IN, (json_ids(new | changed),))
+            con.execute(FTS_INSERT_IN, (json_ids(changed),))
 
 
 class SqliteProjectionTarget:
@@ -283,8 +322,10 @@ class SqliteProjectionTarget:
 
     def _bind(self, con: sqlite3.Connection, position: int) -> None:
         """Inside the write transaction that sets the checkpoint to ``position``: record the
-        log it belongs to (see :mod:`desktop_app.store.read_model_file`)."""
-        with self._events.raw(hold=False) as ev:
+        log it belongs to (see :mod:`desktop_app.store.read_model_file`). The event's hash is
+        read on the connection kept for :meth:`data_version` (no pool checkout per batch)."""
+        with self._kept_lock, store_errors():
+            ev = self._kept_events_connection()
             if self._events_id is None:
                 self._events_id = database_id(ev)
             hash_ = event_hash(ev, position)
@@ -412,7 +453,14 @@ class SqliteProjectionTarget:
                 con.execute(ddl)
             indexes = index_names(con)
             for index, ddl in (*PROJECTOR_INDEX_DDL, *LIST_INDEX_DDL):
-                if other_index_name(index) not in indexes:  # a rebuild's second name
+                other = other_index_name(index)  # a rebuild's second name
+                present = other if other in indexes else index if index in indexes else None
+                if present is not None and _index_columns(con, present) != _columns(index):
+                    # Made by an earlier definition: made again (seconds at a million rows,
+                    # where a new read-model version would project every event again).
+                    con.execute(f"DROP INDEX {present}")
+                    present = None
+                if present is None:
                     con.execute(ddl)
             if reset or "rm_order_search" not in names:
                 try:
@@ -465,6 +513,17 @@ class SqliteProjectionTarget:
             con.execute("ANALYZE")
 
     def checkpoint(self, name: str) -> int:
+        # On the batches' connection when it is free (the projector asks before every run: no
+        # pool checkout then), else on a pooled one (never waits for a batch).
+        if self._batch_lock.acquire(blocking=False):
+            try:
+                con = self._batch_con
+                if con is not None:
+                    with store_errors():
+                        row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
+                    return int(row[0]) if row else 0
+            finally:
+                self._batch_lock.release()
         with self._db.raw(hold=False) as con:
             row = con.execute(GET_CHECKPOINT, (name,)).fetchone()
         return int(row[0]) if row else 0
@@ -512,14 +571,20 @@ class SqliteProjectionTarget:
                 con = fairy.driver_connection
                 assert isinstance(con, sqlite3.Connection)
                 self._kept_fairy, self._kept = fairy, con
-            if self._kept_events is None:
-                fairy = self._events.engine.raw_connection()
-                con = fairy.driver_connection
-                assert isinstance(con, sqlite3.Connection)
-                self._kept_events_fairy, self._kept_events = fairy, con
-            events = int(self._kept_events.execute("PRAGMA data_version").fetchone()[0])
+            events = int(
+                self._kept_events_connection().execute("PRAGMA data_version").fetchone()[0]
+            )
             tables = int(self._kept.execute("PRAGMA data_version").fetchone()[0])
         return (events << 32) + tables
+
+    def _kept_events_connection(self) -> sqlite3.Connection:
+        """The event file's connection kept by this store (call with ``_kept_lock`` held)."""
+        if self._kept_events is None:
+            fairy = self._events.engine.raw_connection()
+            con = fairy.driver_connection
+            assert isinstance(con, sqlite3.Connection)
+            self._kept_events_fairy, self._kept_events = fairy, con
+        return self._kept_events
 
     def close(self) -> None:
         """Give back ownership of the read model (if held) and the connection kept for

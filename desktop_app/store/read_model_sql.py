@@ -156,6 +156,11 @@ FTS_DELETE_IN = (
     "DELETE FROM rm_order_search WHERE rowid IN (SELECT rid FROM rm_orders "
     "WHERE order_id IN (SELECT value FROM json_each(?)))"
 )
+FTS_DELETE_ROWID = "DELETE FROM rm_order_search WHERE rowid = ?"
+FTS_INSERT_DOC = "INSERT INTO rm_order_search (rowid, doc) VALUES (?, ?)"
+SEPARATOR = "\x1f"
+"""char(31): between the parts of a search document (no pattern holds it)."""
+RIDS_IN = "SELECT order_id, rid FROM rm_orders WHERE order_id IN (SELECT value FROM json_each(?))"
 ORDERS_OF_CUSTOMERS = (
     "SELECT order_id FROM rm_orders WHERE customer_id IN (SELECT value FROM json_each(?))"
 )

@@ -545,7 +545,11 @@ rm_order_counts = Table(
 PROJECTOR_INDEXES = (
     # Needed by the projector itself (renames): kept during a bulk rebuild.
     Index("rm_orders_customer", rm_orders.c.customer_id, rm_orders.c.placed_at),
-    Index("rm_order_lines_product", rm_order_lines.c.product_id),
+    # (product_id, seq), not (product_id) alone: the latter's entries end with the table's key
+    # (a random order id), so a batch's new lines landed on as many leaf pages as lines; seq
+    # (the event position) grows, so they are appended at the end of each product's range
+    # (P1 with the projector: ~35 of a batch's ~145 WAL pages).
+    Index("rm_order_lines_product", rm_order_lines.c.product_id, rm_order_lines.c.seq),
 )
 """Indexes the projector's own statements need."""
 

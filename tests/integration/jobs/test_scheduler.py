@@ -199,6 +199,31 @@ def test_a_wake_during_a_run_is_not_lost(app: App, product: str) -> None:
         assert projector.runs == runs + 2  # poll interval is 30 s: no extra runs
 
 
+def test_commits_that_follow_soon_are_projected_by_the_lingering_job(
+    app: App, product: str
+) -> None:
+    """After a run the projector job stays on its worker for ``projector_linger_seconds``,
+    waiting for the next in-process commit: a stream of commands with short gaps is projected
+    by ONE job run (no scheduler round trip per burst). Shutdown ends the lingering at once."""
+    projector = CountedProjector(app)  # (the app's commits wake the app's own projector)
+    config = JobsConfig(projector_poll_seconds=3600, projector_linger_seconds=3600)
+    jobs = Jobs(config=config, projector=projector)
+    jobs.start()
+    try:
+        for i in range(3):
+            position = change_price(app, product, 300 + i)
+            projector.wake()
+            assert wait_for(lambda p=position: projector.status().checkpoint >= p, WAIT)
+        assert PROJECTOR_JOB not in jobs.status()  # the job's one run has not returned yet
+    finally:
+        stopper = threading.Thread(target=jobs.shutdown)
+        stopper.start()
+        stopper.join(WAIT)
+    assert not stopper.is_alive()  # the lingering ended at shutdown, not after an hour
+    assert jobs.status()[PROJECTOR_JOB].runs == 1
+    assert projector.runs >= 4  # the start-up look, then one run per wake
+
+
 def test_a_read_your_writes_wait_ends_the_projectors_gathering_pause(
     app: App, product: str
 ) -> None:

@@ -99,6 +99,16 @@ FORMER_DDL = (
     "fts5(doc, tokenize = 'trigram', detail = 'none')",
 )
 
+_FORMER_PRODUCT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS rm_order_lines_product ON rm_order_lines (product_id)"
+)
+_PRODUCT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS rm_order_lines_product ON rm_order_lines (product_id, seq)"
+)
+CURRENT_DDL = tuple(_PRODUCT_INDEX if d == _FORMER_PRODUCT_INDEX else d for d in FORMER_DDL)
+"""The former DDL with the one change since: the lines' product index ends with ``seq`` (new
+lines are appended to each product's range instead of scattered by their order's id)."""
+
 
 def _generated_ddl() -> list[str]:
     tables = [schema.create_table_sql(t) for t in schema.read_model_metadata.sorted_tables]
@@ -139,7 +149,8 @@ def _make(path: Path, ddl: list[str] | tuple[str, ...]) -> sqlite3.Connection:
 
 
 def test_generated_ddl_makes_the_tables_the_former_ddl_made(tmp_path: Path) -> None:
-    former = _make(tmp_path / "former.sqlite3", FORMER_DDL)
+    assert CURRENT_DDL != FORMER_DDL
+    former = _make(tmp_path / "former.sqlite3", CURRENT_DDL)
     generated = _make(tmp_path / "generated.sqlite3", _generated_ddl())
     try:
         assert _structure(generated) == _structure(former)
@@ -158,10 +169,12 @@ def test_generated_ddl_makes_the_tables_the_former_ddl_made(tmp_path: Path) -> N
         generated.close()
 
 
-def test_a_file_made_with_the_former_ddl_opens_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "orders.sqlite3"
+def _made_with(path: Path, ddl: tuple[str, ...]) -> list[Any]:
+    """A read model's file beside the database ``path`` made with ``ddl`` (stamped with the
+    current read-model version), opened and prepared as the app does; its ``sqlite_master``
+    before and after."""
     open_database(path).close()
-    con = _make(read_model_path(path), FORMER_DDL)  # the read model's own file
+    con = _make(read_model_path(path), ddl)  # the read model's own file
     con.execute(f"PRAGMA application_id = {READ_MODEL_APPLICATION_ID}")
     con.execute(
         "INSERT INTO rm_meta (key, value) VALUES ('schema_version', ?)",
@@ -183,7 +196,27 @@ def test_a_file_made_with_the_former_ddl_opens_unchanged(tmp_path: Path) -> None
     con = sqlite3.connect(read_model_path(path))
     after = con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     con.close()
+    return [before, after]
+
+
+def test_a_file_made_with_the_current_ddl_opens_unchanged(tmp_path: Path) -> None:
+    before, after = _made_with(tmp_path / "orders.sqlite3", CURRENT_DDL)
     assert after == before
+
+
+def test_a_file_made_with_the_former_ddl_gets_the_product_index_made_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "orders.sqlite3"
+    before, after = _made_with(path, FORMER_DDL)
+    changed = {row[1] for row in set(after) ^ set(before)}
+    assert changed == {"rm_order_lines_product"}  # the rest opens unchanged: no rebuild
+    con = sqlite3.connect(read_model_path(path))
+    try:
+        columns = [r[2] for r in con.execute("PRAGMA index_info(rm_order_lines_product)")]
+    finally:
+        con.close()
+    assert columns == ["product_id", "seq"]
 
 
 def test_aside_tables_are_the_live_tables_under_other_names(tmp_path: Path) -> None:

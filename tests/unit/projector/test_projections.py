@@ -12,6 +12,7 @@ from desktop_app.projector.projections import (
     ProjectionError,
     keys_for,
     minor_units,
+    placed_in,
     project,
 )
 
@@ -182,6 +183,16 @@ def test_keys_and_money() -> None:
         with pytest.raises(ValueError):
             minor_units(eur("4.505"))
     assert minor_units({"amount": 450, "currency": "EUR"}) == 45000  # not text: uncached path
+
+
+def test_a_batch_loads_no_row_of_the_orders_it_places() -> None:
+    events = [
+        ev("OrderPlaced", {"order_id": "new", "customer_id": "c"}),
+        ev("OrderLineAdded", {"order_id": "new", "product_id": "p"}),
+        ev("OrderConfirmed", {"order_id": "old"}),
+    ]
+    assert placed_in(events) == {"new"}
+    assert keys_for(events).orders - placed_in(events) == {"old"}
 
 
 def test_an_edit_of_several_lines_projects_as_its_one_line_events() -> None:

@@ -61,16 +61,18 @@ from desktop_app.store.unique_keys import add_unique_keys
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is truncated to after a checkpoint (R9: the WAL stays bounded)."""
 
-WAL_AUTOCHECKPOINT_PAGES: dict[str, int] = {"FULL": 1000, "NORMAL": 3500}
+WAL_AUTOCHECKPOINT_PAGES: dict[str, int] = {"FULL": 500, "NORMAL": 3500}
 """WAL pages after which a commit on the event file copies them into the file, by
 ``synchronous`` (SQLite's default is 1000). A checkpoint costs two fsyncs and writes every page
 changed since the last one, so the pages every command changes (page 1, the B-trees' inner
 pages and last leaves) are written once per checkpoint. At NORMAL commits do not sync and
-checkpoints were a third of a P1 command at 1000 pages: 3500 (~14 MB, below the WAL job's
-16 MB soft limit) halved the block writes. At FULL every commit syncs the WAL, and while the
-WAL file is still growing (a new file, or after the idle checkpoint truncated it) each such
-sync also writes the file's metadata (measured: about two more block writes per commit), so a
-longer WAL cost more than the checkpoints it saved: FULL keeps 1000."""
+checkpoints were a third of a P1 command at 1000 pages: 3500 (~7 MB of 2 KB pages, below the
+WAL job's 16 MB soft limit) halved the block writes. At FULL every commit syncs the WAL, and
+while the WAL file is still growing (a new file, or after the idle checkpoint truncated it)
+each such sync also writes the file's metadata (measured: about two more block writes per
+commit), so a longer WAL cost more than the checkpoints it saved: with 2 KB pages
+(:data:`EVENT_PAGE_SIZE`) 500 pages (~1 MB) beat 1000 and 2000 (P1 at FULL, paired rounds:
+~365 against ~385 and ~400 µs per command); 250 was slower again."""
 
 EVENT_PAGE_SIZE = 2048
 """Bytes per page of a NEW event file (SQLite's default is 4096; an existing file keeps its own).

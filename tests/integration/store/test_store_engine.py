@@ -32,8 +32,8 @@ EXPECTED_PRAGMAS = {
     "foreign_keys": True,
     "busy_timeout": 5000,
     "journal_size_limit": 64 * 1024 * 1024,
-    # At FULL the WAL is checkpointed every 1000 pages (engine.WAL_AUTOCHECKPOINT_PAGES).
-    "wal_autocheckpoint": 1000,
+    # At FULL the WAL is checkpointed every 500 pages (engine.WAL_AUTOCHECKPOINT_PAGES).
+    "wal_autocheckpoint": 500,
     "isolation_level": None,
 }
 

@@ -106,7 +106,12 @@ def _text(value: object, top: bool = False) -> str:
     if plan is None:
         plan = _plan(kind, top)
     if plan is not _NOT_A_RECORD:
-        return "{" + ",".join([key + _text(getattr(value, name)) for name, key in plan]) + "}"
+        parts = []
+        for name, key in plan:
+            item = getattr(value, name)
+            # Ids and names, the most common field values, quoted here: no call per field.
+            parts.append(key + (_quote(item) if type(item) is str else _text(item)))
+        return "{" + ",".join(parts) + "}"
     return _encode(_plain(value, top))
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 FINGERPRINT_PREFIX = "c1:"
@@ -35,10 +37,10 @@ _NOT_CONTENT = frozenset({"command_id", "correlation_id", "expected_version"})
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-
-def _quote(text: str) -> str:
-    """A JSON string exactly as ``_encode`` writes it (``ensure_ascii=False``)."""
-    return _encode(text)
+_quote: Callable[[str], str] = encode_basestring
+"""A JSON string exactly as ``_encode`` writes it (``ensure_ascii=False``): the very function
+``JSONEncoder.encode`` calls for a ``str``, without its Python-level wrapper (every text field
+of every command is quoted)."""
 
 
 _FIELD_NAMES: dict[tuple[type[Any], bool], tuple[str, ...] | None] = {}
@@ -104,7 +106,12 @@ def _text(value: object, top: bool = False) -> str:
     if plan is None:
         plan = _plan(kind, top)
     if plan is not _NOT_A_RECORD:
-        return "{" + ",".join([key + _text(getattr(value, name)) for name, key in plan]) + "}"
+        parts = []
+        for name, key in plan:
+            item = getattr(value, name)
+            # Ids and names, the most common field values, quoted here: no call per field.
+            parts.append(key + (_quote(item) if type(item) is str else _text(item)))
+        return "{" + ",".join(parts) + "}"
     return _encode(_plain(value, top))
 
 

@@ -142,12 +142,22 @@ def _product_ref(deps: Deps, product_id: str) -> ProductRef:
 
 
 def _new_line(
-    deps: Deps, line: c.LineInput, currency: str, product: ProductRef | None = None
+    deps: Deps,
+    line: c.LineInput,
+    currency: str,
+    product: ProductRef | None = None,
+    line_id: str | None = None,
 ) -> NewLine:
+    """The domain's line for ``line``; ``line_id`` None gives it a fresh id."""
     if product is None:
         product = _product_ref(deps, line.product_id)
     price = None if line.unit_price is None else _money(line.unit_price, currency)
-    return NewLine(line_id=deps.new_id(), product=product, quantity=line.quantity, unit_price=price)
+    return NewLine(
+        line_id=deps.new_id() if line_id is None else line_id,
+        product=product,
+        quantity=line.quantity,
+        unit_price=price,
+    )
 
 
 # --- order commands ------------------------------------------------------------------------
@@ -232,15 +242,7 @@ def add_order_line(deps: Deps, command: c.AddOrderLine) -> c.CommandResult:
     """Add a line (catalog price unless one was typed)."""
 
     def act(order: Order) -> None:
-        line = _new_line(deps, command.line, order.currency)
-        order.add_line(
-            NewLine(
-                line_id=command.line_id,
-                product=line.product,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-        )
+        order.add_line(_new_line(deps, command.line, order.currency, line_id=command.line_id))
 
     return _on_order(deps, command, act)
 
@@ -266,15 +268,7 @@ def decide_change_order_lines(deps: Deps, command: c.ChangeOrderLines, order: Or
     """Remove, change and add lines in one domain call (one event)."""
     additions = []
     for addition in command.add:
-        line = _new_line(deps, addition.line, order.currency)
-        additions.append(
-            NewLine(
-                line_id=addition.line_id,
-                product=line.product,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-        )
+        additions.append(_new_line(deps, addition.line, order.currency, line_id=addition.line_id))
     order.change_lines(
         remove=[removal.line_id for removal in command.remove],
         quantities=[(change.line_id, change.quantity) for change in command.change],

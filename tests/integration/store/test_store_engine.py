@@ -32,8 +32,8 @@ EXPECTED_PRAGMAS = {
     "foreign_keys": True,
     "busy_timeout": 5000,
     "journal_size_limit": 64 * 1024 * 1024,
-    # At FULL the WAL is checkpointed every 1000 pages (engine.WAL_AUTOCHECKPOINT_PAGES).
-    "wal_autocheckpoint": 1000,
+    # At FULL the WAL is checkpointed every 500 pages (engine.WAL_AUTOCHECKPOINT_PAGES).
+    "wal_autocheckpoint": 500,
     "isolation_level": None,
 }
 
@@ -175,6 +175,40 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
     assert SqliteEventStore(db).head_position() == 6
     assert not db.read_only and db.info.schema_version == SCHEMA_VERSION
     db.close()
+
+
+def test_new_file_has_small_pages_and_an_existing_file_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new event file is made with EVENT_PAGE_SIZE pages (a commit writes whole pages);
+    a file made with other pages keeps them when opened, and works."""
+    assert engine_mod.EVENT_PAGE_SIZE == 2048
+    fresh = tmp_path / "fresh.sqlite3"
+    _make_db(fresh, 2)
+    assert int.from_bytes(fresh.read_bytes()[16:18], "big") == 2048
+    older = tmp_path / "older.sqlite3"
+    with monkeypatch.context() as patch:
+        patch.setattr(engine_mod, "EVENT_PAGE_SIZE", 4096)
+        _make_db(older, 2)
+    assert int.from_bytes(older.read_bytes()[16:18], "big") == 4096
+    db = open_database(older)
+    try:
+        store = SqliteEventStore(db)
+        store.append("order-new", 0, events(2, text="y" * 3000))  # overflow pages too
+        with db.raw() as con:
+            assert con.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.head_position() == 8
+        assert store.verify().ok
+    finally:
+        db.close()
+    db = open_database(fresh)
+    try:
+        store = SqliteEventStore(db)
+        store.append("order-big", 0, events(2, text="z" * 5000))  # rows above a page
+        assert [e.version for e in store.read_stream("order-big")] == [1, 2]
+        assert store.verify().ok
+    finally:
+        db.close()
 
 
 def test_read_and_write_helpers_use_begin_and_begin_immediate(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.adapt import PyFormat
 
 from desktop_app.application.ports import (
     ConcurrencyError,
@@ -215,3 +216,19 @@ def test_each_thread_appends_on_its_own_connection_and_close_gives_them_back(
     while _sessions(pg_url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sessions(pg_url) == 0
+
+
+@pytest.mark.parametrize("texts", [[], ["x"], [*ODD_TEXTS, "", "{}", '{"a": "\\u0000"}']])
+def test_the_calls_text_arrays_reach_the_server_as_sent(
+    opened: PostgresDatabase, texts: list[str]
+) -> None:
+    """The append call's flat arrays are dumped by our own binary ``text[]`` dumper on the
+    store's connections: every text arrives byte for byte, an empty list as an empty array."""
+    with opened.hot() as con:
+        dumper = con.adapters.get_dumper(append_function.TextArray, PyFormat.BINARY)
+        assert dumper is append_function.TextArrayDumper
+        row = con.execute(
+            "SELECT %b::text[], cardinality(%b::text[])",
+            (append_function.TextArray(texts), append_function.TextArray(texts)),
+        ).fetchone()
+    assert row == (texts, len(texts))

@@ -114,6 +114,34 @@ def test_init_adds_the_function_to_a_database_made_by_the_previous_version(pg_ur
         new.close()
 
 
+def test_init_replaces_an_older_body_of_the_function_setting_nothing_per_call(
+    pg_url: str,
+) -> None:
+    """``init`` again replaces the function an older Order Desk made (same name, same
+    arguments, its own settings): the body this version brings, with no setting saved and
+    restored around every call (the store's connections set ``plan_cache_mode`` once)."""
+    init_postgres(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        # As the previous version made it: a per-call setting on the function.
+        con.execute(
+            f"ALTER FUNCTION {append_function.SIGNATURE} SET plan_cache_mode = force_generic_plan"
+        )
+    assert init_postgres(pg_url).already
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        row = con.execute(
+            "SELECT proconfig FROM pg_proc WHERE oid = to_regprocedure(%s)",
+            (append_function.SIGNATURE,),
+        ).fetchone()
+    assert row == (None,)
+    db = open_postgres(pg_url)
+    try:
+        store = PostgresEventStore(db)
+        _exercise(store, "upgraded")
+        assert store.verify().ok
+    finally:
+        db.close()
+
+
 def test_the_server_hashes_exactly_what_the_client_would(
     opened: PostgresDatabase, pg_url: str
 ) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -132,8 +133,32 @@ def _catalog(url: str) -> tuple[str, list[str]]:
     return customer, products
 
 
-def _writers(args: list[list[str]]) -> float:
-    """Start the writer processes, wait until each is ready, start them together; cmds/s."""
+def _server_cpu(server: PgServer) -> float | None:
+    """CPU seconds (user + system) of the cluster's processes now: the postmaster and its
+    children (backends, WAL writer, …), from ``/proc``; None where that cannot be read."""
+    try:
+        assert server.folder is not None
+        pid_file = server.folder / "data" / "postmaster.pid"
+        postmaster = pid_file.read_text().split()[0]
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if entry.name == postmaster or fields[1] == postmaster:
+                total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError, AssertionError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _writers(server: PgServer, args: list[list[str]]) -> tuple[float, float, float | None]:
+    """Start the writer processes, wait until each is ready, start them together; cmds/s and
+    the CPU per command in µs of the writers (client) and of the server while they ran."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.p8_writer", *a],
@@ -150,16 +175,24 @@ def _writers(args: list[list[str]]) -> float:
             ready = proc.stdout.readline().strip()
             if ready != "ready":
                 raise RuntimeError(f"a P8 writer did not start: {ready!r}")
+        server_before = _server_cpu(server)
         for proc in procs:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
         reports = []
         for proc in procs:
-            out, _ = proc.communicate(timeout=1800)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a P8 writer failed (exit {proc.wait()})")
+            reports.append(json.loads(line))
+        # Read while the writers' sessions still exist (a backend's counters go with it).
+        server_after = _server_cpu(server)
+        for proc in procs:
+            proc.communicate("bye\n", timeout=600)
             if proc.returncode != 0:
                 raise RuntimeError(f"a P8 writer failed (exit {proc.returncode})")
-            reports.append(json.loads(out.strip().splitlines()[-1]))
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -167,10 +200,19 @@ def _writers(args: list[list[str]]) -> float:
                 proc.wait()
     start = min(r["start"] for r in reports)
     end = max(r["end"] for r in reports)
-    return float(sum(r["commands"] for r in reports) / ((end - start) / 1e9))
+    commands = sum(r["commands"] for r in reports)
+    client = sum(r["cpu_s"] for r in reports) / commands * 1e6
+    server_us = (
+        None
+        if server_before is None or server_after is None
+        else (server_after - server_before) / commands * 1e6
+    )
+    return float(commands / ((end - start) / 1e9)), client, server_us
 
 
-def _one(server: PgServer, contender: str, writers: int, orders: int) -> float:
+def _one(
+    server: PgServer, contender: str, writers: int, orders: int
+) -> tuple[float, float, float | None]:
     url = server.create_database()
     try:
         per_writer = max(1, orders // writers)
@@ -184,7 +226,7 @@ def _one(server: PgServer, contender: str, writers: int, orders: int) -> float:
         else:
             EsPgOrders(url).close()  # its tables, made once before the writers start
             args = [["eventsourcing", url, str(per_writer)] for _ in range(writers)]
-        return _writers(args)
+        return _writers(server, args)
     finally:
         server.drop_database(url)
 
@@ -194,19 +236,37 @@ def workflow(server: PgServer, orders: int, rounds: int, warmup: int) -> dict[st
     out: dict[str, Any] = {}
     for writers in WRITERS:
         figures: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+        client: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+        serving: dict[str, list[float]] = {name: [] for name in CONTENDERS}
         for index in range(warmup + rounds):
             order = CONTENDERS if index % 2 == 0 else tuple(reversed(CONTENDERS))
             for name in order:
-                value = _one(server, name, writers, orders)
-                log(f"  P8 {writers} writer(s) round {index + 1}: {name} {fmt(value)} cmds/s")
+                value, client_us, server_us = _one(server, name, writers, orders)
+                on_server = "?" if server_us is None else f"{server_us:.0f}"
+                log(
+                    f"  P8 {writers} writer(s) round {index + 1}: {name} {fmt(value)} cmds/s "
+                    f"(CPU per command: writers {client_us:.0f} µs, server {on_server} µs)"
+                )
                 if index >= warmup:
                     figures[name].append(value)
+                    client[name].append(client_us)
+                    if server_us is not None:
+                        serving[name].append(server_us)
         ratios = paired_ratios(figures["project"], figures["eventsourcing"])
         out[f"{writers}_writers"] = {
             "project": Stats.of(figures["project"]).to_json(),
             "eventsourcing": Stats.of(figures["eventsourcing"]).to_json(),
             "ratio": Stats.of(ratios).to_json(),
             "goal": {"threshold": GOAL_RATIO, "met": statistics.median(ratios) >= GOAL_RATIO},
+            # CPU per command (µs, medians): with every writer CPU-bound on a small machine,
+            # throughput follows the writers' and the server's CPU together.
+            "cpu_us_per_command": {
+                name: {
+                    "writers": statistics.median(client[name]),
+                    "server": statistics.median(serving[name]) if serving[name] else None,
+                }
+                for name in CONTENDERS
+            },
         }
     return out
 
@@ -400,6 +460,14 @@ def _report(
     print(
         render_table(("writers", "Order Desk", "eventsourcing (PostgreSQL)", "ratio", "goal"), rows)
     )
+    for writers in WRITERS:
+        cpu = flow[f"{writers}_writers"]["cpu_us_per_command"]
+        parts = []
+        for name in CONTENDERS:
+            on_server = cpu[name]["server"]
+            shown = "?" if on_server is None else f"{on_server:.0f}"
+            parts.append(f"{name} writers {cpu[name]['writers']:.0f} + server {shown}")
+        print(f"CPU per command, {writers} writer(s) (µs): " + "; ".join(parts))
     print(
         "freshness across workstations (ms, commit on A → listener on B): "
         f"p50 {fresh['p50_ms']:.1f}, p90 {fresh['p90_ms']:.1f}, p99 {fresh['p99_ms']:.1f}, "

@@ -3,8 +3,9 @@
 * ``project URL ORDERS CUSTOMER PRODUCTS`` — Order Desk on the server (``--db URL``): builds
   ORDERS order workflows (place with 1 line, 3 × add line, confirm: 5 commands through the
   full command bus), prints ``ready``, waits for a line on stdin, runs them and prints ONE
-  JSON line ``{"start": ns, "end": ns, "commands": n}`` (``time.monotonic_ns``: one clock for
-  every process on Linux).
+  JSON line ``{"start": ns, "end": ns, "commands": n, "cpu_s": s}`` (``time.monotonic_ns``: one
+  clock for every process on Linux; ``cpu_s`` its own CPU while timed), then waits for one
+  more line on stdin before it closes.
 * ``eventsourcing URL ORDERS`` — the same workflow through ``eventsourcing``'s PostgreSQL
   recorder (``repository.get`` + method + ``save`` per command; the peer's own table lock
   orders its notification ids as our append lock orders positions).
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -114,8 +116,18 @@ def _wait_for_go() -> None:
         raise SystemExit(1)
 
 
-def _report(start: int, end: int, commands: int) -> None:
-    print(json.dumps({"start": start, "end": end, "commands": commands}), flush=True)
+def _cpu() -> float:
+    """This process's CPU seconds (user + system, every thread: the listener's too)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _report(start: int, end: int, commands: int, cpu: float) -> None:
+    """The JSON line, then wait for the parent's word before closing: the parent reads the
+    server's CPU while this writer's sessions (and their counters) are still there."""
+    line = {"start": start, "end": end, "commands": commands, "cpu_s": cpu}
+    print(json.dumps(line), flush=True)
+    sys.stdin.readline()
 
 
 def run_project(url: str, orders: int, customer: str, products: list[str]) -> int:
@@ -125,10 +137,12 @@ def run_project(url: str, orders: int, customer: str, products: list[str]) -> in
         todo = workflow_commands(customer, products, orders)
         dispatch = app.commands.dispatch
         _wait_for_go()
+        cpu = _cpu()
         start = time.monotonic_ns()
         for command in todo:
             dispatch(command)
-        _report(start, time.monotonic_ns(), len(todo))
+        end = time.monotonic_ns()
+        _report(start, end, len(todo), _cpu() - cpu)
     finally:
         app.close()
     return 0
@@ -141,13 +155,15 @@ def run_eventsourcing(url: str, orders: int) -> int:
         customer = str(uuid.uuid4())
         tag = uuid.uuid4().hex[:6]
         _wait_for_go()
+        cpu = _cpu()
         start = time.monotonic_ns()
         for o in range(orders):
             order_id: UUID = app.place_order(f"SO-{tag}-{o:06d}", customer, _es_line(o, 0))
             for line in (1, 2, 3):
                 app.add_line(order_id, _es_line(o, line))
             app.confirm(order_id)
-        _report(start, time.monotonic_ns(), orders * 5)
+        end = time.monotonic_ns()
+        _report(start, end, orders * 5, _cpu() - cpu)
     finally:
         app.close()
     return 0

@@ -23,9 +23,16 @@ statement in autocommit (one round trip) and the lock is held only for the serve
 5. The command record and the events are inserted (the authorship and NOTIFY triggers fire
    as for any insert), and ``appended`` comes back with the version and positions.
 
-Its statements run on generic plans (``plan_cache_mode``, for the function only): each is a
+Its statements run on generic plans: the store calls it on its "hot" connections, whose
+session sets ``plan_cache_mode = force_generic_plan`` (``PostgresDatabase.hot``). Each is a
 lookup by key, and without that setting the server may plan them afresh on every call while
-the tables have no statistics yet (a new database), which cost more than running them.
+the tables have no statistics yet (a new database), which cost more than running them. The
+setting is not attached to the function itself: a function with a ``SET`` clause saves and
+restores the setting around every call, which the server pays on every append.
+
+The body runs as few statements as it can (each costs an executor start on every call): the
+command record is inserted in the same statement as the events (a data-modifying ``WITH``),
+and the row that comes back is the OUT columns with ``RETURN NEXT`` (no query to run).
 
 SECURITY INVOKER: it runs with the caller's rights, so the grants stay the guard (the clerk
 role may insert history, an auditor may not even execute it), and ``session_user`` — the
@@ -33,6 +40,12 @@ role that logged in — is what the authorship trigger records.
 """
 
 from __future__ import annotations
+
+import struct
+from typing import Any
+
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from desktop_app.store.hashing import GENESIS_HASH
 from desktop_app.store.postgres.ddl import APPEND_LOCK_KEY
@@ -67,7 +80,7 @@ DDL = f"""CREATE OR REPLACE FUNCTION {NAME}(
     p_events text[], p_claims text[])
 RETURNS TABLE (outcome text, version bigint, first_position bigint, last_position bigint,
                stream_id text, fingerprint text)
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET plan_cache_mode = force_generic_plan AS $fn$
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
 #variable_conflict use_column
 DECLARE
   v_count int := coalesce(cardinality(p_events), 0) / {EVENT_FIELDS};
@@ -105,13 +118,14 @@ BEGIN
                        ORDER BY e.position DESC LIMIT 1) AS h ON true
     LEFT JOIN commands AS c ON c.command_id = p_command;
   IF v_found THEN
-    RETURN QUERY SELECT 'recorded'::text, v_rec_version, v_rec_first, v_rec_last,
-      v_rec_stream::text, v_rec_fingerprint::text;
+    outcome := 'recorded'; version := v_rec_version; first_position := v_rec_first;
+    last_position := v_rec_last; stream_id := v_rec_stream; fingerprint := v_rec_fingerprint;
+    RETURN NEXT;
     RETURN;
   END IF;
   IF v_current <> p_expected THEN
-    RETURN QUERY SELECT 'conflict'::text, v_current, NULL::bigint, NULL::bigint, NULL::text,
-      NULL::text;
+    outcome := 'conflict'; version := v_current;
+    RETURN NEXT;
     RETURN;
   END IF;
   v_head := coalesce(v_head, 0);
@@ -136,12 +150,13 @@ BEGIN
         DETAIL = coalesce(v_holder, ''), HINT = i::text;
     END IF;
   END LOOP;
-  IF p_command IS NOT NULL THEN
+  -- The command record and the events in ONE statement (one executor start, not two).
+  WITH c AS (
     INSERT INTO commands
       (command_id, stream_id, version, first_position, last_position, fingerprint)
-      VALUES (p_command, p_stream, v_current + v_count, v_head + 1, v_head + v_count,
-              p_fingerprint);
-  END IF;
+    SELECT p_command, p_stream, v_current + v_count, v_head + 1, v_head + v_count,
+           p_fingerprint
+    WHERE p_command IS NOT NULL)
   INSERT INTO events (position, stream_id, version, event_id, type_name, schema_version,
                       payload, metadata, recorded_at, prev_hash, hash)
     SELECT v_head + i, p_stream, v_current + i, p_events[(i - 1) * {EVENT_FIELDS} + 1],
@@ -151,8 +166,10 @@ BEGIN
            p_recorded_at, v_prev[i], v_hashes[i]
     FROM generate_series(1, v_count) AS i
     ORDER BY i;
-  RETURN QUERY SELECT 'appended'::text, v_current + v_count, v_head + 1, v_head + v_count,
-    NULL::text, NULL::text;
+  -- The OUT columns and RETURN NEXT: no query to run for the one row that comes back.
+  outcome := 'appended'; version := v_current + v_count; first_position := v_head + 1;
+  last_position := v_head + v_count;
+  RETURN NEXT;
 END $fn$"""  # noqa: S608 (constants only: names, the lock key, the genesis hash)
 """``CREATE OR REPLACE``: ``init`` makes it, and makes it again on a database made by an
 older Order Desk (idempotent)."""
@@ -165,3 +182,45 @@ def grants(clerk: str) -> list[str]:
         f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {clerk}",
     ]
+
+
+class TextArray(list[str]):
+    """The call's flat ``text[]`` arguments, dumped by :class:`TextArrayDumper` where that is
+    registered (``PostgresDatabase.hot``); anywhere else psycopg dumps it as any list."""
+
+
+_TEXT_OID = 25
+_TEXT_ARRAY_OID = 1009
+_EMPTY = struct.pack("!iii", 0, 0, _TEXT_OID)
+_HEADER = struct.Struct("!iiiii")
+_LENGTH = struct.Struct("!i")
+
+
+class TextArrayDumper(Dumper):
+    """A list of texts in PostgreSQL's binary ``text[]`` format (one dimension, no NULLs),
+    built in one pass. psycopg's general list dumper first looks at the elements to choose
+    their type and dumper, on every call; here they are texts by construction. The bytes
+    are those the server's ``array_recv`` reads; a NUL or a text the connection's encoding
+    cannot hold is refused by the server (``DataError``), as psycopg's own dumper refuses it."""
+
+    format = Format.BINARY
+    oid = _TEXT_ARRAY_OID
+
+    def __init__(self, cls: type, context: Any = None) -> None:
+        super().__init__(cls, context)
+        info = getattr(self.connection, "info", None)
+        self._encoding = "utf-8" if info is None else info.encoding
+
+    def dump(self, obj: Any) -> bytes:
+        """The array's bytes."""
+        if not obj:
+            return _EMPTY
+        encoding = self._encoding
+        length = _LENGTH.pack
+        parts = [_HEADER.pack(1, 0, _TEXT_OID, len(obj), 1)]
+        add = parts.append
+        for item in obj:
+            data = item.encode(encoding)
+            add(length(len(data)))
+            add(data)
+        return b"".join(parts)

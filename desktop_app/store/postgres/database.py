@@ -31,7 +31,7 @@ from desktop_app.application.ports import (
     StoreReadOnlyError,
     StoreUnavailableError,
 )
-from desktop_app.store.postgres import ddl
+from desktop_app.store.postgres import append_function, ddl
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +348,8 @@ class PostgresDatabase:
                 # range of an index: generic plans, so the server does not plan them afresh on
                 # every execution while a table has no statistics yet.
                 con.execute("SET plan_cache_mode = force_generic_plan")
+            # The append call's flat text arrays, dumped in one pass (see the dumper).
+            con.adapters.register_dumper(append_function.TextArray, append_function.TextArrayDumper)
         except BaseException:
             fairy.invalidate()
             raise

@@ -275,14 +275,14 @@ class PostgresEventStore:
         statement in autocommit, one round trip. The canonical texts to hash are made here,
         before the server takes the append lock; a recorded command's first result comes
         back wrapped in a tuple (nothing written)."""
-        flat: list[str] = []
+        flat = append_function.TextArray()
         add = flat.extend
         for event_id, type_name, schema_version, payload, metadata in encoded:
             head, tail = row_hash_parts(
                 stream_id, event_id, type_name, schema_version, payload, metadata, recorded_at
             )
             add((event_id, type_name, str(schema_version), payload, metadata, head, tail))
-        wanted: list[str] = []
+        wanted = append_function.TextArray()
         for claim in claims:
             wanted.extend((claim.namespace, claim.key, claim.owner))
         params = (stream_id, expected_version, command_id, fingerprint, recorded_at, flat, wanted)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.adapt import PyFormat
 
 from desktop_app.application.ports import (
     ConcurrencyError,
@@ -111,6 +112,34 @@ def test_init_adds_the_function_to_a_database_made_by_the_previous_version(pg_ur
         assert result.ok and result.checked == store.head_position() == 6
     finally:
         new.close()
+
+
+def test_init_replaces_an_older_body_of_the_function_setting_nothing_per_call(
+    pg_url: str,
+) -> None:
+    """``init`` again replaces the function an older Order Desk made (same name, same
+    arguments, its own settings): the body this version brings, with no setting saved and
+    restored around every call (the store's connections set ``plan_cache_mode`` once)."""
+    init_postgres(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        # As the previous version made it: a per-call setting on the function.
+        con.execute(
+            f"ALTER FUNCTION {append_function.SIGNATURE} SET plan_cache_mode = force_generic_plan"
+        )
+    assert init_postgres(pg_url).already
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        row = con.execute(
+            "SELECT proconfig FROM pg_proc WHERE oid = to_regprocedure(%s)",
+            (append_function.SIGNATURE,),
+        ).fetchone()
+    assert row == (None,)
+    db = open_postgres(pg_url)
+    try:
+        store = PostgresEventStore(db)
+        _exercise(store, "upgraded")
+        assert store.verify().ok
+    finally:
+        db.close()
 
 
 def test_the_server_hashes_exactly_what_the_client_would(
@@ -215,3 +244,19 @@ def test_each_thread_appends_on_its_own_connection_and_close_gives_them_back(
     while _sessions(pg_url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sessions(pg_url) == 0
+
+
+@pytest.mark.parametrize("texts", [[], ["x"], [*ODD_TEXTS, "", "{}", '{"a": "\\u0000"}']])
+def test_the_calls_text_arrays_reach_the_server_as_sent(
+    opened: PostgresDatabase, texts: list[str]
+) -> None:
+    """The append call's flat arrays are dumped by our own binary ``text[]`` dumper on the
+    store's connections: every text arrives byte for byte, an empty list as an empty array."""
+    with opened.hot() as con:
+        dumper = con.adapters.get_dumper(append_function.TextArray, PyFormat.BINARY)
+        assert dumper is append_function.TextArrayDumper
+        row = con.execute(
+            "SELECT %b::text[], cardinality(%b::text[])",
+            (append_function.TextArray(texts), append_function.TextArray(texts)),
+        ).fetchone()
+    assert row == (texts, len(texts))

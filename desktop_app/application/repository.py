@@ -28,7 +28,7 @@ from desktop_app.application.ports import (
 from desktop_app.domain.aggregate import Aggregate
 from desktop_app.domain.errors import DomainError
 from desktop_app.domain.events import DomainEvent
-from desktop_app.domain.serialization import from_payload, from_payloads, to_payload
+from desktop_app.domain.serialization import from_payload, to_payload
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -55,7 +55,7 @@ def decode(stored: StoredEvent) -> DomainEvent:
 
 def _fold(aggregate: A, events: Sequence[EventData]) -> A:
     """Apply stored events (lean tuples) in order; the hot loop of every load."""
-    aggregate.apply_all(from_payloads(events))
+    aggregate.apply_stored(events)
     return aggregate
 
 

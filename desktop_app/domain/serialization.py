@@ -156,9 +156,11 @@ def from_payload(type_name: str, schema_version: int, payload: Mapping[str, obje
     return _strict_from_payload(type_name, schema_version, payload)
 
 
-def from_payloads(
-    rows: Iterable[tuple[int, str, int, Mapping[str, object]]],
-) -> Iterator[DomainEvent]:
+StoredEventRow = tuple[int, str, int, Mapping[str, object]]
+"""A stored event as the stores hand it over: (version, type_name, schema_version, payload)."""
+
+
+def from_payloads(rows: Iterable[StoredEventRow]) -> Iterator[DomainEvent]:
     """:func:`from_payload` for each ``(version, type_name, schema_version, payload)`` row of
     a history, in order (the version is not used here). One generator for a whole history
     instead of a call per event: replaying a 10,000-event order runs this loop 10,000 times.

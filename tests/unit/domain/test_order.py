@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given
@@ -25,8 +27,11 @@ from desktop_app.domain import (
     OrderShipped,
     OrderStatus,
     RuleViolation,
+    from_payload,
+    to_payload,
 )
 from desktop_app.domain.order import ACTIONS, MAX_LINES
+from desktop_app.domain.serialization import from_payloads
 
 from .strategies import CUSTOMER, order_in, place, prices, product
 
@@ -461,3 +466,78 @@ def test_line_totals_sum_exactly_to_order_total(items: list[tuple[Money, int]]) 
     assert order.total.amount == sum((line.total.amount for line in order.lines), Decimal(0))
     assert order.total.minor_units() == sum(p.minor_units() * q for p, q in items)
     assert order.to_snapshot()["total"] == order.total.amount_text()
+
+
+# --- apply_stored: quantity changes straight from their payloads -------------------------
+
+
+def _stored_history(order: Order) -> list[tuple[int, str, int, Mapping[str, object]]]:
+    return [
+        (n, e.type_name, e.schema_version, to_payload(e))
+        for n, e in enumerate(order.take_pending(), start=1)
+    ]
+
+
+def test_apply_stored_applies_quantity_changes_and_counts_every_event() -> None:
+    order = place(NewLine("l-1", product(), 3), NewLine("l-2", product("p-2"), 1))
+    order.change_quantity("l-1", 5)
+    order.change_quantity("l-2", 7)
+    order.change_quantity("l-1", 2)
+    rows = _stored_history(order)
+    stored = Order(order.id)
+    stored.apply_stored(rows)
+    assert stored.version == order.version == 6
+    assert stored.lines == order.lines
+    assert [line.quantity for line in stored.lines] == [2, 7]
+    assert stored.to_snapshot() == order.to_snapshot()
+
+
+def test_apply_stored_reads_a_mapping_payload_as_from_payload_does() -> None:
+    # Not a plain dict: the short way is not taken, the strict decoder accepts it.
+    order = place(NewLine("l-1", product(), 3))
+    order.change_quantity("l-1", 4)
+    rows = [(v, t, s, MappingProxyType(dict(p))) for v, t, s, p in _stored_history(order)]
+    stored = Order(order.id)
+    stored.apply_stored(rows)
+    assert stored.lines == order.lines
+
+
+@pytest.mark.parametrize(
+    ("schema_version", "payload"),
+    [
+        (1, {"order_id": "o-1", "line_id": "l-1", "quantity": "3"}),
+        (1, {"order_id": "o-1", "line_id": "l-1", "quantity": True}),
+        (1, {"order_id": "o-1", "line_id": "l-1", "quantity": 3.0}),
+        (1, {"order_id": "o-1", "line_id": 1, "quantity": 3}),
+        (1, {"order_id": None, "line_id": "l-1", "quantity": 3}),
+        (1, {"line_id": "l-1", "quantity": 3}),
+        (1, {"order_id": "o-1", "line_id": "l-1", "quantity": 3, "extra": 1}),
+        (1, {"order_id": "o-1", "line": "l-1", "quantity": 3}),
+        (1, ["o-1", "l-1", 3]),
+        (True, {"order_id": "o-1", "line_id": "l-1", "quantity": 3}),
+        (2, {"order_id": "o-1", "line_id": "l-1", "quantity": 3}),
+        (0, {"order_id": "o-1", "line_id": "l-1", "quantity": 3}),
+    ],
+)
+def test_apply_stored_refuses_a_malformed_quantity_change_as_from_payload_does(
+    schema_version: int, payload: object
+) -> None:
+    with pytest.raises(DomainError) as expected:
+        from_payload("OrderLineQuantityChanged", schema_version, payload)  # type: ignore[arg-type]
+    order = place(NewLine("l-1", product(), 3))
+    rows = [*_stored_history(order), (3, "OrderLineQuantityChanged", schema_version, payload)]
+    stored = Order(order.id)
+    with pytest.raises(type(expected.value)) as raised:
+        stored.apply_stored(rows)  # type: ignore[arg-type]
+    assert raised.value.message == expected.value.message
+    assert stored.version == 2  # the events before it were applied and counted
+
+
+def test_apply_stored_refuses_a_quantity_change_of_an_unknown_line_as_apply_does() -> None:
+    order = place(NewLine("l-1", product(), 3))
+    rows = _stored_history(order)
+    change = {"order_id": order.id, "line_id": "l-9", "quantity": 2}
+    with pytest.raises(KeyError):
+        Order.replay(order.id, from_payloads([*rows, (3, "OrderLineQuantityChanged", 1, change)]))
+    with pytest.raises(KeyError):
+        Order(order.id).apply_stored([*rows, (3, "OrderLineQuantityChanged", 1, change)])

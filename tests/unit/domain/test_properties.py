@@ -23,6 +23,7 @@ from desktop_app.domain import (
     to_payload,
 )
 from desktop_app.domain.order import ACTIONS
+from desktop_app.domain.serialization import from_payloads
 
 from .strategies import one_line_text, place, prices, product
 
@@ -119,6 +120,24 @@ def test_order_snapshot_plus_tail_equals_full_replay(data: st.DataObject) -> Non
     assert restored.pending_events == []
     # Same key order too: the UI diffs snapshots field by field.
     assert list(restored.to_snapshot()) == list(full.to_snapshot())
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_order_apply_stored_equals_replay_of_decoded_events(data: st.DataObject) -> None:
+    # apply_stored takes a short way for quantity changes: the state (lines, notes with their
+    # versions, status, version) must be exactly that of replaying the decoded events.
+    live = _random_order(data, max_steps=40)
+    rows = [
+        (n, e.type_name, e.schema_version, json.loads(json.dumps(to_payload(e))))
+        for n, e in enumerate(live.take_pending(), start=1)
+    ]
+    replayed = Order.replay(live.id, from_payloads(rows))
+    stored = Order(live.id)
+    stored.apply_stored(rows)
+    assert _state(stored) == _state(replayed) == _state(live)
+    assert stored.lines == replayed.lines
+    assert stored.pending_events == []
 
 
 catalog_ops = st.lists(

@@ -387,12 +387,16 @@ def product_renamed(work: WorkingSet, event: EventRecord, p: JsonObject) -> None
     work.product_renames[product_id] = name
     index = work.lines_by_product
     if index is not None:  # only the lines ever added with this product (same check on each)
-        all_lines = work.lines
+        lines_of = work.lines.get
+        dirty = work.dirty_lines
         for order_id, line_id in index.get(product_id, ()):
-            line = all_lines.get(order_id, {}).get(line_id)
+            lines = lines_of(order_id)
+            if lines is None:  # (no empty dict made per line: a rename visits thousands)
+                continue
+            line = lines.get(line_id)
             if line is not None and line.product_id == product_id and line.product_name != name:
                 line.product_name = name
-                work.dirty_lines.add((order_id, line_id))
+                dirty.add((order_id, line_id))
         return
     for order_id, lines in work.lines.items():
         for line in lines.values():

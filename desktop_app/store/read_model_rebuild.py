@@ -37,6 +37,7 @@ from desktop_app.store.read_model_sql import (
     LIST_INDEX_DDL,
     LIVE_TABLES,
     PROJECTOR_INDEX_DDL,
+    SEPARATOR,
     SET_META,
     customer_params,
     has_fts,
@@ -104,12 +105,11 @@ _INSERT_PRODUCT_T = """INSERT INTO {products} (product_id, sku, sku_fold, name, 
     price_minor, currency, discontinued, units_sold, version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # The search documents: exactly FTS_FILL's text (number, customer and each line's SKU folds,
-# the lines in line-id order, joined by char(31)), made from the rows (see _search_docs); their
+# the lines in line-id order, joined by SEPARATOR), made from the rows (see _search_docs); their
 # rowids are the orders' rids.
 _CREATE_DOCS = "CREATE TABLE docs (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL)"
 _INSERT_DOC = "INSERT INTO docs (rid, doc) VALUES (?, ?)"
 _FILL_SEARCH = "INSERT INTO rm_order_search (rowid, doc) SELECT rid, doc FROM docs.docs"
-_SEPARATOR = "\x1f"
 _RID_RANGE = "SELECT min(rid), max(rid) FROM rm_orders"
 _INSERT_ORDER = _INSERT_ORDER_T.format_map(LIVE_TABLES)
 _INSERT_LINE = _INSERT_LINE_T.format_map(LIVE_TABLES)
@@ -169,7 +169,7 @@ def _line_rows(
     get = folds.get
     fields = _line_fields
     fold_text = fold
-    sep = _SEPARATOR
+    sep = SEPARATOR
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for order_id, order_lines in lines.items():
@@ -199,7 +199,7 @@ def _search_docs(order_rows: list[tuple[Any, ...]], skus: dict[str, str]) -> lis
     line's SKU fold in line-id order, the order a scan of the lines' primary key gives;
     ``skus`` from :func:`_line_rows`), made here from the same values (measured: SQLite's
     lookup of each order's lines costs more than this and the rows' inserts together)."""
-    sep = _SEPARATOR
+    sep = SEPARATOR
     get = skus.get
     return [
         (rid, row[15] + sep + row[16] + get(row[0], "")) for rid, row in enumerate(order_rows, 1)
@@ -474,18 +474,16 @@ class _Meter:
         self.advance(self.total)
 
 
+@dataclasses.dataclass(frozen=True)
 class _Layout:
     """What the new read model's database must share with the live file (the backup API
     copies pages, the header's fields included), and the live ``rm_meta`` rows it keeps."""
 
-    def __init__(
-        self, page_size: int, auto_vacuum: int, app_id: int, user_version: int, meta: list[Any]
-    ) -> None:
-        self.page_size = page_size
-        self.auto_vacuum = auto_vacuum
-        self.app_id = app_id
-        self.user_version = user_version
-        self.meta = meta
+    page_size: int
+    auto_vacuum: int
+    app_id: int
+    user_version: int
+    meta: list[Any]
 
     @classmethod
     def of(cls, con: sqlite3.Connection) -> _Layout:

@@ -221,7 +221,9 @@ def test_commits_that_follow_soon_are_projected_by_the_lingering_job(
         stopper.join(WAIT)
     assert not stopper.is_alive()  # the lingering ended at shutdown, not after an hour
     assert jobs.status()[PROJECTOR_JOB].runs == 1
-    assert projector.runs >= 4  # the start-up look, then one run per wake
+    # One projector run per awaited commit (each waited for before the next); the job's
+    # start-up look may come before the first commit or take it along, so not counted.
+    assert projector.runs >= 3
 
 
 def test_a_read_your_writes_wait_ends_the_projectors_gathering_pause(
